@@ -1,0 +1,104 @@
+"""Plain data for one incident: what the agents and the ranking read.
+
+Nothing here reads files or computes; loaders build these, `analysis` reads them.
+Times are UTC epoch seconds (floats) unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_id: str  # "" for a root span
+    entity: str  # the service that emitted the span
+    operation: str
+    start: float  # epoch seconds
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    time: float
+    entity: str
+    span_id: str
+    level: str  # ERROR, WARN, INFO, DEBUG or OTHER
+    template: str  # message with ids and numbers masked; "Class#line" kept
+
+
+@dataclass
+class MetricSeries:
+    """One entity's metrics: a shared time axis and one float array per metric name (NaN = no sample)."""
+
+    entity: str
+    times: np.ndarray
+    values: dict[str, np.ndarray]
+
+    def between(self, start: float, end: float) -> dict[str, np.ndarray]:
+        mask = (self.times >= start) & (self.times < end)
+        return {name: series[mask] for name, series in self.values.items()}
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+
+    @property
+    def minutes(self) -> float:
+        return max((self.end - self.start) / 60.0, 1e-9)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What a monitoring system knew when it paged: where, which signal, when."""
+
+    entity: str
+    signal: str
+    time: float
+    description: str
+
+
+@dataclass(frozen=True)
+class Label:
+    """Ground truth, for scoring only: analysis never reads it."""
+
+    root_cause: str
+    fault_type: str | None = None
+    path: tuple[str, ...] | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    case_id: str
+    system: str
+    dataset: str  # which loader: nezha, petshop, mabc
+    summary: str
+
+
+@dataclass
+class Incident:
+    case_id: str
+    system: str
+    entities: list[str]
+    topology: nx.DiGraph  # caller -> callee
+    alert: Alert
+    window: Window  # the fault-suffering period
+    baseline: Window  # the fault-free reference period for metrics
+    metrics: dict[str, MetricSeries] = field(default_factory=dict)
+    spans: list[Span] = field(default_factory=list)
+    baseline_spans: list[Span] = field(default_factory=list)
+    logs: list[LogRecord] = field(default_factory=list)
+    baseline_logs: list[LogRecord] = field(default_factory=list)
+    baseline_trace_minutes: float = 0.0  # how many minutes baseline_spans / baseline_logs cover
+    window_trace_minutes: float = 0.0
+    label: Label | None = None
+    missing: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # files read, for the record
