@@ -1,0 +1,146 @@
+"""One trajectory end to end: features -> anomaly -> Soft-IDG -> influence -> ranking -> who / when / path.
+
+:func:`analyse` computes everything that does not depend on a trained model (the rule tracer's parts);
+:func:`attribution_from_scores` turns any per-step score (rule or learned) into an :class:`Attribution`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.attribution.detector import AnomalyScores, anomaly_scores
+from engine.attribution.features import StepFeatures, extract_features
+from engine.attribution.graph import GraphConfig, build_soft_idg
+from engine.attribution.layout import FeatureConfig
+from engine.attribution.schema import Trajectory
+from engine.attribution.slm import DEFAULT_MODEL
+from engine.attribution.tracer import (
+    TracerConfig,
+    candidate_mask,
+    evidence_path,
+    failure_steps,
+    influence,
+    rule_scores,
+)
+
+WHO_MODES = ("step", "agent_sum")
+
+
+@dataclass(frozen=True)
+class AttributionConfig:
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    tracer: TracerConfig = field(default_factory=TracerConfig)
+    alpha: float = 1.0
+    """Weight of next-step reconstruction in the anomaly score (0 = ablated)."""
+    beta: float = 1.0
+    """Weight of the prototype distance in the anomaly score (0 = ablated)."""
+    who_mode: str = "step"
+    """``step``: the agent of the predicted step; ``agent_sum``: the agent with the most score mass."""
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
+class Analysis:
+    trajectory: Trajectory
+    features: StepFeatures
+    anomaly: AnomalyScores
+    graph: np.ndarray
+    failures: list[int]
+    influence: np.ndarray
+    candidates: np.ndarray
+    rule_score: np.ndarray
+
+
+@dataclass(frozen=True)
+class Attribution:
+    trajectory_id: str
+    who: str
+    when: int
+    ranking: list[dict[str, Any]]
+    evidence_path: list[int]
+    failure_steps: list[int]
+    scores: np.ndarray
+    parts: dict[str, np.ndarray]
+    graph: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trajectory": self.trajectory_id,
+            "who": self.who,
+            "when": self.when,
+            "top_steps": self.ranking,
+            "evidence_path": self.evidence_path,
+            "failure_steps": self.failure_steps,
+        }
+
+
+def analyse(trajectory: Trajectory, features: StepFeatures, config: AttributionConfig = AttributionConfig()) -> Analysis:
+    graph = build_soft_idg(trajectory, features.attention, features.kept, features.token_counts, config.graph)
+    anomaly = anomaly_scores(features.embeddings, graph, features.kept, config.alpha, config.beta)
+    failures = failure_steps(trajectory, features.kept, anomaly.total, config.tracer.failure_strategy)
+    influence_values = influence(graph, failures, config.tracer)
+    candidates = candidate_mask(trajectory, features.kept, config.tracer.exclude_kinds)
+    score = rule_scores(influence_values, anomaly.total, candidates, config.tracer.anomaly_weight)
+    return Analysis(trajectory, features, anomaly, graph, failures, influence_values, candidates, score)
+
+
+def attribution_from_scores(
+    analysis: Analysis, scores: np.ndarray, config: AttributionConfig = AttributionConfig()
+) -> Attribution:
+    steps = analysis.trajectory.steps
+    order = [int(i) for i in np.argsort(-scores, kind="stable") if analysis.candidates[i]]
+    when = order[0]
+    ranking = [{"step": i, "agent": steps[i].agent, "score": round(float(scores[i]), 4)} for i in order[: config.top_k]]
+    parts = {
+        "anomaly": analysis.anomaly.total,
+        "reconstruction": analysis.anomaly.reconstruction,
+        "prototype_distance": analysis.anomaly.prototype,
+        "influence": analysis.influence,
+        "rule_score": analysis.rule_score,
+        "score": scores,
+    }
+    return Attribution(
+        trajectory_id=analysis.trajectory.id,
+        who=_who(analysis, scores, when, config.who_mode),
+        when=when,
+        ranking=ranking,
+        evidence_path=evidence_path(analysis.graph, when, analysis.failures),
+        failure_steps=analysis.failures,
+        scores=scores,
+        parts=parts,
+        graph=analysis.graph,
+    )
+
+
+def trace(
+    trajectory: Trajectory,
+    model_name: str = DEFAULT_MODEL,
+    config: AttributionConfig = AttributionConfig(),
+    learned: Any = None,
+    with_ground_truth: bool = False,
+) -> Attribution:
+    """Attribute one trajectory. ``learned``: a :class:`~engine.attribution.learned.LearnedTracer`, else the rule
+    tracer. ``with_ground_truth``: the learned tracer may read ``trajectory.ground_truth``."""
+    analysis = analyse(trajectory, extract_features(trajectory, model_name, config.features), config)
+    if learned is None:
+        return attribution_from_scores(analysis, analysis.rule_score, config)
+    from engine.attribution.learned import score_steps
+
+    return attribution_from_scores(analysis, score_steps(learned, analysis, with_ground_truth), config)
+
+
+def _who(analysis: Analysis, scores: np.ndarray, when: int, mode: str) -> str:
+    steps = analysis.trajectory.steps
+    if mode == "step":
+        return steps[when].agent
+    if mode == "agent_sum":
+        candidates = np.nonzero(analysis.candidates)[0]
+        shifted = np.exp(scores[candidates] - scores[candidates].max())
+        mass: dict[str, float] = {}
+        for index, weight in zip(candidates, shifted):
+            mass[steps[index].agent] = mass.get(steps[index].agent, 0.0) + float(weight)
+        return max(mass, key=mass.get)
+    raise ValueError(f"who mode {mode!r}: expected one of {', '.join(WHO_MODES)}")

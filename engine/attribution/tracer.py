@@ -1,0 +1,122 @@
+"""The rule tracer (design 003, section 10.1): from the failure step(s), back-trace influence over the Soft-IDG,
+mix it with the anomaly score, and name when, who and the evidence path. No learning.
+
+``Score(v) = λ · anomaly(v) + (1 - λ) · influence(v)``, both min-max scaled over the candidate steps.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.attribution.schema import Trajectory
+
+FAILURE_STRATEGIES = ("final", "max_anomaly", "first_error", "multi")
+INFLUENCE_METHODS = ("ppr", "dp", "none")
+_ERROR_MARKERS = re.compile(
+    r"\b(error|exception|traceback|failed|failure|exitcode: [1-9]|not found|unable to|cannot|incorrect)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class TracerConfig:
+    failure_strategy: str = "final"
+    anomaly_weight: float = 0.3
+    influence: str = "ppr"
+    """``ppr`` personalized PageRank on the reversed graph, ``dp`` strongest path, ``none`` = no graph."""
+    damping: float = 0.85
+    exclude_kinds: tuple[str, ...] = ("query", "observation")
+    """Steps of these kinds are never named as the root cause (the question, tool output)."""
+
+
+def candidate_mask(trajectory: Trajectory, kept: np.ndarray, exclude_kinds: tuple[str, ...]) -> np.ndarray:
+    mask = kept & np.array([step.kind not in exclude_kinds for step in trajectory.steps])
+    return mask if mask.any() else kept.copy()
+
+
+def failure_steps(trajectory: Trajectory, kept: np.ndarray, anomaly: np.ndarray, strategy: str) -> list[int]:
+    """Where the failure shows: the last step, the most anomalous one, the first error message, or all three."""
+    kept_steps = np.nonzero(kept)[0]
+    final = int(kept_steps[-1])
+    if strategy == "final":
+        return [final]
+    if strategy == "max_anomaly":
+        return [int(kept_steps[np.argmax(anomaly[kept_steps])])]
+    if strategy == "first_error":
+        return [_first_error(trajectory, kept_steps, final)]
+    if strategy == "multi":
+        return sorted({final, *failure_steps(trajectory, kept, anomaly, "max_anomaly"),
+                       *failure_steps(trajectory, kept, anomaly, "first_error")})
+    raise ValueError(f"failure strategy {strategy!r}: expected one of {', '.join(FAILURE_STRATEGIES)}")
+
+
+def _first_error(trajectory: Trajectory, kept_steps: np.ndarray, final: int) -> int:
+    for index in kept_steps:
+        step = trajectory.steps[index]
+        if step.kind != "query" and _ERROR_MARKERS.search(step.content):
+            return int(index)
+    return final
+
+
+def influence_ppr(weights: np.ndarray, sources: list[int], damping: float = 0.85, iterations: int = 60) -> np.ndarray:
+    """Personalized PageRank that walks edges backwards from ``sources``; the restart mass is removed, so a
+    node's influence is how much of the failure's dependency flow reaches it."""
+    column_sums = weights.sum(axis=0)
+    backward = weights / np.maximum(column_sums, 1e-12)[None, :]  # backward[i, j]: from j step back to i
+    restart = np.zeros(len(weights))
+    restart[sources] = 1.0 / len(sources)
+    rank = restart.copy()
+    for _ in range(iterations):
+        rank = (1 - damping) * restart + damping * backward @ rank
+    return np.clip(rank - (1 - damping) * restart, 0.0, None)
+
+
+def path_strength(weights: np.ndarray, sources: list[int]) -> np.ndarray:
+    """DP: for every node, the largest product of edge weights along a path from it to a failure step."""
+    strength = np.zeros(len(weights))
+    strength[sources] = 1.0
+    for node in range(len(weights) - 1, -1, -1):
+        reach = weights[node] * strength
+        strength[node] = max(strength[node], reach.max(initial=0.0))
+    return strength
+
+
+def evidence_path(weights: np.ndarray, root: int, sources: list[int]) -> list[int]:
+    """The strongest chain root -> ... -> failure step (the failure step alone when root is one)."""
+    strength = path_strength(weights, sources)
+    path = [root]
+    while path[-1] not in sources:
+        node = path[-1]
+        reach = weights[node] * strength
+        if reach.max(initial=0.0) <= 0:
+            later = [s for s in sources if s > node]
+            path.append(later[0] if later else max(sources))
+            break
+        path.append(int(np.argmax(reach)))
+    return path
+
+
+def influence(weights: np.ndarray, sources: list[int], config: TracerConfig) -> np.ndarray:
+    if config.influence == "ppr":
+        return influence_ppr(weights, sources, config.damping)
+    if config.influence == "dp":
+        strength = path_strength(weights, sources)
+        strength[sources] = 0.0
+        return strength
+    if config.influence == "none":
+        return np.zeros(len(weights))
+    raise ValueError(f"influence {config.influence!r}: expected one of {', '.join(INFLUENCE_METHODS)}")
+
+
+def rule_scores(influence_values: np.ndarray, anomaly: np.ndarray, candidates: np.ndarray, weight: float) -> np.ndarray:
+    score = weight * minmax(anomaly, candidates) + (1 - weight) * minmax(influence_values, candidates)
+    return np.where(candidates, score, -np.inf)
+
+
+def minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    selected = values[mask]
+    if not len(selected) or np.ptp(selected) < 1e-12:
+        return np.zeros_like(values, dtype=float)
+    return (values - selected.min()) / np.ptp(selected)

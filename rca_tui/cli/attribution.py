@@ -1,0 +1,210 @@
+"""``rca-tui attribute PATH`` and ``rca-tui eval attribution``: who caused a multi-agent run to fail, and when.
+
+Two plain Typer-annotated functions; the main CLI registers them. Heavy modules (torch, transformers, the engine's
+attribution package) are imported inside the functions so ``rca-tui --help`` stays instant.
+"""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, say
+
+
+class Subset(str, Enum):
+    hand_crafted = "Hand-Crafted"
+    algorithm_generated = "Algorithm-Generated"
+    all = "all"
+
+
+ModelOption = Annotated[
+    str, typer.Option("--model", help="SLM: 'smollm2-135m' (bundled default), an HF model folder or a .gguf file.")
+]
+FailureOption = Annotated[
+    str, typer.Option("--failure-step", help="Where the failure shows: final | max_anomaly | first_error | multi.")
+]
+AnomalyWeightOption = Annotated[
+    float, typer.Option("--anomaly-weight", min=0.0, max=1.0, help="λ in λ·anomaly + (1-λ)·influence (rule tracer).")
+]
+ContextOption = Annotated[
+    str, typer.Option("--context", help="Context policy: all_history | sliding_window:K | role_filtered:A,B.")
+]
+MaxTokensOption = Annotated[int, typer.Option("--max-tokens", min=64, help="Tokens in the SLM forward pass.")]
+
+
+def attribute(
+    path: Annotated[Path, typer.Argument(help="A Who&When .json record, a .json list of steps or a .jsonl file.")],
+    model: ModelOption = "smollm2-135m",
+    dot: Annotated[Path | None, typer.Option("--dot", help="Write the Soft-IDG as Graphviz DOT.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write a standalone interactive HTML page.")] = None,
+    json_out: JsonOption = False,
+    tracer_model: Annotated[
+        Path | None, typer.Option("--tracer-model", help="A learned tracer (.npz from `eval attribution --save-tracer`).")
+    ] = None,
+    with_gt: Annotated[bool, typer.Option("--with-gt", help="Let the learned tracer read the ground-truth answer.")] = False,
+    failure_step: FailureOption = "final",
+    anomaly_weight: AnomalyWeightOption = 0.3,
+    context: ContextOption = "all_history",
+    max_tokens: MaxTokensOption = 640,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many ranked steps to show.")] = 5,
+) -> None:
+    """Who (which agent) and when (which step) caused this trajectory to fail, with the evidence path."""
+    from engine.attribution import export, learned, pipeline
+
+    config = _attribution_config(failure_step, anomaly_weight, max_tokens, top_k)
+    trajectory = _load_one(path, context)
+    tracer = learned.load(tracer_model) if tracer_model else None
+    try:
+        result = pipeline.trace(trajectory, model, config, tracer, with_gt)
+    except FileNotFoundError as error:
+        fail(str(error), ExitCode.NOT_FOUND)
+    _write_artefact(dot, lambda: export.to_dot(trajectory, result), "DOT graph")
+    _write_artefact(html, lambda: export.to_html(trajectory, result), "HTML page")
+    if json_out:
+        emit_json(result.to_dict())
+        return
+    _print_attribution(trajectory, result)
+
+
+def eval_attribution(
+    data: Annotated[Path, typer.Option("--data", help="Who&When root (Hand-Crafted/, Algorithm-Generated/) or a folder.")],
+    subset: Annotated[Subset, typer.Option("--subset", help="Which subset to score.")] = Subset.all,
+    json_out: JsonOption = False,
+    model: ModelOption = "smollm2-135m",
+    folds: Annotated[int, typer.Option("--folds", min=2, help="k of the k-fold cross-validation.")] = 5,
+    seed: Annotated[list[int] | None, typer.Option("--seed", help="Seeds (repeat the option); default 0 1 2.")] = None,
+    learned_model: Annotated[str, typer.Option("--learned-model", help="linear | mlp | gnn.")] = "mlp",
+    ablations: Annotated[bool, typer.Option("--ablations/--no-ablations", help="Also run the ablations.")] = True,
+    failure_step: FailureOption = "final",
+    anomaly_weight: AnomalyWeightOption = 0.3,
+    context: ContextOption = "all_history",
+    max_tokens: MaxTokensOption = 640,
+    save_tracer: Annotated[
+        Path | None, typer.Option("--save-tracer", help="Also train on all the data and save the learned tracer here.")
+    ] = None,
+) -> None:
+    """Score attribution on labelled trajectories: baselines, rule tracer, learned tracer (k-fold), ablations."""
+    from engine.attribution import adapters, evaluate, learned, pipeline
+
+    try:
+        trajectories = adapters.load_trajectories(data, subset.value, context)
+    except (ValueError, FileNotFoundError) as error:
+        fail(str(error), ExitCode.USAGE if isinstance(error, ValueError) else ExitCode.NOT_FOUND)
+    if not trajectories:
+        fail(f"{data}: no trajectories of subset {subset.value}", ExitCode.NOT_FOUND)
+    config = evaluate.EvalConfig(
+        model_name=model,
+        attribution=_attribution_config(failure_step, anomaly_weight, max_tokens, 5),
+        learned=learned.LearnedConfig(model_type=learned_model),
+        folds=folds,
+        seeds=tuple(seed or (0, 1, 2)),
+        ablations=ablations,
+    )
+    with _progress_bar(enabled=not json_out or sys.stdout.isatty()) as progress:
+        report = evaluate.evaluate(trajectories, config, progress)
+    if save_tracer:
+        _save_tracer(trajectories, config, save_tracer, pipeline, learned)
+    if json_out:
+        emit_json(report)
+    else:
+        _print_report(report)
+
+
+def _attribution_config(failure_step: str, anomaly_weight: float, max_tokens: int, top_k: int) -> Any:
+    from dataclasses import replace
+
+    from engine.attribution.pipeline import AttributionConfig
+
+    base = AttributionConfig()
+    return replace(
+        base,
+        features=replace(base.features, max_tokens=max_tokens),
+        tracer=replace(base.tracer, failure_strategy=failure_step, anomaly_weight=anomaly_weight),
+        top_k=top_k,
+    )
+
+
+def _load_one(path: Path, context: str) -> Any:
+    from engine.attribution.adapters import load_trajectory
+
+    if not path.is_file():
+        fail(f"{path}: no such file", ExitCode.NOT_FOUND)
+    try:
+        return load_trajectory(path, context)
+    except ValueError as error:
+        fail(str(error), ExitCode.USAGE)
+
+
+def _write_artefact(target: Path | None, render, what: str) -> None:
+    if target is None:
+        return
+    target.write_text(render(), encoding="utf-8")
+    say(f"wrote {what} to {target}")
+
+
+def _save_tracer(trajectories, config, target: Path, pipeline, learned) -> None:
+    from engine.attribution.features import extract_features
+
+    analyses = [pipeline.analyse(t, extract_features(t, config.model_name, config.attribution.features),
+                                 config.attribution) for t in trajectories if t.label and t.label.when is not None]
+    learned.save(learned.fit(analyses, config.learned), target)
+    say(f"saved the learned tracer (trained on {len(analyses)} trajectories) to {target}")
+
+
+def _print_attribution(trajectory: Any, result: Any) -> None:
+    say(f"trajectory {trajectory.id}: {len(trajectory.steps)} steps")
+    say(f"who:  {result.who}")
+    say(f"when: step {result.when}")
+    say("evidence path: " + " -> ".join(f"{s} ({trajectory.steps[s].agent})" for s in result.evidence_path))
+    say("top steps:")
+    for row in result.ranking:
+        say(f"  step {row['step']:>3}  {row['agent']:<32} score {row['score']:.3f}")
+
+
+def _print_report(report: dict) -> None:
+    for name, subset in report["subsets"].items():
+        say(f"\n== {name} (n={subset['n']}, {report['folds']}-fold CV, seeds {report['seeds']}) ==")
+        say(f"{'method':<58} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6}")
+        rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
+        rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
+        rows += [(f"learned tracer [{k}]", v) for k, v in subset["learned_tracer"].items()]
+        rows += list(subset.get("ablations", {}).items())
+        for label, m in rows:
+            say(f"{label:<58} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f} {m['when_top5']:>6.3f} "
+                f"{m['who_substring_upstream']:>6.3f} {m['when_substring_upstream']:>6.3f}")
+    say("\nwho/when = exact match; who~/when~ = upstream Who&When substring match (gold '1' matches predicted '10').")
+    timing = report["timing"]
+    say(f"features: {timing['trajectories']} trajectories in {timing['feature_seconds_total']} s "
+        f"(median {timing['feature_seconds_median']} s); whole evaluation {timing['evaluation_seconds_total']} s")
+
+
+class _progress_bar:
+    """A rich progress bar on stderr, as a context manager yielding the engine's ``progress(done, total, label)``."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.description}"), console=Console(stderr=True))
+        self.bar.start()
+        self.task = self.bar.add_task("", total=None)
+        return self.update
+
+    def update(self, done: int, total: int, label: str) -> None:
+        self.bar.update(self.task, completed=done, total=total, description=label)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar:
+            self.bar.stop()

@@ -1,0 +1,65 @@
+"""A tiny randomly initialised causal LM (2-layer Llama, hidden 32) with a small BPE tokenizer, built in
+milliseconds into a temp folder; and an isolated feature cache for every test."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.attribution.adapters import from_steps
+from engine.attribution.schema import Label, Trajectory
+
+_CORPUS = [
+    "Planner (thought): search the web for the population of Paris in 2020.",
+    "Coder (action): import requests; print(requests.get(url).status_code)",
+    "Terminal (observation): exitcode: 1 Traceback (most recent call last): error not found",
+    "Verifier (message): the answer is 2148000. TERMINATE",
+    "[0] [1] [2] [3] [4] [5] [6] [7] [8] [9] Task: Steps: step assume hypothetical 0123456789",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(_CORPUS * 4, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<unk>", "<s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>", bos_token="<s>", eos_token="<s>")
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=bpe.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=4096)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def make_trajectory(contents: list[tuple[str, str, str]], when: int | None = None, who: str | None = None,
+                    query: str = "What is the population of Paris?", trajectory_id: str = "t") -> Trajectory:
+    """Steps from (agent, kind, content) triples."""
+    steps = [{"agent": agent, "kind": kind, "content": content} for agent, kind, content in contents]
+    label = Label(who=who, when=when) if when is not None else None
+    return from_steps(steps, trajectory_id=trajectory_id, query=query, label=label)
+
+
+@pytest.fixture
+def small_trajectory() -> Trajectory:
+    return make_trajectory([
+        ("human", "query", "What is the population of Paris?"),
+        ("Planner", "thought", "Plan: search the web for the population of Paris in 2020."),
+        ("Coder", "action", "import requests; print(requests.get(url).status_code)"),
+        ("Terminal", "observation", "exitcode: 1 Traceback (most recent call last): error not found"),
+        ("Coder", "action", "Let us assume a hypothetical population of 2000000 instead."),
+        ("Verifier", "message", "The answer is 2000000. TERMINATE"),
+    ], when=4, who="Coder")
