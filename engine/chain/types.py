@@ -1,0 +1,161 @@
+"""Plain ledger data: accounts, transactions, blocks, receipts, contract events.
+
+Nothing here persists or executes; `state.py` persists, `vm.py` executes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+CHAIN_ID = "rca-tui-dao-1"
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialisation that hashes and signatures are computed over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Account:
+    address: str
+    balance: int = 0
+    nonce: int = 0
+    stake: int = 0
+    reputation: int = 50
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Transaction:
+    chain_id: str
+    sender: str
+    to: str | None
+    nonce: int
+    tx_type: str
+    payload: dict[str, Any]
+    gas_price: int
+    gas_limit: int
+    timestamp: int
+    public_key: str = ""
+    signature: str = ""
+
+    def signing_fields(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "sender": self.sender,
+            "to": self.to,
+            "nonce": self.nonce,
+            "tx_type": self.tx_type,
+            "payload": self.payload,
+            "gas_price": self.gas_price,
+            "gas_limit": self.gas_limit,
+            "timestamp": self.timestamp,
+        }
+
+    def signing_digest(self) -> bytes:
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> bytes:
+        return hashlib.sha256(canonical_json(self.signing_fields()).encode()).digest()
+
+    @cached_property
+    def hash(self) -> str:
+        return sha256_hex(self.signing_digest().hex() + self.public_key + self.signature)
+
+    def payload_json(self) -> str:
+        return self._payload_json
+
+    @cached_property
+    def _payload_json(self) -> str:
+        return canonical_json(self.payload)
+
+    def with_signature(self, public_key: str, signature: str) -> Transaction:
+        return replace(self, public_key=public_key, signature=signature)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.signing_fields(), "public_key": self.public_key, "signature": self.signature, "hash": self.hash}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Transaction:
+        fields = {k: data[k] for k in cls.__dataclass_fields__}
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A contract event, emitted during execution and stored with the receipt."""
+
+    name: str
+    contract: str
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "contract": self.contract, "data": self.data}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    status: str  # "success" | "reverted"
+    gas_used: int
+    gas_charged: int
+    events: tuple[Event, ...] = ()
+    revert_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tx_hash": self.tx_hash,
+            "status": self.status,
+            "gas_used": self.gas_used,
+            "gas_charged": self.gas_charged,
+            "events": [e.to_dict() for e in self.events],
+            "revert_reason": self.revert_reason,
+        }
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    chain_id: str
+    height: int
+    prev_hash: str
+    merkle_root: str
+    state_root: str
+    timestamp: int
+    tx_count: int
+
+    @property
+    def hash(self) -> str:
+        return sha256_hex(canonical_json(asdict(self)))
+
+
+@dataclass(frozen=True)
+class Block:
+    header: BlockHeader
+    transactions: tuple[Transaction, ...] = field(default=())
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    @property
+    def hash(self) -> str:
+        return self.header.hash
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self.header), "hash": self.hash, "transactions": [tx.hash for tx in self.transactions]}

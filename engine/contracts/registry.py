@@ -1,0 +1,63 @@
+"""The one place that routes a transaction type to a contract method, its payload schema and its gas cost."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from engine.contracts import governance, sop, token
+from engine.contracts.base import CallContext
+from engine.contracts.schema import Field, validate
+
+TEXT = Field("text", required=False, max_length=4000)
+
+
+@dataclass(frozen=True)
+class Method:
+    handler: Callable[[CallContext, dict], None]
+    schema: dict[str, Field]
+    gas: int  # execution cost on top of the intrinsic cost
+
+
+def _penalty_schema() -> dict[str, Field]:
+    return {"target": Field("address"), "amount": Field("int"), "reputation": Field("int", required=False),
+            "reason": Field("str", max_length=1000), "evidence": Field("object", required=False)}
+
+
+REGISTRY: dict[str, Method] = {
+    "token.transfer": Method(token.transfer, {"to": Field("address"), "amount": Field("positive")}, 50),
+    "token.stake": Method(token.stake, {"amount": Field("positive")}, 80),
+    "token.unstake": Method(token.unstake, {"amount": Field("positive")}, 80),
+    "token.reward": Method(token.reward, {"to": Field("address"), "amount": Field("int"),
+                                          "reputation": Field("int", required=False),
+                                          "reason": Field("str", max_length=1000)}, 80),
+    "token.penalty": Method(token.penalty, _penalty_schema(), 80),
+    "token.slash": Method(token.slash, _penalty_schema(), 80),
+    "sop.open": Method(sop.open_incident, {"incident_id": Field("str"), "alert": Field("object", required=False)},
+                       150),
+    "sop.collect": Method(sop.collect_data, {"incident_id": Field("str"), "evidence_hash": Field("str"),
+                                             "summary": TEXT}, 120),
+    "sop.solution": Method(sop.submit_solution, {"incident_id": Field("str"), "proposal_id": Field("str"),
+                                                 "repair_steps": Field("list"), "summary": TEXT}, 200),
+    "gov.propose": Method(governance.propose, {"incident_id": Field("str"), "root_cause": Field("str"),
+                                               "reason": TEXT, "stake": Field("positive"),
+                                               "candidates": Field("list", required=False)}, 300),
+    "gov.vote": Method(governance.vote, {"proposal_id": Field("str"),
+                                         "option": Field("choice", choices=governance.OPTIONS),
+                                         "stake": Field("positive"), "reason": TEXT}, 200),
+    "gov.finalize": Method(governance.finalize, {"proposal_id": Field("str")}, 100),
+}
+
+INTRINSIC_GAS = 100
+GAS_PER_PAYLOAD_BYTE = 1
+
+
+def intrinsic_gas(payload_json: str) -> int:
+    return INTRINSIC_GAS + GAS_PER_PAYLOAD_BYTE * len(payload_json.encode())
+
+
+def method_for(tx_type: str) -> Method | None:
+    return REGISTRY.get(tx_type)
+
+
+def validate_payload(tx_type: str, payload: dict) -> None:
+    validate(tx_type, payload, REGISTRY[tx_type].schema)

@@ -1,0 +1,63 @@
+"""Payload schemas: each tx type declares its fields; anything else is malformed."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+ADDRESS = re.compile(r"^[0-9a-f]{40}$")
+
+
+class MalformedPayload(ValueError):
+    def __init__(self, tx_type: str, field: str, expected: str):
+        super().__init__(f"{tx_type}: payload field '{field}' must be {expected}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str  # str | text | address | int | positive | choice | object | list
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    max_length: int = 256
+
+    def expected(self) -> str:
+        return {
+            "str": f"a non-empty string of at most {self.max_length} characters",
+            "text": f"a string of at most {self.max_length} characters",
+            "address": "a 40-hex-digit address",
+            "int": "an integer >= 0",
+            "positive": "an integer > 0",
+            "choice": f"one of {', '.join(self.choices)}",
+            "object": "a JSON object",
+            "list": "a JSON list",
+        }[self.kind]
+
+    def accepts(self, value: Any) -> bool:
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        checks = {
+            "str": lambda: isinstance(value, str) and 0 < len(value) <= self.max_length,
+            "text": lambda: isinstance(value, str) and len(value) <= self.max_length,
+            "address": lambda: isinstance(value, str) and bool(ADDRESS.match(value)),
+            "int": lambda: is_int and value >= 0,
+            "positive": lambda: is_int and value > 0,
+            "choice": lambda: value in self.choices,
+            "object": lambda: isinstance(value, dict),
+            "list": lambda: isinstance(value, list),
+        }
+        return checks[self.kind]()
+
+
+def validate(tx_type: str, payload: Any, schema: dict[str, Field]) -> None:
+    if not isinstance(payload, dict):
+        raise MalformedPayload(tx_type, "<payload>", "a JSON object")
+    unknown = sorted(set(payload) - set(schema))
+    if unknown:
+        raise MalformedPayload(tx_type, unknown[0], "absent (not a field of this transaction type)")
+    for name, spec in schema.items():
+        if name not in payload:
+            if spec.required:
+                raise MalformedPayload(tx_type, name, spec.expected() + " (missing)")
+            continue
+        if not spec.accepts(payload[name]):
+            raise MalformedPayload(tx_type, name, spec.expected())

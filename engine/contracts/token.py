@@ -1,0 +1,100 @@
+"""Token contract: transfer, stake, unstake, reward from the treasury, penalty and slash into it.
+
+Every method moves value between accounts and the treasury; none creates or destroys it, so total supply is
+conserved by every transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from engine.chain.state import WorldState
+from engine.contracts.base import TREASURY, CallContext, Revert
+
+NAME = "token"
+
+
+def locked_stake(state: WorldState, address: str) -> int:
+    """Stake held by open proposals and votes (the governance contract keeps the books)."""
+    return state.storage_get("governance", f"locked:{address}", 0)
+
+
+def transfer(ctx: CallContext, payload: dict) -> None:
+    amount, to = payload["amount"], payload["to"]
+    _move_balance(ctx, ctx.sender, to, amount)
+    ctx.emit(NAME, "Transfer", sender=ctx.sender, to=to, amount=amount)
+
+
+def stake(ctx: CallContext, payload: dict) -> None:
+    amount = payload["amount"]
+    account = ctx.account(ctx.sender)
+    if account.balance < amount:
+        raise Revert(f"stake {amount} exceeds balance {account.balance}")
+    ctx.state.put_account(replace(account, balance=account.balance - amount, stake=account.stake + amount))
+    ctx.emit(NAME, "Staked", account=ctx.sender, amount=amount, stake=account.stake + amount)
+
+
+def unstake(ctx: CallContext, payload: dict) -> None:
+    amount = payload["amount"]
+    account = ctx.account(ctx.sender)
+    free = account.stake - locked_stake(ctx.state, ctx.sender)
+    if amount > free:
+        raise Revert(f"unstake {amount} exceeds free stake {free} (the rest is locked by open votes or proposals)")
+    ctx.state.put_account(replace(account, balance=account.balance + amount, stake=account.stake - amount))
+    ctx.emit(NAME, "Unstaked", account=ctx.sender, amount=amount, stake=account.stake - amount)
+
+
+def reward(ctx: CallContext, payload: dict) -> None:
+    ctx.require_authority()
+    to, amount, reputation = payload["to"], payload["amount"], payload.get("reputation", 0)
+    _move_balance(ctx, TREASURY, to, amount)
+    _change_reputation(ctx, to, reputation)
+    ctx.emit(NAME, "Reward", to=to, amount=amount, reputation=reputation, reason=payload["reason"])
+
+
+def penalty(ctx: CallContext, payload: dict) -> None:
+    """Take from the target's balance into the treasury."""
+    ctx.require_authority()
+    target, amount = payload["target"], payload["amount"]
+    _move_balance(ctx, target, TREASURY, min(amount, ctx.account(target).balance))
+    _change_reputation(ctx, target, -payload.get("reputation", 0))
+    ctx.emit(NAME, "Penalty", **_penalty_event(payload))
+
+
+def slash(ctx: CallContext, payload: dict) -> None:
+    """Take from the target's stake into the treasury (stake locked by open votes is slashable)."""
+    ctx.require_authority()
+    target, amount = payload["target"], payload["amount"]
+    account = ctx.account(target)
+    taken = min(amount, account.stake)
+    ctx.state.put_account(replace(account, stake=account.stake - taken))
+    _credit(ctx, TREASURY, taken)
+    _change_reputation(ctx, target, -payload.get("reputation", 0))
+    ctx.emit(NAME, "Slashed", **{**_penalty_event(payload), "amount": taken})
+
+
+def _penalty_event(payload: dict) -> dict:
+    return {
+        "target": payload["target"],
+        "amount": payload["amount"],
+        "reputation": -payload.get("reputation", 0),
+        "reason": payload["reason"],
+        "evidence": payload.get("evidence"),
+    }
+
+
+def _move_balance(ctx: CallContext, source: str, target: str, amount: int) -> None:
+    balance = ctx.account(source).balance
+    if balance < amount:
+        raise Revert(f"balance {balance} of {source} is below {amount}")
+    ctx.state.adjust(source, balance=-amount)
+    _credit(ctx, target, amount)
+
+
+def _credit(ctx: CallContext, address: str, amount: int) -> None:
+    ctx.state.adjust(address, balance=amount)
+
+
+def _change_reputation(ctx: CallContext, address: str, delta: int) -> None:
+    if delta:
+        account = ctx.account(address)
+        ctx.state.put_account(replace(account, reputation=max(0, account.reputation + delta)))

@@ -1,0 +1,3 @@
+from rca_tui.cli.main import run
+
+run()

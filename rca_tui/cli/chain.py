@@ -1,0 +1,138 @@
+"""`rca-tui chain …`: blocks, block, tx, proof, verify, bench."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, print_table, resolve_db, say
+
+app = typer.Typer(help="Block explorer and ledger checks.", no_args_is_help=True)
+
+
+def _session(db: Path | None):
+    from engine.runs.session import Session
+
+    return Session(resolve_db(db))
+
+
+@app.command()
+def blocks(db: DbOption = None, json_out: JsonOption = False,
+           limit: Annotated[int, typer.Option(help="Newest N blocks.")] = 20) -> None:
+    """Blocks, newest first: height, hash, prev hash, Merkle root, tx count, time."""
+    session = _session(db)
+    rows = [dict(r) for r in session.conn.execute(
+        "SELECT height, hash, prev_hash, merkle_root, state_root, tx_count, timestamp FROM blocks"
+        " ORDER BY height DESC LIMIT ?", (limit,))]
+    if json_out:
+        emit_json(rows)
+        return
+    for row in rows:
+        row["hash"], row["prev_hash"], row["merkle_root"] = (row[k][:16] for k in ("hash", "prev_hash", "merkle_root"))
+    print_table(rows, ["height", "hash", "prev_hash", "merkle_root", "tx_count", "timestamp"], title="Blocks")
+
+
+@app.command()
+def block(height: int, db: DbOption = None, json_out: JsonOption = False) -> None:
+    """One block with its transactions."""
+    session = _session(db)
+    found = session.chain.block(height)
+    if found is None:
+        fail(f"no block at height {height} (tip is {session.chain.height})", ExitCode.NOT_FOUND)
+    names = session.chain.names()
+    data = {**found.to_dict(), "transactions": [
+        {"hash": tx.hash, "tx_type": tx.tx_type, "sender": names.get(tx.sender, tx.sender), "nonce": tx.nonce,
+         "gas_limit": tx.gas_limit} for tx in found.transactions]}
+    if json_out:
+        emit_json(data)
+        return
+    say(f"block #{height} hash {data['hash']}\n  prev {data['prev_hash']}\n  merkle {data['merkle_root']}")
+    print_table(data["transactions"], ["hash", "tx_type", "sender", "nonce", "gas_limit"], title=f"Block #{height}")
+
+
+@app.command()
+def tx(tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="Full hash or a unique prefix.")],
+       db: DbOption = None, json_out: JsonOption = False) -> None:
+    """One transaction: type, sender, nonce, gas, payload, receipt, events."""
+    session = _session(db)
+    full = _resolve_tx(session, tx_hash)
+    transaction, receipt, height = session.chain.transaction(full)
+    names = session.chain.names()
+    data = {**transaction.to_dict(), "sender_name": names.get(transaction.sender), "block_height": height,
+            "receipt": receipt.to_dict()}
+    emit_json(data) if json_out else print_table([{"field": k, "value": v} for k, v in data.items()],
+                                                 ["field", "value"], title=f"tx {full[:16]}")
+
+
+@app.command()
+def proof(tx_hash: Annotated[str, typer.Argument(metavar="TX_HASH")], db: DbOption = None,
+          json_out: JsonOption = False) -> None:
+    """Merkle inclusion proof of a transaction, verified against the block's stored root."""
+    from engine.chain.merkle import proof_path, verify_proof
+
+    session = _session(db)
+    full = _resolve_tx(session, tx_hash)
+    merkle_proof, stored_root, height = session.chain.proof(full)
+    ok = verify_proof(merkle_proof, stored_root)
+    data = {**merkle_proof.to_dict(), "block_height": height, "stored_root": stored_root, "verified": ok,
+            "path": proof_path(merkle_proof)}
+    if json_out:
+        emit_json(data)
+    else:
+        say(f"tx {full} in block #{height}, position {merkle_proof.index}")
+        for level, node in enumerate(data["path"]):
+            say(f"  {'leaf' if level == 0 else f'level {level}'}: {node}")
+        say(f"  stored root: {stored_root}  {'✓ verified' if ok else '✗ does NOT match'}")
+    if not ok:
+        raise typer.Exit(int(ExitCode.VERIFY_FAILED))
+
+
+@app.command()
+def verify(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Re-check the whole chain from genesis: links, Merkle roots, signatures, re-executed state roots."""
+    report = _session(db).verify()
+    if json_out:
+        emit_json(report.to_dict())
+    else:
+        say(f"checked {report.blocks} blocks, {report.transactions} txs in {report.seconds:.2f} s")
+        for finding in report.findings:
+            say(f"  block {finding.height}: {finding.what}: {finding.detail}")
+        say("chain OK" if report.ok else f"chain FAILED verification ({len(report.findings)} findings)")
+    if not report.ok:
+        raise typer.Exit(int(ExitCode.VERIFY_FAILED))
+
+
+@app.command()
+def bench(txs: Annotated[int, typer.Option("--txs", help="Signed transfers to push through.")] = 5000,
+          block_size: Annotated[int, typer.Option(help="Transactions per block.")] = 500,
+          verify_chain: Annotated[bool, typer.Option("--verify/--no-verify", help="Also time `chain verify`.")]
+          = True,
+          json_out: JsonOption = False) -> None:
+    """Throughput of admission + execution + mining, and of full-chain verification (temporary database)."""
+    import tempfile
+
+    from engine.chain.bench import bench_throughput, bench_verify
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        result = {"throughput": bench_throughput(path, txs, block_size)}
+        if verify_chain:
+            result["verify"] = {k: v for k, v in bench_verify(path).items() if k != "findings"}
+    if json_out:
+        emit_json(result)
+        return
+    t = result["throughput"]
+    say(f"{t['transactions']} signed transfers: {t['tx_per_second']} tx/s admitted+executed+mined "
+        f"({t['signature_backend']})")
+    if verify_chain:
+        say(f"chain verify: {result['verify']['tx_per_second']} tx/s")
+
+
+def _resolve_tx(session, prefix: str) -> str:
+    matches = session.chain.find_tx_hashes(prefix, limit=2)
+    if not matches:
+        fail(f"no transaction with hash starting {prefix!r}", ExitCode.NOT_FOUND)
+    if len(matches) > 1 and matches[0] != prefix:
+        fail(f"hash prefix {prefix!r} is ambiguous; give more characters", ExitCode.USAGE)
+    return matches[0]

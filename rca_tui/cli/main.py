@@ -1,0 +1,23 @@
+"""rca-tui: the Typer root. One module per command group; heavy imports stay inside the commands."""
+from __future__ import annotations
+
+import typer
+
+from rca_tui.cli import agents, chain, runs
+
+app = typer.Typer(
+    no_args_is_help=False,
+    rich_markup_mode="markdown",
+    help="Root-cause analysis by seven cooperating agents on a signed-transaction ledger, with white-box "
+         "failure attribution. Run with no command to open the console.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(chain.app, name="chain")
+app.add_typer(agents.app, name="agents")
+app.add_typer(runs.sop_app, name="sop")
+app.add_typer(runs.runs_app, name="runs")
+runs.register(app)
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,51 @@
+"""Fixtures shared by every test folder: a fresh ledger with deterministic keys, and the datasets path."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.chain.crypto import PrivateKey
+from engine.chain.ledger import Chain
+from engine.clock import FixedClock
+from engine.store.db import open_db
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("RCA_TUI_DATASETS", REPO.parent / "shared" / "datasets"))
+
+
+class Ledger:
+    """A chain with an authority, three funded members and one outsider, for contract and property tests."""
+
+    def __init__(self, path: Path):
+        self.authority = PrivateKey.from_seed("authority")
+        self.members = [PrivateKey.from_seed(f"member-{i}") for i in range(3)]
+        self.outsider = PrivateKey.from_seed("outsider")
+        self.chain = Chain(open_db(path), clock=FixedClock())
+        alloc = {k.address: 100_000 for k in [self.authority, *self.members, self.outsider]}
+        alloc["0" * 40] = 1_000_000
+        self.chain.create_genesis(alloc, self.authority.address, [k.address for k in self.members],
+                                  voting_period_blocks=10)
+
+    def send(self, key: PrivateKey, tx_type: str, payload: dict, **kwargs):
+        """Sign, admit and mine one tx; return its receipt."""
+        tx = self.chain.build_tx(key, tx_type, payload, **kwargs)
+        self.chain.submit(tx)
+        self.chain.mine()
+        return self.chain.transaction(tx.hash)[1]
+
+    def account(self, key: PrivateKey):
+        return self.chain.state.get_account(key.address)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "ledger.db")
+
+
+@pytest.fixture
+def datasets() -> Path:
+    if not DATASETS.is_dir():
+        pytest.skip(f"datasets not found at {DATASETS}")
+    return DATASETS

@@ -1,0 +1,93 @@
+from dataclasses import replace
+
+import pytest
+
+from engine.chain.mempool import RejectCode, TxRejected
+
+
+def _state_snapshot(ledger):
+    return ledger.chain.state.state_root(), ledger.chain.height, len(ledger.chain.mempool)
+
+
+def _resign(ledger, key, tx):
+    return tx.with_signature(key.public_key, key.sign_digest(tx.signing_digest()))
+
+
+def _rejected(ledger, tx, code):
+    before = _state_snapshot(ledger)
+    with pytest.raises(TxRejected) as caught:
+        ledger.chain.submit(tx)
+    assert caught.value.code == code
+    assert _state_snapshot(ledger) == before
+    return caught.value
+
+
+def _transfer(ledger, **overrides):
+    key = ledger.members[0]
+    tx = ledger.chain.build_tx(key, "token.transfer", {"to": ledger.members[1].address, "amount": 5})
+    return _resign(ledger, key, replace(tx, **overrides)) if overrides else tx
+
+
+def test_tampered_payload_is_a_bad_signature(ledger):
+    tx = _transfer(ledger)
+    forged = replace(tx, payload={**tx.payload, "amount": 5000})
+    assert "signature" in _rejected(ledger, forged, RejectCode.BAD_SIGNATURE).detail
+
+
+def test_signature_from_someone_else_is_rejected(ledger):
+    tx = _transfer(ledger)
+    thief = ledger.outsider
+    _rejected(ledger, tx.with_signature(thief.public_key, thief.sign_digest(tx.signing_digest())),
+              RejectCode.BAD_SIGNATURE)
+
+
+def test_wrong_chain_id(ledger):
+    _rejected(ledger, _transfer(ledger, chain_id="other-chain"), RejectCode.WRONG_CHAIN)
+
+
+def test_replayed_transaction_is_a_bad_nonce(ledger):
+    tx = _transfer(ledger)
+    ledger.chain.submit(tx)
+    ledger.chain.mine()
+    error = _rejected(ledger, tx, RejectCode.BAD_NONCE)
+    assert "expected 1" in error.detail
+
+
+def test_nonce_from_the_future_is_rejected(ledger):
+    _rejected(ledger, _transfer(ledger, nonce=7), RejectCode.BAD_NONCE)
+
+
+def test_gas_below_intrinsic_cost(ledger):
+    _rejected(ledger, _transfer(ledger, gas_limit=10), RejectCode.INTRINSIC_GAS)
+
+
+def test_balance_below_gas_limit_times_price(ledger):
+    _rejected(ledger, _transfer(ledger, gas_price=10_000), RejectCode.INSUFFICIENT_FUNDS)
+
+
+def test_unknown_type(ledger):
+    _rejected(ledger, _transfer(ledger, tx_type="token.mint"), RejectCode.UNKNOWN_TYPE)
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"to": "not-an-address", "amount": 5}, "to"),
+    ({"to": "ab" * 20, "amount": -1}, "amount"),
+    ({"to": "ab" * 20, "amount": "5"}, "amount"),
+    ({"to": "ab" * 20}, "amount"),
+    ({"to": "ab" * 20, "amount": 5, "memo": "x"}, "memo"),
+])
+def test_malformed_payload_names_the_field(ledger, payload, field):
+    error = _rejected(ledger, _transfer(ledger, payload=payload), RejectCode.MALFORMED_PAYLOAD)
+    assert f"'{field}'" in error.detail
+
+
+def test_pending_transactions_reserve_gas_and_nonces(ledger):
+    key = ledger.members[0]
+    first = ledger.chain.build_tx(key, "token.transfer", {"to": ledger.members[1].address, "amount": 1})
+    ledger.chain.submit(first)
+    second = ledger.chain.build_tx(key, "token.transfer", {"to": ledger.members[1].address, "amount": 1})
+    assert second.nonce == first.nonce + 1
+    ledger.chain.submit(second)
+    block = ledger.chain.mine()
+    assert [tx.hash for tx in block.transactions] == [first.hash, second.hash]
+    assert ledger.account(key).nonce == 2
