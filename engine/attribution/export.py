@@ -44,7 +44,7 @@ def to_dot(trajectory: Trajectory, attribution: Attribution) -> str:
     lines = [f'digraph "{_dot_escape(trajectory.id)}" {{', "  rankdir=LR;", '  node [shape=box, fontsize=10];']
     for node in view["nodes"]:
         parts = node["score_parts"]
-        label = f"{node['step']}: {node['agent']}\\ns={parts['anomaly']:.2f} score={parts['score']:.2f}"
+        label = f"{node['step']}: {node['agent']}\\ns={_number(parts['anomaly'])} score={_number(parts['score'])}"
         style = _node_style(node["step"], view)
         lines.append(f'  s{node["step"]} [label="{_dot_escape(label)}"{style}];')
     for edge in view["edges"]:
@@ -69,6 +69,10 @@ def _node_style(step: int, view: dict[str, Any]) -> str:
     if step in view["evidence_path"]:
         return ", style=filled, fillcolor=mistyrose"
     return ""
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _finite(value: float) -> float | None:

@@ -58,7 +58,7 @@ def resolve_model_dir(name: str) -> Path:
 @lru_cache(maxsize=2)
 def load_model(name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
     """(model, tokenizer), loaded once per process; eager attention so attention weights are returned."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _quiet_offline_transformers()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -72,7 +72,7 @@ def load_model(name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
 def _converted(gguf_path: Path, target: Path) -> Path:
     if (target / "config.json").is_file():
         return target
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _quiet_offline_transformers()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -89,3 +89,12 @@ def _converted(gguf_path: Path, target: Path) -> Path:
     tokenizer.save_pretrained(partial)
     partial.rename(target)
     return target
+
+
+def _quiet_offline_transformers() -> None:
+    """Never reach a model hub; no progress bars on stderr (the CLI owns stderr)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()

@@ -1,0 +1,81 @@
+"""Latency benchmark: ``python -m engine.attribution.bench --data DIR [--n 12] [--threads 2]``.
+
+Prints the model load time, then per-trajectory attribution latency uncached (one SLM forward pass, cache off)
+and cached (features read back from disk), as median / p90 / max. Targets on 2 cores: median ≤ 2 s uncached,
+≤ 50 ms cached. Not a pass/fail test: it prints figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.attribution.adapters import load_trajectories
+from engine.attribution.features import extract_features
+from engine.attribution.pipeline import AttributionConfig, analyse, attribution_from_scores
+from engine.attribution.schema import Trajectory
+from engine.attribution.slm import DEFAULT_MODEL, load_model
+
+
+def spread(trajectories: list[Trajectory], count: int) -> list[Trajectory]:
+    """``count`` trajectories evenly spread over the list (both subsets of a Who&When root)."""
+    if count >= len(trajectories):
+        return trajectories
+    return [trajectories[i] for i in np.linspace(0, len(trajectories) - 1, count).round().astype(int)]
+
+
+def time_attribution(trajectory: Trajectory, model_name: str, config: AttributionConfig, use_cache: bool) -> float:
+    started = time.perf_counter()
+    features = extract_features(trajectory, model_name, config.features, use_cache=use_cache)
+    analysis = analyse(trajectory, features, config)
+    attribution_from_scores(analysis, analysis.rule_score, config)
+    return time.perf_counter() - started
+
+
+def run_benchmark(trajectories: list[Trajectory], model_name: str = DEFAULT_MODEL) -> dict:
+    config = AttributionConfig()
+    started = time.perf_counter()
+    load_model(model_name)
+    load_seconds = time.perf_counter() - started
+    uncached = [time_attribution(t, model_name, config, use_cache=False) for t in trajectories]
+    for trajectory in trajectories:
+        extract_features(trajectory, model_name, config.features)  # make sure the cache holds them
+    cached = [time_attribution(t, model_name, config, use_cache=True) for t in trajectories]
+    return {
+        "model": model_name,
+        "trajectories": len(trajectories),
+        "model_load_seconds": round(load_seconds, 2),
+        "uncached_seconds": _stats(uncached),
+        "cached_milliseconds": _stats([1000 * c for c in cached]),
+    }
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"median": round(float(np.median(values)), 3), "p90": round(float(np.percentile(values, 90)), 3),
+            "max": round(float(np.max(values)), 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="a Who&When root or any folder of trajectories")
+    parser.add_argument("--n", type=int, default=12, help="how many trajectories (spread over the folder)")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    arguments = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(arguments.threads)
+    report = run_benchmark(spread(load_trajectories(arguments.data), arguments.n), arguments.model)
+    report["threads"] = arguments.threads
+    print(json.dumps(report, indent=2))
+    print(f"uncached median {report['uncached_seconds']['median']} s (target <= 2 s); cached median "
+          f"{report['cached_milliseconds']['median']} ms (target <= 50 ms)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.attribution import features as features_module
+from engine.attribution.features import extract_features
+from engine.attribution.layout import FeatureConfig, build_layout, sample_steps
+from engine.attribution.slm import ModelNotFoundError, load_model, resolve_model_dir
+from tests.unit.attribution.conftest import make_trajectory
+
+
+def test_every_token_is_owned_by_the_step_whose_text_it_spells(tiny_model_dir, small_trajectory):
+    _, tokenizer = load_model(str(tiny_model_dir))
+    layout = build_layout(small_trajectory, tokenizer, FeatureConfig(max_tokens=2048))
+    assert layout.kept == tuple(range(6))
+    for position, step in enumerate(layout.kept):
+        ids = [t for t, owner in zip(layout.token_ids, layout.token_step) if owner == position]
+        assert tokenizer.decode(ids).startswith(f"[{step}] {small_trajectory.steps[step].agent}")
+    header = [t for t, owner in zip(layout.token_ids, layout.token_step) if owner == -1]
+    assert "Task:" in tokenizer.decode(header)
+
+
+def test_long_trajectory_fits_the_token_budget_and_keeps_the_last_step(tiny_model_dir):
+    _, tokenizer = load_model(str(tiny_model_dir))
+    long = make_trajectory([("Agent" + str(i % 3), "message", "search the web " * 40) for i in range(120)])
+    layout = build_layout(long, tokenizer, FeatureConfig(max_tokens=256, min_step_tokens=12))
+    assert len(layout.token_ids) <= 256
+    assert layout.kept[0] == 0 and layout.kept[-1] == 119 and len(layout.kept) < 120
+    assert set(np.unique(layout.token_step[layout.token_step >= 0])) == set(range(len(layout.kept)))
+
+
+@pytest.mark.parametrize("mode,expected", [
+    ("head", (0, 1, 2, 9)), ("tail", (6, 7, 8, 9)), ("head_tail", (0, 1, 8, 9)), ("uniform", (0, 3, 6, 9))])
+def test_history_sampling(mode, expected):
+    assert sample_steps(10, 4, mode) == expected
+
+
+def test_features_shapes_and_causal_attention(tiny_model_dir, small_trajectory):
+    result = extract_features(small_trajectory, str(tiny_model_dir), FeatureConfig(last_n_layers=2))
+    n = len(small_trajectory.steps)
+    assert result.kept.all() and result.attention.shape == (n, n) and result.embeddings.shape == (n, 32)
+    assert np.allclose(np.tril(result.attention), 0.0)
+    assert (result.attention[:, 1:].sum(axis=0) > 0).all() and (result.nll_mean > 0).all()
+
+
+def test_second_extraction_comes_from_disk_without_running_the_model(tiny_model_dir, small_trajectory, monkeypatch):
+    first = extract_features(small_trajectory, str(tiny_model_dir))
+    monkeypatch.setattr(features_module, "load_model", lambda name: pytest.fail("model loaded on a cache hit"))
+    again = extract_features(small_trajectory, str(tiny_model_dir))
+    assert np.array_equal(first.attention, again.attention) and np.array_equal(first.embeddings, again.embeddings)
+    changed = make_trajectory([(s.agent, s.kind, s.content + "!") for s in small_trajectory.steps])
+    with pytest.raises(BaseException, match="model loaded on a cache hit"):
+        extract_features(changed, str(tiny_model_dir))
+
+
+def test_unknown_model_name_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="no-such-model"):
+        resolve_model_dir(str(tmp_path / "no-such-model"))

@@ -1,0 +1,56 @@
+"""The learned tracer must read the trajectory: here the root cause is the step that makes up data, at a random
+position, by a randomly named agent; only the text says which step it is."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from engine.attribution import learned
+from engine.attribution.evaluate import learned_predictions
+from engine.attribution.features import StepFeatures
+from engine.attribution.learned import LearnedConfig
+from engine.attribution.metrics import Gold, summarize
+from engine.attribution.pipeline import AttributionConfig, analyse
+from tests.unit.attribution.conftest import make_trajectory
+
+
+def synthetic_analyses(count: int, seed: int):
+    rng = random.Random(seed)
+    analyses = []
+    for k in range(count):
+        n = rng.randint(5, 9)
+        culprit = rng.randrange(1, n)
+        agents = [f"Expert{rng.randrange(50)}" for _ in range(n)]
+        contents = [(agents[i], "message", ("Let us assume hypothetical numbers." if i == culprit else
+                                             f"Checked the source, value {rng.randrange(100)}.")) for i in range(n)]
+        trajectory = make_trajectory(contents, when=culprit, who=agents[culprit], trajectory_id=f"s{k}")
+        noise = np.random.default_rng(k)
+        features = StepFeatures(np.ones(n, bool), np.triu(noise.uniform(0, 0.1, (n, n)), 1),
+                                noise.normal(size=(n, 8)).astype(np.float32), noise.uniform(1, 3, n),
+                                noise.uniform(3, 6, n), np.full(n, 10.0))
+        analyses.append(analyse(trajectory, features, AttributionConfig()))
+    return analyses
+
+
+def accuracy(analyses, config):
+    predictions = learned_predictions(analyses, AttributionConfig(), config, folds=4, seed=0, with_ground_truth=False)
+    golds = [Gold(a.trajectory.label.who, a.trajectory.label.when) for a in analyses]
+    return summarize(predictions, golds)
+
+
+def test_learned_tracer_finds_the_step_from_its_text_not_its_position():
+    analyses = synthetic_analyses(40, seed=1)
+    reading = accuracy(analyses, LearnedConfig(model_type="linear", epochs=200))
+    position_only = accuracy(analyses, LearnedConfig(model_type="linear", epochs=200, groups=("position",)))
+    assert reading["when"] >= 0.9 and reading["who"] >= 0.9
+    assert position_only["when"] < 0.5
+
+
+def test_saved_tracer_scores_like_the_trained_one(tmp_path):
+    analyses = synthetic_analyses(12, seed=2)
+    for model_type in ("mlp", "gnn"):
+        tracer = learned.fit(analyses, LearnedConfig(model_type=model_type, epochs=30))
+        learned.save(tracer, tmp_path / f"{model_type}.npz")
+        reloaded = learned.load(tmp_path / f"{model_type}.npz")
+        assert np.allclose(learned.score_steps(tracer, analyses[0]), learned.score_steps(reloaded, analyses[0]))
