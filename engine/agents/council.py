@@ -17,6 +17,7 @@ from engine.contracts import governance
 PROPOSAL_STAKE = 100
 VOTE_STAKE = 50
 BASE_STAKE = 200
+GAS_FLOOR = 3_000
 PROPOSER_REWARD, PROPOSER_REPUTATION = 800, 5
 SUPPORTER_REWARD, SUPPORTER_REPUTATION = 300, 1
 WRONG_PROPOSER_SLASH, WRONG_PROPOSER_REPUTATION = 200, 5
@@ -51,6 +52,17 @@ class ProposalRecord:
 
 def evidence_hash(evidence: dict) -> str:
     return hashlib.sha256(canonical_json(evidence).encode()).hexdigest()
+
+
+def fund_gas(dao: DaoExecutor) -> list[Mined]:
+    """The treasury, which collects all gas, pays an allowance to agents whose balance fell below the floor,
+    so an agent that keeps losing stake can still take part (with a falling reputation)."""
+    mined = []
+    for role in ROLES:
+        balance = dao.chain.state.get_account(dao.wallets.address(role.key)).balance
+        if balance < GAS_FLOOR:
+            mined.append(_reward(dao, role.key, GAS_FLOOR - balance, 0, "gas allowance"))
+    return mined
 
 
 def top_up_stakes(dao: DaoExecutor) -> list[Mined]:

@@ -48,11 +48,11 @@ REGISTRY: dict[str, Method] = {
 }
 
 INTRINSIC_GAS = 100
-GAS_PER_PAYLOAD_BYTE = 1
+PAYLOAD_BYTES_PER_GAS = 8
 
 
 def intrinsic_gas(payload_json: str) -> int:
-    return INTRINSIC_GAS + GAS_PER_PAYLOAD_BYTE * len(payload_json.encode())
+    return INTRINSIC_GAS + len(payload_json.encode()) // PAYLOAD_BYTES_PER_GAS
 
 
 def method_for(tx_type: str) -> Method | None:

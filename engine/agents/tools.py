@@ -1,0 +1,161 @@
+"""The tools the agents call over an incident's telemetry. Each returns plain JSON-able numbers."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Callable
+
+import networkx as nx
+import numpy as np
+
+from engine.reasoners.base import ToolSpec
+from engine.telemetry.model import Incident
+from engine.telemetry.ranking import Candidate, modality_signals, rank_root_causes
+from engine.telemetry.spans import edge_calls, latency_summary
+
+
+class ToolError(ValueError):
+    """A tool was called with arguments it cannot use (unknown entity, missing argument)."""
+
+
+class Toolbox:
+    def __init__(self, incident: Incident):
+        self.incident = incident
+        self._tools: dict[str, tuple[ToolSpec, Callable[..., Any]]] = {
+            "anomaly_overview": (ToolSpec("anomaly_overview", "Most anomalous entities per modality vs baseline",
+                                          {"top": "how many per modality (default 5)"}), self.anomaly_overview),
+            "metric_query": (ToolSpec("metric_query", "An entity's metrics in the window vs the baseline",
+                                      {"entity": "service name"}), self.metric_query),
+            "trace_stats": (ToolSpec("trace_stats", "Calls, error rate, mean/p95 latency per edge of an entity",
+                                     {"entity": "service name"}), self.trace_stats),
+            "log_stats": (ToolSpec("log_stats", "Error logs and new log templates of an entity vs baseline",
+                                   {"entity": "service name"}), self.log_stats),
+            "baseline_compare": (ToolSpec("baseline_compare", "Per-modality anomaly scores of one entity",
+                                          {"entity": "service name"}), self.baseline_compare),
+            "dependencies": (ToolSpec("dependencies", "Upstream callers or downstream callees of an entity",
+                                      {"entity": "service name", "direction": "upstream|downstream"}),
+                             self.dependencies),
+            "rank_candidates": (ToolSpec("rank_candidates", "Root-cause candidates with fused scores",
+                                         {"k": "how many (default 5)"}), self.rank_candidates),
+            "propagation_path": (ToolSpec("propagation_path", "Call path from a root cause to the alerted entity",
+                                          {"root": "service name"}), self.propagation_path),
+        }
+
+    @property
+    def specs(self) -> list[ToolSpec]:
+        return [spec for spec, _ in self._tools.values()]
+
+    def call(self, name: str, args: dict[str, Any]) -> Any:
+        if name not in self._tools:
+            raise ToolError(f"no tool named {name!r}; tools are {', '.join(self._tools)}")
+        try:
+            return self._tools[name][1](**args)
+        except TypeError as exc:
+            raise ToolError(f"{name}: bad arguments {args}: {exc}") from exc
+
+    # ---- shared computations --------------------------------------------------------------------------------
+    @cached_property
+    def signals(self):
+        return modality_signals(self.incident)
+
+    @cached_property
+    def ranking(self) -> list[Candidate]:
+        return rank_root_causes(self.incident)
+
+    def _entity(self, entity: str) -> str:
+        if entity not in self.incident.entities:
+            raise ToolError(f"unknown entity {entity!r}; known: {', '.join(sorted(self.incident.entities))}")
+        return entity
+
+    # ---- tools ---------------------------------------------------------------------------------------------
+    def anomaly_overview(self, top: int = 5) -> dict:
+        overview = {}
+        for modality, per_entity in self.signals.items():
+            ranked = sorted(per_entity.items(), key=lambda item: -item[1].score)[:int(top)]
+            overview[modality] = [{"entity": e, "score": round(s.score, 3), "summary": s.summary}
+                                  for e, s in ranked if s.score > 0]
+        return {"modalities": overview, "missing": list(self.incident.missing)}
+
+    def metric_query(self, entity: str) -> dict:
+        series = self.incident.metrics.get(self._entity(entity))
+        if series is None:
+            return {"entity": entity, "metrics": {}, "note": "no metrics recorded for this entity"}
+        window = series.between(self.incident.window.start, self.incident.window.end)
+        baseline = series.between(self.incident.baseline.start, self.incident.baseline.end)
+        metrics = {}
+        for name, values in window.items():
+            now, before = _finite_mean(values), _finite_mean(baseline.get(name, np.array([])))
+            if now is not None:
+                metrics[name] = {"window_mean": round(now, 3),
+                                 "baseline_mean": None if before is None else round(before, 3)}
+        return {"entity": entity, "metrics": metrics}
+
+    def trace_stats(self, entity: str) -> dict:
+        self._entity(entity)
+        now = edge_calls(self.incident.spans, set())
+        before = edge_calls(self.incident.baseline_spans, set())
+        edges = []
+        for (caller, callee), calls in sorted(now.items()):
+            if entity not in (caller, callee):
+                continue
+            reference = before.get((caller, callee))
+            edges.append({"edge": f"{caller}->{callee}", "calls": len(calls.durations_ms),
+                          **_rounded(latency_summary(calls.durations_ms)),
+                          "baseline": _rounded(latency_summary(reference.durations_ms)) if reference else None})
+        return {"entity": entity, "edges": edges,
+                "note": "" if self.incident.spans else "no traces in the window"}
+
+    def log_stats(self, entity: str) -> dict:
+        self._entity(entity)
+        window = [r for r in self.incident.logs if r.entity == entity]
+        baseline = [r for r in self.incident.baseline_logs if r.entity == entity]
+        known = {r.template for r in baseline}
+        errors = [r for r in window if r.level == "ERROR"]
+        fresh = sorted({r.template for r in errors if r.template not in known})
+        return {"entity": entity, "logs": len(window), "errors": len(errors),
+                "baseline_errors": sum(r.level == "ERROR" for r in baseline), "new_error_templates": fresh[:5],
+                "note": "" if self.incident.logs else "no logs in the window"}
+
+    def baseline_compare(self, entity: str) -> dict:
+        self._entity(entity)
+        scores = {m: {"score": round(s[entity].score, 3), "summary": s[entity].summary}
+                  for m, s in self.signals.items() if entity in s}
+        return {"entity": entity, "modalities": scores}
+
+    def dependencies(self, entity: str, direction: str = "downstream") -> dict:
+        graph = self.incident.topology
+        if direction not in ("upstream", "downstream"):
+            raise ToolError(f"direction must be upstream or downstream, got {direction!r}")
+        if entity not in graph:
+            return {"entity": self._entity(entity), "direct": [], "indirect": []}
+        direct = sorted(graph.successors(entity) if direction == "downstream" else graph.predecessors(entity))
+        reach = nx.descendants(graph, entity) if direction == "downstream" else nx.ancestors(graph, entity)
+        return {"entity": entity, "direction": direction, "direct": direct,
+                "indirect": sorted(set(reach) - set(direct))}
+
+    def rank_candidates(self, k: int = 5) -> dict:
+        return {"candidates": [{"entity": c.entity, "score": c.score, "evidence": c.evidence, "reason": c.reason}
+                               for c in self.ranking[:int(k)]]}
+
+    def propagation_path(self, root: str) -> dict:
+        target = self.incident.alert.entity
+        return {"root": self._entity(root), "alerted": target, "path": call_path(self.incident.topology, root,
+                                                                                  target)}
+
+
+def call_path(graph: nx.DiGraph, root: str, alerted: str) -> list[str]:
+    """The alerted entity's call chain down to the root cause (callers first), or [root] when unconnected."""
+    if root == alerted:
+        return [root]
+    try:
+        return nx.shortest_path(graph, alerted, root)
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        return [root]
+
+
+def _finite_mean(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)] if len(values) else values
+    return float(finite.mean()) if len(finite) else None
+
+
+def _rounded(summary: dict[str, float]) -> dict[str, float | None]:
+    return {k: (None if np.isnan(v) else round(v, 1)) for k, v in summary.items()}

@@ -1,0 +1,185 @@
+"""The offline, deterministic reasoner: each role follows a fixed investigation plan over the tools and answers
+from the numbers it observed. Votes come from the voter's own evidence, not from the proposer's word."""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.reasoners.base import Observation, StepDecision, StepRequest, VoteDecision, VoteRequest
+
+FOCUS = 3  # entities the Data Detective inspects closely
+
+
+class HeuristicReasoner:
+    name = "heuristic"
+
+    def next_step(self, request: StepRequest) -> StepDecision:
+        plan = getattr(self, f"_plan_{request.role}")
+        return plan(request, [obs for _, obs in request.history])
+
+    # ---- plans: each returns the next tool call, or the final answer once its observations are in ---------
+    def _plan_alert_receiver(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
+        alert = request.alert
+        return StepDecision(
+            f"One alert: {alert['description']}. It is user-facing, so it gets top priority.",
+            answer={"alert": alert, "priority": "P1",
+                    "summary": f"P1: {alert['signal']} on {alert['entity']} at {alert['time_text']}"})
+
+    def _plan_process_scheduler(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
+        entity = request.alert["entity"]
+        subtasks = [f"Data Detective: collect metrics, traces and logs around {entity}",
+                    f"Dependency Explorer: map what {entity} depends on",
+                    "Probability Oracle: score every candidate", "Fault Mapper: draw the fault web",
+                    "Solution Engineer: repair steps once consensus is reached"]
+        return StepDecision("The alert needs data, dependencies, a ranking, a fault web and a fix, in that order.",
+                            answer={"subtasks": subtasks})
+
+    def _plan_data_detective(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
+        if not seen:
+            return StepDecision("Start with a sweep of every modality against the fault-free baseline.",
+                                tool="anomaly_overview", args={"top": 5})
+        focus = _focus_entities(seen[0].result)
+        inspected = {obs.args.get("entity") for obs in seen[1:]}
+        for entity in focus:
+            if entity not in inspected:
+                return StepDecision(f"{entity} stands out in the sweep; compare it with its baseline.",
+                                    tool="baseline_compare", args={"entity": entity})
+        if focus and not any(obs.tool == "trace_stats" for obs in seen):
+            return StepDecision(f"Check {focus[0]}'s calls for errors and latency.", tool="trace_stats",
+                                args={"entity": focus[0]})
+        if focus and not any(obs.tool == "log_stats" for obs in seen):
+            return StepDecision(f"Check {focus[0]}'s logs for new errors.", tool="log_stats",
+                                args={"entity": focus[0]})
+        findings = [obs.result for obs in seen if obs.tool == "baseline_compare"]
+        summary = "; ".join(_describe(f) for f in findings) or "no entity deviates from its baseline"
+        return StepDecision(f"Evidence collected on {len(findings)} entities.",
+                            answer={"focus": focus, "findings": findings, "summary": summary})
+
+    def _plan_dependency_explorer(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
+        targets = [request.alert["entity"], *request.shared.get("data_detective", {}).get("focus", [])]
+        targets = list(dict.fromkeys(targets))
+        explored = {obs.args["entity"] for obs in seen}
+        for entity in targets:
+            if entity not in explored:
+                return StepDecision(f"Which services does {entity} call?", tool="dependencies",
+                                    args={"entity": entity, "direction": "downstream"})
+        graph = {obs.args["entity"]: obs.result["direct"] + obs.result["indirect"] for obs in seen}
+        return StepDecision("Dependencies of the alerted and the anomalous entities are mapped.",
+                            answer={"downstream": graph,
+                                    "summary": "; ".join(f"{e} calls {len(d)} services" for e, d in graph.items())})
+
+    def _plan_probability_oracle(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
+        if not seen:
+            return StepDecision("Fuse the evidence of every modality into a probability per entity.",
+                                tool="rank_candidates", args={"k": 5})
+        candidates = seen[0].result["candidates"]
+        top = candidates[0] if candidates else None
+        thought = f"{top['entity']} scores {top['score']:.2f}, highest of {len(candidates)}." if top else \
+            "No candidate has any evidence."
+        return StepDecision(thought, answer={"candidates": candidates})
+
+    def _plan_fault_mapper(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
+        candidates = request.shared.get("probability_oracle", {}).get("candidates", [])
+        mapped = {obs.args["root"] for obs in seen}
+        for candidate in candidates[:3]:
+            if candidate["entity"] not in mapped:
+                return StepDecision(f"How would a fault in {candidate['entity']} reach the alert?",
+                                    tool="propagation_path", args={"root": candidate["entity"]})
+        web = {obs.args["root"]: obs.result["path"] for obs in seen}
+        return StepDecision("The fault web links each candidate to the alerted entity.",
+                            answer={"fault_web": web})
+
+    def _plan_solution_engineer(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
+        root = request.shared["consensus"]["root_cause"]
+        if not any(obs.tool == "baseline_compare" for obs in seen):
+            return StepDecision(f"What exactly is wrong with {root}?", tool="baseline_compare", args={"entity": root})
+        if not any(obs.tool == "log_stats" for obs in seen):
+            return StepDecision(f"Which errors does {root} log?", tool="log_stats", args={"entity": root})
+        return StepDecision(f"Repair plan for {root} from its evidence.",
+                            answer={"repair_steps": repair_steps(root, seen, request.shared)})
+
+    # ---- votes -----------------------------------------------------------------------------------------------
+    def vote(self, request: VoteRequest) -> VoteDecision:
+        root = request.proposal["root_cause"]
+        judge = getattr(self, f"_vote_{request.role}", None)
+        if judge is None:
+            return VoteDecision("abstain", "no evidence of my own on this question")
+        return judge(root, [obs for _, obs in request.evidence], request.shared)
+
+    def _vote_data_detective(self, root: str, seen: list[Observation], shared: dict) -> VoteDecision:
+        overview = next((obs.result for obs in seen if obs.tool == "anomaly_overview"), None)
+        if overview is None:
+            return VoteDecision("abstain", "I collected no sweep")
+        hits = [f"{m} #{i + 1}" for m, rows in overview["modalities"].items()
+                for i, row in enumerate(rows[:FOCUS]) if row["entity"] == root]
+        if hits:
+            return VoteDecision("for", f"{root} is among the most anomalous in {', '.join(hits)}")
+        anywhere = any(row["entity"] == root for rows in overview["modalities"].values() for row in rows)
+        if anywhere:
+            return VoteDecision("abstain", f"{root} deviates, but others deviate more")
+        return VoteDecision("against", f"{root} shows no deviation from its baseline in any modality")
+
+    def _vote_dependency_explorer(self, root: str, seen: list[Observation], shared: dict) -> VoteDecision:
+        scores = {c["entity"]: c["score"] for c in shared.get("probability_oracle", {}).get("candidates", [])}
+        below = next((obs.result["direct"] + obs.result["indirect"] for obs in seen
+                      if obs.args.get("entity") == root), None)
+        if below is None:
+            return VoteDecision("abstain", f"I did not map {root}'s dependencies")
+        worse = [d for d in below if scores.get(d, 0) > scores.get(root, 0)]
+        if worse:
+            return VoteDecision("against", f"{root} calls {worse[0]}, which is more anomalous "
+                                           f"({scores[worse[0]]:.2f} vs {scores.get(root, 0):.2f})")
+        return VoteDecision("for", f"none of the {len(below)} services {root} calls is more anomalous than it")
+
+    def _vote_fault_mapper(self, root: str, seen: list[Observation], shared: dict) -> VoteDecision:
+        path = next((obs.result["path"] for obs in seen if obs.args.get("root") == root), None)
+        if path is None:
+            return VoteDecision("abstain", f"{root} is not in my fault web")
+        if len(path) > 1 or path[0] == shared.get("alert_receiver", {}).get("alert", {}).get("entity"):
+            return VoteDecision("for", f"the fault can propagate {' -> '.join(path)}")
+        return VoteDecision("against", f"no call path links {root} to the alerted entity")
+
+    def _vote_probability_oracle(self, root: str, seen: list[Observation], shared: dict) -> VoteDecision:
+        candidates = seen[0].result["candidates"] if seen else []
+        if not candidates:
+            return VoteDecision("abstain", "I have no ranking")
+        score = next((c["score"] for c in candidates if c["entity"] == root), 0.0)
+        if score >= 0.5 * candidates[0]["score"]:
+            return VoteDecision("for", f"{root} scores {score:.2f} (top {candidates[0]['score']:.2f})")
+        return VoteDecision("against", f"{root} scores {score:.2f}, far below {candidates[0]['entity']} "
+                                       f"({candidates[0]['score']:.2f})")
+
+
+def _focus_entities(overview: dict) -> list[str]:
+    ranked: dict[str, float] = {}
+    for rows in overview["modalities"].values():
+        for position, row in enumerate(rows):
+            ranked[row["entity"]] = ranked.get(row["entity"], 0.0) + 1.0 / (position + 1)
+    return sorted(ranked, key=lambda e: (-ranked[e], e))[:FOCUS]
+
+
+def _describe(finding: dict) -> str:
+    parts = [f"{m} {v['summary'] or v['score']}" for m, v in finding["modalities"].items() if v["score"] > 0]
+    return f"{finding['entity']}: " + (", ".join(parts) if parts else "normal")
+
+
+def repair_steps(root: str, seen: list[Observation], shared: dict[str, Any]) -> list[dict]:
+    """Repair steps grounded in the evidence the Solution Engineer and the consensus produced."""
+    compare = next(obs.result for obs in seen if obs.tool == "baseline_compare")
+    logs = next(obs.result for obs in seen if obs.tool == "log_stats")
+    path = shared.get("fault_mapper", {}).get("fault_web", {}).get(root, [root])
+    evidence = _describe(compare)
+    steps = [("Confirm the fault on " + root, f"Check {root}'s pods, restarts and resource limits: {evidence}.")]
+    if logs["new_error_templates"]:
+        steps.append(("Read the new errors", f"{logs['errors']} error logs in the window "
+                                              f"(baseline {logs['baseline_errors']}); new: "
+                                              f"{logs['new_error_templates'][0][:160]}"))
+    modalities = compare["modalities"]
+    if "metrics" in modalities and modalities["metrics"]["score"] > 0:
+        steps.append(("Relieve resource pressure", f"{modalities['metrics']['summary']}: scale out {root} or "
+                                                   f"raise its CPU/memory limits, and look for noisy neighbours."))
+    if "latency" in modalities or "edges" in modalities:
+        steps.append(("Check the slow calls", f"Trace {root}'s slowest operations and its network path; "
+                                              f"propagation seen along {' -> '.join(path)}."))
+    steps.append(("Roll back or restart", f"If {root} changed recently, roll back; otherwise restart it gracefully."))
+    steps.append(("Verify recovery", f"Watch {' -> '.join(path)} until error rate and latency return to baseline."))
+    return [{"step_id": i + 1, "action": action, "description": text} for i, (action, text) in enumerate(steps)]
