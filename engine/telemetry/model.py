@@ -32,6 +32,15 @@ class LogRecord:
     template: str  # message with ids and numbers masked; "Class#line" kept
 
 
+@dataclass(frozen=True)
+class ReferenceMinute:
+    """Spans and logs of one fault-free minute (a reference window or the minute before an alert)."""
+
+    name: str
+    spans: tuple[Span, ...] = ()
+    logs: tuple[LogRecord, ...] = ()
+
+
 @dataclass
 class MetricSeries:
     """One entity's metrics: a shared time axis and one float array per metric name (NaN = no sample)."""
@@ -93,12 +102,28 @@ class Incident:
     window: Window  # the fault-suffering period
     baseline: Window  # the fault-free reference period for metrics
     metrics: dict[str, MetricSeries] = field(default_factory=dict)
+    # per call-graph edge (caller, callee): latency as the caller sees it, where the source measures it
+    edge_metrics: dict[tuple[str, str], MetricSeries] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
-    baseline_spans: list[Span] = field(default_factory=list)
     logs: list[LogRecord] = field(default_factory=list)
-    baseline_logs: list[LogRecord] = field(default_factory=list)
-    baseline_trace_minutes: float = 0.0  # how many minutes baseline_spans / baseline_logs cover
-    window_trace_minutes: float = 0.0
+    window_trace_minutes: float = 0.0  # how many minutes `spans` / `logs` cover
+    reference: list[ReferenceMinute] = field(default_factory=list)
     label: Label | None = None
     missing: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # files read, for the record
+
+    @property
+    def baseline_spans(self) -> list[Span]:
+        return [span for minute in self.reference for span in minute.spans]
+
+    @property
+    def baseline_logs(self) -> list[LogRecord]:
+        return [record for minute in self.reference for record in minute.logs]
+
+    @property
+    def reference_trace_minutes(self) -> float:
+        return float(sum(1 for minute in self.reference if minute.spans))
+
+    @property
+    def reference_log_minutes(self) -> float:
+        return float(sum(1 for minute in self.reference if minute.logs))

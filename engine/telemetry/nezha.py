@@ -15,15 +15,17 @@ from pathlib import Path
 import networkx as nx
 
 from engine.telemetry.errors import TelemetryError
-from engine.telemetry.model import Alert, CaseRef, Incident, Label, MetricSeries, Span, Window
-from engine.telemetry.nezha_files import load_logs, load_metric_file, load_spans, service_of
+from engine.telemetry.model import Alert, CaseRef, Incident, Label, MetricSeries, ReferenceMinute, Span, Window
+from engine.telemetry.nezha_files import load_edge_table, load_logs, load_metric_file, load_spans, service_of
 from engine.telemetry.readers import read_csv_rows, read_json
 
-WINDOW_MINUTES = 3  # the injection minute and the next two, as Nezha analyses
+WINDOW_MINUTES = 2  # the two minute files after the injection; file HH_MM holds (HH:MM-1, HH:MM]
+EARLIER_ALERTS = 5  # pre-alert minutes of this many earlier alerts of the day join the fault-free reference
 METRIC_BASELINE_MINUTES = 30  # history before the injection used as the metric baseline
 SYSTEMS = {"ts": "TrainTicket", "ob": "OnlineBoutique"}
 INNER_LABEL_FILES = {"ts": "root_cause_ts.json", "ob": "root_cause_hipster.json"}
 FRONTEND_SLI = "front_service.csv"
+EDGE_LATENCY = "source_50.csv"  # OB only: per caller_callee edge, latency seen by the caller
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ def load_nezha_case(root: Path, case_id: str) -> Incident:
     faults = {fault.case_id: fault for fault in _faults(root)}
     if case_id not in faults:
         raise TelemetryError(f"{root}: no Nezha case {case_id!r}; expected one of {', '.join(sorted(faults)) or 'none'}")
-    return _build_incident(root, faults[case_id])
+    fault = faults[case_id]
+    earlier = [f.inject_time for f in faults.values() if f.date == fault.date and f.inject_time < fault.inject_time]
+    return _build_incident(root, fault, earlier[-EARLIER_ALERTS:])
 
 
 def _faults(root: Path) -> list[Fault]:
@@ -111,20 +115,21 @@ def _minute_names(start: float, minutes: int) -> list[str]:
     return [time.strftime("%H_%M", time.gmtime(start + 60 * k)) for k in range(minutes)]
 
 
-def _build_incident(root: Path, fault: Fault) -> Incident:
+def _build_incident(root: Path, fault: Fault, earlier_alerts: list[float]) -> Incident:
     day = root / "rca_data" / fault.date
-    reference = root / "construct_data" / fault.date
+    reference_dir = root / "construct_data" / fault.date
     minute_start = fault.inject_time - fault.inject_time % 60
-    window = Window(minute_start, minute_start + 60 * WINDOW_MINUTES)
+    window = Window(fault.inject_time, minute_start + 60 * (1 + WINDOW_MINUTES))
     baseline = Window(minute_start - 60 * (METRIC_BASELINE_MINUTES + 1), minute_start - 60)
     missing: list[str] = []
     sources: list[str] = []
     metrics = _load_metrics(day / "metric", sources)
-    names = _minute_names(minute_start, WINDOW_MINUTES)
-    spans = _read_minutes(day / "trace", [f"{n}_trace.csv.gz" for n in names], load_spans, missing, sources)
-    logs = _read_minutes(day / "log", [f"{n}_log.csv.gz" for n in names], load_logs, missing, sources)
-    baseline_spans, trace_minutes = _read_reference(reference / "trace", "*_trace.csv.gz", load_spans, missing, sources)
-    baseline_logs, _ = _read_reference(reference / "log", "*_log.csv.gz", load_logs, missing, sources)
+    edge_metrics = _load_edge_latency(day / "metric" / EDGE_LATENCY, sources)
+    names = _minute_names(minute_start + 60, WINDOW_MINUTES)
+    spans, trace_files = _read_minutes(day / "trace", [f"{n}_trace.csv.gz" for n in names], load_spans, missing, sources)
+    logs, _ = _read_minutes(day / "log", [f"{n}_log.csv.gz" for n in names], load_logs, missing, sources)
+    reference = _reference_minutes(reference_dir, day, [*earlier_alerts, fault.inject_time], missing, sources)
+    baseline_spans = [span for minute in reference for span in minute.spans]
     topology = _topology(day / "metric" / "dependency.csv", spans, baseline_spans, sources)
     entities = sorted(set(metrics) | set(topology.nodes))
     topology.add_nodes_from(entities)
@@ -137,12 +142,11 @@ def _build_incident(root: Path, fault: Fault) -> Incident:
         window=window,
         baseline=baseline,
         metrics=metrics,
+        edge_metrics=edge_metrics,
         spans=spans,
-        baseline_spans=baseline_spans,
         logs=logs,
-        baseline_logs=baseline_logs,
-        window_trace_minutes=float(WINDOW_MINUTES),
-        baseline_trace_minutes=trace_minutes,
+        window_trace_minutes=float(trace_files),
+        reference=reference,
         label=_label(root, fault),
         missing=missing,
         sources=sources,
@@ -163,8 +167,22 @@ def _load_metrics(metric_dir: Path, sources: list[str]) -> dict[str, MetricSerie
     return metrics
 
 
-def _read_minutes(folder: Path, names: list[str], parse, missing: list[str], sources: list[str]) -> list:
+def _load_edge_latency(path: Path, sources: list[str]) -> dict[tuple[str, str], MetricSeries]:
+    if not path.exists():
+        return {}
+    table = load_edge_table(path)
+    sources.append(str(path))
+    edges = {}
+    for column, values in table.values.items():
+        caller, _, callee = column.partition("_")
+        if callee:
+            edges[(caller, callee)] = MetricSeries(column, table.times, {"latency_p50(s)": values})
+    return edges
+
+
+def _read_minutes(folder: Path, names: list[str], parse, missing: list[str], sources: list[str]) -> tuple[list, int]:
     records: list = []
+    read = 0
     for name in names:
         path = folder / name
         if not path.exists():
@@ -172,18 +190,37 @@ def _read_minutes(folder: Path, names: list[str], parse, missing: list[str], sou
             continue
         records.extend(parse(path))
         sources.append(str(path))
-    return records
+        read += 1
+    return records, read
 
 
-def _read_reference(folder: Path, pattern: str, parse, missing: list[str], sources: list[str]) -> tuple[list, float]:
-    paths = sorted(folder.glob(pattern)) if folder.is_dir() else []
-    if not paths:
-        missing.append(f"fault-free reference {folder.name} ({folder} has no {pattern})")
-    records: list = []
-    for path in paths:
-        records.extend(parse(path))
-        sources.append(str(path))
-    return records, float(len(paths))
+def _reference_minutes(
+    reference_dir: Path, day: Path, alert_times: list[float], missing: list[str], sources: list[str]
+) -> list[ReferenceMinute]:
+    """The day's fault-free reference window(s), then the minute file that ends just before each alert
+    (this one and a few earlier ones): same-day traffic before the fault."""
+    names = sorted(path.name[:5] for path in (reference_dir / "trace").glob("??_??_trace.csv.gz"))
+    names += sorted(path.name[:5] for path in (reference_dir / "log").glob("??_??_log.csv.gz"))
+    folders = [(reference_dir, name) for name in sorted(set(names))]
+    folders += [(day, _minute_names(t - t % 60, 1)[0]) for t in alert_times]
+    minutes = []
+    for folder, name in folders:
+        spans = _read_optional(folder / "trace" / f"{name}_trace.csv.gz", load_spans, sources)
+        logs = _read_optional(folder / "log" / f"{name}_log.csv.gz", load_logs, sources)
+        if spans or logs:
+            minutes.append(ReferenceMinute(f"{folder.parent.name}/{name}", spans, logs))
+    if not any(minute.spans for minute in minutes):
+        missing.append(f"fault-free reference traces (none under {reference_dir} or before the alert)")
+    if not any(minute.logs for minute in minutes):
+        missing.append(f"fault-free reference logs (none under {reference_dir} or before the alert)")
+    return minutes
+
+
+def _read_optional(path: Path, parse, sources: list[str]) -> tuple:
+    if not path.exists():
+        return ()
+    sources.append(str(path))
+    return parse(path)
 
 
 def _topology(dependency_csv: Path, spans: list[Span], baseline_spans: list[Span], sources: list[str]) -> nx.DiGraph:

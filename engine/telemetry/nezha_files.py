@@ -44,6 +44,17 @@ def _metric_file_cached(path_text: str, _mtime: int, _size: int) -> MetricSeries
     return MetricSeries(entity=service_of(rows[0][entity_column]), times=times, values=values)
 
 
+def load_edge_table(path: Path) -> MetricSeries:
+    """OB's source_50.csv: `time,timestamp,<caller>_<callee>,...` -> one series per edge column."""
+    rows = read_csv_rows(path, ("timestamp",))
+    if not rows:
+        raise TelemetryError(f"{path}: no rows; expected one row per minute of edge latencies")
+    names = [name for name in rows[0] if name not in ("time", "timestamp")]
+    times = np.array([to_float(path, "timestamp", row["timestamp"]) for row in rows])
+    values = {name: np.array([to_float(path, name, row[name]) for row in rows]) for name in names}
+    return MetricSeries(entity=path.stem, times=times, values=values)
+
+
 def load_spans(path: Path) -> tuple[Span, ...]:
     stat = path.stat()
     return _spans_cached(str(path), stat.st_mtime_ns, stat.st_size)

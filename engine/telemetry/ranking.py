@@ -1,0 +1,88 @@
+"""Root-cause ranking: per-modality anomaly signals, fused per entity, then "an anomalous entity whose
+downstream dependencies look normal" is preferred over its callers, which only suffer from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from engine.telemetry.model import Incident
+from engine.telemetry.signals import Signal, edge_metric_signal, latency_signal, log_error_signal, metric_signal, pattern_signal
+
+# modality -> (signal function, weight, value at which the modality is "half convinced")
+MODALITIES = {
+    "pattern": (pattern_signal, 1.0, 5.0),
+    "logs": (log_error_signal, 1.0, 1.0),
+    "latency": (latency_signal, 1.0, 1.0),
+    "metrics": (metric_signal, 1.0, 20.0),
+    "edges": (edge_metric_signal, 1.0, 20.0),
+}
+DOWNSTREAM_DISCOUNT = 0.5
+PEER_HALF = 3.0
+
+
+@dataclass
+class Candidate:
+    entity: str
+    score: float  # in [0, 1]
+    evidence: dict[str, float] = field(default_factory=dict)  # modality -> its squashed score
+    reason: str = ""
+
+
+def modality_signals(incident: Incident) -> dict[str, dict[str, Signal]]:
+    return {name: function(incident) for name, (function, _, _) in MODALITIES.items()}
+
+
+def rank_root_causes(incident: Incident) -> list[Candidate]:
+    signals = modality_signals(incident)
+    standing = {name: _peer_standing(incident.entities, signals[name], half) for name, (_, _, half) in MODALITIES.items()}
+    fused = {entity: _fuse(entity, standing) for entity in incident.entities}
+    adjusted = _prefer_downstream(incident.topology, fused)
+    ranked = sorted(incident.entities, key=lambda e: (-adjusted[e], e))
+    return [
+        Candidate(entity, round(adjusted[entity], 4), _evidence(entity, standing), _reason(entity, signals))
+        for entity in ranked
+    ]
+
+
+def _peer_standing(entities: list[str], signal: dict[str, Signal], half: float) -> dict[str, float]:
+    """How much an entity stands out from its peers in one modality, in [0, 1).
+
+    A modality in which every entity deviates (a workload shift, a noisy baseline) says little about
+    which one is the cause, so the deviation is measured against the peers' median and spread.
+    """
+    values = np.array([signal[e].score if e in signal else 0.0 for e in entities])
+    if len(values) == 0:
+        return {}
+    median = float(np.median(values))
+    spread = 1.4826 * float(np.median(np.abs(values - median))) + 0.1 * abs(median) + 0.2 * half
+    return {e: _squash((v - median) / spread, PEER_HALF) for e, v in zip(entities, values) if v > median}
+
+
+def _squash(value: float, half: float) -> float:
+    return value / (value + half) if value > 0 else 0.0
+
+
+def _evidence(entity: str, standing: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {name: round(values[entity], 4) for name, values in standing.items() if entity in values}
+
+
+def _fuse(entity: str, standing: dict[str, dict[str, float]]) -> float:
+    total = sum(weight for _, weight, _ in MODALITIES.values())
+    return sum(weight * standing[name].get(entity, 0.0) for name, (_, weight, _) in MODALITIES.items()) / total
+
+
+def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float]) -> dict[str, float]:
+    adjusted = {}
+    for entity, score in fused.items():
+        below = [fused.get(d, 0.0) for d in nx.descendants(topology, entity)] if entity in topology else []
+        explained = min(max(below, default=0.0) / score, 1.0) if score > 0 else 0.0
+        adjusted[entity] = score * (1.0 - DOWNSTREAM_DISCOUNT * explained)
+    return adjusted
+
+
+def _reason(entity: str, signals: dict[str, dict[str, Signal]]) -> str:
+    parts = [f"{name}: {signals[name][entity].summary}" for name in MODALITIES if entity in signals[name]]
+    return f"{entity}: " + ("; ".join(parts) if parts else "no deviation from the baseline")

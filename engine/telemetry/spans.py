@@ -1,0 +1,68 @@
+"""Span arithmetic shared by the edge statistics and the latency signal."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.telemetry.model import Span
+
+
+@dataclass(frozen=True, slots=True)
+class SpanCost:
+    """Where a span's own time goes: to its entity, or (client-side wait of a remote call) to the callee."""
+
+    entity: str
+    operation: str
+    own_ms: float
+
+
+def span_costs(spans: list[Span]) -> list[SpanCost]:
+    """Exclusive time of each span (duration minus its children's), charged to who caused it.
+
+    A client span whose only children run in one other service is charged to that callee: the gap
+    between the caller's wait and the callee's work is network and queueing at the callee's side.
+    """
+    children: dict[str, list[Span]] = defaultdict(list)
+    for span in spans:
+        if span.parent_id:
+            children[span.parent_id].append(span)
+    costs = []
+    for span in spans:
+        kids = children.get(span.span_id, [])
+        own = max(span.duration_ms - sum(kid.duration_ms for kid in kids), 0.0)
+        remote = {kid.entity for kid in kids} - {span.entity}
+        if kids and len(remote) == 1 and all(kid.entity != span.entity for kid in kids):
+            costs.append(SpanCost(remote.pop(), f"wait:{span.operation}", own))
+        else:
+            costs.append(SpanCost(span.entity, span.operation, own))
+    return costs
+
+
+@dataclass
+class EdgeCalls:
+    durations_ms: list[float]
+    failed: int = 0
+
+
+def edge_calls(spans: list[Span], failed_spans: set[str]) -> dict[tuple[str, str], EdgeCalls]:
+    """Calls per caller -> callee service edge, with the callee span's duration and failures."""
+    by_id = {span.span_id: span for span in spans}
+    edges: dict[tuple[str, str], EdgeCalls] = {}
+    for span in spans:
+        parent = by_id.get(span.parent_id)
+        if parent is None or parent.entity == span.entity:
+            continue
+        calls = edges.setdefault((parent.entity, span.entity), EdgeCalls([]))
+        calls.durations_ms.append(span.duration_ms)
+        calls.failed += span.span_id in failed_spans
+    return edges
+
+
+def latency_summary(durations_ms: list[float]) -> dict[str, float]:
+    if not durations_ms:
+        return {"mean_ms": float("nan"), "p95_ms": float("nan")}
+    values = np.asarray(durations_ms)
+    return {"mean_ms": float(values.mean()), "p95_ms": float(np.percentile(values, 95))}
