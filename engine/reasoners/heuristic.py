@@ -106,17 +106,18 @@ class HeuristicReasoner:
         return judge(root, [obs for _, obs in request.evidence], request.shared)
 
     def _vote_data_detective(self, root: str, seen: list[Observation], shared: dict) -> VoteDecision:
+        """For when the candidate leads (or nearly leads) some modality; against when it is far behind in all."""
         overview = next((obs.result for obs in seen if obs.tool == "anomaly_overview"), None)
         if overview is None:
             return VoteDecision("abstain", "I collected no sweep")
-        hits = [f"{m} #{i + 1}" for m, rows in overview["modalities"].items()
-                for i, row in enumerate(rows[:FOCUS]) if row["entity"] == root]
-        if hits:
-            return VoteDecision("for", f"{root} is among the most anomalous in {', '.join(hits)}")
-        anywhere = any(row["entity"] == root for rows in overview["modalities"].values() for row in rows)
-        if anywhere:
-            return VoteDecision("abstain", f"{root} deviates, but others deviate more")
-        return VoteDecision("against", f"{root} shows no deviation from its baseline in any modality")
+        shares = {m: _share_of_top(rows, root) for m, rows in overview["modalities"].items() if rows}
+        strong = [f"{m} ({share:.0%} of the top score)" for m, share in shares.items() if share >= 0.5]
+        if strong:
+            return VoteDecision("for", f"{root} leads or nearly leads {', '.join(strong)}")
+        if shares and max(shares.values()) < 0.2:
+            return VoteDecision("against", f"{root} deviates at most {max(shares.values()):.0%} as much as the "
+                                           f"most anomalous entity of any modality")
+        return VoteDecision("abstain", f"{root} deviates, but others deviate more")
 
     def _vote_dependency_explorer(self, root: str, seen: list[Observation], shared: dict) -> VoteDecision:
         scores = {c["entity"]: c["score"] for c in shared.get("probability_oracle", {}).get("candidates", [])}
@@ -142,11 +143,16 @@ class HeuristicReasoner:
         candidates = seen[0].result["candidates"] if seen else []
         if not candidates:
             return VoteDecision("abstain", "I have no ranking")
+        best = max(candidates, key=lambda c: c["score"])
         score = next((c["score"] for c in candidates if c["entity"] == root), 0.0)
-        if score >= 0.5 * candidates[0]["score"]:
-            return VoteDecision("for", f"{root} scores {score:.2f} (top {candidates[0]['score']:.2f})")
-        return VoteDecision("against", f"{root} scores {score:.2f}, far below {candidates[0]['entity']} "
-                                       f"({candidates[0]['score']:.2f})")
+        if score >= 0.5 * best["score"]:
+            return VoteDecision("for", f"{root} scores {score:.2f} (best {best['score']:.2f})")
+        return VoteDecision("against", f"{root} scores {score:.2f}, far below {best['entity']} ({best['score']:.2f})")
+
+
+def _share_of_top(rows: list[dict], entity: str) -> float:
+    score = next((row["score"] for row in rows if row["entity"] == entity), 0.0)
+    return score / rows[0]["score"] if rows[0]["score"] > 0 else 0.0
 
 
 def _focus_entities(overview: dict) -> list[str]:

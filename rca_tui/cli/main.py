@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from rca_tui.cli import agents, chain, runs
+from rca_tui.cli import agents, attribution, chain, eval, runs
 
 app = typer.Typer(
     no_args_is_help=False,
@@ -16,7 +16,9 @@ app.add_typer(chain.app, name="chain")
 app.add_typer(agents.app, name="agents")
 app.add_typer(runs.sop_app, name="sop")
 app.add_typer(runs.runs_app, name="runs")
+app.add_typer(eval.app, name="eval")
 runs.register(app)
+app.command("attribute")(attribution.attribute)
 
 
 def run() -> None:

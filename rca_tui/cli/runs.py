@@ -1,6 +1,7 @@
 """Runs and their views: demo, runs list, events, sop status, reset."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,25 +19,78 @@ def _session(db: Path | None):
     return Session(resolve_db(db))
 
 
+ReasonerOption = Annotated[str, typer.Option("--reasoner", help="heuristic (offline) | openai | scripted.")]
+
+
 def demo(db: DbOption = None, json_out: JsonOption = False,
-         headless: Annotated[bool, typer.Option("--headless", help="No console; print the result.")] = True) -> None:
-    """Run the bundled demo incident end to end through the ledger and print the blocks."""
-    from engine.runs.scripted import run_scripted_incident
+         headless: Annotated[bool, typer.Option("--headless", help="No console; print the result.")] = False) -> None:
+    """Run the bundled demo incident (a real Nezha Train-Ticket case) through the seven agents."""
+    if not headless and not json_out and sys.stdout.isatty():
+        from rca_tui.cli.console import open_console
+
+        open_console(resolve_db(db), start_demo=True)
+        return
+    from engine.runs.runner import run_demo
+
+    result = _guarded(lambda: run_demo(_session(db)))
+    _show_result(result, json_out)
+
+
+def run(incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Case id (see --list).")],
+        dataset: Annotated[Path, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")],
+        reasoner: ReasonerOption = "heuristic",
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+        script: Annotated[str | None, typer.Option("--script", help="RUN_ID whose decisions the scripted "
+                                                                     "reasoner replays.")] = None,
+        fallback: Annotated[bool, typer.Option("--fallback/--no-fallback",
+                                               help="Answer with the heuristic reasoner where the chosen one "
+                                                    "fails (recorded as reasoner_error events).")] = False,
+        llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL "
+                                                                      "(or RCA_TUI_LLM_URL).")] = None,
+        llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
+        llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per request.")] = 60.0,
+        db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Run one incident of a dataset through the seven agents (an LLM key is read from RCA_TUI_LLM_KEY)."""
+    from engine.reasoners.heuristic import HeuristicReasoner
+    from engine.runs.runner import load_incident, make_reasoner, run_incident
 
     session = _session(db)
-    result = run_scripted_incident(session)
+    chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout))
+    loaded = _guarded(lambda: load_incident(dataset, incident))
+    result = _guarded(lambda: run_incident(session, loaded, chosen, str(dataset), seed,
+                                           HeuristicReasoner() if fallback else None))
+    _show_result(result, json_out)
+
+
+def _guarded(action):
+    """Run an engine call; a user-facing failure becomes a clear message and a non-zero exit."""
+    from engine.agents.workflow import RunFailed
+    from engine.reasoners.base import ReasonerError
+
+    try:
+        return action()
+    except (RunFailed, ReasonerError, ValueError, FileNotFoundError, KeyError) as exc:
+        fail(str(exc).strip("'\""))
+
+
+def _show_result(result: dict, json_out: bool) -> None:
     if json_out:
         emit_json(result)
         return
-    say(f"run {result['run_id']}: root cause {result['root_cause']} (incident {result['incident']})")
+    say(f"run {result['run_id']} on {result['incident']}: {result['status']} in {result['seconds']} s")
+    say(f"root cause: {result['root_cause']}  (truth: {(result['label'] or {}).get('root_cause', 'unknown')})")
+    say(f"reason: {result['reason']}")
+    say(f"propagation: {' -> '.join(result['propagation_path'])}")
+    print_table([{"rank": i + 1, **{k: c[k] for k in ("entity", "score")}} for i, c in
+                 enumerate(result["candidates"])], ["rank", "entity", "score"], title="Candidates")
     for proposal in result["proposals"]:
-        say(f"  proposal {proposal['root_cause']} by {proposal['proposer']}: {proposal['outcome']} "
-            f"(tx {proposal['tx'][:16]}, block {proposal['block']})")
-    rows = [dict(r) for r in session.conn.execute(
-        "SELECT b.height, substr(b.hash, 1, 16) AS hash, b.tx_count, group_concat(t.tx_type, ' ') AS txs"
-        " FROM blocks b LEFT JOIN transactions t ON t.block_height = b.height"
-        " GROUP BY b.height ORDER BY b.height DESC LIMIT 40")]
-    print_table(rows, ["height", "hash", "tx_count", "txs"], title="Blocks (newest first)")
+        say(f"proposal {proposal['root_cause']}: {proposal['outcome']} (tx {proposal['tx'][:16]}, block "
+            f"{proposal['block']}); votes: " + ", ".join(f"{v['voter']} {v['option']} @{v['block']}"
+                                                          for v in proposal["votes"]))
+    if result["consensus"]:
+        say(f"consensus at block {result['consensus']['block']} (tx {result['consensus']['tx'][:16]})")
+    for step in result["repair_steps"]:
+        say(f"  {step['step_id']}. {step['action']}: {step['description']}")
 
 
 @runs_app.command("list")
@@ -99,5 +153,6 @@ def reset(db: DbOption = None,
 
 def register(app: typer.Typer) -> None:
     app.command()(demo)
+    app.command()(run)
     app.command()(events)
     app.command()(reset)

@@ -14,11 +14,20 @@ def rca(db, *args, check=True):
     return result
 
 
+def scripted_db(path):
+    """A database holding one scripted incident run through the real ledger."""
+    from engine.runs.scripted import run_scripted_incident
+    from engine.runs.session import Session
+
+    session = Session(path)
+    run_scripted_incident(session)
+    session.close()
+    return path
+
+
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("cli") / "rca.db"
-    rca(db, "demo", "--json")
-    return db
+    return scripted_db(tmp_path_factory.mktemp("cli") / "rca.db")
 
 
 def test_help_lists_the_command_groups():
@@ -60,8 +69,7 @@ def test_missing_block_and_tx_are_clear_errors(demo_db):
 def test_verify_exits_non_zero_after_tampering(tmp_path):
     import sqlite3
 
-    db = tmp_path / "t.db"
-    rca(db, "demo", "--json")
+    db = scripted_db(tmp_path / "t.db")
     conn = sqlite3.connect(db)
     conn.execute("UPDATE accounts SET balance = balance + 5 WHERE rowid = 1")
     conn.commit()

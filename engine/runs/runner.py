@@ -1,0 +1,59 @@
+"""Start runs: pick the reasoner, load the incident, run the seven agents. The CLI and the console call this."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from engine.agents.workflow import Workflow
+from engine.reasoners.base import Reasoner, ReasonerError
+from engine.reasoners.heuristic import HeuristicReasoner
+from engine.runs.session import Session
+from engine.telemetry.model import Incident
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
+REASONERS = ("heuristic", "openai", "scripted")
+
+
+def make_reasoner(name: str, session: Session | None = None, script_run: str | None = None,
+                  llm_url: str | None = None, llm_model: str | None = None, llm_key: str | None = None,
+                  llm_timeout: float = 60.0) -> Reasoner:
+    if name == "heuristic":
+        return HeuristicReasoner()
+    if name == "openai":
+        from engine.reasoners.openai_compat import EndpointConfig, OpenAICompatReasoner
+
+        return OpenAICompatReasoner(EndpointConfig.from_env(llm_url, llm_model, llm_key, llm_timeout))
+    if name == "scripted":
+        from engine.reasoners.scripted import ScriptedReasoner
+
+        if session is None or script_run is None or session.run(script_run) is None:
+            raise ReasonerError(f"the scripted reasoner replays a recorded run: give --script RUN_ID "
+                                f"(got {script_run!r})")
+        return ScriptedReasoner.from_events(session.run_events(script_run))
+    raise ReasonerError(f"unknown reasoner {name!r}; choose one of {', '.join(REASONERS)}")
+
+
+def run_incident(session: Session, incident: Incident, reasoner: Reasoner, dataset: str | None = None,
+                 seed: int = 0, fallback: Reasoner | None = None) -> dict:
+    return Workflow(session, reasoner, fallback=fallback).run(incident, dataset=dataset, seed=seed)
+
+
+def load_incident(dataset_dir: Path, case_id: str) -> Incident:
+    from engine.telemetry import load_case
+
+    return load_case(dataset_dir, case_id)
+
+
+def demo_case_id() -> str:
+    from engine.telemetry import list_cases
+
+    return list_cases(DEMO_DIR)[0].case_id
+
+
+def run_demo(session: Session, reasoner: Reasoner | None = None,
+             on_loaded: Callable[[Incident], None] | None = None) -> dict:
+    """The bundled demo incident (a real, trimmed Nezha Train-Ticket case) through the seven agents."""
+    incident = load_incident(DEMO_DIR, demo_case_id())
+    if on_loaded:
+        on_loaded(incident)
+    return run_incident(session, incident, reasoner or HeuristicReasoner(), dataset=str(DEMO_DIR))

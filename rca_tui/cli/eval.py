@@ -1,0 +1,66 @@
+"""`rca-tui eval …`: accuracy of the agents on a dataset, and of the attribution tracer."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rca_tui.cli.attribution import eval_attribution
+from rca_tui.cli.common import DbOption, JsonOption, emit_json, print_table, say
+
+app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
+app.command("attribution")(eval_attribution)
+
+
+@app.command("rca")
+def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")],
+             db: DbOption = None, json_out: JsonOption = False,
+             limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None) -> None:
+    """Run every case through the seven agents; AC@1, AC@3, Avg@5 per system and fault type."""
+    import tempfile
+
+    from engine.evaluation.rca import evaluate_rca
+    from engine.reasoners.heuristic import HeuristicReasoner
+    from engine.runs.runner import run_incident
+    from engine.runs.session import Session
+
+    with tempfile.TemporaryDirectory() as tmp:
+        session = Session(db or Path(tmp) / "eval.db")
+        reasoner = HeuristicReasoner()
+
+        def rank(incident) -> list[str]:
+            return run_incident(session, incident, reasoner, dataset=str(dataset))["ranking"]
+
+        report = _with_progress(lambda progress: evaluate_rca(dataset, rank, on_progress=progress, limit=limit),
+                                quiet=json_out)
+        verified = session.verify().ok
+    report["chain_verified"] = verified
+    if json_out:
+        emit_json(report)
+    else:
+        _print_report(report)
+
+
+def _with_progress(job, quiet: bool):
+    import sys
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    disabled = quiet and not sys.stdout.isatty()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), disable=disabled) as progress:
+        task = progress.add_task("cases", total=None)
+
+        def advance(done: int, total: int, case_id: str) -> None:
+            progress.update(task, completed=done, total=total, description=case_id)
+
+        return job(advance)
+
+
+def _print_report(report: dict) -> None:
+    rows = report.get("rows") or []
+    print_table(rows, list(rows[0].keys()) if rows else [], title="RCA accuracy")
+    for failure in report.get("failures", []):
+        say(f"failed: {failure}")

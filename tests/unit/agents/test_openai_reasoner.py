@@ -1,0 +1,112 @@
+"""The OpenAI-compatible reasoner against a local HTTP server on 127.0.0.1 that the test starts."""
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from engine.agents.workflow import RunFailed, Workflow
+from engine.reasoners.heuristic import HeuristicReasoner
+from engine.reasoners.openai_compat import EndpointConfig, OpenAICompatReasoner
+
+ANSWERS = {
+    "alert receiver": {"priority": "P1", "summary": "frontend latency"},
+    "process scheduler": {"subtasks": ["collect", "rank"]},
+    "data detective": {"focus": ["redis"], "summary": "redis CPU x4 over its baseline"},
+    "dependency explorer": {"downstream": {"frontend": ["cart", "redis"]}},
+    "probability oracle": {"candidates": [{"entity": "redis", "score": 0.9, "reason": "CPU x4"}]},
+    "fault mapper": {"fault_web": {"redis": ["frontend", "cart", "redis"]}},
+    "solution engineer": {"repair_steps": [{"step_id": 1, "action": "scale redis", "description": "CPU x4"}]},
+}
+
+
+class FakeLLM(BaseHTTPRequestHandler):
+    mode = "valid"
+    requests: list = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeLLM.requests.append(body)
+        if self.mode == "error500":
+            self.send_response(500)
+            self.end_headers()
+            return
+        content = self.reply(body["messages"][0]["content"])
+        raw = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def reply(self, system: str) -> str:
+        if self.mode == "garbage":
+            return "I think it is probably the database, hard to say."
+        if "Vote on the proposed root cause" in system:
+            return '{"option": "for", "reason": "my evidence agrees"}'
+        role = re.match(r"You are the ([a-z ]+) of", system).group(1)
+        answer = dict(ANSWERS[role])
+        if self.mode == "hallucinate" and role == "probability oracle":
+            answer = {"candidates": [{"entity": "inventory-service", "score": 0.99}]}
+        return "```json\n" + json.dumps({"thought": f"{role} done", "answer": answer}) + "\n```"
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def endpoint():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeLLM)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    FakeLLM.requests = []
+    yield server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def reasoner(url: str, timeout: float = 5.0) -> OpenAICompatReasoner:
+    return OpenAICompatReasoner(EndpointConfig(url, "fake-model", "sk-test", timeout_s=timeout, retries=1))
+
+
+def test_valid_replies_drive_a_full_run(endpoint, session, incident):
+    FakeLLM.mode = "valid"
+    result = Workflow(session, reasoner(endpoint[1])).run(incident)
+    assert result["root_cause"] == "redis" and result["status"] == "finished"
+    assert result["repair_steps"][0]["action"] == "scale redis"
+    assert FakeLLM.requests[0]["model"] == "fake-model"
+    assert session.verify().ok
+
+
+def test_garbage_reply_stops_the_run_cleanly(endpoint, session, incident):
+    FakeLLM.mode = "garbage"
+    with pytest.raises(RunFailed, match="not a JSON object"):
+        Workflow(session, reasoner(endpoint[1])).run(incident)
+    assert session.verify().ok and session.runs()[0]["status"] == "failed"
+
+
+def test_garbage_reply_falls_back_to_the_heuristic_and_is_recorded(endpoint, session, incident):
+    FakeLLM.mode = "garbage"
+    result = Workflow(session, reasoner(endpoint[1]), fallback=HeuristicReasoner()).run(incident)
+    assert result["root_cause"] == "redis"
+    errors = [e for e in session.run_events(result["run_id"]) if e.kind == "reasoner_error"]
+    assert errors and errors[0].payload["fallback"] == "heuristic"
+
+
+def test_hallucinated_entity_is_refused(endpoint, session, incident):
+    FakeLLM.mode = "hallucinate"
+    with pytest.raises(RunFailed, match="inventory-service.*not an entity"):
+        Workflow(session, reasoner(endpoint[1])).run(incident)
+
+
+def test_server_errors_are_retried_then_reported(endpoint, session, incident):
+    FakeLLM.mode = "error500"
+    with pytest.raises(RunFailed, match="HTTP 500.*after 2 attempts"):
+        Workflow(session, reasoner(endpoint[1])).run(incident)
+    assert len(FakeLLM.requests) == 2
+
+
+def test_endpoint_down_is_a_clear_error_and_the_chain_stays_consistent(session, incident):
+    with pytest.raises(RunFailed, match="cannot reach http://127.0.0.1:9"):
+        Workflow(session, reasoner("http://127.0.0.1:9/v1", timeout=0.5)).run(incident)
+    assert session.verify().ok
