@@ -43,11 +43,12 @@ class Workflow:
         self.session, self.reasoner, self.settle_with_label = session, reasoner, settle_with_label
         self.fallback = fallback
 
-    def run(self, incident: Incident, dataset: str | None = None, seed: int = 0) -> dict:
+    def run(self, incident: Incident, dataset: str | None = None, seed: int = 0,
+            toolbox: Toolbox | None = None) -> dict:
         run_id = self.session.create_run(incident.case_id, dataset, self.reasoner.name, seed)
         started = time.perf_counter()
         try:
-            result = _Run(self, run_id, incident).execute()
+            result = _Run(self, run_id, incident, toolbox or Toolbox(incident)).execute()
         except (ReasonerError, ChainActionFailed) as exc:
             self.session.events.append(run_id, "run_failed", {"error": str(exc)})
             self.session.finish_run(run_id, "failed", {"error": str(exc)})
@@ -60,13 +61,13 @@ class Workflow:
 
 
 class _Run:
-    def __init__(self, workflow: Workflow, run_id: str, incident: Incident):
+    def __init__(self, workflow: Workflow, run_id: str, incident: Incident, toolbox: Toolbox):
         self.session, self.reasoner, self.fallback = workflow.session, workflow.reasoner, workflow.fallback
         self.settle_with_label = workflow.settle_with_label
         self.run_id, self.incident = run_id, incident
         self.chain_incident = f"{incident.case_id}#{run_id}"
         self.dao = DaoExecutor(self.session.chain, self.session.wallets, self.session.events, run_id)
-        self.toolbox = Toolbox(incident)
+        self.toolbox = toolbox
         self.memory: dict[str, AgentMemory] = {}
         self.alert = _alert_dict(incident)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from engine.agents.faults import FaultSpec, FaultyReasoner
+from engine.agents.tools import Toolbox
 from engine.agents.workflow import Workflow
 from engine.reasoners.base import Reasoner, ReasonerError
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.session import Session
+from engine.runs.trajectory import fault_step_index, trajectory_steps
 from engine.telemetry.model import Incident
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
@@ -34,8 +37,25 @@ def make_reasoner(name: str, session: Session | None = None, script_run: str | N
 
 
 def run_incident(session: Session, incident: Incident, reasoner: Reasoner, dataset: str | None = None,
-                 seed: int = 0, fallback: Reasoner | None = None) -> dict:
-    return Workflow(session, reasoner, fallback=fallback).run(incident, dataset=dataset, seed=seed)
+                 seed: int = 0, fallback: Reasoner | None = None, fault: FaultSpec | None = None) -> dict:
+    """Run the seven agents; with `fault`, one agent misbehaves and the result says who / when it did."""
+    toolbox = Toolbox(incident)
+    if fault is None:
+        return Workflow(session, reasoner, fallback=fallback).run(incident, dataset, seed, toolbox)
+    faulty = FaultyReasoner(reasoner, fault, decoy=_decoy(toolbox, seed))
+    result = Workflow(session, faulty, fallback=fallback).run(incident, dataset, seed, toolbox)
+    events = session.run_events(result["run_id"])
+    steps = trajectory_steps(events)
+    result["injected_fault"] = {**fault.to_dict(), "decoy": faulty.decoy, "agent_step": faulty.struck_at,
+                                "trajectory_step": fault_step_index(steps, events, fault.agent, fault.mode,
+                                                                    faulty.struck_at)}
+    return result
+
+
+def _decoy(toolbox: Toolbox, seed: int) -> str:
+    """A plausible wrong answer: one of the runners-up of the honest ranking, chosen by the seed."""
+    runners_up = [c.entity for c in toolbox.ranking[1:4]] or [c.entity for c in toolbox.ranking]
+    return runners_up[seed % len(runners_up)]
 
 
 def load_incident(dataset_dir: Path, case_id: str) -> Incident:

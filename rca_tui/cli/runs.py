@@ -49,16 +49,21 @@ def run(incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Case i
                                                                       "(or RCA_TUI_LLM_URL).")] = None,
         llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
         llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per request.")] = 60.0,
+        inject_fault: Annotated[str | None, typer.Option(
+            "--inject-fault", metavar="AGENT:STEP:MODE",
+            help="Make one agent misbehave (modes: hallucinate, misreport, vote_against).")] = None,
         db: DbOption = None, json_out: JsonOption = False) -> None:
     """Run one incident of a dataset through the seven agents (an LLM key is read from RCA_TUI_LLM_KEY)."""
+    from engine.agents.faults import FaultSpec
     from engine.reasoners.heuristic import HeuristicReasoner
     from engine.runs.runner import load_incident, make_reasoner, run_incident
 
+    fault = _guarded(lambda: FaultSpec.parse(inject_fault)) if inject_fault else None
     session = _session(db)
     chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout))
     loaded = _guarded(lambda: load_incident(dataset, incident))
     result = _guarded(lambda: run_incident(session, loaded, chosen, str(dataset), seed,
-                                           HeuristicReasoner() if fallback else None))
+                                           HeuristicReasoner() if fallback else None, fault))
     _show_result(result, json_out)
 
 
@@ -87,6 +92,8 @@ def _show_result(result: dict, json_out: bool) -> None:
         say(f"proposal {proposal['root_cause']}: {proposal['outcome']} (tx {proposal['tx'][:16]}, block "
             f"{proposal['block']}); votes: " + ", ".join(f"{v['voter']} {v['option']} @{v['block']}"
                                                           for v in proposal["votes"]))
+    if result.get("injected_fault"):
+        say(f"injected fault: {result['injected_fault']}")
     if result["consensus"]:
         say(f"consensus at block {result['consensus']['block']} (tx {result['consensus']['tx'][:16]})")
     for step in result["repair_steps"]:
