@@ -1,0 +1,201 @@
+"""The console: five panes as MODES (console, explorer, graph, replay, runs), engine runs in thread workers whose
+events come back as typed messages, themes from `themes/`, F1 help and a command palette with every action."""
+from __future__ import annotations
+
+import os
+import threading
+import tomllib
+from pathlib import Path
+from typing import Callable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.theme import Theme
+from textual.worker import Worker, WorkerState
+
+from engine.runs.events import RunEvent
+from engine.runs.replay import AGENT_KEYS, Timeline
+from engine.runs.session import Session
+from rca_tui.messages import EventsPending, RunEnded
+from rca_tui.screens.commands import ActionsProvider
+from rca_tui.screens.console import ConsoleScreen
+from rca_tui.screens.explorer import ExplorerScreen
+from rca_tui.screens.graph import GraphScreen
+from rca_tui.screens.help import HelpScreen
+from rca_tui.screens.replay import ReplayScreen
+from rca_tui.screens.runs import RunsScreen
+from rca_tui.screens.dialogs import ConfirmScreen
+
+THEMES_DIR = Path(__file__).resolve().parents[1] / "themes"
+THEME_ORDER = ("rca-dark", "rca-light", "rca-high-contrast", "rca-monochrome")
+RunStarter = Callable[[Session], dict]
+
+
+def load_themes(directory: Path = THEMES_DIR) -> list[Theme]:
+    return [Theme(**tomllib.loads(path.read_text(encoding="utf-8"))) for path in sorted(directory.glob("*.toml"))]
+
+
+class RcaApp(App):
+    TITLE = "rca-tui"
+    CSS_PATH = "app.tcss"
+    MODES = {"console": ConsoleScreen, "explorer": ExplorerScreen, "graph": GraphScreen, "replay": ReplayScreen,
+             "runs": RunsScreen}
+    DEFAULT_MODE = "console"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="app.help", tooltip="Every key of this pane"),
+        Binding("1", "switch_mode('console')", "Console", id="app.console", tooltip="Live run"),
+        Binding("2", "switch_mode('explorer')", "Explorer", id="app.explorer", tooltip="Blocks, txs, proofs"),
+        Binding("3", "switch_mode('graph')", "Graph", id="app.graph", tooltip="Fault web of the run"),
+        Binding("4", "switch_mode('replay')", "Replay", id="app.replay", tooltip="Step through a past run"),
+        Binding("5", "switch_mode('runs')", "Runs", id="app.runs", tooltip="Start or open runs"),
+        Binding("d", "start_demo", "Demo", id="app.demo", tooltip="Run the bundled demo incident"),
+        Binding("t", "next_theme", "Theme", id="app.theme", show=False, tooltip="Next colour theme"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the console"),
+    ]
+
+    def __init__(self, db_path: Path, clock=None, offer_demo: bool = True, replay_run: str | None = None,
+                 replay_step: int | None = None) -> None:
+        no_color = "NO_COLOR" in os.environ  # Textual consumes the variable in App.__init__
+        super().__init__()
+        self.db_path, self.clock = Path(db_path), clock
+        self.session = Session(self.db_path, clock)
+        self.offer_demo, self.replay_run, self.replay_step = offer_demo, replay_run, replay_step
+        self.live = self._latest_run()
+        self.replay_position: tuple[Timeline, int] | None = None
+        self.running = False
+        self._pending: list[RunEvent] = []
+        self._pending_lock = threading.Lock()
+        for theme in load_themes():
+            self.register_theme(theme)
+        self.theme = "rca-monochrome" if no_color else "rca-dark"
+
+    # ---- start-up ------------------------------------------------------------------------------------------
+    def _latest_run(self) -> Timeline | None:
+        runs = self.session.runs()
+        if not runs:
+            return None
+        return Timeline(runs[0]["run_id"], self.session.run_events(runs[0]["run_id"]), self.tip_economy)
+
+    def on_mount(self) -> None:
+        if self.replay_run:
+            self.open_replay(self.replay_run)
+        elif self.live is None and self.offer_demo:
+            self.push_screen(ConfirmScreen("The database holds no runs yet. Run the bundled demo incident?"),
+                             lambda yes: self.action_start_demo() if yes else None)
+
+    def tip_economy(self, _height: int | None) -> list[dict]:
+        """Live runs: balances as the chain holds them now."""
+        return [row for row in self.session.economy() if row["agent"] in AGENT_KEYS]
+
+    def graph_source(self) -> tuple[str, dict]:
+        """What the graph pane draws: the replay cursor's state when a replay is open, else the live run's."""
+        if self.replay_position is not None:
+            timeline, cursor = self.replay_position
+            return f"replay {timeline.run_id} @ {cursor}", timeline.graph(cursor)
+        if self.live is not None:
+            return f"run {self.live.run_id}", self.live.graph(len(self.live))
+        return "no run yet", {}
+
+    # ---- actions -------------------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_next_theme(self) -> None:
+        index = THEME_ORDER.index(self.theme) if self.theme in THEME_ORDER else -1
+        self.theme = THEME_ORDER[(index + 1) % len(THEME_ORDER)]
+        self.notify(f"theme {self.theme}", timeout=2)
+
+    def action_start_demo(self) -> None:
+        self.start_run(demo_starter, "the demo incident")
+
+    def start_run(self, starter: RunStarter, what: str) -> None:
+        if self.running:
+            self.notify("a run is already in progress", severity="warning")
+            return
+        self.running = True
+        self.notify(f"running {what}…", timeout=3)
+        self.switch_mode("console")
+        self._run_in_worker(starter)
+
+    def open_replay(self, run_id: str) -> None:
+        self.replay_run = run_id
+        self.switch_mode("replay")
+
+    # ---- the run worker and its events ---------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def _run_in_worker(self, starter: RunStarter) -> None:
+        session = Session(self.db_path, self.clock)
+        unsubscribe = session.events.subscribe(self._queue_event)
+        try:
+            result = starter(session)
+        finally:
+            unsubscribe()
+            session.close()
+        self.post_message(RunEnded(result))
+
+    def _queue_event(self, event: RunEvent) -> None:
+        """Called on the worker thread for every event: buffer it; one message wakes the app per burst."""
+        with self._pending_lock:
+            self._pending.append(event)
+            first = len(self._pending) == 1
+        if first:
+            self.post_message(EventsPending())
+
+    def on_events_pending(self, _message: EventsPending) -> None:
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        for run_id, events in _by_run(batch):
+            if self.live is None or self.live.run_id != run_id:
+                self.live = Timeline(run_id, (), self.tip_economy)
+            self.live.extend(events)
+            if any(e.kind == "block_mined" for e in events):
+                self.live.forget_economy()
+        if isinstance(self.screen, ConsoleScreen):
+            self.screen.follow(self.live)
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        self.running = False
+        if isinstance(self.screen, ConsoleScreen) and self.live is not None:
+            self.screen.follow(self.live)
+        result = message.result
+        self.notify(f"run {result.get('run_id')} finished: root cause {result.get('root_cause')}", timeout=5)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker turns into a notification instead of a traceback."""
+        if event.state == WorkerState.ERROR:
+            if event.worker.group == "run":
+                self.running = False
+            self.notify(f"{event.worker.name or event.worker.group} failed: {event.worker.error}",
+                        severity="error", timeout=8)
+
+
+def _by_run(batch: list[RunEvent]) -> list[tuple[str, list[RunEvent]]]:
+    groups: list[tuple[str, list[RunEvent]]] = []
+    for event in batch:
+        if not groups or groups[-1][0] != event.run_id:
+            groups.append((event.run_id, []))
+        groups[-1][1].append(event)
+    return groups
+
+
+def demo_starter(session: Session) -> dict:
+    """The bundled demo through the seven agents; the scripted ledger incident until the demo data is bundled."""
+    if demo_data_available():
+        from engine.runs.runner import run_demo
+
+        return run_demo(session)
+    from engine.runs.scripted import run_scripted_incident
+
+    return run_scripted_incident(session, f"scripted-food-buy-{session.chain.height + 1}")
+
+
+def demo_data_available() -> bool:
+    try:
+        from engine.runs.runner import demo_case_id
+
+        return bool(demo_case_id())
+    except (ImportError, IndexError, FileNotFoundError, ValueError):
+        return False

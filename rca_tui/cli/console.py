@@ -1,0 +1,76 @@
+"""The console commands: `rca-tui` with no command (open the console), `rca-tui replay`, `rca-tui serve`.
+
+Plain Typer-annotated functions; the root CLI registers them. Textual is imported inside them so that
+`rca-tui --help` stays instant.
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Annotated
+
+import typer
+
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, resolve_db, say
+
+
+def open_console(ctx: typer.Context, db: DbOption = None) -> None:
+    """Open the console (it offers the bundled demo when the database holds no runs)."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"db": db}
+        return
+    from rca_tui.app import RcaApp
+
+    RcaApp(resolve_db(db)).run()
+
+
+def replay(
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="A run id from `rca-tui runs list`.")],
+    step: Annotated[int | None, typer.Option("--step", min=0, help="Cursor: the state after N events.")] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="No console: print the state at --step.")] = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Replay a past run in the console, or print the state at step N (`--headless --json`)."""
+    from engine.runs.session import Session
+
+    session = Session(resolve_db(db))
+    if session.run(run_id) is None:
+        fail(f"no run {run_id!r} (see `rca-tui runs list`)", ExitCode.NOT_FOUND)
+    if not headless:
+        from rca_tui.app import RcaApp
+
+        session.close()
+        RcaApp(resolve_db(db), offer_demo=False, replay_run=run_id, replay_step=step).run()
+        return
+    from engine.runs.replay import state_at_step
+
+    state = state_at_step(session, run_id, step)
+    if json_out:
+        emit_json(state)
+    else:
+        _say_state(state)
+
+
+def serve(
+    db: DbOption = None,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")] = 8000,
+) -> None:
+    """The console in a browser (textual-serve), bound to 127.0.0.1 only."""
+    from textual_serve.server import Server
+
+    command = shlex.join([sys.executable, "-m", "rca_tui", "--db", str(resolve_db(db))])
+    say(f"serving the console on http://127.0.0.1:{port} (Ctrl+C stops)")
+    Server(command, host="127.0.0.1", port=port, title="rca-tui").serve()
+
+
+def _say_state(state: dict) -> None:
+    sop = state["sop"]
+    votes = state["votes"]
+    say(f"run {state['run_id']}: event {state['cursor']}/{state['total']}, block {state['block_height']}")
+    say(f"SOP: {sop['state']} ({len(sop['history'])} transitions, {len(sop['reverts'])} reverted/refused txs)")
+    if votes:
+        say(f"votes on {votes['root_cause']}: for {votes['for']} against {votes['against']} "
+            f"abstain {votes['abstain']} → {votes['outcome']}")
+    for line in state["log"][-10:]:
+        say(line)

@@ -1,0 +1,39 @@
+"""Typed messages between the engine's thread workers and the console's screens and widgets."""
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from engine.runs.replay import Timeline
+
+
+class EventsPending(Message):
+    """Engine events wait in the app's buffer; the handler drains them all, so a burst costs one message."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EventsPending)
+
+
+class RunEnded(Message):
+    """A run started from the console finished; `result` is the engine's result dict."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__()
+        self.result = result
+
+
+class TimelineLoaded(Message):
+    """A past run was read and indexed for replay."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        super().__init__()
+        self.timeline = timeline
+
+
+class ChainVerified(Message):
+    """`Session.verify()` finished; `report` is its `to_dict()`."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__()
+        self.report = report

@@ -1,0 +1,51 @@
+"""The live console: the engine's events as they happen, in the four run panes."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from engine.runs.replay import Timeline
+from rca_tui.widgets.agent_log import AgentLog
+from rca_tui.widgets.run_view import RunView
+
+EMPTY_HINT = "No run yet: press d to run the demo, 5 for the runs list, F1 for help."
+
+
+class ConsoleScreen(Screen):
+    DEFAULT_CSS = """
+    ConsoleScreen #run-status { height: 1; padding: 0 1; background: $panel; color: $text; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(EMPTY_HINT, id="run-status")
+        yield RunView()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "console"
+        self.query_one(AgentLog).focus()
+
+    def on_screen_resume(self) -> None:
+        timeline = self.app.live
+        self.query_one(RunView).show(timeline, len(timeline) if timeline else 0)
+        self._show_status(timeline)
+
+    def follow(self, timeline: Timeline) -> None:
+        """New events arrived in the live timeline: draw only what changed."""
+        view = self.query_one(RunView)
+        if view.timeline is timeline:
+            view.advance(len(timeline))
+        else:
+            view.show(timeline, len(timeline))
+        self._show_status(timeline)
+
+    def _show_status(self, timeline: Timeline | None) -> None:
+        if timeline is None:
+            self.query_one("#run-status", Static).update(EMPTY_HINT)
+            return
+        state = "running" if self.app.running else "done"
+        block = timeline.block_at(len(timeline))
+        self.query_one("#run-status", Static).update(
+            f"run {timeline.run_id} · {len(timeline)} events · block {block if block is not None else '-'} · {state}")

@@ -1,0 +1,172 @@
+"""Block explorer: blocks newest first, a block's txs, tx detail, search, Merkle proofs and chain verification."""
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from engine.runs.replay import short_agent
+from engine.runs.session import Session
+from rca_tui.messages import ChainVerified
+from rca_tui.screens.chain_detail import block_markup, clock_text, proof_markup, tx_markup, verify_markup
+
+BLOCK_PAGE = 500
+
+
+class ExplorerScreen(Screen):
+    DEFAULT_CSS = """
+    ExplorerScreen #search { margin: 0 1; }
+    ExplorerScreen #tables { width: 42; }
+    ExplorerScreen DataTable { height: 1fr; border: round $primary-muted; }
+    ExplorerScreen DataTable:focus { border: round $primary; }
+    ExplorerScreen #detail-scroll { border: round $secondary-muted; }
+    ExplorerScreen #detail { padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="explorer.search", tooltip="Find a tx by hash prefix or a block by height"),
+        Binding("p", "proof", "Proof", id="explorer.proof", tooltip="Merkle proof of the selected tx, verified"),
+        Binding("v", "verify", "Verify", id="explorer.verify", tooltip="Re-check the whole chain for tampering"),
+        Binding("r", "reload", "Reload", id="explorer.reload", tooltip="Read the blocks again"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="/ search: tx hash prefix or block height", id="search", compact=True)
+        with Horizontal():
+            with Vertical(id="tables"):
+                yield DataTable(id="blocks", cursor_type="row")
+                yield DataTable(id="txs", cursor_type="row")
+            with VerticalScroll(id="detail-scroll"):
+                yield Static("Select a block.", id="detail")
+        yield Footer()
+
+    @property
+    def session(self) -> Session:
+        return self.app.session
+
+    def on_mount(self) -> None:
+        self.sub_title = "explorer"
+        self.query_one("#blocks", DataTable).add_columns("height", "hash", "txs", "time")
+        self.query_one("#txs", DataTable).add_columns("tx", "type", "sender", "status")
+        self.query_one("#blocks", DataTable).border_title = "Blocks (newest first)"
+        self.query_one("#txs", DataTable).border_title = "Transactions"
+        self.query_one("#detail-scroll").border_title = "Detail"
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+        self.query_one("#blocks", DataTable).focus()
+
+    # ---- tables --------------------------------------------------------------------------------------------
+    def action_reload(self) -> None:
+        table = self.query_one("#blocks", DataTable)
+        table.clear()
+        for row in self.session.conn.execute("SELECT height, hash, tx_count, timestamp FROM blocks"
+                                             " ORDER BY height DESC LIMIT ?", (BLOCK_PAGE,)):
+            table.add_row(row["height"], row["hash"][:10], row["tx_count"], clock_text(row["timestamp"]),
+                          key=str(row["height"]))
+
+    def on_descendant_focus(self, event) -> None:
+        if getattr(event.widget, "id", None) == "txs" and (tx_hash := self.selected_tx()):
+            self.show_tx(tx_hash)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        if event.data_table.id == "blocks":
+            self.show_block(int(event.row_key.value))
+        elif event.data_table.id == "txs" and event.data_table.has_focus:
+            self.show_tx(event.row_key.value)
+
+    def show_block(self, height: int) -> None:
+        block = self.session.chain.block(height)
+        if block is None:
+            self.notify(f"no block at height {height} (tip is {self.session.chain.height})", severity="warning")
+            return
+        self.query_one("#detail", Static).update(block_markup(block))
+        txs = self.query_one("#txs", DataTable)
+        txs.clear()
+        names = self.session.chain.names()
+        for tx in block.transactions:
+            receipt = self.session.chain.transaction(tx.hash)[1]
+            txs.add_row(tx.hash[:10], tx.tx_type, short_agent(names.get(tx.sender, tx.sender[:8])),
+                        receipt.status, key=tx.hash)
+        txs.border_title = f"Transactions of #{height}"
+
+    def show_tx(self, tx_hash: str) -> None:
+        found = self.session.chain.transaction(tx_hash)
+        if found is None:
+            self.notify(f"no transaction {tx_hash}", severity="warning")
+            return
+        self.query_one("#detail", Static).update(tx_markup(*found, self.session.chain.names()))
+
+    # ---- search, proof, verify -----------------------------------------------------------------------------
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        query = event.value.strip().lower().lstrip("#")
+        if query.isdigit():
+            self.select_block(int(query))
+        elif query:
+            self.find_tx(query)
+
+    def select_block(self, height: int) -> None:
+        blocks = self.query_one("#blocks", DataTable)
+        if str(height) in blocks.rows:
+            blocks.move_cursor(row=blocks.get_row_index(str(height)))
+            blocks.focus()
+        self.show_block(height)
+
+    def find_tx(self, prefix: str) -> None:
+        matches = self.session.chain.find_tx_hashes(prefix)
+        if not matches:
+            self.notify(f"no transaction hash starts with {prefix}", severity="warning")
+        elif len(matches) > 1:
+            self.notify(f"{len(matches)} transactions start with {prefix}; type more of the hash", severity="warning")
+            self.query_one("#detail", Static).update("\n".join(["[b]matches[/b]", *matches]))
+        else:
+            self.select_tx(matches[0])
+
+    def select_tx(self, tx_hash: str) -> None:
+        height = self.session.chain.transaction(tx_hash)[2]
+        self.select_block(height)
+        txs = self.query_one("#txs", DataTable)
+        txs.move_cursor(row=txs.get_row_index(tx_hash))
+        txs.focus()
+        self.show_tx(tx_hash)
+
+    def selected_tx(self) -> str | None:
+        txs = self.query_one("#txs", DataTable)
+        if not txs.row_count:
+            return None
+        return txs.coordinate_to_cell_key(txs.cursor_coordinate).row_key.value
+
+    def action_proof(self) -> None:
+        tx_hash = self.selected_tx()
+        if tx_hash is None:
+            self.notify("select a transaction first (Tab to the transactions table)", severity="warning")
+            return
+        self.query_one("#detail", Static).update(proof_markup(*self.session.chain.proof(tx_hash)))
+
+    def action_verify(self) -> None:
+        self.notify("verifying the chain…", timeout=2)
+        self._verify_in_worker()
+
+    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
+    def _verify_in_worker(self) -> None:
+        session = Session(self.app.db_path, self.app.clock)
+        try:
+            self.post_message(ChainVerified(session.verify().to_dict()))
+        finally:
+            session.close()
+
+    def on_chain_verified(self, message: ChainVerified) -> None:
+        report = message.report
+        self.query_one("#detail", Static).update(verify_markup(report))
+        if report["ok"]:
+            self.notify(f"chain verified: {report['blocks']} blocks, no tampering")
+        else:
+            self.notify(f"chain tampered: {len(report['findings'])} findings", severity="error", timeout=8)

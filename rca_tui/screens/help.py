@@ -1,0 +1,39 @@
+"""F1: every key of the screen underneath, where it works and what it does."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Static
+
+from rca_tui.screens.commands import screen_actions
+
+INTRO = ("rca-tui: seven agents find a root cause on a signed ledger. Keys 1-5 switch panes, Ctrl+P finds any "
+         "action by name, Tab moves between panes of a screen. Esc closes this help.")
+
+
+class HelpScreen(ModalScreen):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90%; height: 90%; border: thick $primary; background: $surface; }
+    HelpScreen Static { padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="help.close", tooltip="Close the help")]
+
+    def __init__(self, underneath: Screen) -> None:
+        super().__init__()
+        self.underneath = underneath
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(INTRO)
+            yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).border_title = f"Help · {type(self.underneath).__name__}"
+        table = self.query_one(DataTable)
+        table.add_columns("key", "action", "where", "what it does")
+        for action in screen_actions(self.underneath):
+            table.add_row(action.binding.key_display or action.binding.key, action.title, action.where, action.help)
+        table.focus()

@@ -1,0 +1,172 @@
+"""Replay a past run: step forward / back one event, jump to a block or an event, play / pause with speed.
+Every pane shows the state at the cursor, the same state `rca-tui replay RUN --step N --headless --json` prints."""
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static
+
+from engine.runs.replay import Timeline, open_timeline
+from engine.runs.session import Session
+from rca_tui.messages import TimelineLoaded
+from rca_tui.screens.dialogs import PromptScreen
+from rca_tui.widgets.agent_log import AgentLog
+from rca_tui.widgets.run_view import RunView
+
+SPEEDS = (1, 2, 4, 8, 16, 64)
+BASE_INTERVAL_S = 0.5
+NO_RUN_HINT = "No run open: press o for the runs list (or 5), then Enter on a run."
+
+
+class ReplayScreen(Screen):
+    DEFAULT_CSS = """
+    ReplayScreen #replay-status { height: 1; padding: 0 1; background: $panel; color: $text; }
+    """
+    BINDINGS = [
+        Binding("right,l", "step(1)", "Step", id="replay.forward", priority=True, tooltip="One event forward"),
+        Binding("left,h", "step(-1)", "Back", id="replay.back", priority=True, tooltip="One event back"),
+        Binding("right_square_bracket", "block(1)", "Next block", id="replay.next_block", key_display="]",
+                tooltip="Jump to the end of the next block"),
+        Binding("left_square_bracket", "block(-1)", "Prev block", id="replay.prev_block", key_display="[",
+                tooltip="Jump to the end of the previous block"),
+        Binding("home", "seek_to(0)", "Start", id="replay.start", show=False, priority=True, tooltip="Before the first event"),
+        Binding("end", "seek_end", "End", id="replay.end", show=False, priority=True, tooltip="After the last event"),
+        Binding("g", "goto", "Go to", id="replay.goto", tooltip="Go to an event number, or a block as #H"),
+        Binding("space", "play", "Play/Pause", id="replay.play", priority=True, tooltip="Play or pause"),
+        Binding("plus,equals_sign", "speed(1)", "Faster", id="replay.faster", key_display="+", tooltip="Play faster"),
+        Binding("minus", "speed(-1)", "Slower", id="replay.slower", key_display="-", tooltip="Play slower"),
+        Binding("o", "open_runs", "Open run", id="replay.open", tooltip="Choose another run"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeline: Timeline | None = None
+        self.cursor = 0
+        self.speed_index = 0
+        self.play_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(NO_RUN_HINT, id="replay-status")
+        yield RunView()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "replay"
+        self.query_one(AgentLog).focus()
+
+    def on_screen_resume(self) -> None:
+        """Open the run the app asked for (runs list, command line), else the latest one."""
+        runs = self.app.session.runs()
+        wanted = self.app.replay_run or (runs[0]["run_id"] if runs else None)
+        if wanted and (self.timeline is None or self.timeline.run_id != wanted):
+            self.load(wanted)
+
+    # ---- loading -------------------------------------------------------------------------------------------
+    def load(self, run_id: str) -> None:
+        self.pause()
+        self.query_one("#replay-status", Static).update(f"opening {run_id}…")
+        self._load_in_worker(run_id)
+
+    @work(thread=True, exclusive=True, group="replay-load", exit_on_error=False)
+    def _load_in_worker(self, run_id: str) -> None:
+        session = Session(self.app.db_path, self.app.clock)
+        try:
+            if session.run(run_id) is None:
+                raise LookupError(f"no run {run_id!r}")
+            self.post_message(TimelineLoaded(open_timeline(session, run_id)))
+        finally:
+            session.close()
+
+    def on_timeline_loaded(self, message: TimelineLoaded) -> None:
+        self.timeline = message.timeline
+        start, self.app.replay_step = self.app.replay_step or 0, None
+        self.move_to(start)
+
+    # ---- moving the cursor ---------------------------------------------------------------------------------
+    def move_to(self, cursor: int) -> None:
+        if self.timeline is None:
+            self.notify(NO_RUN_HINT, severity="warning")
+            return
+        cursor = self.timeline.clamp(cursor)
+        view = self.query_one(RunView)
+        if view.timeline is self.timeline and cursor == view.cursor + 1:
+            view.advance(cursor)
+        else:
+            view.show(self.timeline, cursor)
+        self.cursor = cursor
+        self.app.replay_position = (self.timeline, cursor)
+        self._show_status()
+
+    def action_step(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def action_block(self, direction: int) -> None:
+        if self.timeline is not None:
+            self.move_to(self.timeline.neighbour_block_cursor(self.cursor, direction))
+
+    def action_seek_to(self, cursor: int) -> None:
+        self.move_to(cursor)
+
+    def action_seek_end(self) -> None:
+        self.move_to(len(self.timeline) if self.timeline else 0)
+
+    def action_goto(self) -> None:
+        self.app.push_screen(PromptScreen("Go to event number N, or block #H", "42 or #7"), self.goto)
+
+    def goto(self, answer: str | None) -> None:
+        if not answer or self.timeline is None:
+            return
+        target = answer.lstrip("#b")
+        if not target.isdigit():
+            self.notify(f"{answer!r} is neither an event number nor #height", severity="warning")
+        elif answer[0] in "#b":
+            self.move_to(self.timeline.cursor_for_block(int(target)))
+        else:
+            self.move_to(int(target))
+
+    # ---- play / pause --------------------------------------------------------------------------------------
+    def action_play(self) -> None:
+        if self.play_timer is not None:
+            self.pause()
+        elif self.timeline is not None:
+            if self.cursor >= len(self.timeline):
+                self.move_to(0)
+            self._schedule_tick()
+        self._show_status()
+
+    def pause(self) -> None:
+        if self.play_timer is not None:
+            self.play_timer.stop()
+            self.play_timer = None
+
+    def _schedule_tick(self) -> None:
+        self.play_timer = self.set_timer(BASE_INTERVAL_S / SPEEDS[self.speed_index], self._tick)
+
+    def _tick(self) -> None:
+        self.move_to(self.cursor + 1)
+        if self.timeline is not None and self.cursor < len(self.timeline):
+            self._schedule_tick()
+        else:
+            self.play_timer = None
+            self._show_status()
+
+    def action_speed(self, delta: int) -> None:
+        self.speed_index = max(0, min(len(SPEEDS) - 1, self.speed_index + delta))
+        self._show_status()
+
+    def action_open_runs(self) -> None:
+        self.pause()
+        self.app.switch_mode("runs")
+
+    def _show_status(self) -> None:
+        if self.timeline is None:
+            return
+        block = self.timeline.block_at(self.cursor)
+        mode = f"▶ {SPEEDS[self.speed_index]}×" if self.play_timer is not None else f"⏸ {SPEEDS[self.speed_index]}×"
+        self.query_one("#replay-status", Static).update(
+            f"{self.timeline.run_id} · event {self.cursor}/{len(self.timeline)} · "
+            f"block {block if block is not None else '-'} · {mode}")
