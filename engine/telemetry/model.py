@@ -72,6 +72,7 @@ class Alert:
     signal: str
     time: float
     description: str
+    metric_family: str | None = None  # e.g. "latency", "availability": the kind of metric that fired
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class Incident:
     window_trace_minutes: float = 0.0  # how many minutes `spans` / `logs` cover
     reference: list[ReferenceMinute] = field(default_factory=list)
     label: Label | None = None
+    # entities that are only observed from outside (a caller's view of a remote endpoint): never a root cause
+    observed_only: set[str] = field(default_factory=set)
     missing: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # files read, for the record
 

@@ -21,6 +21,7 @@ MODALITIES = {
 }
 DOWNSTREAM_DISCOUNT = 0.5
 PEER_HALF = 3.0
+UNREACHABLE_DISCOUNT = 0.5
 
 
 @dataclass
@@ -40,7 +41,9 @@ def rank_root_causes(incident: Incident) -> list[Candidate]:
     standing = {name: _peer_standing(incident.entities, signals[name], half) for name, (_, _, half) in MODALITIES.items()}
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
     adjusted = _prefer_downstream(incident.topology, fused)
-    ranked = sorted(incident.entities, key=lambda e: (-adjusted[e], e))
+    reachable = _reachable_from_alert(incident)
+    adjusted = {e: score if e in reachable else UNREACHABLE_DISCOUNT * score for e, score in adjusted.items()}
+    ranked = sorted(incident.entities, key=lambda e: (e in incident.observed_only, -adjusted[e], e))
     return [
         Candidate(entity, round(adjusted[entity], 4), _evidence(entity, standing), _reason(entity, signals))
         for entity in ranked
@@ -72,6 +75,14 @@ def _evidence(entity: str, standing: dict[str, dict[str, float]]) -> dict[str, f
 def _fuse(entity: str, standing: dict[str, dict[str, float]]) -> float:
     total = sum(weight for _, weight, _ in MODALITIES.values())
     return sum(weight * standing[name].get(entity, 0.0) for name, (_, weight, _) in MODALITIES.items()) / total
+
+
+def _reachable_from_alert(incident: Incident) -> set[str]:
+    """Entities the alerted entity depends on (and itself): only these can explain its symptom."""
+    alerted = incident.alert.entity
+    if alerted not in incident.topology:
+        return set(incident.entities)
+    return nx.descendants(incident.topology, alerted) | {alerted}
 
 
 def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float]) -> dict[str, float]:

@@ -34,6 +34,7 @@ ENTITY_METRICS = {
 }
 CALLER_SHARE = 0.5  # an edge's slow-down is mostly the callee's doing; the caller's network shares it
 MIN_CALLS = 3
+RECENT_SECONDS = 15 * 60
 
 
 @dataclass
@@ -43,25 +44,36 @@ class Signal:
     summary: str = ""
 
 
-def robust_z(window: np.ndarray, baseline: np.ndarray, direction: int, floor: float = 1e-6) -> float:
-    """How far the worst window value sits from the baseline median, in robust standard deviations."""
+def robust_z(
+    window: np.ndarray, baseline: np.ndarray, direction: int, floor: float = 1e-6, recent: np.ndarray | None = None
+) -> float:
+    """How far the worst window value sits from the normal level, in robust standard deviations of the
+    baseline. The level is the recent pre-alert median when there is one (levels drift; spreads less so)."""
     window, baseline = window[np.isfinite(window)], baseline[np.isfinite(baseline)]
     if len(window) == 0 or len(baseline) == 0:
         return 0.0
     median = float(np.median(baseline))
     spread = 1.4826 * float(np.median(np.abs(baseline - median)))
     spread = max(spread, 0.1 * abs(median), floor)  # a flat baseline must not turn noise into huge z
-    deviation = (window - median) * direction
-    return float(max(deviation.max(), 0.0) / spread)
+    if recent is not None and np.isfinite(recent).any():
+        median = float(np.median(recent[np.isfinite(recent)]))
+    worst = float(window.max() if direction > 0 else window.min())
+    z = max((worst - median) * direction, 0.0) / spread
+    if direction > 0 and median > 0:  # a rise counts fully from a doubling on; small relative rises are noise
+        z *= min(1.0, np.log(max(worst, median) / median) / np.log(2.0))
+    return float(z)
 
 
 def metric_signal(incident: Incident) -> dict[str, Signal]:
+    """Worst robust z-score per entity; where the alert names a metric family (latency, availability),
+    only that family counts: a cause shows the symptom the alert is about."""
     signals = {}
+    family = incident.alert.metric_family
     for entity, series in incident.metrics.items():
         scores = {
             name: weight * z
             for name, z in _metric_z_scores(incident, series).items()
-            if (weight := _metric_rule(name)[1]) > 0
+            if (weight := _metric_rule(name)[1]) > 0 and (family is None or name.startswith(family))
         }
         if scores:
             worst = max(scores, key=scores.get)
@@ -86,12 +98,13 @@ def edge_metric_signal(incident: Incident) -> dict[str, Signal]:
 def _metric_z_scores(incident: Incident, series, direction: int | None = None) -> dict[str, float]:
     window = series.between(incident.window.start, incident.window.end + 60)
     baseline = series.between(incident.baseline.start, incident.baseline.end)
+    recent = series.between(incident.window.start - RECENT_SECONDS, incident.window.start)
     scores = {}
     for name in series.values:
         rule_sign, _, floor = _metric_rule(name)
         sign = direction if direction is not None else rule_sign
         if sign:
-            scores[name] = robust_z(window[name], baseline[name], sign, floor)
+            scores[name] = robust_z(window[name], baseline[name], sign, floor, recent[name])
     return scores
 
 
