@@ -44,7 +44,7 @@ def event_agent(event: RunEvent) -> str:
 
 
 KIND_LABELS = {"agent_thought": "thought", "agent_action": "action", "observation": "observe",
-               "tx_submitted": "tx", "tx_rejected": "rejected", "block_mined": "block", "sop_transition": "sop",
+               "tx_submitted": "tx", "tx_rejected": "rejected", "block_mined": "block", "sop_transition": "sop", "vote_cast": "vote",
                "reasoner_error": "error", "run_started": "start", "run_finished": "finish", "run_failed": "failed"}
 
 

@@ -44,13 +44,13 @@ def proof_markup(proof: merkle.MerkleProof, stored_root: str, height: int) -> st
     """The path from the tx's leaf to the root, each hop with its sibling, then the verdict of `verify_proof`."""
     path = merkle.proof_path(proof)
     ok = merkle.verify_proof(proof, stored_root)
-    lines = [f"[b]Merkle proof[/b] of tx {proof.tx_hash[:16]}… in block #{height} (leaf {proof.index})",
-             f"  leaf  {path[0][:24]}…"]
+    lines = [f"[b]Merkle proof[/b] of tx {proof.tx_hash[:12]}…", f"block #{height}, leaf {proof.index}",
+             f"  leaf  {path[0][:16]}…"]
     for step, running in zip(proof.steps, path[1:]):
-        lines.append(f"   │ + {step.side:<5} sibling {step.sibling[:16]}…")
-        lines.append(f"   ▼ = {running[:24]}…")
-    lines.append(f"  root  {path[-1][:24]}…")
-    lines.append(f"stored  {stored_root[:24]}…")
+        lines.append(f"   │ + {step.side} {step.sibling[:12]}…")
+        lines.append(f"   ▼ = {running[:16]}…")
+    lines.append(f"  root  {path[-1][:16]}…")
+    lines.append(f"stored  {stored_root[:16]}…")
     lines.append("[$success]✓ the proof reaches the block's Merkle root[/]" if ok
                  else "[$error]✗ the proof does NOT reach the block's Merkle root: tampered[/]")
     return "\n".join(lines)

@@ -47,7 +47,8 @@ class AgentLog(Log):
     def show(self, lines: list[str]) -> None:
         """Replace every line (a new filter, or a replay seek)."""
         self.clear()
-        self.write_lines(lines, scroll_end=True)
+        self.write_lines(lines, scroll_end=False)
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
 
     def append(self, lines: list[str]) -> None:
         if lines:

@@ -56,7 +56,7 @@ class GraphCanvas(Widget, can_focus=True):
         return {"edge": theme_style(app, "foreground-muted"), "path": theme_style(app, "accent", bold=True),
                 "high": theme_style(app, "error", bold=True), "mid": theme_style(app, "warning", bold=True),
                 "low": theme_style(app, "success"), "root": theme_style(app, "error", bold=True, reverse=True),
-                "selected": Style(underline=True, bold=True), "": Style()}
+                "": Style()}
 
     def _legend(self) -> Text:
         styles = self._styles()
@@ -103,8 +103,10 @@ def draw(graph: nx.DiGraph, width: int, height: int, selected: str | None) -> li
 
 
 def _label(node: str, score: float, width: int, selected: bool) -> str:
-    text = f"{'›' if selected else ' '}{node} {score:.2f}"
-    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+    """`›name 0.91`, the name shortened (never the score) when the column is narrow."""
+    room = max(1, width - 6)
+    name = node if len(node) <= room else node[: room - 1] + "…"
+    return f"{'›' if selected else ' '}{name} {score:.2f}"
 
 
 def _route(grid, source: tuple[int, int], source_len: int, target: tuple[int, int], style: str) -> None:

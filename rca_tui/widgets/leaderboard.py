@@ -6,8 +6,8 @@ from textual.widgets import DataTable
 
 from engine.runs.replay import short_agent
 
-COLUMNS = (("agent", "agent"), ("balance", "bal"), ("stake", "stake"), ("locked", "lock"),
-           ("reputation", "rep"), ("vote_weight", "wt"))
+COLUMNS = (("agent", "agent"), ("balance", "bal"), ("stake", "stake"), ("reputation", "rep"),
+           ("vote_weight", "wt"))
 SORTABLE = ("vote_weight", "balance", "stake", "reputation", "agent")
 
 

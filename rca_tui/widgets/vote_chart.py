@@ -7,6 +7,8 @@ from textual.content import Content
 from textual.markup import escape
 from textual.widget import Widget
 
+from engine.runs.replay import short_agent
+
 OPTION_COLOURS = {"for": "$success", "against": "$error", "abstain": "$warning"}
 OUTCOME_COLOURS = {"passed": "$success", "rejected": "$error", "expired": "$warning", "open": "$text-muted"}
 LABEL_WIDTH = 8
@@ -38,7 +40,7 @@ def vote_markup(votes: dict[str, Any] | None, width: int) -> list[str]:
         return ["[dim]no proposal yet[/]", "", "", "", ""]
     bar_width = max(1, width - LABEL_WIDTH - VALUE_WIDTH - 1)
     scale = max(sum(votes[o] for o in OPTION_COLOURS), 1e-9)
-    lines = [f"[bold]{escape(str(votes['root_cause']))}[/] [dim]by {escape(votes['proposer'])}[/]"]
+    lines = [f"[bold]{escape(str(votes['root_cause']))}[/] [dim]by {escape(short_agent(votes['proposer']))}[/]"]
     for option, colour in OPTION_COLOURS.items():
         filled = round(bar_width * votes[option] / scale)
         lines.append(f"{option:<{LABEL_WIDTH}}[{colour}]{'█' * filled}[/][dim]{'░' * (bar_width - filled)}[/]"
