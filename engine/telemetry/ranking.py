@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 
 from engine.telemetry.model import Incident
+from engine.telemetry.reasons import explain
 from engine.telemetry.signals import Signal, edge_metric_signal, latency_signal, log_error_signal, metric_signal, pattern_signal
 
 # modality -> (signal function, weight, value at which the modality is "half convinced")
@@ -22,6 +23,7 @@ MODALITIES = {
 DOWNSTREAM_DISCOUNT = 0.5
 PEER_HALF = 3.0
 UNREACHABLE_DISCOUNT = 0.5
+REASONED = 5  # candidates that get a written reason (the rest are rarely read)
 
 
 @dataclass
@@ -29,7 +31,7 @@ class Candidate:
     entity: str
     score: float  # in [0, 1]
     evidence: dict[str, float] = field(default_factory=dict)  # modality -> its squashed score
-    reason: str = ""
+    reason: str = ""  # one sentence citing numbers (top candidates only)
 
 
 def modality_signals(incident: Incident) -> dict[str, dict[str, Signal]]:
@@ -37,6 +39,7 @@ def modality_signals(incident: Incident) -> dict[str, dict[str, Signal]]:
 
 
 def rank_root_causes(incident: Incident) -> list[Candidate]:
+    """Every entity, most likely root cause first; deterministic (ties broken by name)."""
     signals = modality_signals(incident)
     standing = {name: _peer_standing(incident.entities, signals[name], half) for name, (_, _, half) in MODALITIES.items()}
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
@@ -45,8 +48,13 @@ def rank_root_causes(incident: Incident) -> list[Candidate]:
     adjusted = {e: score if e in reachable else UNREACHABLE_DISCOUNT * score for e, score in adjusted.items()}
     ranked = sorted(incident.entities, key=lambda e: (e in incident.observed_only, -adjusted[e], e))
     return [
-        Candidate(entity, round(adjusted[entity], 4), _evidence(entity, standing), _reason(entity, signals))
-        for entity in ranked
+        Candidate(
+            entity=entity,
+            score=round(float(adjusted[entity]), 4),
+            evidence=_evidence(entity, standing),
+            reason=explain(incident, entity, signals, standing, adjusted) if position < REASONED else "",
+        )
+        for position, entity in enumerate(ranked)
     ]
 
 
@@ -69,7 +77,7 @@ def _squash(value: float, half: float) -> float:
 
 
 def _evidence(entity: str, standing: dict[str, dict[str, float]]) -> dict[str, float]:
-    return {name: round(values[entity], 4) for name, values in standing.items() if entity in values}
+    return {name: round(float(values[entity]), 4) for name, values in standing.items() if entity in values}
 
 
 def _fuse(entity: str, standing: dict[str, dict[str, float]]) -> float:
@@ -92,8 +100,3 @@ def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float]) -> dict[st
         explained = min(max(below, default=0.0) / score, 1.0) if score > 0 else 0.0
         adjusted[entity] = score * (1.0 - DOWNSTREAM_DISCOUNT * explained)
     return adjusted
-
-
-def _reason(entity: str, signals: dict[str, dict[str, Signal]]) -> str:
-    parts = [f"{name}: {signals[name][entity].summary}" for name in MODALITIES if entity in signals[name]]
-    return f"{entity}: " + ("; ".join(parts) if parts else "no deviation from the baseline")

@@ -44,72 +44,127 @@ class Signal:
     summary: str = ""
 
 
+@dataclass(frozen=True)
+class Deviation:
+    z: float  # robust standard deviations, in the direction that means trouble; 0 if none
+    value: float  # the worst window value
+    level: float  # the normal level it is compared with
+
+
+NO_DEVIATION = Deviation(0.0, float("nan"), float("nan"))
+
+
 def robust_z(
     window: np.ndarray, baseline: np.ndarray, direction: int, floor: float = 1e-6, recent: np.ndarray | None = None
-) -> float:
+) -> Deviation:
     """How far the worst window value sits from the normal level, in robust standard deviations of the
     baseline. The level is the recent pre-alert median when there is one (levels drift; spreads less so)."""
     window, baseline = window[np.isfinite(window)], baseline[np.isfinite(baseline)]
     if len(window) == 0 or len(baseline) == 0:
-        return 0.0
-    median = float(np.median(baseline))
-    spread = 1.4826 * float(np.median(np.abs(baseline - median)))
-    spread = max(spread, 0.1 * abs(median), floor)  # a flat baseline must not turn noise into huge z
+        return NO_DEVIATION
+    level = float(np.median(baseline))
+    spread = 1.4826 * float(np.median(np.abs(baseline - level)))
+    spread = max(spread, 0.1 * abs(level), floor)  # a flat baseline must not turn noise into huge z
     if recent is not None and np.isfinite(recent).any():
-        median = float(np.median(recent[np.isfinite(recent)]))
+        level = float(np.median(recent[np.isfinite(recent)]))
     worst = float(window.max() if direction > 0 else window.min())
-    z = max((worst - median) * direction, 0.0) / spread
-    if direction > 0 and median > 0:  # a rise counts fully from a doubling on; small relative rises are noise
-        z *= min(1.0, np.log(max(worst, median) / median) / np.log(2.0))
-    return float(z)
+    z = max((worst - level) * direction, 0.0) / spread
+    if direction > 0 and level > 0:  # a rise counts fully from a doubling on; small relative rises are noise
+        z *= min(1.0, np.log(max(worst, level) / level) / np.log(2.0))
+    return Deviation(float(z), worst, level)
 
 
 def metric_signal(incident: Incident) -> dict[str, Signal]:
     """Worst robust z-score per entity; where the alert names a metric family (latency, availability),
-    only that family counts: a cause shows the symptom the alert is about."""
-    signals = {}
+    only that family counts: a cause shows the symptom the alert is about. Without any fault-free
+    period (mABC's sample) entities are compared with each other instead."""
+    deviations = metric_deviations(incident) if _has_metric_baseline(incident) else _peer_deviations(incident)
     family = incident.alert.metric_family
-    for entity, series in incident.metrics.items():
+    signals = {}
+    for entity, per_metric in deviations.items():
         scores = {
-            name: weight * z
-            for name, z in _metric_z_scores(incident, series).items()
+            name: weight * deviation.z
+            for name, deviation in per_metric.items()
             if (weight := _metric_rule(name)[1]) > 0 and (family is None or name.startswith(family))
         }
         if scores:
             worst = max(scores, key=scores.get)
-            signals[entity] = Signal(scores[worst], scores, f"{worst} {scores[worst]:.1f} robust SD from its baseline")
+            found = per_metric[worst]
+            summary = f"{worst} {_number(found.value)} (normal {_number(found.level)})"
+            signals[entity] = Signal(scores[worst], scores, summary)
     return signals
+
+
+def metric_deviations(incident: Incident) -> dict[str, dict[str, Deviation]]:
+    return {entity: _deviations(incident, series) for entity, series in incident.metrics.items()}
 
 
 def edge_metric_signal(incident: Incident) -> dict[str, Signal]:
     """Per-edge latency series (where the source has them): a slow edge points at its callee."""
     evidence: dict[str, dict[str, float]] = defaultdict(dict)
+    summaries: dict[str, dict[str, str]] = defaultdict(dict)
     for (caller, callee), series in incident.edge_metrics.items():
-        for name, z in _metric_z_scores(incident, series, direction=+1).items():
-            evidence[callee][f"{caller}->{callee} {name}"] = z
-            evidence[caller][f"{caller}->{callee} {name}"] = CALLER_SHARE * z
+        for name, deviation in _deviations(incident, series, direction=+1).items():
+            key = f"{caller}->{callee}"
+            evidence[callee][key] = deviation.z
+            evidence[caller][key] = CALLER_SHARE * deviation.z
+            text = f"call {key} {name} {_number(deviation.value)} (normal {_number(deviation.level)})"
+            summaries[callee][key] = summaries[caller][key] = text
     signals = {}
     for entity, scores in evidence.items():
         worst = max(scores, key=scores.get)
-        signals[entity] = Signal(scores[worst], scores, f"edge {worst} {scores[worst]:.1f} robust SD above baseline")
+        signals[entity] = Signal(scores[worst], scores, summaries[entity][worst])
     return signals
 
 
-def _metric_z_scores(incident: Incident, series, direction: int | None = None) -> dict[str, float]:
+def _deviations(incident: Incident, series, direction: int | None = None) -> dict[str, Deviation]:
     window = series.between(incident.window.start, incident.window.end + 60)
     baseline = series.between(incident.baseline.start, incident.baseline.end)
     recent = series.between(incident.window.start - RECENT_SECONDS, incident.window.start)
-    scores = {}
+    found = {}
     for name in series.values:
         rule_sign, _, floor = _metric_rule(name)
         sign = direction if direction is not None else rule_sign
         if sign:
-            scores[name] = robust_z(window[name], baseline[name], sign, floor, recent[name])
-    return scores
+            found[name] = robust_z(window[name], baseline[name], sign, floor, recent[name])
+    return found
+
+
+def _has_metric_baseline(incident: Incident) -> bool:
+    return any(
+        len(series.between(incident.baseline.start, incident.baseline.end)[name])
+        for series in incident.metrics.values()
+        for name in series.values
+    )
+
+
+def _peer_deviations(incident: Incident) -> dict[str, dict[str, Deviation]]:
+    """Each entity's window mean against the other entities' (used only when there is no baseline)."""
+    means: dict[str, dict[str, float]] = defaultdict(dict)
+    for entity, series in incident.metrics.items():
+        for name, values in series.between(incident.window.start, incident.window.end + 60).items():
+            if np.isfinite(values).any():
+                means[name][entity] = float(np.nanmean(values))
+    found: dict[str, dict[str, Deviation]] = defaultdict(dict)
+    for name, per_entity in means.items():
+        direction, _, floor = _metric_rule(name)
+        if not direction:
+            continue
+        values = np.array(list(per_entity.values()))
+        for entity, value in per_entity.items():
+            others = np.array([v for e, v in per_entity.items() if e != entity]) if len(values) > 1 else values
+            found[entity][name] = robust_z(np.array([value]), others, direction, floor)
+    return found
 
 
 def _metric_rule(metric: str) -> tuple[int, float, float]:
-    return next((rule for fragment, rule in ENTITY_METRICS.items() if fragment in metric), (0, 0.0, 1e-6))
+    return next((rule for fragment, rule in ENTITY_METRICS.items() if metric.startswith(fragment)), (0, 0.0, 1e-6))
+
+
+def _number(value: float) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def latency_signal(incident: Incident) -> dict[str, Signal]:
@@ -120,7 +175,7 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
         return {}
     window = _own_time_by_operation(incident.spans)
     ratios: dict[str, list[float]] = defaultdict(list)
-    worst_operation: dict[str, tuple[float, str]] = {}
+    worst: dict[str, tuple[float, str, float, float]] = {}  # entity -> (ratio, operation, now ms, before ms)
     for minute in minutes:
         reference = _own_time_by_operation(list(minute.spans))
         per_entity: dict[str, float] = {}
@@ -128,18 +183,20 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
             before = reference.get((entity, operation), [])
             if len(durations) < MIN_CALLS or len(before) < MIN_CALLS:
                 continue
-            ratio = float(np.log((np.median(durations) + 1.0) / (np.median(before) + 1.0)))
+            now_ms, before_ms = float(np.median(durations)), float(np.median(before))
+            ratio = float(np.log((now_ms + 1.0) / (before_ms + 1.0)))
             if ratio > per_entity.get(entity, 0.0):
                 per_entity[entity] = ratio
-                worst_operation[entity] = max(worst_operation.get(entity, (0.0, "")), (ratio, operation))
+                worst[entity] = max(worst.get(entity, (0.0, "", 0.0, 0.0)), (ratio, operation, now_ms, before_ms))
         for entity, ratio in per_entity.items():
             ratios[entity].append(ratio)
     signals = {}
     for entity, values in ratios.items():
         score = float(np.median(values + [0.0] * (len(minutes) - len(values))))
         if score > 0:
-            operation = worst_operation[entity][1]
-            signals[entity] = Signal(score, {operation: score}, f"{operation} own time x{np.exp(score):.1f}")
+            _, operation, now_ms, before_ms = worst[entity]
+            summary = f"{operation} takes {_number(now_ms)} ms of its own (normal {_number(before_ms)} ms)"
+            signals[entity] = Signal(score, {operation: score}, summary)
     return signals
 
 
@@ -182,40 +239,58 @@ def pattern_signal(incident: Incident) -> dict[str, Signal]:
         return {}
     after = _event_rates(incident.spans, incident.logs)
     scores: dict[str, list[float]] = defaultdict(list)
-    evidence: dict[str, dict[str, float]] = defaultdict(dict)
+    strongest: dict[str, dict[str, Change]] = defaultdict(dict)
     for minute in minutes:
         changes = _pattern_changes(_event_rates(list(minute.spans), list(minute.logs)), after)
         for entity in {anchor[0] for anchor in after}:
             found = changes.get(entity, {})
-            scores[entity].append(float(sum(found.values())))
-            for key, value in found.items():
-                evidence[entity][key] = max(value, evidence[entity].get(key, 0.0))
+            scores[entity].append(float(sum(change.strength for change in found.values())))
+            for key, change in found.items():
+                if change.strength > strongest[entity].get(key, NO_CHANGE).strength:
+                    strongest[entity][key] = change
     signals = {}
     for entity, values in scores.items():
         score = float(np.median(values))
         if score > 0:
-            worst = max(evidence[entity], key=evidence[entity].get)
-            signals[entity] = Signal(score, evidence[entity], worst)
+            changes = strongest[entity]
+            top = max(changes.values(), key=lambda change: change.strength)
+            signals[entity] = Signal(score, {key: change.strength for key, change in changes.items()}, top.describe())
     return signals
 
 
-def _pattern_changes(before: dict, after: dict) -> dict[str, dict[str, float]]:
-    per_entity: dict[str, dict[str, float]] = defaultdict(dict)
+@dataclass(frozen=True)
+class Change:
+    event: str
+    anchor: str
+    usual: float  # share of the anchor's spans with the event, fault-free
+    now: float
+    strength: float
+
+    def describe(self) -> str:
+        what = self.event.split(":", 1)[-1]
+        return f"'{what}' now in {self.now:.0%} of '{self.anchor}' spans (normal {self.usual:.0%})"
+
+
+NO_CHANGE = Change("", "", 0.0, 0.0, 0.0)
+
+
+def _pattern_changes(before: dict, after: dict) -> dict[str, dict[str, Change]]:
+    per_entity: dict[str, dict[str, Change]] = defaultdict(dict)
     for anchor, (count, rates) in after.items():
         reference = before.get(anchor)
         if count < MIN_CALLS or reference is None or reference[0] < MIN_CALLS:
             continue
-        for event, change in _changed_events(reference[1], rates):
-            key = f"{'lost' if change < 0 else 'now'} {event}"
-            strength = abs(change) * np.sqrt(count)
-            if strength > per_entity[anchor[0]].get(key, 0.0):  # an event counts once, at its strongest anchor
-                per_entity[anchor[0]][key] = strength
+        for event, usual, now in _changed_events(reference[1], rates):
+            key = f"{'lost' if now < usual else 'now'} {event}"
+            change = Change(event, anchor[1].split(":", 1)[-1], usual, now, abs(now - usual) * np.sqrt(count))
+            if change.strength > per_entity[anchor[0]].get(key, NO_CHANGE).strength:  # counted once, at its strongest anchor
+                per_entity[anchor[0]][key] = change
     return per_entity
 
 
-def _changed_events(usual: dict[str, float], now: dict[str, float]) -> list[tuple[str, float]]:
-    lost = [(e, now.get(e, 0.0) - p) for e, p in usual.items() if p >= 0.8 and p - now.get(e, 0.0) >= 0.3]
-    new_errors = [(e, p) for e, p in now.items() if e.startswith("log:ERROR") and e not in usual and p >= 0.2]
+def _changed_events(usual: dict[str, float], now: dict[str, float]) -> list[tuple[str, float, float]]:
+    lost = [(e, p, now.get(e, 0.0)) for e, p in usual.items() if p >= 0.8 and p - now.get(e, 0.0) >= 0.3]
+    new_errors = [(e, 0.0, p) for e, p in now.items() if e.startswith("log:ERROR") and e not in usual and p >= 0.2]
     return lost + new_errors
 
 

@@ -61,6 +61,20 @@ def edge_calls(spans: list[Span], failed_spans: set[str]) -> dict[tuple[str, str
     return edges
 
 
+def failed_span_ids(spans: list[Span], logs) -> set[str]:
+    """Spans that logged an ERROR line, themselves or through a span of the same service below them: the
+    traces carry no status code, so this is how a call is known to have failed."""
+    by_id = {span.span_id: span for span in spans}
+    failed: set[str] = set()
+    for record in logs:
+        span = by_id.get(record.span_id) if record.level == "ERROR" else None
+        while span is not None and span.span_id not in failed:
+            failed.add(span.span_id)
+            parent = by_id.get(span.parent_id)
+            span = parent if parent is not None and parent.entity == span.entity else None
+    return failed
+
+
 def latency_summary(durations_ms: list[float]) -> dict[str, float]:
     if not durations_ms:
         return {"mean_ms": float("nan"), "p95_ms": float("nan")}

@@ -1,0 +1,157 @@
+"""RCA accuracy: AC@k and Avg@k over a dataset folder, per system and per fault type.
+
+AC@k = share of cases whose labelled root cause is among the top k; Avg@k = mean of AC@1..AC@k.
+Run as a benchmark: `python -m engine.evaluation.rca DATASET_DIR [DATASET_DIR ...] [--json]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from engine.telemetry.dataset import list_cases, load_case
+from engine.telemetry.model import Incident
+
+KS = (1, 2, 3, 4, 5)
+RankFn = Callable[[Incident], Sequence[str]]
+
+
+def ac_at_k(rankings: Sequence[Sequence[str]], truths: Sequence[str], k: int) -> float:
+    if not truths:
+        return 0.0
+    return sum(truth in list(ranking)[:k] for ranking, truth in zip(rankings, truths)) / len(truths)
+
+
+def avg_at_k(rankings: Sequence[Sequence[str]], truths: Sequence[str], k: int) -> float:
+    return sum(ac_at_k(rankings, truths, j) for j in range(1, k + 1)) / k
+
+
+@dataclass
+class CaseResult:
+    case_id: str
+    system: str
+    fault_type: str
+    truth: str | None
+    ranking: list[str] = field(default_factory=list)
+    load_seconds: float = 0.0
+    rank_seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def position(self) -> int | None:
+        """1-based rank of the truth, None when absent or the case failed."""
+        return self.ranking.index(self.truth) + 1 if self.truth in self.ranking else None
+
+
+def evaluate_rca(
+    dataset_dir: str,
+    rank_fn: RankFn,
+    on_progress: Callable[[int, int, CaseResult], None] | None = None,
+    case_ids: Sequence[str] | None = None,
+) -> dict:
+    """Load every (or every named) case, rank it, and score it. A case that fails to load or rank is
+    reported with its error and counted as a miss; the run goes on."""
+    refs = [ref for ref in list_cases(dataset_dir) if case_ids is None or ref.case_id in case_ids]
+    results = []
+    for index, ref in enumerate(refs, start=1):
+        result = _run_case(dataset_dir, ref.case_id, ref.system, rank_fn)
+        results.append(result)
+        if on_progress is not None:
+            on_progress(index, len(refs), result)
+    return summarize(results)
+
+
+def _run_case(dataset_dir: str, case_id: str, system: str, rank_fn: RankFn) -> CaseResult:
+    started = time.perf_counter()
+    try:
+        incident = load_case(dataset_dir, case_id)
+    except Exception as exc:  # a broken case is reported, not fatal to the run
+        return CaseResult(case_id, system, "?", None, error=f"load: {type(exc).__name__}: {exc}")
+    loaded = time.perf_counter()
+    label = incident.label
+    result = CaseResult(
+        case_id, incident.system, (label.fault_type or "?") if label else "?", label.root_cause if label else None
+    )
+    result.load_seconds = loaded - started
+    try:
+        result.ranking = list(rank_fn(incident))
+    except Exception as exc:
+        result.error = f"rank: {type(exc).__name__}: {exc}"
+    result.rank_seconds = time.perf_counter() - loaded
+    return result
+
+
+def summarize(results: Sequence[CaseResult]) -> dict:
+    labelled = [r for r in results if r.truth is not None or r.error]
+    groups = {"all": labelled}
+    for result in labelled:
+        groups.setdefault(f"system={result.system}", []).append(result)
+        groups.setdefault(f"system={result.system} fault={result.fault_type}", []).append(result)
+    return {
+        "table": [_row(name, members) for name, members in sorted(groups.items(), key=lambda kv: kv[0] != "all")],
+        "cases": [asdict(r) | {"position": r.position} for r in results],
+        "failures": [{"case_id": r.case_id, "error": r.error} for r in results if r.error],
+    }
+
+
+def _row(name: str, members: Sequence[CaseResult]) -> dict:
+    rankings = [r.ranking for r in members]
+    truths = [r.truth or "" for r in members]
+    count = len(members)
+    return {
+        "group": name,
+        "count": count,
+        "failures": sum(1 for r in members if r.error),
+        **{f"AC@{k}": round(ac_at_k(rankings, truths, k), 4) for k in KS},
+        **{f"Avg@{k}": round(avg_at_k(rankings, truths, k), 4) for k in (3, 5)},
+        "load_s_per_case": round(sum(r.load_seconds for r in members) / max(count, 1), 3),
+        "rank_s_per_case": round(sum(r.rank_seconds for r in members) / max(count, 1), 3),
+    }
+
+
+def format_table(report: dict) -> str:
+    columns = ["group", "count", "failures", "AC@1", "AC@2", "AC@3", "AC@5", "Avg@3", "Avg@5", "load_s_per_case", "rank_s_per_case"]
+    widths = [max(len(c), *(len(str(row[c])) for row in report["table"])) for c in columns]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths)) for row in report["table"]]
+    lines += [f"FAILED {f['case_id']}: {f['error']}" for f in report["failures"]]
+    return "\n".join(lines)
+
+
+def statistical_ranking(incident: Incident) -> list[str]:
+    """The default rank_fn: the telemetry layer's statistical ranking."""
+    from engine.telemetry.ranking import rank_root_causes
+
+    return [candidate.entity for candidate in rank_root_causes(incident)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.evaluation.rca", description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="+", help="dataset folders (Nezha, PetShop, mABC or the demo)")
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON on stdout")
+    parser.add_argument("--cases", nargs="*", help="only these case ids")
+    args = parser.parse_args(argv)
+    reports = {}
+    for dataset in args.datasets:
+        progress = None if args.json else _print_progress
+        reports[dataset] = evaluate_rca(dataset, statistical_ranking, progress, args.cases)
+    if args.json:
+        json.dump(reports, sys.stdout, indent=2)
+        print()
+    else:
+        for dataset, report in reports.items():
+            print(f"\n{dataset}\n{format_table(report)}")
+    return 0
+
+
+def _print_progress(index: int, total: int, result: CaseResult) -> None:
+    outcome = result.error or f"truth at rank {result.position}"
+    print(f"[{index}/{total}] {result.case_id}: {outcome}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
