@@ -30,6 +30,7 @@ from rca_tui.screens.dialogs import ConfirmScreen
 THEMES_DIR = Path(__file__).resolve().parents[1] / "themes"
 THEME_ORDER = ("rca-dark", "rca-light", "rca-high-contrast", "rca-monochrome")
 RunStarter = Callable[[Session], dict]
+BATCH_LIMIT = 2_000
 
 
 def load_themes(directory: Path = THEMES_DIR) -> list[Theme]:
@@ -145,8 +146,11 @@ class RcaApp(App):
             self.post_message(EventsPending())
 
     def on_events_pending(self, _message: EventsPending) -> None:
+        """Take at most BATCH_LIMIT events, then yield to the event loop (keys stay responsive in a flood)."""
         with self._pending_lock:
-            batch, self._pending = self._pending, []
+            batch, self._pending = self._pending[:BATCH_LIMIT], self._pending[BATCH_LIMIT:]
+            if self._pending:
+                self.post_message(EventsPending())
         for run_id, events in _by_run(batch):
             if self.live is None or self.live.run_id != run_id:
                 self.live = Timeline(run_id, (), self.tip_economy)

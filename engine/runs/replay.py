@@ -34,7 +34,7 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "run": ("run_started", "run_finished", "run_failed", "reasoner_error", "attribution"),
 }
 GROUP_OF_KIND = {kind: group for group, kinds in KIND_GROUPS.items() for kind in kinds}
-LOG_WINDOW = 500
+LOG_WINDOW = 200
 EconomyAt = Callable[[int | None], list[dict]]
 
 

@@ -48,4 +48,5 @@ class ConsoleScreen(Screen):
         state = "running" if self.app.running else "done"
         block = timeline.block_at(len(timeline))
         self.query_one("#run-status", Static).update(
-            f"run {timeline.run_id} · {len(timeline)} events · block {block if block is not None else '-'} · {state}")
+            f"run {timeline.run_id} · {len(timeline)} events · block {block if block is not None else '-'} · {state}",
+            layout=False)  # one fixed-height line

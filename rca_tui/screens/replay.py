@@ -169,4 +169,4 @@ class ReplayScreen(Screen):
         mode = f"▶ {SPEEDS[self.speed_index]}×" if self.play_timer is not None else f"⏸ {SPEEDS[self.speed_index]}×"
         self.query_one("#replay-status", Static).update(
             f"{self.timeline.run_id} · event {self.cursor}/{len(self.timeline)} · "
-            f"block {block if block is not None else '-'} · {mode}")
+            f"block {block if block is not None else '-'} · {mode}", layout=False)  # one fixed-height line

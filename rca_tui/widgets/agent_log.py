@@ -7,10 +7,11 @@ from rich.highlighter import Highlighter
 from rich.text import Text
 from textual.widgets import Log
 
+from engine.runs.replay import LOG_WINDOW
 from rca_tui.widgets.palette import agent_style, theme_style
 
 LINE = re.compile(r"^#\S+\s+(?P<agent>\S+)\s+(?P<kind>\S+)")
-MAX_LINES = 5_000
+MAX_LINES = LOG_WINDOW  # once full, a new line keeps the virtual size: no layout pass per line
 
 
 class AgentHighlighter(Highlighter):

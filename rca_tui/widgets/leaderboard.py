@@ -21,6 +21,7 @@ class Leaderboard(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.sort_field = SORTABLE[0]
+        self.shown: dict[str, dict] = {}
 
     def on_mount(self) -> None:
         for field, label in COLUMNS:
@@ -28,14 +29,22 @@ class Leaderboard(DataTable):
         self._set_title()
 
     def show(self, rows: list[dict]) -> None:
-        """Add unseen agents, update the others cell by cell, then keep the chosen order."""
-        for row in rows:
+        """Add unseen agents, update changed cells in place, then keep the chosen order."""
+        changed = [row for row in rows if self.shown.get(row["agent"]) != row]
+        for row in changed:
             if row["agent"] not in self.rows:
                 self.add_row(*(_cell(field, row[field]) for field, _ in COLUMNS), key=row["agent"])
-                continue
-            for field, _ in COLUMNS[1:]:
+            else:
+                self._update_row(row)
+            self.shown[row["agent"]] = row
+        if changed:
+            self._sort()
+
+    def _update_row(self, row: dict) -> None:
+        before = self.shown[row["agent"]]
+        for field, _ in COLUMNS[1:]:
+            if before[field] != row[field]:
                 self.update_cell(row["agent"], field, _cell(field, row[field]), update_width=False)
-        self._sort()
 
     def action_next_sort(self) -> None:
         self.sort_field = SORTABLE[(SORTABLE.index(self.sort_field) + 1) % len(SORTABLE)]

@@ -18,10 +18,14 @@ class SopDiagram(Static):
 
     def on_mount(self) -> None:
         self.border_title = "SOP"
+        self.markup: str | None = None
         self.show(None)
 
     def show(self, sop: dict[str, Any] | None) -> None:
-        self.update(Content.from_markup("\n".join(sop_markup(sop))))
+        markup = "\n".join(sop_markup(sop))
+        if markup != self.markup:  # most events do not move the SOP: skip the repaint
+            self.markup = markup
+            self.update(Content.from_markup(markup), layout=False)  # size fixed by the grid
 
 
 def sop_markup(sop: dict[str, Any] | None) -> list[str]:

@@ -28,8 +28,9 @@ class VoteChart(Widget):
         self.border_title = "Votes"
 
     def show(self, votes: dict[str, Any] | None) -> None:
-        self.votes = votes
-        self.refresh(layout=True)
+        if votes != self.votes:
+            self.votes = votes
+            self.refresh()
 
     def render(self) -> Content:
         return Content.from_markup("\n".join(vote_markup(self.votes, max(4, self.content_size.width))))
