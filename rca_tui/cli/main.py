@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from rca_tui.cli import agents, attribution, chain, eval, runs
+from rca_tui.cli import agents, attribution, chain, console, eval, runs
 
 app = typer.Typer(
     no_args_is_help=False,
@@ -18,6 +18,9 @@ app.add_typer(runs.sop_app, name="sop")
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(eval.app, name="eval")
 runs.register(app)
+app.callback(invoke_without_command=True)(console.open_console)
+app.command()(console.replay)
+app.command()(console.serve)
 app.command("attribute")(attribution.attribute)
 
 
