@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from rca_tui.cli.attribution import eval_attribution
-from rca_tui.cli.common import DbOption, JsonOption, emit_json, print_table, say
+from rca_tui.cli.common import DbOption, JsonOption, emit_json, say
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
 app.command("attribution")(eval_attribution)
@@ -16,7 +16,8 @@ app.command("attribution")(eval_attribution)
 @app.command("rca")
 def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")],
              db: DbOption = None, json_out: JsonOption = False,
-             limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None) -> None:
+             case: Annotated[list[str] | None, typer.Option("--case", help="Only these case ids (repeat).")]
+             = None) -> None:
     """Run every case through the seven agents; AC@1, AC@3, Avg@5 per system and fault type."""
     import tempfile
 
@@ -32,8 +33,8 @@ def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset fo
         def rank(incident) -> list[str]:
             return run_incident(session, incident, reasoner, dataset=str(dataset))["ranking"]
 
-        report = _with_progress(lambda progress: evaluate_rca(dataset, rank, on_progress=progress, limit=limit),
-                                quiet=json_out)
+        report = _with_progress(lambda progress: evaluate_rca(str(dataset), rank, on_progress=progress,
+                                                              case_ids=case), quiet=json_out)
         verified = session.verify().ok
     report["chain_verified"] = verified
     if json_out:
@@ -53,14 +54,15 @@ def _with_progress(job, quiet: bool):
                   console=Console(stderr=True), disable=disabled) as progress:
         task = progress.add_task("cases", total=None)
 
-        def advance(done: int, total: int, case_id: str) -> None:
-            progress.update(task, completed=done, total=total, description=case_id)
+        def advance(done: int, total: int, result) -> None:
+            progress.update(task, completed=done, total=total, description=result.case_id)
 
         return job(advance)
 
 
 def _print_report(report: dict) -> None:
-    rows = report.get("rows") or []
-    print_table(rows, list(rows[0].keys()) if rows else [], title="RCA accuracy")
-    for failure in report.get("failures", []):
-        say(f"failed: {failure}")
+    from engine.evaluation.rca import format_table
+
+    say("RCA accuracy of the seven agents (the consensus first, then the oracle's ranking):")
+    print(format_table(report))
+    say(f"chain verified after the evaluation: {report['chain_verified']}")
