@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from engine.telemetry.blame import trace_blame_signal
 from engine.telemetry.model import Incident
 from engine.telemetry.reasons import explain
 from engine.telemetry.signals import Signal, edge_metric_signal, latency_signal, log_error_signal, metric_signal, pattern_signal
@@ -15,12 +16,14 @@ from engine.telemetry.signals import Signal, edge_metric_signal, latency_signal,
 # modality -> (signal function, weight, value at which the modality is "half convinced")
 MODALITIES = {
     "pattern": (pattern_signal, 1.0, 5.0),
+    "blame": (trace_blame_signal, 1.0, 1.0),
     "logs": (log_error_signal, 1.0, 1.0),
     "latency": (latency_signal, 1.0, 1.0),
     "metrics": (metric_signal, 1.0, 20.0),
     "edges": (edge_metric_signal, 1.0, 20.0),
 }
 DOWNSTREAM_DISCOUNT = 0.5
+EXPLAIN_RATIO = 1.0  # a dependency this anomalous, relative to the entity, fully explains it
 PEER_HALF = 3.0
 UNREACHABLE_DISCOUNT = 0.5
 REASONED = 5  # candidates that get a written reason (the rest are rarely read)
@@ -97,6 +100,6 @@ def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float]) -> dict[st
     adjusted = {}
     for entity, score in fused.items():
         below = [fused.get(d, 0.0) for d in nx.descendants(topology, entity)] if entity in topology else []
-        explained = min(max(below, default=0.0) / score, 1.0) if score > 0 else 0.0
+        explained = min(max(below, default=0.0) / (EXPLAIN_RATIO * score), 1.0) if score > 0 else 0.0
         adjusted[entity] = score * (1.0 - DOWNSTREAM_DISCOUNT * explained)
     return adjusted

@@ -303,9 +303,8 @@ def statement_of(template: str) -> str:
     return match.group(0) if match else template
 
 
-def _event_rates(spans: list[Span], logs: list[LogRecord]) -> dict[tuple[str, str], tuple[int, dict[str, float]]]:
-    """For each anchor (an operation in its calling context, or a log statement), how often each other
-    event happens in the same span."""
+def span_events(spans: list[Span], logs: list[LogRecord]) -> dict[str, set[str]]:
+    """What happened inside each span: its log statements and the calls it made to other services."""
     by_id = {span.span_id: span for span in spans}
     events: dict[str, set[str]] = defaultdict(set)
     for record in logs:
@@ -315,6 +314,14 @@ def _event_rates(spans: list[Span], logs: list[LogRecord]) -> dict[tuple[str, st
         parent = by_id.get(span.parent_id)
         if parent is not None and parent.entity != span.entity:
             events[parent.span_id].add(f"call:{span.entity} {span.operation}")
+    return events
+
+
+def _event_rates(spans: list[Span], logs: list[LogRecord]) -> dict[tuple[str, str], tuple[int, dict[str, float]]]:
+    """For each anchor (an operation in its calling context, or a log statement), how often each other
+    event happens in the same span."""
+    by_id = {span.span_id: span for span in spans}
+    events = span_events(spans, logs)
     counts: Counter[tuple[str, str]] = Counter()
     seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for span in spans:
