@@ -7,8 +7,9 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from engine.telemetry.model import Incident, LogRecord, Span
-from engine.telemetry.signals import MIN_CALLS, Signal, span_events
+from engine.telemetry.model import Incident, Span
+from engine.telemetry.profiles import minute_profile, span_anchors, span_events
+from engine.telemetry.signals import MIN_CALLS, Signal
 
 HABIT = 0.9  # an event that follows an anchor at least this often in the reference is expected
 
@@ -46,7 +47,7 @@ def _habits(incident: Incident) -> dict[tuple[str, str], tuple[set[str], set[str
     voters: Counter[tuple[str, str]] = Counter()
     errors: dict[tuple[str, str], set[str]] = defaultdict(set)
     for minute in incident.reference:
-        for anchor, (count, rates) in _anchor_rates(list(minute.spans), list(minute.logs)).items():
+        for anchor, (count, rates) in minute_profile(minute).anchors.items():
             errors[anchor].update(e for e in rates if e.startswith("log:ERROR"))
             if count >= MIN_CALLS:
                 voters[anchor] += 1
@@ -56,28 +57,9 @@ def _habits(incident: Incident) -> dict[tuple[str, str], tuple[set[str], set[str
     }
 
 
-def _anchor_rates(spans: list[Span], logs: list[LogRecord]) -> dict[tuple[str, str], tuple[int, dict[str, float]]]:
-    by_id = {span.span_id: span for span in spans}
-    events = span_events(spans, logs)
-    counts: Counter[tuple[str, str]] = Counter()
-    seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for span in spans:
-        happened = events.get(span.span_id, set())
-        for anchor in _anchors(span, by_id, happened):
-            counts[anchor] += 1
-            seen[anchor].update(happened)
-    return {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
-
-
-def _anchors(span: Span, by_id: dict[str, Span], happened: set[str]) -> list[tuple[str, str]]:
-    parent = by_id.get(span.parent_id)
-    context = parent.operation if parent is not None and parent.entity == span.entity else ""
-    return [(span.entity, f"{context} > {span.operation}")] + [(span.entity, e) for e in happened if e.startswith("log:")]
-
-
 def _breaks_habit(span: Span, by_id: dict[str, Span], events: dict[str, set[str]], habits: dict) -> bool:
     happened = events.get(span.span_id, set())
-    for anchor in _anchors(span, by_id, happened):
+    for anchor in span_anchors(span, by_id, happened):
         habit = habits.get(anchor)
         if habit is None:
             continue

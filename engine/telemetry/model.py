@@ -32,7 +32,7 @@ class LogRecord:
     template: str  # message with ids and numbers masked; "Class#line" kept
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity semantics: derived summaries are cached per object
 class ReferenceMinute:
     """Spans and logs of one fault-free minute (a reference window or the minute before an alert)."""
 
@@ -93,7 +93,7 @@ class CaseRef:
     summary: str
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: derived summaries are cached per incident
 class Incident:
     case_id: str
     system: str

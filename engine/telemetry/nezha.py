@@ -10,6 +10,7 @@ import calendar
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import networkx as nx
@@ -17,6 +18,7 @@ import networkx as nx
 from engine.telemetry.errors import TelemetryError
 from engine.telemetry.model import Alert, CaseRef, Incident, Label, MetricSeries, ReferenceMinute, Span, Window
 from engine.telemetry.nezha_files import load_edge_table, load_logs, load_metric_file, load_spans, service_of
+from engine.telemetry.profiles import minute_profile
 from engine.telemetry.readers import read_csv_rows, read_json
 
 WINDOW_MINUTES = 2  # the two minute files after the injection; file HH_MM holds (HH:MM-1, HH:MM]
@@ -205,10 +207,11 @@ def _reference_minutes(
     folders += [(day, _minute_names(t - t % 60, 1)[0]) for t in alert_times]
     minutes = []
     for folder, name in folders:
-        spans = _read_optional(folder / "trace" / f"{name}_trace.csv.gz", load_spans, sources)
-        logs = _read_optional(folder / "log" / f"{name}_log.csv.gz", load_logs, sources)
-        if spans or logs:
-            minutes.append(ReferenceMinute(f"{folder.parent.name}/{name}", spans, logs))
+        trace_file, log_file = folder / "trace" / f"{name}_trace.csv.gz", folder / "log" / f"{name}_log.csv.gz"
+        sources.extend(str(path) for path in (trace_file, log_file) if path.exists())
+        minute = _reference_minute(str(trace_file), str(log_file), f"{folder.parent.name}/{name}")
+        if minute.spans or minute.logs:
+            minutes.append(minute)
     if not any(minute.spans for minute in minutes):
         missing.append(f"fault-free reference traces (none under {reference_dir} or before the alert)")
     if not any(minute.logs for minute in minutes):
@@ -216,11 +219,16 @@ def _reference_minutes(
     return minutes
 
 
-def _read_optional(path: Path, parse, sources: list[str]) -> tuple:
-    if not path.exists():
-        return ()
-    sources.append(str(path))
-    return parse(path)
+@lru_cache(maxsize=64)
+def _reference_minute(trace_file: str, log_file: str, name: str) -> ReferenceMinute:
+    """One object per minute file pair, shared by the cases that use it (their summaries are cached on it)."""
+    minute = ReferenceMinute(name, _read_if_present(Path(trace_file), load_spans), _read_if_present(Path(log_file), load_logs))
+    minute_profile(minute)  # summarised once here, so that ranking any case of the day stays fast
+    return minute
+
+
+def _read_if_present(path: Path, parse) -> tuple:
+    return parse(path) if path.exists() else ()
 
 
 def _topology(dependency_csv: Path, spans: list[Span], baseline_spans: list[Span], sources: list[str]) -> nx.DiGraph:

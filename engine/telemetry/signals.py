@@ -6,14 +6,13 @@ open-ended (roughly: robust z-scores or log-ratios) and are squashed to [0, 1] b
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine.telemetry.model import Incident, LogRecord, Span
-from engine.telemetry.spans import span_costs
+from engine.telemetry.profiles import minute_profile, window_profile
 
 # metric name fragment -> (direction that indicates trouble: +1 up / -1 down, weight). Node-level and
 # client-side metrics are left out: they move with neighbours and workload, not with the pod's own fault.
@@ -173,11 +172,11 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
     minutes = [minute for minute in incident.reference if minute.spans]
     if not incident.spans or not minutes:
         return {}
-    window = _own_time_by_operation(incident.spans)
+    window = window_profile(incident).own_time
     ratios: dict[str, list[float]] = defaultdict(list)
     worst: dict[str, tuple[float, str, float, float]] = {}  # entity -> (ratio, operation, now ms, before ms)
     for minute in minutes:
-        reference = _own_time_by_operation(list(minute.spans))
+        reference = minute_profile(minute).own_time
         per_entity: dict[str, float] = {}
         for (entity, operation), durations in window.items():
             before = reference.get((entity, operation), [])
@@ -198,13 +197,6 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
             summary = f"{operation} takes {_number(now_ms)} ms of its own (normal {_number(before_ms)} ms)"
             signals[entity] = Signal(score, {operation: score}, summary)
     return signals
-
-
-def _own_time_by_operation(spans: list[Span]) -> dict[tuple[str, str], list[float]]:
-    grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for cost in span_costs(spans):
-        grouped[(cost.entity, cost.operation)].append(cost.own_ms)
-    return grouped
 
 
 def log_error_signal(incident: Incident) -> dict[str, Signal]:
@@ -237,11 +229,11 @@ def pattern_signal(incident: Incident) -> dict[str, Signal]:
     minutes = [minute for minute in incident.reference if minute.spans]
     if not incident.spans or not minutes:
         return {}
-    after = _event_rates(incident.spans, incident.logs)
+    after = window_profile(incident).anchors
     scores: dict[str, list[float]] = defaultdict(list)
     strongest: dict[str, dict[str, Change]] = defaultdict(dict)
     for minute in minutes:
-        changes = _pattern_changes(_event_rates(list(minute.spans), list(minute.logs)), after)
+        changes = _pattern_changes(minute_profile(minute).anchors, after)
         for entity in {anchor[0] for anchor in after}:
             found = changes.get(entity, {})
             scores[entity].append(float(sum(change.strength for change in found.values())))
@@ -292,44 +284,3 @@ def _changed_events(usual: dict[str, float], now: dict[str, float]) -> list[tupl
     lost = [(e, p, now.get(e, 0.0)) for e, p in usual.items() if p >= 0.8 and p - now.get(e, 0.0) >= 0.3]
     new_errors = [(e, 0.0, p) for e, p in now.items() if e.startswith("log:ERROR") and e not in usual and p >= 0.2]
     return lost + new_errors
-
-
-STATEMENT = re.compile(r"[\w.$\[\]]+#\d+")
-
-
-def statement_of(template: str) -> str:
-    """The code location (`Class#line`) of a Java log line, else the whole template."""
-    match = STATEMENT.search(template)
-    return match.group(0) if match else template
-
-
-def span_events(spans: list[Span], logs: list[LogRecord]) -> dict[str, set[str]]:
-    """What happened inside each span: its log statements and the calls it made to other services."""
-    by_id = {span.span_id: span for span in spans}
-    events: dict[str, set[str]] = defaultdict(set)
-    for record in logs:
-        if record.span_id in by_id:
-            events[record.span_id].add(f"log:{record.level} {statement_of(record.template)}")
-    for span in spans:
-        parent = by_id.get(span.parent_id)
-        if parent is not None and parent.entity != span.entity:
-            events[parent.span_id].add(f"call:{span.entity} {span.operation}")
-    return events
-
-
-def _event_rates(spans: list[Span], logs: list[LogRecord]) -> dict[tuple[str, str], tuple[int, dict[str, float]]]:
-    """For each anchor (an operation in its calling context, or a log statement), how often each other
-    event happens in the same span."""
-    by_id = {span.span_id: span for span in spans}
-    events = span_events(spans, logs)
-    counts: Counter[tuple[str, str]] = Counter()
-    seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for span in spans:
-        happened = events.get(span.span_id, set())
-        parent = by_id.get(span.parent_id)
-        context = parent.operation if parent is not None and parent.entity == span.entity else ""
-        anchors = [f"{context} > {span.operation}"] + sorted(e for e in happened if e.startswith("log:"))
-        for anchor in anchors:
-            counts[(span.entity, anchor)] += 1
-            seen[(span.entity, anchor)].update(happened - {anchor})
-    return {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}

@@ -1,0 +1,82 @@
+"""Summaries of a set of spans and logs that several signals share, computed once per minute of data.
+
+An anchor is an operation in its calling context (`parent op > op`) or a log statement; a profile says,
+per anchor, how often each event (another log statement, a call to another service) happens in the
+same span, and how much own time each operation takes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from engine.telemetry.model import Incident, LogRecord, ReferenceMinute, Span
+from engine.telemetry.spans import span_costs
+
+STATEMENT = re.compile(r"[\w.$\[\]]+#\d+")
+
+AnchorRates = dict[tuple[str, str], tuple[int, dict[str, float]]]  # (entity, anchor) -> (spans, event -> share)
+
+
+@dataclass(frozen=True)
+class Profile:
+    anchors: AnchorRates
+    own_time: dict[tuple[str, str], list[float]]  # (entity, operation) -> own milliseconds per span
+
+
+def statement_of(template: str) -> str:
+    """The code location (`Class#line`) of a Java log line, else the whole template."""
+    match = STATEMENT.search(template)
+    return match.group(0) if match else template
+
+
+def span_events(spans: list[Span], logs: list[LogRecord]) -> dict[str, set[str]]:
+    """What happened inside each span: its log statements and the calls it made to other services."""
+    by_id = {span.span_id: span for span in spans}
+    events: dict[str, set[str]] = defaultdict(set)
+    for record in logs:
+        if record.span_id in by_id:
+            events[record.span_id].add(f"log:{record.level} {statement_of(record.template)}")
+    for span in spans:
+        parent = by_id.get(span.parent_id)
+        if parent is not None and parent.entity != span.entity:
+            events[parent.span_id].add(f"call:{span.entity} {span.operation}")
+    return events
+
+
+def span_anchors(span: Span, by_id: dict[str, Span], happened: set[str]) -> list[tuple[str, str]]:
+    parent = by_id.get(span.parent_id)
+    context = parent.operation if parent is not None and parent.entity == span.entity else ""
+    logged = sorted(e for e in happened if e.startswith("log:"))
+    return [(span.entity, f"{context} > {span.operation}")] + [(span.entity, e) for e in logged]
+
+
+def profile_of(spans: list[Span] | tuple[Span, ...], logs: list[LogRecord] | tuple[LogRecord, ...]) -> Profile:
+    spans, logs = list(spans), list(logs)
+    by_id = {span.span_id: span for span in spans}
+    events = span_events(spans, logs)
+    counts: Counter[tuple[str, str]] = Counter()
+    seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for span in spans:
+        happened = events.get(span.span_id, set())
+        for anchor in span_anchors(span, by_id, happened):
+            counts[anchor] += 1
+            seen[anchor].update(happened - {anchor[1]})
+    own_time: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for cost in span_costs(spans):
+        own_time[(cost.entity, cost.operation)].append(cost.own_ms)
+    anchors = {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
+    return Profile(anchors, dict(own_time))
+
+
+@lru_cache(maxsize=64)
+def minute_profile(minute: ReferenceMinute) -> Profile:
+    """Cached per reference minute (loaders reuse one object per minute file, so days share the work)."""
+    return profile_of(minute.spans, minute.logs)
+
+
+@lru_cache(maxsize=4)
+def window_profile(incident: Incident) -> Profile:
+    return profile_of(incident.spans, incident.logs)
