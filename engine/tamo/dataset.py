@@ -1,0 +1,46 @@
+"""Feature tensors for every case of a dataset, extracted once and cached on disk by case + feature config.
+
+The label is read here (never in `features`) and kept beside the features, for training and scoring only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.tamo.cases import list_cases, load_case
+from engine.tamo.features import CACHE_DIR, CaseFeatures, extract_features, feature_key, load_features, save_features
+
+Progress = Callable[[int, int, str], None]  # (done, total, what)
+
+
+@dataclass
+class LabelledCase:
+    features: CaseFeatures
+    root_cause: str
+    fault_type: str
+
+
+def case_features(dataset: Path, case_id: str, cache_dir: Path = CACHE_DIR) -> LabelledCase:
+    path = Path(cache_dir) / f"{feature_key(dataset, case_id)}.npz"
+    if path.exists():
+        features, truth = load_features(path)
+    else:
+        incident = load_case(dataset, case_id)
+        features = extract_features(incident)
+        label = incident.label
+        truth = {"root_cause": label.root_cause if label else "", "fault_type": (label.fault_type or "") if label else ""}
+        save_features(path, features, truth)
+    return LabelledCase(features, truth["root_cause"], truth["fault_type"])
+
+
+def dataset_features(dataset: Path, on_progress: Progress | None = None, cache_dir: Path = CACHE_DIR,
+                     limit: int | None = None) -> list[LabelledCase]:
+    refs = list_cases(dataset)[:limit]
+    cases = []
+    for done, ref in enumerate(refs, start=1):
+        cases.append(case_features(dataset, ref.case_id, cache_dir))
+        if on_progress:
+            on_progress(done, len(refs), f"features {ref.case_id}")
+    return [case for case in cases if case.root_cause in case.features.entities]

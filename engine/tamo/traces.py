@@ -1,0 +1,148 @@
+"""Trace channels on the grid: per entity and per call edge, each against the fault-free reference minutes.
+
+Nezha spans carry no status code, so the trace "error" channel is the loss of downstream calls an operation
+reliably made in the reference (an early return or an exception cuts them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from engine.telemetry.model import Incident, Span
+from engine.telemetry.spans import span_costs
+from engine.tamo.grid import Grid
+
+TRACE_CHANNELS = ("trace_count", "trace_own_time", "trace_p95", "trace_edge_in", "trace_edge_out", "trace_lost_calls")
+MIN_CALLS = 3
+
+
+def trace_channels(incident: Incident, grid: Grid, index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """([N, T, len(TRACE_CHANNELS)], has_trace [T], {(caller, callee): [T] latency log-ratio})."""
+    out = np.zeros((len(index), grid.steps, len(TRACE_CHANNELS)))
+    spans = _spans_on_grid(incident, grid)
+    reference_minutes = [list(minute.spans) for minute in incident.reference if minute.spans]
+    if not spans or not reference_minutes:
+        return out, np.zeros(grid.steps), {}
+    reference = _reference_stats(reference_minutes)
+    bins = grid.bin_of(np.array([span.start for span in spans]))
+    by_bin: dict[int, list[Span]] = defaultdict(list)
+    for span, b in zip(spans, bins):
+        by_bin[int(b)].append(span)
+    edges: dict[tuple[str, str], np.ndarray] = {}
+    for b, members in by_bin.items():
+        _fill_bin(out[:, b], members, reference, index, edges, b, grid.steps)
+    has_trace = np.array([1.0 if b in by_bin else 0.0 for b in range(grid.steps)])
+    return out, has_trace, edges
+
+
+def _spans_on_grid(incident: Incident, grid: Grid) -> list[Span]:
+    candidates = list(incident.spans) + [s for minute in incident.reference for s in minute.spans]
+    if not candidates:
+        return []
+    inside = grid.bin_of(np.array([s.start for s in candidates])) >= 0
+    return [s for s, keep in zip(candidates, inside) if keep]
+
+
+def _reference_stats(minutes: list[list[Span]]) -> dict:
+    pooled = [span for minute in minutes for span in minute]
+    counts = defaultdict(list)
+    for minute in minutes:
+        per_entity = defaultdict(int)
+        for span in minute:
+            per_entity[span.entity] += 1
+        for entity, n in per_entity.items():
+            counts[entity].append(n)
+    return {
+        "count": {e: float(np.median(v + [0] * (len(minutes) - len(v)))) for e, v in counts.items()},
+        "own": {key: float(np.median(v)) for key, v in _own_times(pooled).items() if len(v) >= MIN_CALLS},
+        "p95": {e: float(np.percentile(v, 95)) for e, v in _durations(pooled).items()},
+        "edge": {key: float(np.median(v)) for key, v in _edge_durations(pooled).items() if len(v) >= MIN_CALLS},
+        "calls": {key: share for key, (n, share) in _call_shares(pooled).items() if n >= MIN_CALLS},
+    }
+
+
+def _fill_bin(out: np.ndarray, spans: list[Span], reference: dict, index: dict[str, int], edges: dict, b: int,
+              steps: int) -> None:
+    counts = defaultdict(int)
+    for span in spans:
+        counts[span.entity] += 1
+    for entity, n in counts.items():
+        if entity in index:
+            out[index[entity], 0] = np.log((n + 1.0) / (reference["count"].get(entity, 0.0) + 1.0))
+    _max_into(out, index, 1, _ratios(_own_times(spans), reference["own"], key_entity=lambda key: key[0]))
+    for entity, durations in _durations(spans).items():
+        if entity in index and entity in reference["p95"] and len(durations) >= MIN_CALLS:
+            out[index[entity], 2] = np.log((np.percentile(durations, 95) + 1.0) / (reference["p95"][entity] + 1.0))
+    edge_ratios = dict(_ratios(_edge_durations(spans), reference["edge"], key_entity=None))
+    for key, ratio in edge_ratios.items():
+        edges.setdefault(key, np.zeros(steps))[b] = ratio
+    _max_into(out, index, 3, [(callee, r) for (_, callee), r in edge_ratios.items()])
+    _max_into(out, index, 4, [(caller, r) for (caller, _), r in edge_ratios.items()])
+    _max_into(out, index, 5, _lost_calls(_call_shares(spans), reference["calls"]))
+
+
+def _ratios(now: dict, reference: dict, key_entity) -> list:
+    """(key or its entity, log-ratio of medians) for keys with enough calls in both."""
+    found = []
+    for key, values in now.items():
+        if key in reference and len(values) >= MIN_CALLS:
+            ratio = float(np.log((np.median(values) + 1.0) / (reference[key] + 1.0)))
+            found.append((key_entity(key) if key_entity else key, ratio))
+    return found
+
+
+def _max_into(out: np.ndarray, index: dict[str, int], channel: int, pairs) -> None:
+    """Keep the largest-magnitude value per entity."""
+    for entity, value in pairs:
+        if entity in index and abs(value) > abs(out[index[entity], channel]):
+            out[index[entity], channel] = value
+
+
+def _lost_calls(now: dict, reference: dict) -> list[tuple[str, float]]:
+    return [(key[0], reference[key] - share) for key, (n, share) in now.items()
+            if n >= MIN_CALLS and reference.get(key, 0.0) >= 0.5 and reference[key] > share]
+
+
+def _own_times(spans: list[Span]) -> dict[tuple[str, str], list[float]]:
+    grouped = defaultdict(list)
+    for cost in span_costs(spans):
+        grouped[(cost.entity, cost.operation)].append(cost.own_ms)
+    return grouped
+
+
+def _durations(spans: list[Span]) -> dict[str, list[float]]:
+    grouped = defaultdict(list)
+    for span in spans:
+        grouped[span.entity].append(span.duration_ms)
+    return grouped
+
+
+def _edge_durations(spans: list[Span]) -> dict[tuple[str, str], list[float]]:
+    by_id = {span.span_id: span for span in spans}
+    grouped = defaultdict(list)
+    for span in spans:
+        parent = by_id.get(span.parent_id)
+        if parent is not None and parent.entity != span.entity:
+            grouped[(parent.entity, span.entity)].append(span.duration_ms)
+    return grouped
+
+
+def _call_shares(spans: list[Span]) -> dict[tuple[str, str], tuple[int, float]]:
+    """Per (entity, operation): how many spans, and the share whose work (within the entity) called another
+    service."""
+    by_id = {span.span_id: span for span in spans}
+    calling: set[str] = set()
+    for span in spans:
+        parent = by_id.get(span.parent_id)
+        if parent is None or parent.entity == span.entity:
+            continue
+        while parent is not None and parent.entity == by_id[span.parent_id].entity and parent.span_id not in calling:
+            calling.add(parent.span_id)
+            parent = by_id.get(parent.parent_id)
+    totals, called = defaultdict(int), defaultdict(int)
+    for span in spans:
+        totals[(span.entity, span.operation)] += 1
+        called[(span.entity, span.operation)] += span.span_id in calling
+    return {key: (n, called[key] / n) for key, n in totals.items()}

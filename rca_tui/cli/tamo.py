@@ -1,0 +1,140 @@
+"""`rca-tui tamo …`: train, evaluate and run the TAMO tools (T1 fusion, T2 causal ranking, T3 fault type, A report).
+
+torch and the engine are imported inside the commands so `rca-tui --help` stays instant.
+"""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, print_table, say
+
+app = typer.Typer(help="TAMO tools: multimodal fusion, causal root-cause ranking, fault-type classification.",
+                  no_args_is_help=True)
+
+DatasetOption = Annotated[Path, typer.Option("--dataset", help="Dataset folder (e.g. ../shared/datasets/rca/nezha).")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (training is deterministic for a seed).")]
+FoldsOption = Annotated[int, typer.Option("--folds", help="k for k-fold cross-validation over cases.")]
+
+
+@contextmanager
+def _progress(quiet: bool):
+    """A rich progress bar on stderr; yields the (done, total, what) callback the engine reports to."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), disable=quiet and not sys.stderr.isatty(), transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        yield lambda done, total, what: bar.update(task, completed=done, total=total, description=what)
+
+
+def _cases(dataset: Path, on_progress):
+    from engine.tamo.dataset import dataset_features
+    from engine.telemetry.errors import TelemetryError
+
+    if not dataset.is_dir():
+        fail(f"{dataset}: not a folder; expected a dataset folder such as ../shared/datasets/rca/nezha", ExitCode.USAGE)
+    try:
+        cases = dataset_features(dataset, on_progress)
+    except TelemetryError as exc:
+        fail(str(exc))
+    if len(cases) < 2:
+        fail(f"{dataset}: {len(cases)} labelled cases found; training needs at least two")
+    return cases
+
+
+@app.command("train")
+def train(dataset: DatasetOption,
+          out: Annotated[Path | None, typer.Option("--out", help="Checkpoint file (default: data/tamo/tamo-nezha.pt).")] = None,
+          seed: SeedOption = 0,
+          folds: Annotated[int, typer.Option("--folds", help="Also cross-validate with k folds first (0: skip).")] = 0,
+          json_out: JsonOption = False) -> None:
+    """Train T1, T2 and T3 on every labelled case of DATASET and save one checkpoint (config + case list)."""
+    from engine.tamo.api import DEFAULT_CHECKPOINT
+    from engine.tamo.evaluate import evaluation_report
+    from engine.tamo.model import TrainConfig, train_model
+
+    config = TrainConfig(seed=seed)
+    with _progress(json_out) as on_progress:
+        cases = _cases(dataset, on_progress)
+        cv = evaluation_report(cases, config, folds, on_progress=on_progress) if folds > 1 else None
+        model = train_model(cases, config, on_progress)
+    path = model.save(out or DEFAULT_CHECKPOINT)
+    result = {"checkpoint": str(path), "cases": len(cases), "train_seconds": round(model.train_seconds, 1),
+              "fault_types": model.fault_types, "seed": seed, "cross_validation": cv}
+    if json_out:
+        emit_json(result)
+    else:
+        say(f"trained on {len(cases)} cases in {model.train_seconds:.1f} s -> {path}")
+        if cv:
+            _print_scores(cv)
+
+
+@app.command("infer")
+def infer(case: Annotated[str, typer.Argument(help="Case id, e.g. tt-2023-01-29-00.")], dataset: DatasetOption,
+          model_path: Annotated[Path | None, typer.Option("--model", help="Checkpoint (default: the bundled one).")] = None,
+          top_k: Annotated[int, typer.Option("--top-k", help="How many ranked entities to show.")] = 5,
+          json_out: JsonOption = False) -> None:
+    """Top-K root-cause entities, the causal graph, the fault type and the expert report for one case."""
+    from engine.tamo import api
+    from engine.tamo.cases import load_case
+    from engine.telemetry.errors import TelemetryError
+
+    try:
+        model = api.load_model(model_path)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc), ExitCode.NOT_FOUND)
+    try:
+        incident = load_case(dataset, case)
+    except TelemetryError as exc:
+        fail(str(exc), ExitCode.NOT_FOUND)
+    result = api.report(incident, model, top_k=top_k)
+    if json_out:
+        emit_json(result)
+        return
+    print_table(result["top_k"], ["entity", "score"], title=f"{case}: root-cause ranking (T2)")
+    print_table([{"fault_type": k, "probability": v} for k, v in result["fault_type"].items()],
+                ["fault_type", "probability"], title="fault type (T3)")
+    expert = result["report"]
+    say(expert["fault_analysis"])
+    say(f"impact: {expert['impact']['summary']}")
+    say(f"priority: {expert['priority']['level']} ({expert['priority']['reason']})")
+    for step in expert["remediation"]:
+        say(f"- {step}")
+
+
+@app.command("eval")
+def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 5,
+             scheme: Annotated[str, typer.Option("--scheme", help="kfold (over cases) or loso (leave one system out).")] = "kfold",
+             ablations: Annotated[bool, typer.Option("--ablations", help="Also run every ablation.")] = False,
+             json_out: JsonOption = False) -> None:
+    """Cross-validated AC@1 / AC@3 / Avg@5 per system and fault-type accuracy / macro-F1 (never on training cases)."""
+    from engine.tamo.evaluate import ABLATIONS, evaluation_report
+    from engine.tamo.model import TrainConfig
+
+    if scheme not in ("kfold", "loso"):
+        fail(f"--scheme {scheme!r}: expected kfold or loso", ExitCode.USAGE)
+    with _progress(json_out) as on_progress:
+        cases = _cases(dataset, on_progress)
+        report = evaluation_report(cases, TrainConfig(seed=seed), folds, scheme,
+                                   tuple(ABLATIONS) if ablations else ("full",), on_progress)
+    if json_out:
+        emit_json(report)
+    else:
+        _print_scores(report)
+
+
+def _print_scores(report: dict) -> None:
+    rows = []
+    for name, variant in report["variants"].items():
+        for system, scores in variant["ranking"].items():
+            rows.append({"variant": name, "system": system, **scores,
+                         "type_acc": variant["fault_type"]["accuracy"] if system == "all" else None,
+                         "type_macro_f1": variant["fault_type"]["macro_f1"] if system == "all" else None})
+    columns = ["variant", "system", "AC@1", "AC@3", "Avg@5", "cases", "type_acc", "type_macro_f1"]
+    print_table(rows, columns, title=f"TAMO, {report['scheme']}")

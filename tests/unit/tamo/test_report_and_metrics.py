@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import numpy as np
+
+from engine.tamo.dataset import LabelledCase
+from engine.tamo.evaluate import fault_type_scores, folds_by_case, ranking_scores
+from engine.tamo.expert import expert_report
+from engine.tamo.model import Inference, causal_edges
+
+from .conftest import chain_topology
+
+
+def _inference(ranking, types=None) -> Inference:
+    return Inference(ranking, [("svc-3", "svc-2", 0.6)], types or {"cpu": 0.8, "delay": 0.2})
+
+
+def test_report_cites_numbers_and_walks_the_topology_upstream():
+    report = expert_report(_inference([("svc-3", 0.9), ("svc-1", 0.05)]), chain_topology(), alert_entity="svc-0")
+    assert report["root_cause"] == "svc-3" and report["fault_type"] == "cpu"
+    assert report["impact"]["affected_upstream"] == ["svc-0", "svc-1", "svc-2"]
+    assert report["impact"]["entry_point_affected"] is True
+    assert "0.90" in report["fault_analysis"] and "0.80" in report["fault_analysis"]
+    assert "svc-2 (0.60)" in report["fault_analysis"]
+    assert report["priority"]["level"] == "P1"
+
+
+def test_report_for_a_leaf_root_without_callers_is_low_priority():
+    report = expert_report(_inference([("svc-0", 0.3), ("svc-1", 0.1)], {"exception": 0.6, "return": 0.4}),
+                           chain_topology(), alert_entity="svc-5")
+    assert report["impact"]["count"] == 0 and report["priority"]["level"] == "P3"
+    assert any("error log" in step for step in report["remediation"])
+
+
+def test_causal_edges_read_attention_as_explained_by():
+    weights = np.array([[0.1, 0.8, 0.1], [0.34, 0.33, 0.33], [0.05, 0.9, 0.05]])
+    edges = causal_edges(["a", "b", "c"], weights)
+    assert edges == [("b", "c", 0.9), ("b", "a", 0.8)]
+
+
+def _case(system: str, number: int, root: str, fault: str, synthetic) -> LabelledCase:
+    features = synthetic.features
+    features.system, features.case_id = system, f"{system}-{number}"
+    return LabelledCase(features, root, fault)
+
+
+def test_scores_count_ranks_per_system(synthetic_cases):
+    results = []
+    for number, (rank, fault, guess) in enumerate([(0, "cpu", "cpu"), (2, "cpu", "delay"), (7, "delay", "delay")]):
+        case = _case("A", number, "svc-0", fault, synthetic_cases[number])
+        others = [(f"x{i}", 0.1) for i in range(rank)]
+        results.append((case, _inference(others + [("svc-0", 0.05)], {guess: 0.9, "other": 0.1})))
+    scores = ranking_scores(results)["A"]
+    assert scores["AC@1"] == round(1 / 3, 4) and scores["AC@3"] == round(2 / 3, 4)
+    assert scores["Avg@5"] == round((1 + 1 + 2 + 2 + 2) / 15, 4)
+    types = fault_type_scores(results)
+    assert types["accuracy"] == round(2 / 3, 4) and types["macro_f1"] == round((2 / 3 + 2 / 3) / 2, 4)
+
+
+def test_folds_never_share_a_case_and_mix_systems(synthetic_cases):
+    cases = [_case("AB"[i % 2], i, "svc-0", "cpu", c) for i, c in enumerate(synthetic_cases)]
+    folds = folds_by_case(cases, 4)
+    flat = [i for fold in folds for i in fold]
+    assert sorted(flat) == list(range(len(cases)))
+    assert all({cases[i].features.system for i in fold} == {"A", "B"} for fold in folds)
