@@ -13,18 +13,19 @@ from engine.telemetry.model import Incident
 from engine.telemetry.reasons import explain
 from engine.telemetry.signals import Signal, edge_metric_signal, latency_signal, log_error_signal, metric_signal, pattern_signal
 
-# modality -> (signal function, weight, value at which the modality is "half convinced")
+# modality -> (signal function, weight, value at which the modality is "half convinced"). Specific
+# evidence (a broken code path in traces and logs, a resource metric) weighs double; own span time
+# moves with load, so it needs a larger change to convince.
 MODALITIES = {
-    "pattern": (pattern_signal, 1.0, 5.0),
-    "blame": (trace_blame_signal, 1.0, 1.0),
+    "pattern": (pattern_signal, 2.0, 5.0),
+    "blame": (trace_blame_signal, 2.0, 1.0),
     "logs": (log_error_signal, 1.0, 1.0),
-    "latency": (latency_signal, 1.0, 1.0),
-    "metrics": (metric_signal, 1.0, 20.0),
+    "latency": (latency_signal, 1.0, 4.0),
+    "metrics": (metric_signal, 2.0, 20.0),
     "edges": (edge_metric_signal, 1.0, 20.0),
 }
 DOWNSTREAM_DISCOUNT = 0.5
 EXPLAIN_RATIO = 1.0  # a dependency this anomalous, relative to the entity, fully explains it
-PEER_HALF = 3.0
 UNREACHABLE_DISCOUNT = 0.5
 REASONED = 5  # candidates that get a written reason (the rest are rarely read)
 
@@ -62,17 +63,16 @@ def rank_root_causes(incident: Incident) -> list[Candidate]:
 
 
 def _peer_standing(entities: list[str], signal: dict[str, Signal], half: float) -> dict[str, float]:
-    """How much an entity stands out from its peers in one modality, in [0, 1).
+    """How much an entity stands out in one modality, in [0, 1).
 
     A modality in which every entity deviates (a workload shift, a noisy baseline) says little about
-    which one is the cause, so the deviation is measured against the peers' median and spread.
+    which one is the cause, so the peers' median deviation is added to the modality's half-way value.
     """
-    values = np.array([signal[e].score if e in signal else 0.0 for e in entities])
-    if len(values) == 0:
+    values = {e: signal[e].score for e in entities if e in signal and signal[e].score > 0}
+    if not values:
         return {}
-    median = float(np.median(values))
-    spread = 1.4826 * float(np.median(np.abs(values - median))) + 0.1 * abs(median) + 0.2 * half
-    return {e: _squash((v - median) / spread, PEER_HALF) for e, v in zip(entities, values) if v > median}
+    median = float(np.median([values.get(e, 0.0) for e in entities]))
+    return {e: v / (v + half + median) for e, v in values.items()}
 
 
 def _squash(value: float, half: float) -> float:
