@@ -14,7 +14,6 @@ import numpy as np
 
 from engine.attribution.baselines import all_baselines
 from engine.attribution.features import StepFeatures, extract_features
-from engine.attribution.graph import GraphConfig
 from engine.attribution.learned import LearnedConfig, fit, score_steps
 from engine.attribution.metrics import Gold, Prediction, summarize
 from engine.attribution.pipeline import Analysis, AttributionConfig, analyse, attribution_from_scores
@@ -171,6 +170,3 @@ def evaluate(trajectories: list[Trajectory], config: EvalConfig = EvalConfig(), 
         "evaluation_seconds_total": round(time.perf_counter() - started, 2),
     }
     return report
-
-
-__all__ = ["EvalConfig", "GraphConfig", "evaluate", "evaluate_subset", "make_folds"]

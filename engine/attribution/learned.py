@@ -1,19 +1,31 @@
-"""The learned tracer (design 003, section 10.2): a per-step scorer trained with a listwise softmax loss (the
-gold root-cause step against the other candidate steps of the same trajectory).
+"""The learned tracer (design 003, section 10.2), factored as who × when-given-who:
 
-Model types: ``linear`` (a logistic ranker), ``mlp`` (one hidden layer), ``gnn`` (the mlp over each node's
-features plus the attention-weighted mean of its in- and out-neighbours' features on the Soft-IDG).
-Training uses torch; the fitted tracer is plain numpy arrays (save / load as ``.npz``).
+* an **agent scorer** ranks the trajectory's agents from what each did (:func:`agent_features`), trained with a
+  softmax over the agents of each trajectory;
+* a **step scorer** ranks the candidate steps of one agent (:func:`node_features`), trained with a softmax over
+  the labelled agent's steps.
+
+A step's score is ``log P(agent) + log P(step | agent)``, so the ranking covers all steps and ``who_mode="joint"``
+names the best agent and its best step. Model types for the step scorer: ``linear`` (logistic ranker), ``mlp``
+(one hidden layer), ``gnn`` (the mlp over each node's features plus the attention-weighted mean of its in- and
+out-neighbours' on the Soft-IDG). No feature holds an agent's name, so nothing can learn "agent X usually fails".
+Training uses torch; a fitted tracer is plain numpy arrays (save / load as ``.npz``).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine.attribution.node_features import FEATURE_GROUPS, feature_names, node_features
+from engine.attribution.node_features import (
+    FEATURE_GROUPS,
+    agent_feature_names,
+    agent_features,
+    feature_names,
+    node_features,
+)
 from engine.attribution.pipeline import Analysis
 
 MODEL_TYPES = ("linear", "mlp", "gnn")
@@ -21,25 +33,43 @@ MODEL_TYPES = ("linear", "mlp", "gnn")
 
 @dataclass(frozen=True)
 class LearnedConfig:
-    model_type: str = "mlp"
+    model_type: str = "linear"
     groups: tuple[str, ...] = FEATURE_GROUPS
     hidden: int = 16
-    epochs: int = 300
+    epochs: int = 200
     learning_rate: float = 0.02
-    weight_decay: float = 0.01
+    weight_decay: float = 1.0
+    """Strong L2: with a few dozen labelled trajectories, weaker decay over-fits (5-fold CV on the dev split)."""
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A standardise-then-feedforward scorer: rows in, one score per row out."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        hidden = (rows - self.mean) / self.std
+        for position, (weight, bias) in enumerate(self.layers):
+            hidden = hidden @ weight + bias
+            if position < len(self.layers) - 1:
+                hidden = np.tanh(hidden)
+        return hidden[:, 0]
 
 
 @dataclass(frozen=True)
 class LearnedTracer:
     config: LearnedConfig
-    names: list[str]
-    mean: np.ndarray
-    std: np.ndarray
-    layers: list[tuple[np.ndarray, np.ndarray]]
+    step_names: list[str]
+    agent_names: list[str]
+    step_scorer: Scorer
+    agent_scorer: Scorer
 
 
-def design_matrix(analysis: Analysis, config: LearnedConfig, with_ground_truth: bool) -> np.ndarray:
+def step_matrix(analysis: Analysis, config: LearnedConfig, with_ground_truth: bool) -> np.ndarray:
     features = node_features(analysis, config.groups, with_ground_truth)
     if config.model_type != "gnn":
         return features
@@ -48,60 +78,100 @@ def design_matrix(analysis: Analysis, config: LearnedConfig, with_ground_truth: 
 
 
 def fit(analyses: list[Analysis], config: LearnedConfig = LearnedConfig(), with_ground_truth: bool = False) -> LearnedTracer:
-    """Train on labelled analyses (``trajectory.label.when`` is the target step)."""
-    import torch
-
+    """Train both scorers on labelled analyses (``trajectory.label``: when, and who)."""
     if config.model_type not in MODEL_TYPES:
         raise ValueError(f"model type {config.model_type!r}: expected one of {', '.join(MODEL_TYPES)}")
     labelled = [a for a in analyses if a.trajectory.label and a.trajectory.label.when is not None]
     if not labelled:
         raise ValueError("no labelled trajectory to learn from")
-    matrices = [design_matrix(a, config, with_ground_truth) for a in labelled]
-    stacked = np.concatenate(matrices)
-    mean, std = stacked.mean(0), stacked.std(0) + 1e-6
-    inputs, masks, targets = _batch(labelled, [(m - mean) / std for m in matrices])
-    torch.manual_seed(config.seed)
-    network = _network(inputs.shape[-1], config)
-    optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    for _ in range(config.epochs):
-        optimiser.zero_grad()
-        logits = network(inputs).squeeze(-1).masked_fill(~masks, -1e9)
-        loss = torch.nn.functional.cross_entropy(logits, targets)
-        loss.backward()
-        optimiser.step()
-    layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
-              for m in network if isinstance(m, torch.nn.Linear)]
-    names = feature_names(config.groups)
+    agent_lists, step_lists = [], []
+    for analysis in labelled:
+        who = labelled_agent(analysis)
+        agents = analysis.trajectory.agents
+        speaking = _agents_with_candidates(analysis)
+        speaking[agents.index(who)] = True
+        agent_lists.append((agent_features(analysis, config.groups, with_ground_truth), speaking, agents.index(who)))
+        own_steps = np.array([s.agent == who for s in analysis.trajectory.steps]) & analysis.candidates
+        own_steps[analysis.trajectory.label.when] = True  # the labelled step is always a candidate when learning
+        step_lists.append((step_matrix(analysis, config, with_ground_truth), own_steps, analysis.trajectory.label.when))
+    step_names = feature_names(config.groups)
     if config.model_type == "gnn":
-        names = names + [f"in_{n}" for n in names] + [f"out_{n}" for n in names]
-    return LearnedTracer(config, names, mean, std, layers)
+        step_names = step_names + [f"in_{n}" for n in step_names] + [f"out_{n}" for n in step_names]
+    agent_config = LearnedConfig(**{**asdict(config), "model_type": "linear"})
+    return LearnedTracer(config, step_names, agent_feature_names(config.groups),
+                         fit_listwise(step_lists, config), fit_listwise(agent_lists, agent_config))
 
 
 def score_steps(tracer: LearnedTracer, analysis: Analysis, with_ground_truth: bool = False) -> np.ndarray:
-    """Log-scores per step (higher = more likely the root cause); non-candidates get -inf."""
-    hidden = (design_matrix(analysis, tracer.config, with_ground_truth) - tracer.mean) / tracer.std
-    for position, (weight, bias) in enumerate(tracer.layers):
-        hidden = hidden @ weight + bias
-        if position < len(tracer.layers) - 1:
-            hidden = np.tanh(hidden)
-    return np.where(analysis.candidates, hidden[:, 0], -np.inf)
+    """``log P(agent) + log P(step | agent)`` per step; non-candidates get -inf."""
+    agents = analysis.trajectory.agents
+    agent_log_p = _log_softmax(tracer.agent_scorer(agent_features(analysis, tracer.config.groups, with_ground_truth)))
+    step_scores = tracer.step_scorer(step_matrix(analysis, tracer.config, with_ground_truth))
+    owner = np.array([agents.index(s.agent) for s in analysis.trajectory.steps])
+    joint = np.full(len(owner), -np.inf)
+    for agent_index in range(len(agents)):
+        own = (owner == agent_index) & analysis.candidates
+        if own.any():
+            joint[own] = agent_log_p[agent_index] + _log_softmax(step_scores[own])
+    return joint
+
+
+def labelled_agent(analysis: Analysis) -> str:
+    """The labelled agent when it is one of the trajectory's speakers, else the speaker of the labelled step."""
+    label = analysis.trajectory.label
+    by_lower = {agent.lower(): agent for agent in analysis.trajectory.agents}
+    return by_lower.get((label.who or "").lower(), analysis.trajectory.steps[label.when].agent)
+
+
+def fit_listwise(lists: list[tuple[np.ndarray, np.ndarray, int]], config: LearnedConfig) -> Scorer:
+    """Fit a scorer so that, within every list (rows, candidate mask, target row), the target ranks first."""
+    import torch
+
+    stacked = np.concatenate([rows for rows, _, _ in lists])
+    mean, std = stacked.mean(0), stacked.std(0) + 1e-6
+    inputs, masks, targets = _pad([((rows - mean) / std, mask, target) for rows, mask, target in lists])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is ~30x faster than two fighting over a busy CPU
+    try:
+        torch.manual_seed(config.seed)
+        network = _network(inputs.shape[-1], config)
+        optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        for _ in range(config.epochs):
+            optimiser.zero_grad()
+            logits = network(inputs).squeeze(-1).masked_fill(~masks, -1e9)
+            torch.nn.functional.cross_entropy(logits, targets).backward()
+            optimiser.step()
+    finally:
+        torch.set_num_threads(threads)
+    layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+              for m in network if isinstance(m, torch.nn.Linear)]
+    return Scorer(mean, std, layers)
 
 
 def save(tracer: LearnedTracer, path: Path) -> None:
-    arrays = {"mean": tracer.mean, "std": tracer.std}
-    for position, (weight, bias) in enumerate(tracer.layers):
-        arrays[f"w{position}"], arrays[f"b{position}"] = weight, bias
-    config = {**tracer.config.__dict__, "groups": list(tracer.config.groups)}
-    np.savez(path, config=json.dumps(config), names=json.dumps(tracer.names), **arrays)
+    arrays = {}
+    for prefix, scorer in (("step", tracer.step_scorer), ("agent", tracer.agent_scorer)):
+        arrays[f"{prefix}_mean"], arrays[f"{prefix}_std"] = scorer.mean, scorer.std
+        for position, (weight, bias) in enumerate(scorer.layers):
+            arrays[f"{prefix}_w{position}"], arrays[f"{prefix}_b{position}"] = weight, bias
+    config = {**asdict(tracer.config), "groups": list(tracer.config.groups)}
+    names = {"step": tracer.step_names, "agent": tracer.agent_names}
+    np.savez(path, config=json.dumps(config), names=json.dumps(names), **arrays)
 
 
 def load(path: Path) -> LearnedTracer:
     with np.load(path) as data:
         config_data = json.loads(str(data["config"]))
         config = LearnedConfig(**{**config_data, "groups": tuple(config_data["groups"])})
-        count = sum(1 for key in data.files if key.startswith("w"))
-        layers = [(data[f"w{i}"], data[f"b{i}"]) for i in range(count)]
-        return LearnedTracer(config, json.loads(str(data["names"])), data["mean"], data["std"], layers)
+        names = json.loads(str(data["names"]))
+        scorers = {prefix: _load_scorer(data, prefix) for prefix in ("step", "agent")}
+    return LearnedTracer(config, names["step"], names["agent"], scorers["step"], scorers["agent"])
+
+
+def _load_scorer(data, prefix: str) -> Scorer:
+    count = sum(1 for key in data.files if key.startswith(f"{prefix}_w"))
+    layers = [(data[f"{prefix}_w{i}"], data[f"{prefix}_b{i}"]) for i in range(count)]
+    return Scorer(data[f"{prefix}_mean"], data[f"{prefix}_std"], layers)
 
 
 def _network(width: int, config: LearnedConfig):
@@ -112,19 +182,30 @@ def _network(width: int, config: LearnedConfig):
     return torch.nn.Sequential(torch.nn.Linear(width, config.hidden), torch.nn.Tanh(), torch.nn.Linear(config.hidden, 1))
 
 
-def _batch(analyses: list[Analysis], matrices: list[np.ndarray]):
+def _pad(lists: list[tuple[np.ndarray, np.ndarray, int]]):
     import torch
 
-    longest = max(len(m) for m in matrices)
-    inputs = np.zeros((len(matrices), longest, matrices[0].shape[1]), dtype=np.float32)
-    masks = np.zeros((len(matrices), longest), dtype=bool)
-    targets = np.zeros(len(matrices), dtype=np.int64)
-    for row, (analysis, matrix) in enumerate(zip(analyses, matrices)):
-        inputs[row, : len(matrix)] = matrix
-        masks[row, : len(matrix)] = analysis.candidates
-        targets[row] = analysis.trajectory.label.when
-        masks[row, targets[row]] = True  # the gold step is always a candidate when learning
+    longest = max(len(rows) for rows, _, _ in lists)
+    inputs = np.zeros((len(lists), longest, lists[0][0].shape[1]), dtype=np.float32)
+    masks = np.zeros((len(lists), longest), dtype=bool)
+    for row, (rows, mask, _) in enumerate(lists):
+        inputs[row, : len(rows)] = rows
+        masks[row, : len(rows)] = mask
+    targets = np.array([target for _, _, target in lists], dtype=np.int64)
     return torch.from_numpy(inputs), torch.from_numpy(masks), torch.from_numpy(targets)
+
+
+def _agents_with_candidates(analysis: Analysis) -> np.ndarray:
+    agents = analysis.trajectory.agents
+    speaking = np.zeros(len(agents), dtype=bool)
+    for index in np.nonzero(analysis.candidates)[0]:
+        speaking[agents.index(analysis.trajectory.steps[index].agent)] = True
+    return speaking
+
+
+def _log_softmax(values: np.ndarray) -> np.ndarray:
+    shifted = values - values.max()
+    return shifted - np.log(np.exp(shifted).sum())
 
 
 def _neighbour_mean(adjacency: np.ndarray, features: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Per-step features for the learned tracer. Every feature is read from the trajectory itself (its text, its
 structure, the SLM's white-box signals), never from an agent's name, so a model cannot just learn which agent
-usually fails. Feature groups can be switched off for ablations:
+usually fails. The same groups, pooled per agent, feed the agent scorer (:func:`agent_features`). Groups can be switched off
+for ablations:
 
 * ``position``: where the step is and how often its agent has spoken (the structural prior);
 * ``text``: what the step and the step after it say (errors, code, made-up data, the final answer);
@@ -23,15 +24,23 @@ _ERROR = re.compile(r"\b(error|exception|traceback|failed|exitcode: [1-9]|not fo
 _CODE = re.compile(r"```|\bdef |\bimport |\bprint\(")
 _MADE_UP = re.compile(r"\b(assume|assuming|hypothetical|placeholder|example data|simulat\w*|mock|dummy)\b", re.I)
 _FINAL = re.compile(r"\b(final answer|TERMINATE|in conclusion|the answer is)\b", re.I)
+_AGREES = re.compile(r"\b(i agree|agreed|confirm\w*|verified|looks (?:good|correct)|is correct|well done)\b", re.I)
+_NEGATIVE_FEEDBACK = re.compile(
+    r"\b(unable to|did not|didn't|failed|incorrect|wrong|no relevant|not (?:found|relevant|helpful|correct)|"
+    r"in a loop|stuck|irrelevant|mistake)\b|"
+    r'"is_progress_being_made"\s*:\s*\{[^}]*"answer"\s*:\s*false|"is_in_loop"\s*:\s*\{[^}]*"answer"\s*:\s*true',
+    re.I,
+)
 _WORD = re.compile(r"[a-z0-9]+")
 
 
 def feature_names(groups: tuple[str, ...]) -> list[str]:
     names = {
-        "position": ["rel_position", "log_position", "first_candidate", "agent_turn_log", "agent_first_turn",
-                     "agent_share", "kind_thought", "kind_action", "agent_opens"],
+        "position": ["rel_position", "log_position", "candidate_rank_0", "candidate_rank_1", "candidate_rank_2",
+                     "agent_turn_log", "agent_first_turn", "agent_share", "kind_thought", "kind_action", "agent_opens"],
         "text": ["log_chars", "has_code", "has_error", "next_has_error", "made_up_data", "final_marker",
-                 "query_overlap", "numbers_log"],
+                 "query_overlap", "numbers_log", "agrees", "negative_feedback_next", "negative_feedback_within_3",
+                 "last_before_first_negative"],
         "slm": ["nll_mean_z", "nll_max_z", "anomaly", "reconstruction_z", "prototype_z", "influence",
                 "rule_score", "out_attention_z", "in_attention_z", "kept"],
         "ground_truth": ["gt_in_step", "gt_word_recall", "gt_first_mention"],
@@ -56,13 +65,16 @@ def _position(analysis: Analysis) -> np.ndarray:
     candidate_indices = np.nonzero(candidates)[0]
     shares = Counter(steps[i].agent for i in candidate_indices)
     opener = steps[candidate_indices[0]].agent
+    rank = np.cumsum(candidates) - 1
     turns: Counter = Counter()
     rows = []
     for step in steps:
         rows.append([
             step.index / max(1, n - 1),
             np.log1p(step.index),
-            float(step.index == candidate_indices[0]),
+            float(candidates[step.index] and rank[step.index] == 0),
+            float(candidates[step.index] and rank[step.index] == 1),
+            float(candidates[step.index] and rank[step.index] == 2),
             np.log1p(turns[step.agent]),
             float(turns[step.agent] == 0),
             shares[step.agent] / len(candidate_indices),
@@ -77,6 +89,8 @@ def _position(analysis: Analysis) -> np.ndarray:
 def _text(analysis: Analysis) -> np.ndarray:
     steps = analysis.trajectory.steps
     query_words = set(_WORD.findall(analysis.trajectory.query.lower()))
+    negative = np.array([bool(_NEGATIVE_FEEDBACK.search(s.content)) and s.kind != "query" for s in steps])
+    culprit_before_first = _last_other_candidate_before(analysis, int(np.argmax(negative)) if negative.any() else -1)
     rows = []
     for step in steps:
         following = steps[step.index + 1].content if step.index + 1 < len(steps) else ""
@@ -90,8 +104,21 @@ def _text(analysis: Analysis) -> np.ndarray:
             float(bool(_FINAL.search(step.content))),
             len(words & query_words) / max(1, len(query_words)),
             np.log1p(len(re.findall(r"\d+(?:\.\d+)?", step.content))),
+            float(bool(_AGREES.search(step.content))),
+            float(negative[step.index + 1]) if step.index + 1 < len(steps) else 0.0,
+            float(negative[step.index + 1: step.index + 4].any()),
+            float(step.index == culprit_before_first),
         ])
     return np.array(rows)
+
+
+def _last_other_candidate_before(analysis: Analysis, feedback: int) -> int:
+    """The last candidate step before ``feedback`` spoken by another agent than the one giving the feedback."""
+    steps = analysis.trajectory.steps
+    for index in range(feedback - 1, -1, -1):
+        if analysis.candidates[index] and steps[index].agent != steps[feedback].agent:
+            return index
+    return -1
 
 
 def _slm(analysis: Analysis) -> np.ndarray:
@@ -110,6 +137,50 @@ def _slm(analysis: Analysis) -> np.ndarray:
         zscore(in_mass, kept),
         kept.astype(float),
     ], axis=1)
+
+
+AGENT_COLUMNS = {
+    "position": ["agent_turns_log", "agent_first_position", "agent_first_rank_log", "agent_share", "agent_opens",
+                 "agent_closes"],
+    "text": ["agent_any_made_up", "agent_any_next_error", "agent_any_code", "agent_agree_rate",
+             "agent_any_negative_feedback_next"],
+    "slm": ["agent_mean_nll_z", "agent_max_anomaly", "agent_max_influence"],
+    "ground_truth": ["agent_gt_mention"],
+}
+
+
+def agent_feature_names(groups: tuple[str, ...]) -> list[str]:
+    return [name for group in groups for name in AGENT_COLUMNS[group]]
+
+
+def agent_features(analysis: Analysis, groups: tuple[str, ...], with_ground_truth: bool) -> np.ndarray:
+    """One row per agent (``trajectory.agents`` order): what the agent did over its candidate steps."""
+    steps, candidates = analysis.trajectory.steps, analysis.candidates
+    n = len(steps)
+    rank = np.cumsum(candidates) - 1
+    candidate_agents = [steps[i].agent for i in np.nonzero(candidates)[0]]
+    blocks = {
+        "text": _text(analysis) if "text" in groups else None,
+        "slm": _slm(analysis) if "slm" in groups else None,
+        "ground_truth": _ground_truth(analysis) if "ground_truth" in groups else None,
+    }
+    rows = []
+    for agent in analysis.trajectory.agents:
+        own = [s.index for s in steps if s.agent == agent and candidates[s.index]] or \
+              [s.index for s in steps if s.agent == agent]
+        pooled = {
+            "position": [np.log1p(len(own)), own[0] / max(1, n - 1), np.log1p(max(rank[own[0]], 0)),
+                         candidate_agents.count(agent) / len(candidate_agents),
+                         float(candidate_agents[0] == agent), float(candidate_agents[-1] == agent)],
+            "text": lambda b: [b[own, 4].max(), b[own, 3].max(), b[own, 1].max(), b[own, 8].mean(), b[own, 9].max()],
+            "slm": lambda b: [b[own, 0].mean(), b[own, 2].max(), b[own, 5].max()],
+            "ground_truth": lambda b: [b[own, 0].max() if with_ground_truth else 0.0],
+        }
+        row = []
+        for group in groups:
+            row += pooled[group] if group == "position" else pooled[group](blocks[group])
+        rows.append(row)
+    return np.array(rows, dtype=np.float32)
 
 
 def _ground_truth(analysis: Analysis) -> np.ndarray:

@@ -25,7 +25,7 @@ from engine.attribution.tracer import (
     rule_scores,
 )
 
-WHO_MODES = ("step", "agent_sum")
+WHO_MODES = ("step", "agent_sum", "joint")
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,9 @@ class AttributionConfig:
     """Weight of next-step reconstruction in the anomaly score (0 = ablated)."""
     beta: float = 1.0
     """Weight of the prototype distance in the anomaly score (0 = ablated)."""
-    who_mode: str = "step"
-    """``step``: the agent of the predicted step; ``agent_sum``: the agent with the most score mass."""
+    who_mode: str = "joint"
+    """``step``: the agent of the best step; ``agent_sum``: the agent with the most score mass (softmax over
+    steps); ``joint``: that agent, and when = that agent's best step (who and when always agree)."""
     top_k: int = 5
 
 
@@ -92,7 +93,8 @@ def attribution_from_scores(
 ) -> Attribution:
     steps = analysis.trajectory.steps
     order = [int(i) for i in np.argsort(-scores, kind="stable") if analysis.candidates[i]]
-    when = order[0]
+    who = _who(analysis, scores, order[0], config.who_mode)
+    when = next(i for i in order if steps[i].agent == who) if config.who_mode == "joint" else order[0]
     ranking = [{"step": i, "agent": steps[i].agent, "score": round(float(scores[i]), 4)} for i in order[: config.top_k]]
     parts = {
         "anomaly": analysis.anomaly.total,
@@ -104,7 +106,7 @@ def attribution_from_scores(
     }
     return Attribution(
         trajectory_id=analysis.trajectory.id,
-        who=_who(analysis, scores, when, config.who_mode),
+        who=who,
         when=when,
         ranking=ranking,
         evidence_path=evidence_path(analysis.graph, when, analysis.failures),
@@ -136,7 +138,7 @@ def _who(analysis: Analysis, scores: np.ndarray, when: int, mode: str) -> str:
     steps = analysis.trajectory.steps
     if mode == "step":
         return steps[when].agent
-    if mode == "agent_sum":
+    if mode in ("agent_sum", "joint"):
         candidates = np.nonzero(analysis.candidates)[0]
         shifted = np.exp(scores[candidates] - scores[candidates].max())
         mass: dict[str, float] = {}

@@ -77,7 +77,7 @@ def eval_attribution(
     model: ModelOption = "smollm2-135m",
     folds: Annotated[int, typer.Option("--folds", min=2, help="k of the k-fold cross-validation.")] = 5,
     seed: Annotated[list[int] | None, typer.Option("--seed", help="Seeds (repeat the option); default 0 1 2.")] = None,
-    learned_model: Annotated[str, typer.Option("--learned-model", help="linear | mlp | gnn.")] = "mlp",
+    learned_model: Annotated[str, typer.Option("--learned-model", help="linear | mlp | gnn.")] = "linear",
     ablations: Annotated[bool, typer.Option("--ablations/--no-ablations", help="Also run the ablations.")] = True,
     failure_step: FailureOption = "final",
     anomaly_weight: AnomalyWeightOption = 0.3,
