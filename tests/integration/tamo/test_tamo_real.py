@@ -16,9 +16,8 @@ from tests.unit.tamo.conftest import synthetic_case
 CASE = "ob-2022-08-23-05"  # cpu contention in cartservice
 
 
-@pytest.fixture(scope="module")
-def nezha(request):
-    datasets = request.getfixturevalue("datasets")
+@pytest.fixture
+def nezha(datasets):
     return datasets / "rca" / "nezha"
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import torch
 
 from engine.tamo.batch import make_batch
@@ -66,8 +68,9 @@ def test_progress_reports_every_stage_and_t2_t3_losses_fall(synthetic_cases, qui
         stage, _, value = what.partition(" loss ")
         losses.setdefault(stage, []).append(float(value))
     assert set(losses) == {"T1 diffusion", "T2 ranking", "T3 fault type"}
-    assert losses["T2 ranking"][-1] < 0.5 * losses["T2 ranking"][0]
-    assert losses["T3 fault type"][-1] < 0.5 * losses["T3 fault type"][0]
+    # untrained: cross-entropy over 6 entities ~ ln 6; binary cross-entropy per class ~ ln 2
+    assert sum(losses["T2 ranking"][-3:]) / 3 < 0.5 * math.log(6)
+    assert sum(losses["T3 fault type"][-3:]) / 3 < 0.5 * math.log(2)
 
 
 def test_checkpoint_round_trip_keeps_config_cases_and_outputs(synthetic_cases, quick_config, tmp_path):
