@@ -65,11 +65,11 @@ def _build_incident(issue: Path, case_id: str) -> Incident:
         normal_table = read_metrics_csv(normal_csv)
         sources.append(str(normal_csv))
         baseline = Window(float(normal_table[0][0]), float(normal_table[0][-1]) + 1)
-        metrics = _join(normal_table, window_table)
+        metrics = _with_impact(_join(normal_table, window_table))
     else:
         missing.append(f"normal-operation metrics ({normal_csv} absent): baseline = the steps before the alert")
         baseline = Window(float(window_table[0][0]), alert_time - ALERT_SLACK_SECONDS)
-        metrics = _series(window_table)
+        metrics = _with_impact(_series(window_table))
     topology = read_adjacency(scenario_dir / "graph.csv")
     entities = sorted(set(topology.nodes) | set(metrics))
     topology.add_nodes_from(entities)
@@ -132,6 +132,20 @@ def read_metrics_csv(path: Path) -> MetricTable:
         values = np.array([to_float(path, name, row[index] if index < len(row) else "") for row in data])
         table.setdefault(entity, {})[name] = values
     return times, table
+
+
+def _with_impact(metrics: dict[str, MetricSeries]) -> dict[str, MetricSeries]:
+    """Add per-step failed requests and request-seconds: a rarely called node that fails its only call
+    reads 0% available, yet hurts the alerted service far less than a busy node losing 3%."""
+    for series in metrics.values():
+        requests = series.values.get("requests.Sum")
+        if requests is None:
+            continue
+        if "availability.Average" in series.values:
+            series.values["availability.failed_requests"] = requests * (100.0 - series.values["availability.Average"]) / 100.0
+        if "latency.Average" in series.values:
+            series.values["latency.request_seconds"] = requests * series.values["latency.Average"]
+    return metrics
 
 
 def _series(table: MetricTable) -> dict[str, MetricSeries]:

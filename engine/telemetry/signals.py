@@ -14,21 +14,23 @@ import numpy as np
 from engine.telemetry.model import Incident, LogRecord, Span
 from engine.telemetry.profiles import minute_profile, window_profile
 
-# metric name fragment -> (direction that indicates trouble: +1 up / -1 down, weight). Node-level and
+# metric name prefix -> (direction that indicates trouble: +1 up / -1 down, weight in the ranking,
+# smallest spread that counts as a deviation in the metric's unit). First match wins. Node-level and
 # client-side metrics are left out: they move with neighbours and workload, not with the pod's own fault.
 ENTITY_METRICS = {
-    # fragment: (direction, weight, smallest spread that counts as a deviation in the metric's unit)
     "CpuUsageRate": (+1, 1.0, 1.0),
     "CpuUsage(m)": (+1, 1.0, 5.0),
     "MemoryUsageRate": (+1, 1.0, 1.0),
     "PodServerLatencyP90": (+1, 0.5, 0.01),
     "PodServerLatencyP99": (+1, 0.5, 0.01),
     "PodSuccessRate": (-1, 1.0, 1.0),
-    "latency": (+1, 1.0, 0.001),  # PetShop / mABC style names
+    "availability.failed_requests": (+1, 1.0, 1.0),  # PetShop, derived by the loader
+    "latency.request_seconds": (+1, 1.0, 1.0),
+    "latency": (+1, 0.0, 0.001),  # PetShop: shown to the agents, ranked through the impact versions above
     "average_duration": (+1, 1.0, 1.0),
     "error_rate": (+1, 1.0, 0.5),
     "timeout_rate": (+1, 1.0, 0.5),
-    "availability": (-1, 1.0, 0.5),
+    "availability": (-1, 0.0, 0.5),  # PetShop: likewise
     "success_rate": (-1, 1.0, 0.5),
 }
 CALLER_SHARE = 0.5  # an edge's slow-down is mostly the callee's doing; the caller's network shares it
