@@ -12,6 +12,7 @@ import networkx as nx
 import numpy as np
 
 from engine.telemetry.model import Incident, LogRecord
+from engine.telemetry.profiles import window_edge_calls
 from engine.telemetry.ranking import Candidate, modality_signals, rank_root_causes
 from engine.telemetry.signals import metric_deviations
 from engine.telemetry.spans import edge_calls, failed_span_ids, latency_summary
@@ -70,7 +71,7 @@ def edge_statistics(incident: Incident, entity: str | None = None) -> list[dict]
     mean / p95 latency of the callee span, each with its baseline value. Filtered to edges touching
     `entity` when given."""
     baseline_spans = incident.baseline_spans
-    window = edge_calls(incident.spans, failed_span_ids(incident.spans, incident.logs))
+    window = window_edge_calls(incident)
     reference = edge_calls(baseline_spans, failed_span_ids(baseline_spans, incident.baseline_logs))
     minutes = incident.window_trace_minutes or 1.0
     reference_minutes = incident.reference_trace_minutes or 1.0

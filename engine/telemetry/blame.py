@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from engine.telemetry.model import Incident, Span
-from engine.telemetry.profiles import minute_profile, span_anchors, span_events
+from engine.telemetry.profiles import minute_profile, span_anchors, window_events
 from engine.telemetry.signals import MIN_CALLS, Signal
 
 HABIT = 0.9  # an event that follows an anchor at least this often in the reference is expected
@@ -18,7 +18,7 @@ def trace_blame_signal(incident: Incident) -> dict[str, Signal]:
     if not incident.spans or not incident.reference:
         return {}
     habits = _habits(incident)
-    events = span_events(incident.spans, incident.logs)
+    events = window_events(incident)
     by_id = {span.span_id: span for span in incident.spans}
     broken = {span.span_id for span in incident.spans if _breaks_habit(span, by_id, events, habits)}
     children: dict[str, list[str]] = defaultdict(list)

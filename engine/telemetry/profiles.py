@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.telemetry.model import Incident, LogRecord, ReferenceMinute, Span
-from engine.telemetry.spans import span_costs
+from engine.telemetry.spans import EdgeCalls, edge_calls, failed_span_ids, span_costs
 
 STATEMENT = re.compile(r"[\w.$\[\]]+#\d+")
 
@@ -53,10 +53,14 @@ def span_anchors(span: Span, by_id: dict[str, Span], happened: set[str]) -> list
     return [(span.entity, f"{context} > {span.operation}")] + [(span.entity, e) for e in logged]
 
 
-def profile_of(spans: list[Span] | tuple[Span, ...], logs: list[LogRecord] | tuple[LogRecord, ...]) -> Profile:
+def profile_of(
+    spans: list[Span] | tuple[Span, ...],
+    logs: list[LogRecord] | tuple[LogRecord, ...],
+    events: dict[str, set[str]] | None = None,
+) -> Profile:
     spans, logs = list(spans), list(logs)
     by_id = {span.span_id: span for span in spans}
-    events = span_events(spans, logs)
+    events = span_events(spans, logs) if events is None else events
     counts: Counter[tuple[str, str]] = Counter()
     seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for span in spans:
@@ -79,4 +83,14 @@ def minute_profile(minute: ReferenceMinute) -> Profile:
 
 @lru_cache(maxsize=4)
 def window_profile(incident: Incident) -> Profile:
-    return profile_of(incident.spans, incident.logs)
+    return profile_of(incident.spans, incident.logs, window_events(incident))
+
+
+@lru_cache(maxsize=4)
+def window_events(incident: Incident) -> dict[str, set[str]]:
+    return span_events(incident.spans, incident.logs)
+
+
+@lru_cache(maxsize=4)
+def window_edge_calls(incident: Incident) -> dict[tuple[str, str], EdgeCalls]:
+    return edge_calls(incident.spans, failed_span_ids(incident.spans, incident.logs))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from engine.telemetry.model import Incident
 from engine.telemetry.signals import Signal
-from engine.telemetry.spans import EdgeCalls, edge_calls, failed_span_ids, latency_summary
+from engine.telemetry.profiles import window_edge_calls
+from engine.telemetry.spans import EdgeCalls, latency_summary
 
 MAX_MODALITIES = 2
 MAX_NORMAL_CALLEES = 2
@@ -31,7 +32,7 @@ def _normal_callees(incident: Incident, entity: str, scores: dict[str, float]) -
     normal = sorted(c for c in incident.topology.successors(entity) if scores.get(c, 0.0) < 0.5 * own)
     if not normal:
         return ""
-    calls = edge_calls(incident.spans, failed_span_ids(incident.spans, incident.logs)) if incident.spans else {}
+    calls = window_edge_calls(incident)
     described = [_callee(name, calls.get((entity, name))) for name in normal[:MAX_NORMAL_CALLEES]]
     more = f" and {len(normal) - MAX_NORMAL_CALLEES} more" if len(normal) > MAX_NORMAL_CALLEES else ""
     return f", while its downstream {', '.join(described)}{more} stayed normal"

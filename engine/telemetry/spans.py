@@ -25,17 +25,18 @@ def span_costs(spans: list[Span]) -> list[SpanCost]:
     A client span whose only children run in one other service is charged to that callee: the gap
     between the caller's wait and the callee's work is network and queueing at the callee's side.
     """
-    children: dict[str, list[Span]] = defaultdict(list)
+    child_time: dict[str, float] = defaultdict(float)
+    child_entities: dict[str, set[str]] = defaultdict(set)
     for span in spans:
         if span.parent_id:
-            children[span.parent_id].append(span)
+            child_time[span.parent_id] += span.duration_ms
+            child_entities[span.parent_id].add(span.entity)
     costs = []
     for span in spans:
-        kids = children.get(span.span_id, [])
-        own = max(span.duration_ms - sum(kid.duration_ms for kid in kids), 0.0)
-        remote = {kid.entity for kid in kids} - {span.entity}
-        if kids and len(remote) == 1 and all(kid.entity != span.entity for kid in kids):
-            costs.append(SpanCost(remote.pop(), f"wait:{span.operation}", own))
+        own = max(span.duration_ms - child_time.get(span.span_id, 0.0), 0.0)
+        below = child_entities.get(span.span_id)
+        if below and len(below) == 1 and span.entity not in below:
+            costs.append(SpanCost(next(iter(below)), f"wait:{span.operation}", own))
         else:
             costs.append(SpanCost(span.entity, span.operation, own))
     return costs
