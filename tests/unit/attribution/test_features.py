@@ -57,3 +57,10 @@ def test_second_extraction_comes_from_disk_without_running_the_model(tiny_model_
 def test_unknown_model_name_is_a_clear_error(tmp_path):
     with pytest.raises(ModelNotFoundError, match="no-such-model"):
         resolve_model_dir(str(tmp_path / "no-such-model"))
+
+
+def test_a_one_step_trajectory_still_gets_an_answer(tiny_model_dir):
+    from engine.attribution.pipeline import trace
+
+    result = trace(make_trajectory([("Solo", "message", "I did everything myself.")]), str(tiny_model_dir))
+    assert (result.who, result.when, result.evidence_path) == ("Solo", 0, [0])
