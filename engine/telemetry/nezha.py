@@ -233,7 +233,7 @@ def _read_if_present(path: Path, parse) -> tuple:
 
 def _topology(dependency_csv: Path, spans: list[Span], baseline_spans: list[Span], sources: list[str]) -> nx.DiGraph:
     graph = nx.DiGraph()
-    for caller, callee in span_edges(baseline_spans) | span_edges(spans):
+    for caller, callee in sorted(span_edges(baseline_spans) | span_edges(spans)):  # sorted: same graph every run
         graph.add_edge(caller, callee)
     if dependency_csv.exists():
         for row in read_csv_rows(dependency_csv, ("Source", "Target")):

@@ -247,7 +247,7 @@ def pattern_signal(incident: Incident) -> dict[str, Signal]:
         score = float(np.median(values))
         if score > 0:
             changes = strongest[entity]
-            top = max(changes.values(), key=lambda change: change.strength)
+            top = max(changes.values(), key=lambda change: (change.strength, change.event, change.anchor))
             signals[entity] = Signal(score, {key: change.strength for key, change in changes.items()}, top.describe())
     return signals
 
