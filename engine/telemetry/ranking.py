@@ -25,7 +25,6 @@ MODALITIES = {
     "edges": (edge_metric_signal, 1.0, 20.0),
 }
 DOWNSTREAM_DISCOUNT = 0.5
-EXPLAIN_RATIO = 1.0  # a dependency this anomalous, relative to the entity, fully explains it
 UNREACHABLE_DISCOUNT = 0.5
 REASONED = 5  # candidates that get a written reason (the rest are rarely read)
 
@@ -34,7 +33,7 @@ REASONED = 5  # candidates that get a written reason (the rest are rarely read)
 class Candidate:
     entity: str
     score: float  # in [0, 1]
-    evidence: dict[str, float] = field(default_factory=dict)  # modality -> its squashed score
+    evidence: dict[str, float] = field(default_factory=dict)  # modality -> how much the entity stands out, [0, 1)
     reason: str = ""  # one sentence citing numbers (top candidates only)
 
 
@@ -75,10 +74,6 @@ def _peer_standing(entities: list[str], signal: dict[str, Signal], half: float) 
     return {e: v / (v + half + median) for e, v in values.items()}
 
 
-def _squash(value: float, half: float) -> float:
-    return value / (value + half) if value > 0 else 0.0
-
-
 def _evidence(entity: str, standing: dict[str, dict[str, float]]) -> dict[str, float]:
     return {name: round(float(values[entity]), 4) for name, values in standing.items() if entity in values}
 
@@ -100,6 +95,6 @@ def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float]) -> dict[st
     adjusted = {}
     for entity, score in fused.items():
         below = [fused.get(d, 0.0) for d in nx.descendants(topology, entity)] if entity in topology else []
-        explained = min(max(below, default=0.0) / (EXPLAIN_RATIO * score), 1.0) if score > 0 else 0.0
+        explained = min(max(below, default=0.0) / score, 1.0) if score > 0 else 0.0  # 1: a dependency is as anomalous
         adjusted[entity] = score * (1.0 - DOWNSTREAM_DISCOUNT * explained)
     return adjusted

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.telemetry.model import Incident, LogRecord, Span
+from engine.telemetry.model import Incident
 from engine.telemetry.profiles import minute_profile, window_profile
 
 # metric name prefix -> (direction that indicates trouble: +1 up / -1 down, weight in the ranking,
