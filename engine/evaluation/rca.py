@@ -90,7 +90,8 @@ def summarize(results: Sequence[CaseResult]) -> dict:
     groups = {"all": labelled}
     for result in labelled:
         groups.setdefault(f"system={result.system}", []).append(result)
-        groups.setdefault(f"system={result.system} fault={result.fault_type}", []).append(result)
+        if result.fault_type != "?":  # PetShop and failed loads have no fault type
+            groups.setdefault(f"system={result.system} fault={result.fault_type}", []).append(result)
     return {
         "table": [_row(name, members) for name, members in sorted(groups.items(), key=lambda kv: kv[0] != "all")],
         "cases": [asdict(r) | {"position": r.position} for r in results],
