@@ -5,12 +5,11 @@ from functools import cached_property
 from typing import Any, Callable
 
 import networkx as nx
-import numpy as np
 
 from engine.reasoners.base import ToolSpec
+from engine.telemetry import analysis
 from engine.telemetry.model import Incident
 from engine.telemetry.ranking import Candidate, modality_signals, rank_root_causes
-from engine.telemetry.spans import edge_calls, latency_summary
 
 
 class ToolError(ValueError):
@@ -76,44 +75,16 @@ class Toolbox:
         return {"modalities": overview, "missing": list(self.incident.missing)}
 
     def metric_query(self, entity: str) -> dict:
-        series = self.incident.metrics.get(self._entity(entity))
-        if series is None:
-            return {"entity": entity, "metrics": {}, "note": "no metrics recorded for this entity"}
-        window = series.between(self.incident.window.start, self.incident.window.end)
-        baseline = series.between(self.incident.baseline.start, self.incident.baseline.end)
-        metrics = {}
-        for name, values in window.items():
-            now, before = _finite_mean(values), _finite_mean(baseline.get(name, np.array([])))
-            if now is not None:
-                metrics[name] = {"window_mean": round(now, 3),
-                                 "baseline_mean": None if before is None else round(before, 3)}
-        return {"entity": entity, "metrics": metrics}
+        """Each metric's worst window value against its normal level (robust z-score)."""
+        return {"entity": self._entity(entity), "metrics": analysis.baseline_comparison(self.incident, entity)}
 
     def trace_stats(self, entity: str) -> dict:
-        self._entity(entity)
-        now = edge_calls(self.incident.spans, set())
-        before = edge_calls(self.incident.baseline_spans, set())
-        edges = []
-        for (caller, callee), calls in sorted(now.items()):
-            if entity not in (caller, callee):
-                continue
-            reference = before.get((caller, callee))
-            edges.append({"edge": f"{caller}->{callee}", "calls": len(calls.durations_ms),
-                          **_rounded(latency_summary(calls.durations_ms)),
-                          "baseline": _rounded(latency_summary(reference.durations_ms)) if reference else None})
-        return {"entity": entity, "edges": edges,
+        return {"entity": self._entity(entity), "edges": analysis.edge_statistics(self.incident, entity),
                 "note": "" if self.incident.spans else "no traces in the window"}
 
     def log_stats(self, entity: str) -> dict:
-        self._entity(entity)
-        window = [r for r in self.incident.logs if r.entity == entity]
-        baseline = [r for r in self.incident.baseline_logs if r.entity == entity]
-        known = {r.template for r in baseline}
-        errors = [r for r in window if r.level == "ERROR"]
-        fresh = sorted({r.template for r in errors if r.template not in known})
-        return {"entity": entity, "logs": len(window), "errors": len(errors),
-                "baseline_errors": sum(r.level == "ERROR" for r in baseline), "new_error_templates": fresh[:5],
-                "note": "" if self.incident.logs else "no logs in the window"}
+        stats = analysis.log_statistics(self.incident, self._entity(entity)).get(entity, {})
+        return {"entity": entity, **stats, "note": "" if self.incident.logs else "no logs in the window"}
 
     def baseline_compare(self, entity: str) -> dict:
         self._entity(entity)
@@ -137,25 +108,6 @@ class Toolbox:
                                for c in self.ranking[:int(k)]]}
 
     def propagation_path(self, root: str) -> dict:
-        target = self.incident.alert.entity
-        return {"root": self._entity(root), "alerted": target, "path": call_path(self.incident.topology, root,
-                                                                                  target)}
-
-
-def call_path(graph: nx.DiGraph, root: str, alerted: str) -> list[str]:
-    """The alerted entity's call chain down to the root cause (callers first), or [root] when unconnected."""
-    if root == alerted:
-        return [root]
-    try:
-        return nx.shortest_path(graph, alerted, root)
-    except (nx.NetworkXNoPath, nx.NodeNotFound):
-        return [root]
-
-
-def _finite_mean(values: np.ndarray) -> float | None:
-    finite = values[np.isfinite(values)] if len(values) else values
-    return float(finite.mean()) if len(finite) else None
-
-
-def _rounded(summary: dict[str, float]) -> dict[str, float | None]:
-    return {k: (None if np.isnan(v) else round(v, 1)) for k, v in summary.items()}
+        """The alerted entity's call chain down to the root cause (callers first)."""
+        path = analysis.propagation_path(self.incident, self._entity(root))
+        return {"root": root, "alerted": self.incident.alert.entity, "path": list(reversed(path))}

@@ -175,10 +175,10 @@ def repair_steps(root: str, seen: list[Observation], shared: dict[str, Any]) -> 
     path = shared.get("fault_mapper", {}).get("fault_web", {}).get(root, [root])
     evidence = _describe(compare)
     steps = [("Confirm the fault on " + root, f"Check {root}'s pods, restarts and resource limits: {evidence}.")]
-    if logs["new_error_templates"]:
-        steps.append(("Read the new errors", f"{logs['errors']} error logs in the window "
-                                              f"(baseline {logs['baseline_errors']}); new: "
-                                              f"{logs['new_error_templates'][0][:160]}"))
+    if logs.get("new_error_templates"):
+        steps.append(("Read the new errors", f"{logs['errors_per_min']} error logs/min in the window "
+                                              f"(baseline {logs['baseline_errors_per_min']}); new: "
+                                              f"{logs['new_error_templates'][0]['template'][:160]}"))
     modalities = compare["modalities"]
     if "metrics" in modalities and modalities["metrics"]["score"] > 0:
         steps.append(("Relieve resource pressure", f"{modalities['metrics']['summary']}: scale out {root} or "
