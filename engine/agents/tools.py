@@ -58,7 +58,7 @@ class Toolbox:
 
     @cached_property
     def ranking(self) -> list[Candidate]:
-        return rank_root_causes(self.incident)
+        return rank_root_causes(self.incident, self.signals)
 
     def _entity(self, entity: str) -> str:
         if entity not in self.incident.entities:

@@ -41,9 +41,10 @@ def modality_signals(incident: Incident) -> dict[str, dict[str, Signal]]:
     return {name: function(incident) for name, (function, _, _) in MODALITIES.items()}
 
 
-def rank_root_causes(incident: Incident) -> list[Candidate]:
-    """Every entity, most likely root cause first; deterministic (ties broken by name)."""
-    signals = modality_signals(incident)
+def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] | None = None) -> list[Candidate]:
+    """Every entity, most likely root cause first; deterministic (ties broken by name). Pass `signals` when
+    they are already computed (they are the expensive part)."""
+    signals = modality_signals(incident) if signals is None else signals
     standing = {name: _peer_standing(incident.entities, signals[name], half) for name, (_, _, half) in MODALITIES.items()}
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
     adjusted = _prefer_downstream(incident.topology, fused)
