@@ -131,7 +131,7 @@ def _ablations(trajectories, features, golds, analyses, config: EvalConfig) -> d
         variant_analyses = [analyse(t, f, variant) for t, f in zip(trajectories, features)]
         report[name] = summarize(rule_predictions(variant_analyses, variant), golds)
     learned_variants = {
-        "learned: position features only (structural prior)": ("position",),
+        "learned: position only (structural prior)": ("position",),
         "learned: without SLM features": ("position", "text"),
         "learned: without text features": ("position", "slm"),
         "learned: SLM features only": ("slm",),

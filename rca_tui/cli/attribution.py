@@ -168,13 +168,13 @@ def _print_attribution(trajectory: Any, result: Any) -> None:
 def _print_report(report: dict) -> None:
     for name, subset in report["subsets"].items():
         say(f"\n== {name} (n={subset['n']}, {report['folds']}-fold CV, seeds {report['seeds']}) ==")
-        say(f"{'method':<58} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6}")
+        say(f"{'method':<62} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6}")
         rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
         rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
         rows += [(f"learned tracer [{k}]", v) for k, v in subset["learned_tracer"].items()]
         rows += list(subset.get("ablations", {}).items())
         for label, m in rows:
-            say(f"{label:<58} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f} {m['when_top5']:>6.3f} "
+            say(f"{label:<62} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f} {m['when_top5']:>6.3f} "
                 f"{m['who_substring_upstream']:>6.3f} {m['when_substring_upstream']:>6.3f}")
     say("\nwho/when = exact match; who~/when~ = upstream Who&When substring match (gold '1' matches predicted '10').")
     timing = report["timing"]
