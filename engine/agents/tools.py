@@ -17,8 +17,12 @@ class ToolError(ValueError):
 
 
 class Toolbox:
-    def __init__(self, incident: Incident):
+    """The tools over one incident. With `tamo_model` (a checkpoint path, or "default" for the bundled one), the
+    TAMO tools are offered too: T2's learned ranking and causal graph, T3's fault type and A's expert report."""
+
+    def __init__(self, incident: Incident, tamo_model: str | None = None):
         self.incident = incident
+        self.tamo_model = tamo_model
         self._tools: dict[str, tuple[ToolSpec, Callable[..., Any]]] = {
             "anomaly_overview": (ToolSpec("anomaly_overview", "Most anomalous entities per modality vs baseline",
                                           {"top": "how many per modality (default 5)"}), self.anomaly_overview),
@@ -38,6 +42,15 @@ class Toolbox:
             "propagation_path": (ToolSpec("propagation_path", "Call path from a root cause to the alerted entity",
                                           {"root": "service name"}), self.propagation_path),
         }
+        if tamo_model is not None:
+            self._tools.update({
+                "tamo_rank": (ToolSpec("tamo_rank", "TAMO T2: root-cause ranking from frequency-domain attention",
+                                       {"k": "how many (default 5)"}), self.tamo_rank),
+                "tamo_causal_graph": (ToolSpec("tamo_causal_graph", "TAMO T2: causal edges between entities",
+                                               {}), self.tamo_causal_graph),
+                "tamo_report": (ToolSpec("tamo_report", "TAMO T3 fault type and the expert report", {}),
+                                self.tamo_report),
+            })
 
     @property
     def specs(self) -> list[ToolSpec]:
@@ -106,6 +119,26 @@ class Toolbox:
     def rank_candidates(self, k: int = 5) -> dict:
         return {"candidates": [{"entity": c.entity, "score": c.score, "evidence": c.evidence, "reason": c.reason}
                                for c in self.ranking[:int(k)]]}
+
+    def tamo_rank(self, k: int = 5) -> dict:
+        return {"ranking": [{"entity": e, "score": round(float(v), 4)} for e, v in self._tamo().rank(
+            self.incident, self._tamo_checkpoint())[:int(k)]]}
+
+    def tamo_causal_graph(self) -> dict:
+        edges = self._tamo().causal_edges(self.incident, self._tamo_checkpoint())
+        return {"edges": [{"src": a, "dst": b, "weight": round(float(w), 4)} for a, b, w in edges[:15]]}
+
+    def tamo_report(self) -> dict:
+        report = self._tamo().report(self.incident, self._tamo_checkpoint())
+        return {"fault_type": report["fault_type"], "report": report["report"]}
+
+    def _tamo(self):
+        from engine.tamo import api
+
+        return api
+
+    def _tamo_checkpoint(self):
+        return self._tamo().load_model(None if self.tamo_model == "default" else self.tamo_model)
 
     def propagation_path(self, root: str) -> dict:
         """The alerted entity's call chain down to the root cause (callers first)."""

@@ -71,7 +71,12 @@ class HeuristicReasoner:
         if not seen:
             return StepDecision("Fuse the evidence of every modality into a probability per entity.",
                                 tool="rank_candidates", args={"k": 5})
+        if _offers(request, "tamo_rank") and len(seen) == 1:
+            return StepDecision("Ask TAMO's frequency-domain causal attention for its own ranking.",
+                                tool="tamo_rank", args={"k": 10})
         candidates = seen[0].result["candidates"]
+        if len(seen) > 1:
+            candidates = with_tamo(candidates, seen[1].result["ranking"])
         top = candidates[0] if candidates else None
         thought = f"{top['entity']} scores {top['score']:.2f}, highest of {len(candidates)}." if top else \
             "No candidate has any evidence."
@@ -79,14 +84,18 @@ class HeuristicReasoner:
 
     def _plan_fault_mapper(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
         candidates = request.shared.get("probability_oracle", {}).get("candidates", [])
-        mapped = {obs.args["root"] for obs in seen}
+        if _offers(request, "tamo_causal_graph") and not any(obs.tool == "tamo_causal_graph" for obs in seen):
+            return StepDecision("Which entities does TAMO's causal graph say drive the others?",
+                                tool="tamo_causal_graph", args={})
+        mapped = {obs.args["root"] for obs in seen if obs.tool == "propagation_path"}
         for candidate in candidates[:3]:
             if candidate["entity"] not in mapped:
                 return StepDecision(f"How would a fault in {candidate['entity']} reach the alert?",
                                     tool="propagation_path", args={"root": candidate["entity"]})
-        web = {obs.args["root"]: obs.result["path"] for obs in seen}
+        web = {obs.args["root"]: obs.result["path"] for obs in seen if obs.tool == "propagation_path"}
+        causal = next((obs.result["edges"] for obs in seen if obs.tool == "tamo_causal_graph"), [])
         return StepDecision("The fault web links each candidate to the alerted entity.",
-                            answer={"fault_web": web})
+                            answer={"fault_web": web, "causal_edges": causal})
 
     def _plan_solution_engineer(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
         root = request.shared["consensus"]["root_cause"]
@@ -94,6 +103,9 @@ class HeuristicReasoner:
             return StepDecision(f"What exactly is wrong with {root}?", tool="baseline_compare", args={"entity": root})
         if not any(obs.tool == "log_stats" for obs in seen):
             return StepDecision(f"Which errors does {root} log?", tool="log_stats", args={"entity": root})
+        if _offers(request, "tamo_report") and not any(obs.tool == "tamo_report" for obs in seen):
+            return StepDecision("What kind of fault is it? Ask TAMO's classifier and expert.", tool="tamo_report",
+                                args={})
         return StepDecision(f"Repair plan for {root} from its evidence.",
                             answer={"repair_steps": repair_steps(root, seen, request.shared)})
 
@@ -150,6 +162,27 @@ class HeuristicReasoner:
         return VoteDecision("against", f"{root} scores {score:.2f}, far below {best['entity']} ({best['score']:.2f})")
 
 
+TAMO_WEIGHT = 0.3  # T2's learned ranking is one signal among the oracle's; the statistics carry the rest
+
+
+def with_tamo(candidates: list[dict], tamo_ranking: list[dict]) -> list[dict]:
+    """Blend T2's ranking (scaled to its best score) into the statistical candidates and re-rank."""
+    best = max((row["score"] for row in tamo_ranking), default=0.0) or 1.0
+    tamo = {row["entity"]: row["score"] / best for row in tamo_ranking}
+    top = max((c["score"] for c in candidates), default=0.0) or 1.0
+    blended = []
+    for candidate in candidates:
+        t2 = tamo.get(candidate["entity"], 0.0)
+        score = (1 - TAMO_WEIGHT) * candidate["score"] / top + TAMO_WEIGHT * t2
+        blended.append({**candidate, "score": round(score, 4), "evidence": {**candidate.get("evidence", {}),
+                                                                          "tamo_t2": round(t2, 4)}})
+    return sorted(blended, key=lambda c: (-c["score"], c["entity"]))
+
+
+def _offers(request: StepRequest, tool: str) -> bool:
+    return any(spec.name == tool for spec in request.tools)
+
+
 def _share_of_top(rows: list[dict], entity: str) -> float:
     score = next((row["score"] for row in rows if row["entity"] == entity), 0.0)
     return score / rows[0]["score"] if rows[0]["score"] > 0 else 0.0
@@ -180,12 +213,20 @@ def repair_steps(root: str, seen: list[Observation], shared: dict[str, Any]) -> 
                                               f"(baseline {logs['baseline_errors_per_min']}); new: "
                                               f"{logs['new_error_templates'][0]['template'][:160]}"))
     modalities = compare["modalities"]
-    if "metrics" in modalities and modalities["metrics"]["score"] > 0:
+    tamo = next((obs.result for obs in seen if obs.tool == "tamo_report"), None)
+    kind = tamo["report"]["fault_type"] if tamo else None
+    if "metrics" in modalities and modalities["metrics"]["score"] > 0 and kind in (None, "cpu_contention",
+                                                                                  "cpu_consumed"):
         steps.append(("Relieve resource pressure", f"{modalities['metrics']['summary']}: scale out {root} or "
                                                    f"raise its CPU/memory limits, and look for noisy neighbours."))
     if "latency" in modalities or "edges" in modalities:
         steps.append(("Check the slow calls", f"Trace {root}'s slowest operations and its network path; "
                                               f"propagation seen along {' -> '.join(path)}."))
+    if tamo:
+        probability = tamo["fault_type"].get(kind, 0.0)
+        priority = tamo["report"]["priority"]
+        steps.append((f"Treat it as {kind} (TAMO T3 p={probability:.2f})", " ".join(tamo["report"]["remediation"])))
+        steps.append((f"Priority {priority['level']}", priority["reason"]))
     steps.append(("Roll back or restart", f"If {root} changed recently, roll back; otherwise restart it gracefully."))
     steps.append(("Verify recovery", f"Watch {' -> '.join(path)} until error rate and latency return to baseline."))
     return [{"step_id": i + 1, "action": action, "description": text} for i, (action, text) in enumerate(steps)]

@@ -37,9 +37,11 @@ def make_reasoner(name: str, session: Session | None = None, script_run: str | N
 
 
 def run_incident(session: Session, incident: Incident, reasoner: Reasoner, dataset: str | None = None,
-                 seed: int = 0, fallback: Reasoner | None = None, fault: FaultSpec | None = None) -> dict:
-    """Run the seven agents; with `fault`, one agent misbehaves and the result says who / when it did."""
-    toolbox = Toolbox(incident)
+                 seed: int = 0, fallback: Reasoner | None = None, fault: FaultSpec | None = None,
+                 tamo_model: str | None = None) -> dict:
+    """Run the seven agents; with `fault`, one agent misbehaves and the result says who / when it did; with
+    `tamo_model` ("default" or a checkpoint path) the agents also use the TAMO tools."""
+    toolbox = Toolbox(incident, tamo_model)
     if fault is None:
         return Workflow(session, reasoner, fallback=fallback).run(incident, dataset, seed, toolbox)
     faulty = FaultyReasoner(reasoner, fault, decoy=_decoy(toolbox, seed))
@@ -76,4 +78,12 @@ def run_demo(session: Session, reasoner: Reasoner | None = None,
     incident = load_incident(DEMO_DIR, demo_case_id())
     if on_loaded:
         on_loaded(incident)
-    return run_incident(session, incident, reasoner or HeuristicReasoner(), dataset=str(DEMO_DIR))
+    return run_incident(session, incident, reasoner or HeuristicReasoner(), dataset=str(DEMO_DIR),
+                        tamo_model=default_tamo())
+
+
+def default_tamo() -> str | None:
+    """The bundled TAMO checkpoint when it is there (the agents work without it)."""
+    from engine.tamo.api import DEFAULT_CHECKPOINT
+
+    return "default" if DEFAULT_CHECKPOINT.exists() else None

@@ -17,6 +17,10 @@ app.command("attribution")(eval_attribution)
 def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")],
              db: DbOption = None, json_out: JsonOption = False,
              case: Annotated[list[str] | None, typer.Option("--case", help="Only these case ids (repeat).")]
+             = None,
+             tamo: Annotated[str | None, typer.Option("--tamo-model", help="Let the agents use TAMO with this "
+                                                      "checkpoint (a path or 'default'); off by default because "
+                                                      "the bundled one was trained on the Nezha dev cases.")]
              = None) -> None:
     """Run every case through the seven agents; AC@1, AC@3, Avg@5 per system and fault type."""
     import tempfile
@@ -31,7 +35,7 @@ def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset fo
         reasoner = HeuristicReasoner()
 
         def rank(incident) -> list[str]:
-            return run_incident(session, incident, reasoner, dataset=str(dataset))["ranking"]
+            return run_incident(session, incident, reasoner, dataset=str(dataset), tamo_model=tamo)["ranking"]
 
         report = _with_progress(lambda progress: evaluate_rca(str(dataset), rank, on_progress=progress,
                                                               case_ids=case), quiet=json_out)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from rca_tui.cli import agents, attribution, chain, console, eval, runs
+from rca_tui.cli import agents, attribution, chain, console, eval, runs, tamo
 
 app = typer.Typer(
     no_args_is_help=False,
@@ -17,6 +17,7 @@ app.add_typer(agents.app, name="agents")
 app.add_typer(runs.sop_app, name="sop")
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(eval.app, name="eval")
+app.add_typer(tamo.app, name="tamo")
 runs.register(app)
 app.callback(invoke_without_command=True)(console.open_console)
 app.command()(console.replay)

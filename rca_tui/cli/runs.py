@@ -49,6 +49,9 @@ def run(incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Case i
                                                                       "(or RCA_TUI_LLM_URL).")] = None,
         llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
         llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per request.")] = 60.0,
+        tamo: Annotated[str | None, typer.Option(
+            "--tamo-model", help="TAMO checkpoint for the agents' TAMO tools: a path, 'default' (bundled) or "
+                                 "'none'. Default: the bundled one when present.")] = None,
         inject_fault: Annotated[str | None, typer.Option(
             "--inject-fault", metavar="AGENT:STEP:MODE",
             help="Make one agent misbehave (modes: hallucinate, misreport, vote_against).")] = None,
@@ -56,14 +59,15 @@ def run(incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Case i
     """Run one incident of a dataset through the seven agents (an LLM key is read from RCA_TUI_LLM_KEY)."""
     from engine.agents.faults import FaultSpec
     from engine.reasoners.heuristic import HeuristicReasoner
-    from engine.runs.runner import load_incident, make_reasoner, run_incident
+    from engine.runs.runner import default_tamo, load_incident, make_reasoner, run_incident
 
+    tamo_model = default_tamo() if tamo is None else (None if tamo == "none" else tamo)
     fault = _guarded(lambda: FaultSpec.parse(inject_fault)) if inject_fault else None
     session = _session(db)
     chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout))
     loaded = _guarded(lambda: load_incident(dataset, incident))
     result = _guarded(lambda: run_incident(session, loaded, chosen, str(dataset), seed,
-                                           HeuristicReasoner() if fallback else None, fault))
+                                           HeuristicReasoner() if fallback else None, fault, tamo_model))
     _show_result(result, json_out)
 
 
