@@ -1,0 +1,139 @@
+"""Closing the loop on our own agents: an engine run -> a trajectory -> who / when -> an on-chain slash.
+
+* :func:`run_trajectory` turns a stored run into a :class:`Trajectory`; when the run carries an injected fault
+  (``result["injected_fault"]``) and its consensus was wrong (result root cause != label root cause, no consensus
+  included), the trajectory is labelled with the injected agent and step.
+* :func:`attribute_run` traces it (rule tracer, or a learned tracer).
+* :func:`slash_culprit` has the DAO authority slash the named agent when the run is known to be wrong, with the
+  evidence path in the slash transaction's payload, and records an ``attribution`` run event for the console.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from engine.attribution.adapters import from_engine_steps
+from engine.attribution.pipeline import Attribution, AttributionConfig, trace
+from engine.attribution.schema import Label, Trajectory, validate
+from engine.attribution.slm import DEFAULT_MODEL
+
+ATTRIBUTION_SLASH = 200
+"""Stake taken from the agent the tracer names (as much as a wrong proposer loses)."""
+ATTRIBUTION_REPUTATION = 5
+STEP_TEXT = 160
+"""Characters of each evidence-path step's text kept in the slash payload."""
+
+
+class RunNotFound(KeyError):
+    """No run with that id in this session's database."""
+
+
+def record_injected_fault(session, result: dict) -> None:
+    """Store ``result`` again so its ``injected_fault`` (added by ``run_incident`` after the run finished) is kept."""
+    session.finish_run(result["run_id"], result["status"], result)
+
+
+def consensus_wrong(result: dict | None) -> bool | None:
+    """True when the label is known and the consensus missed it (no consensus counts as wrong); None if unknown."""
+    if not result or not result.get("label") or not result["label"].get("root_cause"):
+        return None
+    return result.get("root_cause") != result["label"]["root_cause"]
+
+
+def injected_label(result: dict | None) -> Label | None:
+    """who / when of the injected fault, for a run whose consensus went wrong; else None."""
+    fault = (result or {}).get("injected_fault")
+    if not fault or fault.get("trajectory_step") is None or not consensus_wrong(result):
+        return None
+    return Label(who=fault["agent"], when=int(fault["trajectory_step"]),
+                 reason=f"injected {fault['mode']} at {fault['agent']}'s step {fault.get('agent_step')} "
+                        f"(decoy {fault.get('decoy')})")
+
+
+def run_result(session, run_id: str) -> dict:
+    run = session.run(run_id)
+    if run is None:
+        raise RunNotFound(f"no run {run_id!r} in {session.db_path}")
+    return run.get("result") or {}
+
+
+def run_trajectory(session, run_id: str, injected_fault: dict | None = None) -> Trajectory:
+    """The run's steps (thoughts, actions, observations, votes) as a trajectory, labelled when the run's
+    injected fault made the consensus go wrong. ``injected_fault`` overrides the stored one."""
+    from engine.runs.trajectory import trajectory_steps
+
+    result = dict(run_result(session, run_id))
+    if injected_fault is not None:
+        result["injected_fault"] = injected_fault
+    events = session.run_events(run_id)
+    steps = trajectory_steps(events)
+    trajectory = from_engine_steps(steps, run_id, _query(session.run(run_id), events))
+    meta = {**trajectory.meta, "incident": result.get("incident"), "system": result.get("system"),
+            "root_cause": result.get("root_cause"), "label_root_cause": (result.get("label") or {}).get("root_cause"),
+            "injected_fault": result.get("injected_fault"), "event_seqs": [s["event_seq"] for s in steps]}
+    return validate(replace(trajectory, label=injected_label(result), meta=meta))
+
+
+def attribute_run(session, run_id: str, model_name: str = DEFAULT_MODEL, learned: Any = None,
+                  config: AttributionConfig = AttributionConfig(), trajectory: Trajectory | None = None) -> Attribution:
+    """Who (which agent) and when (which step) made this run go wrong."""
+    return trace(trajectory or run_trajectory(session, run_id), model_name, config, learned)
+
+
+def evidence(trajectory: Trajectory, attribution: Attribution) -> dict:
+    """The evidence the slash carries: the path from the blamed step to the failure, with texts and scores."""
+    steps = trajectory.steps
+
+    def row(index: int) -> dict:
+        step = steps[index]
+        return {"step": index, "agent": step.agent, "kind": step.kind, "text": step.content[:STEP_TEXT],
+                "score": _score(attribution, index)}
+
+    return {"run_id": trajectory.id, "who": attribution.who, "when": attribution.when,
+            "path": [row(i) for i in attribution.evidence_path],
+            "failure_steps": [int(i) for i in attribution.failure_steps],
+            "ranking": [{"step": int(r["step"]), "agent": r["agent"], "score": _score(attribution, int(r["step"]))}
+                        for r in attribution.ranking]}
+
+
+def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Trajectory | None = None,
+                  amount: int = ATTRIBUTION_SLASH, reputation: int = ATTRIBUTION_REPUTATION) -> dict | None:
+    """When the run's consensus is known to be wrong, the DAO authority slashes the agent the tracer named; the
+    slash tx's payload carries the evidence path. Records an ``attribution`` run event either way (``tx`` None
+    when nothing was slashed). Returns that event's payload."""
+    from engine.agents.council import _slash
+    from engine.agents.dao import DaoExecutor
+    from engine.agents.roles import ROLE_BY_KEY
+
+    result = run_result(session, run_id)
+    trajectory = trajectory or run_trajectory(session, run_id)
+    proof = evidence(trajectory, attribution)
+    wrong = consensus_wrong(result)
+    payload = {"who": attribution.who, "when": attribution.when, "evidence_path": proof["path"],
+               "ranking": proof["ranking"], "failure_steps": proof["failure_steps"], "consensus_wrong": wrong,
+               "event_seq": (trajectory.meta.get("event_seqs") or [None] * (attribution.when + 1))[attribution.when],
+               "label": ({"who": trajectory.label.who, "when": trajectory.label.when} if trajectory.label else None),
+               "tx": None}
+    if wrong and attribution.who in ROLE_BY_KEY:
+        dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
+        reason = (f"attribution: {attribution.who} at step {attribution.when} led run {run_id} to the wrong root "
+                  f"cause ({result.get('root_cause')} instead of {result['label']['root_cause']})")
+        mined = _slash(dao, attribution.who, amount, reputation, reason, evidence=proof)
+        payload["tx"] = mined.ref()
+        payload["slashed"] = {"agent": attribution.who, "amount": amount, "reputation": reputation}
+    session.events.append(run_id, "attribution", payload)
+    return payload
+
+
+def _score(attribution: Attribution, index: int) -> float | None:
+    value = float(attribution.scores[index])
+    return round(value, 4) if value == value and abs(value) != float("inf") else None
+
+
+def _query(run: dict | None, events: list) -> str:
+    for event in events:
+        alert = event.payload.get("alert") if isinstance(event.payload, dict) else None
+        if isinstance(alert, dict) and alert.get("entity"):
+            text = alert.get("description") or f"{alert.get('signal', 'alert')} on {alert['entity']}"
+            return f"Find the root cause of incident {run.get('incident') if run else ''}: {text}"
+    return f"Find the root cause of incident {run.get('incident') if run else ''}"
