@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.tamo.cases import list_cases, load_case
+from engine.telemetry import list_cases, load_case
 from engine.tamo.features import CACHE_DIR, CaseFeatures, extract_features, feature_key, load_features, save_features
 
 Progress = Callable[[int, int, str], None]  # (done, total, what)

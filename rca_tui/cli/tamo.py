@@ -82,7 +82,7 @@ def infer(case: Annotated[str, typer.Argument(help="Case id, e.g. tt-2023-01-29-
           json_out: JsonOption = False) -> None:
     """Top-K root-cause entities, the causal graph, the fault type and the expert report for one case."""
     from engine.tamo import api
-    from engine.tamo.cases import load_case
+    from engine.telemetry import load_case
     from engine.telemetry.errors import TelemetryError
 
     try:

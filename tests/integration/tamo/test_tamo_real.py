@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from engine.tamo.cases import load_case
+from engine.telemetry import load_case
 from engine.tamo.features import CHANNELS, MODALITY_OF_CHANNEL, extract_features
 from engine.tamo.model import TrainConfig, train_model
 from rca_tui.cli.tamo import app
