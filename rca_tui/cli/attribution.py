@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, say
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, resolve_db, say
 
 
 class Subset(str, Enum):
@@ -37,7 +37,9 @@ MaxTokensOption = Annotated[int, typer.Option("--max-tokens", min=64, help="Toke
 
 
 def attribute(
-    path: Annotated[Path, typer.Argument(help="A Who&When .json record, a .json list of steps or a .jsonl file.")],
+    path: Annotated[
+        Path | None, typer.Argument(help="A Who&When .json record, a .json list of steps or a .jsonl file.")
+    ] = None,
     model: ModelOption = "smollm2-135m",
     dot: Annotated[Path | None, typer.Option("--dot", help="Write the Soft-IDG as Graphviz DOT.")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write a standalone interactive HTML page.")] = None,
@@ -51,12 +53,35 @@ def attribute(
     context: ContextOption = "all_history",
     max_tokens: MaxTokensOption = 640,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many ranked steps to show.")] = 5,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Attribute an engine run of the database (instead of PATH).")
+    ] = None,
+    slash: Annotated[
+        bool, typer.Option("--slash", help="With --run: if the run's consensus is known wrong, the DAO slashes the "
+                                           "named agent, with the evidence path on chain.")
+    ] = False,
+    db: DbOption = None,
 ) -> None:
-    """Who (which agent) and when (which step) caused this trajectory to fail, with the evidence path."""
+    """Who (which agent) and when (which step) caused this trajectory (or engine run) to fail, with the evidence path."""
     from engine.attribution import export, learned, pipeline
 
     config = _attribution_config(failure_step, anomaly_weight, max_tokens, top_k)
-    trajectory = _load_one(path, context)
+    if (path is None) == (run is None):
+        fail("give either PATH (a trajectory file) or --run RUN_ID", ExitCode.USAGE)
+    if slash and run is None:
+        fail("--slash needs --run RUN_ID", ExitCode.USAGE)
+    session = None
+    if run is not None:
+        from engine.attribution.engine_runs import RunNotFound, run_trajectory
+        from engine.runs.session import Session
+
+        session = Session(resolve_db(db))
+        try:
+            trajectory = run_trajectory(session, run)
+        except RunNotFound as error:
+            fail(str(error.args[0]), ExitCode.NOT_FOUND)
+    else:
+        trajectory = _load_one(path, context)
     tracer = learned.load(tracer_model) if tracer_model else None
     try:
         result = pipeline.trace(trajectory, model, config, tracer, with_gt)
@@ -64,10 +89,29 @@ def attribute(
         fail(str(error), ExitCode.NOT_FOUND)
     _write_artefact(dot, lambda: export.to_dot(trajectory, result), "DOT graph")
     _write_artefact(html, lambda: export.to_html(trajectory, result), "HTML page")
+    recorded = None
+    if slash:
+        from engine.attribution.engine_runs import slash_culprit
+
+        recorded = slash_culprit(session, run, result, trajectory)
     if json_out:
-        emit_json(result.to_dict())
+        data = result.to_dict()
+        if trajectory.label is not None:
+            data["label"] = {"who": trajectory.label.who, "when": trajectory.label.when}
+        if recorded is not None:
+            data["slash"] = {"tx": recorded["tx"], "consensus_wrong": recorded["consensus_wrong"],
+                             "slashed": recorded.get("slashed")}
+        emit_json(data)
         return
     _print_attribution(trajectory, result)
+    if trajectory.label is not None:
+        say(f"label (injected fault): {trajectory.label.who} at step {trajectory.label.when}")
+    if recorded is not None:
+        if recorded["tx"]:
+            say(f"slashed {recorded['slashed']['agent']} by {recorded['slashed']['amount']} "
+                f"(tx {recorded['tx']['tx'][:16]}, block {recorded['tx']['block']}); evidence path on chain")
+        else:
+            say("not slashed: the run's consensus is not known to be wrong (no label, or it was right)")
 
 
 def eval_attribution(
