@@ -28,11 +28,6 @@ class RunNotFound(KeyError):
     """No run with that id in this session's database."""
 
 
-def record_injected_fault(session, result: dict) -> None:
-    """Store ``result`` again so its ``injected_fault`` (added by ``run_incident`` after the run finished) is kept."""
-    session.finish_run(result["run_id"], result["status"], result)
-
-
 def consensus_wrong(result: dict | None) -> bool | None:
     """True when the label is known and the consensus missed it (no consensus counts as wrong); None if unknown."""
     if not result or not result.get("label") or not result["label"].get("root_cause"):

@@ -63,7 +63,7 @@ def generate(folder: Path, incidents: list, target: int, seed: int, max_runs: in
     Wrong runs cost the agents stake and gas, so a fresh session database (fresh genesis) is started every
     `runs_per_db` runs, and whenever a run stops for lack of funds."""
     from engine.agents.workflow import RunFailed
-    from engine.attribution.engine_runs import record_injected_fault, run_trajectory
+    from engine.attribution.engine_runs import run_trajectory
     from engine.reasoners.heuristic import HeuristicReasoner
     from engine.runs.runner import run_incident
     from engine.runs.session import Session
@@ -98,7 +98,6 @@ def generate(folder: Path, incidents: list, target: int, seed: int, max_runs: in
         if result["injected_fault"]["trajectory_step"] is None:
             stats["no_fault_step"] += 1
             continue
-        record_injected_fault(session, result)
         trajectory = run_trajectory(session, result["run_id"])
         kept.append(trajectory)
         stats["by_mode"][fault.mode] = stats["by_mode"].get(fault.mode, 0) + 1

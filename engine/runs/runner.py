@@ -51,6 +51,7 @@ def run_incident(session: Session, incident: Incident, reasoner: Reasoner, datas
     result["injected_fault"] = {**fault.to_dict(), "decoy": faulty.decoy, "agent_step": faulty.struck_at,
                                 "trajectory_step": fault_step_index(steps, events, fault.agent, fault.mode,
                                                                     faulty.struck_at)}
+    session.finish_run(result["run_id"], result["status"], result)  # keep who / when with the stored run
     return result
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.agents.faults import FaultSpec
-from engine.attribution.engine_runs import attribute_run, record_injected_fault, run_trajectory, slash_culprit
+from engine.attribution.engine_runs import attribute_run, run_trajectory, slash_culprit
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.runner import run_incident
 from engine.runs.session import Session
@@ -49,7 +49,6 @@ def test_injected_fault_is_attributed_and_slashed_on_chain(tmp_path, monkeypatch
     fault = FaultSpec.parse("probability_oracle:0:hallucinate")
     result = run_incident(session, make_incident(), HeuristicReasoner(), fault=fault)
     assert result["root_cause"] != result["label"]["root_cause"], "the injected fault should derail the consensus"
-    record_injected_fault(session, result)
     run_id = result["run_id"]
 
     trajectory = run_trajectory(session, run_id)
