@@ -79,3 +79,10 @@ def test_step_cap(session, incident):
 
     with pytest.raises(RunFailed, match=f"within {MAX_STEPS} steps"):
         Workflow(session, Looping()).run(incident)
+
+
+def test_settlement_is_gas_free_so_long_evaluations_never_starve_the_executor(session, incident):
+    before = next(r for r in session.economy() if r["agent"] == "dao_executor")["balance"]
+    for _ in range(3):
+        Workflow(session, HeuristicReasoner()).run(incident)
+    assert next(r for r in session.economy() if r["agent"] == "dao_executor")["balance"] == before
