@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiny_llm import build_tiny_llama
+
 from engine.agents.faults import FaultSpec
 from engine.attribution.engine_runs import attribute_run, run_trajectory, slash_culprit
 from engine.reasoners.heuristic import HeuristicReasoner
@@ -22,23 +24,8 @@ _CORPUS = [
 
 @pytest.fixture
 def tiny_model(tmp_path) -> Path:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     folder = tmp_path / "tiny-llama"
-    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(_CORPUS * 4, trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<unk>", "<s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>", bos_token="<s>", eos_token="<s>")
-    tokenizer.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=bpe.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=4096)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
+    return build_tiny_llama(folder, _CORPUS)
 
 
 def test_injected_fault_is_attributed_and_slashed_on_chain(tmp_path, monkeypatch, tiny_model):
