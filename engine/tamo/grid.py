@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -26,6 +27,13 @@ class Grid:
         """Bin index of each time; -1 outside the grid."""
         index = np.floor((np.asarray(times, dtype=float) - self.start) / self.step).astype(int)
         return np.where((index >= 0) & (index < self.steps), index, -1)
+
+    def within(self, records: list, time_of: Callable[[object], float]) -> list:
+        """The records whose time (read by `time_of`) falls inside the grid, in their order."""
+        if not records:
+            return []
+        inside = self.bin_of(np.array([time_of(r) for r in records])) >= 0
+        return [r for r, keep in zip(records, inside) if keep]
 
     def bin_means(self, times: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Mean of the finite values falling in each bin; NaN for an empty bin."""

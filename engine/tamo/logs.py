@@ -59,10 +59,7 @@ def log_channels(incident: Incident, grid: Grid, index: dict[str, int]) -> tuple
 
 def _logs_on_grid(incident: Incident, grid: Grid) -> list[LogRecord]:
     candidates = list(incident.logs) + [r for minute in incident.reference for r in minute.logs]
-    if not candidates:
-        return []
-    inside = grid.bin_of(np.array([r.time for r in candidates])) >= 0
-    return [r for r, keep in zip(candidates, inside) if keep]
+    return grid.within(candidates, lambda record: record.time)
 
 
 def _cluster_templates(templates: list[str]) -> dict[str, int]:

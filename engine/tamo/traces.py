@@ -39,10 +39,7 @@ def trace_channels(incident: Incident, grid: Grid, index: dict[str, int]) -> tup
 
 def _spans_on_grid(incident: Incident, grid: Grid) -> list[Span]:
     candidates = list(incident.spans) + [s for minute in incident.reference for s in minute.spans]
-    if not candidates:
-        return []
-    inside = grid.bin_of(np.array([s.start for s in candidates])) >= 0
-    return [s for s, keep in zip(candidates, inside) if keep]
+    return grid.within(candidates, lambda span: span.start)
 
 
 def _reference_stats(minutes: list[list[Span]]) -> dict:
