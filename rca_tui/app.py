@@ -186,20 +186,7 @@ def _by_run(batch: list[RunEvent]) -> list[tuple[str, list[RunEvent]]]:
 
 
 def demo_starter(session: Session) -> dict:
-    """The bundled demo through the seven agents; the scripted ledger incident until the demo data is bundled."""
-    if demo_data_available():
-        from engine.runs.runner import run_demo
+    """The bundled demo incident through the seven agents."""
+    from engine.runs.runner import run_demo
 
-        return run_demo(session)
-    from engine.runs.scripted import run_scripted_incident
-
-    return run_scripted_incident(session, f"scripted-food-buy-{session.chain.height + 1}")
-
-
-def demo_data_available() -> bool:
-    try:
-        from engine.runs.runner import demo_case_id
-
-        return bool(demo_case_id())
-    except (ImportError, IndexError, FileNotFoundError, ValueError):
-        return False
+    return run_demo(session)
