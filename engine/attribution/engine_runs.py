@@ -91,6 +91,19 @@ def evidence(trajectory: Trajectory, attribution: Attribution) -> dict:
                         for r in attribution.ranking]}
 
 
+def soft_idg(trajectory: Trajectory, attribution: Attribution, max_in_edges: int = 3) -> dict:
+    """The Soft-IDG as the console draws it: every step (agent, kind, short text, score) and each step's
+    strongest in-edges."""
+    from engine.attribution.export import graph_view
+
+    view = graph_view(trajectory, attribution, max_in_edges)
+    nodes = [{"step": node["step"], "agent": node["agent"], "kind": node["kind"], "text": node["text"][:STEP_TEXT],
+              "score": _score(attribution, node["step"])} for node in view["nodes"]]
+    edges = [{"from": edge["from"], "to": node["step"], "weight": edge["weight"]}
+             for node in view["nodes"] for edge in node["top_in_edges"]]
+    return {"nodes": nodes, "edges": edges}
+
+
 def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Trajectory | None = None,
                   amount: int = ATTRIBUTION_SLASH, reputation: int = ATTRIBUTION_REPUTATION) -> dict | None:
     """When the run's consensus is known to be wrong, the DAO authority slashes the agent the tracer named; the
@@ -108,7 +121,7 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
                "ranking": proof["ranking"], "failure_steps": proof["failure_steps"], "consensus_wrong": wrong,
                "event_seq": (trajectory.meta.get("event_seqs") or [None] * (attribution.when + 1))[attribution.when],
                "label": ({"who": trajectory.label.who, "when": trajectory.label.when} if trajectory.label else None),
-               "tx": None}
+               "graph": soft_idg(trajectory, attribution), "tx": None}
     if wrong and attribution.who in ROLE_BY_KEY:
         dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
         reason = (f"attribution: {attribution.who} at step {attribution.when} led run {run_id} to the wrong root "

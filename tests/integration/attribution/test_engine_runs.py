@@ -66,6 +66,9 @@ def test_injected_fault_is_attributed_and_slashed_on_chain(tmp_path, monkeypatch
 
     event = [e for e in session.run_events(run_id) if e.kind == "attribution"][-1]
     assert event.payload["who"] == attribution.who and event.payload["tx"]["tx"] == recorded["tx"]["tx"]
+    graph = event.payload["graph"]
+    assert [node["step"] for node in graph["nodes"]] == list(range(len(trajectory.steps)))
+    assert all(edge["from"] < edge["to"] for edge in graph["edges"])  # influence flows forward in time
     assert session.verify().ok
 
 
