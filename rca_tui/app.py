@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 from engine.runs.events import RunEvent
 from engine.runs.replay import AGENT_KEYS, Timeline
 from engine.runs.session import Session
-from rca_tui.messages import EventsPending, RunEnded
+from rca_tui.messages import AttributionRecorded, EventsPending, RunEnded
 from rca_tui.screens.commands import ActionsProvider
 from rca_tui.screens.console import ConsoleScreen
 from rca_tui.screens.explorer import ExplorerScreen
@@ -48,7 +48,7 @@ class RcaApp(App):
         Binding("f1", "help", "Help", id="app.help", tooltip="Every key of this pane"),
         Binding("1", "switch_mode('console')", "Console", id="app.console", tooltip="Live run"),
         Binding("2", "switch_mode('explorer')", "Explorer", id="app.explorer", tooltip="Blocks, txs, proofs"),
-        Binding("3", "switch_mode('graph')", "Graph", id="app.graph", tooltip="Fault web of the run"),
+        Binding("3", "switch_mode('graph')", "Graph", id="app.graph", tooltip="Fault web or Soft-IDG of the run"),
         Binding("4", "switch_mode('replay')", "Replay", id="app.replay", tooltip="Step through a past run"),
         Binding("5", "switch_mode('runs')", "Runs", id="app.runs", tooltip="Start or open runs"),
         Binding("d", "start_demo", "Demo", id="app.demo", tooltip="Run the bundled demo incident"),
@@ -66,6 +66,8 @@ class RcaApp(App):
         self.live = self._latest_run()
         self.replay_position: tuple[Timeline, int] | None = None
         self.running = False
+        self.attributing: str | None = None  # the run being attributed
+        self.attribution_model: str | None = None  # None: the engine's default SLM (tests name a tiny one)
         self._pending: list[RunEvent] = []
         self._pending_lock = threading.Lock()
         for theme in load_themes():
@@ -125,6 +127,46 @@ class RcaApp(App):
         self.replay_run = run_id
         self.switch_mode("replay")
 
+    # ---- attributing a run (who / when, Soft-IDG, slash) ---------------------------------------------------
+    def attribute(self, run_id: str) -> None:
+        if self.attributing:
+            self.notify(f"already attributing {self.attributing}", severity="warning")
+            return
+        self.attributing = run_id
+        self.notify(f"attributing {run_id}… (the SLM reads every step: a few seconds)", timeout=4)
+        self._attribute_in_worker(run_id)
+
+    @work(thread=True, exclusive=True, group="attribute", exit_on_error=False)
+    def _attribute_in_worker(self, run_id: str) -> None:
+        from engine.attribution.engine_runs import attribute_run, run_trajectory, slash_culprit
+
+        session = Session(self.db_path, self.clock)
+        recorded: list[RunEvent] = []
+        unsubscribe = session.events.subscribe(recorded.append)
+        try:
+            trajectory = run_trajectory(session, run_id)
+            model = {"model_name": self.attribution_model} if self.attribution_model else {}
+            attribution = attribute_run(session, run_id, trajectory=trajectory, **model)
+            payload = slash_culprit(session, run_id, attribution, trajectory)
+        finally:
+            unsubscribe()
+            session.close()
+        self.post_message(AttributionRecorded(run_id, payload, recorded))
+
+    def on_attribution_recorded(self, message: AttributionRecorded) -> None:
+        """The live run and an open replay of the same run take the new events; the graph pane redraws."""
+        self.attributing = None
+        replayed = self.replay_position[0] if self.replay_position is not None else None
+        for timeline in {id(t): t for t in (self.live, replayed) if t is not None}.values():
+            if timeline.run_id == message.run_id:
+                timeline.extend(message.events)
+                timeline.forget_economy()
+        shown = replayed if replayed is not None else self.live
+        if isinstance(self.screen, GraphScreen):
+            self.screen.redraw()
+        self.notify(attribution_summary(message.run_id, message.payload, shown is not None
+                                        and shown.run_id == message.run_id), timeout=10)
+
     # ---- the run worker and its events ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def _run_in_worker(self, starter: RunStarter) -> None:
@@ -172,6 +214,8 @@ class RcaApp(App):
         if event.state == WorkerState.ERROR:
             if event.worker.group == "run":
                 self.running = False
+            if event.worker.group == "attribute":
+                self.attributing = None
             self.notify(f"{event.worker.name or event.worker.group} failed: {event.worker.error}",
                         severity="error", timeout=8)
 
@@ -183,6 +227,19 @@ def _by_run(batch: list[RunEvent]) -> list[tuple[str, list[RunEvent]]]:
             groups.append((event.run_id, []))
         groups[-1][1].append(event)
     return groups
+
+
+def attribution_summary(run_id: str, payload: dict, in_graph_pane: bool) -> str:
+    """The notification after an attribution: who / when, the slash, and where to look."""
+    text = f"run {run_id}: blamed {payload.get('who')} at step {payload.get('when')}"
+    slashed, tx = payload.get("slashed"), payload.get("tx")
+    if slashed and tx:
+        text += f"; slashed {slashed['amount']} stake (tx {str(tx['tx'])[:10]}, block {tx['block']})"
+    else:
+        text += "; not slashed (its consensus is not known to be wrong)"
+    where = ("3, then s, shows the Soft-IDG" if in_graph_pane
+             else "replay it (Enter), End, then 3 and s for the Soft-IDG")
+    return f"{text}. {where}"
 
 
 def demo_starter(session: Session) -> dict:

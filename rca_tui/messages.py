@@ -5,6 +5,7 @@ from typing import Any
 
 from textual.message import Message
 
+from engine.runs.events import RunEvent
 from engine.runs.replay import Timeline
 
 
@@ -29,6 +30,15 @@ class TimelineLoaded(Message):
     def __init__(self, timeline: Timeline) -> None:
         super().__init__()
         self.timeline = timeline
+
+
+class AttributionRecorded(Message):
+    """A run was attributed from the console: `payload` is its `attribution` event's, `events` every event the
+    attribution appended (the slash tx and its block included)."""
+
+    def __init__(self, run_id: str, payload: dict[str, Any], events: list[RunEvent]) -> None:
+        super().__init__()
+        self.run_id, self.payload, self.events = run_id, payload, events
 
 
 class ChainVerified(Message):

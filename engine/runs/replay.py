@@ -234,8 +234,20 @@ class Timeline:
         candidates = self._answer("probability_oracle", cursor).get("candidates", [])
         web = self._answer("fault_mapper", cursor).get("fault_web", {})
         root = self._agreed_root_cause(cursor)
-        return {"kind": "fault_web", "candidates": candidates, "fault_web": web, "root_cause": root,
-                "path": web.get(root, [root] if root else [])}
+        return {"kind": "fault_web", "run_id": self.run_id, "candidates": candidates, "fault_web": web,
+                "root_cause": root, "path": web.get(root, [root] if root else []),
+                "attribution": self.attribution(cursor), "next_attribution_at": self.next_attribution_at(cursor)}
+
+    def attribution(self, cursor: int) -> dict | None:
+        """The latest `attribution` event's payload at or before the cursor (who / when, evidence path, Soft-IDG)."""
+        event = self._last(self.by_kind.get("attribution", []), cursor)
+        return event.payload if event else None
+
+    def next_attribution_at(self, cursor: int) -> int | None:
+        """The cursor at which the next attribution becomes visible (replay: the run has one further on)."""
+        positions = self.by_kind.get("attribution", [])
+        index = bisect_left(positions, cursor)
+        return positions[index] + 1 if index < len(positions) else None
 
     def _answer(self, agent: str, cursor: int) -> dict:
         event = self._last(self.agent_answers.get(agent, []), cursor)
@@ -283,6 +295,53 @@ def fault_graph(graph_state: dict[str, Any]) -> nx.DiGraph:
         data["on_path"] = node in path
     for source, target, data in graph.edges(data=True):
         data["on_path"] = (source, target) in on_path_edges
+    return graph
+
+
+def step_node(step: int, agent: str | None) -> str:
+    """A Soft-IDG node's name: `#12 data_detective`."""
+    return f"#{step} {agent or '?'}"
+
+
+def soft_idg_graph(attribution: dict[str, Any] | None) -> nx.DiGraph:
+    """An `attribution` event's payload as `fault_graph` shapes a graph (kind "soft_idg"): one node per step,
+    named by `step_node`, with `step`, `agent`, `kind`, `score`, `reason` (the step's text), `root` (the blamed
+    step), `on_path` (the evidence path), `failure` (where the failure shows), `label` (the injected fault's step);
+    edges carry `weight` (None for an evidence-path hop outside the stored top in-edges) and `on_path`. The graph
+    keeps `who`, `when`, `tx`, `slashed`, `consensus_wrong` and `label`. Empty without an attribution."""
+    payload = attribution or {}
+    view = payload.get("graph") or {}
+    label = payload.get("label") or {}
+    when = payload.get("when")
+    graph = nx.DiGraph(kind="soft_idg", who=payload.get("who"), when=when, tx=payload.get("tx"),
+                       slashed=payload.get("slashed"), consensus_wrong=payload.get("consensus_wrong"),
+                       label=payload.get("label"), path=[])
+    if not payload:
+        return graph
+    path_steps = [int(row["step"]) for row in payload.get("evidence_path", [])]
+    failures = {int(step) for step in payload.get("failure_steps") or []}
+    names: dict[int, str] = {}
+    # older payloads carry no graph: the evidence path's rows alone still draw the path
+    for row in [*view.get("nodes", []), *payload.get("evidence_path", [])]:
+        step = int(row["step"])
+        if step in names:
+            continue
+        names[step] = step_node(step, row.get("agent"))
+        score = row.get("score")
+        graph.add_node(names[step], step=step, agent=row.get("agent") or "?", kind=row.get("kind") or "",
+                       score=float(score) if score is not None else 0.0, scored=score is not None,
+                       reason=row.get("text") or "", root=step == when, on_path=step in path_steps,
+                       failure=step in failures, label=step == label.get("when"))
+    for edge in view.get("edges", []):
+        source, target = names.get(int(edge["from"])), names.get(int(edge["to"]))
+        if source and target:
+            graph.add_edge(source, target, weight=edge.get("weight"), on_path=False)
+    path = [names[step] for step in path_steps]
+    for source, target in zip(path, path[1:]):
+        if not graph.has_edge(source, target):
+            graph.add_edge(source, target, weight=None)
+        graph.edges[source, target]["on_path"] = True
+    graph.graph["path"] = path
     return graph
 
 

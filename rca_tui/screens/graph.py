@@ -1,6 +1,7 @@
-"""The incident's fault web as a graph: nodes coloured by anomaly score, the agreed root cause and its propagation
-path highlighted, the selected node's detail beside it. Shows the replay cursor's run when a replay is open,
-otherwise the live (or latest) run."""
+"""The graph pane, two views of the run (`s` toggles): the incident's fault web (nodes coloured by anomaly score,
+the agreed root cause and its propagation path highlighted) and the attribution Soft-IDG (the run's steps ordered
+by time, the blamed step and the evidence path highlighted), the selected node's detail beside it. Shows the replay
+cursor's run when a replay is open, otherwise the live (or latest) run."""
 from __future__ import annotations
 
 import networkx as nx
@@ -11,8 +12,24 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from engine.runs.replay import fault_graph
+from engine.runs.replay import fault_graph, soft_idg_graph
 from rca_tui.widgets.graph_canvas import GraphCanvas
+
+VIEWS = {"fault_web": "Fault web", "soft_idg": "Soft-IDG"}
+
+
+def no_attribution_message(graph_state: dict) -> str:
+    """What the Soft-IDG view says when the run (at this cursor) has no attribution, and how to get one."""
+    run_id = graph_state.get("run_id")
+    if run_id is None:
+        return "No run yet: start one (d runs the demo), then attribute it."
+    later = graph_state.get("next_attribution_at")
+    if later is not None:
+        return (f"Run {run_id} is attributed at event {later}; the replay cursor has not reached it yet. "
+                "Step on (End in the Replay pane) to see the Soft-IDG.")
+    return (f"Run {run_id} has no attribution yet.\nRecord one (who / when, evidence path, slash):\n\n"
+            f"  rca-tui attribute --slash \\\n      --run {run_id}\n\n"
+            "or press a on the Runs pane (5).")
 
 
 class GraphScreen(Screen):
@@ -21,9 +38,15 @@ class GraphScreen(Screen):
     GraphScreen #node-detail { padding: 0 1; }
     """
     BINDINGS = [
-        Binding("j,down", "select(1)", "Next node", id="graph.next", tooltip="Select the next node (by score)"),
+        Binding("j,down", "select(1)", "Next node", id="graph.next", tooltip="Select the next node (by score, or by step)"),
         Binding("k,up", "select(-1)", "Prev node", id="graph.prev", tooltip="Select the previous node"),
+        Binding("s", "toggle_view", "Soft-IDG", id="graph.soft_idg",
+                tooltip="Toggle the fault web and the attribution Soft-IDG (blamed step, evidence path)"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view = "fault_web"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -38,12 +61,26 @@ class GraphScreen(Screen):
         self.query_one("#node-scroll").border_title = "Node"
 
     def on_screen_resume(self) -> None:
+        self.redraw()
+        self.query_one(GraphCanvas).focus()
+
+    def redraw(self) -> None:
         canvas = self.query_one(GraphCanvas)
         source, graph_state = self.app.graph_source()
-        canvas.border_title = f"Fault web · {source}"
-        canvas.show(fault_graph(graph_state))
-        canvas.focus()
+        title = f"{VIEWS[self.view]} · {source}"
+        if self.view == "soft_idg":
+            attribution = graph_state.get("attribution")
+            if attribution:
+                title += f" · blamed {attribution.get('who')} @ #{attribution.get('when')}"
+            canvas.show(soft_idg_graph(attribution), no_attribution_message(graph_state))
+        else:
+            canvas.show(fault_graph(graph_state))
+        canvas.border_title = title
         self.show_node()
+
+    def action_toggle_view(self) -> None:
+        self.view = "soft_idg" if self.view == "fault_web" else "fault_web"
+        self.redraw()
 
     def action_select(self, step: int) -> None:
         self.query_one(GraphCanvas).select_step(step)
@@ -51,7 +88,8 @@ class GraphScreen(Screen):
 
     def show_node(self) -> None:
         canvas = self.query_one(GraphCanvas)
-        self.query_one("#node-detail", Static).update(node_markup(canvas.graph, canvas.selected))
+        markup = step_markup if canvas.kind == "soft_idg" else node_markup
+        self.query_one("#node-detail", Static).update(markup(canvas.graph, canvas.selected))
 
 
 def node_markup(graph: nx.DiGraph, node: str | None) -> str:
@@ -68,3 +106,45 @@ def node_markup(graph: nx.DiGraph, node: str | None) -> str:
     if attrs.get("reason"):
         lines += ["", escape(str(attrs["reason"]))]
     return "\n".join(lines)
+
+
+def step_markup(graph: nx.DiGraph, node: str | None) -> str:
+    """A Soft-IDG step: who spoke, what kind of step, its score, whether it is blamed / slashed / on the evidence
+    path, its strongest in- and out-edges, and its text."""
+    if node is None:
+        return "[dim]no step[/]"
+    attrs, meta = graph.nodes[node], graph.graph
+    score = f"{attrs['score']:.3f}" if attrs.get("scored", True) else "-"
+    lines = [f"[b]step {attrs['step']}[/b] · {escape(attrs.get('kind') or '?')}", f"agent  {escape(attrs['agent'])}",
+             f"score  {score}"]
+    if attrs.get("root"):
+        lines.append("[$error]blamed step[/] (who / when)")
+        lines.append(_slash_line(meta))
+    if attrs.get("on_path"):
+        path = meta.get("path", [])
+        lines.append(f"[$accent]evidence path {path.index(node) + 1}/{len(path)}[/]")
+    if attrs.get("failure"):
+        lines.append("[$warning]the failure shows here[/]")
+    if attrs.get("label"):
+        lines.append("[$warning]injected fault (label)[/]")
+    lines.append(f"from   {_edge_list(graph, graph.in_edges(node, data=True), 0)}")
+    lines.append(f"to     {_edge_list(graph, graph.out_edges(node, data=True), 1)}")
+    if attrs.get("reason"):
+        lines += ["", escape(str(attrs["reason"]))]
+    return "\n".join(lines)
+
+
+def _slash_line(meta: dict) -> str:
+    slashed, tx = meta.get("slashed"), meta.get("tx")
+    if slashed and tx:
+        return (f"[$error]slashed[/] {escape(str(slashed.get('agent')))} -{slashed.get('amount')} stake "
+                f"-{slashed.get('reputation')} rep, tx {str(tx.get('tx'))[:10]} block {tx.get('block')}")
+    reason = "the consensus was right" if meta.get("consensus_wrong") is False else "the run has no label"
+    return f"not slashed ({reason})"
+
+
+def _edge_list(graph: nx.DiGraph, edges, end: int) -> str:
+    """`#11 0.33, #2 0.33`: the other end's step and the weight, heaviest first."""
+    rows = sorted(edges, key=lambda e: -(e[2].get("weight") or 0.0))
+    return ", ".join(f"#{graph.nodes[e[end]]['step']} " + (f"{e[2]['weight']:.2f}" if e[2].get("weight") is not None
+                                                           else "path") for e in rows) or "-"

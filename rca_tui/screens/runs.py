@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from engine.runs.session import Session
 from rca_tui.screens.dialogs import PromptScreen
 
-HINT = "Enter: replay the run · d: run the demo · c: run a case from a dataset folder · r: reload"
+HINT = "Enter: replay · a: attribute who/when · d: demo · c: dataset case · r: reload"
 
 
 class RunsScreen(Screen):
@@ -22,6 +22,8 @@ class RunsScreen(Screen):
     RunsScreen DataTable:focus { border: round $primary; }
     """
     BINDINGS = [
+        Binding("a", "attribute", "Attribute", id="runs.attribute",
+                tooltip="Who / when made the selected run go wrong: Soft-IDG, evidence path, slash (SLM, a few s)"),
         Binding("c", "start_case", "Run case", id="runs.case", tooltip="Run a case from a dataset folder"),
         Binding("r", "reload", "Reload", id="runs.reload", tooltip="Read the runs again"),
     ]
@@ -48,6 +50,19 @@ class RunsScreen(Screen):
         for run in self.app.session.runs():
             table.add_row(run["run_id"], run["incident"][:28], run["reasoner"], run["status"],
                           (run["result"] or {}).get("root_cause") or "-", key=run["run_id"])
+
+    def selected_run(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def action_attribute(self) -> None:
+        run_id = self.selected_run()
+        if run_id is None:
+            self.notify("no run to attribute: start one first (d runs the demo)", severity="warning")
+            return
+        self.app.attribute(run_id)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_replay(event.row_key.value)

@@ -1,7 +1,10 @@
 """A directed graph drawn in the terminal: layered left to right, edges routed with box lines, nodes coloured by
 score, the root highlighted and the path drawn bold. Any `networkx.DiGraph` whose nodes carry `score`, `root` and
-`on_path` (and edges `on_path`) can be shown: the fault web today, the attribution Soft-IDG later."""
+`on_path` (and edges `on_path`) can be shown: the fault web, and the attribution Soft-IDG (kind "soft_idg"), which
+is drawn as a DAG ordered by step (`step_graph`)."""
 from __future__ import annotations
+
+import re
 
 import networkx as nx
 from rich.style import Style
@@ -9,14 +12,16 @@ from rich.text import Text
 from textual.widget import Widget
 
 from rca_tui.widgets.palette import theme_style
+from rca_tui.widgets.step_graph import draw_steps, score_key, step_order
 
 Cell = tuple[str, str]  # (character, style key)
 JOINS = {"─", "│", "┐", "┘", "└", "┌", "┼"}
+NO_FAULT_WEB = "no graph yet: the Probability Oracle and the Fault Mapper have not answered"
 
 
 class GraphCanvas(Widget, can_focus=True):
     DEFAULT_CSS = """
-    GraphCanvas { border: round $primary-muted; height: 1fr; }
+    GraphCanvas { border: round $primary-muted; height: 1fr; width: 1fr; }
     GraphCanvas:focus { border: round $primary; }
     """
 
@@ -24,16 +29,28 @@ class GraphCanvas(Widget, can_focus=True):
         super().__init__(**kwargs)
         self.graph = nx.DiGraph()
         self.selected: str | None = None
+        self.empty_message = NO_FAULT_WEB
+        self._selected_by_kind: dict[str, str | None] = {}
 
-    def show(self, graph: nx.DiGraph) -> None:
-        self.graph = graph
-        order = self.node_order()
+    @property
+    def kind(self) -> str:
+        return self.graph.graph.get("kind", "fault_web")
+
+    def show(self, graph: nx.DiGraph, empty_message: str = NO_FAULT_WEB) -> None:
+        """Draw `graph`; each kind of graph keeps its own selection (the root when the selection is not in it)."""
+        self._selected_by_kind[self.kind] = self.selected
+        self.graph, self.empty_message = graph, empty_message
+        self.selected = self._selected_by_kind.get(self.kind)
         if self.selected not in graph:
-            self.selected = order[0] if order else None
+            roots = [n for n, root in graph.nodes(data="root") if root]
+            order = self.node_order()
+            self.selected = roots[0] if roots else (order[0] if order else None)
         self.refresh()
 
     def node_order(self) -> list[str]:
-        """Nodes by score, highest first: the order selection walks."""
+        """The order selection walks: the Soft-IDG's steps as they happened, other graphs by score, highest first."""
+        if self.kind == "soft_idg":
+            return step_order(self.graph)
         return sorted(self.graph, key=lambda n: (-self.graph.nodes[n]["score"], n))
 
     def select_step(self, step: int) -> str | None:
@@ -47,13 +64,17 @@ class GraphCanvas(Widget, can_focus=True):
     def render(self) -> Text:
         width, height = self.content_size.width, self.content_size.height
         if not self.graph:
-            return Text("no graph yet: the Probability Oracle and the Fault Mapper have not answered")
+            return Text(self.empty_message)
+        if self.kind == "soft_idg":
+            drawing = draw_steps(self.graph, max(width, 10), max(height - 1, 3), self.selected)
+            return _to_text(drawing.grid, self._styles()) + Text("\n") + self._step_legend(drawing)
         grid = draw(self.graph, max(width, 10), max(height - 1, 3), self.selected)
         return _to_text(grid, self._styles()) + Text("\n") + self._legend()
 
     def _styles(self) -> dict[str, Style]:
         app = self.app
         return {"edge": theme_style(app, "foreground-muted"), "path": theme_style(app, "accent", bold=True),
+                "focus": theme_style(app, "primary", bold=True),
                 "high": theme_style(app, "error", bold=True), "mid": theme_style(app, "warning", bold=True),
                 "low": theme_style(app, "success"), "root": theme_style(app, "error", bold=True, reverse=True),
                 "": Style()}
@@ -63,9 +84,17 @@ class GraphCanvas(Widget, can_focus=True):
         return Text.assemble(("■ ≥0.7 ", styles["high"]), ("■ ≥0.4 ", styles["mid"]), ("■ <0.4 ", styles["low"]),
                              (" root ", styles["root"]), (" ━ path", styles["path"]), ("  › selected", styles[""]))
 
-
-def score_key(score: float) -> str:
-    return "high" if score >= 0.7 else ("mid" if score >= 0.4 else "low")
+    def _step_legend(self, drawing) -> Text:
+        """Colours, the blamed step, the evidence path, which steps are in view and how many edges are drawn; the
+        last two only when they fit."""
+        styles = self._styles()
+        last = min(drawing.rows, drawing.top + len(drawing.grid))
+        legend = Text.assemble(("■≥.7 ", styles["high"]), ("■≥.4 ", styles["mid"]), ("■<.4 ", styles["low"]),
+                               (" blamed ", styles["root"]), (" ━ evidence", styles["path"]))
+        for extra in (f"  steps {drawing.top + 1}-{last}/{drawing.rows}", f"  edges {drawing.arcs}/{drawing.edges}"):
+            if legend.cell_len + len(extra) <= self.content_size.width:
+                legend.append(extra, styles["edge"])
+        return legend
 
 
 def layers(graph: nx.DiGraph) -> list[list[str]]:
@@ -78,21 +107,24 @@ def layers(graph: nx.DiGraph) -> list[list[str]]:
     return [sorted(node for component in layer for node in members[component]) for layer in generations]
 
 
-def positions(graph: nx.DiGraph, width: int, height: int) -> tuple[dict[str, tuple[int, int]], int]:
+def positions(graph: nx.DiGraph, width: int, height: int) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+    """Where each node's label starts, and how wide it may be (the last column runs to the right edge)."""
     columns = layers(graph)
     column_width = max(6, width // max(1, len(columns)))
-    placed = {}
+    placed, room = {}, {}
     for column, nodes in enumerate(columns):
         for row, node in enumerate(nodes):
             y = min(height - 1, round((row + 1) * height / (len(nodes) + 1)) - 1)
             placed[node] = (column * column_width, max(0, y))
-    return placed, column_width - 4
+            room[node] = column_width - 4 if column < len(columns) - 1 else max(column_width - 4, width - placed[node][0])
+    return placed, room
 
 
 def draw(graph: nx.DiGraph, width: int, height: int, selected: str | None) -> list[list[Cell]]:
     grid: list[list[Cell]] = [[(" ", "")] * width for _ in range(height)]
-    placed, label_width = positions(graph, width, height)
-    labels = {node: _label(node, graph.nodes[node]["score"], label_width, node == selected) for node in graph}
+    placed, room = positions(graph, width, height)
+    names = short_names(list(graph), {node: max(1, room[node] - 6) for node in graph})
+    labels = {node: _label(names[node], graph.nodes[node]["score"], room[node], node == selected) for node in graph}
     for source, target, data in graph.edges(data=True):
         _route(grid, placed[source], len(labels[source]), placed[target], "path" if data.get("on_path") else "edge")
     for node, (x, y) in placed.items():
@@ -100,6 +132,22 @@ def draw(graph: nx.DiGraph, width: int, height: int, selected: str | None) -> li
         style = "root" if attrs.get("root") else score_key(attrs["score"])
         _put_text(grid, x, y, labels[node], style)
     return grid
+
+
+def short_names(nodes: list[str], room: dict[str, int]) -> dict[str, str]:
+    """When a name does not fit its room, drop what all names share at either end, on `-`/`_`/`.` boundaries
+    (`ts-food-service`, `ts-travel-service` → `food`, `travel`); the node detail keeps the full name."""
+    if len(nodes) < 2 or all(len(n) <= room[n] for n in nodes):
+        return {n: n for n in nodes}
+    split = [re.split(r"(?<=[-_.])", n) for n in nodes]
+    prefix = 0
+    while all(len(parts) > prefix + 1 and parts[prefix] == split[0][prefix] for parts in split):
+        prefix += 1
+    suffix = 0
+    while all(len(parts) > prefix + suffix + 1 and parts[-1 - suffix].strip("-_.") == split[0][-1 - suffix].strip("-_.")
+              for parts in split):
+        suffix += 1
+    return {n: "".join(parts[prefix:len(parts) - suffix]).strip("-_.") or n for n, parts in zip(nodes, split)}
 
 
 def _label(node: str, score: float, width: int, selected: bool) -> str:

@@ -1,0 +1,129 @@
+"""The graph pane's Soft-IDG view (`s`): a fault-injected run, attributed for real (tiny model) and slashed, drawn
+with the blamed step marked and the evidence path highlighted; without an attribution, how to get one."""
+from __future__ import annotations
+
+from engine.runs.replay import Timeline, soft_idg_graph, step_node
+from engine.runs.session import Session
+from rca_tui.widgets.graph_canvas import GraphCanvas
+from tests.tui.helpers import settle, text_of
+
+
+def styled_chars(text, style) -> str:
+    """The characters of a rendered Text drawn in `style`."""
+    return "".join(text.plain[span.start:span.end] for span in text.spans if span.style == style)
+
+
+async def test_s_shows_the_soft_idg_with_the_blamed_step_and_the_evidence_path(attributed):
+    app, run_id, payload = attributed
+    who, when = payload["who"], payload["when"]
+    path = [row["step"] for row in payload["evidence_path"]]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        canvas = app.screen.query_one(GraphCanvas)
+        assert canvas.border_title.startswith("Fault web")
+        await pilot.press("s")
+        assert canvas.border_title == f"Soft-IDG · run {run_id} · blamed {who} @ #{when}"
+        assert canvas.selected == step_node(when, who)  # the view opens on the blamed step
+        drawing = text_of(app, "#graph")
+        blamed_line = next(line for line in drawing.splitlines() if f"›#{when} " in line)
+        assert "blamed" in blamed_line and who[:11] in blamed_line
+        assert "━ evidence" in drawing
+        detail = text_of(app, "#node-detail")
+        assert detail.startswith(f"step {when} · ") and f"agent  {who}" in detail
+        assert "blamed step" in detail
+        assert f"slashed {who} -200 stake" in detail and payload["tx"]["tx"][:10] in detail
+        assert f"evidence path 1/{len(path)}" in detail
+
+        # the evidence path is highlighted: its hops are on-path edges, drawn (arcs and step numbers) in the path style
+        graph = canvas.graph
+        name = {graph.nodes[n]["step"]: n for n in graph}
+        assert all(graph.nodes[name[step]]["on_path"] for step in path)
+        hops = list(zip(path, path[1:]))
+        assert all(graph.edges[name[a], name[b]]["on_path"] for a, b in hops)
+        assert sum(1 for *_, on in graph.edges(data="on_path") if on) == len(hops)
+        rendered = canvas.render()
+        assert any(char in styled_chars(rendered, canvas._styles()["path"]) for char in "│┌└├▶")
+        assert styled_chars(rendered, canvas._styles()["root"]).startswith(f"›#{when}")
+
+        # j walks the steps in order and the rows follow: the next step of the path comes into view, highlighted
+        await pilot.press(*["j"] * (path[1] - when))
+        assert text_of(app, "#node-detail").startswith(f"step {path[1]} · ")
+        assert f"evidence path 2/{len(path)}" in text_of(app, "#node-detail")
+        rendered = canvas.render()
+        assert f"›#{path[1]:<3}" in rendered.plain
+        assert f"#{path[1]:<3}" in styled_chars(rendered, canvas._styles()["path"])
+        assert f"from   #{when} " in text_of(app, "#node-detail") or f", #{when} " in text_of(app, "#node-detail")
+
+        await pilot.press("s")
+        assert canvas.border_title.startswith("Fault web") and canvas.kind == "fault_web"
+        await pilot.press("s")
+        assert canvas.selected == name[path[1]]  # each view keeps its own selection
+
+
+async def test_without_an_attribution_the_soft_idg_says_how_to_get_one(app, story):
+    _, run_id = story
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3", "s")
+        await settle(pilot)
+        canvas = app.screen.query_one(GraphCanvas)
+        assert canvas.border_title == f"Soft-IDG · run {run_id}"
+        message = text_of(app, "#graph")
+        assert f"Run {run_id} has no attribution yet" in message
+        assert "rca-tui attribute --slash" in message and f"--run {run_id}" in message
+        assert text_of(app, "#node-detail") == "no step"
+        await pilot.press("j")  # nothing to select: no crash, still the message
+        assert "no attribution yet" in text_of(app, "#graph")
+
+
+async def test_replay_shows_the_attribution_once_the_cursor_passes_it(attributed):
+    app, run_id, payload = attributed
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("3", "s")
+        message = text_of(app, "#graph")
+        assert "the replay cursor has not reached it yet" in message and f"Run {run_id} is attributed" in message
+        await pilot.press("4", "end", "3")
+        canvas = app.screen.query_one(GraphCanvas)
+        assert canvas.kind == "soft_idg" and canvas.border_title.startswith(f"Soft-IDG · replay {run_id} @ ")
+        assert f"blamed {payload['who']} @ #{payload['when']}" in canvas.border_title
+
+
+async def test_a_on_the_runs_pane_attributes_the_selected_run(faulty):
+    app, run_id = faulty
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3", "s")
+        assert "no attribution yet" in text_of(app, "#graph")
+        await pilot.press("5", "a")
+        await settle(pilot)
+        summary = [n.message for n in app._notifications if "blamed" in n.message]
+        assert summary and summary[-1].startswith(f"run {run_id}: blamed ")
+        assert "slashed 200 stake" in summary[-1] and "3, then s, shows the Soft-IDG" in summary[-1]
+        stored = [e for e in Session(app.db_path).run_events(run_id) if e.kind == "attribution"]
+        assert len(stored) == 1
+        await pilot.press("3")
+        canvas = app.screen.query_one(GraphCanvas)
+        who, when = stored[0].payload["who"], stored[0].payload["when"]
+        assert canvas.kind == "soft_idg" and canvas.selected == step_node(when, who)
+        assert "blamed step" in text_of(app, "#node-detail")
+
+
+def test_soft_idg_graph_and_the_timeline_gate(attributed):
+    app, run_id, payload = attributed
+    events = app.session.run_events(run_id)
+    timeline = Timeline(run_id, events)
+    at = next(i for i, e in enumerate(events) if e.kind == "attribution")
+    assert timeline.graph(at)["attribution"] is None and timeline.graph(at)["next_attribution_at"] == at + 1
+    assert timeline.graph(at + 1)["attribution"] == payload and timeline.graph(at + 1)["next_attribution_at"] is None
+    graph = soft_idg_graph(payload)
+    assert graph.graph["kind"] == "soft_idg" and graph.number_of_nodes() == len(payload["graph"]["nodes"])
+    blamed = step_node(payload["when"], payload["who"])
+    assert [n for n, root in graph.nodes(data="root") if root] == [blamed]
+    assert graph.nodes[blamed]["reason"] == next(n["text"] for n in payload["graph"]["nodes"]
+                                                 if n["step"] == payload["when"])
+    assert graph.graph["path"][0] == blamed and graph.graph["slashed"]["agent"] == payload["who"]
+    # an older payload without the graph still draws its evidence path
+    bare = soft_idg_graph({k: v for k, v in payload.items() if k != "graph"})
+    assert list(bare) == graph.graph["path"] and all(on for *_, on in bare.edges(data="on_path"))
+    assert soft_idg_graph(None).number_of_nodes() == 0
