@@ -76,6 +76,9 @@ def _summary(event: RunEvent) -> str:
         "consensus": lambda: f"{p.get('outcome')} {_short_json(p.get('tally'))}",
         "reward": lambda: f"+{p.get('amount')} to {str(p.get('to'))[:10]}: {p.get('reason', '')}",
         "penalty": lambda: f"-{p.get('amount')} from {str(p.get('target'))[:10]}: {p.get('reason', '')}",
+        "attribution": lambda: f"blamed {p.get('who')} at step {p.get('when')}, evidence "
+                               + "→".join(str(row.get("step")) for row in p.get("evidence_path", []))
+                               + (f", slashed {p['slashed']['amount']}" if p.get("slashed") else ", not slashed"),
     }.get(event.kind, lambda: _short_json(p))
     return " ".join(str(text()).split())
 

@@ -127,3 +127,6 @@ def test_soft_idg_graph_and_the_timeline_gate(attributed):
     bare = soft_idg_graph({k: v for k, v in payload.items() if k != "graph"})
     assert list(bare) == graph.graph["path"] and all(on for *_, on in bare.edges(data="on_path"))
     assert soft_idg_graph(None).number_of_nodes() == 0
+    path = "→".join(str(row["step"]) for row in payload["evidence_path"])
+    assert timeline.log(at + 1, limit=1)[0].endswith(
+        f"attribution blamed {payload['who']} at step {payload['when']}, evidence {path}, slashed 200")
