@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from engine.attribution.adapters import from_engine_steps
@@ -20,8 +21,16 @@ from engine.attribution.slm import DEFAULT_MODEL
 ATTRIBUTION_SLASH = 200
 """Stake taken from the agent the tracer names (as much as a wrong proposer loses)."""
 ATTRIBUTION_REPUTATION = 5
+ENGINE_TRACER = Path(__file__).resolve().parents[2] / "data" / "attribution" / "engine-runs-tracer.npz"
+"""The learned tracer shipped for our own runs (``python -m engine.attribution.injection_eval --save-tracer``)."""
 STEP_TEXT = 160
 """Characters of each evidence-path step's text kept in the slash payload."""
+
+
+def engine_run_config(config: AttributionConfig = AttributionConfig()) -> AttributionConfig:
+    """Engine runs carry long JSON tool outputs that are never a culprit: when the steps do not all fit the SLM's
+    window, tool output is dropped before any agent step."""
+    return replace(config, features=replace(config.features, history_sample="agents_first"))
 
 
 class RunNotFound(KeyError):
@@ -70,9 +79,17 @@ def run_trajectory(session, run_id: str, injected_fault: dict | None = None) -> 
 
 
 def attribute_run(session, run_id: str, model_name: str = DEFAULT_MODEL, learned: Any = None,
-                  config: AttributionConfig = AttributionConfig(), trajectory: Trajectory | None = None) -> Attribution:
-    """Who (which agent) and when (which step) made this run go wrong."""
-    return trace(trajectory or run_trajectory(session, run_id), model_name, config, learned)
+                  config: AttributionConfig | None = None, trajectory: Trajectory | None = None) -> Attribution:
+    """Who (which agent) and when (which step) made this run go wrong; ``learned`` defaults to the shipped tracer
+    (:data:`ENGINE_TRACER`), the rule tracer where there is none."""
+    tracer = learned if learned is not None else shipped_tracer()
+    return trace(trajectory or run_trajectory(session, run_id), model_name, config or engine_run_config(), tracer)
+
+
+def shipped_tracer() -> Any:
+    from engine.attribution.learned import load
+
+    return load(ENGINE_TRACER) if ENGINE_TRACER.is_file() else None
 
 
 def evidence(trajectory: Trajectory, attribution: Attribution) -> dict:

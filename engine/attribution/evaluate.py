@@ -47,6 +47,13 @@ def extract_all(
     return features, seconds
 
 
+def fit_all(trajectories: list[Trajectory], config: EvalConfig):
+    """A learned tracer trained on every labelled trajectory (the one to ship, once k-fold has scored the method)."""
+    labelled = [t for t in trajectories if t.label and t.label.when is not None]
+    features, _ = extract_all(labelled, config)
+    return fit([analyse(t, f, config.attribution) for t, f in zip(labelled, features)], config.learned)
+
+
 def make_folds(count: int, folds: int, seed: int) -> list[list[int]]:
     order = list(range(count))
     random.Random(seed).shuffle(order)

@@ -74,8 +74,11 @@ def generate(folder: Path, incidents: list, target: int, seed: int, max_runs: in
 
     grid = fault_grid(seed)
     kept: list[Trajectory] = []
-    stats = {"runs": 0, "wrong": 0, "no_fault_step": 0, "failed": 0, "by_mode": {}, "by_incident": {}}
+    stats = {"runs": 0, "wrong": 0, "wrong_without_fault": 0, "duplicates": 0, "no_fault_step": 0, "failed": 0,
+             "by_mode": {}, "by_agent": {}, "by_incident": {}}
     reasoner = HeuristicReasoner()
+    fault_free: dict = {}
+    seen: set = set()
     index = 0
     while len(kept) < target and stats["runs"] < max_runs and index < len(grid) * len(incidents) * 3:
         incident = incidents[index % len(incidents)]
@@ -95,14 +98,44 @@ def generate(folder: Path, incidents: list, target: int, seed: int, max_runs: in
         if not wrong:
             continue
         stats["wrong"] += 1
+        if wrong_without_fault(incident, run_seed, fault_free):
+            stats["wrong_without_fault"] += 1  # the fault did not cause it: no trustworthy label
+            continue
         if result["injected_fault"]["trajectory_step"] is None:
             stats["no_fault_step"] += 1
             continue
         trajectory = run_trajectory(session, result["run_id"])
+        content = _content_key(trajectory)
+        if content in seen:
+            stats["duplicates"] += 1  # another fault (e.g. a later step of an agent that answers at once) same run
+            continue
+        seen.add(content)
         kept.append(trajectory)
         stats["by_mode"][fault.mode] = stats["by_mode"].get(fault.mode, 0) + 1
+        stats["by_agent"][fault.agent] = stats["by_agent"].get(fault.agent, 0) + 1
         stats["by_incident"][incident.case_id] = stats["by_incident"].get(incident.case_id, 0) + 1
     return kept, stats
+
+
+def _content_key(trajectory: Trajectory) -> tuple:
+    """Steps and label, without run ids and timestamps: two runs with the same key teach the same thing."""
+    return (tuple((step.agent, step.kind, step.content) for step in trajectory.steps),
+            trajectory.label.who, trajectory.label.when)
+
+
+def wrong_without_fault(incident, seed: int, cache: dict) -> bool:
+    """Whether the same incident goes wrong with no fault injected (fresh ledger): then a wrong faulty run says
+    nothing about the fault. ``cache`` keeps one answer per (case, seed)."""
+    from engine.reasoners.heuristic import HeuristicReasoner
+    from engine.runs.runner import run_incident
+    from engine.runs.session import Session
+
+    key = (incident.case_id, seed)
+    if key not in cache:
+        with tempfile.TemporaryDirectory(prefix="fault-free-") as folder:
+            result = run_incident(Session(Path(folder) / "rca.db"), incident, HeuristicReasoner(), seed=seed)
+        cache[key] = bool(result["label"]) and result["root_cause"] != result["label"]["root_cause"]
+    return cache[key]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,11 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=640, help="tokens in the SLM forward pass")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault grid and the case pick")
     parser.add_argument("--db", type=Path, default=None, help="folder for the session databases (default: temp)")
+    parser.add_argument("--save-tracer", type=Path, default=None,
+                        help="also train the learned tracer on every kept run and save it here (the shipped one is "
+                             "data/attribution/engine-runs-tracer.npz)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
     from engine.attribution.evaluate import EvalConfig, evaluate
-    from engine.attribution.pipeline import AttributionConfig
+    from engine.attribution.engine_runs import engine_run_config
     started = time.perf_counter()
     db = args.db or Path(tempfile.mkdtemp(prefix="injection-eval-"))
     incidents = load_incidents(args.nezha, args.cases, args.seed)
@@ -129,13 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     stats["generation_seconds"] = round(time.perf_counter() - started, 2)
     stats["incidents"] = [i.case_id for i in incidents]
     stats["db"] = str(db)
-    base = AttributionConfig()
+    base = engine_run_config()
     config = EvalConfig(model_name=args.model, folds=args.folds, seeds=tuple(args.seeds), ablations=False,
                         attribution=replace(base, features=replace(base.features, max_tokens=args.max_tokens)))
     progress = None if args.json else (lambda done, total, label: print(f"\rfeatures {done}/{total}", end="",
                                                                           file=sys.stderr, flush=True))
     report = evaluate(trajectories, config, progress)
     report["generation"] = stats
+    if args.save_tracer:
+        from engine.attribution.evaluate import fit_all
+        from engine.attribution.learned import save
+
+        args.save_tracer.parent.mkdir(parents=True, exist_ok=True)
+        save(fit_all(trajectories, config), args.save_tracer)
+        report["saved_tracer"] = str(args.save_tracer)
     report["steps_median"] = sorted(len(t.steps) for t in trajectories)[len(trajectories) // 2] if trajectories else 0
     if args.json:
         print(json.dumps(report, indent=2, default=str))
@@ -147,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print(report: dict) -> None:
     stats = report["generation"]
-    print(f"runs generated: {stats['runs']}, consensus wrong: {stats['wrong']}, kept (fault step known): "
-          f"{report['timing']['trajectories']}; by mode {stats['by_mode']}; by incident {stats['by_incident']}")
+    print(f"runs generated: {stats['runs']}, consensus wrong: {stats['wrong']}, kept (fault step known, "
+          f"distinct): {report['timing']['trajectories']}; by mode {stats['by_mode']}; by agent {stats['by_agent']}; "
+          f"by incident {stats['by_incident']}")
     print(f"median steps per trajectory: {report['steps_median']}; generation {stats['generation_seconds']} s")
     for name, subset in report["subsets"].items():
         print(f"\n== injected faults (n={subset['n']}, model {report['model']}, {report['folds']}-fold CV, "

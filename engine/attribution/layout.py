@@ -12,7 +12,7 @@ import numpy as np
 
 from engine.attribution.schema import Trajectory
 
-HISTORY_SAMPLES = ("head", "tail", "head_tail", "uniform")
+HISTORY_SAMPLES = ("head", "tail", "head_tail", "uniform", "agents_first")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -43,10 +43,14 @@ class PromptLayout:
     """For every token, its position in ``kept``, or -1 for the header and separators."""
 
 
-def sample_steps(n_steps: int, n_keep: int, mode: str) -> tuple[int, ...]:
-    """Which steps to keep when only ``n_keep`` fit. The last step (where failure shows) is always kept."""
+def sample_steps(n_steps: int, n_keep: int, mode: str, kinds: tuple[str, ...] = ()) -> tuple[int, ...]:
+    """Which steps to keep when only ``n_keep`` fit. The last step (where failure shows) is always kept.
+    ``agents_first`` drops tool output (``kinds`` "observation", never a culprit) evenly before any agent step,
+    then samples head and tail among what is left."""
     if n_keep >= n_steps:
         return tuple(range(n_steps))
+    if mode == "agents_first":
+        return _agents_first(n_steps, n_keep, kinds)
     if mode == "head":
         chosen = list(range(n_keep - 1)) + [n_steps - 1]
     elif mode == "tail":
@@ -61,12 +65,23 @@ def sample_steps(n_steps: int, n_keep: int, mode: str) -> tuple[int, ...]:
     return tuple(sorted(set(chosen)))
 
 
+def _agents_first(n_steps: int, n_keep: int, kinds: tuple[str, ...]) -> tuple[int, ...]:
+    tool_output = [i for i in range(n_steps - 1) if i < len(kinds) and kinds[i] == "observation"]
+    to_drop = n_steps - n_keep
+    if to_drop <= len(tool_output):
+        dropped = {tool_output[i] for i in np.linspace(0, len(tool_output) - 1, to_drop).round().astype(int)}
+        return tuple(i for i in range(n_steps) if i not in dropped)
+    agent_steps = [i for i in range(n_steps) if i not in set(tool_output)]
+    return tuple(agent_steps[i] for i in sample_steps(len(agent_steps), n_keep, "head_tail"))
+
+
 def build_layout(trajectory: Trajectory, tokenizer: Any, config: FeatureConfig) -> PromptLayout:
     header = f"Task: {_clean(trajectory.query)[: config.max_query_chars]}\nSteps:\n"
     budget = config.max_tokens - len(_ids(tokenizer, header)) - 1
     step_texts = [_step_text(step.index, step.agent, step.kind, step.content, config) for step in trajectory.steps]
     n_fit = max(1, budget // max(1, config.min_step_tokens))
-    kept = sample_steps(len(step_texts), n_fit, config.history_sample)
+    kinds = tuple(step.kind for step in trajectory.steps)
+    kept = sample_steps(len(step_texts), n_fit, config.history_sample, kinds)
     texts = _fit_to_budget([step_texts[i] for i in kept], tokenizer, budget)
     full_text, char_spans = _join(header, texts)
     encoding = tokenizer(full_text, return_offsets_mapping=True, add_special_tokens=False)

@@ -94,12 +94,16 @@ def fit(analyses: list[Analysis], config: LearnedConfig = LearnedConfig(), with_
         own_steps = np.array([s.agent == who for s in analysis.trajectory.steps]) & analysis.candidates
         own_steps[analysis.trajectory.label.when] = True  # the labelled step is always a candidate when learning
         step_lists.append((step_matrix(analysis, config, with_ground_truth), own_steps, analysis.trajectory.label.when))
-    step_names = feature_names(config.groups)
-    if config.model_type == "gnn":
-        step_names = step_names + [f"in_{n}" for n in step_names] + [f"out_{n}" for n in step_names]
     agent_config = LearnedConfig(**{**asdict(config), "model_type": "linear"})
-    return LearnedTracer(config, step_names, agent_feature_names(config.groups),
+    return LearnedTracer(config, _step_names(config), agent_feature_names(config.groups),
                          fit_listwise(step_lists, config), fit_listwise(agent_lists, agent_config))
+
+
+def _step_names(config: LearnedConfig) -> list[str]:
+    names = feature_names(config.groups)
+    if config.model_type == "gnn":
+        names = names + [f"in_{n}" for n in names] + [f"out_{n}" for n in names]
+    return names
 
 
 def score_steps(tracer: LearnedTracer, analysis: Analysis, with_ground_truth: bool = False) -> np.ndarray:
@@ -165,6 +169,11 @@ def load(path: Path) -> LearnedTracer:
         config = LearnedConfig(**{**config_data, "groups": tuple(config_data["groups"])})
         names = json.loads(str(data["names"]))
         scorers = {prefix: _load_scorer(data, prefix) for prefix in ("step", "agent")}
+    expected = _step_names(config)
+    if names["step"] != expected or names["agent"] != agent_feature_names(config.groups):
+        missing = sorted(set(expected) ^ set(names["step"]))
+        raise ValueError(f"{path}: learned tracer was trained on other step features than this version computes "
+                         f"(differing: {', '.join(missing) or 'order'}); retrain it")
     return LearnedTracer(config, names["step"], names["agent"], scorers["step"], scorers["agent"])
 
 

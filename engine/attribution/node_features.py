@@ -32,6 +32,8 @@ _NEGATIVE_FEEDBACK = re.compile(
     re.I,
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
+_ROUNDINGS = range(5)
 
 
 def feature_names(groups: tuple[str, ...]) -> list[str]:
@@ -40,7 +42,8 @@ def feature_names(groups: tuple[str, ...]) -> list[str]:
                      "agent_turn_log", "agent_first_turn", "agent_share", "kind_thought", "kind_action", "agent_opens"],
         "text": ["log_chars", "has_code", "has_error", "next_has_error", "made_up_data", "final_marker",
                  "query_overlap", "numbers_log", "agrees", "negative_feedback_next", "negative_feedback_within_3",
-                 "last_before_first_negative"],
+                 "last_before_first_negative", "novel_numbers_log", "novel_number_share",
+                 "echo_share"],
         "slm": ["nll_mean_z", "nll_max_z", "anomaly", "reconstruction_z", "prototype_z", "influence",
                 "rule_score", "out_attention_z", "in_attention_z", "kept"],
         "ground_truth": ["gt_in_step", "gt_word_recall", "gt_first_mention"],
@@ -91,6 +94,8 @@ def _text(analysis: Analysis) -> np.ndarray:
     query_words = set(_WORD.findall(analysis.trajectory.query.lower()))
     negative = np.array([bool(_NEGATIVE_FEEDBACK.search(s.content)) and s.kind != "query" for s in steps])
     culprit_before_first = _last_other_candidate_before(analysis, int(np.argmax(negative)) if negative.any() else -1)
+    novel = novel_numbers(analysis.trajectory)
+    echo = echo_shares(analysis.trajectory)
     rows = []
     for step in steps:
         following = steps[step.index + 1].content if step.index + 1 < len(steps) else ""
@@ -108,8 +113,47 @@ def _text(analysis: Analysis) -> np.ndarray:
             float(negative[step.index + 1]) if step.index + 1 < len(steps) else 0.0,
             float(negative[step.index + 1: step.index + 4].any()),
             float(step.index == culprit_before_first),
+            np.log1p(novel[step.index][0]),
+            novel[step.index][0] / max(1, novel[step.index][1]),
+            echo[step.index],
         ])
     return np.array(rows)
+
+
+def novel_numbers(trajectory) -> list[tuple[int, int]]:
+    """Per step: (numbers no earlier step or the question showed, numbers in the step). A number counts as shown
+    when an earlier one rounds to it (0.29 is read off 0.2903). Made-up figures are the typical hallucination."""
+    shown = _number_forms(trajectory.query)
+    counts = []
+    for step in trajectory.steps:
+        numbers = _NUMBER.findall(step.content)
+        counts.append((sum(number not in shown for number in numbers), len(numbers)))
+        shown |= _number_forms(step.content)
+    return counts
+
+
+def echo_shares(trajectory) -> list[float]:
+    """Per step: the share of its word trigrams that an earlier agent step (not the question, not tool output)
+    already said. A step that repeats a claim passes it on; the step that first made it is where it came from."""
+    said: set = set()
+    shares = []
+    for step in trajectory.steps:
+        words = _WORD.findall(step.content.lower())
+        trigrams = set(zip(words, words[1:], words[2:]))
+        shares.append(len(trigrams & said) / len(trigrams) if trigrams else 0.0)
+        if step.kind not in ("query", "observation"):
+            said |= trigrams
+    return shares
+
+
+def _number_forms(text: str) -> set[str]:
+    forms = set()
+    for number in _NUMBER.findall(text):
+        forms.add(number)
+        value = float(number)
+        for scaled in (value, value * 100):  # a share may be read as a percentage
+            forms.update(f"{scaled:.{digits}f}" for digits in _ROUNDINGS)
+    return forms
 
 
 def _last_other_candidate_before(analysis: Analysis, feedback: int) -> int:
@@ -143,7 +187,7 @@ AGENT_COLUMNS = {
     "position": ["agent_turns_log", "agent_first_position", "agent_first_rank_log", "agent_share", "agent_opens",
                  "agent_closes"],
     "text": ["agent_any_made_up", "agent_any_next_error", "agent_any_code", "agent_agree_rate",
-             "agent_any_negative_feedback_next"],
+             "agent_any_negative_feedback_next", "agent_max_novel_numbers"],
     "slm": ["agent_mean_nll_z", "agent_max_anomaly", "agent_max_influence"],
     "ground_truth": ["agent_gt_mention"],
 }
@@ -172,7 +216,8 @@ def agent_features(analysis: Analysis, groups: tuple[str, ...], with_ground_trut
             "position": [np.log1p(len(own)), own[0] / max(1, n - 1), np.log1p(max(rank[own[0]], 0)),
                          candidate_agents.count(agent) / len(candidate_agents),
                          float(candidate_agents[0] == agent), float(candidate_agents[-1] == agent)],
-            "text": lambda b: [b[own, 4].max(), b[own, 3].max(), b[own, 1].max(), b[own, 8].mean(), b[own, 9].max()],
+            "text": lambda b: [b[own, 4].max(), b[own, 3].max(), b[own, 1].max(), b[own, 8].mean(), b[own, 9].max(),
+                               b[own, 12].max()],
             "slm": lambda b: [b[own, 0].mean(), b[own, 2].max(), b[own, 5].max()],
             "ground_truth": lambda b: [b[own, 0].max() if with_ground_truth else 0.0],
         }

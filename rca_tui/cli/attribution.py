@@ -45,7 +45,8 @@ def attribute(
     html: Annotated[Path | None, typer.Option("--html", help="Write a standalone interactive HTML page.")] = None,
     json_out: JsonOption = False,
     tracer_model: Annotated[
-        Path | None, typer.Option("--tracer-model", help="A learned tracer (.npz from `eval attribution --save-tracer`).")
+        Path | None, typer.Option("--tracer-model", help="A learned tracer (.npz from `eval attribution --save-tracer`); with --run "
+                                                 "the one shipped for engine runs.")
     ] = None,
     with_gt: Annotated[bool, typer.Option("--with-gt", help="Let the learned tracer read the ground-truth answer.")] = False,
     failure_step: FailureOption = "final",
@@ -72,9 +73,10 @@ def attribute(
         fail("--slash needs --run RUN_ID", ExitCode.USAGE)
     session = None
     if run is not None:
-        from engine.attribution.engine_runs import RunNotFound, run_trajectory
+        from engine.attribution.engine_runs import RunNotFound, engine_run_config, run_trajectory
         from engine.runs.session import Session
 
+        config = engine_run_config(config)
         session = Session(resolve_db(db))
         try:
             trajectory = run_trajectory(session, run)
@@ -82,6 +84,10 @@ def attribute(
             fail(str(error.args[0]), ExitCode.NOT_FOUND)
     else:
         trajectory = _load_one(path, context)
+    if tracer_model is None and run is not None:
+        from engine.attribution.engine_runs import ENGINE_TRACER
+
+        tracer_model = ENGINE_TRACER if ENGINE_TRACER.is_file() else None
     tracer = learned.load(tracer_model) if tracer_model else None
     try:
         result = pipeline.trace(trajectory, model, config, tracer, with_gt)
@@ -151,7 +157,7 @@ def eval_attribution(
     with _progress_bar(enabled=not json_out or sys.stdout.isatty()) as progress:
         report = evaluate.evaluate(trajectories, config, progress)
     if save_tracer:
-        _save_tracer(trajectories, config, save_tracer, pipeline, learned)
+        _save_tracer(trajectories, config, save_tracer, evaluate, learned)
     if json_out:
         emit_json(report)
     else:
@@ -190,13 +196,10 @@ def _write_artefact(target: Path | None, render, what: str) -> None:
     say(f"wrote {what} to {target}")
 
 
-def _save_tracer(trajectories, config, target: Path, pipeline, learned) -> None:
-    from engine.attribution.features import extract_features
-
-    analyses = [pipeline.analyse(t, extract_features(t, config.model_name, config.attribution.features),
-                                 config.attribution) for t in trajectories if t.label and t.label.when is not None]
-    learned.save(learned.fit(analyses, config.learned), target)
-    say(f"saved the learned tracer (trained on {len(analyses)} trajectories) to {target}")
+def _save_tracer(trajectories, config, target: Path, evaluate, learned) -> None:
+    tracer = evaluate.fit_all(trajectories, config)
+    learned.save(tracer, target)
+    say(f"saved the learned tracer to {target}")
 
 
 def _print_attribution(trajectory: Any, result: Any) -> None:

@@ -36,6 +36,14 @@ def test_history_sampling(mode, expected):
     assert sample_steps(10, 4, mode) == expected
 
 
+def test_agents_first_drops_tool_output_before_agent_steps():
+    kinds = ("query", "action", "observation", "action", "observation", "observation", "thought", "action")
+    kept = sample_steps(8, 5, "agents_first", kinds)
+    assert len(kept) == 5 and not {0, 1, 3, 6, 7} - set(kept)
+    only_agents = sample_steps(8, 3, "agents_first", kinds)  # fewer slots than agent steps: head and tail of them
+    assert only_agents == (0, 1, 7)
+
+
 def test_features_shapes_and_causal_attention(tiny_model_dir, small_trajectory):
     result = extract_features(small_trajectory, str(tiny_model_dir), FeatureConfig(last_n_layers=2))
     n = len(small_trajectory.steps)

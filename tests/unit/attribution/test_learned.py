@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from engine.attribution import learned
 from engine.attribution.evaluate import learned_predictions
@@ -54,3 +55,12 @@ def test_saved_tracer_scores_like_the_trained_one(tmp_path):
         learned.save(tracer, tmp_path / f"{model_type}.npz")
         reloaded = learned.load(tmp_path / f"{model_type}.npz")
         assert np.allclose(learned.score_steps(tracer, analyses[0]), learned.score_steps(reloaded, analyses[0]))
+
+
+def test_tracer_saved_with_other_features_is_refused(tmp_path):
+    tracer = learned.fit(synthetic_analyses(6, seed=3), LearnedConfig(epochs=5))
+    older = learned.LearnedTracer(tracer.config, tracer.step_names[:-1], tracer.agent_names, tracer.step_scorer,
+                                  tracer.agent_scorer)
+    learned.save(older, tmp_path / "old.npz")
+    with pytest.raises(ValueError, match="old.npz.*retrain"):
+        learned.load(tmp_path / "old.npz")

@@ -1,0 +1,28 @@
+"""Text signals of the learned tracer that say where a claim came from."""
+from __future__ import annotations
+
+from engine.attribution.node_features import echo_shares, novel_numbers
+from tests.unit.attribution.conftest import make_trajectory
+
+
+def test_made_up_figures_are_novel_and_figures_read_off_tool_output_are_not():
+    trajectory = make_trajectory([
+        ("oracle", "observation", '{"candidates": [{"entity": "cart", "score": 0.2903}, {"entity": "email", "score": 0.12}]}'),
+        ("oracle", "action", "cart scores 0.29 (29% of all), email 0.12"),
+        ("oracle", "action", "email: error rate 100%, latency x20 over baseline, score 0.4455"),
+    ], query="Which service failed?")
+    counts = novel_numbers(trajectory)
+    assert counts[1] == (0, 3)  # 0.29 rounds 0.2903, 29% is that share, 0.12 was shown
+    assert counts[2] == (3, 3)  # 100, 20 and 0.4455 appear nowhere before
+
+
+def test_a_repeated_claim_echoes_the_step_that_made_it():
+    claim = "checkoutservice is the root cause with error rate far over its baseline"
+    trajectory = make_trajectory([
+        ("tool", "observation", "the sweep says checkoutservice is the root cause with error rate far over"),
+        ("oracle", "action", claim),
+        ("oracle", "tx", f"Propose: {claim}"),
+    ])
+    shares = echo_shares(trajectory)
+    assert shares[1] == 0.0  # tool output does not count as something an agent said
+    assert shares[2] > 0.9  # all but the trigram with "Propose"
