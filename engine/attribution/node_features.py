@@ -39,7 +39,7 @@ _ROUNDINGS = range(5)
 def feature_names(groups: tuple[str, ...]) -> list[str]:
     names = {
         "position": ["rel_position", "log_position", "candidate_rank_0", "candidate_rank_1", "candidate_rank_2",
-                     "agent_turn_log", "agent_first_turn", "agent_share", "kind_thought", "kind_action", "agent_opens"],
+                     "agent_turn_log", "agent_first_turn", "agent_second_turn", "agent_third_turn", "agent_share", "kind_thought", "kind_action", "agent_opens"],
         "text": ["log_chars", "has_code", "has_error", "next_has_error", "made_up_data", "final_marker",
                  "query_overlap", "numbers_log", "agrees", "negative_feedback_next", "negative_feedback_within_3",
                  "last_before_first_negative", "novel_numbers_log", "novel_number_share",
@@ -80,6 +80,8 @@ def _position(analysis: Analysis) -> np.ndarray:
             float(candidates[step.index] and rank[step.index] == 2),
             np.log1p(turns[step.agent]),
             float(turns[step.agent] == 0),
+            float(turns[step.agent] == 1),
+            float(turns[step.agent] == 2),
             shares[step.agent] / len(candidate_indices),
             float(step.kind == "thought"),
             float(step.kind == "action"),
