@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from engine.tamo.features import MODALITY_OF_CHANNEL, PRIOR_SIGNALS, CaseFeatures
+from engine.tamo.signatures import SIGNATURE_MODALITY, SIGNATURES
 
 # which modality each statistical prior signal reads ("pattern" reads spans and the logs inside them)
 PRIOR_MODALITY = {"pattern": "traces", "logs": "logs", "latency": "traces", "metrics": "metrics", "edges": "metrics",
@@ -21,6 +22,7 @@ class Batch:
     adjacency: torch.Tensor  # [B, N, N] caller -> callee
     mask: torch.Tensor  # [B, N] bool, True for a real entity
     prior: torch.Tensor  # [B, N, 2 * P]: statistical signals (log1p) and how far each stands out from the peers
+    signature: torch.Tensor  # [B, N, 2 * S]: fault signatures (T3) and how far each stands out from the peers
 
 
 def make_batch(cases: list[CaseFeatures], modalities: tuple[str, ...] | None = None) -> Batch:
@@ -32,11 +34,13 @@ def make_batch(cases: list[CaseFeatures], modalities: tuple[str, ...] | None = N
     adjacency = np.zeros((len(cases), n_max, n_max), dtype=np.float32)
     mask = np.zeros((len(cases), n_max), dtype=bool)
     prior = np.zeros((len(cases), n_max, 2 * cases[0].prior.shape[1]), dtype=np.float32)
+    signature = np.zeros((len(cases), n_max, 2 * len(SIGNATURES)), dtype=np.float32)
     for b, case in enumerate(cases):
         n = len(case.entities)
         series[b, :n], semantics[b, :n], adjacency[b, :n, :n], mask[b, :n] = (
             case.series, case.semantics, case.adjacency, True)
         prior[b, :n] = np.concatenate([case.prior, peer_standing(case.prior)], axis=1)
+        signature[b, :n] = np.concatenate([case.signature, peer_standing(case.signature)], axis=1)
     if modalities is not None:
         keep = np.array([m in modalities for m in MODALITY_OF_CHANNEL], dtype=np.float32)
         series *= keep
@@ -44,8 +48,10 @@ def make_batch(cases: list[CaseFeatures], modalities: tuple[str, ...] | None = N
             semantics[:] = 0.0
         keep_prior = np.array([PRIOR_MODALITY.get(name, "traces") in modalities for name in PRIOR_SIGNALS], dtype=np.float32)
         prior *= np.concatenate([keep_prior, keep_prior])
+        keep_signature = np.array([m in modalities for m in SIGNATURE_MODALITY], dtype=np.float32)
+        signature *= np.concatenate([keep_signature, keep_signature])
     return Batch(torch.from_numpy(series), torch.from_numpy(semantics), torch.from_numpy(adjacency),
-                 torch.from_numpy(mask), torch.from_numpy(prior))
+                 torch.from_numpy(mask), torch.from_numpy(prior), torch.from_numpy(signature))
 
 
 def peer_standing(values: np.ndarray) -> np.ndarray:

@@ -18,9 +18,10 @@ from engine.telemetry.model import Incident
 from engine.telemetry.ranking import MODALITIES, modality_signals
 from engine.tamo.grid import Grid, robust_z, squash
 from engine.tamo.logs import LOG_CHANNELS, SEMANTIC_DIM, log_channels
+from engine.tamo.signatures import SIGNATURES, log_signature, metric_signature
 from engine.tamo.traces import TRACE_CHANNELS, trace_channels
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 # metric column -> smallest spread that counts as a deviation, in the metric's unit
 METRIC_COLUMNS = {
     "CpuUsageRate(%)": 1.0,
@@ -56,6 +57,11 @@ class CaseFeatures:
     adjacency: np.ndarray  # [N, N] 1 where entity i calls entity j
     prior: np.ndarray  # [N, len(PRIOR_SIGNALS)] log1p of the statistical per-modality anomaly scores
     edges: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # trace latency log-ratio per edge [T]
+    signature: np.ndarray | None = None  # [N, len(SIGNATURES)] fault signatures for T3; None reads as zeros
+
+    def __post_init__(self) -> None:
+        if self.signature is None:
+            self.signature = np.zeros((len(self.entities), len(SIGNATURES)), dtype=np.float32)
 
 
 def extract_features(incident: Incident) -> CaseFeatures:
@@ -68,7 +74,9 @@ def extract_features(incident: Incident) -> CaseFeatures:
     masks = np.broadcast_to(np.stack([has_trace, has_log], axis=-1), (len(entities), grid.steps, 2))
     series = np.concatenate([metric_part, trace_part, log_part, masks], axis=-1).astype(np.float32)
     return CaseFeatures(incident.case_id, incident.system, entities, series, semantics.astype(np.float32),
-                        _adjacency(incident, index), _prior(incident, index), edges)
+                        _adjacency(incident, index), _prior(incident, index), edges,
+                        np.concatenate([log_signature(incident, grid, index),
+                                        metric_signature(incident, grid, index)], axis=1))
 
 
 def _prior(incident: Incident, index: dict[str, int]) -> np.ndarray:
@@ -115,7 +123,8 @@ def _adjacency(incident: Incident, index: dict[str, int]) -> np.ndarray:
 # ---- disk cache -------------------------------------------------------------------------------------------
 
 def feature_key(dataset: Path, case_id: str) -> str:
-    config = {"version": FEATURE_VERSION, "channels": CHANNELS, "grid": [Grid.around(0).steps], "semantic": SEMANTIC_DIM, "prior": PRIOR_SIGNALS}
+    config = {"version": FEATURE_VERSION, "channels": CHANNELS, "grid": [Grid.around(0).steps], "semantic": SEMANTIC_DIM,
+              "prior": PRIOR_SIGNALS, "signatures": SIGNATURES}
     text = json.dumps([str(Path(dataset).resolve()), case_id, config], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -128,7 +137,8 @@ def save_features(path: Path, features: CaseFeatures, truth: dict[str, str]) -> 
             "edges": edge_names, "truth": truth}
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, series=features.series, semantics=features.semantics, adjacency=features.adjacency,
-                        prior=features.prior, edge_values=edge_values, meta=np.array(json.dumps(meta)))
+                        prior=features.prior, signature=features.signature, edge_values=edge_values,
+                        meta=np.array(json.dumps(meta)))
     tmp.replace(path)
 
 
@@ -137,5 +147,5 @@ def load_features(path: Path) -> tuple[CaseFeatures, dict[str, str]]:
         meta = json.loads(str(data["meta"]))
         edges = {tuple(name.split("\t")): values for name, values in zip(meta["edges"], data["edge_values"])}
         features = CaseFeatures(meta["case_id"], meta["system"], meta["entities"], data["series"],
-                                data["semantics"], data["adjacency"], data["prior"], edges)
+                                data["semantics"], data["adjacency"], data["prior"], edges, data["signature"])
     return features, meta["truth"]

@@ -15,11 +15,12 @@ import torch
 from engine.tamo.batch import Batch, make_batch
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.features import CHANNELS, FEATURE_VERSION, PRIOR_SIGNALS, CaseFeatures
+from engine.tamo.signatures import SIGNATURES
 from engine.tamo.t1_fusion import DualBranchDiffusion
 from engine.tamo.t2_causal import FrequencyAttention
-from engine.tamo.t3_classify import GraphClassifier, class_weighted_bce
+from engine.tamo.t3_classify import ClassifierEnsemble, GraphClassifier, class_weighted_bce
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 Progress = Callable[[int, int, str], None]
 
 
@@ -28,7 +29,8 @@ class TrainConfig:
     seed: int = 0
     t1_steps: int = 250
     t2_steps: int = 300
-    t3_steps: int = 300
+    t3_steps: int = 300  # per T3 member
+    t3_members: int = 3  # T3 classifiers trained from different seeds, averaged
     lr: float = 3e-3
     weight_decay: float = 1e-3
     use_t1: bool = True  # False: T2 / T3 read the raw concatenated channels (ablation)
@@ -49,7 +51,7 @@ class TamoModel:
     config: TrainConfig
     t1: DualBranchDiffusion  # untrained (and unused) when config.use_t1 is False
     t2: FrequencyAttention
-    t3: GraphClassifier
+    t3: ClassifierEnsemble
     fault_types: list[str]
     trained_on: list[str] = field(default_factory=list)
     train_seconds: float = 0.0
@@ -64,7 +66,8 @@ class TamoModel:
         fused = self.fused(batch)
         logits, _, causal = self.t2(fused, batch.semantics, batch.prior, batch.adjacency, batch.mask)
         root_prob = torch.softmax(logits, dim=-1)
-        type_logits = self.t3(fused, batch.prior, root_prob, causal, batch.adjacency, batch.mask)
+        type_logits = self.t3(fused, batch.series, batch.signature, batch.prior, root_prob, causal, batch.adjacency,
+                              batch.mask)
         return root_prob, causal, torch.sigmoid(type_logits)
 
     def infer(self, features: CaseFeatures) -> Inference:
@@ -84,7 +87,7 @@ class TamoModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({
             "version": CHECKPOINT_VERSION, "feature_version": FEATURE_VERSION, "channels": list(CHANNELS),
-            "prior_signals": list(PRIOR_SIGNALS),
+            "prior_signals": list(PRIOR_SIGNALS), "signatures": list(SIGNATURES),
             "train_config": asdict(self.config), "t1_config": self.t1.config, "t2_config": self.t2.config,
             "t3_config": self.t3.config, "t1": self.t1.state_dict(), "t2": self.t2.state_dict(),
             "t3": self.t3.state_dict(), "fault_types": self.fault_types, "trained_on": self.trained_on,
@@ -95,13 +98,14 @@ class TamoModel:
 
 def load_model_file(path: Path) -> TamoModel:
     state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    expected = (CHECKPOINT_VERSION, list(CHANNELS), list(PRIOR_SIGNALS))
-    if (state.get("version"), state.get("channels"), state.get("prior_signals")) != expected:
+    expected = (CHECKPOINT_VERSION, list(CHANNELS), list(PRIOR_SIGNALS), list(SIGNATURES))
+    found = (state.get("version"), state.get("channels"), state.get("prior_signals"), state.get("signatures"))
+    if found != expected:
         raise ValueError(f"{path}: checkpoint version {state.get('version')} / feature channels do not match this "
                          f"code (expected version {CHECKPOINT_VERSION}); retrain with `rca-tui tamo train`")
     config = TrainConfig(**{**state["train_config"], "modalities": tuple(state["train_config"]["modalities"])})
     t1, t2, t3 = (DualBranchDiffusion(**state["t1_config"]), FrequencyAttention(**state["t2_config"]),
-                  GraphClassifier(**state["t3_config"]))
+                  ClassifierEnsemble(**state["t3_config"]))
     for module, key in ((t1, "t1"), (t2, "t2"), (t3, "t3")):
         module.load_state_dict(state[key])
     return TamoModel(config, t1, t2, t3, list(state["fault_types"]), list(state["trained_on"]),
@@ -148,7 +152,8 @@ def _train(cases: list[LabelledCase], config: TrainConfig, on_progress: Progress
     features = [case.features for case in cases]
     batch = make_batch(features, config.modalities)
     fault_types = sorted({case.fault_type for case in cases})
-    tick = _ticker(on_progress, config.t1_steps * config.use_t1 + config.t2_steps + config.t3_steps)
+    t3_steps = config.t3_steps * max(config.t3_members, 1)
+    tick = _ticker(on_progress, config.t1_steps * config.use_t1 + config.t2_steps + t3_steps)
     t1 = _train_t1(batch, config, tick)
     fused = t1.fused(batch.series, batch.semantics) if config.use_t1 else batch.series
     roots = torch.tensor([case.features.entities.index(case.root_cause) for case in cases])
@@ -181,17 +186,25 @@ def _train_t2(batch: Batch, fused: torch.Tensor, roots: torch.Tensor, config: Tr
 
 
 def _train_t3(batch: Batch, fused, root_prob, causal, types: torch.Tensor, classes: int, config: TrainConfig,
-              tick) -> GraphClassifier:
-    t3 = GraphClassifier(fused.shape[-1], batch.prior.shape[-1], classes)
+              tick) -> ClassifierEnsemble:
+    """Each member from its own seed (derived from config.seed); the class weights count the training cases."""
+    dims = dict(in_dim=fused.shape[-1], series_dim=batch.series.shape[-1], signature_dim=batch.signature.shape[-1],
+                prior_dim=batch.prior.shape[-1], classes=classes)
+    ensemble = ClassifierEnsemble(max(config.t3_members, 1), **dims)
     counts = torch.bincount(types, minlength=classes).float()
     pos_weight = (len(types) - counts) / counts.clamp(min=1.0)
+    inputs = (fused, batch.series, batch.signature, batch.prior, root_prob, causal)
+    for number in range(len(ensemble.members)):
+        seed_everything(config.seed + 1000 * number)
+        member = ensemble.members[number] = GraphClassifier(**dims)
+        member.fit_scale(*inputs, batch.mask)
 
-    def loss() -> torch.Tensor:
-        logits = t3(fused, batch.prior, root_prob, causal, batch.adjacency, batch.mask)
-        return class_weighted_bce(logits, types, pos_weight)
+        def loss(member=member) -> torch.Tensor:
+            return class_weighted_bce(member(*inputs, batch.adjacency, batch.mask), types, pos_weight)
 
-    _fit(t3, loss, config, config.t3_steps, tick, "T3 fault type")
-    return t3
+        _fit(member, loss, config, config.t3_steps, tick, "T3 fault type")
+    ensemble.eval()
+    return ensemble
 
 
 def _fit(module: torch.nn.Module, loss_fn, config: TrainConfig, steps: int, tick, stage: str) -> list[float]:

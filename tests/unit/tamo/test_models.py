@@ -62,7 +62,8 @@ def test_training_is_deterministic_for_a_seed(synthetic_cases, quick_config):
 def test_progress_reports_every_stage_and_t2_t3_losses_fall(synthetic_cases, quick_config):
     seen = []
     train_model(synthetic_cases[:8], quick_config, lambda done, total, what: seen.append((done, total, what)))
-    assert seen[-1][0] == seen[-1][1] == 180
+    c = quick_config
+    assert seen[-1][0] == seen[-1][1] == c.t1_steps + c.t2_steps + c.t3_members * c.t3_steps == 340
     losses: dict[str, list[float]] = {}
     for _, _, what in seen:
         stage, _, value = what.partition(" loss ")
