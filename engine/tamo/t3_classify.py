@@ -72,8 +72,8 @@ class ClassifierEnsemble(nn.Module):
 
     def __init__(self, members: int = 3, **config):
         super().__init__()
-        self.config = dict(config, members=members)
         self.members = nn.ModuleList(GraphClassifier(**config) for _ in range(members))
+        self.config = dict(self.members[0].config, members=members)
 
     def forward(self, *inputs):
         return torch.stack([member(*inputs) for member in self.members]).mean(dim=0)
