@@ -101,7 +101,7 @@ def attribute(
 
         recorded = slash_culprit(session, run, result, trajectory)
     if json_out:
-        data = result.to_dict()
+        data = {**result.to_dict(), "tracer": str(tracer_model) if tracer else "rule"}
         if trajectory.label is not None:
             data["label"] = {"who": trajectory.label.who, "when": trajectory.label.when}
         if recorded is not None:
@@ -110,6 +110,7 @@ def attribute(
         emit_json(data)
         return
     _print_attribution(trajectory, result)
+    say(f"tracer: {f'learned ({tracer_model})' if tracer else 'rule (no learning)'}")
     if trajectory.label is not None:
         say(f"label (injected fault): {trajectory.label.who} at step {trajectory.label.when}")
     if recorded is not None:

@@ -41,6 +41,7 @@ def test_attribute_prints_who_when_json_and_writes_dot_and_html(tiny_model_dir, 
     data = json.loads(result.stdout)
     assert data["who"] in {"Planner", "Coder", "Verifier"} and data["when"] in {0, 1, 3}
     assert data["evidence_path"][0] == data["when"] and data["top_steps"][0]["step"] == data["when"]
+    assert data["tracer"] == "rule"  # a trajectory file gets the rule tracer unless --tracer-model is given
     assert dot.read_text().startswith('digraph "run"') and f"s{data['when']} [label=" in dot.read_text()
     html = page.read_text()
     assert "check the payment service latency" in html and "</script><b>" not in html
