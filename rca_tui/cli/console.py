@@ -5,6 +5,7 @@ Plain Typer-annotated functions; the root CLI registers them. Textual is importe
 """
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from typing import Annotated
@@ -17,7 +18,8 @@ from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, 
 def open_console(ctx: typer.Context, db: DbOption = None) -> None:
     """Open the console (it offers the bundled demo when the database holds no runs)."""
     if ctx.invoked_subcommand is not None:
-        ctx.obj = {"db": db}
+        if db is not None:  # `rca-tui --db X runs list`: X for the command, unless it names its own --db
+            os.environ["RCA_TUI_DB"] = str(db)
         return
     from rca_tui.app import RcaApp
 

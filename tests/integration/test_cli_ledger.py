@@ -76,3 +76,12 @@ def test_verify_exits_non_zero_after_tampering(tmp_path):
     conn.close()
     result = rca(db, "chain", "verify", check=False)
     assert result.returncode == 4 and "FAILED" in result.stderr
+
+
+def test_db_given_before_the_command_is_the_one_read(demo_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("RCA_TUI_DB", str(tmp_path / "elsewhere.db"))
+    result = subprocess.run([sys.executable, "-m", "rca_tui", "--db", str(demo_db), "runs", "list", "--json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 1
+    assert not (tmp_path / "elsewhere.db").exists()
