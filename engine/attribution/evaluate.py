@@ -54,6 +54,15 @@ def fit_all(trajectories: list[Trajectory], config: EvalConfig):
     return fit([analyse(t, f, config.attribution) for t, f in zip(labelled, features)], config.learned)
 
 
+def score_tracer(trajectories: list[Trajectory], tracer, config: EvalConfig) -> dict:
+    """who / when of an already trained tracer on labelled trajectories it never saw (no cross-validation)."""
+    labelled = [t for t in trajectories if t.label and t.label.when is not None]
+    features, _ = extract_all(labelled, config)
+    analyses = [analyse(t, f, config.attribution) for t, f in zip(labelled, features)]
+    predictions = [_prediction(a, score_steps(tracer, a), config.attribution) for a in analyses]
+    return summarize(predictions, [Gold(t.label.who or "", int(t.label.when)) for t in labelled])
+
+
 def make_folds(count: int, folds: int, seed: int) -> list[list[int]]:
     order = list(range(count))
     random.Random(seed).shuffle(order)

@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-tracer", type=Path, default=None,
                         help="also train the learned tracer on every kept run and save it here (the shipped one is "
                              "data/attribution/engine-runs-tracer.npz)")
+    parser.add_argument("--tracer", type=Path, default=None,
+                        help="also score this trained tracer (e.g. the shipped one) on the generated runs, as they "
+                             "are: with another --seed they are runs it never saw")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
@@ -172,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
                                                                           file=sys.stderr, flush=True))
     report = evaluate(trajectories, config, progress)
     report["generation"] = stats
+    if args.tracer:
+        from engine.attribution.evaluate import score_tracer
+        from engine.attribution.learned import load
+
+        report["given_tracer"] = {"path": str(args.tracer), **score_tracer(trajectories, load(args.tracer), config)}
     if args.save_tracer:
         from engine.attribution.evaluate import fit_all
         from engine.attribution.learned import save
@@ -201,6 +209,8 @@ def _print(report: dict) -> None:
         rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
         rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
         rows += [(f"learned tracer [{k}]", v) for k, v in subset["learned_tracer"].items()]
+        if "given_tracer" in report:
+            rows.append((f"given tracer, no CV ({Path(report['given_tracer']['path']).name})", report["given_tracer"]))
         for label, m in rows:
             print(f"{label:<44} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f}")
     timing = report["timing"]
