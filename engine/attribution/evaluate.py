@@ -49,18 +49,20 @@ def extract_all(
 
 def fit_all(trajectories: list[Trajectory], config: EvalConfig):
     """A learned tracer trained on every labelled trajectory (the one to ship, once k-fold has scored the method)."""
-    labelled = [t for t in trajectories if t.label and t.label.when is not None]
-    features, _ = extract_all(labelled, config)
-    return fit([analyse(t, f, config.attribution) for t, f in zip(labelled, features)], config.learned)
+    return fit(_labelled_analyses(trajectories, config), config.learned)
 
 
 def score_tracer(trajectories: list[Trajectory], tracer, config: EvalConfig) -> dict:
     """who / when of an already trained tracer on labelled trajectories it never saw (no cross-validation)."""
+    analyses = _labelled_analyses(trajectories, config)
+    predictions = [_prediction(a, score_steps(tracer, a), config.attribution) for a in analyses]
+    return summarize(predictions, [Gold(a.trajectory.label.who or "", int(a.trajectory.label.when)) for a in analyses])
+
+
+def _labelled_analyses(trajectories: list[Trajectory], config: EvalConfig) -> list[Analysis]:
     labelled = [t for t in trajectories if t.label and t.label.when is not None]
     features, _ = extract_all(labelled, config)
-    analyses = [analyse(t, f, config.attribution) for t, f in zip(labelled, features)]
-    predictions = [_prediction(a, score_steps(tracer, a), config.attribution) for a in analyses]
-    return summarize(predictions, [Gold(t.label.who or "", int(t.label.when)) for t in labelled])
+    return [analyse(t, f, config.attribution) for t, f in zip(labelled, features)]
 
 
 def make_folds(count: int, folds: int, seed: int) -> list[list[int]]:
