@@ -87,10 +87,15 @@ def attribute_run(session, run_id: str, model_name: str = DEFAULT_MODEL, learned
     return trace(trajectory or run_trajectory(session, run_id), model_name, config or engine_run_config(), tracer)
 
 
+def shipped_tracer_path() -> Path | None:
+    return ENGINE_TRACER if ENGINE_TRACER.is_file() else None
+
+
 def shipped_tracer() -> Any:
     from engine.attribution.learned import load
 
-    return load(ENGINE_TRACER) if ENGINE_TRACER.is_file() else None
+    path = shipped_tracer_path()
+    return load(path) if path else None
 
 
 def evidence(trajectory: Trajectory, attribution: Attribution) -> dict:

@@ -74,7 +74,8 @@ def _agents_first(n_steps: int, n_keep: int, kinds: tuple[str, ...]) -> tuple[in
     if to_drop <= len(tool_output):
         dropped = {tool_output[i] for i in np.linspace(0, len(tool_output) - 1, to_drop).round().astype(int)}
         return tuple(i for i in range(n_steps) if i not in dropped)
-    agent_steps = [i for i in range(n_steps) if i not in set(tool_output)]
+    dropped = set(tool_output)
+    agent_steps = [i for i in range(n_steps) if i not in dropped]
     return tuple(agent_steps[i] for i in sample_steps(len(agent_steps), n_keep, "head_tail"))
 
 

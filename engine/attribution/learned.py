@@ -171,9 +171,9 @@ def load(path: Path) -> LearnedTracer:
         scorers = {prefix: _load_scorer(data, prefix) for prefix in ("step", "agent")}
     expected = _step_names(config)
     if names["step"] != expected or names["agent"] != agent_feature_names(config.groups):
-        missing = sorted(set(expected) ^ set(names["step"]))
+        differing = sorted(set(expected) ^ set(names["step"]))
         raise ValueError(f"{path}: learned tracer was trained on other step features than this version computes "
-                         f"(differing: {', '.join(missing) or 'order'}); retrain it")
+                         f"(differing: {', '.join(differing) or 'order'}); retrain it")
     return LearnedTracer(config, names["step"], names["agent"], scorers["step"], scorers["agent"])
 
 

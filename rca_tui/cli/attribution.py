@@ -73,10 +73,11 @@ def attribute(
         fail("--slash needs --run RUN_ID", ExitCode.USAGE)
     session = None
     if run is not None:
-        from engine.attribution.engine_runs import RunNotFound, engine_run_config, run_trajectory
+        from engine.attribution.engine_runs import RunNotFound, engine_run_config, run_trajectory, shipped_tracer_path
         from engine.runs.session import Session
 
         config = engine_run_config(config)
+        tracer_model = tracer_model or shipped_tracer_path()
         session = Session(resolve_db(db))
         try:
             trajectory = run_trajectory(session, run)
@@ -84,10 +85,6 @@ def attribute(
             fail(str(error.args[0]), ExitCode.NOT_FOUND)
     else:
         trajectory = _load_one(path, context)
-    if tracer_model is None and run is not None:
-        from engine.attribution.engine_runs import ENGINE_TRACER
-
-        tracer_model = ENGINE_TRACER if ENGINE_TRACER.is_file() else None
     tracer = learned.load(tracer_model) if tracer_model else None
     try:
         result = pipeline.trace(trajectory, model, config, tracer, with_gt)
