@@ -125,12 +125,12 @@ def _text(analysis: Analysis) -> np.ndarray:
 def novel_numbers(trajectory) -> list[tuple[int, int]]:
     """Per step: (numbers no earlier step or the question showed, numbers in the step). A number counts as shown
     when an earlier one rounds to it (0.29 is read off 0.2903). Made-up figures are the typical hallucination."""
-    shown = _number_forms(trajectory.query)
+    shown = _number_forms(_NUMBER.findall(trajectory.query))
     counts = []
     for step in trajectory.steps:
         numbers = _NUMBER.findall(step.content)
         counts.append((sum(number not in shown for number in numbers), len(numbers)))
-        shown |= _number_forms(step.content)
+        shown |= _number_forms(numbers)
     return counts
 
 
@@ -148,9 +148,9 @@ def echo_shares(trajectory) -> list[float]:
     return shares
 
 
-def _number_forms(text: str) -> set[str]:
+def _number_forms(numbers: list[str]) -> set[str]:
     forms = set()
-    for number in _NUMBER.findall(text):
+    for number in numbers:
         forms.add(number)
         value = float(number)
         for scaled in (value, value * 100):  # a share may be read as a percentage
