@@ -43,7 +43,7 @@ def feature_names(groups: tuple[str, ...]) -> list[str]:
         "text": ["log_chars", "has_code", "has_error", "next_has_error", "made_up_data", "final_marker",
                  "query_overlap", "numbers_log", "agrees", "negative_feedback_next", "negative_feedback_within_3",
                  "last_before_first_negative", "novel_numbers_log", "novel_number_share",
-                 "echo_share"],
+                 "echo_share", "final_claim_share", "final_claim_first"],
         "slm": ["nll_mean_z", "nll_max_z", "anomaly", "reconstruction_z", "prototype_z", "influence",
                 "rule_score", "out_attention_z", "in_attention_z", "kept"],
         "ground_truth": ["gt_in_step", "gt_word_recall", "gt_first_mention"],
@@ -98,6 +98,8 @@ def _text(analysis: Analysis) -> np.ndarray:
     culprit_before_first = _last_other_candidate_before(analysis, int(np.argmax(negative)) if negative.any() else -1)
     novel = novel_numbers(analysis.trajectory)
     echo = echo_shares(analysis.trajectory)
+    claim = final_claim_shares(analysis.trajectory)
+    claim_first = first_claimer(claim)
     rows = []
     for step in steps:
         following = steps[step.index + 1].content if step.index + 1 < len(steps) else ""
@@ -118,8 +120,40 @@ def _text(analysis: Analysis) -> np.ndarray:
             np.log1p(novel[step.index][0]),
             novel[step.index][0] / max(1, novel[step.index][1]),
             echo[step.index],
+            claim[step.index],
+            float(step.index == claim_first),
         ])
     return np.array(rows)
+
+
+_CLAIM_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_FILLER = set("the a an of to and in is are was were be been for on with that this it as by at from or we i you our "
+              "your have has had will can not no yes all any each which who what when where how there their they them "
+              "its into than then so if but also let us final answer terminate conclusion result results task step "
+              "steps based verify verified correct".split())
+
+
+def final_claim_shares(trajectory) -> np.ndarray:
+    """Per agent step: the share of the final claim's distinctive words (not in the question, not filler) that the
+    step already says. The run failed, so its final claim is wrong; the step that first makes it is suspect."""
+    question = set(_CLAIM_WORD.findall(trajectory.query.lower()))
+
+    def distinctive(text: str) -> set[str]:
+        return {w for w in _CLAIM_WORD.findall(text.lower())
+                if w not in question and w not in _FILLER and (len(w) > 2 or w.isdigit())}
+
+    agent_steps = [s for s in trajectory.steps if s.kind not in ("query", "observation")]
+    final = next((distinctive(s.content) for s in reversed(agent_steps)
+                  if len(s.content.replace("TERMINATE", "").strip()) > 20), set())
+    shares = np.zeros(len(trajectory.steps))
+    for step in agent_steps if final else []:
+        shares[step.index] = len(distinctive(step.content) & final) / len(final)
+    return shares
+
+
+def first_claimer(shares: np.ndarray) -> int:
+    """The first step saying at least half of what the most complete one says (-1 when none says any)."""
+    return int(np.argmax(shares >= 0.5 * shares.max())) if shares.max() > 0 else -1
 
 
 def novel_numbers(trajectory) -> list[tuple[int, int]]:

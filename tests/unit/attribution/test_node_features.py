@@ -1,7 +1,7 @@
 """Text signals of the learned tracer that say where a claim came from."""
 from __future__ import annotations
 
-from engine.attribution.node_features import echo_shares, novel_numbers
+from engine.attribution.node_features import echo_shares, final_claim_shares, first_claimer, novel_numbers
 from tests.unit.attribution.conftest import make_trajectory
 
 
@@ -26,3 +26,17 @@ def test_a_repeated_claim_echoes_the_step_that_made_it():
     shares = echo_shares(trajectory)
     assert shares[1] == 0.0  # tool output does not count as something an agent said
     assert shares[2] > 0.9  # all but the trigram with "Propose"
+
+
+def test_the_step_that_first_makes_the_final_claim_is_the_first_claimer():
+    trajectory = make_trajectory([
+        ("Planner", "message", "Plan: list the contributors, then compare them with the heads of government."),
+        ("Terminal", "observation", "contributors: Alekhin, Kurtaev, Li Peng; none of them match the filter"),
+        ("Verifier", "message", "None of the contributors matches any head of government after transliteration."),
+        ("Planner", "message", "Agreed: none of the contributors matches a head of government. TERMINATE"),
+        ("Verifier", "message", "TERMINATE"),
+    ], query="Which OpenCV contributor has the name of a former Chinese head of government?")
+    shares = final_claim_shares(trajectory)
+    assert shares[1] == 0.0  # tool output makes no claim
+    assert shares[0] < 0.5 < shares[2]
+    assert first_claimer(shares) == 2  # the Verifier said it before the Planner repeated it
