@@ -68,13 +68,24 @@ def _accuracy_at(ranks: np.ndarray) -> dict[str, float]:
             "cases": int(len(ranks))}
 
 
-def fault_type_scores(results: list[tuple[LabelledCase, Inference]]) -> dict[str, float]:
+def fault_type_scores(results: list[tuple[LabelledCase, Inference]]) -> dict:
+    """Accuracy, macro-F1 over the true classes, and the confusion matrix: true type -> {guessed type: cases}."""
     truth = [case.fault_type for case, _ in results]
     guess = [max(inference.fault_types, key=inference.fault_types.get) for _, inference in results]
     classes = sorted(set(truth))
     f1 = [_f1(truth, guess, c) for c in classes]
     accuracy = float(np.mean([t == g for t, g in zip(truth, guess)]))
-    return {"accuracy": round(accuracy, 4), "macro_f1": round(float(np.mean(f1)), 4), "cases": len(truth)}
+    return {"accuracy": round(accuracy, 4), "macro_f1": round(float(np.mean(f1)), 4), "cases": len(truth),
+            "confusion": confusion_matrix(truth, guess)}
+
+
+def confusion_matrix(truth: list[str], guess: list[str]) -> dict[str, dict[str, int]]:
+    """Every label (true or guessed) as a row and a column, so the rows of a never-true label read zero."""
+    labels = sorted(set(truth) | set(guess))
+    matrix = {t: dict.fromkeys(labels, 0) for t in labels}
+    for t, g in zip(truth, guess):
+        matrix[t][g] += 1
+    return matrix
 
 
 def _f1(truth: list[str], guess: list[str], label: str) -> float:

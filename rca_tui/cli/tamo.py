@@ -138,3 +138,7 @@ def _print_scores(report: dict) -> None:
                          "type_macro_f1": variant["fault_type"]["macro_f1"] if system == "all" else None})
     columns = ["variant", "system", "AC@1", "AC@3", "Avg@5", "cases", "type_acc", "type_macro_f1"]
     print_table(rows, columns, title=f"TAMO, {report['scheme']}")
+    for name, variant in report["variants"].items():
+        confusion = variant["fault_type"]["confusion"]
+        print_table([{"true type": truth, **row} for truth, row in confusion.items()], ["true type", *confusion],
+                    title=f"{name}: fault-type confusion (columns: guessed type)")

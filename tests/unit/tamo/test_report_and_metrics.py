@@ -62,3 +62,11 @@ def test_folds_never_share_a_case_and_mix_systems(synthetic_cases):
     flat = [i for fold in folds for i in fold]
     assert sorted(flat) == list(range(len(cases)))
     assert all({cases[i].features.system for i in fold} == {"A", "B"} for fold in folds)
+
+
+def test_confusion_matrix_counts_each_true_type_by_its_guess(synthetic_cases):
+    results = [(_case("A", i, "svc-0", fault, synthetic_cases[i]), _inference([("svc-0", 1.0)], {guess: 1.0}))
+               for i, (fault, guess) in enumerate([("cpu", "cpu"), ("cpu", "delay"), ("delay", "delay"), ("delay", "net")])]
+    confusion = fault_type_scores(results)["confusion"]
+    assert confusion == {"cpu": {"cpu": 1, "delay": 1, "net": 0}, "delay": {"cpu": 0, "delay": 1, "net": 1},
+                         "net": {"cpu": 0, "delay": 0, "net": 0}}
