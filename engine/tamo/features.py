@@ -21,7 +21,7 @@ from engine.tamo.logs import LOG_CHANNELS, SEMANTIC_DIM, log_channels
 from engine.tamo.signatures import SIGNATURES, log_signature, metric_signature
 from engine.tamo.traces import TRACE_CHANNELS, trace_channels
 
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 # metric column -> smallest spread that counts as a deviation, in the metric's unit
 METRIC_COLUMNS = {
     "CpuUsageRate(%)": 1.0,

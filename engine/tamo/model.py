@@ -20,7 +20,7 @@ from engine.tamo.t1_fusion import DualBranchDiffusion
 from engine.tamo.t2_causal import FrequencyAttention
 from engine.tamo.t3_classify import ClassifierEnsemble, GraphClassifier, class_weighted_bce
 
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
 Progress = Callable[[int, int, str], None]
 
 

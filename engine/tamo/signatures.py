@@ -7,8 +7,10 @@ of evidence moves at the root cause:
   rate) while its log volume barely changes;
 - an `exception` mostly cuts the request short: the root logs and calls less (log volume and span count drop,
   templates the reference always wrote go missing) and the errors show up at its callers;
-- `network_delay` lengthens the calls into the entity (edge latency) without errors or CPU;
-- `cpu_consumed` / `cpu_contention` move the CPU channels, the latter together with the node's CPU and memory.
+- `network_delay` lengthens the calls into the entity (edge latency) while the entity itself serves as fast as
+  before (its server latency does not move): the delay is on the wire;
+- `cpu_consumed` / `cpu_contention` move the CPU channels; contention also adds a competing process, whose few
+  MiB of memory show up in the memory delta.
 
 Log signatures are computed here from the raw records (per minute, against the fault-free reference minutes);
 T3 adds a summary of the grid channels (window level, its change against the minutes before the alert, extremes).
@@ -53,8 +55,13 @@ METRIC_RATIOS = {
 # metric column -> absolute change, window mean minus baseline median, as sign * log1p(|change|): an extra process
 # in the container (CPU contention) adds megabytes and node CPU whatever the service's own size
 METRIC_DELTAS = ("MemoryUsage(Mi)", "CpuUsage(m)", "NodeCpuUsageRate(%)")
+EDGE_LATENCY_OFFSET = 0.005  # seconds added to both sides of an edge-latency ratio
+EDGE_SIGNATURES = (
+    "edge_in_latency",  # largest log-ratio of latency on a call into the entity, window mean vs baseline median
+    "wire_delay",  # that minus the entity's own server-latency ratio (0 without calls into it)
+)
 METRIC_SIGNATURES = (tuple(f"ratio:{name}" for name in METRIC_RATIOS)  # log-ratio, window mean vs baseline median
-                     + tuple(f"delta:{name}" for name in METRIC_DELTAS))
+                     + tuple(f"delta:{name}" for name in METRIC_DELTAS) + EDGE_SIGNATURES)
 SIGNATURES = LOG_SIGNATURES + METRIC_SIGNATURES
 SIGNATURE_MODALITY = tuple("logs" if name.startswith("log_") else "metrics" for name in SIGNATURES)
 WINDOW_START = STEPS_BEFORE  # grid bin of the alert minute; the window is that bin and the ones after it
@@ -87,37 +94,66 @@ def log_signature(incident: Incident, grid: Grid, index: dict[str, int]) -> np.n
 
 
 def metric_signature(incident: Incident, grid: Grid, index: dict[str, int]) -> np.ndarray:
-    """[N, len(METRIC_SIGNATURES)]: log((window mean + offset) / (baseline median + offset)) per metric column.
+    """[N, len(METRIC_SIGNATURES)]: per metric column, log((window mean + offset) / (baseline median + offset)),
+    the absolute changes against the baseline, then the edge-latency signatures.
 
     A ratio rather than a z-score: how much of its usual level an entity gained (memory +30 % under CPU
     contention, +3 % when the service itself burns CPU) reads the same on a busy and on a quiet service."""
     out = np.zeros((len(index), len(METRIC_SIGNATURES)), dtype=np.float32)
+    deltas = len(METRIC_RATIOS)
     for entity, series in incident.metrics.items():
         if entity not in index:
             continue
         baseline = series.between(incident.baseline.start, incident.baseline.end)
+        row = out[index[entity]]
         for k, (name, offset) in enumerate(METRIC_RATIOS.items()):
-            if name not in series.values:
-                continue
-            reference = baseline[name][np.isfinite(baseline[name])]
-            window = grid.bin_means(series.times, series.values[name])[WINDOW_START:]
-            window = window[np.isfinite(window)]
-            if len(reference) and len(window):
-                out[index[entity], k] = np.log((max(window.mean(), 0.0) + offset) /
-                                               (max(float(np.median(reference)), 0.0) + offset))
-        for k, name in enumerate(METRIC_DELTAS, start=len(METRIC_RATIOS)):
-            change = _window_change(series, baseline, name, grid)
-            out[index[entity], k] = np.sign(change) * np.log1p(abs(change))
+            row[k] = _log_ratio(series, baseline, name, grid, offset)
+        for k, name in enumerate(METRIC_DELTAS, start=deltas):
+            row[k] = _signed_log(_window_change(series, baseline, name, grid))
+    out[:, -len(EDGE_SIGNATURES):] = edge_signature(incident, grid, index,
+                                                    out[:, list(METRIC_RATIOS).index("PodServerLatencyP90(s)")])
     return out
 
 
-def _window_change(series, baseline: dict[str, np.ndarray], name: str, grid: Grid) -> float:
-    if name not in series.values:
+def edge_signature(incident: Incident, grid: Grid, index: dict[str, int], server_ratio: np.ndarray) -> np.ndarray:
+    """[N, len(EDGE_SIGNATURES)] from the per-edge latency series (zeros where a system has none).
+
+    A delay on the wire into an entity slows its callers' calls while the entity serves as fast as before; an
+    entity slow on its own (CPU) is slow on both, so the difference stays near zero."""
+    out = np.zeros((len(index), len(EDGE_SIGNATURES)), dtype=np.float32)
+    ratios = defaultdict(list)
+    for (_, callee), series in incident.edge_metrics.items():
+        if callee in index:
+            baseline = series.between(incident.baseline.start, incident.baseline.end)
+            ratios[callee] += [_log_ratio(series, baseline, name, grid, EDGE_LATENCY_OFFSET) for name in series.values]
+    for callee, values in ratios.items():
+        out[index[callee]] = max(values), max(values) - server_ratio[index[callee]]
+    return out
+
+
+def _log_ratio(series, baseline: dict[str, np.ndarray], name: str, grid: Grid, offset: float) -> float:
+    reference, window = _reference_and_window(series, baseline, name, grid)
+    if not len(reference) or not len(window):
         return 0.0
+    return float(np.log((max(window.mean(), 0.0) + offset) / (max(float(np.median(reference)), 0.0) + offset)))
+
+
+def _window_change(series, baseline: dict[str, np.ndarray], name: str, grid: Grid) -> float:
+    reference, window = _reference_and_window(series, baseline, name, grid)
+    return float(window.mean() - np.median(reference)) if len(reference) and len(window) else 0.0
+
+
+def _reference_and_window(series, baseline: dict[str, np.ndarray], name: str, grid: Grid):
+    """The finite baseline values and window bin means of one column (empty when the column is absent)."""
+    if name not in series.values:
+        return np.zeros(0), np.zeros(0)
     reference = baseline[name][np.isfinite(baseline[name])]
     window = grid.bin_means(series.times, series.values[name])[WINDOW_START:]
-    window = window[np.isfinite(window)]
-    return float(window.mean() - np.median(reference)) if len(reference) and len(window) else 0.0
+    return reference, window[np.isfinite(window)]
+
+
+def _signed_log(change: float) -> float:
+    return float(np.sign(change) * np.log1p(abs(change)))
 
 
 def _binned(records: list[LogRecord], grid: Grid) -> list[tuple[LogRecord, int]]:

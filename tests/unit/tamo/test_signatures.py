@@ -84,6 +84,28 @@ def test_metric_signature_reads_memory_added_by_a_competing_process():
     assert named["delta:CpuUsage(m)"] == 0.0 and not values[0].any()
 
 
+def _latency(entity: str, name: str, slowed: bool) -> MetricSeries:
+    """0.02 s before the alert minute; 0.2 s from it on when `slowed`."""
+    times = np.arange(ALERT - 3600, ALERT + 240, 60.0)
+    after = times >= ALERT - ALERT % 60
+    return MetricSeries(entity, times, {name: np.where(after & slowed, 0.2, 0.02)})
+
+
+def _wire(server_slowed: bool) -> dict[str, float]:
+    """Calls from orders into stock take 10x longer; stock's own server latency moves too or not."""
+    incident = _incident("none", metrics={"stock": _latency("stock", "PodServerLatencyP90(s)", server_slowed)})
+    incident.edge_metrics = {("orders", "stock"): _latency("orders", "latency_p50(s)", True)}
+    values = metric_signature(incident, Grid.around(ALERT), {e: i for i, e in enumerate(ENTITIES)})
+    return dict(zip(SIGNATURES[len(LOG_SIGNATURES):], values[ENTITIES.index("stock")].tolist()))
+
+
+def test_a_delay_on_the_wire_reads_as_slow_calls_into_an_entity_that_serves_as_fast_as_before():
+    delayed, busy = _wire(server_slowed=False), _wire(server_slowed=True)
+    expected = np.log(0.205 / 0.025)
+    assert abs(delayed["edge_in_latency"] - expected) < 1e-4 and abs(delayed["wire_delay"] - expected) < 1e-4
+    assert abs(busy["edge_in_latency"] - expected) < 1e-4 and abs(busy["wire_delay"]) < 0.1  # slow on its own
+
+
 def _labelled(number: int, fault: str, rng: np.random.Generator) -> LabelledCase:
     """A case whose only clue to the fault type is the log signature of the hand-built incident."""
     root = ("orders", "stock")[number % 2]
