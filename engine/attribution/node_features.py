@@ -32,6 +32,7 @@ _NEGATIVE_FEEDBACK = re.compile(
     re.I,
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_VOTE = re.compile(r"Vote (for|against)\b", re.I)
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
 _ROUNDINGS = range(5)
 
@@ -43,7 +44,8 @@ def feature_names(groups: tuple[str, ...]) -> list[str]:
         "text": ["log_chars", "has_code", "has_error", "next_has_error", "made_up_data", "final_marker",
                  "query_overlap", "numbers_log", "agrees", "negative_feedback_next", "negative_feedback_within_3",
                  "last_before_first_negative", "novel_numbers_log", "novel_number_share",
-                 "echo_share", "final_claim_share", "final_claim_first"],
+                 "echo_share", "final_claim_share", "final_claim_first",
+                 "dissenting_vote"],
         "slm": ["nll_mean_z", "nll_max_z", "anomaly", "reconstruction_z", "prototype_z", "influence",
                 "rule_score", "out_attention_z", "in_attention_z", "kept"],
         "ground_truth": ["gt_in_step", "gt_word_recall", "gt_first_mention"],
@@ -100,6 +102,7 @@ def _text(analysis: Analysis) -> np.ndarray:
     echo = echo_shares(analysis.trajectory)
     claim = final_claim_shares(analysis.trajectory)
     claim_first = first_claimer(claim)
+    dissent = dissenting_votes(analysis.trajectory)
     rows = []
     for step in steps:
         following = steps[step.index + 1].content if step.index + 1 < len(steps) else ""
@@ -122,6 +125,7 @@ def _text(analysis: Analysis) -> np.ndarray:
             echo[step.index],
             claim[step.index],
             float(step.index == claim_first),
+            float(step.index in dissent),
         ])
     return np.array(rows)
 
@@ -154,6 +158,24 @@ def final_claim_shares(trajectory) -> np.ndarray:
 def first_claimer(shares: np.ndarray) -> int:
     """The first step saying at least half of what the most complete one says (-1 when none says any)."""
     return int(np.argmax(shares >= 0.5 * shares.max())) if shares.max() > 0 else -1
+
+
+def dissenting_votes(trajectory) -> set[int]:
+    """Steps casting a vote ("Vote for: ..." / "Vote against: ...") on the side fewer voters took on that proposal
+    (the votes after one "Propose ..." step and before the next)."""
+    rounds: list[dict[int, str]] = [{}]
+    for step in trajectory.steps:
+        if step.kind != "tx":
+            continue
+        if step.content.startswith("Propose"):
+            rounds.append({})
+        elif match := _VOTE.match(step.content):
+            rounds[-1][step.index] = match.group(1).lower()
+    dissent = set()
+    for votes in rounds:
+        tally = Counter(votes.values())
+        dissent |= {index for index, option in votes.items() if tally[option] < max(tally.values())}
+    return dissent
 
 
 def novel_numbers(trajectory) -> list[tuple[int, int]]:
@@ -229,6 +251,10 @@ AGENT_COLUMNS = {
 }
 
 
+_TEXT = {name: column for column, name in enumerate(feature_names(("text",)))}
+_SLM = {name: column for column, name in enumerate(feature_names(("slm",)))}
+
+
 def agent_feature_names(groups: tuple[str, ...]) -> list[str]:
     return [name for group in groups for name in AGENT_COLUMNS[group]]
 
@@ -252,9 +278,11 @@ def agent_features(analysis: Analysis, groups: tuple[str, ...], with_ground_trut
             "position": [np.log1p(len(own)), own[0] / max(1, n - 1), np.log1p(max(rank[own[0]], 0)),
                          candidate_agents.count(agent) / len(candidate_agents),
                          float(candidate_agents[0] == agent), float(candidate_agents[-1] == agent)],
-            "text": lambda b: [b[own, 4].max(), b[own, 3].max(), b[own, 1].max(), b[own, 8].mean(), b[own, 9].max(),
-                               b[own, 12].max()],
-            "slm": lambda b: [b[own, 0].mean(), b[own, 2].max(), b[own, 5].max()],
+            "text": lambda b: [b[own, _TEXT["made_up_data"]].max(), b[own, _TEXT["next_has_error"]].max(),
+                               b[own, _TEXT["has_code"]].max(), b[own, _TEXT["agrees"]].mean(),
+                               b[own, _TEXT["negative_feedback_next"]].max(), b[own, _TEXT["novel_numbers_log"]].max()],
+            "slm": lambda b: [b[own, _SLM["nll_mean_z"]].mean(), b[own, _SLM["anomaly"]].max(),
+                              b[own, _SLM["influence"]].max()],
             "ground_truth": lambda b: [b[own, 0].max() if with_ground_truth else 0.0],
         }
         row = []

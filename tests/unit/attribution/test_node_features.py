@@ -1,7 +1,13 @@
 """Text signals of the learned tracer that say where a claim came from."""
 from __future__ import annotations
 
-from engine.attribution.node_features import echo_shares, final_claim_shares, first_claimer, novel_numbers
+from engine.attribution.node_features import (
+    dissenting_votes,
+    echo_shares,
+    final_claim_shares,
+    first_claimer,
+    novel_numbers,
+)
 from tests.unit.attribution.conftest import make_trajectory
 
 
@@ -40,3 +46,16 @@ def test_the_step_that_first_makes_the_final_claim_is_the_first_claimer():
     assert shares[1] == 0.0  # tool output makes no claim
     assert shares[0] < 0.5 < shares[2]
     assert first_claimer(shares) == 2  # the Verifier said it before the Planner repeated it
+
+
+def test_a_vote_on_the_side_fewer_voters_took_dissents_within_its_proposal():
+    trajectory = make_trajectory([
+        ("oracle", "tx", "Propose cart: error rate 40x baseline"),
+        ("detective", "tx", "Vote for: cart errors match"),
+        ("explorer", "tx", "Vote against: I back the opposite"),
+        ("mapper", "tx", "Vote for: the path ends at cart"),
+        ("oracle", "tx", "Propose email: second round"),
+        ("detective", "tx", "Vote against: email is healthy"),
+        ("explorer", "tx", "Vote against: no errors at email"),
+    ])
+    assert dissenting_votes(trajectory) == {2}  # in round two nobody voted for, so nobody dissents
