@@ -52,6 +52,9 @@ def fail(message: str, code: ExitCode = ExitCode.ERROR) -> NoReturn:
     raise typer.Exit(int(code))
 
 
+_UNBOUNDED_WIDTH = 1000
+
+
 def print_table(rows: list[dict[str, Any]], columns: list[str], title: str | None = None) -> None:
     """A rich table on stdout for people; rich is imported lazily to keep --help instant."""
     from rich.console import Console
@@ -62,7 +65,10 @@ def print_table(rows: list[dict[str, Any]], columns: list[str], title: str | Non
         table.add_column(column)
     for row in rows:
         table.add_row(*(_cell(row.get(column)) for column in columns))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a file or a pipe has no width to fit: keep every cell whole, not cut at 80 columns
+        console = Console(width=_UNBOUNDED_WIDTH)
+    console.print(table)
 
 
 def _cell(value: Any) -> str:

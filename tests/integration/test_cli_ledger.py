@@ -85,3 +85,8 @@ def test_db_given_before_the_command_is_the_one_read(demo_db, tmp_path, monkeypa
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 1
     assert not (tmp_path / "elsewhere.db").exists()
+
+
+def test_a_table_piped_to_a_file_keeps_every_cell_whole(demo_db):
+    out = rca(demo_db, "agents", "economy").stdout
+    assert "dependency_explorer" in out and "probability_oracle" in out and "…" not in out
