@@ -150,7 +150,9 @@ def final_claim_shares(trajectory) -> np.ndarray:
     final = next((distinctive(s.content) for s in reversed(agent_steps)
                   if len(s.content.replace("TERMINATE", "").strip()) > 20), set())
     shares = np.zeros(len(trajectory.steps))
-    for step in agent_steps if final else []:
+    if not final:
+        return shares
+    for step in agent_steps:
         shares[step.index] = len(distinctive(step.content) & final) / len(final)
     return shares
 
