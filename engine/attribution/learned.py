@@ -169,10 +169,10 @@ def load(path: Path) -> LearnedTracer:
         config = LearnedConfig(**{**config_data, "groups": tuple(config_data["groups"])})
         names = json.loads(str(data["names"]))
         scorers = {prefix: _load_scorer(data, prefix) for prefix in ("step", "agent")}
-    expected = _step_names(config)
-    if names["step"] != expected or names["agent"] != agent_feature_names(config.groups):
-        differing = sorted(set(expected) ^ set(names["step"]))
-        raise ValueError(f"{path}: learned tracer was trained on other step features than this version computes "
+    expected = {"step": _step_names(config), "agent": agent_feature_names(config.groups)}
+    if names != expected:
+        differing = sorted(set(expected["step"]) ^ set(names["step"]) | set(expected["agent"]) ^ set(names["agent"]))
+        raise ValueError(f"{path}: learned tracer was trained on other features than this version computes "
                          f"(differing: {', '.join(differing) or 'order'}); retrain it")
     return LearnedTracer(config, names["step"], names["agent"], scorers["step"], scorers["agent"])
 
