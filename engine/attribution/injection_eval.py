@@ -111,9 +111,8 @@ def generate(folder: Path, incidents: list, target: int, seed: int, max_runs: in
             continue
         seen.add(content)
         kept.append(trajectory)
-        stats["by_mode"][fault.mode] = stats["by_mode"].get(fault.mode, 0) + 1
-        stats["by_agent"][fault.agent] = stats["by_agent"].get(fault.agent, 0) + 1
-        stats["by_incident"][incident.case_id] = stats["by_incident"].get(incident.case_id, 0) + 1
+        for tally, key in (("by_mode", fault.mode), ("by_agent", fault.agent), ("by_incident", incident.case_id)):
+            stats[tally][key] = stats[tally].get(key, 0) + 1
     return kept, stats
 
 
