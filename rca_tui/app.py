@@ -57,12 +57,13 @@ class RcaApp(App):
     ]
 
     def __init__(self, db_path: Path, clock=None, offer_demo: bool = True, replay_run: str | None = None,
-                 replay_step: int | None = None) -> None:
+                 replay_step: int | None = None, start_demo: bool = False) -> None:
         no_color = "NO_COLOR" in os.environ  # Textual consumes the variable in App.__init__
         super().__init__()
         self.db_path, self.clock = Path(db_path), clock
         self.session = Session(self.db_path, clock)
         self.offer_demo, self.replay_run, self.replay_step = offer_demo, replay_run, replay_step
+        self.start_demo = start_demo
         self.live = self._latest_run()
         self.replay_position: tuple[Timeline, int] | None = None
         self.running = False
@@ -84,6 +85,8 @@ class RcaApp(App):
     def on_mount(self) -> None:
         if self.replay_run:
             self.open_replay(self.replay_run)
+        elif self.start_demo:
+            self.action_start_demo()
         elif self.live is None and self.offer_demo:
             self.push_screen(ConfirmScreen("The database holds no runs yet. Run the bundled demo incident?"),
                              lambda yes: self.action_start_demo() if yes else None)

@@ -9,6 +9,7 @@ import pytest
 from engine.chain.crypto import PrivateKey
 from engine.chain.ledger import Chain
 from engine.clock import FixedClock
+from engine.config import settings
 from engine.store.db import open_db
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +38,14 @@ class Ledger:
 
     def account(self, key: PrivateKey):
         return self.chain.state.get_account(key.address)
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """engine.config reads the environment once per process; a test that sets a variable gets a fresh read."""
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
 
 
 @pytest.fixture

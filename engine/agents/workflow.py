@@ -11,6 +11,7 @@ from engine.agents.council import Ballot, ProposalRecord
 from engine.agents.dao import ChainActionFailed, DaoExecutor
 from engine.agents.roles import ROLE_BY_KEY, ROLES
 from engine.agents.tools import Toolbox, ToolError
+from engine.contracts import sop
 from engine.reasoners.base import (
     Observation, Reasoner, ReasonerError, StepRequest, VoteRequest,
 )
@@ -65,7 +66,7 @@ class _Run:
         self.session, self.reasoner, self.fallback = workflow.session, workflow.reasoner, workflow.fallback
         self.settle_with_label = workflow.settle_with_label
         self.run_id, self.incident = run_id, incident
-        self.chain_incident = f"{incident.case_id}#{run_id}"
+        self.chain_incident = sop.incident_key(incident.case_id, run_id)
         self.dao = DaoExecutor(self.session.chain, self.session.wallets, self.session.events, run_id)
         self.toolbox = toolbox
         self.memory: dict[str, AgentMemory] = {}

@@ -17,11 +17,11 @@ from engine.attribution.adapters import from_engine_steps
 from engine.attribution.pipeline import Attribution, AttributionConfig, trace
 from engine.attribution.schema import Label, Trajectory, validate
 from engine.attribution.slm import DEFAULT_MODEL
+from engine.config import ENGINE_RUNS_TRACER
 
 ATTRIBUTION_SLASH = 200
 """Stake taken from the agent the tracer names (as much as a wrong proposer loses)."""
 ATTRIBUTION_REPUTATION = 5
-ENGINE_TRACER = Path(__file__).resolve().parents[2] / "data" / "attribution" / "engine-runs-tracer.npz"
 """The learned tracer shipped for our own runs (``python -m engine.attribution.injection_eval --save-tracer``)."""
 STEP_TEXT = 160
 """Characters of each evidence-path step's text kept in the slash payload."""
@@ -82,13 +82,13 @@ def run_trajectory(session, run_id: str, injected_fault: dict | None = None) -> 
 def attribute_run(session, run_id: str, model_name: str = DEFAULT_MODEL, learned: Any = None,
                   config: AttributionConfig | None = None, trajectory: Trajectory | None = None) -> Attribution:
     """Who (which agent) and when (which step) made this run go wrong; ``learned`` defaults to the shipped tracer
-    (:data:`ENGINE_TRACER`), the rule tracer where there is none."""
+    (:data:`ENGINE_RUNS_TRACER`), the rule tracer where there is none."""
     tracer = learned if learned is not None else shipped_tracer()
     return trace(trajectory or run_trajectory(session, run_id), model_name, config or engine_run_config(), tracer)
 
 
 def shipped_tracer_path() -> Path | None:
-    return ENGINE_TRACER if ENGINE_TRACER.is_file() else None
+    return ENGINE_RUNS_TRACER if ENGINE_RUNS_TRACER.is_file() else None
 
 
 def shipped_tracer() -> Any:

@@ -18,7 +18,8 @@ import numpy as np
 
 from engine.attribution.layout import FeatureConfig, PromptLayout, build_layout
 from engine.attribution.schema import Trajectory
-from engine.attribution.slm import DEFAULT_MODEL, cache_root, load_model, model_id
+from engine.attribution.slm import DEFAULT_MODEL, load_model, model_id
+from engine.config import settings
 
 FEATURE_VERSION = "1"
 
@@ -49,7 +50,7 @@ def extract_features(
     use_cache: bool = True,
 ) -> StepFeatures:
     """Features of ``trajectory``, from the disk cache when this model + content + config was seen before."""
-    path = cache_root() / "features" / f"{feature_key(trajectory, model_name, config)}.npz"
+    path = settings().feature_cache / f"{feature_key(trajectory, model_name, config)}.npz"
     if use_cache and path.is_file():
         return _load(path)
     model, tokenizer = load_model(model_name)

@@ -39,7 +39,7 @@ def fault_grid(seed: int) -> list:
 
 def load_incidents(nezha_dir: Path | None, cases: int, seed: int) -> list:
     """The demo incident plus up to `cases` Nezha cases (seeded pick across systems), each loaded once."""
-    from engine.runs.runner import DEMO_DIR
+    from engine.config import DEMO_DIR
     from engine.telemetry import list_cases, load_case
 
     incidents = [load_case(DEMO_DIR, list_cases(DEMO_DIR)[0].case_id)]

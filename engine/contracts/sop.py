@@ -23,6 +23,11 @@ class SOPState(str, Enum):
 ORDER = [s.value for s in SOPState]
 
 
+def incident_key(case_id: str, run_id: str) -> str:
+    """The incident id a run opens: one per run, so the same case can be investigated more than once."""
+    return f"{case_id}#{run_id}"
+
+
 def incident(ctx_state, incident_id: str) -> dict | None:
     return ctx_state.storage_get(NAME, f"incident:{incident_id}")
 

@@ -6,12 +6,12 @@ schema raises ReasonerError with the reason, so the workflow can record it and f
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from engine.config import settings
 from engine.reasoners.base import ReasonerError, StepDecision, StepRequest, VoteDecision, VoteRequest
 from engine.reasoners.replies import ANSWER_KEYS, step_from_reply, vote_from_reply
 
@@ -27,12 +27,11 @@ class EndpointConfig:
     @classmethod
     def from_env(cls, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
                  timeout_s: float = 60.0, retries: int = 2) -> EndpointConfig:
-        url = base_url or os.environ.get("RCA_TUI_LLM_URL") or os.environ.get("OPENAI_BASE_URL")
+        env = settings()
+        url = base_url or env.llm_url
         if not url:
             raise ReasonerError("no endpoint: pass --llm-url or set RCA_TUI_LLM_URL / OPENAI_BASE_URL")
-        return cls(url.rstrip("/"), model or os.environ.get("RCA_TUI_LLM_MODEL", "gpt-4o-mini"),
-                   api_key or os.environ.get("RCA_TUI_LLM_KEY") or os.environ.get("OPENAI_API_KEY"),
-                   timeout_s, retries)
+        return cls(url.rstrip("/"), model or env.llm_model, api_key or env.llm_key, timeout_s, retries)
 
 
 class OpenAICompatReasoner:

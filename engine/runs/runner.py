@@ -7,13 +7,13 @@ from typing import Callable
 from engine.agents.faults import FaultSpec, FaultyReasoner
 from engine.agents.tools import Toolbox
 from engine.agents.workflow import Workflow
+from engine.config import DEMO_DIR, TAMO_CHECKPOINT
 from engine.reasoners.base import Reasoner, ReasonerError
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.session import Session
 from engine.runs.trajectory import fault_step_index, trajectory_steps
 from engine.telemetry.model import Incident
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
 REASONERS = ("heuristic", "openai", "scripted")
 
 
@@ -85,6 +85,4 @@ def run_demo(session: Session, reasoner: Reasoner | None = None,
 
 def default_tamo() -> str | None:
     """The bundled TAMO checkpoint when it is there (the agents work without it)."""
-    from engine.tamo.api import DEFAULT_CHECKPOINT
-
-    return "default" if DEFAULT_CHECKPOINT.exists() else None
+    return "default" if TAMO_CHECKPOINT.exists() else None

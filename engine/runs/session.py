@@ -56,6 +56,11 @@ class Session:
         return read_events(self.conn, run_id, limit)
 
     # ---- contract views ------------------------------------------------------------------------------------
+    def run_sop_status(self, run_id: str) -> dict | None:
+        """The SOP state of the incident a run opened on chain (None when the run opened none)."""
+        run = self.run(run_id)
+        return self.sop_status(sop.incident_key(run["incident"], run_id)) if run else None
+
     def sop_status(self, incident_id: str) -> dict | None:
         record = sop.incident(self.chain.state, incident_id)
         if record is None:

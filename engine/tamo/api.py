@@ -14,18 +14,18 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
+from engine.config import TAMO_CHECKPOINT
 from engine.telemetry.model import Incident
 from engine.tamo.expert import expert_report
 from engine.tamo.features import extract_features
 from engine.tamo.model import Inference, TamoModel, load_model_file
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "data" / "tamo" / "tamo-nezha.pt"
 _models: dict[Path, TamoModel] = {}
 _recent: OrderedDict[tuple[int, int], tuple[Incident, Inference]] = OrderedDict()
 
 
 def load_model(path: Path | str | None = None) -> TamoModel:
-    resolved = Path(path or DEFAULT_CHECKPOINT).resolve()
+    resolved = Path(path or TAMO_CHECKPOINT).resolve()
     if resolved not in _models:
         if not resolved.exists():
             raise FileNotFoundError(f"{resolved}: no TAMO checkpoint; train one with `rca-tui tamo train --dataset DIR`")

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.telemetry import list_cases, load_case
-from engine.tamo.features import CACHE_DIR, CaseFeatures, extract_features, feature_key, load_features, save_features
+from engine.config import settings
+from engine.tamo.features import CaseFeatures, extract_features, feature_key, load_features, save_features
 
 Progress = Callable[[int, int, str], None]  # (done, total, what)
 
@@ -22,8 +23,8 @@ class LabelledCase:
     fault_type: str
 
 
-def case_features(dataset: Path, case_id: str, cache_dir: Path = CACHE_DIR) -> LabelledCase:
-    path = Path(cache_dir) / f"{feature_key(dataset, case_id)}.npz"
+def case_features(dataset: Path, case_id: str, cache_dir: Path | None = None) -> LabelledCase:
+    path = Path(cache_dir or settings().tamo_cache) / f"{feature_key(dataset, case_id)}.npz"
     if path.exists():
         features, truth = load_features(path)
     else:
@@ -35,7 +36,7 @@ def case_features(dataset: Path, case_id: str, cache_dir: Path = CACHE_DIR) -> L
     return LabelledCase(features, truth["root_cause"], truth["fault_type"])
 
 
-def dataset_features(dataset: Path, on_progress: Progress | None = None, cache_dir: Path = CACHE_DIR,
+def dataset_features(dataset: Path, on_progress: Progress | None = None, cache_dir: Path | None = None,
                      limit: int | None = None) -> list[LabelledCase]:
     refs = list_cases(dataset)[:limit]
     cases = []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +43,6 @@ MODALITY_OF_CHANNEL = tuple(
     for c in CHANNELS
 )
 PRIOR_SIGNALS = tuple(MODALITIES)  # engine.telemetry.ranking's statistical signals, used as priors
-CACHE_DIR = Path(os.environ.get("RCA_TUI_CACHE", Path.home() / ".cache" / "rca-tui")) / "tamo"
 
 
 @dataclass

@@ -15,7 +15,6 @@ LOADERS = (
     ("petshop", is_petshop_dir, list_petshop_cases, load_petshop_case),
     ("mabc", is_mabc_dir, list_mabc_cases, load_mabc_case),
 )
-BUNDLED_DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 
 
 def dataset_kind(dataset_dir: str | Path) -> str:

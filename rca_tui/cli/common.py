@@ -5,7 +5,6 @@ Data goes to stdout (``--json`` prints the same rows the table shows); people-fa
 from __future__ import annotations
 
 import json
-import os
 import sys
 from enum import IntEnum
 from pathlib import Path
@@ -23,8 +22,6 @@ class ExitCode(IntEnum):
     INTERRUPT = 130
 
 
-DEFAULT_DB = Path.home() / ".local" / "share" / "rca-tui" / "rca.db"
-
 DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="SQLite file (default: $RCA_TUI_DB or ~/.local/share/rca-tui/rca.db)."),
@@ -33,7 +30,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 
 def resolve_db(db: Path | None) -> Path:
-    path = db or Path(os.environ.get("RCA_TUI_DB", DEFAULT_DB))
+    """The command's --db (or the one given before the command), else $RCA_TUI_DB or the default."""
+    from engine.config import settings
+
+    path = db or settings().db
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 

