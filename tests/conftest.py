@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.chain.crypto import PrivateKey
-from engine.chain.ledger import Chain
+from engine.ledger.chain import Chain
 from engine.clock import FixedClock
 from engine.store.db import open_db
 

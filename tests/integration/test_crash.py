@@ -5,13 +5,13 @@ import subprocess
 import sys
 import time
 
-from engine.chain.verify import verify_chain
+from engine.ledger.verify import verify_chain
 from engine.store.db import open_db
 
 MINER = """
 import sys
 from pathlib import Path
-from engine.chain.bench import build_funded_chain, signed_transfers
+from engine.ledger.bench import build_funded_chain, signed_transfers
 chain, keys = build_funded_chain(Path(sys.argv[1]))
 while True:
     for tx in signed_transfers(chain, keys, 64, seed=chain.height):

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from engine.chain.verify import verify_chain
+from engine.ledger.verify import verify_chain
 
 
 @pytest.fixture
