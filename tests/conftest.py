@@ -25,7 +25,8 @@ class Ledger:
         self.chain = Chain(open_db(path), clock=FixedClock())
         alloc = {k.address: 100_000 for k in [self.authority, *self.members, self.outsider]}
         alloc["0" * 40] = 1_000_000
-        self.chain.create_genesis(alloc, self.authority.address, [k.address for k in self.members],
+        names = {k.address: f"member-{i}" for i, k in enumerate(self.members)}
+        self.chain.create_genesis(alloc, self.authority.address, [k.address for k in self.members], names,
                                   voting_period_blocks=10)
 
     def send(self, key: PrivateKey, tx_type: str, payload: dict, **kwargs):

@@ -54,6 +54,12 @@ def test_edited_balance(mined):
     assert findings[-1].height == mined.chain.height
 
 
+def test_edited_economy_snapshot(mined):
+    address = mined.members[1].address
+    mined.chain.conn.execute("UPDATE economy_snapshots SET stake = 0 WHERE height = 2 AND address = ?", (address,))
+    assert [(f.height, f.what) for f in _findings(mined)] == [(2, "economy snapshot (re-executed)")]
+
+
 def test_edited_block_timestamp(mined):
     mined.chain.conn.execute("UPDATE blocks SET timestamp = timestamp + 1 WHERE height = 3")
     findings = _findings(mined)
