@@ -17,14 +17,9 @@ class WorldState(Protocol):
     def adjust(self, address: str, balance: int = 0, nonce: int = 0) -> None:
         """Add to an account's balance and nonce (creating the account if needed)."""
 
-    def accounts(self) -> list[Account]: ...
-
     def storage_get(self, contract: str, key: str, default: Any = None) -> Any: ...
 
     def storage_set(self, contract: str, key: str, value: Any) -> None: ...
 
     def savepoint(self) -> AbstractContextManager[None]:
         """All writes inside either land together or are undone together."""
-
-    def state_root(self) -> str:
-        """sha256 over every account and every contract-storage row, in key order."""

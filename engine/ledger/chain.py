@@ -8,7 +8,7 @@ from typing import Callable
 from engine.chain import merkle
 from engine.chain.config import CHAIN_ID, VOTING_PERIOD_BLOCKS
 from engine.chain.crypto import PrivateKey
-from engine.chain.types import Account, Block, BlockHeader, Receipt, Transaction
+from engine.chain.types import Block, BlockHeader, Receipt, Transaction
 from engine.clock import SystemClock
 from engine.ledger.economy import backfill_snapshots, economy_rows
 from engine.ledger.genesis import GENESIS_PREV_HASH, apply_genesis, config_of
@@ -143,9 +143,6 @@ class Chain:
 
     def names(self) -> dict[str, str]:
         return self.store.names()
-
-    def accounts(self) -> list[Account]:
-        return self.state.accounts()
 
     def economy_snapshots(self, first: int, last: int) -> dict[int, list[dict]]:
         """The named accounts' rows saved with each block from `first` to `last`, by height."""

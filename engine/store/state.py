@@ -80,6 +80,7 @@ class SqliteState:
         self.conn.execute(f"RELEASE {name}")
 
     def state_root(self) -> str:
+        """sha256 over every account and every contract-storage row, in key order."""
         digest = hashlib.sha256()
         for row in self.conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY address"):
             digest.update(canonical_json(list(row)).encode())
