@@ -14,8 +14,9 @@ from textual.binding import Binding
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
-from engine.runs.events import RunEvent
-from engine.runs.replay import AGENT_KEYS, Timeline
+from engine.events import RunEvent
+from engine.agents.roles import AGENT_KEYS
+from engine.runs.timeline import Timeline
 from engine.runs.session import Session
 from rca_tui.messages import AttributionRecorded, EventsPending, RunEnded
 from rca_tui.screens.commands import ActionsProvider

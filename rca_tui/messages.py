@@ -5,8 +5,8 @@ from typing import Any
 
 from textual.message import Message
 
-from engine.runs.events import RunEvent
-from engine.runs.replay import Timeline
+from engine.events import RunEvent
+from engine.runs.timeline import Timeline
 
 
 class EventsPending(Message):

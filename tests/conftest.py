@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.chain.crypto import PrivateKey
-from engine.chain.ledger import Chain
+from engine.ledger.chain import Chain
 from engine.clock import FixedClock
 from engine.config import settings
 from engine.store.db import open_db
@@ -26,7 +26,8 @@ class Ledger:
         self.chain = Chain(open_db(path), clock=FixedClock())
         alloc = {k.address: 100_000 for k in [self.authority, *self.members, self.outsider]}
         alloc["0" * 40] = 1_000_000
-        self.chain.create_genesis(alloc, self.authority.address, [k.address for k in self.members],
+        names = {k.address: f"member-{i}" for i, k in enumerate(self.members)}
+        self.chain.create_genesis(alloc, self.authority.address, [k.address for k in self.members], names,
                                   voting_period_blocks=10)
 
     def send(self, key: PrivateKey, tx_type: str, payload: dict, **kwargs):

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 
 from engine.agents.dao import DaoExecutor, Mined
 from engine.agents.roles import AUTHORITY, ROLES
+from engine.chain.config import REPUTATION_BASELINE, TEXT_MAX_CHARS
 from engine.chain.types import canonical_json
 from engine.contracts import governance
 
 PROPOSAL_STAKE = 100
 VOTE_STAKE = 50
 BASE_STAKE = 200
+STAKE_PER_REPUTATION = 10  # auto-staking: every reputation point above the baseline adds this much stake
+BALANCE_KEPT_FOR_GAS = 1_000  # auto-staking never takes an agent's balance below this
 GAS_FLOOR = 3_000
 PROPOSER_REWARD, PROPOSER_REPUTATION = 800, 5
 SUPPORTER_REWARD, SUPPORTER_REPUTATION = 300, 1
@@ -70,8 +73,8 @@ def top_up_stakes(dao: DaoExecutor) -> list[Mined]:
     mined = []
     for role in ROLES:
         account = dao.chain.state.get_account(dao.wallets.address(role.key))
-        target = BASE_STAKE + 10 * max(0, account.reputation - 50)
-        missing = min(target - account.stake, account.balance - 1_000)
+        target = BASE_STAKE + STAKE_PER_REPUTATION * max(0, account.reputation - REPUTATION_BASELINE)
+        missing = min(target - account.stake, account.balance - BALANCE_KEPT_FOR_GAS)
         if missing > 0:
             mined.append(dao.act(role.key, "token.stake", {"amount": missing}))
     return mined
@@ -83,20 +86,20 @@ def open_incident(dao: DaoExecutor, actor: str, incident_id: str, alert: dict) -
 
 def collect(dao: DaoExecutor, actor: str, incident_id: str, evidence: dict, summary: str) -> Mined:
     return dao.act(actor, "sop.collect", {"incident_id": incident_id, "evidence_hash": evidence_hash(evidence),
-                                          "summary": summary[:4000]})
+                                          "summary": summary[:TEXT_MAX_CHARS]})
 
 
 def propose(dao: DaoExecutor, actor: str, incident_id: str, root_cause: str, reason: str,
             candidates: list) -> ProposalRecord:
     mined = dao.act(actor, "gov.propose", {"incident_id": incident_id, "root_cause": root_cause,
-                                           "reason": reason[:4000], "stake": PROPOSAL_STAKE,
+                                           "reason": reason[:TEXT_MAX_CHARS], "stake": PROPOSAL_STAKE,
                                            "candidates": candidates})
     return ProposalRecord(actor, root_cause, reason, mined.tx.hash, mined)
 
 
 def vote(dao: DaoExecutor, record: ProposalRecord, ballot: Ballot) -> Mined:
     mined = dao.act(ballot.voter, "gov.vote", {"proposal_id": record.proposal_id, "option": ballot.option,
-                                               "stake": VOTE_STAKE, "reason": ballot.reason[:4000]})
+                                               "stake": VOTE_STAKE, "reason": ballot.reason[:TEXT_MAX_CHARS]})
     record.ballots.append((ballot, mined))
     stored = governance.proposal(dao.chain.state, record.proposal_id)
     record.outcome, record.tally = stored["status"], governance.tally(stored)
@@ -106,7 +109,7 @@ def vote(dao: DaoExecutor, record: ProposalRecord, ballot: Ballot) -> Mined:
 def submit_solution(dao: DaoExecutor, actor: str, incident_id: str, proposal_id: str, steps: list[dict],
                     summary: str) -> Mined:
     return dao.act(actor, "sop.solution", {"incident_id": incident_id, "proposal_id": proposal_id,
-                                           "repair_steps": steps, "summary": summary[:4000]})
+                                           "repair_steps": steps, "summary": summary[:TEXT_MAX_CHARS]})
 
 
 def settle(dao: DaoExecutor, proposals: list[ProposalRecord], truth: str | None) -> list[Mined]:

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.agents.roles import AUTHORITY, ROLES
+from engine.chain.config import TREASURY
 from engine.chain.crypto import KeyStore, PrivateKey
-from engine.chain.ledger import Chain
-from engine.chain.mempool import TxRejected
 from engine.chain.types import Block, Receipt, Transaction
-from engine.contracts.base import TREASURY
-from engine.runs.events import EventLog, RunEvent
+from engine.events import EventLog, RunEvent
+from engine.ledger.chain import Chain
+from engine.ledger.mempool import TxRejected
 
 AGENT_START_BALANCE = 10_000
 TREASURY_START_BALANCE = 1_000_000
@@ -61,9 +61,6 @@ class Wallets:
     def address(self, name: str) -> str:
         return self.keys[name].address
 
-    def name_of(self, address: str) -> str | None:
-        return next((name for name, key in self.keys.items() if key.address == address), None)
-
 
 def ensure_genesis(chain: Chain, wallets: Wallets) -> None:
     if chain.initialised:
@@ -94,10 +91,10 @@ class DaoExecutor:
         published: list[RunEvent] = []
         mined_receipts: list[Receipt] = []
 
-        def write_events(conn, block: Block, receipts: list[Receipt]) -> None:
+        def write_events(block: Block, receipts: list[Receipt]) -> None:
             mined_receipts.extend(receipts)
             published.extend(self._block_events(actor, block, receipts))
-            self.events.write(conn, published)
+            self.events.write(published)
 
         block = self.chain.mine(hook=write_events)
         self.events.publish(published)

@@ -21,4 +21,5 @@ ROLES: tuple[Role, ...] = (
     Role("solution_engineer", "Solution Engineer", "turn the agreed root cause into concrete repair steps"),
 )
 ROLE_BY_KEY = {role.key: role for role in ROLES}
+AGENT_KEYS = tuple(role.key for role in ROLES)
 AUTHORITY = "dao_executor"

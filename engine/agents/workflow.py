@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from engine.agents import council
 from engine.agents.council import Ballot, ProposalRecord
-from engine.agents.dao import ChainActionFailed, DaoExecutor
+from engine.agents.dao import ChainActionFailed, DaoExecutor, Wallets
 from engine.agents.roles import ROLE_BY_KEY, ROLES
 from engine.agents.tools import Toolbox, ToolError
+from engine.chain.config import TEXT_MAX_CHARS
 from engine.contracts import sop
+from engine.events import EventLog
+from engine.ledger.chain import Chain
 from engine.reasoners.base import (
     Observation, Reasoner, ReasonerError, StepRequest, VoteRequest,
 )
-from engine.runs.session import Session
 from engine.telemetry.model import Incident
 
 MAX_STEPS = 20
@@ -24,6 +26,18 @@ INVESTIGATORS = ("alert_receiver", "process_scheduler", "data_detective", "depen
                  "probability_oracle", "fault_mapper")
 EVIDENCE_ROLES = ("data_detective", "dependency_explorer", "fault_mapper")
 PROPOSER = "probability_oracle"
+
+
+class RunHost(Protocol):
+    """What a workflow needs from the session it runs in (`engine.runs.session.Session` is one)."""
+
+    chain: Chain
+    wallets: Wallets
+    events: EventLog
+
+    def create_run(self, incident: str, dataset: str | None, reasoner: str, seed: int) -> str: ...
+
+    def finish_run(self, run_id: str, status: str, result: dict) -> None: ...
 
 
 class RunFailed(RuntimeError):
@@ -37,7 +51,7 @@ class AgentMemory:
 
 
 class Workflow:
-    def __init__(self, session: Session, reasoner: Reasoner, settle_with_label: bool = True,
+    def __init__(self, session: RunHost, reasoner: Reasoner, settle_with_label: bool = True,
                  fallback: Reasoner | None = None):
         """`fallback` answers a step or vote the reasoner could not (the error is recorded as an event);
         without one, a reasoner error stops the run."""
@@ -49,7 +63,7 @@ class Workflow:
         run_id = self.session.create_run(incident.case_id, dataset, self.reasoner.name, seed)
         started = time.perf_counter()
         try:
-            result = _Run(self, run_id, incident, toolbox or Toolbox(incident)).execute()
+            result = _Run(self, run_id, incident, toolbox or Toolbox(incident)).perform()
         except (ReasonerError, ChainActionFailed) as exc:
             self.session.events.append(run_id, "run_failed", {"error": str(exc)})
             self.session.finish_run(run_id, "failed", {"error": str(exc)})
@@ -75,7 +89,7 @@ class _Run:
     def emit(self, kind: str, payload: dict) -> None:
         self.session.events.append(self.run_id, kind, payload)
 
-    def execute(self) -> dict:
+    def perform(self) -> dict:
         self.emit("run_started", {"incident": self.incident.case_id, "system": self.incident.system,
                                   "alert": self.alert, "entities": len(self.incident.entities),
                                   "missing": self.incident.missing, "reasoner": self.reasoner.name})
@@ -213,4 +227,4 @@ def _alert_dict(incident: Incident) -> dict:
 
 
 def _summary(answer: dict) -> str:
-    return str(answer.get("summary") or answer)[:4000]
+    return str(answer.get("summary") or answer)[:TEXT_MAX_CHARS]

@@ -1,6 +1,6 @@
 """Plain ledger data: accounts, transactions, blocks, receipts, contract events.
 
-Nothing here persists or executes; `state.py` persists, `vm.py` executes.
+Nothing here persists or executes: `engine.store` persists, `engine.ledger` executes.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-CHAIN_ID = "rca-tui-dao-1"
+from engine.chain.config import REPUTATION_BASELINE
 
 
 def canonical_json(value: Any) -> str:
@@ -30,7 +30,7 @@ class Account:
     balance: int = 0
     nonce: int = 0
     stake: int = 0
-    reputation: int = 50
+    reputation: int = REPUTATION_BASELINE
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,11 +86,6 @@ class Transaction:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.signing_fields(), "public_key": self.public_key, "signature": self.signature, "hash": self.hash}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Transaction:
-        fields = {k: data[k] for k in cls.__dataclass_fields__}
-        return cls(**fields)
 
 
 @dataclass(frozen=True)

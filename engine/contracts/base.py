@@ -4,10 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.chain.config import ChainConfig
 from engine.chain.state import WorldState
 from engine.chain.types import Account, Event, Transaction
-
-TREASURY = "0" * 40
 
 
 class Revert(Exception):
@@ -21,14 +20,6 @@ class Revert(Exception):
         super().__init__(reason)
         self.reason = reason
         self.malicious = malicious
-
-
-@dataclass(frozen=True)
-class ChainConfig:
-    chain_id: str
-    authority: str  # the DAO executor's address: the only sender allowed to pay rewards and penalties
-    members: tuple[str, ...] = ()
-    voting_period_blocks: int = 20
 
 
 @dataclass

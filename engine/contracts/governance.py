@@ -1,12 +1,13 @@
 """Governance contract: proposals with stake, weighted votes, two thresholds, deadline in blocks.
 
-weight = 1 + max(0, (reputation − 50) / 10) + stake / 1000   (mABC-DAO design)
+weight = 1 + max(0, (reputation − baseline 50) / 10) + stake / 1000   (mABC-DAO design)
 A proposal passes when support ≥ 0.5 of the weight cast AND participation ≥ 0.5 of the eligible weight
 (mABC paper); it fails when against reaches the same; otherwise it stays open until its deadline, after which
 anyone may finalize it as expired (rejected). The outcome calls back into the SOP contract.
 """
 from __future__ import annotations
 
+from engine.chain.config import REPUTATION_BASELINE
 from engine.chain.types import Account
 from engine.contracts import sop
 from engine.contracts.base import CallContext, Revert
@@ -17,10 +18,13 @@ SUPPORT_THRESHOLD = 0.5
 PARTICIPATION_THRESHOLD = 0.5
 MIN_VOTE_STAKE = 10
 OPTIONS = ("for", "against", "abstain")
+REPUTATION_PER_WEIGHT = 10
+STAKE_PER_WEIGHT = 1000
 
 
 def vote_weight(account: Account) -> float:
-    return round(1 + max(0.0, (account.reputation - 50) / 10) + account.stake / 1000, 6)
+    above_baseline = max(0.0, (account.reputation - REPUTATION_BASELINE) / REPUTATION_PER_WEIGHT)
+    return round(1 + above_baseline + account.stake / STAKE_PER_WEIGHT, 6)
 
 
 def proposal(state, proposal_id: str) -> dict | None:

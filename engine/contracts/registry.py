@@ -4,11 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from engine.chain.config import REASON_MAX_CHARS, TEXT_MAX_CHARS
 from engine.contracts import governance, sop, token
 from engine.contracts.base import CallContext
 from engine.contracts.schema import Field, validate
 
-TEXT = Field("text", required=False, max_length=4000)
+TEXT = Field("text", required=False, max_length=TEXT_MAX_CHARS)
+REASON = Field("str", max_length=REASON_MAX_CHARS)
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class Method:
 
 def _penalty_schema() -> dict[str, Field]:
     return {"target": Field("address"), "amount": Field("int"), "reputation": Field("int", required=False),
-            "reason": Field("str", max_length=1000), "evidence": Field("object", required=False)}
+            "reason": REASON, "evidence": Field("object", required=False)}
 
 
 REGISTRY: dict[str, Method] = {
@@ -29,7 +31,7 @@ REGISTRY: dict[str, Method] = {
     "token.unstake": Method(token.unstake, {"amount": Field("positive")}, 80),
     "token.reward": Method(token.reward, {"to": Field("address"), "amount": Field("int"),
                                           "reputation": Field("int", required=False),
-                                          "reason": Field("str", max_length=1000)}, 80),
+                                          "reason": REASON}, 80),
     "token.penalty": Method(token.penalty, _penalty_schema(), 80),
     "token.slash": Method(token.slash, _penalty_schema(), 80),
     "sop.open": Method(sop.open_incident, {"incident_id": Field("str"), "alert": Field("object", required=False)},

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from engine.chain.config import TREASURY
 from engine.chain.state import WorldState
-from engine.contracts.base import TREASURY, CallContext, Revert
+from engine.contracts.base import CallContext, Revert
 
 NAME = "token"
 

@@ -1,19 +1,30 @@
 """The facade the console and the CLI call: one database, its chain, the agents' wallets and the run events."""
 from __future__ import annotations
 
-import json
-import uuid
+import hashlib
 from pathlib import Path
+from typing import Iterable
 
 from engine.agents.dao import Wallets, ensure_genesis
-from engine.agents.roles import AUTHORITY, ROLES
-from engine.chain.ledger import Chain
-from engine.chain.verify import VerifyReport, verify_chain
+from engine.agents.roles import AGENT_KEYS, AUTHORITY
+from engine.chain.merkle import MerkleProof
+from engine.chain.types import Block, Receipt, Transaction
 from engine.clock import SystemClock
 from engine.contracts import governance, sop
 from engine.contracts.token import locked_stake
-from engine.runs.events import EventLog, RunEvent, read_events
+from engine.events import EventLog, RunEvent
+from engine.ledger.chain import Chain
+from engine.ledger.verify import VerifyReport, verify_chain
 from engine.store.db import open_db, transaction
+from engine.store.runs import RunStore
+
+REPLAY_ECONOMY_FIELDS = ("balance", "stake", "locked", "reputation", "vote_weight")
+
+
+def run_id_for(number: int, incident: str, dataset: str | None, reasoner: str, seed: int) -> str:
+    """`run-0007-1a2b3c4d`: the database's run count and a digest of what the run is asked to do."""
+    digest = hashlib.sha256(f"{incident}\n{dataset}\n{reasoner}\n{seed}".encode()).hexdigest()[:8]
+    return f"run-{number:04d}-{digest}"
 
 
 class Session:
@@ -24,36 +35,62 @@ class Session:
         self.chain = Chain(self.conn, self.clock)
         self.wallets = Wallets.beside(self.db_path)
         ensure_genesis(self.chain, self.wallets)
-        self.events = EventLog(self.conn, self.clock)
+        self.store = RunStore(self.conn)
+        self.events = EventLog(self.store, self.clock)
 
     def close(self) -> None:
         self.conn.close()
 
     # ---- runs ----------------------------------------------------------------------------------------------
     def create_run(self, incident: str, dataset: str | None, reasoner: str, seed: int) -> str:
-        run_id = f"run-{uuid.UUID(int=uuid.uuid4().int).hex[:12]}"
         with transaction(self.conn):
-            self.conn.execute(
-                "INSERT INTO runs (run_id, incident, dataset, reasoner, seed, status, started_at)"
-                " VALUES (?, ?, ?, ?, ?, 'running', ?)", (run_id, incident, dataset, reasoner, seed,
-                                                        self.clock.now_ms()))
+            run_id = run_id_for(self.store.run_count() + 1, incident, dataset, reasoner, seed)
+            self.store.insert_run({"run_id": run_id, "incident": incident, "dataset": dataset,
+                                   "reasoner": reasoner, "seed": seed, "status": "running",
+                                   "started_at": self.clock.now_ms()})
         return run_id
 
     def finish_run(self, run_id: str, status: str, result: dict) -> None:
         with transaction(self.conn):
-            self.conn.execute("UPDATE runs SET status = ?, finished_at = ?, result = ? WHERE run_id = ?",
-                              (status, self.clock.now_ms(), json.dumps(result, default=str), run_id))
+            self.store.finish_run(run_id, status, self.clock.now_ms(), result)
 
     def runs(self) -> list[dict]:
-        rows = self.conn.execute("SELECT * FROM runs ORDER BY started_at DESC, run_id")
-        return [_run_row(row) for row in rows]
+        return self.store.runs()
 
     def run(self, run_id: str) -> dict | None:
-        row = self.conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return _run_row(row) if row else None
+        return self.store.run(run_id)
 
     def run_events(self, run_id: str | None = None, limit: int | None = None) -> list[RunEvent]:
-        return read_events(self.conn, run_id, limit)
+        return self.events.read(run_id, limit)
+
+    # ---- the chain, for the explorer -----------------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        return self.chain.height
+
+    def blocks(self, limit: int) -> list[dict]:
+        """The newest `limit` blocks (height, hash, prev_hash, merkle_root, state_root, tx_count, timestamp)."""
+        return self.chain.blocks(limit)
+
+    def block(self, height: int) -> Block | None:
+        return self.chain.block(height)
+
+    def tx(self, tx_hash: str) -> tuple[Transaction, Receipt, int] | None:
+        """A mined transaction, its receipt and its block height."""
+        return self.chain.transaction(tx_hash)
+
+    def find_txs(self, prefix: str, limit: int = 20) -> list[str]:
+        """Hashes of mined transactions that start with `prefix`."""
+        return self.chain.find_tx_hashes(prefix, limit)
+
+    def proof(self, tx_hash: str) -> tuple[MerkleProof, str, int]:
+        return self.chain.proof(tx_hash)
+
+    def names(self) -> dict[str, str]:
+        return self.chain.names()
+
+    def verify(self, on_block=None) -> VerifyReport:
+        return verify_chain(self.conn, on_block)
 
     # ---- contract views ------------------------------------------------------------------------------------
     def run_sop_status(self, run_id: str) -> dict | None:
@@ -73,7 +110,7 @@ class Session:
     def economy(self) -> list[dict]:
         """Token leaderboard: balance, stake, locked stake, reputation and vote weight per agent."""
         rows = []
-        for name in [role.key for role in ROLES] + [AUTHORITY]:
+        for name in [*AGENT_KEYS, AUTHORITY]:
             account = self.chain.state.get_account(self.wallets.address(name))
             rows.append({"agent": name, "address": account.address, "balance": account.balance,
                          "stake": account.stake, "locked": locked_stake(self.chain.state, account.address),
@@ -81,11 +118,19 @@ class Session:
                          "nonce": account.nonce})
         return sorted(rows, key=lambda r: (-r["vote_weight"], -r["balance"], r["agent"]))
 
-    def verify(self, on_block=None) -> VerifyReport:
-        return verify_chain(self.conn, on_block)
+    def economy_history(self, heights: Iterable[int]) -> dict[int, list[dict]]:
+        """The seven agents' leaderboard rows as they were after each block in `heights` (replay's leaderboard)."""
+        wanted = set(heights)
+        if not wanted:
+            return {}
+        saved = self.chain.economy_snapshots(min(wanted), max(wanted))
+        return {height: self._agent_rows(saved.get(height, [])) for height in sorted(wanted)}
 
-
-def _run_row(row) -> dict:
-    data = dict(row)
-    data["result"] = json.loads(data["result"]) if data["result"] else None
-    return data
+    def _agent_rows(self, saved: list[dict]) -> list[dict]:
+        by_address = {row["address"]: row for row in saved}
+        rows = []
+        for name in AGENT_KEYS:
+            row = by_address.get(self.wallets.address(name))
+            if row is not None:
+                rows.append({"agent": name, **{key: row[key] for key in REPLAY_ECONOMY_FIELDS}})
+        return rows

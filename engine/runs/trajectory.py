@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine.runs.events import RunEvent
+from engine.events import RunEvent
 
 STEP_KINDS = {"agent_thought": "thought", "agent_action": "action", "observation": "observation"}
 VOTE_TX = ("gov.vote", "gov.propose")

@@ -22,9 +22,7 @@ def blocks(db: DbOption = None, json_out: JsonOption = False,
            limit: Annotated[int, typer.Option(help="Newest N blocks.")] = 20) -> None:
     """Blocks, newest first: height, hash, prev hash, Merkle root, tx count, time."""
     session = _session(db)
-    rows = [dict(r) for r in session.conn.execute(
-        "SELECT height, hash, prev_hash, merkle_root, state_root, tx_count, timestamp FROM blocks"
-        " ORDER BY height DESC LIMIT ?", (limit,))]
+    rows = session.blocks(limit)
     if json_out:
         emit_json(rows)
         return
@@ -37,10 +35,10 @@ def blocks(db: DbOption = None, json_out: JsonOption = False,
 def block(height: int, db: DbOption = None, json_out: JsonOption = False) -> None:
     """One block with its transactions."""
     session = _session(db)
-    found = session.chain.block(height)
+    found = session.block(height)
     if found is None:
-        fail(f"no block at height {height} (tip is {session.chain.height})", ExitCode.NOT_FOUND)
-    names = session.chain.names()
+        fail(f"no block at height {height} (tip is {session.height})", ExitCode.NOT_FOUND)
+    names = session.names()
     data = {**found.to_dict(), "transactions": [
         {"hash": tx.hash, "tx_type": tx.tx_type, "sender": names.get(tx.sender, tx.sender), "nonce": tx.nonce,
          "gas_limit": tx.gas_limit} for tx in found.transactions]}
@@ -57,8 +55,8 @@ def tx(tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="Full hash or
     """One transaction: type, sender, nonce, gas, payload, receipt, events."""
     session = _session(db)
     full = _resolve_tx(session, tx_hash)
-    transaction, receipt, height = session.chain.transaction(full)
-    names = session.chain.names()
+    transaction, receipt, height = session.tx(full)
+    names = session.names()
     data = {**transaction.to_dict(), "sender_name": names.get(transaction.sender), "block_height": height,
             "receipt": receipt.to_dict()}
     emit_json(data) if json_out else print_table([{"field": k, "value": v} for k, v in data.items()],
@@ -73,7 +71,7 @@ def proof(tx_hash: Annotated[str, typer.Argument(metavar="TX_HASH")], db: DbOpti
 
     session = _session(db)
     full = _resolve_tx(session, tx_hash)
-    merkle_proof, stored_root, height = session.chain.proof(full)
+    merkle_proof, stored_root, height = session.proof(full)
     ok = verify_proof(merkle_proof, stored_root)
     data = {**merkle_proof.to_dict(), "block_height": height, "stored_root": stored_root, "verified": ok,
             "path": proof_path(merkle_proof)}
@@ -112,7 +110,7 @@ def bench(txs: Annotated[int, typer.Option("--txs", help="Signed transfers to pu
     """Throughput of admission + execution + mining, and of full-chain verification (temporary database)."""
     import tempfile
 
-    from engine.chain.bench import bench_throughput, bench_verify
+    from engine.ledger.bench import bench_throughput, bench_verify
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
@@ -130,7 +128,7 @@ def bench(txs: Annotated[int, typer.Option("--txs", help="Signed transfers to pu
 
 
 def _resolve_tx(session, prefix: str) -> str:
-    matches = session.chain.find_tx_hashes(prefix, limit=2)
+    matches = session.find_txs(prefix, limit=2)
     if not matches:
         fail(f"no transaction with hash starting {prefix!r}", ExitCode.NOT_FOUND)
     if len(matches) > 1 and matches[0] != prefix:

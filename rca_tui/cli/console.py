@@ -53,9 +53,9 @@ def replay(
         session.close()
         launch_console(resolve_db(db), offer_demo=False, replay_run=run_id, replay_step=step)
         return
-    from engine.runs.replay import state_at_step
+    from rca_tui.formatting import replay_state
 
-    state = state_at_step(session, run_id, step)
+    state = replay_state(session, run_id, step)
     if json_out:
         emit_json(state)
     else:

@@ -5,7 +5,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from engine.runs.replay import Timeline
+from engine.runs.timeline import Timeline
 from rca_tui.widgets.agent_log import AgentLog
 from rca_tui.widgets.run_view import RunView
 

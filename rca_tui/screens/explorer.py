@@ -8,8 +8,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from engine.runs.replay import short_agent
 from engine.runs.session import Session
+from rca_tui.formatting import short_agent
 from rca_tui.messages import ChainVerified
 from rca_tui.screens.chain_detail import block_markup, clock_text, proof_markup, tx_markup, verify_markup
 
@@ -63,8 +63,7 @@ class ExplorerScreen(Screen):
     def action_reload(self) -> None:
         table = self.query_one("#blocks", DataTable)
         table.clear()
-        for row in self.session.conn.execute("SELECT height, hash, tx_count, timestamp FROM blocks"
-                                             " ORDER BY height DESC LIMIT ?", (BLOCK_PAGE,)):
+        for row in self.session.blocks(BLOCK_PAGE):
             table.add_row(row["height"], row["hash"][:10], row["tx_count"], clock_text(row["timestamp"]),
                           key=str(row["height"]))
 
@@ -81,26 +80,26 @@ class ExplorerScreen(Screen):
             self.show_tx(event.row_key.value)
 
     def show_block(self, height: int) -> None:
-        block = self.session.chain.block(height)
+        block = self.session.block(height)
         if block is None:
-            self.notify(f"no block at height {height} (tip is {self.session.chain.height})", severity="warning")
+            self.notify(f"no block at height {height} (tip is {self.session.height})", severity="warning")
             return
         self.query_one("#detail", Static).update(block_markup(block))
         txs = self.query_one("#txs", DataTable)
         txs.clear()
-        names = self.session.chain.names()
+        names = self.session.names()
         for tx in block.transactions:
-            receipt = self.session.chain.transaction(tx.hash)[1]
+            receipt = self.session.tx(tx.hash)[1]
             txs.add_row(tx.hash[:10], tx.tx_type, short_agent(names.get(tx.sender, tx.sender[:8])),
                         receipt.status, key=tx.hash)
         txs.border_title = f"Transactions of #{height}"
 
     def show_tx(self, tx_hash: str) -> None:
-        found = self.session.chain.transaction(tx_hash)
+        found = self.session.tx(tx_hash)
         if found is None:
             self.notify(f"no transaction {tx_hash}", severity="warning")
             return
-        self.query_one("#detail", Static).update(tx_markup(*found, self.session.chain.names()))
+        self.query_one("#detail", Static).update(tx_markup(*found, self.session.names()))
 
     # ---- search, proof, verify -----------------------------------------------------------------------------
     def action_search(self) -> None:
@@ -121,7 +120,7 @@ class ExplorerScreen(Screen):
         self.show_block(height)
 
     def find_tx(self, prefix: str) -> None:
-        matches = self.session.chain.find_tx_hashes(prefix)
+        matches = self.session.find_txs(prefix)
         if not matches:
             self.notify(f"no transaction hash starts with {prefix}", severity="warning")
         elif len(matches) > 1:
@@ -131,7 +130,7 @@ class ExplorerScreen(Screen):
             self.select_tx(matches[0])
 
     def select_tx(self, tx_hash: str) -> None:
-        height = self.session.chain.transaction(tx_hash)[2]
+        height = self.session.tx(tx_hash)[2]
         self.select_block(height)
         txs = self.query_one("#txs", DataTable)
         txs.move_cursor(row=txs.get_row_index(tx_hash))
@@ -149,7 +148,7 @@ class ExplorerScreen(Screen):
         if tx_hash is None:
             self.notify("select a transaction first (Tab to the transactions table)", severity="warning")
             return
-        self.query_one("#detail", Static).update(proof_markup(*self.session.chain.proof(tx_hash)))
+        self.query_one("#detail", Static).update(proof_markup(*self.session.proof(tx_hash)))
 
     def action_verify(self) -> None:
         self.notify("verifying the chain…", timeout=2)

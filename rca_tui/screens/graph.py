@@ -12,7 +12,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from engine.runs.replay import fault_graph, soft_idg_graph
+from engine.runs.graph_views import fault_graph, soft_idg_graph
 from rca_tui.widgets.graph_canvas import GraphCanvas
 
 VIEWS = {"fault_web": "Fault web", "soft_idg": "Soft-IDG"}

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
-from engine.runs.replay import Timeline, open_timeline
+from engine.runs.timeline import Timeline, open_timeline
 from engine.runs.session import Session
 from rca_tui.messages import TimelineLoaded
 from rca_tui.screens.dialogs import PromptScreen

@@ -7,7 +7,7 @@ from rich.highlighter import Highlighter
 from rich.text import Text
 from textual.widgets import Log
 
-from engine.runs.replay import LOG_WINDOW
+from rca_tui.formatting import LOG_WINDOW
 from rca_tui.widgets.palette import agent_style, theme_style
 
 LINE = re.compile(r"^#\S+\s+(?P<agent>\S+)\s+(?P<kind>\S+)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from engine.runs.replay import short_agent
+from rca_tui.formatting import short_agent
 
 COLUMNS = (("agent", "agent"), ("balance", "bal"), ("stake", "stake"), ("reputation", "rep"),
            ("vote_weight", "wt"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 from rich.style import Style
 from textual.app import App
 
-from engine.runs.replay import AGENT_KEYS, short_agent
+from engine.agents.roles import AGENT_KEYS
+from rca_tui.formatting import short_agent
 
 AGENT_VARIABLES = ("primary", "secondary", "accent", "warning", "success", "error", "foreground")
 MUTED_VARIABLE = "foreground-muted"

@@ -7,7 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 
-from engine.runs.replay import AGENT_KEYS, KIND_GROUPS, LOG_WINDOW, LogFilter, Timeline
+from engine.agents.roles import AGENT_KEYS
+from engine.runs.timeline import KIND_GROUPS, LogFilter, Timeline
+from rca_tui.formatting import LOG_WINDOW, line_at, log_lines
 from rca_tui.widgets.agent_log import AgentLog
 from rca_tui.widgets.leaderboard import Leaderboard
 from rca_tui.widgets.sop_diagram import SopDiagram
@@ -49,16 +51,15 @@ class RunView(Container):
     def show(self, timeline: Timeline | None, cursor: int) -> None:
         """Everything at `cursor` (a seek, a new filter, a screen coming back)."""
         self.timeline, self.cursor = timeline, cursor
-        self.query_one(AgentLog).show(timeline.log(cursor, self.log_filter) if timeline else [])
+        self.query_one(AgentLog).show(log_lines(timeline, cursor, self.log_filter) if timeline else [])
         self._show_panes()
 
     def advance(self, cursor: int) -> None:
         """The cursor moved forward from `self.cursor`: append the new lines, redraw the small panes."""
         assert self.timeline is not None
-        new = range(self.cursor, cursor)
+        passing = [p for p in range(self.cursor, cursor) if self.log_filter.accepts(self.timeline.events[p])]
         self.cursor = cursor
-        passing = [self.timeline.lines[p] for p in new if self.log_filter.accepts(self.timeline.events[p])]
-        self.query_one(AgentLog).append(passing[-LOG_WINDOW:])
+        self.query_one(AgentLog).append([line_at(self.timeline, p) for p in passing[-LOG_WINDOW:]])
         self._show_panes()
 
     def _show_panes(self) -> None:

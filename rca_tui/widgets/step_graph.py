@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from engine.runs.replay import short_agent
+from rca_tui.formatting import short_agent
 
 Cell = tuple[str, str]  # (character, style key), as graph_canvas draws
 KIND_SHORT = {"thought": "think", "action": "act", "observation": "obs", "tx": "tx"}

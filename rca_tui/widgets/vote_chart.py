@@ -7,7 +7,7 @@ from textual.content import Content
 from textual.markup import escape
 from textual.widget import Widget
 
-from engine.runs.replay import short_agent
+from rca_tui.formatting import short_agent
 
 OPTION_COLOURS = {"for": "$success", "against": "$error", "abstain": "$warning"}
 OUTCOME_COLOURS = {"passed": "$success", "rejected": "$error", "expired": "$warning", "open": "$text-muted"}

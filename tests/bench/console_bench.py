@@ -18,8 +18,9 @@ from pathlib import Path
 
 from textual.events import Key
 
-from engine.runs.events import RunEvent
-from engine.runs.replay import AGENT_KEYS, Timeline
+from engine.events import RunEvent
+from engine.agents.roles import AGENT_KEYS
+from engine.runs.timeline import Timeline
 from rca_tui.app import RcaApp
 from rca_tui.messages import TimelineLoaded
 from rca_tui.widgets.run_view import RunView

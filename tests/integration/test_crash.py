@@ -1,17 +1,23 @@
-"""kill -9 a process that is mining in a loop: on reopen the chain verifies and no partial block exists."""
+"""A mined block and everything it describes land together or not at all: kill -9 a process that is mining in a
+loop, or fail while a block's events are written; on reopen the chain verifies and nothing is half-written."""
 import os
 import signal
 import subprocess
 import sys
 import time
 
-from engine.chain.verify import verify_chain
+import pytest
+
+from engine.agents.dao import DaoExecutor
+from engine.clock import FixedClock
+from engine.ledger.verify import verify_chain
+from engine.runs.session import Session
 from engine.store.db import open_db
 
 MINER = """
 import sys
 from pathlib import Path
-from engine.chain.bench import build_funded_chain, signed_transfers
+from engine.ledger.bench import build_funded_chain, signed_transfers
 chain, keys = build_funded_chain(Path(sys.argv[1]))
 while True:
     for tx in signed_transfers(chain, keys, 64, seed=chain.height):
@@ -56,3 +62,26 @@ def _height(db):
             conn.close()
     except Exception:
         return -1
+
+
+def test_an_error_while_mining_leaves_neither_the_block_nor_its_events(tmp_path, monkeypatch):
+    session = Session(tmp_path / "rca.db", clock=FixedClock())
+    run_id = session.create_run("atomic", None, "scripted", 0)
+    dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
+    dao.act("alert_receiver", "sop.open", {"incident_id": "atomic"})
+    height, events = session.height, session.run_events(run_id)
+    insert = session.store.insert_events
+
+    def insert_then_fail(rows):
+        insert(rows)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(session.store, "insert_events", insert_then_fail)
+    with pytest.raises(OSError):
+        dao.act("data_detective", "sop.collect", {"incident_id": "atomic", "evidence_hash": "e" * 64})
+    session.close()
+
+    reopened = Session(tmp_path / "rca.db", clock=FixedClock())
+    assert reopened.height == height
+    assert reopened.run_events(run_id) == events
+    assert reopened.verify().ok

@@ -8,7 +8,7 @@ from pathlib import Path
 from unittest import mock
 
 from engine.config import settings
-from tests.tui.story import counted_run_ids, open_session
+from tests.tui.story import open_session
 
 FAULT = "probability_oracle:0:hallucinate"
 CORPUS = [
@@ -32,12 +32,11 @@ def faulty_run_db(db_path: Path) -> str:
     from engine.runs.runner import run_incident
     from tests.unit.agents.conftest import make_incident
 
-    with counted_run_ids():
-        session = open_session(db_path)
-        try:
-            result = run_incident(session, make_incident(), HeuristicReasoner(), fault=FaultSpec.parse(FAULT))
-        finally:
-            session.close()
+    session = open_session(db_path)
+    try:
+        result = run_incident(session, make_incident(), HeuristicReasoner(), fault=FaultSpec.parse(FAULT))
+    finally:
+        session.close()
     assert result["root_cause"] != result["label"]["root_cause"], "the injected fault should derail the consensus"
     return result["run_id"]
 

@@ -7,7 +7,7 @@ import pytest
 
 from engine.clock import FixedClock
 from rca_tui.app import RcaApp
-from tests.tui.story import counted_run_ids, seed_keys, story_db
+from tests.tui.story import seed_keys, story_db
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +65,7 @@ def attributed(tmp_path: Path, attributed_template) -> tuple[RcaApp, str, dict]:
     """An app on a private copy of a fault-injected run that was attributed and slashed; its run id; the payload."""
     template, run_id, payload = attributed_template
     db = copy_db(template, tmp_path / "attributed.db")
-    with counted_run_ids():
-        return RcaApp(db, clock=FixedClock(), offer_demo=False), run_id, payload
+    return RcaApp(db, clock=FixedClock(), offer_demo=False), run_id, payload
 
 
 @pytest.fixture
@@ -75,8 +74,7 @@ def faulty(tmp_path: Path, faulty_template, tiny_llm, monkeypatch) -> tuple[RcaA
     template, run_id = faulty_template
     monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
     db = copy_db(template, tmp_path / "faulty.db")
-    with counted_run_ids():
-        app = RcaApp(db, clock=FixedClock(), offer_demo=False)
+    app = RcaApp(db, clock=FixedClock(), offer_demo=False)
     app.attribution_model = str(tiny_llm)
     return app, run_id
 
@@ -84,16 +82,14 @@ def faulty(tmp_path: Path, faulty_template, tiny_llm, monkeypatch) -> tuple[RcaA
 @pytest.fixture
 def app(story) -> RcaApp:
     db, _ = story
-    with counted_run_ids():
-        return RcaApp(db, clock=FixedClock(), offer_demo=False)
+    return RcaApp(db, clock=FixedClock(), offer_demo=False)
 
 
 @pytest.fixture
 def empty_app(tmp_path: Path):
     db = tmp_path / "empty.db"
     seed_keys(db)
-    with counted_run_ids():
-        yield RcaApp(db, clock=FixedClock(), offer_demo=False)
+    return RcaApp(db, clock=FixedClock(), offer_demo=False)
 
 
 @pytest.hookimpl(tryfirst=True)

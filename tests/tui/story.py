@@ -1,14 +1,10 @@
 """A small, fully deterministic incident for the console's tests and benchmark: agents think, act and observe,
 the ledger records a reverted tx, a rejected proposal and a passed one, the solution and the settlement.
 
-Deterministic: fixed clock, keys from seeds, run ids from a counter; the same bytes on every machine."""
+Deterministic: fixed clock, keys from seeds, run ids from the database; the same bytes on every machine."""
 from __future__ import annotations
 
-import itertools
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
 from engine.agents import council
 from engine.agents.council import Ballot
@@ -37,13 +33,6 @@ def seed_keys(db_path: Path) -> None:
     for name in [role.key for role in ROLES] + [AUTHORITY]:
         if not (keys / f"{name}.pem").exists():
             PrivateKey.from_seed(name).save(keys / f"{name}.pem")
-
-
-@contextmanager
-def counted_run_ids():
-    counter = itertools.count(1)
-    with mock.patch("engine.runs.session.uuid.uuid4", lambda: uuid.UUID(int=next(counter) << 80)):
-        yield
 
 
 def open_session(db_path: Path) -> Session:
@@ -93,9 +82,8 @@ def run_story(session: Session) -> str:
 
 def story_db(db_path: Path) -> str:
     """A database holding exactly one story run; returns its run id."""
-    with counted_run_ids():
-        session = open_session(db_path)
-        try:
-            return run_story(session)
-        finally:
-            session.close()
+    session = open_session(db_path)
+    try:
+        return run_story(session)
+    finally:
+        session.close()

@@ -6,10 +6,11 @@ from rca_tui.widgets.leaderboard import Leaderboard
 from tests.tui.helpers import settle, text_of
 
 
-async def test_console_shows_the_latest_run_in_every_pane(app):
+async def test_console_shows_the_latest_run_in_every_pane(app, story):
+    _, run_id = story
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert text_of(app, "#run-status") == "run run-000000000001 · 110 events · block 30 · done"
+        assert text_of(app, "#run-status") == f"run {run_id} · 110 events · block 30 · done"
         assert text_of(app, "#agent-log").splitlines()[-1].startswith("#110  system      finish")
         sop = text_of(app, "#sop")
         assert "└▶  Solution" in sop and "Proposed ↺ Collected" in sop  # current state and the rejected proposal

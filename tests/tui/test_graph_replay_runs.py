@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from engine.runs.replay import state_at_step
+from rca_tui.formatting import replay_state
 from engine.runs.session import Session
 from rca_tui.widgets.graph_canvas import GraphCanvas
 from tests.tui.helpers import settle, text_of
@@ -48,7 +48,7 @@ async def test_replay_steps_seeks_and_matches_the_headless_state(app, story):
         await pilot.press("g")
         app.screen.query_one(Input).value = "#15"
         await pilot.press("enter")
-        expected = state_at_step(Session(db), run_id, app.screen.cursor)
+        expected = replay_state(Session(db), run_id, app.screen.cursor)
         assert expected["block_height"] == 15 and expected["sop"]["state"] == "Data_Collected"
         assert "├▶  Data_Collected" in text_of(app, "#sop")
         assert text_of(app, "#votes").splitlines()[-1] == f"{expected['votes']['outcome']} 4 votes"
@@ -70,12 +70,13 @@ async def test_replay_play_pause_and_speed(app):
         assert text_of(app, "#replay-status").endswith("⏸ 2×")
 
 
-async def test_graph_follows_the_replay_cursor(app):
+async def test_graph_follows_the_replay_cursor(app, story):
+    _, run_id = story
     async with app.run_test(size=(80, 24)) as pilot:
         await open_replay(pilot)
         await pilot.press("3")
         assert "no graph yet" in text_of(app, "#graph")  # at event 0 nobody has answered
-        assert "replay run-000000000001 @ 0" in app.screen.query_one(GraphCanvas).border_title
+        assert f"replay {run_id} @ 0" in app.screen.query_one(GraphCanvas).border_title
 
 
 async def test_runs_list_opens_a_run_in_replay(app, story):

@@ -1,5 +1,5 @@
-"""Every screen at 80×24 and 120×40, on the deterministic story run (fixed clock, seeded keys, counted run ids).
-Update with `--snapshot-update` only after looking at the SVGs in tests/tui/__snapshots__/."""
+"""Every screen at 80×24 and 120×40, on the deterministic story run (fixed clock, seeded keys, run ids from the
+database). Update with `--snapshot-update` only after looking at the SVGs in tests/tui/__snapshots__/."""
 from __future__ import annotations
 
 import pytest

@@ -2,8 +2,10 @@
 with the blamed step marked and the evidence path highlighted; without an attribution, how to get one."""
 from __future__ import annotations
 
-from engine.runs.replay import Timeline, soft_idg_graph, step_node
+from engine.runs.graph_views import soft_idg_graph, step_node
 from engine.runs.session import Session
+from engine.runs.timeline import Timeline
+from rca_tui.formatting import log_lines
 from rca_tui.widgets.graph_canvas import GraphCanvas
 from tests.tui.helpers import settle, text_of
 
@@ -128,5 +130,5 @@ def test_soft_idg_graph_and_the_timeline_gate(attributed):
     assert list(bare) == graph.graph["path"] and all(on for *_, on in bare.edges(data="on_path"))
     assert soft_idg_graph(None).number_of_nodes() == 0
     path = "→".join(str(row["step"]) for row in payload["evidence_path"])
-    assert timeline.log(at + 1, limit=1)[0].endswith(
+    assert log_lines(timeline, at + 1, limit=1)[0].endswith(
         f"attribution blamed {payload['who']} at step {payload['when']}, evidence {path}, slashed 200")

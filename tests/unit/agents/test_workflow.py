@@ -36,7 +36,14 @@ def test_a_recorded_run_replays_to_the_same_decisions(session, incident):
     second = Workflow(session, script).run(incident)
     assert second["root_cause"] == first["root_cause"]
     assert second["repair_steps"] == first["repair_steps"]
-    assert [p["votes"] for p in second["proposals"]] != []
+    assert decisions(second) == decisions(first) and decisions(first)
+
+
+def decisions(result: dict) -> list:
+    """Each proposal's root cause and outcome with every ballot (voter, option, reason): what the agents decided,
+    without the tx hashes and blocks that record it."""
+    return [(p["proposer"], p["root_cause"], p["outcome"],
+             [(v["voter"], v["option"], v["reason"]) for v in p["votes"]]) for p in result["proposals"]]
 
 
 def test_wrong_consensus_is_rejected_then_next_candidate_proposed(session, incident):

@@ -1,5 +1,5 @@
 """SOP, governance and token contracts, including every revert path."""
-from engine.contracts.base import TREASURY
+from engine.chain.config import TREASURY
 from engine.contracts.governance import vote_weight
 
 

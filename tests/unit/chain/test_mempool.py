@@ -2,7 +2,7 @@ from dataclasses import replace
 
 import pytest
 
-from engine.chain.mempool import RejectCode, TxRejected
+from engine.ledger.mempool import RejectCode, TxRejected
 
 
 def _state_snapshot(ledger):

@@ -3,7 +3,7 @@ from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine.chain.mempool import TxRejected
+from engine.ledger.mempool import TxRejected
 
 ACTIONS = st.lists(st.tuples(
     st.sampled_from(["transfer", "stake", "unstake", "reward", "slash", "forge", "replay", "malformed"]),

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from engine.chain.verify import verify_chain
+from engine.ledger.verify import verify_chain
 
 
 @pytest.fixture
@@ -52,6 +52,12 @@ def test_edited_balance(mined):
     findings = _findings(mined)
     assert any(address in f.what and "balance" in f.detail for f in findings)
     assert findings[-1].height == mined.chain.height
+
+
+def test_edited_economy_snapshot(mined):
+    address = mined.members[1].address
+    mined.chain.conn.execute("UPDATE economy_snapshots SET stake = 0 WHERE height = 2 AND address = ?", (address,))
+    assert [(f.height, f.what) for f in _findings(mined)] == [(2, "economy snapshot (re-executed)")]
 
 
 def test_edited_block_timestamp(mined):

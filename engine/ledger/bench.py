@@ -7,8 +7,8 @@ from pathlib import Path
 
 from engine.chain import crypto
 from engine.chain.crypto import PrivateKey
-from engine.chain.ledger import Chain
-from engine.chain.verify import verify_chain
+from engine.ledger.chain import Chain
+from engine.ledger.verify import verify_chain
 from engine.clock import FixedClock
 from engine.store.db import open_db
 

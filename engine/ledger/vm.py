@@ -1,9 +1,10 @@
 """Execute one transaction atomically against the world state: gas, treasury, contract call, rollback."""
 from __future__ import annotations
 
+from engine.chain.config import TREASURY, ChainConfig
 from engine.chain.state import WorldState
 from engine.chain.types import Receipt, Transaction
-from engine.contracts.base import TREASURY, CallContext, ChainConfig, Revert
+from engine.contracts.base import CallContext, Revert
 from engine.contracts.registry import intrinsic_gas, method_for
 
 
@@ -16,7 +17,7 @@ def gas_required(tx: Transaction) -> int:
     return intrinsic_gas(tx.payload_json()) + (method.gas if method else 0)
 
 
-def execute(state: WorldState, config: ChainConfig, tx: Transaction, height: int, timestamp: int) -> Receipt:
+def apply_tx(state: WorldState, config: ChainConfig, tx: Transaction, height: int, timestamp: int) -> Receipt:
     """Charge gas_limit × gas_price to the treasury up front, run the contract inside a savepoint, refund.
 
     Success pays the gas it used. A contract revert undoes every change the contract made; an honest revert is

@@ -1,0 +1,149 @@
+"""The chain: genesis, admission into the mempool, mining blocks, and reading blocks, txs and proofs back."""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict
+from typing import Callable
+
+from engine.chain import merkle
+from engine.chain.config import CHAIN_ID, VOTING_PERIOD_BLOCKS
+from engine.chain.crypto import PrivateKey
+from engine.chain.types import Block, BlockHeader, Receipt, Transaction
+from engine.clock import SystemClock
+from engine.ledger.economy import backfill_snapshots, economy_rows
+from engine.ledger.genesis import GENESIS_PREV_HASH, apply_genesis, config_of
+from engine.ledger.mempool import Mempool
+from engine.ledger.vm import apply_tx, gas_required
+from engine.store.chain import ChainStore
+from engine.store.db import transaction
+from engine.store.state import SqliteState
+
+BlockHook = Callable[[Block, list[Receipt]], None]
+
+
+class ChainError(RuntimeError):
+    pass
+
+
+class Chain:
+    def __init__(self, conn: sqlite3.Connection, clock=None):
+        self.conn = conn
+        self.store = ChainStore(conn)
+        self.state = SqliteState(conn)
+        self.clock = clock or SystemClock()
+        self.config = config_of(self.store.genesis())
+        self.mempool = Mempool(self.config.chain_id) if self.config else None
+        self.named = sorted(self.store.names())
+        self._backfill_snapshots()
+
+    def _backfill_snapshots(self) -> None:
+        if self.store.snapshots_pending():
+            with transaction(self.conn):
+                if self.store.snapshots_pending():  # another process may have done it while we waited
+                    backfill_snapshots(self.store)
+
+    # ---- genesis -------------------------------------------------------------------------------------------
+    @property
+    def initialised(self) -> bool:
+        return self.config is not None
+
+    def create_genesis(self, alloc: dict[str, int], authority: str, members: list[str],
+                       names: dict[str, str] | None = None, chain_id: str = CHAIN_ID,
+                       voting_period_blocks: int = VOTING_PERIOD_BLOCKS) -> Block:
+        if self.initialised:
+            raise ChainError("the database already holds a chain; run `rca-tui reset` to start over")
+        genesis = {"chain_id": chain_id, "authority": authority, "members": sorted(members),
+                   "voting_period_blocks": voting_period_blocks, "alloc": alloc,
+                   "timestamp": self.clock.now_ms()}
+        self.named = sorted(names or {})
+        with transaction(self.conn):
+            apply_genesis(self.state, genesis)
+            header = BlockHeader(chain_id, 0, GENESIS_PREV_HASH, merkle.EMPTY_ROOT, self.state.state_root(),
+                                 genesis["timestamp"], 0)
+            self.store.save_genesis(genesis, names or {})
+            self._commit_block(Block(header), [])
+        self.config = config_of(genesis)
+        self.mempool = Mempool(chain_id)
+        return Block(header)
+
+    # ---- transactions --------------------------------------------------------------------------------------
+    def build_tx(self, key: PrivateKey, tx_type: str, payload: dict, to: str | None = None,
+                 gas_price: int = 1, gas_limit: int | None = None, nonce: int | None = None) -> Transaction:
+        """A signed transaction from `key` (by default with the next free nonce and enough gas for its type)."""
+        nonce = self.next_nonce(key.address) if nonce is None else nonce
+        unsigned = Transaction(self.config.chain_id, key.address, to, nonce, tx_type,
+                               payload, gas_price, 0, self.clock.now_ms())
+        limit = gas_limit if gas_limit is not None else gas_required(unsigned) + 100
+        unsigned = Transaction(**{**asdict(unsigned), "gas_limit": limit})
+        return unsigned.with_signature(key.public_key, key.sign_digest(unsigned.signing_digest()))
+
+    def next_nonce(self, address: str) -> int:
+        return self.mempool.next_nonce(address, self.state)
+
+    def submit(self, tx: Transaction) -> str:
+        """Admit into the mempool or raise TxRejected (with a reason code); state is never touched."""
+        self.mempool.admit(tx, self.state)
+        return tx.hash
+
+    def mine(self, max_txs: int | None = None, hook: BlockHook | None = None,
+             allow_empty: bool = False) -> Block | None:
+        """Execute pending txs and commit the block, its txs, receipts, state, economy snapshot and `hook`'s
+        writes at once."""
+        candidates = self.mempool.take(max_txs)
+        if not candidates and not allow_empty:
+            return None
+        with transaction(self.conn):
+            height = self.height + 1
+            timestamp = self.clock.now_ms()
+            receipts = [apply_tx(self.state, self.config, tx, height, timestamp) for tx in candidates]
+            header = BlockHeader(self.config.chain_id, height, self.tip_hash,
+                                 merkle.merkle_root([tx.hash for tx in candidates]), self.state.state_root(),
+                                 timestamp, len(candidates))
+            block = Block(header, tuple(candidates))
+            self._commit_block(block, receipts)
+            if hook:
+                hook(block, receipts)
+        self.mempool.remove(candidates)
+        return block
+
+    def _commit_block(self, block: Block, receipts: list[Receipt]) -> None:
+        self.store.insert_block(block.header)
+        self.store.insert_transactions(block, receipts)
+        self.store.save_snapshot(block.height, economy_rows(self.state, self.named))
+
+    # ---- reads ---------------------------------------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        return self.store.height()
+
+    @property
+    def tip_hash(self) -> str:
+        return self.store.tip_hash() or GENESIS_PREV_HASH
+
+    def blocks(self, limit: int) -> list[dict]:
+        return self.store.blocks(limit)
+
+    def block(self, height: int) -> Block | None:
+        return self.store.block(height)
+
+    def transaction(self, tx_hash: str) -> tuple[Transaction, Receipt, int] | None:
+        return self.store.transaction(tx_hash)
+
+    def find_tx_hashes(self, prefix: str, limit: int = 20) -> list[str]:
+        return self.store.find_tx_hashes(prefix, limit)
+
+    def proof(self, tx_hash: str) -> tuple[merkle.MerkleProof, str, int]:
+        """Inclusion proof of a mined tx, the block's stored Merkle root, and the block height."""
+        found = self.transaction(tx_hash)
+        if found is None:
+            raise ChainError(f"no mined transaction {tx_hash}")
+        _, _, height = found
+        hashes = self.store.tx_hashes(height)
+        return merkle.build_proof(hashes, hashes.index(tx_hash)), self.store.merkle_root(height), height
+
+    def names(self) -> dict[str, str]:
+        return self.store.names()
+
+    def economy_snapshots(self, first: int, last: int) -> dict[int, list[dict]]:
+        """The named accounts' rows saved with each block from `first` to `last`, by height."""
+        return self.store.snapshots(first, last)

@@ -1,0 +1,83 @@
+"""The schema and its migrations; `PRAGMA user_version` holds the version a database is at.
+
+Version 1 stays as the DDL it shipped with (a migration is history and never changes); later versions create
+their tables with sqlite-utils. A database newer than this code is refused rather than half-understood.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from sqlite_utils import Database
+
+SCHEMA_VERSION = 2
+SNAPSHOTS_PENDING = "economy_snapshots_pending"  # meta key: v2 added snapshots to a chain mined without them
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+V1_TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS accounts (
+    address TEXT PRIMARY KEY, balance INTEGER NOT NULL, nonce INTEGER NOT NULL,
+    stake INTEGER NOT NULL, reputation INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS contract_storage (
+    contract TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (contract, key))""",
+    """CREATE TABLE IF NOT EXISTS blocks (
+    height INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, prev_hash TEXT NOT NULL, merkle_root TEXT NOT NULL,
+    state_root TEXT NOT NULL, timestamp INTEGER NOT NULL, tx_count INTEGER NOT NULL, chain_id TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS transactions (
+    hash TEXT PRIMARY KEY, block_height INTEGER NOT NULL REFERENCES blocks(height), position INTEGER NOT NULL,
+    chain_id TEXT NOT NULL, sender TEXT NOT NULL, to_addr TEXT, nonce INTEGER NOT NULL, tx_type TEXT NOT NULL,
+    payload TEXT NOT NULL, gas_price INTEGER NOT NULL, gas_limit INTEGER NOT NULL, timestamp INTEGER NOT NULL,
+    public_key TEXT NOT NULL, signature TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS transactions_by_block ON transactions (block_height, position)",
+    "CREATE INDEX IF NOT EXISTS transactions_by_sender ON transactions (sender, nonce)",
+    """CREATE TABLE IF NOT EXISTS receipts (
+    tx_hash TEXT PRIMARY KEY REFERENCES transactions(hash), status TEXT NOT NULL, gas_used INTEGER NOT NULL,
+    gas_charged INTEGER NOT NULL, revert_reason TEXT, events TEXT NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS names (address TEXT PRIMARY KEY, name TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, incident TEXT NOT NULL, dataset TEXT, reasoner TEXT NOT NULL, seed INTEGER NOT NULL,
+    status TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER, result TEXT)""",
+    """CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, ts INTEGER NOT NULL,
+    block_height INTEGER, payload TEXT NOT NULL, PRIMARY KEY (run_id, seq))""",
+)
+
+SNAPSHOT_COLUMNS = {"height": int, "address": str, "balance": int, "stake": int, "locked": int, "reputation": int,
+                    "vote_weight": float, "nonce": int}
+
+
+def _v1_tables(db: Database) -> None:
+    for statement in V1_TABLES:
+        db.execute(statement)
+
+
+def _v2_economy_snapshots(db: Database) -> None:
+    """The named accounts' leaderboard rows after every block; a chain mined before v2 gets them back-filled."""
+    db["economy_snapshots"].create(SNAPSHOT_COLUMNS, pk=("height", "address"), not_null=set(SNAPSHOT_COLUMNS),
+                                   foreign_keys=[("height", "blocks", "height")])
+    if db["blocks"].count:
+        db["meta"].insert({"key": SNAPSHOTS_PENDING, "value": "1"}, replace=True)
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1_tables, _v2_economy_snapshots)  # [i]: version i → i+1
+
+
+def version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, source: str) -> None:
+    """Bring the database to SCHEMA_VERSION; the caller holds the write transaction."""
+    found = version(conn)
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(f"{source} has schema version {found}, but this rca-tui reads versions up to "
+                           f"{SCHEMA_VERSION}; upgrade rca-tui or choose another database with --db")
+    db = Database(conn, recursive_triggers=False, execute_plugins=False)
+    for step in MIGRATIONS[found:]:
+        step(db)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
