@@ -1,3 +1,1 @@
-from engine.store.db import open_db, transaction
-
-__all__ = ["open_db", "transaction"]
+"""Every SQL statement of rca-tui: the schema and its migrations, the connection, the repositories."""

@@ -10,12 +10,10 @@ from typing import Callable
 
 from sqlite_utils import Database
 
+from engine.store.errors import SchemaTooNew
+
 SCHEMA_VERSION = 2
 SNAPSHOTS_PENDING = "economy_snapshots_pending"  # meta key: v2 added snapshots to a chain mined without them
-
-
-class SchemaTooNew(RuntimeError):
-    pass
 
 
 V1_TABLES = (

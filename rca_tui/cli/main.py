@@ -1,9 +1,12 @@
 """rca-tui: the Typer root. One module per command group; heavy imports stay inside the commands."""
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from rca_tui.cli import agents, attribution, chain, console, eval, runs, tamo
+from rca_tui.cli.common import ExitCode, say
 
 app = typer.Typer(
     no_args_is_help=False,
@@ -26,4 +29,10 @@ app.command("attribute")(attribution.attribute)
 
 
 def run() -> None:
-    app()
+    from engine.store.errors import SchemaTooNew
+
+    try:
+        app()
+    except SchemaTooNew as exc:  # a database written by a newer rca-tui: say so, touch nothing
+        say(f"error: {exc}")
+        sys.exit(int(ExitCode.ERROR))

@@ -1,6 +1,8 @@
 """The schema version guard: a database newer than the code is refused; a version-1 database (no economy
 snapshots) is migrated, keeps its data, and gets the snapshots it missed."""
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -16,6 +18,19 @@ def test_a_database_newer_than_the_code_is_refused_with_its_version(tmp_path):
     open_db(db).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(SchemaTooNew, match=f"schema version {SCHEMA_VERSION + 1}.*up to {SCHEMA_VERSION}"):
         open_db(db)
+
+
+def test_the_cli_refuses_a_newer_database_with_a_message_and_leaves_it_untouched(tmp_path):
+    db = tmp_path / "future.db"
+    conn = open_db(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    before = db.read_bytes()
+    done = subprocess.run([sys.executable, "-m", "rca_tui", "runs", "list", "--db", str(db)], capture_output=True,
+                          text=True)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and f"schema version {SCHEMA_VERSION + 1}" in done.stderr
+    assert db.read_bytes() == before
 
 
 def downgrade_to_v1(db) -> None:
