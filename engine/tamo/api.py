@@ -3,8 +3,7 @@
     model = load_model()            # bundled checkpoint, or a path
     rank(incident)                  -> [(entity, score)], best first (T2)
     causal_edges(incident)          -> [(src, dst, weight)]: src's behaviour explains dst's (T2 attention)
-    classify(incident)              -> {fault_type: probability} (T3)
-    report(incident)                -> everything above plus the expert report (A)
+    report(incident)                -> top-K, causal graph, fault type (T3) and the expert report (A)
 
 Features are extracted once per incident object and the result reused by the calls that follow.
 """
@@ -51,10 +50,6 @@ def rank(incident: Incident, model: TamoModel | None = None) -> list[tuple[str, 
 
 def causal_edges(incident: Incident, model: TamoModel | None = None) -> list[tuple[str, str, float]]:
     return analyse(incident, model).causal_edges
-
-
-def classify(incident: Incident, model: TamoModel | None = None) -> dict[str, float]:
-    return analyse(incident, model).fault_types
 
 
 def report(incident: Incident, model: TamoModel | None = None, top_k: int = 5) -> dict:

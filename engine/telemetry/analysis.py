@@ -13,20 +13,16 @@ import numpy as np
 
 from engine.telemetry.model import Incident, LogRecord
 from engine.telemetry.profiles import window_edge_calls
-from engine.telemetry.ranking import Candidate, modality_signals, rank_root_causes
 from engine.telemetry.signals import metric_deviations
 from engine.telemetry.spans import edge_calls, failed_span_ids, latency_summary
 
 __all__ = [
-    "Candidate",
     "baseline_comparison",
     "dependencies",
     "edge_statistics",
     "log_statistics",
     "metric_query",
-    "modality_scores",
     "propagation_path",
-    "rank_root_causes",
 ]
 
 
@@ -132,14 +128,6 @@ def baseline_comparison(incident: Incident, entity: str) -> dict[str, dict]:
     return {
         name: {"value": _plain(d.value), "normal": _plain(d.level), "z": round(d.z, 2)}
         for name, d in sorted(per_metric.items())
-    }
-
-
-def modality_scores(incident: Incident) -> dict[str, dict[str, dict]]:
-    """Raw per-modality anomaly scores: {modality: {entity: {score, summary}}}."""
-    return {
-        modality: {entity: {"score": round(signal.score, 3), "summary": signal.summary} for entity, signal in found.items()}
-        for modality, found in modality_signals(incident).items()
     }
 
 

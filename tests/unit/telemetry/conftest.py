@@ -17,6 +17,6 @@ def demo_incident():
 
 @pytest.fixture(scope="session")
 def demo_ranking(demo_incident):
-    from engine.telemetry.analysis import rank_root_causes
+    from engine.telemetry.ranking import rank_root_causes
 
     return rank_root_causes(demo_incident)

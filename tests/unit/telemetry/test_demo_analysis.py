@@ -11,10 +11,9 @@ from engine.telemetry.analysis import (
     edge_statistics,
     log_statistics,
     metric_query,
-    modality_scores,
     propagation_path,
-    rank_root_causes,
 )
+from engine.telemetry.ranking import rank_root_causes
 
 ROOT = "ts-route-service"
 
@@ -81,9 +80,3 @@ def test_metric_query_and_baseline_comparison(demo_incident):
     compared = baseline_comparison(demo_incident, ROOT)
     assert compared["CpuUsageRate(%)"]["normal"] > 0 and compared["CpuUsageRate(%)"]["z"] >= 0
     json.dumps([cpu, compared])
-
-
-def test_modality_scores_are_plain_numbers(demo_incident):
-    scores = modality_scores(demo_incident)
-    assert scores["blame"][ROOT]["score"] == max(s["score"] for s in scores["blame"].values())
-    json.dumps(scores)
