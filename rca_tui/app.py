@@ -212,6 +212,8 @@ class RcaApp(App):
             self.screen.follow(self.live)
         result = message.result
         self.notify(f"run {result.get('run_id')} finished: root cause {result.get('root_cause')}", timeout=5)
+        for warning in result.get("warnings", []):
+            self.notify(warning, severity="warning", timeout=8)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker turns into a notification instead of a traceback."""

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Callable
 
 import networkx as nx
 
+from engine.config import TAMO_CHECKPOINT
+from engine.provenance import in_sample_warning
 from engine.reasoners.base import ToolSpec
 from engine.telemetry import analysis
 from engine.telemetry.model import Incident
@@ -138,7 +141,21 @@ class Toolbox:
         return api
 
     def _tamo_checkpoint(self):
-        return self._tamo().load_model(None if self.tamo_model == "default" else self.tamo_model)
+        return self._tamo().load_model(self.tamo_checkpoint_path())
+
+    def tamo_checkpoint_path(self) -> Path | None:
+        if self.tamo_model is None:
+            return None
+        return TAMO_CHECKPOINT if self.tamo_model == "default" else Path(self.tamo_model)
+
+    @cached_property
+    def in_sample_warnings(self) -> list[str]:
+        """Which trained artefacts this run uses were fitted on this very incident."""
+        checkpoint = self.tamo_checkpoint_path()
+        if checkpoint is None or not checkpoint.is_file():
+            return []
+        warning = in_sample_warning(checkpoint, self.incident.case_id, "TAMO checkpoint")
+        return [warning] if warning else []
 
     def propagation_path(self, root: str) -> dict:
         """The alerted entity's call chain down to the root cause (callers first)."""

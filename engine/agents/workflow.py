@@ -62,13 +62,15 @@ class Workflow:
             toolbox: Toolbox | None = None) -> dict:
         run_id = self.session.create_run(incident.case_id, dataset, self.reasoner.name, seed)
         started = time.perf_counter()
+        toolbox = toolbox or Toolbox(incident)
         try:
-            result = _Run(self, run_id, incident, toolbox or Toolbox(incident)).perform()
+            result = _Run(self, run_id, incident, toolbox).perform()
         except (ReasonerError, ChainActionFailed) as exc:
             self.session.events.append(run_id, "run_failed", {"error": str(exc)})
             self.session.finish_run(run_id, "failed", {"error": str(exc)})
             raise RunFailed(f"run {run_id} on {incident.case_id} stopped: {exc}") from exc
         result["seconds"] = round(time.perf_counter() - started, 3)
+        result["warnings"] = toolbox.in_sample_warnings
         self.session.events.append(run_id, "run_finished", {"root_cause": result["root_cause"],
                                                             "status": result["status"]})
         self.session.finish_run(run_id, result["status"], result)
@@ -92,7 +94,8 @@ class _Run:
     def perform(self) -> dict:
         self.emit("run_started", {"incident": self.incident.case_id, "system": self.incident.system,
                                   "alert": self.alert, "entities": len(self.incident.entities),
-                                  "missing": self.incident.missing, "reasoner": self.reasoner.name})
+                                  "missing": self.incident.missing, "reasoner": self.reasoner.name,
+                                  "warnings": self.toolbox.in_sample_warnings})
         council.fund_gas(self.dao)
         council.top_up_stakes(self.dao)
         for role in INVESTIGATORS:

@@ -5,6 +5,7 @@ Data goes to stdout (``--json`` prints the same rows the table shows); people-fa
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from enum import IntEnum
 from pathlib import Path
@@ -36,6 +37,11 @@ def resolve_db(db: Path | None) -> Path:
     path = db or settings().db
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def invocation() -> str:
+    """The command line as the user typed it, for an artefact's manifest."""
+    return shlex.join(["rca-tui", *sys.argv[1:]])
 
 
 def say(message: str) -> None:

@@ -101,6 +101,8 @@ def _guarded(action):
 
 
 def _show_result(result: dict, json_out: bool) -> None:
+    for warning in result.get("warnings", []):
+        say(f"warning: {warning}")
     if json_out:
         emit_json(result)
         return

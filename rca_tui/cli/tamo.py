@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, print_table, say
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, print_table, say
 
 app = typer.Typer(help="TAMO tools: multimodal fusion, causal root-cause ranking, fault-type classification.",
                   no_args_is_help=True)
@@ -56,6 +56,7 @@ def train(dataset: DatasetOption,
           json_out: JsonOption = False) -> None:
     """Train T1, T2 and T3 on every labelled case of DATASET and save one checkpoint (config + case list)."""
     from engine.config import TAMO_CHECKPOINT
+    from engine.provenance import write_manifest
     from engine.tamo.evaluate import evaluation_report
     from engine.tamo.model import TrainConfig, train_model
 
@@ -65,6 +66,7 @@ def train(dataset: DatasetOption,
         cv = evaluation_report(cases, config, folds, on_progress=on_progress) if folds > 1 else None
         model = train_model(cases, config, on_progress)
     path = model.save(out or TAMO_CHECKPOINT)
+    write_manifest(path, invocation(), seed, str(dataset), model.trained_on)
     result = {"checkpoint": str(path), "cases": len(cases), "train_seconds": round(model.train_seconds, 1),
               "fault_types": model.fault_types, "seed": seed, "cross_validation": cv}
     if json_out:

@@ -1,0 +1,79 @@
+"""Every trained artefact carries a manifest beside it: the command that made it, the seed, the data folder and
+exactly which cases (or trajectories) it was fitted on, so a figure on one of those cases is flagged in-sample.
+
+The manifest is `<artefact>.manifest.json`, readable without torch; `sha256` ties it to the artefact's bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be read: the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    artefact: str
+    sha256: str
+    command: str
+    seed: int | None
+    data: str
+    trained_on: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "trained_on": list(self.trained_on)}
+
+
+def manifest_path(artefact: Path) -> Path:
+    return Path(str(artefact) + MANIFEST_SUFFIX)
+
+
+def write_manifest(artefact: Path, command: str, seed: int | None, data: str, trained_on: list[str]) -> Manifest:
+    artefact = Path(artefact)
+    manifest = Manifest(artefact.name, _sha256(artefact), command, seed, data, tuple(trained_on))
+    manifest_path(artefact).write_text(json.dumps(manifest.to_dict(), indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def read_manifest(artefact: Path) -> Manifest | None:
+    """The artefact's manifest, or None when it has none."""
+    path = manifest_path(artefact)
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest(str(raw["artefact"]), str(raw["sha256"]), str(raw["command"]), raw["seed"],
+                        str(raw["data"]), tuple(str(case) for case in raw["trained_on"]))
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ManifestError(f"{path}: not a manifest ({type(exc).__name__}: {exc}); expected the keys artefact, "
+                            "sha256, command, seed, data, trained_on") from exc
+
+
+def in_sample_warning(artefact: Path, case_id: str, what: str) -> str | None:
+    """A warning when `case_id` is among the cases `artefact` was fitted on (or when that cannot be told)."""
+    artefact = Path(artefact)
+    manifest = read_manifest(artefact)
+    if manifest is None:
+        return f"{what} {artefact} has no manifest: cannot tell whether it was trained on {case_id}"
+    if manifest.sha256 != _sha256(artefact):
+        return f"{what} {artefact} differs from its manifest: cannot tell whether it was trained on {case_id}"
+    if case_id in manifest.trained_on:
+        return (f"{what} {artefact.name} was trained on {case_id} ({manifest.command}): its output on this case "
+                "is in-sample, not evidence of how it does on unseen incidents")
+    return None
+
+
+def in_sample_cases(artefact: Path, case_ids: list[str]) -> list[str]:
+    """Which of `case_ids` the artefact was fitted on (empty without a manifest)."""
+    manifest = read_manifest(Path(artefact))
+    return [case for case in case_ids if manifest and case in manifest.trained_on]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

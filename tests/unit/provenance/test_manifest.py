@@ -1,0 +1,45 @@
+"""Trained artefacts say what they were fitted on, and a case they were fitted on is flagged in-sample."""
+import json
+
+import pytest
+
+from engine.config import TAMO_CHECKPOINT
+from engine.provenance import (
+    ManifestError, in_sample_cases, in_sample_warning, manifest_path, read_manifest, write_manifest,
+)
+
+
+@pytest.fixture
+def artefact(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"weights")
+    write_manifest(path, "rca-tui tamo train --dataset d", 3, "d", ["case-a", "case-b"])
+    return path
+
+
+def test_a_training_case_is_flagged_and_an_unseen_one_is_not(artefact):
+    warning = in_sample_warning(artefact, "case-b", "TAMO checkpoint")
+    assert "case-b" in warning and "in-sample" in warning and "rca-tui tamo train" in warning
+    assert in_sample_warning(artefact, "case-z", "TAMO checkpoint") is None
+    assert in_sample_cases(artefact, ["case-z", "case-a"]) == ["case-a"]
+
+
+def test_an_artefact_changed_after_its_manifest_or_without_one_cannot_vouch_for_any_case(artefact, tmp_path):
+    artefact.write_bytes(b"retrained without a manifest")
+    assert "differs from its manifest" in in_sample_warning(artefact, "case-z", "TAMO checkpoint")
+    bare = tmp_path / "bare.pt"
+    bare.write_bytes(b"x")
+    assert "has no manifest" in in_sample_warning(bare, "case-z", "TAMO checkpoint")
+
+
+def test_a_broken_manifest_names_its_file(artefact):
+    manifest_path(artefact).write_text(json.dumps({"artefact": "model.pt"}))
+    with pytest.raises(ManifestError, match="model.pt.manifest.json"):
+        read_manifest(artefact)
+
+
+def test_the_shipped_tamo_checkpoint_has_a_current_manifest_naming_its_training_cases():
+    manifest = read_manifest(TAMO_CHECKPOINT)
+    assert manifest is not None and len(manifest.trained_on) == 60
+    assert in_sample_warning(TAMO_CHECKPOINT, "tt-2023-01-29-18", "TAMO checkpoint")  # the demo case
+    assert "differs" not in (in_sample_warning(TAMO_CHECKPOINT, "unseen-case", "x") or "")
