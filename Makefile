@@ -9,6 +9,7 @@ run: $(STAMP)
 	$(BIN)/rca-tui demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 tests
 
 $(STAMP): pyproject.toml constraints.txt

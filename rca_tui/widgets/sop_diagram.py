@@ -33,7 +33,7 @@ def sop_markup(sop: dict[str, Any] | None) -> list[str]:
         return ["[dim]no incident on chain yet[/]"]
     current = sop["states"].index(sop["state"])
     lines = [_state_line(name, index, current) for index, name in enumerate(sop["states"])]
-    return lines + _history_lines(sop["history"]) + _revert_lines(sop["reverts"])
+    return lines + _history_lines(sop["history"], sop["states"]) + _revert_lines(sop["reverts"])
 
 
 def _state_line(name: str, index: int, current: int) -> str:
@@ -45,10 +45,10 @@ def _state_line(name: str, index: int, current: int) -> str:
     return f"{connector}─ [dim]· {name}[/]"
 
 
-def _history_lines(history: list[dict]) -> list[str]:
+def _history_lines(history: list[dict], order: list[str]) -> list[str]:
     lines = []
     for step in history[-HISTORY_LINES:]:
-        back = step["from"] and step["to"] and _is_backwards(step["from"], step["to"])
+        back = step["from"] in order and step["to"] in order and order.index(step["to"]) < order.index(step["from"])
         arrow = "[$warning]↺[/]" if back else "→"
         lines.append(f"[dim]#{step['height']}[/] {escape(_abbrev(step['from']))} {arrow} "
                      f"{escape(_abbrev(step['to']))}")
@@ -58,12 +58,6 @@ def _history_lines(history: list[dict]) -> list[str]:
 def _revert_lines(reverts: list[dict]) -> list[str]:
     return [f"[$error]✗ #{r['height'] if r['height'] is not None else '-'} {escape(str(r['tx_type']))}: "
             f"{escape(str(r['reason']))}[/]" for r in reverts[-2:]]
-
-
-def _is_backwards(previous: str, state: str) -> bool:
-    from engine.contracts.sop import ORDER
-
-    return previous in ORDER and state in ORDER and ORDER.index(state) < ORDER.index(previous)
 
 
 def _abbrev(state: str | None) -> str:
