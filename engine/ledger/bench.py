@@ -7,6 +7,7 @@ from pathlib import Path
 
 from engine.chain import crypto
 from engine.chain.crypto import PrivateKey
+from engine.ledger.anchor import Anchor
 from engine.ledger.chain import Chain
 from engine.ledger.verify import verify_chain
 from engine.clock import FixedClock
@@ -17,7 +18,7 @@ BENCH_ACCOUNTS = 64
 
 def build_funded_chain(db_path: Path, accounts: int = BENCH_ACCOUNTS) -> tuple[Chain, list[PrivateKey]]:
     keys = [PrivateKey.from_seed(f"bench-{i}") for i in range(accounts)]
-    chain = Chain(open_db(db_path), clock=FixedClock())
+    chain = Chain(open_db(db_path), Anchor.beside(db_path), clock=FixedClock())
     authority = PrivateKey.from_seed("bench-authority")
     chain.create_genesis({k.address: 10**12 for k in keys}, authority.address, [])
     return chain, keys

@@ -13,9 +13,10 @@ from engine.clock import SystemClock
 from engine.contracts import governance, sop
 from engine.contracts.token import locked_stake
 from engine.events import EventLog, RunEvent
+from engine.ledger.anchor import Anchor
 from engine.ledger.chain import Chain
-from engine.ledger.verify import VerifyReport, verify_chain
-from engine.store.db import open_db, transaction
+from engine.ledger.verify import Expected, VerifyReport, verify_chain
+from engine.store.db import open_db, open_db_readonly, transaction
 from engine.store.runs import RunStore
 
 REPLAY_ECONOMY_FIELDS = ("balance", "stake", "locked", "reputation", "vote_weight")
@@ -27,12 +28,25 @@ def run_id_for(number: int, incident: str, dataset: str | None, reasoner: str, s
     return f"run-{number:04d}-{digest}"
 
 
+def verify_database(db_path: Path, expect_genesis: str | None = None, expect_head: str | None = None,
+                    on_block=None) -> VerifyReport:
+    """`chain verify`: opens the file read-only and creates nothing; a missing file or a missing trust anchor
+    (keys and pinned genesis) is refused with DatabaseUnusable."""
+    conn = open_db_readonly(db_path)
+    try:
+        pin = Anchor.beside(db_path).require_pin()
+        return verify_chain(conn, Expected(pin, expect_genesis, expect_head), on_block)
+    finally:
+        conn.close()
+
+
 class Session:
     def __init__(self, db_path: Path, clock=None):
         self.db_path = Path(db_path)
         self.clock = clock or SystemClock()
         self.conn = open_db(self.db_path)
-        self.chain = Chain(self.conn, self.clock)
+        self.anchor = Anchor.beside(self.db_path)
+        self.chain = Chain(self.conn, self.anchor, self.clock)
         self.wallets = Wallets.beside(self.db_path)
         ensure_genesis(self.chain, self.wallets)
         self.store = RunStore(self.conn)
@@ -90,7 +104,7 @@ class Session:
         return self.chain.names()
 
     def verify(self, on_block=None) -> VerifyReport:
-        return verify_chain(self.conn, on_block)
+        return verify_chain(self.conn, Expected(pin=self.anchor.pin()), on_block)
 
     # ---- contract views ------------------------------------------------------------------------------------
     def run_sop_status(self, run_id: str) -> dict | None:

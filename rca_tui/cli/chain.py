@@ -87,9 +87,15 @@ def proof(tx_hash: Annotated[str, typer.Argument(metavar="TX_HASH")], db: DbOpti
 
 
 @app.command()
-def verify(db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Re-check the whole chain from genesis: links, Merkle roots, signatures, re-executed state roots."""
-    report = _session(db).verify()
+def verify(db: DbOption = None, json_out: JsonOption = False,
+           expect_genesis: Annotated[str | None, typer.Option(help="Block 0 must have this hash.")] = None,
+           expect_head: Annotated[str | None, typer.Option(help="The newest block must have this hash.")] = None,
+           ) -> None:
+    """Re-check the whole chain from genesis, read-only: seals, links, Merkle roots, signatures, nonces,
+    re-executed receipts and state roots, and the genesis and head pinned beside the keys."""
+    from engine.runs.session import verify_database
+
+    report = verify_database(resolve_db(db, create=False), expect_genesis, expect_head)
     if json_out:
         emit_json(report.to_dict())
     else:
