@@ -17,6 +17,7 @@ from engine.ledger.anchor import Anchor
 from engine.ledger.chain import Chain
 from engine.ledger.verify import Expected, VerifyReport, verify_chain
 from engine.store.db import open_db, open_db_readonly, transaction
+from engine.runs.owner import current_owner, owner_is_gone
 from engine.store.runs import RunStore
 
 REPLAY_ECONOMY_FIELDS = ("balance", "stake", "locked", "reputation", "vote_weight")
@@ -51,6 +52,7 @@ class Session:
         ensure_genesis(self.chain, self.wallets)
         self.store = RunStore(self.conn)
         self.events = EventLog(self.store, self.clock)
+        self.interrupt_orphaned_runs()
 
     def close(self) -> None:
         self.conn.close()
@@ -61,8 +63,19 @@ class Session:
             run_id = run_id_for(self.store.run_count() + 1, incident, dataset, reasoner, seed)
             self.store.insert_run({"run_id": run_id, "incident": incident, "dataset": dataset,
                                    "reasoner": reasoner, "seed": seed, "status": "running",
-                                   "started_at": self.clock.now_ms()})
+                                   "started_at": self.clock.now_ms(), "owner": current_owner()})
         return run_id
+
+    def interrupt_orphaned_runs(self) -> list[str]:
+        """Mark `interrupted` (with an event) every run left `running` by a process of this host that is gone."""
+        interrupted = []
+        for run in self.store.running_runs():
+            if owner_is_gone(run["owner"]):
+                detail = f"the process that ran it ({run['owner'] or 'unknown'}) ended before the run did"
+                self.events.append(run["run_id"], "run_interrupted", {"reason": detail})
+                self.finish_run(run["run_id"], "interrupted", {"error": detail})
+                interrupted.append(run["run_id"])
+        return interrupted
 
     def finish_run(self, run_id: str, status: str, result: dict) -> None:
         with transaction(self.conn):
