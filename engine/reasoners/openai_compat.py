@@ -13,12 +13,14 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from engine.config import settings
 from engine.reasoners.base import ReasonerError, StepDecision, StepRequest, VoteDecision, VoteRequest
 from engine.reasoners.replies import ANSWER_KEYS, step_from_reply, vote_from_reply
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_REPLY_BYTES = 1_000_000  # a chat completion for one agent step is a few kB
 
@@ -95,6 +97,8 @@ class OpenAICompatReasoner:
         raise value
 
     def _post(self, deadline: float, body: bytes) -> bytes:
+        import httpx  # here, not at module level: httpx imports its CLI (rich, click) when they are installed
+
         headers = {"Content-Type": "application/json"}
         if self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key}"
