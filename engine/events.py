@@ -12,7 +12,7 @@ from engine.store.runs import RunStore
 KINDS = (
     "run_started", "agent_thought", "agent_action", "observation", "tx_submitted", "tx_rejected", "block_mined",
     "sop_transition", "proposal", "vote_cast", "consensus", "solution", "reward", "penalty", "attribution",
-    "run_finished", "run_failed", "reasoner_error",
+    "run_finished", "run_failed", "run_interrupted", "reasoner_error",
 )
 
 

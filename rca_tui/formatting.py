@@ -17,7 +17,8 @@ REPLAY_LOG_LINES = 20
 
 KIND_LABELS = {"agent_thought": "thought", "agent_action": "action", "observation": "observe",
                "tx_submitted": "tx", "tx_rejected": "rejected", "block_mined": "block", "sop_transition": "sop", "vote_cast": "vote",
-               "reasoner_error": "error", "run_started": "start", "run_finished": "finish", "run_failed": "failed"}
+               "reasoner_error": "error", "run_started": "start", "run_finished": "finish", "run_failed": "failed",
+               "run_interrupted": "interrupted"}
 
 
 def short_agent(agent: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.chain.crypto import PrivateKey
+from engine.ledger.anchor import Anchor
 from engine.ledger.chain import Chain
 from engine.clock import FixedClock
 from engine.config import settings
@@ -23,7 +24,7 @@ class Ledger:
         self.authority = PrivateKey.from_seed("authority")
         self.members = [PrivateKey.from_seed(f"member-{i}") for i in range(3)]
         self.outsider = PrivateKey.from_seed("outsider")
-        self.chain = Chain(open_db(path), clock=FixedClock())
+        self.chain = Chain(open_db(path), Anchor.beside(path), clock=FixedClock())
         alloc = {k.address: 100_000 for k in [self.authority, *self.members, self.outsider]}
         alloc["0" * 40] = 1_000_000
         names = {k.address: f"member-{i}" for i, k in enumerate(self.members)}

@@ -10,7 +10,7 @@ from engine.chain.config import TREASURY
 from engine.chain.crypto import KeyStore, PrivateKey
 from engine.chain.types import Block, Receipt, Transaction
 from engine.events import EventLog, RunEvent
-from engine.ledger.chain import Chain
+from engine.ledger.chain import Chain, ChainError
 from engine.ledger.mempool import TxRejected
 
 AGENT_START_BALANCE = 10_000
@@ -81,13 +81,6 @@ class DaoExecutor:
         """Sign as `actor`, admit, mine a block with it; raise ChainActionFailed if admission refuses it."""
         # the executor's settlement txs (rewards, slashes, allowances) are gas-free, as in the mABC-DAO design
         gas_price = 0 if actor == AUTHORITY else 1
-        tx = self.chain.build_tx(self.wallets.keys[actor], tx_type, payload, gas_price=gas_price)
-        try:
-            self.chain.submit(tx)
-        except TxRejected as exc:
-            self.events.append(self.run_id, "tx_rejected", {"agent": actor, "tx_type": tx_type,
-                                                            "code": exc.code.value, "detail": exc.detail})
-            raise ChainActionFailed(str(exc)) from exc
         published: list[RunEvent] = []
         mined_receipts: list[Receipt] = []
 
@@ -96,7 +89,14 @@ class DaoExecutor:
             published.extend(self._block_events(actor, block, receipts))
             self.events.write(published)
 
-        block = self.chain.mine(hook=write_events)
+        try:
+            tx, block = self.chain.sign_and_mine(self.wallets.keys[actor], tx_type, payload, gas_price, write_events)
+        except TxRejected as exc:
+            self.events.append(self.run_id, "tx_rejected", {"agent": actor, "tx_type": tx_type,
+                                                            "code": exc.code.value, "detail": exc.detail})
+            raise ChainActionFailed(str(exc)) from exc
+        except ChainError as exc:
+            raise ChainActionFailed(str(exc)) from exc
         self.events.publish(published)
         return Mined(tx, mined_receipts[block.transactions.index(tx)], block)
 

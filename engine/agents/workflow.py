@@ -66,15 +66,21 @@ class Workflow:
         try:
             result = _Run(self, run_id, incident, toolbox).perform()
         except (ReasonerError, ChainActionFailed) as exc:
-            self.session.events.append(run_id, "run_failed", {"error": str(exc)})
-            self.session.finish_run(run_id, "failed", {"error": str(exc)})
+            self._fail(run_id, str(exc))
             raise RunFailed(f"run {run_id} on {incident.case_id} stopped: {exc}") from exc
+        except Exception as exc:  # a bug still ends the run as failed, never left `running`
+            self._fail(run_id, f"{type(exc).__name__}: {exc}")
+            raise
         result["seconds"] = round(time.perf_counter() - started, 3)
         result["warnings"] = toolbox.in_sample_warnings
         self.session.events.append(run_id, "run_finished", {"root_cause": result["root_cause"],
                                                             "status": result["status"]})
         self.session.finish_run(run_id, result["status"], result)
         return result
+
+    def _fail(self, run_id: str, error: str) -> None:
+        self.session.events.append(run_id, "run_failed", {"error": error})
+        self.session.finish_run(run_id, "failed", {"error": error})
 
 
 class _Run:

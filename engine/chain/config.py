@@ -9,6 +9,7 @@ VOTING_PERIOD_BLOCKS = 20
 REPUTATION_BASELINE = 50  # a new account's reputation; vote weight grows only above it
 TEXT_MAX_CHARS = 4000  # summaries and reasons an agent writes into a payload
 REASON_MAX_CHARS = 1000  # the executor's reasons for rewards and penalties
+MIN_GAS_PRICE = 1  # every tx pays for its gas except the authority's settlement txs
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ class Method:
     handler: Callable[[CallContext, dict], None]
     schema: dict[str, Field]
     gas: int  # execution cost on top of the intrinsic cost
+    settlement: bool = False  # the authority's settlement txs may be gas-free (mABC-DAO design); no others
 
 
 def _penalty_schema() -> dict[str, Field]:
@@ -31,9 +32,9 @@ REGISTRY: dict[str, Method] = {
     "token.unstake": Method(token.unstake, {"amount": Field("positive")}, 80),
     "token.reward": Method(token.reward, {"to": Field("address"), "amount": Field("int"),
                                           "reputation": Field("int", required=False),
-                                          "reason": REASON}, 80),
-    "token.penalty": Method(token.penalty, _penalty_schema(), 80),
-    "token.slash": Method(token.slash, _penalty_schema(), 80),
+                                          "reason": REASON}, 80, settlement=True),
+    "token.penalty": Method(token.penalty, _penalty_schema(), 80, settlement=True),
+    "token.slash": Method(token.slash, _penalty_schema(), 80, settlement=True),
     "sop.open": Method(sop.open_incident, {"incident_id": Field("str"), "alert": Field("object", required=False)},
                        150),
     "sop.collect": Method(sop.collect_data, {"incident_id": Field("str"), "evidence_hash": Field("str"),

@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from engine.chain.wellformed import MAX_INT
+
 ADDRESS = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -26,15 +28,15 @@ class Field:
             "str": f"a non-empty string of at most {self.max_length} characters",
             "text": f"a string of at most {self.max_length} characters",
             "address": "a 40-hex-digit address",
-            "int": "an integer >= 0",
-            "positive": "an integer > 0",
+            "int": f"an integer in 0..{MAX_INT}",
+            "positive": f"an integer in 1..{MAX_INT}",
             "choice": f"one of {', '.join(self.choices)}",
             "object": "a JSON object",
             "list": "a JSON list",
         }[self.kind]
 
     def accepts(self, value: Any) -> bool:
-        is_int = isinstance(value, int) and not isinstance(value, bool)
+        is_int = type(value) is int and value <= MAX_INT
         checks = {
             "str": lambda: isinstance(value, str) and 0 < len(value) <= self.max_length,
             "text": lambda: isinstance(value, str) and len(value) <= self.max_length,

@@ -68,9 +68,16 @@ def slash(ctx: CallContext, payload: dict) -> None:
     account = ctx.account(target)
     taken = min(amount, account.stake)
     ctx.state.put_account(replace(account, stake=account.stake - taken))
+    _shrink_lock(ctx, target, account.stake - taken)
     _credit(ctx, TREASURY, taken)
     _change_reputation(ctx, target, -payload.get("reputation", 0))
     ctx.emit(NAME, "Slashed", **{**_penalty_event(payload), "amount": taken})
+
+
+def _shrink_lock(ctx: CallContext, address: str, stake_left: int) -> None:
+    """A slash may take locked stake; the lock cannot outgrow what is left, or free stake would go negative."""
+    if locked_stake(ctx.state, address) > stake_left:
+        ctx.state.storage_set("governance", f"locked:{address}", stake_left)
 
 
 def _penalty_event(payload: dict) -> dict:

@@ -1,19 +1,23 @@
-"""The chain: genesis, admission into the mempool, mining blocks, and reading blocks, txs and proofs back."""
+"""The chain: genesis, admission into the mempool, mining and sealing blocks, and reading blocks, txs and proofs
+back. Every block is sealed by the key in the trust anchor beside the database (proof of authority, as geth's
+Clique); the anchor pins the genesis and the newest head."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Callable
+from typing import Callable, Iterator
 
 from engine.chain import merkle
 from engine.chain.config import CHAIN_ID, VOTING_PERIOD_BLOCKS
 from engine.chain.crypto import PrivateKey
 from engine.chain.types import Block, BlockHeader, Receipt, Transaction
 from engine.clock import SystemClock
+from engine.ledger.anchor import Anchor, AnchorMissing
 from engine.ledger.economy import backfill_snapshots, economy_rows
-from engine.ledger.genesis import GENESIS_PREV_HASH, apply_genesis, config_of
+from engine.ledger.genesis import GENESIS_PREV_HASH, apply_genesis, config_of, genesis_digest
 from engine.ledger.mempool import Mempool
-from engine.ledger.vm import apply_tx, gas_required
+from engine.ledger.vm import NotExecutable, apply_tx, gas_required
 from engine.store.chain import ChainStore
 from engine.store.db import transaction
 from engine.store.state import SqliteState
@@ -26,21 +30,52 @@ class ChainError(RuntimeError):
 
 
 class Chain:
-    def __init__(self, conn: sqlite3.Connection, clock=None):
+    def __init__(self, conn: sqlite3.Connection, anchor: Anchor, clock=None):
         self.conn = conn
+        self.anchor = anchor
         self.store = ChainStore(conn)
         self.state = SqliteState(conn)
         self.clock = clock or SystemClock()
         self.config = config_of(self.store.genesis())
-        self.mempool = Mempool(self.config.chain_id) if self.config else None
+        self.mempool = Mempool(self.config) if self.config else None
         self.named = sorted(self.store.names())
+        self.dropped: list[tuple[Transaction, str]] = []  # txs mining found no longer executable, and why
         self._backfill_snapshots()
+        if self.config:
+            self._check_anchor()
 
     def _backfill_snapshots(self) -> None:
         if self.store.snapshots_pending():
             with transaction(self.conn):
                 if self.store.snapshots_pending():  # another process may have done it while we waited
                     backfill_snapshots(self.store)
+
+    def _check_anchor(self) -> None:
+        """The sealer key must be the one genesis names; a chain from before sealing gets sealed once here."""
+        if self.store.seals_pending() and self.anchor.pin() is None:
+            with transaction(self.conn):
+                self._seal_legacy_chain()
+        if not self.anchor.has_sealer() or self.anchor.sealer().public_key != self.store.genesis().get("sealer"):
+            raise AnchorMissing(f"the sealer key at {self.anchor.directory} is missing or is not the one this "
+                                "chain's genesis names; copy the database together with its .keys directory")
+        if self.anchor.pin() is None:  # the process that wrote genesis died before pinning it
+            self._pin_genesis(self.store.genesis())
+            self.anchor.advance(self.height, self.tip_hash)
+
+    def _seal_legacy_chain(self) -> None:
+        genesis = {**self.store.genesis(), "sealer": self.anchor.sealer().public_key}
+        self.store.save_genesis(genesis, self.store.names())
+        for stored in self.store.stored_blocks():
+            self.store.save_seal(stored.header.height, self._seal(stored.stored_hash))
+        self.store.seals_done()
+        self._pin_genesis(genesis)
+        self.anchor.advance(self.height, self.tip_hash)
+
+    def _pin_genesis(self, genesis: dict) -> None:
+        self.anchor.pin_genesis(self.store.block_hash(0), genesis_digest(genesis))
+
+    def _seal(self, block_hash: str) -> str:
+        return self.anchor.sealer().sign_digest(bytes.fromhex(block_hash))
 
     # ---- genesis -------------------------------------------------------------------------------------------
     @property
@@ -54,16 +89,18 @@ class Chain:
             raise ChainError("the database already holds a chain; run `rca-tui reset` to start over")
         genesis = {"chain_id": chain_id, "authority": authority, "members": sorted(members),
                    "voting_period_blocks": voting_period_blocks, "alloc": alloc,
-                   "timestamp": self.clock.now_ms()}
+                   "sealer": self.anchor.sealer().public_key, "timestamp": self.clock.now_ms()}
         self.named = sorted(names or {})
         with transaction(self.conn):
             apply_genesis(self.state, genesis)
-            header = BlockHeader(chain_id, 0, GENESIS_PREV_HASH, merkle.EMPTY_ROOT, self.state.state_root(),
+            # block 0 commits to the whole genesis record, so pinning its hash pins authority, members and sealer
+            header = BlockHeader(chain_id, 0, GENESIS_PREV_HASH, genesis_digest(genesis), self.state.state_root(),
                                  genesis["timestamp"], 0)
             self.store.save_genesis(genesis, names or {})
             self._commit_block(Block(header), [])
+        self._pin_genesis(genesis)
         self.config = config_of(genesis)
-        self.mempool = Mempool(chain_id)
+        self.mempool = Mempool(self.config)
         return Block(header)
 
     # ---- transactions --------------------------------------------------------------------------------------
@@ -85,29 +122,60 @@ class Chain:
         self.mempool.admit(tx, self.state)
         return tx.hash
 
+    def sign_and_mine(self, key: PrivateKey, tx_type: str, payload: dict, gas_price: int = 1,
+                      hook: BlockHook | None = None) -> tuple[Transaction, Block]:
+        """Sign the next tx of `key` and mine it, choosing the nonce under the write lock so that another
+        process writing to the same database queues behind this one instead of reusing the nonce."""
+        with self._write_lock():
+            tx = self.build_tx(key, tx_type, payload, gas_price=gas_price)
+            self.submit(tx)
+            block = self._mine_locked(None, hook)
+        self.anchor.advance(block.height, block.hash)
+        return tx, block
+
     def mine(self, max_txs: int | None = None, hook: BlockHook | None = None,
              allow_empty: bool = False) -> Block | None:
-        """Execute pending txs and commit the block, its txs, receipts, state, economy snapshot and `hook`'s
-        writes at once."""
-        candidates = self.mempool.take(max_txs)
-        if not candidates and not allow_empty:
+        """Execute pending txs and commit the block, its seal, txs, receipts, state, economy snapshot and `hook`'s
+        writes at once. Txs another writer made stale (nonce taken, balance spent) are dropped into `dropped`."""
+        if not self.mempool.pending and not allow_empty:
             return None
-        with transaction(self.conn):
-            height = self.height + 1
-            timestamp = self.clock.now_ms()
-            receipts = [apply_tx(self.state, self.config, tx, height, timestamp) for tx in candidates]
-            header = BlockHeader(self.config.chain_id, height, self.tip_hash,
-                                 merkle.merkle_root([tx.hash for tx in candidates]), self.state.state_root(),
-                                 timestamp, len(candidates))
-            block = Block(header, tuple(candidates))
-            self._commit_block(block, receipts)
-            if hook:
-                hook(block, receipts)
+        with self._write_lock():
+            block = self._mine_locked(max_txs, hook)
+        self.anchor.advance(block.height, block.hash)
+        return block
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        try:
+            with transaction(self.conn):
+                yield
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise ChainError(f"the database is busy: another process held its write lock too long ({exc})") from exc
+
+    def _mine_locked(self, max_txs: int | None, hook: BlockHook | None) -> Block:
+        candidates = self.mempool.take(max_txs)
+        height, timestamp = self.height + 1, self.clock.now_ms()
+        mined, receipts = [], []
+        for tx in candidates:
+            try:
+                receipts.append(apply_tx(self.state, self.config, tx, height, timestamp))
+                mined.append(tx)
+            except NotExecutable as exc:
+                self.dropped.append((tx, str(exc)))
+        header = BlockHeader(self.config.chain_id, height, self.tip_hash,
+                             merkle.merkle_root([tx.hash for tx in mined]), self.state.state_root(),
+                             timestamp, len(mined))
+        block = Block(header, tuple(mined))
+        self._commit_block(block, receipts)
+        if hook:
+            hook(block, receipts)
         self.mempool.remove(candidates)
         return block
 
     def _commit_block(self, block: Block, receipts: list[Receipt]) -> None:
-        self.store.insert_block(block.header)
+        self.store.insert_block(block.header, self._seal(block.hash))
         self.store.insert_transactions(block, receipts)
         self.store.save_snapshot(block.height, economy_rows(self.state, self.named))
 

@@ -22,6 +22,6 @@ def backfill_snapshots(store: ChainStore) -> None:
     """Snapshots for a chain mined before they existed, by re-executing it once; the caller holds the
     transaction."""
     addresses = sorted(store.names())
-    for block, _, shadow in rerun_blocks(store):
-        store.save_snapshot(block.header.height, economy_rows(shadow, addresses))
+    for rerun, shadow in rerun_blocks(store):
+        store.save_snapshot(rerun.block.header.height, economy_rows(shadow, addresses))
     store.snapshots_done()

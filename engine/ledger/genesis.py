@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from engine.chain.config import TREASURY, ChainConfig
 from engine.chain.state import WorldState
-from engine.chain.types import Account
+from engine.chain.types import Account, canonical_json, sha256_hex
 
 GENESIS_PREV_HASH = "0" * 64
 
@@ -20,3 +20,8 @@ def config_of(genesis: dict | None) -> ChainConfig | None:
         return None
     return ChainConfig(genesis["chain_id"], genesis["authority"], tuple(genesis["members"]),
                        genesis["voting_period_blocks"])
+
+
+def genesis_digest(genesis: dict) -> str:
+    """What block 0 commits to (as its Merkle root) and the anchor pins: the whole genesis record."""
+    return sha256_hex(canonical_json(genesis))

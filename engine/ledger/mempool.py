@@ -4,8 +4,10 @@ from __future__ import annotations
 from enum import Enum
 
 from engine.chain import crypto
+from engine.chain.config import MIN_GAS_PRICE, ChainConfig
 from engine.chain.state import WorldState
 from engine.chain.types import Transaction
+from engine.chain.wellformed import field_problem
 from engine.contracts.registry import intrinsic_gas, method_for, validate_payload
 from engine.contracts.schema import MalformedPayload
 
@@ -18,6 +20,8 @@ class RejectCode(str, Enum):
     INSUFFICIENT_FUNDS = "insufficient_funds"
     UNKNOWN_TYPE = "unknown_tx_type"
     MALFORMED_PAYLOAD = "malformed_payload"
+    MALFORMED_FIELD = "malformed_field"
+    GAS_PRICE_TOO_LOW = "gas_price_below_minimum"
     DUPLICATE = "duplicate"
 
 
@@ -28,8 +32,8 @@ class TxRejected(ValueError):
 
 
 class Mempool:
-    def __init__(self, chain_id: str):
-        self.chain_id = chain_id
+    def __init__(self, config: ChainConfig):
+        self.config = config
         self.pending: list[Transaction] = []
         self._hashes: set[str] = set()
         self._pending_nonce: dict[str, int] = {}
@@ -65,11 +69,15 @@ class Mempool:
         def reject(code: RejectCode, detail: str) -> None:
             raise TxRejected(tx, code, detail)
 
+        problem = field_problem(tx)
+        if problem:
+            reject(RejectCode.MALFORMED_FIELD, problem)
         if tx.hash in self._hashes:
             reject(RejectCode.DUPLICATE, "already pending")
-        if tx.chain_id != self.chain_id:
-            reject(RejectCode.WRONG_CHAIN, f"chain id {tx.chain_id!r}, this chain is {self.chain_id!r}")
-        if method_for(tx.tx_type) is None:
+        if tx.chain_id != self.config.chain_id:
+            reject(RejectCode.WRONG_CHAIN, f"chain id {tx.chain_id!r}, this chain is {self.config.chain_id!r}")
+        method = method_for(tx.tx_type)
+        if method is None:
             reject(RejectCode.UNKNOWN_TYPE, f"no contract handles tx type {tx.tx_type!r}")
         try:
             validate_payload(tx.tx_type, tx.payload)
@@ -83,8 +91,9 @@ class Mempool:
         intrinsic = intrinsic_gas(tx.payload_json())
         if tx.gas_limit < intrinsic:
             reject(RejectCode.INTRINSIC_GAS, f"gas limit {tx.gas_limit} below intrinsic cost {intrinsic}")
-        if tx.gas_price < 0:
-            reject(RejectCode.INSUFFICIENT_FUNDS, "negative gas price")
+        if tx.gas_price < MIN_GAS_PRICE and not (method.settlement and tx.sender == self.config.authority):
+            reject(RejectCode.GAS_PRICE_TOO_LOW, f"gas price {tx.gas_price} below the minimum {MIN_GAS_PRICE} "
+                                                 "(only the authority's settlement txs are gas-free)")
         available = state.get_account(tx.sender).balance - self._reserved.get(tx.sender, 0)
         if available < tx.gas_limit * tx.gas_price:
             reject(RejectCode.INSUFFICIENT_FUNDS,

@@ -1,24 +1,61 @@
 """Run a stored chain again from genesis on a scratch state, block by block."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 from engine.chain.types import Receipt
+from engine.chain.wellformed import field_problem
+from engine.contracts.registry import method_for, validate_payload
+from engine.contracts.schema import MalformedPayload
 from engine.ledger.genesis import apply_genesis, config_of
-from engine.ledger.vm import apply_tx
-from engine.store.chain import ChainStore, StoredBlock
+from engine.ledger.vm import NotExecutable, apply_tx
+from engine.store.chain import ChainStore, StoredBlock, StoredTx
 from engine.store.db import transaction
 from engine.store.state import SqliteState
 
 
-def rerun_blocks(store: ChainStore) -> Iterator[tuple[StoredBlock, list[Receipt], SqliteState]]:
-    """Each stored block, the receipts its transactions give again, and the scratch state after it."""
+@dataclass(frozen=True)
+class RerunBlock:
+    block: StoredBlock
+    receipts: list[Receipt | None]  # None where the tx could not run again (see `refused`)
+    refused: list[tuple[StoredTx, str]]  # txs the VM or the admission rules refuse, and why
+
+
+def rerun_blocks(store: ChainStore) -> Iterator[tuple[RerunBlock, SqliteState]]:
+    """Each stored block, what its transactions give when run again, and the scratch state after it."""
     genesis = store.genesis()
     config = config_of(genesis)
     shadow = SqliteState.scratch()
     with transaction(shadow.conn):
         apply_genesis(shadow, genesis)
         for block in store.stored_blocks():
-            receipts = [apply_tx(shadow, config, stored.tx, block.header.height, block.header.timestamp)
-                        for stored in block.txs]
-            yield block, receipts, shadow
+            receipts, refused = [], []
+            for stored in block.txs:
+                receipt, problem = _run_again(shadow, config, stored, block)
+                receipts.append(receipt)
+                if problem:
+                    refused.append((stored, problem))
+            yield RerunBlock(block, receipts, refused), shadow
+
+
+def _run_again(shadow, config, stored: StoredTx, block: StoredBlock) -> tuple[Receipt | None, str | None]:
+    problem = shape_problem(stored.tx)
+    if problem:
+        return None, problem
+    try:
+        return apply_tx(shadow, config, stored.tx, block.header.height, block.header.timestamp), None
+    except NotExecutable as exc:
+        return None, str(exc)
+
+
+def shape_problem(tx) -> str | None:
+    """Fields, type and payload as admission requires them (what a tx read back from a file may lack)."""
+    problem = field_problem(tx)
+    if problem or method_for(tx.tx_type) is None:
+        return problem or f"unknown tx type {tx.tx_type!r}"
+    try:
+        validate_payload(tx.tx_type, tx.payload)
+    except MalformedPayload as exc:
+        return str(exc)
+    return None

@@ -1,4 +1,5 @@
-"""Re-check a whole chain from genesis: hash links, Merkle roots, every signature, and re-execution.
+"""Re-check a whole chain from genesis: seals, hash links, Merkle roots, every signature, field types, nonce
+continuity, and re-execution; then the genesis and head against the trust anchor and the hashes a user gives.
 
 Re-execution runs every transaction again on a fresh in-memory state with the same VM and compares each
 receipt, each block's state root and each block's economy snapshot with what is stored; finally the live state
@@ -14,9 +15,10 @@ from typing import Callable
 
 from engine.chain import crypto, merkle
 from engine.chain.types import Receipt, canonical_json
+from engine.ledger.anchor import Pin
 from engine.ledger.economy import economy_rows
-from engine.ledger.genesis import GENESIS_PREV_HASH
-from engine.ledger.rerun import rerun_blocks
+from engine.ledger.genesis import GENESIS_PREV_HASH, genesis_digest
+from engine.ledger.rerun import RerunBlock, rerun_blocks
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
 from engine.store.state import SqliteState
 
@@ -49,50 +51,83 @@ class VerifyReport:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
-def verify_chain(conn: sqlite3.Connection, on_block: Callable[[int], None] | None = None) -> VerifyReport:
+@dataclass(frozen=True)
+class Expected:
+    """What the chain is checked against besides itself: the anchor's pin and hashes the user gives."""
+    pin: Pin | None = None
+    genesis: str | None = None
+    head: str | None = None
+
+
+def verify_chain(conn: sqlite3.Connection, expected: Expected = Expected(),
+                 on_block: Callable[[int], None] | None = None) -> VerifyReport:
     started = time.perf_counter()
     report = VerifyReport()
     store = ChainStore(conn)
-    if store.genesis() is None:
+    genesis = store.genesis()
+    if genesis is None:
         report.findings.append(Finding(None, "genesis", "no genesis record in meta"))
         return report
     addresses = sorted(store.names())
-    previous_hash = GENESIS_PREV_HASH
-    shadow = None
-    for block, receipts, shadow in rerun_blocks(store):
-        _verify_block(report, block, receipts, previous_hash)
-        height = block.header.height
+    previous_hash, shadow, tip_hash = GENESIS_PREV_HASH, None, None
+    for rerun, shadow in rerun_blocks(store):
+        block, height = rerun.block, rerun.block.header.height
+        _verify_block(report, rerun, previous_hash, genesis)
         _check(report, height, "state_root (re-executed)", shadow.state_root(), block.header.state_root)
         _check(report, height, "economy snapshot (re-executed)", economy_rows(shadow, addresses),
                store.snapshot(height))
-        previous_hash = block.stored_hash
+        previous_hash = tip_hash = block.stored_hash
         report.blocks += 1
         report.transactions += len(block.txs)
         if on_block:
             on_block(height)
     if shadow is not None:
         report.findings.extend(_compare_live_state(SqliteState(conn), shadow, report.blocks - 1))
+    report.findings.extend(_compare_anchors(store, genesis, expected, report.blocks - 1, tip_hash))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _verify_block(report: VerifyReport, block: StoredBlock, receipts: list[Receipt], previous_hash: str) -> None:
+def _verify_block(report: VerifyReport, rerun: RerunBlock, previous_hash: str, genesis: dict) -> None:
+    block = rerun.block
     header, height = block.header, block.header.height
     _check(report, height, "block hash", header.hash, block.stored_hash)
     _check(report, height, "prev_hash link", previous_hash, header.prev_hash)
     _check(report, height, "tx_count", len(block.txs), header.tx_count)
+    _check_seal(report, block, genesis.get("sealer"))
     for stored in block.txs:
         _verify_tx(report, height, stored)
-    _check(report, height, "merkle_root", merkle.merkle_root([s.tx.hash for s in block.txs]), header.merkle_root)
-    for stored, receipt in zip(block.txs, receipts):
-        _check_receipt(report, height, stored, receipt)
+    for stored, problem in rerun.refused:
+        report.findings.append(Finding(height, f"tx {stored.stored_hash[:16]} not executable", problem))
+    if height == 0:
+        if header.merkle_root != merkle.EMPTY_ROOT:  # chains sealed after the fact keep their empty genesis root
+            _check(report, 0, "genesis record (block 0 commits to it)", genesis_digest(genesis), header.merkle_root)
+    else:
+        _check(report, height, "merkle_root", merkle.merkle_root([s.tx.hash for s in block.txs]),
+               header.merkle_root)
+    for stored, receipt in zip(block.txs, rerun.receipts):
+        if receipt is not None:
+            _check_receipt(report, height, stored, receipt)
+
+
+def _check_seal(report: VerifyReport, block: StoredBlock, sealer: str | None) -> None:
+    height = block.header.height
+    if block.seal is None:
+        report.findings.append(Finding(height, "seal", "block has no seal"))
+    elif sealer is None or not crypto.verify(sealer, block.seal, bytes.fromhex(block.header.hash)):
+        report.findings.append(Finding(height, "seal", "the seal is not the genesis sealer's signature over "
+                                                       "this block's hash"))
 
 
 def _verify_tx(report: VerifyReport, height: int, stored: StoredTx) -> None:
     tx, label = stored.tx, f"tx {stored.stored_hash[:16]}"
     _check(report, height, f"{label} hash", tx.hash, stored.stored_hash)
-    if crypto.address_of(tx.public_key) != tx.sender or not crypto.verify(tx.public_key, tx.signature,
-                                                                          tx.signing_digest()):
+    try:
+        signed = crypto.address_of(tx.public_key) == tx.sender and crypto.verify(tx.public_key, tx.signature,
+                                                                                 tx.signing_digest())
+    except (TypeError, ValueError):
+        signed = False
+    if not signed:
         report.findings.append(Finding(height, f"{label} signature",
                                        "signature does not verify over the stored fields"))
 
@@ -102,11 +137,35 @@ def _check_receipt(report: VerifyReport, height: int, stored: StoredTx, receipt:
     if stored.receipt is None:
         report.findings.append(Finding(height, label, "receipt missing"))
         return
-    _check(report, height, f"{label} status", receipt.status, stored.receipt["status"])
-    _check(report, height, f"{label} gas_used", receipt.gas_used, stored.receipt["gas_used"])
-    _check(report, height, f"{label} gas_charged", receipt.gas_charged, stored.receipt["gas_charged"])
+    for name in ("status", "gas_used", "gas_charged", "revert_reason"):
+        _check(report, height, f"{label} {name}", getattr(receipt, name), stored.receipt[name])
     _check(report, height, f"{label} events", canonical_json([e.to_dict() for e in receipt.events]),
            stored.receipt["events"])
+
+
+def _compare_anchors(store: ChainStore, genesis: dict, expected: Expected, tip: int,
+                     tip_hash: str | None) -> list[Finding]:
+    findings = []
+
+    def against(what: str, height: int, wanted: str, found: str | None) -> None:
+        if wanted != found:
+            findings.append(Finding(height, what, f"stored {found}, expected {wanted}"))
+
+    if expected.pin is not None:
+        against("genesis (pinned beside the keys)", 0, expected.pin.genesis, store.block_hash(0))
+        against("genesis record (pinned beside the keys)", 0, expected.pin.config, genesis_digest(genesis))
+        if expected.pin.head_height > tip:
+            findings.append(Finding(expected.pin.head_height, "head (pinned beside the keys)",
+                                    f"the chain ends at block {tip}, below the pinned head "
+                                    f"#{expected.pin.head_height} {expected.pin.head_hash[:16]}"))
+        else:
+            against("head (pinned beside the keys)", expected.pin.head_height, expected.pin.head_hash,
+                    store.block_hash(expected.pin.head_height))
+    if expected.genesis is not None:
+        against("genesis (--expect-genesis)", 0, expected.genesis, store.block_hash(0))
+    if expected.head is not None:
+        against("head (--expect-head)", tip, expected.head, tip_hash)
+    return findings
 
 
 def _compare_live_state(live: SqliteState, shadow: SqliteState, tip: int) -> list[Finding]:

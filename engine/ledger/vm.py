@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from engine.chain.config import TREASURY, ChainConfig
 from engine.chain.state import WorldState
-from engine.chain.types import Receipt, Transaction
+from engine.chain.types import Account, Receipt, Transaction
 from engine.contracts.base import CallContext, Revert
 from engine.contracts.registry import intrinsic_gas, method_for
 
 
 class OutOfGas(Exception):
     pass
+
+
+class NotExecutable(ValueError):
+    """The tx cannot run on this state at all (nonce out of turn, or its sender cannot pay the gas up front);
+    mining drops it, verify reports it. Nothing was changed."""
 
 
 def gas_required(tx: Transaction) -> int:
@@ -26,6 +31,7 @@ def apply_tx(state: WorldState, config: ChainConfig, tx: Transaction, height: in
     """
     method = method_for(tx.tx_type)
     upfront = tx.gas_limit * tx.gas_price
+    _require_executable(state.get_account(tx.sender), tx, upfront)
     _pay_upfront(state, tx, upfront)
     needed = gas_required(tx)
     ctx = CallContext(state, tx, height, timestamp, config)
@@ -42,6 +48,13 @@ def apply_tx(state: WorldState, config: ChainConfig, tx: Transaction, height: in
     _refund(state, tx, upfront - charged * tx.gas_price)
     events = tuple(ctx.events) if status == "success" else ()
     return Receipt(tx.hash, status, needed, charged, events, reason)
+
+
+def _require_executable(sender: Account, tx: Transaction, upfront: int) -> None:
+    if tx.nonce != sender.nonce:
+        raise NotExecutable(f"nonce {tx.nonce} out of turn: sender {tx.sender} is at nonce {sender.nonce}")
+    if sender.balance < upfront:
+        raise NotExecutable(f"sender {tx.sender} holds {sender.balance}, below gas_limit × gas_price = {upfront}")
 
 
 def _pay_upfront(state: WorldState, tx: Transaction, upfront: int) -> None:

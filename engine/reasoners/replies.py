@@ -64,9 +64,30 @@ def _checked_answer(answer: Any, request: StepRequest) -> dict[str, Any]:
     missing = [key for key in ANSWER_KEYS[request.role] if key not in answer]
     if missing:
         raise ReasonerError(f"{request.role} answer lacks {missing}")
+    known = set(request.entities)
     if request.role == "probability_oracle":
-        _check_candidates(answer["candidates"], set(request.entities))
+        _check_candidates(answer["candidates"], known)
+    for field, named in _named_entities(answer).items():
+        unknown = sorted(str(entity) for entity in named if entity not in known)
+        if unknown:
+            raise ReasonerError(f"{request.role} answer names {unknown[:3]} in '{field}', not entities of this "
+                                "incident")
     return answer
+
+
+def _named_entities(answer: dict[str, Any]) -> dict[str, list]:
+    """The entities an answer names in its structured fields (what later agents and the chain rely on)."""
+    named: dict[str, list] = {}
+    if isinstance(answer.get("focus"), list):
+        named["focus"] = answer["focus"]
+    for field in ("downstream", "fault_web"):
+        graph = answer.get(field)
+        if isinstance(graph, dict):
+            named[field] = [*graph, *(e for targets in graph.values() if isinstance(targets, list) for e in targets)]
+    steps = answer.get("repair_steps")
+    if isinstance(steps, list):
+        named["repair_steps"] = [step["entity"] for step in steps if isinstance(step, dict) and "entity" in step]
+    return named
 
 
 def _check_candidates(candidates: Any, known: set[str]) -> None:

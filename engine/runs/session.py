@@ -13,9 +13,11 @@ from engine.clock import SystemClock
 from engine.contracts import governance, sop
 from engine.contracts.token import locked_stake
 from engine.events import EventLog, RunEvent
+from engine.ledger.anchor import Anchor
 from engine.ledger.chain import Chain
-from engine.ledger.verify import VerifyReport, verify_chain
-from engine.store.db import open_db, transaction
+from engine.ledger.verify import Expected, VerifyReport, verify_chain
+from engine.store.db import open_db, open_db_readonly, transaction
+from engine.runs.owner import current_owner, owner_is_gone
 from engine.store.runs import RunStore
 
 REPLAY_ECONOMY_FIELDS = ("balance", "stake", "locked", "reputation", "vote_weight")
@@ -27,16 +29,30 @@ def run_id_for(number: int, incident: str, dataset: str | None, reasoner: str, s
     return f"run-{number:04d}-{digest}"
 
 
+def verify_database(db_path: Path, expect_genesis: str | None = None, expect_head: str | None = None,
+                    on_block=None) -> VerifyReport:
+    """`chain verify`: opens the file read-only and creates nothing; a missing file or a missing trust anchor
+    (keys and pinned genesis) is refused with DatabaseUnusable."""
+    conn = open_db_readonly(db_path)
+    try:
+        pin = Anchor.beside(db_path).require_pin()
+        return verify_chain(conn, Expected(pin, expect_genesis, expect_head), on_block)
+    finally:
+        conn.close()
+
+
 class Session:
     def __init__(self, db_path: Path, clock=None):
         self.db_path = Path(db_path)
         self.clock = clock or SystemClock()
         self.conn = open_db(self.db_path)
-        self.chain = Chain(self.conn, self.clock)
+        self.anchor = Anchor.beside(self.db_path)
+        self.chain = Chain(self.conn, self.anchor, self.clock)
         self.wallets = Wallets.beside(self.db_path)
         ensure_genesis(self.chain, self.wallets)
         self.store = RunStore(self.conn)
         self.events = EventLog(self.store, self.clock)
+        self.interrupt_orphaned_runs()
 
     def close(self) -> None:
         self.conn.close()
@@ -47,8 +63,19 @@ class Session:
             run_id = run_id_for(self.store.run_count() + 1, incident, dataset, reasoner, seed)
             self.store.insert_run({"run_id": run_id, "incident": incident, "dataset": dataset,
                                    "reasoner": reasoner, "seed": seed, "status": "running",
-                                   "started_at": self.clock.now_ms()})
+                                   "started_at": self.clock.now_ms(), "owner": current_owner()})
         return run_id
+
+    def interrupt_orphaned_runs(self) -> list[str]:
+        """Mark `interrupted` (with an event) every run left `running` by a process of this host that is gone."""
+        interrupted = []
+        for run in self.store.running_runs():
+            if owner_is_gone(run["owner"]):
+                detail = f"the process that ran it ({run['owner'] or 'unknown'}) ended before the run did"
+                self.events.append(run["run_id"], "run_interrupted", {"reason": detail})
+                self.finish_run(run["run_id"], "interrupted", {"error": detail})
+                interrupted.append(run["run_id"])
+        return interrupted
 
     def finish_run(self, run_id: str, status: str, result: dict) -> None:
         with transaction(self.conn):
@@ -90,7 +117,7 @@ class Session:
         return self.chain.names()
 
     def verify(self, on_block=None) -> VerifyReport:
-        return verify_chain(self.conn, on_block)
+        return verify_chain(self.conn, Expected(pin=self.anchor.pin()), on_block)
 
     # ---- contract views ------------------------------------------------------------------------------------
     def run_sop_status(self, run_id: str) -> dict | None:

@@ -23,7 +23,7 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "observation": ("observation",),
     "chain": ("tx_submitted", "tx_rejected", "block_mined", "sop_transition", "proposal", "vote_cast",
               "consensus", "solution", "reward", "penalty"),
-    "run": ("run_started", "run_finished", "run_failed", "reasoner_error", "attribution"),
+    "run": ("run_started", "run_finished", "run_failed", "run_interrupted", "reasoner_error", "attribution"),
 }
 GROUP_OF_KIND = {kind: group for group, kinds in KIND_GROUPS.items() for kind in kinds}
 EconomyAt = Callable[[int | None], list[dict]]

@@ -13,7 +13,7 @@ from typing import Iterator
 from sqlite_utils import Database
 
 from engine.chain.types import Block, BlockHeader, Event, Receipt, Transaction, canonical_json
-from engine.store.schema import SNAPSHOTS_PENDING
+from engine.store.schema import SEALS_PENDING, SNAPSHOTS_PENDING
 
 BLOCK_COLUMNS = ("height", "hash", "prev_hash", "merkle_root", "state_root", "tx_count", "timestamp")
 
@@ -31,6 +31,7 @@ class StoredBlock:
     header: BlockHeader
     stored_hash: str
     txs: list[StoredTx]
+    seal: str | None  # the sealer's signature over the block hash (None if the row is missing)
 
 
 class ChainStore:
@@ -44,20 +45,30 @@ class ChainStore:
         return json.loads(row[0]) if row else None
 
     def save_genesis(self, genesis: dict, names: dict[str, str]) -> None:
-        self.db["meta"].insert({"key": "genesis", "value": canonical_json(genesis)})
+        self.db["meta"].insert({"key": "genesis", "value": canonical_json(genesis)}, replace=True)
         self.db["names"].insert_all(({"address": a, "name": n} for a, n in sorted(names.items())), replace=True)
 
     def names(self) -> dict[str, str]:
         return {row["address"]: row["name"] for row in self.db["names"].rows}
 
     # ---- writes of a mined block ---------------------------------------------------------------------------
-    def insert_block(self, header: BlockHeader) -> None:
+    def insert_block(self, header: BlockHeader, seal: str) -> None:
         self.conn.execute(
             "INSERT INTO blocks (height, hash, prev_hash, merkle_root, state_root, timestamp, tx_count, chain_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (header.height, header.hash, header.prev_hash, header.merkle_root, header.state_root, header.timestamp,
              header.tx_count, header.chain_id),
         )
+        self.save_seal(header.height, seal)
+
+    def save_seal(self, height: int, seal: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO seals (height, signature) VALUES (?, ?)", (height, seal))
+
+    def seals_pending(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM meta WHERE key = ?", (SEALS_PENDING,)).fetchone() is not None
+
+    def seals_done(self) -> None:
+        self.db["meta"].delete_where("key = ?", [SEALS_PENDING])
 
     def insert_transactions(self, block: Block, receipts: list[Receipt]) -> None:
         self.conn.executemany(
@@ -135,6 +146,10 @@ class ChainStore:
         rows = self.conn.execute("SELECT hash FROM transactions WHERE block_height = ? ORDER BY position", (height,))
         return [r[0] for r in rows]
 
+    def block_hash(self, height: int) -> str | None:
+        row = self.conn.execute("SELECT hash FROM blocks WHERE height = ?", (height,)).fetchone()
+        return row[0] if row else None
+
     def merkle_root(self, height: int) -> str:
         return self.conn.execute("SELECT merkle_root FROM blocks WHERE height = ?", (height,)).fetchone()[0]
 
@@ -142,22 +157,23 @@ class ChainStore:
         """Every block from genesis with its transactions and receipt rows, streamed in two ordered cursors."""
         txs = self._stored_txs()
         pending = next(txs, None)
-        for row in self.conn.execute("SELECT * FROM blocks ORDER BY height"):
+        for row in self.conn.execute("SELECT b.*, s.signature AS seal FROM blocks b"
+                                     " LEFT JOIN seals s ON s.height = b.height ORDER BY b.height"):
             block_txs = []
             while pending is not None and pending[0] == row["height"]:
                 block_txs.append(pending[1])
                 pending = next(txs, None)
-            yield StoredBlock(_header(row), row["hash"], block_txs)
+            yield StoredBlock(_header(row), row["hash"], block_txs, row["seal"])
 
     def _stored_txs(self) -> Iterator[tuple[int, StoredTx]]:
         cursor = self.conn.execute(
             "SELECT t.*, r.tx_hash AS r_tx_hash, r.status AS r_status, r.gas_used AS r_gas_used,"
-            " r.gas_charged AS r_gas_charged, r.events AS r_events"
+            " r.gas_charged AS r_gas_charged, r.revert_reason AS r_revert_reason, r.events AS r_events"
             " FROM transactions t LEFT JOIN receipts r ON r.tx_hash = t.hash ORDER BY t.block_height, t.position")
         for row in cursor:
             receipt = None if row["r_tx_hash"] is None else {
                 "status": row["r_status"], "gas_used": row["r_gas_used"], "gas_charged": row["r_gas_charged"],
-                "events": row["r_events"]}
+                "revert_reason": row["r_revert_reason"], "events": row["r_events"]}
             yield row["block_height"], StoredTx(_tx(row), row["hash"], receipt)
 
 

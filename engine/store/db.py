@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from engine.store.errors import DatabaseUnusable
 from engine.store.schema import SCHEMA_VERSION, migrate, version
 
 
@@ -29,6 +30,20 @@ def open_db(path: Path | str) -> sqlite3.Connection:
     except BaseException:
         conn.close()
         raise
+    return conn
+
+
+def open_db_readonly(path: Path) -> sqlite3.Connection:
+    """Open an existing database without any right to change it (what `chain verify` reads)."""
+    if not Path(path).is_file():
+        raise DatabaseUnusable(f"no database at {path}")
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    found = version(conn)
+    if found != SCHEMA_VERSION:
+        conn.close()
+        raise DatabaseUnusable(f"{path} is at schema version {found}, this rca-tui reads {SCHEMA_VERSION}; "
+                               "open it once with this rca-tui (any command) to migrate it, then verify")
     return conn
 
 

@@ -32,6 +32,9 @@ class RunStore:
         self.db["runs"].update(run_id, {"status": status, "finished_at": finished_at,
                                         "result": json.dumps(result, default=str)})
 
+    def running_runs(self) -> list[dict]:
+        return [_run(row) for row in self.db["runs"].rows_where("status = 'running'", order_by="started_at")]
+
     def runs(self) -> list[dict]:
         return [_run(row) for row in self.db["runs"].rows_where(order_by="started_at DESC, run_id")]
 

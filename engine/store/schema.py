@@ -10,10 +10,11 @@ from typing import Callable
 
 from sqlite_utils import Database
 
-from engine.store.errors import SchemaTooNew
+from engine.store.errors import DatabaseUnusable, SchemaTooNew
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SNAPSHOTS_PENDING = "economy_snapshots_pending"  # meta key: v2 added snapshots to a chain mined without them
+SEALS_PENDING = "seals_pending"  # meta key: v3 added block seals to a chain mined without them
 
 
 V1_TABLES = (
@@ -62,7 +63,27 @@ def _v2_economy_snapshots(db: Database) -> None:
         db["meta"].insert({"key": SNAPSHOTS_PENDING, "value": "1"}, replace=True)
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1_tables, _v2_economy_snapshots)  # [i]: version i → i+1
+def _v3_seals_nonces_owners(db: Database) -> None:
+    """Block seals (the sealer's signature over each block hash), one tx per (sender, nonce) enforced by the
+    store, and the process that owns a running run (so a run whose process died can be told apart)."""
+    if "seals" not in db.table_names():
+        db["seals"].create({"height": int, "signature": str}, pk="height", not_null={"signature"},
+                           foreign_keys=[("height", "blocks", "height")])
+        if db["blocks"].count:
+            db["meta"].insert({"key": SEALS_PENDING, "value": "1"}, replace=True)
+    duplicates = db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM transactions GROUP BY sender, nonce"
+                            " HAVING COUNT(*) > 1)").fetchone()[0]
+    if duplicates:
+        raise DatabaseUnusable(f"{duplicates} (sender, nonce) pairs were mined more than once (concurrent "
+                               "writers before rca-tui enforced one tx per nonce); this chain cannot be trusted")
+    db.execute("DROP INDEX IF EXISTS transactions_by_sender")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS transactions_sender_nonce ON transactions (sender, nonce)")
+    if "owner" not in db["runs"].columns_dict:
+        db["runs"].add_column("owner", str)
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1_tables, _v2_economy_snapshots,
+                                                      _v3_seals_nonces_owners)  # [i]: version i → i+1
 
 
 def version(conn: sqlite3.Connection) -> int:

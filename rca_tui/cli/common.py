@@ -30,12 +30,14 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
-def resolve_db(db: Path | None) -> Path:
-    """The command's --db (or the one given before the command), else $RCA_TUI_DB or the default."""
+def resolve_db(db: Path | None, create: bool = True) -> Path:
+    """The command's --db (or the one given before the command), else $RCA_TUI_DB or the default; with `create`,
+    its folder is made so the database can be."""
     from engine.config import settings
 
     path = db or settings().db
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -66,12 +66,12 @@ def serve(
     db: DbOption = None,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")] = 8000,
 ) -> None:
-    """The console in a browser (textual-serve), bound to 127.0.0.1 only."""
-    from textual_serve.server import Server
+    """The console in a browser (textual-serve), bound to 127.0.0.1 only; only its own page may connect."""
+    from rca_tui.serve import serve as serve_locally
 
     command = shlex.join([sys.executable, "-m", "rca_tui", "--db", str(resolve_db(db))])
     say(f"serving the console on http://127.0.0.1:{port} (Ctrl+C stops)")
-    Server(command, host="127.0.0.1", port=port, title="rca-tui").serve()
+    serve_locally(command, port)
 
 
 def _say_state(state: dict) -> None:

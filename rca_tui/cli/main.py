@@ -29,10 +29,10 @@ app.command("attribute")(attribution.attribute)
 
 
 def run() -> None:
-    from engine.store.errors import SchemaTooNew
+    from engine.store.errors import DatabaseUnusable
 
     try:
         app()
-    except SchemaTooNew as exc:  # a database written by a newer rca-tui: say so, touch nothing
+    except DatabaseUnusable as exc:  # newer, missing, or not trustworthy: say so, touch nothing
         say(f"error: {exc}")
         sys.exit(int(ExitCode.ERROR))

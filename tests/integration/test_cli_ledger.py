@@ -90,3 +90,11 @@ def test_db_given_before_the_command_is_the_one_read(demo_db, tmp_path, monkeypa
 def test_a_table_piped_to_a_file_keeps_every_cell_whole(demo_db):
     out = rca(demo_db, "agents", "economy").stdout
     assert "dependency_explorer" in out and "probability_oracle" in out and "…" not in out
+
+
+def test_verify_against_hashes_the_user_kept(demo_db):
+    genesis = json.loads(rca(demo_db, "chain", "block", "0", "--json").stdout)["hash"]
+    head = json.loads(rca(demo_db, "chain", "blocks", "--json", "--limit", "1").stdout)[0]["hash"]
+    assert rca(demo_db, "chain", "verify", "--expect-genesis", genesis, "--expect-head", head).returncode == 0
+    wrong = rca(demo_db, "chain", "verify", "--expect-head", genesis, check=False)
+    assert wrong.returncode == 4 and "head (--expect-head)" in wrong.stderr

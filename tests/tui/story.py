@@ -12,6 +12,7 @@ from engine.agents.dao import DaoExecutor
 from engine.agents.roles import AUTHORITY, ROLES
 from engine.chain.crypto import PrivateKey
 from engine.clock import FixedClock
+from engine.ledger.anchor import SEALER_KEY
 from engine.runs.session import Session
 
 CASE = "ts-food-1"
@@ -30,7 +31,7 @@ FAULT_WEB = {
 def seed_keys(db_path: Path) -> None:
     """Write seeded keys where the session's keystore looks, so addresses and signatures never change."""
     keys = Path(str(db_path) + ".keys")
-    for name in [role.key for role in ROLES] + [AUTHORITY]:
+    for name in [role.key for role in ROLES] + [AUTHORITY, SEALER_KEY]:
         if not (keys / f"{name}.pem").exists():
             PrivateKey.from_seed(name).save(keys / f"{name}.pem")
 

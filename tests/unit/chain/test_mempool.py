@@ -91,3 +91,38 @@ def test_pending_transactions_reserve_gas_and_nonces(ledger):
     block = ledger.chain.mine()
     assert [tx.hash for tx in block.transactions] == [first.hash, second.hash]
     assert ledger.account(key).nonce == 2
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"gas_limit": 2000.0}, "gas_limit"),
+    ({"gas_price": True}, "gas_price"),
+    ({"nonce": 0.0}, "nonce"),
+    ({"gas_limit": 2**63}, "gas_limit"),
+    ({"timestamp": -1}, "timestamp"),
+    ({"to": 5}, "to"),
+    ({"sender": "AB" * 20}, "sender"),
+])
+def test_inexact_or_out_of_range_fields_are_refused_before_anything_is_stored(ledger, overrides, field):
+    error = _rejected(ledger, _transfer(ledger, **overrides), RejectCode.MALFORMED_FIELD)
+    assert error.detail.startswith(field)
+
+
+def test_an_upper_case_signature_is_not_a_second_tx(ledger):
+    tx = _transfer(ledger)
+    shouted = tx.with_signature(tx.public_key, tx.signature.upper())
+    assert shouted.hash != tx.hash
+    assert "signature" in _rejected(ledger, shouted, RejectCode.MALFORMED_FIELD).detail
+
+
+def test_a_payload_integer_past_sqlite_range_is_malformed(ledger):
+    _rejected(ledger, _transfer(ledger, payload={"to": "ab" * 20, "amount": 2**63}), RejectCode.MALFORMED_PAYLOAD)
+
+
+def test_only_the_authoritys_settlement_txs_are_gas_free(ledger):
+    _rejected(ledger, _transfer(ledger, gas_price=0), RejectCode.GAS_PRICE_TOO_LOW)
+    free_reward = ledger.chain.build_tx(ledger.authority, "token.reward", {"to": ledger.members[0].address,
+                                                                            "amount": 1, "reason": "r"}, gas_price=0)
+    ledger.chain.submit(free_reward)
+    free_transfer = ledger.chain.build_tx(ledger.authority, "token.transfer",
+                                          {"to": ledger.members[0].address, "amount": 1}, gas_price=0)
+    _rejected(ledger, free_transfer, RejectCode.GAS_PRICE_TOO_LOW)
