@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from engine.attribution.adapters import from_engine_steps
+from engine.attribution.analysis import rule_scorer
+from engine.attribution.learned import LearnedTracer, load, step_scorer
 from engine.attribution.pipeline import Attribution, AttributionConfig, trace
 from engine.attribution.schema import Label, Trajectory, validate
 from engine.attribution.slm import DEFAULT_MODEL
@@ -79,21 +80,20 @@ def run_trajectory(session, run_id: str, injected_fault: dict | None = None) -> 
     return validate(replace(trajectory, label=injected_label(result), meta=meta))
 
 
-def attribute_run(session, run_id: str, model_name: str = DEFAULT_MODEL, learned: Any = None,
+def attribute_run(session, run_id: str, model_name: str = DEFAULT_MODEL, learned: LearnedTracer | None = None,
                   config: AttributionConfig | None = None, trajectory: Trajectory | None = None) -> Attribution:
     """Who (which agent) and when (which step) made this run go wrong; ``learned`` defaults to the shipped tracer
     (:data:`ENGINE_TRACER`), the rule tracer where there is none."""
     tracer = learned if learned is not None else shipped_tracer()
-    return trace(trajectory or run_trajectory(session, run_id), model_name, config or engine_run_config(), tracer)
+    scorer = step_scorer(tracer) if tracer else rule_scorer
+    return trace(trajectory or run_trajectory(session, run_id), model_name, config or engine_run_config(), scorer)
 
 
 def shipped_tracer_path() -> Path | None:
     return ENGINE_TRACER if ENGINE_TRACER.is_file() else None
 
 
-def shipped_tracer() -> Any:
-    from engine.attribution.learned import load
-
+def shipped_tracer() -> LearnedTracer | None:
     path = shipped_tracer_path()
     return load(path) if path else None
 

@@ -16,7 +16,8 @@ from engine.attribution.baselines import all_baselines
 from engine.attribution.features import StepFeatures, extract_features
 from engine.attribution.learned import LearnedConfig, fit, score_steps
 from engine.attribution.metrics import Gold, Prediction, summarize
-from engine.attribution.pipeline import Analysis, AttributionConfig, analyse, attribution_from_scores
+from engine.attribution.analysis import Analysis
+from engine.attribution.pipeline import AttributionConfig, analyse, attribution_from_scores
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL
 

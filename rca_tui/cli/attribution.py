@@ -64,7 +64,7 @@ def attribute(
     db: DbOption = None,
 ) -> None:
     """Who (which agent) and when (which step) caused this trajectory (or engine run) to fail, with the evidence path."""
-    from engine.attribution import export, learned, pipeline
+    from engine.attribution import analysis, export, learned, pipeline
 
     config = _attribution_config(failure_step, anomaly_weight, max_tokens, top_k)
     if (path is None) == (run is None):
@@ -86,8 +86,9 @@ def attribute(
     else:
         trajectory = _load_one(path, context)
     tracer = learned.load(tracer_model) if tracer_model else None
+    scorer = learned.step_scorer(tracer, with_gt) if tracer else analysis.rule_scorer
     try:
-        result = pipeline.trace(trajectory, model, config, tracer, with_gt)
+        result = pipeline.trace(trajectory, model, config, scorer)
     except FileNotFoundError as error:
         fail(str(error), ExitCode.NOT_FOUND)
     _write_artefact(dot, lambda: export.to_dot(trajectory, result), "DOT graph")
