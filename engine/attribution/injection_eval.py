@@ -63,7 +63,7 @@ def generate(folder: Path, incidents: list, target: int, seed: int, max_runs: in
     Wrong runs cost the agents stake and gas, so a fresh session database (fresh genesis) is started every
     `runs_per_db` runs, and whenever a run stops for lack of funds."""
     from engine.agents.workflow import RunFailed
-    from engine.attribution.engine_runs import run_trajectory
+    from engine.runs.attribution import run_trajectory
     from engine.reasoners.heuristic import HeuristicReasoner
     from engine.runs.runner import run_incident
     from engine.runs.session import Session
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from engine.attribution.evaluate import EvalConfig, evaluate
-    from engine.attribution.engine_runs import engine_run_config
+    from engine.runs.attribution import engine_run_config
     started = time.perf_counter()
     db = args.db or Path(tempfile.mkdtemp(prefix="injection-eval-"))
     incidents = load_incidents(args.nezha, args.cases, args.seed)

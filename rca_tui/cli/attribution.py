@@ -73,7 +73,7 @@ def attribute(
         fail("--slash needs --run RUN_ID", ExitCode.USAGE)
     session = None
     if run is not None:
-        from engine.attribution.engine_runs import RunNotFound, engine_run_config, run_trajectory, shipped_tracer_path
+        from engine.runs.attribution import RunNotFound, engine_run_config, run_trajectory, shipped_tracer_path
         from engine.runs.session import Session
 
         config = engine_run_config(config)
@@ -95,7 +95,7 @@ def attribute(
     _write_artefact(html, lambda: export.to_html(trajectory, result), "HTML page")
     recorded = None
     if slash:
-        from engine.attribution.engine_runs import slash_culprit
+        from engine.runs.attribution import slash_culprit
 
         recorded = slash_culprit(session, run, result, trajectory)
     if json_out:

@@ -8,7 +8,7 @@ import pytest
 from tests.tiny_llm import build_tiny_llama
 
 from engine.agents.faults import FaultSpec
-from engine.attribution.engine_runs import attribute_run, run_trajectory, slash_culprit
+from engine.runs.attribution import attribute_run, run_trajectory, slash_culprit
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.runner import run_incident
 from engine.runs.session import Session

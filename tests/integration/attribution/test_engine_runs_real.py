@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 
 from engine.agents.faults import FaultSpec
-from engine.attribution.engine_runs import ENGINE_TRACER, attribute_run, run_trajectory
+from engine.runs.attribution import ENGINE_TRACER, attribute_run, run_trajectory
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.runner import DEMO_DIR, run_incident
 from engine.runs.session import Session

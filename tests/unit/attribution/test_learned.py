@@ -67,7 +67,7 @@ def test_tracer_saved_with_other_features_is_refused(tmp_path):
 
 
 def test_shipped_engine_run_tracer_matches_the_features_this_version_computes():
-    from engine.attribution.engine_runs import ENGINE_TRACER
+    from engine.runs.attribution import ENGINE_TRACER
 
     tracer = learned.load(ENGINE_TRACER)  # raises when node features changed without retraining it
     assert tracer.config.model_type in learned.MODEL_TYPES

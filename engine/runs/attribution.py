@@ -12,18 +12,22 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from engine.agents.council import slash
+from engine.agents.dao import DaoExecutor
+from engine.agents.roles import ROLE_BY_KEY
 from engine.attribution.adapters import from_engine_steps
 from engine.attribution.analysis import rule_scorer
 from engine.attribution.learned import LearnedTracer, load, step_scorer
 from engine.attribution.pipeline import Attribution, AttributionConfig, trace
 from engine.attribution.schema import Label, Trajectory, validate
 from engine.attribution.slm import DEFAULT_MODEL
+from engine.runs.trajectory import trajectory_steps
 
 ATTRIBUTION_SLASH = 200
 """Stake taken from the agent the tracer names (as much as a wrong proposer loses)."""
 ATTRIBUTION_REPUTATION = 5
 ENGINE_TRACER = Path(__file__).resolve().parents[2] / "data" / "attribution" / "engine-runs-tracer.npz"
-"""The learned tracer shipped for our own runs (``python -m engine.attribution.injection_eval --save-tracer``)."""
+"""The learned tracer shipped for our own runs (``rca-tui eval injection --save-tracer``)."""
 STEP_TEXT = 160
 """Characters of each evidence-path step's text kept in the slash payload."""
 
@@ -66,8 +70,6 @@ def run_result(session, run_id: str) -> dict:
 def run_trajectory(session, run_id: str, injected_fault: dict | None = None) -> Trajectory:
     """The run's steps (thoughts, actions, observations, votes) as a trajectory, labelled when the run's
     injected fault made the consensus go wrong. ``injected_fault`` overrides the stored one."""
-    from engine.runs.trajectory import trajectory_steps
-
     result = dict(run_result(session, run_id))
     if injected_fault is not None:
         result["injected_fault"] = injected_fault
@@ -132,10 +134,6 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
     """When the run's consensus is known to be wrong, the DAO authority slashes the agent the tracer named; the
     slash tx's payload carries the evidence path. Records an ``attribution`` run event either way (``tx`` None
     when nothing was slashed). Returns that event's payload."""
-    from engine.agents.council import _slash
-    from engine.agents.dao import DaoExecutor
-    from engine.agents.roles import ROLE_BY_KEY
-
     result = run_result(session, run_id)
     trajectory = trajectory or run_trajectory(session, run_id)
     proof = evidence(trajectory, attribution)
@@ -149,7 +147,7 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
         dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
         reason = (f"attribution: {attribution.who} at step {attribution.when} led run {run_id} to the wrong root "
                   f"cause ({result.get('root_cause')} instead of {result['label']['root_cause']})")
-        mined = _slash(dao, attribution.who, amount, reputation, reason, evidence=proof)
+        mined = slash(dao, attribution.who, amount, reputation, reason, evidence=proof)
         payload["tx"] = mined.ref()
         payload["slashed"] = {"agent": attribution.who, "amount": amount, "reputation": reputation}
     session.events.append(run_id, "attribution", payload)
