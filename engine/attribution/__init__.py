@@ -6,5 +6,6 @@ The calls an integration needs (import the submodules; this package imports noth
 * ``pipeline.trace(trajectory, model_name, config, scorer=analysis.rule_scorer)`` -> ``Attribution`` (who, when, ranking,
   evidence_path, per-step score parts, Soft-IDG weights)
 * ``export.graph_view(trajectory, attribution)`` -> plain nodes / edges for display; ``export.to_dot`` / ``to_html``
-* ``evaluate.evaluate(trajectories, EvalConfig(...))`` -> the report the ``eval attribution`` command prints
+
+Scoring it on labelled data (k-fold CV, baselines, ablations) is evaluation: :mod:`engine.evaluation.attribution`.
 """

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
-    from engine.attribution.evaluate import EvalConfig, evaluate
+    from engine.evaluation.attribution import EvalConfig, evaluate
     from engine.runs.attribution import engine_run_config
     started = time.perf_counter()
     db = args.db or Path(tempfile.mkdtemp(prefix="injection-eval-"))
@@ -175,12 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     report = evaluate(trajectories, config, progress)
     report["generation"] = stats
     if args.tracer:
-        from engine.attribution.evaluate import score_tracer
+        from engine.evaluation.attribution import score_tracer
         from engine.attribution.learned import load
 
         report["given_tracer"] = {"path": str(args.tracer), **score_tracer(trajectories, load(args.tracer), config)}
     if args.save_tracer:
-        from engine.attribution.evaluate import fit_all
+        from engine.evaluation.attribution import fit_all
         from engine.attribution.learned import save
 
         args.save_tracer.parent.mkdir(parents=True, exist_ok=True)

@@ -137,7 +137,8 @@ def eval_attribution(
     ] = None,
 ) -> None:
     """Score attribution on labelled trajectories: baselines, rule tracer, learned tracer (k-fold), ablations."""
-    from engine.attribution import adapters, evaluate, learned, pipeline
+    from engine.attribution import adapters, learned
+    from engine.evaluation import attribution as evaluate
 
     try:
         trajectories = adapters.load_trajectories(data, subset.value, context)

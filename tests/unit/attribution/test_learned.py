@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from engine.attribution import learned
-from engine.attribution.evaluate import learned_predictions
 from engine.attribution.features import StepFeatures
 from engine.attribution.learned import LearnedConfig
-from engine.attribution.metrics import Gold, summarize
+from engine.evaluation.attribution import learned_predictions
+from engine.evaluation.metrics import Gold, who_when_scores
 from engine.attribution.pipeline import AttributionConfig, analyse
 from tests.unit.attribution.conftest import make_trajectory
 
@@ -37,7 +37,7 @@ def synthetic_analyses(count: int, seed: int):
 def accuracy(analyses, config):
     predictions = learned_predictions(analyses, AttributionConfig(), config, folds=4, seed=0, with_ground_truth=False)
     golds = [Gold(a.trajectory.label.who, a.trajectory.label.when) for a in analyses]
-    return summarize(predictions, golds)
+    return who_when_scores(predictions, golds)
 
 
 def test_learned_tracer_finds_the_step_from_its_text_not_its_position():
