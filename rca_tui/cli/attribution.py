@@ -154,7 +154,7 @@ def eval_attribution(
         seeds=tuple(seed or (0, 1, 2)),
         ablations=ablations,
     )
-    with _progress_bar(enabled=not json_out or sys.stdout.isatty()) as progress:
+    with ProgressBar(enabled=not json_out or sys.stdout.isatty()) as progress:
         report = evaluate.evaluate(trajectories, config, progress)
     if save_tracer:
         _save_tracer(trajectories, config, save_tracer, evaluate, learned)
@@ -229,11 +229,12 @@ def _print_report(report: dict) -> None:
         f"(median {timing['feature_seconds_median']} s); whole evaluation {timing['evaluation_seconds_total']} s")
 
 
-class _progress_bar:
+class ProgressBar:
     """A rich progress bar on stderr, as a context manager yielding the engine's ``progress(done, total, label)``."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, what: str = "features") -> None:
         self.enabled = enabled
+        self.what = what
         self.bar = None
         self.task = None
 
@@ -243,7 +244,7 @@ class _progress_bar:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TextColumn("{task.description}"), console=Console(stderr=True))
         self.bar.start()
         self.task = self.bar.add_task("", total=None)
