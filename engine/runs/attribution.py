@@ -21,6 +21,7 @@ from engine.attribution.learned import LearnedTracer, load, step_scorer
 from engine.attribution.pipeline import Attribution, AttributionConfig, trace
 from engine.attribution.schema import Label, Trajectory, validate
 from engine.attribution.slm import DEFAULT_MODEL
+from engine.attribution.view import SoftIdgView, StepNode, soft_idg_view
 from engine.runs.trajectory import trajectory_steps
 
 ATTRIBUTION_SLASH = 200
@@ -29,7 +30,7 @@ ATTRIBUTION_REPUTATION = 5
 ENGINE_TRACER = Path(__file__).resolve().parents[2] / "data" / "attribution" / "engine-runs-tracer.npz"
 """The learned tracer shipped for our own runs (``rca-tui eval injection --save-tracer``)."""
 STEP_TEXT = 160
-"""Characters of each evidence-path step's text kept in the slash payload."""
+"""Characters of each step's text kept in the slash payload and the attribution event."""
 
 
 def engine_run_config(config: AttributionConfig = AttributionConfig()) -> AttributionConfig:
@@ -100,33 +101,23 @@ def shipped_tracer() -> LearnedTracer | None:
     return load(path) if path else None
 
 
-def evidence(trajectory: Trajectory, attribution: Attribution) -> dict:
+def evidence(view: SoftIdgView, attribution: Attribution) -> dict:
     """The evidence the slash carries: the path from the blamed step to the failure, with texts and scores."""
-    steps = trajectory.steps
-
-    def row(index: int) -> dict:
-        step = steps[index]
-        return {"step": index, "agent": step.agent, "kind": step.kind, "text": step.content[:STEP_TEXT],
-                "score": _score(attribution, index)}
-
-    return {"run_id": trajectory.id, "who": attribution.who, "when": attribution.when,
-            "path": [row(i) for i in attribution.evidence_path],
-            "failure_steps": [int(i) for i in attribution.failure_steps],
-            "ranking": [{"step": int(r["step"]), "agent": r["agent"], "score": _score(attribution, int(r["step"]))}
-                        for r in attribution.ranking]}
+    return {"run_id": view.trajectory, "who": view.who, "when": view.when,
+            "path": [_path_row(view.nodes[step]) for step in view.evidence_path],
+            "failure_steps": view.failure_steps,
+            "ranking": [{"step": node.step, "agent": node.agent, "score": node.score}
+                        for node in (view.nodes[int(row["step"])] for row in attribution.ranking)]}
 
 
-def soft_idg(trajectory: Trajectory, attribution: Attribution, max_in_edges: int = 3) -> dict:
-    """The Soft-IDG as the console draws it: every step (agent, kind, short text, score) and each step's
-    strongest in-edges."""
-    from engine.attribution.export import graph_view
-
-    view = graph_view(trajectory, attribution, max_in_edges)
-    nodes = [{"step": node["step"], "agent": node["agent"], "kind": node["kind"], "text": node["text"][:STEP_TEXT],
-              "score": _score(attribution, node["step"])} for node in view["nodes"]]
-    edges = [{"from": edge["from"], "to": node["step"], "weight": edge["weight"]}
-             for node in view["nodes"] for edge in node["top_in_edges"]]
-    return {"nodes": nodes, "edges": edges}
+def event_view(payload: dict) -> SoftIdgView:
+    """The Soft-IDG an ``attribution`` event carries. Older events stored bare nodes and edges, or (older still)
+    no graph at all: then the evidence path's rows stand in for the nodes, so the path still draws."""
+    path_rows = payload.get("evidence_path") or []
+    recorded = payload.get("graph") or {"nodes": path_rows}
+    return SoftIdgView.from_dict({"who": payload.get("who"), "when": payload.get("when"),
+                                  "evidence_path": [row["step"] for row in path_rows],
+                                  "failure_steps": payload.get("failure_steps"), **recorded})
 
 
 def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Trajectory | None = None,
@@ -136,13 +127,14 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
     when nothing was slashed). Returns that event's payload."""
     result = run_result(session, run_id)
     trajectory = trajectory or run_trajectory(session, run_id)
-    proof = evidence(trajectory, attribution)
+    view = soft_idg_view(trajectory, attribution, text_chars=STEP_TEXT)
+    proof = evidence(view, attribution)
     wrong = consensus_wrong(result)
     payload = {"who": attribution.who, "when": attribution.when, "evidence_path": proof["path"],
                "ranking": proof["ranking"], "failure_steps": proof["failure_steps"], "consensus_wrong": wrong,
                "event_seq": (trajectory.meta.get("event_seqs") or [None] * (attribution.when + 1))[attribution.when],
                "label": ({"who": trajectory.label.who, "when": trajectory.label.when} if trajectory.label else None),
-               "graph": soft_idg(trajectory, attribution), "tx": None}
+               "graph": view.to_dict(), "tx": None}
     if wrong and attribution.who in ROLE_BY_KEY:
         dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
         reason = (f"attribution: {attribution.who} at step {attribution.when} led run {run_id} to the wrong root "
@@ -154,9 +146,8 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
     return payload
 
 
-def _score(attribution: Attribution, index: int) -> float | None:
-    value = float(attribution.scores[index])
-    return round(value, 4) if value == value and abs(value) != float("inf") else None
+def _path_row(node: StepNode) -> dict:
+    return {"step": node.step, "agent": node.agent, "kind": node.kind, "text": node.text, "score": node.score}
 
 
 def _query(run: dict | None, events: list) -> str:
