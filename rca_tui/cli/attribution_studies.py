@@ -72,12 +72,10 @@ def attribution_bench(
         emit_json(report)
         return
     say(f"model load {report['model_load_seconds']} s")
-    for name, unit in (("uncached_seconds", "s"), ("cached_milliseconds", "ms")):
-        stats = report[name]
-        say(f"{name.split('_')[0]:<9} median {stats['median']} {unit}, p90 {stats['p90']} {unit}, "
-            f"max {stats['max']} {unit}")
-    say(f"uncached median {report['uncached_seconds']['median']} s (target <= 2 s); cached median "
-        f"{report['cached_milliseconds']['median']} ms (target <= 50 ms)")
+    for label, unit, target in (("uncached", "seconds", "2 s"), ("cached", "milliseconds", "50 ms")):
+        stats, short = report[f"{label}_{unit}"], "s" if unit == "seconds" else "ms"
+        say(f"{label:<9} median {stats['median']} {short} (target <= {target}), p90 {stats['p90']} {short}, "
+            f"max {stats['max']} {short}")
 
 
 def _print_injection(report: dict) -> None:
