@@ -20,6 +20,7 @@ def test_attribution_bench_reports_uncached_and_cached_latency(tiny_model_dir, t
     assert set(report["uncached_seconds"]) == set(report["cached_milliseconds"]) == {"median", "p90", "max"}
 
 
-def test_injection_study_refuses_a_missing_nezha_root_before_running_anything(tmp_path):
-    result = CliRunner().invoke(app, ["injection", "--nezha", str(tmp_path / "nowhere")])
+def test_injection_study_refuses_a_missing_nezha_root_before_running_anything(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a short path: the error box is not wide enough to show a long one whole
+    result = CliRunner().invoke(app, ["injection", "--nezha", "nowhere"])
     assert result.exit_code == 2 and "nowhere" in result.output
