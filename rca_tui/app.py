@@ -142,7 +142,7 @@ class RcaApp(App):
 
     @work(thread=True, exclusive=True, group="attribute", exit_on_error=False)
     def _attribute_in_worker(self, run_id: str) -> None:
-        from engine.attribution.engine_runs import attribute_run, run_trajectory, slash_culprit
+        from engine.runs.attribution import attribute_run, run_trajectory, slash_culprit
 
         session = Session(self.db_path, self.clock)
         recorded: list[RunEvent] = []

@@ -133,7 +133,7 @@ def _settle_proposer(dao: DaoExecutor, record: ProposalRecord, correct: bool) ->
     if correct:
         return [_reward(dao, record.proposer, PROPOSER_REWARD, PROPOSER_REPUTATION,
                         f"proposal {record.proposal_id[:12]} on {record.root_cause} was right")]
-    return [_slash(dao, record.proposer, WRONG_PROPOSER_SLASH, WRONG_PROPOSER_REPUTATION,
+    return [slash(dao, record.proposer, WRONG_PROPOSER_SLASH, WRONG_PROPOSER_REPUTATION,
                    f"proposal {record.proposal_id[:12]} on {record.root_cause} was wrong")]
 
 
@@ -141,7 +141,7 @@ def _settle_voter(dao: DaoExecutor, voter: str, right: bool, proposal_id: str) -
     if right:
         return [_reward(dao, voter, SUPPORTER_REWARD, SUPPORTER_REPUTATION,
                         f"vote on {proposal_id[:12]} matched the outcome")]
-    return [_slash(dao, voter, WRONG_SUPPORTER_SLASH, WRONG_SUPPORTER_REPUTATION,
+    return [slash(dao, voter, WRONG_SUPPORTER_SLASH, WRONG_SUPPORTER_REPUTATION,
                    f"vote on {proposal_id[:12]} went against the outcome")]
 
 
@@ -150,7 +150,7 @@ def _reward(dao: DaoExecutor, agent: str, amount: int, reputation: int, reason: 
                                                "reputation": reputation, "reason": reason})
 
 
-def _slash(dao: DaoExecutor, agent: str, amount: int, reputation: int, reason: str,
+def slash(dao: DaoExecutor, agent: str, amount: int, reputation: int, reason: str,
            evidence: dict | None = None) -> Mined:
     payload = {"target": dao.wallets.address(agent), "amount": amount, "reputation": reputation, "reason": reason}
     if evidence is not None:

@@ -1,20 +1,15 @@
-"""Latency benchmark: ``python -m engine.attribution.bench --data DIR [--n 12] [--threads 2]``.
+"""Latency benchmark (``rca-tui eval attribution-bench --data DIR [--n 12] [--threads 2]``).
 
-Prints the model load time, then per-trajectory attribution latency uncached (one SLM forward pass, cache off)
+Measures the model load time, then per-trajectory attribution latency uncached (one SLM forward pass, cache off)
 and cached (features read back from disk), as median / p90 / max. Targets on 2 cores: median ≤ 2 s uncached,
-≤ 50 ms cached. Not a pass/fail test: it prints figures.
+≤ 50 ms cached. Not a pass/fail test: it reports figures.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from engine.attribution.adapters import load_trajectories
 from engine.attribution.features import extract_features
 from engine.attribution.pipeline import AttributionConfig, analyse, attribution_from_scores
 from engine.attribution.schema import Trajectory
@@ -57,25 +52,3 @@ def run_benchmark(trajectories: list[Trajectory], model_name: str = DEFAULT_MODE
 def _stats(values: list[float]) -> dict[str, float]:
     return {"median": round(float(np.median(values)), 3), "p90": round(float(np.percentile(values, 90)), 3),
             "max": round(float(np.max(values)), 3)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="a Who&When root or any folder of trajectories")
-    parser.add_argument("--n", type=int, default=12, help="how many trajectories (spread over the folder)")
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    arguments = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(arguments.threads)
-    report = run_benchmark(spread(load_trajectories(arguments.data), arguments.n), arguments.model)
-    report["threads"] = arguments.threads
-    print(json.dumps(report, indent=2))
-    print(f"uncached median {report['uncached_seconds']['median']} s (target <= 2 s); cached median "
-          f"{report['cached_milliseconds']['median']} ms (target <= 50 ms)", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,8 +3,7 @@
 ``s(t) = alpha * ||x̂_t - x_t||² + beta * (1 - cos(x_t, p))`` where
 * ``x̂_t`` reconstructs step t's embedding from the steps it read: the attention-weighted mean of their
   embeddings (next-step reconstruction from history);
-* ``p`` is a prototype of normal steps: the mean embedding of the trajectory's steps, or one fitted on a corpus
-  with :func:`fit_prototype`.
+* ``p`` is a prototype of normal steps: the mean embedding of the trajectory's steps.
 Both parts are z-scored within the trajectory before they are mixed, so alpha and beta are comparable.
 """
 from __future__ import annotations
@@ -27,20 +26,14 @@ def anomaly_scores(
     kept: np.ndarray,
     alpha: float = 1.0,
     beta: float = 1.0,
-    prototype: np.ndarray | None = None,
 ) -> AnomalyScores:
     """Per-step anomaly; ``alpha=0`` ablates reconstruction, ``beta=0`` ablates the prototype."""
     unit = _unit_rows(embeddings)
-    reference = _unit_rows(prototype[None, :])[0] if prototype is not None else _unit_rows(unit[kept].mean(0)[None])[0]
+    reference = _unit_rows(unit[kept].mean(0)[None])[0]
     reconstruction = np.where(kept, _reconstruction_error(unit, attention, kept), 0.0)
     distance = np.where(kept, 1.0 - unit @ reference, 0.0)
     total = alpha * zscore(reconstruction, kept) + beta * zscore(distance, kept)
     return AnomalyScores(reconstruction, distance, np.where(kept, total, total[kept].min(initial=0.0)))
-
-
-def fit_prototype(embedding_sets: list[np.ndarray]) -> np.ndarray:
-    """A corpus prototype: the mean unit embedding over many trajectories' steps (no labels needed)."""
-    return _unit_rows(np.concatenate([_unit_rows(e) for e in embedding_sets]).mean(0)[None])[0]
 
 
 def zscore(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

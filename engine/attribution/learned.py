@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from engine.attribution.analysis import Analysis, StepScorer
 from engine.attribution.node_features import (
     FEATURE_GROUPS,
     agent_feature_names,
@@ -26,7 +28,6 @@ from engine.attribution.node_features import (
     feature_names,
     node_features,
 )
-from engine.attribution.pipeline import Analysis
 
 MODEL_TYPES = ("linear", "mlp", "gnn")
 
@@ -118,6 +119,11 @@ def score_steps(tracer: LearnedTracer, analysis: Analysis, with_ground_truth: bo
         if own.any():
             joint[own] = agent_log_p[agent_index] + _log_softmax(step_scores[own])
     return joint
+
+
+def step_scorer(tracer: LearnedTracer, with_ground_truth: bool = False) -> StepScorer:
+    """The tracer as the pipeline's scorer; ``with_ground_truth``: it may read ``trajectory.ground_truth``."""
+    return partial(score_steps, tracer, with_ground_truth=with_ground_truth)
 
 
 def labelled_agent(analysis: Analysis) -> str:

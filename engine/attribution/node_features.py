@@ -15,8 +15,8 @@ from collections import Counter
 
 import numpy as np
 
+from engine.attribution.analysis import Analysis
 from engine.attribution.detector import zscore
-from engine.attribution.pipeline import Analysis
 from engine.attribution.tracer import minmax
 
 FEATURE_GROUPS = ("position", "text", "slm", "ground_truth")

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.attribution.detector import AnomalyScores, anomaly_scores
+from engine.attribution.analysis import Analysis, StepScorer, rule_scorer
+from engine.attribution.detector import anomaly_scores
 from engine.attribution.features import StepFeatures, extract_features
 from engine.attribution.graph import GraphConfig, build_soft_idg
 from engine.attribution.layout import FeatureConfig
@@ -41,18 +42,6 @@ class AttributionConfig:
     """``step``: the agent of the best step; ``agent_sum``: the agent with the most score mass (softmax over
     steps); ``joint``: that agent, and when = that agent's best step (who and when always agree)."""
     top_k: int = 5
-
-
-@dataclass(frozen=True)
-class Analysis:
-    trajectory: Trajectory
-    features: StepFeatures
-    anomaly: AnomalyScores
-    graph: np.ndarray
-    failures: list[int]
-    influence: np.ndarray
-    candidates: np.ndarray
-    rule_score: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -121,17 +110,12 @@ def trace(
     trajectory: Trajectory,
     model_name: str = DEFAULT_MODEL,
     config: AttributionConfig = AttributionConfig(),
-    learned: Any = None,
-    with_ground_truth: bool = False,
+    scorer: StepScorer = rule_scorer,
 ) -> Attribution:
-    """Attribute one trajectory. ``learned``: a :class:`~engine.attribution.learned.LearnedTracer`, else the rule
-    tracer. ``with_ground_truth``: the learned tracer may read ``trajectory.ground_truth``."""
+    """Attribute one trajectory; ``scorer`` ranks its steps (the rule tracer's, or a learned tracer's
+    :func:`~engine.attribution.learned.step_scorer`)."""
     analysis = analyse(trajectory, extract_features(trajectory, model_name, config.features), config)
-    if learned is None:
-        return attribution_from_scores(analysis, analysis.rule_score, config)
-    from engine.attribution.learned import score_steps
-
-    return attribution_from_scores(analysis, score_steps(learned, analysis, with_ground_truth), config)
+    return attribution_from_scores(analysis, scorer(analysis), config)
 
 
 def _who(analysis: Analysis, scores: np.ndarray, when: int, mode: str) -> str:

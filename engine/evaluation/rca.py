@@ -1,6 +1,6 @@
 """RCA accuracy: AC@k and Avg@k over a dataset folder, per system and per fault type.
 
-AC@k = share of cases whose labelled root cause is among the top k; Avg@k = mean of AC@1..AC@k.
+AC@k and Avg@k as :mod:`engine.evaluation.metrics` defines them.
 Run as a benchmark: `python -m engine.evaluation.rca DATASET_DIR [DATASET_DIR ...] [--json]`.
 """
 
@@ -13,21 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from engine.evaluation.metrics import ac_at_k, avg_at_k
 from engine.telemetry.dataset import list_cases, load_case
 from engine.telemetry.model import Incident
 
 KS = (1, 2, 3, 4, 5)
 RankFn = Callable[[Incident], Sequence[str]]
-
-
-def ac_at_k(rankings: Sequence[Sequence[str]], truths: Sequence[str], k: int) -> float:
-    if not truths:
-        return 0.0
-    return sum(truth in list(ranking)[:k] for ranking, truth in zip(rankings, truths)) / len(truths)
-
-
-def avg_at_k(rankings: Sequence[Sequence[str]], truths: Sequence[str], k: int) -> float:
-    return sum(ac_at_k(rankings, truths, j) for j in range(1, k + 1)) / k
 
 
 @dataclass

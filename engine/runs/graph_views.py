@@ -6,6 +6,8 @@ from typing import Any
 
 import networkx as nx
 
+from engine.attribution.view import SoftIdgView
+
 
 def fault_graph(graph_state: dict[str, Any]) -> nx.DiGraph:
     """Nodes carry `score`, `reason`, `root`, `on_path`; edges carry `on_path`. Any other graph kind (the
@@ -41,36 +43,36 @@ def soft_idg_graph(attribution: dict[str, Any] | None) -> nx.DiGraph:
     edges carry `weight` (None for an evidence-path hop outside the stored top in-edges) and `on_path`. The graph
     keeps `who`, `when`, `tx`, `slashed`, `consensus_wrong` and `label`. Empty without an attribution."""
     payload = attribution or {}
-    view = payload.get("graph") or {}
     label = payload.get("label") or {}
-    when = payload.get("when")
-    graph = nx.DiGraph(kind="soft_idg", who=payload.get("who"), when=when, tx=payload.get("tx"),
+    graph = nx.DiGraph(kind="soft_idg", who=payload.get("who"), when=payload.get("when"), tx=payload.get("tx"),
                        slashed=payload.get("slashed"), consensus_wrong=payload.get("consensus_wrong"),
                        label=payload.get("label"), path=[])
     if not payload:
         return graph
-    path_steps = [int(row["step"]) for row in payload.get("evidence_path", [])]
-    failures = {int(step) for step in payload.get("failure_steps") or []}
-    names: dict[int, str] = {}
-    # older payloads carry no graph: the evidence path's rows alone still draw the path
-    for row in [*view.get("nodes", []), *payload.get("evidence_path", [])]:
-        step = int(row["step"])
-        if step in names:
-            continue
-        names[step] = step_node(step, row.get("agent"))
-        score = row.get("score")
-        graph.add_node(names[step], step=step, agent=row.get("agent") or "?", kind=row.get("kind") or "",
-                       score=float(score) if score is not None else 0.0, scored=score is not None,
-                       reason=row.get("text") or "", root=step == when, on_path=step in path_steps,
-                       failure=step in failures, label=step == label.get("when"))
-    for edge in view.get("edges", []):
-        source, target = names.get(int(edge["from"])), names.get(int(edge["to"]))
-        if source and target:
-            graph.add_edge(source, target, weight=edge.get("weight"), on_path=False)
-    path = [names[step] for step in path_steps]
+    view = event_view(payload)
+    names = {node.step: step_node(node.step, node.agent) for node in view.nodes}
+    for node in view.nodes:
+        graph.add_node(names[node.step], step=node.step, agent=node.agent, kind=node.kind,
+                       score=float(node.score) if node.score is not None else 0.0, scored=node.score is not None,
+                       reason=node.text, root=node.step == view.when, on_path=node.step in view.evidence_path,
+                       failure=node.step in view.failure_steps, label=node.step == label.get("when"))
+    for source, target, weight in view.edges():
+        if source in names and target in names:
+            graph.add_edge(names[source], names[target], weight=weight, on_path=False)
+    path = [names[step] for step in view.evidence_path]
     for source, target in zip(path, path[1:]):
         if not graph.has_edge(source, target):
             graph.add_edge(source, target, weight=None)
         graph.edges[source, target]["on_path"] = True
     graph.graph["path"] = path
     return graph
+
+
+def event_view(payload: dict) -> SoftIdgView:
+    """The Soft-IDG an ``attribution`` event carries. Older events stored bare nodes and edges, or (older still)
+    no graph at all: then the evidence path's rows stand in for the nodes, so the path still draws."""
+    path_rows = payload.get("evidence_path") or []
+    recorded = payload.get("graph") or {"nodes": path_rows}
+    return SoftIdgView.from_dict({"who": payload.get("who"), "when": payload.get("when"),
+                                  "evidence_path": [row["step"] for row in path_rows],
+                                  "failure_steps": payload.get("failure_steps"), **recorded})

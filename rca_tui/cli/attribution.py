@@ -64,7 +64,7 @@ def attribute(
     db: DbOption = None,
 ) -> None:
     """Who (which agent) and when (which step) caused this trajectory (or engine run) to fail, with the evidence path."""
-    from engine.attribution import export, learned, pipeline
+    from engine.attribution import analysis, export, learned, pipeline
 
     config = _attribution_config(failure_step, anomaly_weight, max_tokens, top_k)
     if (path is None) == (run is None):
@@ -73,7 +73,7 @@ def attribute(
         fail("--slash needs --run RUN_ID", ExitCode.USAGE)
     session = None
     if run is not None:
-        from engine.attribution.engine_runs import RunNotFound, engine_run_config, run_trajectory, shipped_tracer_path
+        from engine.runs.attribution import RunNotFound, engine_run_config, run_trajectory, shipped_tracer_path
         from engine.runs.session import Session
 
         config = engine_run_config(config)
@@ -86,15 +86,16 @@ def attribute(
     else:
         trajectory = _load_one(path, context)
     tracer = learned.load(tracer_model) if tracer_model else None
+    scorer = learned.step_scorer(tracer, with_gt) if tracer else analysis.rule_scorer
     try:
-        result = pipeline.trace(trajectory, model, config, tracer, with_gt)
+        result = pipeline.trace(trajectory, model, config, scorer)
     except FileNotFoundError as error:
         fail(str(error), ExitCode.NOT_FOUND)
     _write_artefact(dot, lambda: export.to_dot(trajectory, result), "DOT graph")
     _write_artefact(html, lambda: export.to_html(trajectory, result), "HTML page")
     recorded = None
     if slash:
-        from engine.attribution.engine_runs import slash_culprit
+        from engine.runs.attribution import slash_culprit
 
         recorded = slash_culprit(session, run, result, trajectory)
     if json_out:
@@ -136,7 +137,8 @@ def eval_attribution(
     ] = None,
 ) -> None:
     """Score attribution on labelled trajectories: baselines, rule tracer, learned tracer (k-fold), ablations."""
-    from engine.attribution import adapters, evaluate, learned, pipeline
+    from engine.attribution import adapters, learned
+    from engine.evaluation import attribution as evaluate
 
     try:
         trajectories = adapters.load_trajectories(data, subset.value, context)
@@ -152,7 +154,7 @@ def eval_attribution(
         seeds=tuple(seed or (0, 1, 2)),
         ablations=ablations,
     )
-    with _progress_bar(enabled=not json_out or sys.stdout.isatty()) as progress:
+    with ProgressBar(enabled=not json_out or sys.stdout.isatty()) as progress:
         report = evaluate.evaluate(trajectories, config, progress)
     if save_tracer:
         _save_tracer(trajectories, config, save_tracer, evaluate, learned)
@@ -227,11 +229,12 @@ def _print_report(report: dict) -> None:
         f"(median {timing['feature_seconds_median']} s); whole evaluation {timing['evaluation_seconds_total']} s")
 
 
-class _progress_bar:
+class ProgressBar:
     """A rich progress bar on stderr, as a context manager yielding the engine's ``progress(done, total, label)``."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, what: str = "features") -> None:
         self.enabled = enabled
+        self.what = what
         self.bar = None
         self.task = None
 
@@ -241,7 +244,7 @@ class _progress_bar:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TextColumn("{task.description}"), console=Console(stderr=True))
         self.bar.start()
         self.task = self.bar.add_task("", total=None)

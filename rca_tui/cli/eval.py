@@ -7,10 +7,13 @@ from typing import Annotated
 import typer
 
 from rca_tui.cli.attribution import eval_attribution
+from rca_tui.cli.attribution_studies import attribution_bench, eval_injection
 from rca_tui.cli.common import DbOption, JsonOption, emit_json, say
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
 app.command("attribution")(eval_attribution)
+app.command("injection")(eval_injection)
+app.command("attribution-bench")(attribution_bench)
 
 
 @app.command("rca")

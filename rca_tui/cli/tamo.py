@@ -56,8 +56,8 @@ def train(dataset: DatasetOption,
           json_out: JsonOption = False) -> None:
     """Train T1, T2 and T3 on every labelled case of DATASET and save one checkpoint (config + case list)."""
     from engine.config import TAMO_CHECKPOINT
+    from engine.evaluation.tamo import evaluation_report
     from engine.provenance import write_manifest
-    from engine.tamo.evaluate import evaluation_report
     from engine.tamo.model import TrainConfig, train_model
 
     config = TrainConfig(seed=seed)
@@ -116,7 +116,7 @@ def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 
              ablations: Annotated[bool, typer.Option("--ablations", help="Also run every ablation.")] = False,
              json_out: JsonOption = False) -> None:
     """Cross-validated AC@1 / AC@3 / Avg@5 per system and fault-type accuracy / macro-F1 (never on training cases)."""
-    from engine.tamo.evaluate import ABLATIONS, evaluation_report
+    from engine.evaluation.tamo import ABLATIONS, evaluation_report
     from engine.tamo.model import TrainConfig
 
     if scheme not in ("kfold", "loso"):

@@ -12,12 +12,13 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from engine.evaluation.rca import ac_at_k, avg_at_k, evaluate_rca
+from engine.evaluation.metrics import ac_at_k, avg_at_k
+from engine.evaluation.rca import evaluate_rca
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.runner import run_incident
 from engine.runs.session import Session
 from engine.tamo.dataset import dataset_features
-from engine.tamo.evaluate import folds_by_case
+from engine.evaluation.tamo import folds_by_case
 from engine.tamo.model import TrainConfig, train_model
 
 

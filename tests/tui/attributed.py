@@ -43,7 +43,7 @@ def faulty_run_db(db_path: Path) -> str:
 
 def attribute_and_slash(db_path: Path, run_id: str, model: Path, cache: Path) -> dict:
     """What `rca-tui attribute --run RUN --slash` does, with the tiny model; returns the attribution payload."""
-    from engine.attribution.engine_runs import attribute_run, run_trajectory, slash_culprit
+    from engine.runs.attribution import attribute_run, run_trajectory, slash_culprit
 
     with mock.patch.dict(os.environ, {"RCA_TUI_CACHE": str(cache)}):
         settings.cache_clear()  # engine.config reads the environment once

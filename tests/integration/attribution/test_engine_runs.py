@@ -3,13 +3,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.tiny_llm import build_tiny_llama
 
 from engine.agents.faults import FaultSpec
-from engine.attribution.engine_runs import attribute_run, run_trajectory, slash_culprit
+from engine.agents.roles import ROLES
+from engine.attribution.view import SoftIdgView
 from engine.reasoners.heuristic import HeuristicReasoner
+from engine.runs.attribution import (
+    ATTRIBUTION_REPUTATION,
+    ATTRIBUTION_SLASH,
+    attribute_run,
+    run_trajectory,
+    slash_culprit,
+)
 from engine.runs.runner import run_incident
 from engine.runs.session import Session
 from tests.unit.agents.conftest import make_incident
@@ -48,13 +57,24 @@ def test_injected_fault_is_attributed_and_slashed_on_chain(tmp_path, monkeypatch
     assert injected["decoy"] in trajectory.steps[trajectory.label.when].content
 
     attribution = attribute_run(session, run_id, model_name=str(tiny_model), trajectory=trajectory)
-    assert attribution.who in trajectory.agents and 0 <= attribution.when < len(trajectory.steps)
+    blamed = trajectory.steps[attribution.when]
+    assert blamed.agent == attribution.who, "who and when name the same step of this run"
+    assert blamed.kind not in ("query", "observation"), "tool output and the question are never blamed"
+    path = attribution.evidence_path
+    assert path[0] == attribution.when and path[-1] in attribution.failure_steps
+    assert path == sorted(set(path)), "the evidence runs forward in time, step by step"
+    assert np.isfinite(attribution.scores[trajectory.label.when]), "the injected step is ranked like any other"
 
-    address = session.wallets.address(attribution.who)
-    stake_before = session.chain.state.get_account(address).stake
+    stakes_before = _stakes(session)
     recorded = slash_culprit(session, run_id, attribution, trajectory)
-    assert session.chain.state.get_account(address).stake < stake_before
+    stakes_after = _stakes(session)
+    assert stakes_before[attribution.who] > 0
+    assert stakes_after[attribution.who] == max(0, stakes_before[attribution.who] - ATTRIBUTION_SLASH)
+    assert {a: s for a, s in stakes_after.items() if a != attribution.who} == \
+        {a: s for a, s in stakes_before.items() if a != attribution.who}
     assert recorded["tx"] is not None and recorded["tx"]["status"] == "success"
+    assert recorded["slashed"] == {"agent": attribution.who, "amount": ATTRIBUTION_SLASH,
+                                   "reputation": ATTRIBUTION_REPUTATION}
 
     slash = next(e for e in session.run_events(run_id)
                  if e.kind == "tx_submitted" and e.payload["tx_type"] == "token.slash"
@@ -66,9 +86,10 @@ def test_injected_fault_is_attributed_and_slashed_on_chain(tmp_path, monkeypatch
 
     event = [e for e in session.run_events(run_id) if e.kind == "attribution"][-1]
     assert event.payload["who"] == attribution.who and event.payload["tx"]["tx"] == recorded["tx"]["tx"]
-    graph = event.payload["graph"]
-    assert [node["step"] for node in graph["nodes"]] == list(range(len(trajectory.steps)))
-    assert all(edge["from"] < edge["to"] for edge in graph["edges"])  # influence flows forward in time
+    view = SoftIdgView.from_dict(event.payload["graph"])
+    assert [node.step for node in view.nodes] == list(range(len(trajectory.steps)))
+    assert (view.who, view.when, view.evidence_path) == (attribution.who, attribution.when, attribution.evidence_path)
+    assert all(source < target for source, target, _ in view.edges())  # influence flows forward in time
     assert session.verify().ok
 
 
@@ -85,3 +106,7 @@ def test_right_runs_are_not_labelled_or_slashed(tmp_path, monkeypatch, tiny_mode
     recorded = slash_culprit(session, result["run_id"], attribution, trajectory)
     assert recorded["tx"] is None and recorded["consensus_wrong"] is False
     assert session.verify().ok
+
+
+def _stakes(session) -> dict[str, int]:
+    return {role.key: session.chain.state.get_account(session.wallets.address(role.key)).stake for role in ROLES}

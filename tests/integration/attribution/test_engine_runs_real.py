@@ -7,8 +7,8 @@ import importlib.util
 import pytest
 
 from engine.agents.faults import FaultSpec
-from engine.attribution.engine_runs import attribute_run, run_trajectory
 from engine.config import DEMO_DIR, ENGINE_RUNS_TRACER
+from engine.runs.attribution import attribute_run, run_trajectory
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.runner import run_incident
 from engine.runs.session import Session

@@ -78,7 +78,7 @@ def test_importing_the_commands_does_not_import_torch():
 
 
 def test_engine_attribution_never_imports_the_ui():
-    code = ("import sys, engine.attribution.evaluate, engine.attribution.export, engine.attribution.learned; "
+    code = ("import sys, engine.evaluation.attribution, engine.attribution.export, engine.attribution.learned; "
             "print(sorted(m for m in ('rich', 'typer', 'textual') if m in sys.modules))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"

@@ -8,23 +8,24 @@ import numpy as np
 import pytest
 
 from engine.attribution import learned
-from engine.attribution.evaluate import learned_predictions
 from engine.attribution.features import StepFeatures
 from engine.attribution.learned import LearnedConfig
-from engine.attribution.metrics import Gold, summarize
+from engine.evaluation.attribution import learned_predictions
+from engine.evaluation.metrics import Gold, who_when_scores
 from engine.attribution.pipeline import AttributionConfig, analyse
 from tests.unit.attribution.conftest import make_trajectory
 
 
-def synthetic_analyses(count: int, seed: int):
+def synthetic_analyses(count: int, seed: int, first_kind: str = "message"):
     rng = random.Random(seed)
     analyses = []
     for k in range(count):
         n = rng.randint(5, 9)
         culprit = rng.randrange(1, n)
         agents = [f"Expert{rng.randrange(50)}" for _ in range(n)]
-        contents = [(agents[i], "message", ("Let us assume hypothetical numbers." if i == culprit else
-                                             f"Checked the source, value {rng.randrange(100)}.")) for i in range(n)]
+        texts = ["Let us assume hypothetical numbers." if i == culprit else f"Checked the source, value {rng.randrange(100)}."
+                 for i in range(n)]
+        contents = [(agents[i], first_kind if i == 0 else "message", texts[i]) for i in range(n)]
         trajectory = make_trajectory(contents, when=culprit, who=agents[culprit], trajectory_id=f"s{k}")
         noise = np.random.default_rng(k)
         features = StepFeatures(np.ones(n, bool), np.triu(noise.uniform(0, 0.1, (n, n)), 1),
@@ -37,7 +38,7 @@ def synthetic_analyses(count: int, seed: int):
 def accuracy(analyses, config):
     predictions = learned_predictions(analyses, AttributionConfig(), config, folds=4, seed=0, with_ground_truth=False)
     golds = [Gold(a.trajectory.label.who, a.trajectory.label.when) for a in analyses]
-    return summarize(predictions, golds)
+    return who_when_scores(predictions, golds)
 
 
 def test_learned_tracer_finds_the_step_from_its_text_not_its_position():
@@ -57,17 +58,22 @@ def test_saved_tracer_scores_like_the_trained_one(tmp_path):
         assert np.allclose(learned.score_steps(tracer, analyses[0]), learned.score_steps(reloaded, analyses[0]))
 
 
-def test_tracer_saved_with_other_features_is_refused(tmp_path):
+def test_tracer_saved_with_other_features_is_refused_naming_them(tmp_path):
     tracer = learned.fit(synthetic_analyses(6, seed=3), LearnedConfig(epochs=5))
-    older = learned.LearnedTracer(tracer.config, tracer.step_names[:-1], tracer.agent_names, tracer.step_scorer,
-                                  tracer.agent_scorer)
+    older = learned.LearnedTracer(tracer.config, [*tracer.step_names[:-1], "retired_feature"], tracer.agent_names,
+                                  tracer.step_scorer, tracer.agent_scorer)
     learned.save(older, tmp_path / "old.npz")
-    with pytest.raises(ValueError, match="old.npz.*retrain"):
+    with pytest.raises(ValueError, match="old.npz.*retrain") as refused:
         learned.load(tmp_path / "old.npz")
+    assert "retired_feature" in str(refused.value) and tracer.step_names[-1] in str(refused.value)
 
 
-def test_shipped_engine_run_tracer_matches_the_features_this_version_computes():
+def test_shipped_engine_run_tracer_scores_this_versions_features(tmp_path):
     from engine.config import ENGINE_RUNS_TRACER
 
-    tracer = learned.load(ENGINE_RUNS_TRACER)  # raises when node features changed without retraining it
-    assert tracer.config.model_type in learned.MODEL_TYPES
+    shipped = learned.load(ENGINE_RUNS_TRACER)  # refused when the node features changed without retraining it
+    analysis = synthetic_analyses(1, seed=4, first_kind="query")[0]
+    scores = learned.score_steps(shipped, analysis)
+    assert np.isfinite(scores[analysis.candidates]).all() and np.isneginf(scores[~analysis.candidates]).all()
+    learned.save(shipped, tmp_path / "copy.npz")
+    assert np.array_equal(learned.score_steps(learned.load(tmp_path / "copy.npz"), analysis), scores)

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from engine.attribution.baselines import first_step, majority_agent, most_frequent_speaker, random_step
-from engine.attribution.metrics import Gold, Prediction, summarize
+from engine.evaluation.baselines import first_step, majority_agent, most_frequent_speaker, random_step
+from engine.evaluation.metrics import Gold, Prediction, who_when_scores
 from tests.unit.attribution.conftest import make_trajectory
 
 
 def test_exact_match_differs_from_the_upstream_substring_match():
     predictions = [Prediction("a", "Verification_Expert", 10, [10, 1, 2]), Prediction("b", "websurfer", 3, [3])]
     golds = [Gold("Expert", 1), Gold("WebSurfer", 3)]
-    summary = summarize(predictions, golds)
+    summary = who_when_scores(predictions, golds)
     assert summary["when"] == 0.5 and summary["when_substring_upstream"] == 1.0
     assert summary["who"] == 0.5 and summary["who_substring_upstream"] == 0.5
     assert summary["when_top3"] == 1.0

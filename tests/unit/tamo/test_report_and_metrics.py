@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.tamo.dataset import LabelledCase
-from engine.tamo.evaluate import fault_type_scores, folds_by_case, ranking_scores
+from engine.evaluation.tamo import fault_type_scores, folds_by_case, ranking_scores
 from engine.tamo.expert import expert_report
 from engine.tamo.model import Inference, causal_edges
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.evaluation.rca import CaseResult, ac_at_k, avg_at_k, evaluate_rca, format_table, summarize
+from engine.evaluation.metrics import ac_at_k, avg_at_k
+from engine.evaluation.rca import CaseResult, evaluate_rca, format_table, summarize
 
 from .conftest import DEMO
 

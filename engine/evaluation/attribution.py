@@ -12,13 +12,14 @@ from typing import Callable
 
 import numpy as np
 
-from engine.attribution.baselines import all_baselines
+from engine.attribution.analysis import Analysis
 from engine.attribution.features import StepFeatures, extract_features
 from engine.attribution.learned import LearnedConfig, fit, score_steps
-from engine.attribution.metrics import Gold, Prediction, summarize
-from engine.attribution.pipeline import Analysis, AttributionConfig, analyse, attribution_from_scores
+from engine.attribution.pipeline import AttributionConfig, analyse, attribution_from_scores
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL
+from engine.evaluation.baselines import all_baselines
+from engine.evaluation.metrics import Gold, Prediction, who_when_scores
 
 Progress = Callable[[int, int, str], None]
 
@@ -56,7 +57,7 @@ def score_tracer(trajectories: list[Trajectory], tracer, config: EvalConfig) -> 
     """who / when of an already trained tracer on labelled trajectories it never saw (no cross-validation)."""
     analyses = _labelled_analyses(trajectories, config)
     predictions = [_prediction(a, score_steps(tracer, a), config.attribution) for a in analyses]
-    return summarize(predictions, [Gold(a.trajectory.label.who or "", int(a.trajectory.label.when)) for a in analyses])
+    return who_when_scores(predictions, [_gold(a.trajectory) for a in analyses])
 
 
 def _labelled_analyses(trajectories: list[Trajectory], config: EvalConfig) -> list[Analysis]:
@@ -90,12 +91,12 @@ def learned_predictions(
 
 
 def evaluate_subset(trajectories: list[Trajectory], features: list[StepFeatures], config: EvalConfig) -> dict:
-    golds = [Gold(t.label.who or "", int(t.label.when)) for t in trajectories]
+    golds = [_gold(t) for t in trajectories]
     analyses = [analyse(t, f, config.attribution) for t, f in zip(trajectories, features)]
     report = {
         "n": len(trajectories),
         "baselines": _baselines(trajectories, golds, config),
-        "rule_tracer": summarize(rule_predictions(analyses, config.attribution), golds),
+        "rule_tracer": who_when_scores(rule_predictions(analyses, config.attribution), golds),
         "learned_tracer": {
             mode: _over_seeds(analyses, golds, config, config.learned, with_gt)
             for mode, with_gt in (("without_gt", False), ("with_gt", True))
@@ -115,13 +116,13 @@ def _baselines(trajectories: list[Trajectory], golds: list[Gold], config: EvalCo
             slots = predictions.setdefault(name, [None] * len(trajectories))
             for i, prediction in zip(test, fold_predictions):
                 slots[i] = prediction
-    return {name: summarize(p, golds) for name, p in predictions.items()}
+    return {name: who_when_scores(p, golds) for name, p in predictions.items()}
 
 
 def _over_seeds(analyses: list[Analysis], golds: list[Gold], config: EvalConfig,
                 learned: LearnedConfig, with_gt: bool) -> dict:
-    runs = [summarize(learned_predictions(analyses, config.attribution, learned, config.folds, seed, with_gt), golds)
-            for seed in config.seeds]
+    runs = [who_when_scores(learned_predictions(analyses, config.attribution, learned, config.folds, seed, with_gt),
+                            golds) for seed in config.seeds]
     summary = {key: round(float(np.mean([r[key] for r in runs])), 4) for key in runs[0]}
     summary["who_std"] = round(float(np.std([r["who"] for r in runs])), 4)
     summary["when_std"] = round(float(np.std([r["when"] for r in runs])), 4)
@@ -147,7 +148,7 @@ def _ablations(trajectories, features, golds, analyses, config: EvalConfig) -> d
     report = {}
     for name, variant in rule_variants.items():
         variant_analyses = [analyse(t, f, variant) for t, f in zip(trajectories, features)]
-        report[name] = summarize(rule_predictions(variant_analyses, variant), golds)
+        report[name] = who_when_scores(rule_predictions(variant_analyses, variant), golds)
     learned_variants = {
         "learned: position only (structural prior)": ("position",),
         "learned: without SLM features": ("position", "text"),
@@ -161,6 +162,10 @@ def _ablations(trajectories, features, golds, analyses, config: EvalConfig) -> d
             variant = replace(config.learned, model_type=model_type)
             report[f"learned: model={model_type} [without_gt]"] = _over_seeds(analyses, golds, config, variant, False)
     return report
+
+
+def _gold(trajectory: Trajectory) -> Gold:
+    return Gold(trajectory.label.who or "", int(trajectory.label.when))
 
 
 def _prediction(analysis: Analysis, scores: np.ndarray, config: AttributionConfig) -> Prediction:

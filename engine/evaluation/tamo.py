@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from engine.evaluation.metrics import ac_at_k, accuracy, avg_at_k, confusion_matrix, macro_f1
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.model import Inference, Progress, TrainConfig, train_model
 
@@ -56,43 +57,24 @@ def ranking_scores(results: list[tuple[LabelledCase, Inference]]) -> dict[str, d
     """Per system and overall: AC@1, AC@3, Avg@5 (mean of AC@1..AC@5), number of cases."""
     groups = defaultdict(list)
     for case, inference in results:
-        rank = rank_of(inference, case.root_cause)
-        groups[case.features.system].append(rank)
-        groups["all"].append(rank)
-    return {name: _accuracy_at(np.array(ranks)) for name, ranks in sorted(groups.items())}
+        ranked = ([entity for entity, _ in inference.ranking], case.root_cause)
+        groups[case.features.system].append(ranked)
+        groups["all"].append(ranked)
+    return {name: _ranking_row(members) for name, members in sorted(groups.items())}
 
 
-def _accuracy_at(ranks: np.ndarray) -> dict[str, float]:
-    at = {k: float((ranks < k).mean()) for k in range(1, 6)}
-    return {"AC@1": round(at[1], 4), "AC@3": round(at[3], 4), "Avg@5": round(float(np.mean(list(at.values()))), 4),
-            "cases": int(len(ranks))}
+def _ranking_row(members: list[tuple[list[str], str]]) -> dict[str, float]:
+    rankings, truths = [ranking for ranking, _ in members], [truth for _, truth in members]
+    return {"AC@1": round(ac_at_k(rankings, truths, 1), 4), "AC@3": round(ac_at_k(rankings, truths, 3), 4),
+            "Avg@5": round(avg_at_k(rankings, truths, 5), 4), "cases": len(members)}
 
 
 def fault_type_scores(results: list[tuple[LabelledCase, Inference]]) -> dict:
     """Accuracy, macro-F1 over the true classes, and the confusion matrix: true type -> {guessed type: cases}."""
     truth = [case.fault_type for case, _ in results]
     guess = [max(inference.fault_types, key=inference.fault_types.get) for _, inference in results]
-    classes = sorted(set(truth))
-    f1 = [_f1(truth, guess, c) for c in classes]
-    accuracy = float(np.mean([t == g for t, g in zip(truth, guess)]))
-    return {"accuracy": round(accuracy, 4), "macro_f1": round(float(np.mean(f1)), 4), "cases": len(truth),
-            "confusion": confusion_matrix(truth, guess)}
-
-
-def confusion_matrix(truth: list[str], guess: list[str]) -> dict[str, dict[str, int]]:
-    """Every label (true or guessed) as a row and a column, so the rows of a never-true label read zero."""
-    labels = sorted(set(truth) | set(guess))
-    matrix = {t: dict.fromkeys(labels, 0) for t in labels}
-    for t, g in zip(truth, guess):
-        matrix[t][g] += 1
-    return matrix
-
-
-def _f1(truth: list[str], guess: list[str], label: str) -> float:
-    tp = sum(t == label and g == label for t, g in zip(truth, guess))
-    fp = sum(t != label and g == label for t, g in zip(truth, guess))
-    fn = sum(t == label and g != label for t, g in zip(truth, guess))
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return {"accuracy": round(accuracy(truth, guess), 4), "macro_f1": round(macro_f1(truth, guess), 4),
+            "cases": len(truth), "confusion": confusion_matrix(truth, guess)}
 
 
 ABLATIONS: dict[str, Callable[[TrainConfig], TrainConfig]] = {

@@ -8,8 +8,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from engine.attribution.metrics import Prediction
 from engine.attribution.schema import Trajectory
+from engine.evaluation.metrics import Prediction
 
 _NOT_CANDIDATES = ("query", "observation")
 

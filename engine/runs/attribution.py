@@ -11,20 +11,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from engine.agents.council import slash
+from engine.agents.dao import DaoExecutor
+from engine.agents.roles import ROLE_BY_KEY
 from engine.attribution.adapters import from_engine_steps
+from engine.attribution.analysis import rule_scorer
+from engine.attribution.learned import LearnedTracer, load, step_scorer
 from engine.attribution.pipeline import Attribution, AttributionConfig, trace
 from engine.attribution.schema import Label, Trajectory, validate
 from engine.attribution.slm import DEFAULT_MODEL
+from engine.attribution.view import SoftIdgView, StepNode, soft_idg_view
 from engine.config import ENGINE_RUNS_TRACER
+from engine.runs.trajectory import trajectory_steps
 
 ATTRIBUTION_SLASH = 200
 """Stake taken from the agent the tracer names (as much as a wrong proposer loses)."""
 ATTRIBUTION_REPUTATION = 5
-"""The learned tracer shipped for our own runs (``python -m engine.attribution.injection_eval --save-tracer``)."""
 STEP_TEXT = 160
-"""Characters of each evidence-path step's text kept in the slash payload."""
+"""Characters of each step's text kept in the slash payload and the attribution event."""
 
 
 def engine_run_config(config: AttributionConfig = AttributionConfig()) -> AttributionConfig:
@@ -65,8 +70,6 @@ def run_result(session, run_id: str) -> dict:
 def run_trajectory(session, run_id: str, injected_fault: dict | None = None) -> Trajectory:
     """The run's steps (thoughts, actions, observations, votes) as a trajectory, labelled when the run's
     injected fault made the consensus go wrong. ``injected_fault`` overrides the stored one."""
-    from engine.runs.trajectory import trajectory_steps
-
     result = dict(run_result(session, run_id))
     if injected_fault is not None:
         result["injected_fault"] = injected_fault
@@ -79,52 +82,31 @@ def run_trajectory(session, run_id: str, injected_fault: dict | None = None) -> 
     return validate(replace(trajectory, label=injected_label(result), meta=meta))
 
 
-def attribute_run(session, run_id: str, model_name: str = DEFAULT_MODEL, learned: Any = None,
+def attribute_run(session, run_id: str, model_name: str = DEFAULT_MODEL, learned: LearnedTracer | None = None,
                   config: AttributionConfig | None = None, trajectory: Trajectory | None = None) -> Attribution:
     """Who (which agent) and when (which step) made this run go wrong; ``learned`` defaults to the shipped tracer
     (:data:`ENGINE_RUNS_TRACER`), the rule tracer where there is none."""
     tracer = learned if learned is not None else shipped_tracer()
-    return trace(trajectory or run_trajectory(session, run_id), model_name, config or engine_run_config(), tracer)
+    scorer = step_scorer(tracer) if tracer else rule_scorer
+    return trace(trajectory or run_trajectory(session, run_id), model_name, config or engine_run_config(), scorer)
 
 
 def shipped_tracer_path() -> Path | None:
     return ENGINE_RUNS_TRACER if ENGINE_RUNS_TRACER.is_file() else None
 
 
-def shipped_tracer() -> Any:
-    from engine.attribution.learned import load
-
+def shipped_tracer() -> LearnedTracer | None:
     path = shipped_tracer_path()
     return load(path) if path else None
 
 
-def evidence(trajectory: Trajectory, attribution: Attribution) -> dict:
+def evidence(view: SoftIdgView, attribution: Attribution) -> dict:
     """The evidence the slash carries: the path from the blamed step to the failure, with texts and scores."""
-    steps = trajectory.steps
-
-    def row(index: int) -> dict:
-        step = steps[index]
-        return {"step": index, "agent": step.agent, "kind": step.kind, "text": step.content[:STEP_TEXT],
-                "score": _score(attribution, index)}
-
-    return {"run_id": trajectory.id, "who": attribution.who, "when": attribution.when,
-            "path": [row(i) for i in attribution.evidence_path],
-            "failure_steps": [int(i) for i in attribution.failure_steps],
-            "ranking": [{"step": int(r["step"]), "agent": r["agent"], "score": _score(attribution, int(r["step"]))}
-                        for r in attribution.ranking]}
-
-
-def soft_idg(trajectory: Trajectory, attribution: Attribution, max_in_edges: int = 3) -> dict:
-    """The Soft-IDG as the console draws it: every step (agent, kind, short text, score) and each step's
-    strongest in-edges."""
-    from engine.attribution.export import graph_view
-
-    view = graph_view(trajectory, attribution, max_in_edges)
-    nodes = [{"step": node["step"], "agent": node["agent"], "kind": node["kind"], "text": node["text"][:STEP_TEXT],
-              "score": _score(attribution, node["step"])} for node in view["nodes"]]
-    edges = [{"from": edge["from"], "to": node["step"], "weight": edge["weight"]}
-             for node in view["nodes"] for edge in node["top_in_edges"]]
-    return {"nodes": nodes, "edges": edges}
+    return {"run_id": view.trajectory, "who": view.who, "when": view.when,
+            "path": [_path_row(view.nodes[step]) for step in view.evidence_path],
+            "failure_steps": view.failure_steps,
+            "ranking": [{"step": node.step, "agent": node.agent, "score": node.score}
+                        for node in (view.nodes[int(row["step"])] for row in attribution.ranking)]}
 
 
 def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Trajectory | None = None,
@@ -132,33 +114,29 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
     """When the run's consensus is known to be wrong, the DAO authority slashes the agent the tracer named; the
     slash tx's payload carries the evidence path. Records an ``attribution`` run event either way (``tx`` None
     when nothing was slashed). Returns that event's payload."""
-    from engine.agents.council import _slash
-    from engine.agents.dao import DaoExecutor
-    from engine.agents.roles import ROLE_BY_KEY
-
     result = run_result(session, run_id)
     trajectory = trajectory or run_trajectory(session, run_id)
-    proof = evidence(trajectory, attribution)
+    view = soft_idg_view(trajectory, attribution, text_chars=STEP_TEXT)
+    proof = evidence(view, attribution)
     wrong = consensus_wrong(result)
     payload = {"who": attribution.who, "when": attribution.when, "evidence_path": proof["path"],
                "ranking": proof["ranking"], "failure_steps": proof["failure_steps"], "consensus_wrong": wrong,
                "event_seq": (trajectory.meta.get("event_seqs") or [None] * (attribution.when + 1))[attribution.when],
                "label": ({"who": trajectory.label.who, "when": trajectory.label.when} if trajectory.label else None),
-               "graph": soft_idg(trajectory, attribution), "tx": None}
+               "graph": view.to_dict(), "tx": None}
     if wrong and attribution.who in ROLE_BY_KEY:
         dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
         reason = (f"attribution: {attribution.who} at step {attribution.when} led run {run_id} to the wrong root "
                   f"cause ({result.get('root_cause')} instead of {result['label']['root_cause']})")
-        mined = _slash(dao, attribution.who, amount, reputation, reason, evidence=proof)
+        mined = slash(dao, attribution.who, amount, reputation, reason, evidence=proof)
         payload["tx"] = mined.ref()
         payload["slashed"] = {"agent": attribution.who, "amount": amount, "reputation": reputation}
     session.events.append(run_id, "attribution", payload)
     return payload
 
 
-def _score(attribution: Attribution, index: int) -> float | None:
-    value = float(attribution.scores[index])
-    return round(value, 4) if value == value and abs(value) != float("inf") else None
+def _path_row(node: StepNode) -> dict:
+    return {"step": node.step, "agent": node.agent, "kind": node.kind, "text": node.text, "score": node.score}
 
 
 def _query(run: dict | None, events: list) -> str:

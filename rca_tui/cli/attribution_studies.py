@@ -1,0 +1,104 @@
+"""``rca-tui eval injection`` and ``rca-tui eval attribution-bench``: attribution on fault-injected runs of our own
+agents, and its latency. Progress on stderr, ``--json`` on stdout; heavy imports stay inside the commands."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rca_tui.cli.attribution import MaxTokensOption, ModelOption, ProgressBar
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, say
+
+
+def eval_injection(
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Labelled (wrong) runs to keep.")] = 60,
+    cases: Annotated[int, typer.Option("--cases", min=0, help="Nezha cases besides the demo.")] = 6,
+    nezha: Annotated[Path | None, typer.Option("--nezha", exists=True, file_okay=False,
+                                               help="Nezha dataset root; without it, the demo incident alone.")]
+    = None,
+    model: ModelOption = "smollm2-135m",
+    folds: Annotated[int, typer.Option("--folds", min=2, help="k of the k-fold cross-validation.")] = 5,
+    seeds: Annotated[list[int] | None, typer.Option("--seeds", help="CV seeds of the learned tracer (repeat); "
+                                                    "default 0 1 2.")] = None,
+    max_tokens: MaxTokensOption = 640,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fault grid and the case pick.")] = 0,
+    db: Annotated[Path | None, typer.Option("--db", file_okay=False, help="Folder for the session databases "
+                                            "(default: a new temporary folder).")] = None,
+    save_tracer: Annotated[Path | None, typer.Option(
+        "--save-tracer", help="Also train the learned tracer on every kept run and save it here (the shipped one "
+                              "is data/attribution/engine-runs-tracer.npz).")] = None,
+    tracer: Annotated[Path | None, typer.Option(
+        "--tracer", exists=True, dir_okay=False, help="Also score this trained tracer (e.g. the shipped one) on the "
+                                                   "generated runs, as they are: with another --seed they are runs "
+                                                   "it never saw.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Fault-injected runs of the seven agents, labelled who / when: baselines, rule and learned tracer."""
+    from engine.evaluation.injection import InjectionStudy, run_study
+
+    study = InjectionStudy(runs=runs, cases=cases, nezha=nezha, model=model, folds=folds,
+                           seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db)
+    with ProgressBar(enabled=not json_out or sys.stdout.isatty(), what="injection") as progress:
+        report = run_study(study, tracer, save_tracer, progress)
+    if json_out:
+        emit_json(report)
+    else:
+        _print_injection(report)
+
+
+def attribution_bench(
+    data: Annotated[Path, typer.Option("--data", exists=True, help="A Who&When root or any folder of trajectories.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="How many trajectories (spread over the folder).")] = 12,
+    model: ModelOption = "smollm2-135m",
+    threads: Annotated[int, typer.Option("--threads", min=1, help="torch CPU threads.")] = 2,
+    json_out: JsonOption = False,
+) -> None:
+    """Attribution latency per trajectory, uncached (one SLM forward pass) and cached; figures, not pass/fail."""
+    import torch
+
+    from engine.attribution.adapters import load_trajectories
+    from engine.attribution.bench import run_benchmark, spread
+
+    torch.set_num_threads(threads)
+    try:
+        trajectories = load_trajectories(data)
+    except ValueError as error:
+        fail(str(error), ExitCode.USAGE)
+    say(f"timing {min(n, len(trajectories))} trajectories with {model} on {threads} thread(s)")
+    report = {**run_benchmark(spread(trajectories, n), model), "threads": threads}
+    if json_out:
+        emit_json(report)
+        return
+    say(f"model load {report['model_load_seconds']} s")
+    for label, unit, target in (("uncached", "seconds", "2 s"), ("cached", "milliseconds", "50 ms")):
+        stats, short = report[f"{label}_{unit}"], "s" if unit == "seconds" else "ms"
+        say(f"{label:<9} median {stats['median']} {short} (target <= {target}), p90 {stats['p90']} {short}, "
+            f"max {stats['max']} {short}")
+
+
+def _print_injection(report: dict) -> None:
+    stats = report["generation"]
+    for case in stats["skipped_cases"]:
+        say(f"skipped {case}")
+    say(f"runs generated: {stats['runs']}, consensus wrong: {stats['wrong']}, kept (fault step known, "
+        f"distinct): {report['timing']['trajectories']}; by mode {stats['by_mode']}; by agent {stats['by_agent']}; "
+        f"by incident {stats['by_incident']}")
+    say(f"median steps per trajectory: {report['steps_median']}; generation {stats['generation_seconds']} s")
+    for subset in report["subsets"].values():
+        say(f"\n== injected faults (n={subset['n']}, model {report['model']}, {report['folds']}-fold CV, "
+            f"seeds {report['seeds']}) ==")
+        say(f"{'method':<44} {'who':>6} {'when':>6} {'top3':>6}")
+        rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
+        rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
+        rows += [(f"learned tracer [{k}]", v) for k, v in subset["learned_tracer"].items()]
+        if "given_tracer" in report:
+            rows.append((f"given tracer, no CV ({Path(report['given_tracer']['path']).name})", report["given_tracer"]))
+        for label, m in rows:
+            say(f"{label:<44} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f}")
+    if "saved_tracer" in report:
+        say(f"\nsaved the learned tracer to {report['saved_tracer']}")
+    timing = report["timing"]
+    say(f"\nfeatures: {timing['trajectories']} trajectories in {timing['feature_seconds_total']} s "
+        f"(median {timing['feature_seconds_median']} s); evaluation {timing['evaluation_seconds_total']} s")
