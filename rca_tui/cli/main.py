@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from rca_tui.cli import agents, attribution, chain, console, eval, runs, tamo
+from rca_tui.cli import agents, attribution, chain, console, eval, runs, synth, tamo
 
 app = typer.Typer(
     no_args_is_help=False,
@@ -23,6 +23,7 @@ app.callback(invoke_without_command=True)(console.open_console)
 app.command()(console.replay)
 app.command()(console.serve)
 app.command("attribute")(attribution.attribute)
+app.command("synth")(synth.synth)
 
 
 def run() -> None:
