@@ -20,6 +20,10 @@ HOW_FAULTS_SHOW = """\
 | exception | a share `error_rate` of its requests end part-way (the rest of their calls never happen), an ERROR line in the service (and sometimes in its caller); success rate down |
 | return | a share `wrong_rate` of answers are wrong: the caller stops its handling right after the call, and (share `caller_logs`) logs an ERROR |
 
+PetShop records metrics only: the component's own latency / availability change (delay adds `delay_ms` times
+`affected`; loss adds retransmit waits and fails `loss` x `failed_share` of calls; exception fails `error_rate`),
+and each caller up to PetSite takes the part its share of requests through the component carries.
+
 Services that neither call nor are called by traced services are given no network or code fault (nothing would
 show); the generator lists such skips. Entry services (no traced caller) get network faults on their outgoing calls.
 ERROR lines are real lines of the same system (the service's own ERROR statements, else the framework's
