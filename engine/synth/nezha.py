@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.synth.catalog import ONSET_SECOND, parse_fault_types
-from engine.synth.errors import SynthError
 from engine.synth.files import write_csv, write_json
 from engine.synth.logs import ErrorTemplates
 from engine.synth.metric_faults import MetricTable, Reach, inject_metrics
@@ -70,7 +69,7 @@ def _plan_day(day: NezhaDay, options: SynthOptions, skipped: list[Skipped]) -> l
 def _write_day(day: NezhaDay, planned: list[PlannedFault], out: Path, seed: int, rows: list, inner: dict,
                result: SynthResult, on_progress, total: int) -> None:
     slots = free_slots(day)
-    source_tables, _ = read_metric_tables(day)
+    source_tables = read_metric_tables(day)
     templates = ErrorTemplates(_all_log_rows(day)) if day.has_logs else None
     order = [day.pool[i] for i in np.random.default_rng(seed).permutation(len(day.pool))]
     for offset in range(0, len(planned), len(slots)):

@@ -143,14 +143,14 @@ def _metric_span(day: NezhaDay) -> tuple[float, float]:
     return min(times), max(times)
 
 
-def read_metric_tables(day: NezhaDay) -> tuple[dict[str, MetricTable], DayMetrics]:
-    """Every metric CSV of the day by file stem, and the same tables seen as pods / front end / edges."""
+def read_metric_tables(day: NezhaDay) -> dict[str, MetricTable]:
+    """Every metric CSV of the day by file stem."""
     tables = {}
     for path in sorted((day.day_dir / "metric").glob("*.csv")):
         rows = read_csv_rows(path, ())
         header = list(rows[0]) if rows else []
         tables[path.stem] = MetricTable(header, rows)
-    return tables, day_metrics(day, tables)
+    return tables
 
 
 def day_metrics(day: NezhaDay, tables: dict[str, MetricTable]) -> DayMetrics:
