@@ -28,7 +28,7 @@ class MetricTable:
         if column not in self.header:
             return
         for row in self.rows:
-            share = _active_share(float(row["TimeStamp"]), fault)
+            share = _active_share(float(row.get("TimeStamp") or row["timestamp"]), fault)  # edge tables: lower case
             value = _number(row.get(column, ""))
             if share > 0 and not math.isnan(value):
                 row[column] = repr(float(update(value, share, row)))

@@ -62,3 +62,23 @@ def test_petshop_cases_load_with_their_label_and_the_fault_in_the_metrics(tmp_pa
         faulty = series.between(incident.alert.time, incident.window.end)[metric]
         worse = faulty > max(normal) if metric.startswith("latency") else faulty < min(normal)
         assert worse.all(), (ref.case_id, metric)
+
+
+NEZHA = PETSHOP.parent / "nezha"
+
+
+def test_online_boutique_delay_shows_on_the_edge_latency_into_the_service(tmp_path):
+    if not NEZHA.is_dir():
+        pytest.skip(f"dataset folder {NEZHA} is absent")
+    from engine.telemetry.dataset import list_cases, load_case
+
+    result = _synth("--from", str(NEZHA), "--system", "OB", "--out", str(tmp_path / "ob"), "--services",
+                    "productcatalogservice", "--faults", "network_delay,cpu_consumed")
+    assert result.exit_code == 0, result.output
+    for ref in list_cases(tmp_path / "ob"):
+        incident = load_case(tmp_path / "ob", ref.case_id)
+        assert incident.label.root_cause == "productcatalogservice"
+        edge = incident.edge_metrics[("frontend", "productcatalogservice")]
+        normal = edge.between(incident.baseline.start, incident.baseline.end)["latency_p50(s)"]
+        faulty = edge.between(incident.alert.time + 60, incident.window.end)["latency_p50(s)"]
+        assert faulty.min() > max(normal), ref.case_id
