@@ -19,7 +19,8 @@ from engine.synth.files import write_csv, write_json
 from engine.synth.logs import ErrorTemplates
 from engine.synth.metric_faults import MetricTable, Reach, inject_metrics
 from engine.synth.nezha_minutes import NS, MinuteSource, Placement, write_minute
-from engine.synth.nezha_source import NezhaDay, day_metrics, free_slots, nezha_days, read_metric_tables
+from engine.synth.nezha_source import (BASELINE_S, CASE_SPAN_S, NezhaDay, day_metrics, free_slots, nezha_days,
+                                       read_metric_tables)
 from engine.synth.plan import PlannedFault, Skipped, SynthCase, SynthOptions, SynthResult, choose_services, plan_faults
 from engine.synth.spans import SpanRow
 from engine.synth.trace_faults import ActiveFault
@@ -72,13 +73,12 @@ def _write_day(day: NezhaDay, planned: list[PlannedFault], out: Path, seed: int,
     source_tables = read_metric_tables(day)
     templates = ErrorTemplates(_all_log_rows(day)) if day.has_logs else None
     order = [day.pool[i] for i in np.random.default_rng(seed).permutation(len(day.pool))]
-    for offset in range(0, len(planned), len(slots)):
-        shift_days = offset // len(slots)
+    for shift_days, placed in sorted(_place(planned, slots).items()):
         date = _shifted_date(day.date, shift_days)
         tables = {stem: _shifted_table(table, day.date, date, shift_days) for stem, table in source_tables.items()}
         metrics = day_metrics(day, tables)
         entries: dict[str, list[dict]] = defaultdict(list)
-        for slot, fault in zip(slots, planned[offset:offset + len(slots)]):
+        for slot, fault in placed:
             case = _write_case(day, fault, out / "rca_data" / date, slot + 86400 * shift_days, order, day.minutes,
                                metrics, templates, seed)
             hour = time.strftime("%H", time.gmtime(case.onset))
@@ -93,6 +93,30 @@ def _write_day(day: NezhaDay, planned: list[PlannedFault], out: Path, seed: int,
             write_csv(out / "rca_data" / date / "metric" / f"{stem}.csv", table.header, table.rows)
         write_json(out / "rca_data" / date / f"{date}-fault_list.json", dict(entries))
         _write_reference(day, out / "construct_data" / date, 86400 * shift_days)
+
+
+def _place(planned: list[PlannedFault], slots: list[int]) -> dict[int, list[tuple[int, PlannedFault]]]:
+    """Day offset -> (slot, fault), in plan order, first free slot each; a service's next fault waits until its
+    previous one is out of the metric baseline, so no case's "normal" holds a fault of its own service."""
+    placed: dict[int, list[tuple[int, PlannedFault]]] = defaultdict(list)
+    taken: set[int] = set()
+    last_onset: dict[str, int] = {}
+    for fault in planned:
+        position = 0
+        while position in taken or not _clear_of(last_onset.get(fault.service), _slot_time(position, slots)):
+            position += 1
+        taken.add(position)
+        last_onset[fault.service] = _slot_time(position, slots)
+        placed[position // len(slots)].append((slots[position % len(slots)], fault))
+    return {days: sorted(faults, key=lambda pair: pair[0]) for days, faults in placed.items()}
+
+
+def _clear_of(previous: int | None, minute: int) -> bool:
+    return previous is None or minute - previous >= BASELINE_S + CASE_SPAN_S
+
+
+def _slot_time(position: int, slots: list[int]) -> int:
+    return slots[position % len(slots)] + 86400 * (position // len(slots))
 
 
 def _write_case(day: NezhaDay, planned: PlannedFault, out_day: Path, minute: int, order: list[str],
