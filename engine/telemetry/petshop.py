@@ -88,7 +88,7 @@ def _build_incident(issue: Path, case_id: str) -> Incident:
         window=window,
         baseline=baseline,
         metrics=metrics,
-        label=Label(root_cause=target["root_cause"]) if target["root_cause"] else None,
+        label=Label(root_cause=target["root_cause"], fault_type=target["fault_type"]) if target["root_cause"] else None,
         observed_only={entity for entity in entities if entity.endswith(OBSERVATION_SUFFIXES)},
         missing=missing,
         sources=sources,
@@ -99,13 +99,14 @@ def _target(path: Path) -> dict:
     document = read_json(path)
     try:
         target = document["target"]
-        root_cause = (document.get("root_cause") or {}).get("node")
+        root_cause = document.get("root_cause") or {}
         return {
             "node": str(target["node"]),
             "metric": str(target["metric"]),
             "agg": str(target.get("agg", "")),
             "timestamp": float(target["timestamp"]),
-            "root_cause": root_cause,
+            "root_cause": root_cause.get("node"),
+            "fault_type": root_cause.get("fault_type"),  # only generated datasets (`rca-tui synth`) record it
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise TelemetryError(f"{path}: expected target.node, target.metric, target.timestamp ({exc})") from exc

@@ -1,0 +1,41 @@
+"""Synthetic labelled incidents injected into real fault-free telemetry (`rca-tui synth`)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from engine.synth.catalog import FAULT_TYPES
+from engine.synth.errors import SynthError
+from engine.synth.plan import SynthOptions, SynthResult
+from engine.synth.provenance import write_source_md
+
+__all__ = ["FAULT_TYPES", "SynthError", "SynthOptions", "SynthResult", "synthesize"]
+
+
+def synthesize(source: Path, out: Path, options: SynthOptions, on_progress=lambda done, total, what: None) -> SynthResult:
+    """Writes a labelled dataset under `out` (which must not exist yet); all or nothing."""
+    from engine.synth.nezha import synthesize_nezha
+    from engine.synth.petshop import synthesize_petshop
+
+    if not source.is_dir():
+        raise SynthError(f"{source}: no such folder; expected a Nezha (rca_data/) or PetShop (dataset/) dataset")
+    if out.exists() and any(out.iterdir()):
+        raise SynthError(f"{out}: already exists and is not empty; choose a new output folder")
+    if (source / "rca_data").is_dir():
+        writer = synthesize_nezha
+    elif any((source / "dataset").glob("*/graph.csv")):
+        writer = synthesize_petshop
+    else:
+        raise SynthError(f"{source}: not a Nezha (rca_data/) or PetShop (dataset/<scenario>/graph.csv) folder")
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        result = writer(source, staging, options, on_progress)
+        write_source_md(staging / "SOURCE.md", source, options, result)
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result

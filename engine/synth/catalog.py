@@ -1,0 +1,66 @@
+"""The fault types the generator injects, what each needs to be visible, and its magnitude ranges.
+
+Ranges follow what chaos experiments in the RCA literature use (ChaosBlade / Chaos Mesh settings in Nezha,
+Eadro, MicroCERCL, RCAEval): network delay 100 ms to 1 s, packet loss 10 to 50 %, CPU stress that takes a
+pod from its usual load to contention or saturation, a memory leak of tens of percent of the limit, and code
+faults that fail or mislead a share of the requests. Each case draws its own values, so some faults are
+loud and some barely clear the noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.synth.errors import SynthError
+
+
+@dataclass(frozen=True)
+class FaultType:
+    name: str
+    needs: frozenset[str]  # telemetry the fault shows in: "traces", "cpu", "memory", "latency", "errors"
+    ranges: dict[str, tuple[float, float]]
+
+
+FAULT_TYPES: dict[str, FaultType] = {
+    fault.name: fault
+    for fault in (
+        FaultType("network_delay", frozenset({"latency"}), {"delay_ms": (100, 1000), "affected": (0.6, 1.0)}),
+        FaultType("network_loss", frozenset({"latency", "errors"}),
+                  {"loss": (0.1, 0.5), "failed_share": (0.2, 0.6), "rto_ms": (200, 400)}),
+        FaultType("cpu_contention", frozenset({"cpu"}),
+                  {"pod_cpu_add": (25, 55), "node_cpu_add": (20, 45), "slowdown": (1.2, 1.8)}),
+        FaultType("cpu_consumed", frozenset({"cpu"}),
+                  {"pod_cpu_level": (85, 99), "node_cpu_add": (5, 20), "slowdown": (1.5, 3.0)}),
+        FaultType("memory_leak", frozenset({"memory"}),
+                  {"memory_growth": (0.2, 0.6), "slowdown": (1.0, 1.25)}),
+        FaultType("exception", frozenset({"errors"}),
+                  {"error_rate": (0.3, 0.9), "kept_share": (0.1, 0.5), "caller_logs": (0.3, 0.8)}),
+        FaultType("return", frozenset({"errors", "traces"}), {"wrong_rate": (0.3, 0.9), "caller_logs": (0.5, 1.0)}),
+    )
+}
+FAULT_DURATION_S = (240, 360)  # the fault outlasts the two minutes a detector reads
+ONSET_SECOND = (0, 50)  # within the injection minute, like the source datasets' inject times
+
+
+def parse_fault_types(text: str | None, available: frozenset[str], system: str) -> list[str]:
+    """`None` / "all" -> every type the system's telemetry can show; else a comma list, each checked."""
+    visible = [name for name, fault in FAULT_TYPES.items() if fault.needs <= available]
+    if text in (None, "", "all"):
+        return visible
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        if name not in FAULT_TYPES:
+            raise SynthError(f"unknown fault type {name!r}; expected one of {', '.join(FAULT_TYPES)}")
+        if name not in visible:
+            missing = ", ".join(sorted(FAULT_TYPES[name].needs - available))
+            raise SynthError(f"fault type {name!r} needs {missing} telemetry, which {system} does not record")
+    return names
+
+
+def draw_parameters(fault_type: str, rng: np.random.Generator) -> dict[str, float]:
+    ranges = FAULT_TYPES[fault_type].ranges
+    drawn = {name: float(rng.uniform(low, high)) for name, (low, high) in sorted(ranges.items())}
+    drawn["duration_s"] = float(rng.uniform(*FAULT_DURATION_S))
+    return {name: round(value, 4) for name, value in drawn.items()}

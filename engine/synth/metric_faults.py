@@ -1,0 +1,176 @@
+"""Each fault type as changes to Nezha's one-minute metric rows: the faulty pod, its callers, the call-graph
+edges into it (OB) and the front-end SLI.
+
+A sample stamped t covers the minute before t; it takes the share of that minute the fault was active.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.synth.trace_faults import ActiveFault
+
+LATENCY_QUANTILES = ("P90", "P95", "P99")
+FRONT_LATENCY = ("LatencyP50(s)", "LatencyP90(s)", "LatencyP95(s)", "LatencyP99(s)")
+SAMPLE_SECONDS = 60
+
+
+@dataclass
+class MetricTable:
+    header: list[str]
+    rows: list[dict[str, str]]
+
+    def change(self, column: str, fault: ActiveFault, update) -> None:
+        """update(value, active_share, row) -> new value, on every sample the fault overlaps."""
+        if column not in self.header:
+            return
+        for row in self.rows:
+            share = _active_share(float(row.get("TimeStamp") or row["timestamp"]), fault)  # edge tables: lower case
+            value = _number(row.get(column, ""))
+            if share > 0 and not math.isnan(value):
+                row[column] = repr(float(update(value, share, row)))
+
+
+@dataclass
+class DayMetrics:
+    pods: dict[str, MetricTable]  # service -> its pod's table
+    front: MetricTable | None
+    edges: dict[str, MetricTable]  # "source_50" / "destination_50" -> per caller_callee table (OB only)
+
+
+@dataclass(frozen=True)
+class Reach:
+    callers: list[str]  # services that call the faulty one
+    front_share: float  # share of front-end requests whose trace reaches the faulty service
+
+
+def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.random.Generator) -> None:
+    p = fault.parameters
+    pod = day.pods.get(fault.service)
+    if fault.fault_type in ("cpu_contention", "cpu_consumed"):
+        _cpu(pod, fault, rng)
+    if fault.fault_type == "memory_leak":
+        _memory(pod, fault)
+    if "slowdown" in p:
+        added_s = _slow_server(pod, fault)
+        _client_latency(day, reach, fault, lambda share: added_s * share)
+        _edges(day, fault, reach, ("source_50", "destination_50"), lambda share: added_s * share)
+    if fault.fault_type == "network_delay":
+        delay_s = p["delay_ms"] / 1000 * p["affected"]
+        _client_latency(day, reach, fault, lambda share: delay_s * share)
+        _edges(day, fault, reach, ("source_50",), lambda share: p["delay_ms"] / 1000 * share)
+        _front_latency(day, fault, delay_s * reach.front_share)
+    if fault.fault_type == "network_loss":
+        wait_s = p["loss"] * p["rto_ms"] / 1000 * (1 + 6 * p["failed_share"])
+        _client_latency(day, reach, fault, lambda share: wait_s * share)
+        _edges(day, fault, reach, ("source_50",), lambda share: wait_s * share)
+        _front_latency(day, fault, wait_s * reach.front_share)
+        _success(day, reach.callers, fault, p["loss"] * p["failed_share"])
+        _front_errors(day, fault, reach.front_share * p["loss"] * p["failed_share"])
+    if fault.fault_type == "exception":
+        _success(day, [fault.service], fault, p["error_rate"])
+        _front_errors(day, fault, reach.front_share * p["error_rate"] * p["caller_logs"])
+    if fault.fault_type == "return":
+        _front_errors(day, fault, reach.front_share * p["wrong_rate"] * p["caller_logs"] * 0.5)
+
+
+def _cpu(pod: MetricTable | None, fault: ActiveFault, rng: np.random.Generator) -> None:
+    if pod is None:
+        return
+    p = fault.parameters
+
+    def pod_rate(value: float, share: float, _row) -> float:
+        if fault.fault_type == "cpu_consumed":
+            target = p["pod_cpu_level"] + rng.normal(0, 2)
+            return value + max(target - value, 0) * share
+        return value + p["pod_cpu_add"] * share * rng.uniform(0.8, 1.2)
+
+    before = {row["TimeStamp"]: _number(row.get("CpuUsageRate(%)", "")) for row in pod.rows}
+    pod.change("CpuUsageRate(%)", fault, pod_rate)
+    pod.change("CpuUsage(m)", fault, lambda value, _share, row: value * _ratio(row, "CpuUsageRate(%)", before))
+    pod.change("NodeCpuUsageRate(%)", fault, lambda value, share, _row: min(value + p["node_cpu_add"] * share, 100))
+
+
+def _memory(pod: MetricTable | None, fault: ActiveFault) -> None:
+    """A leak: usage climbs steadily from the onset to the end of the fault (then the pod is restarted)."""
+    if pod is None:
+        return
+    growth = fault.parameters["memory_growth"]
+
+    def progress(row) -> float:
+        span = (fault.end_ns - fault.onset_ns) / 1e9
+        return min(max((float(row["TimeStamp"]) - fault.onset_ns / 1e9) / span, 0.0), 1.0)
+
+    before = {row["TimeStamp"]: _number(row.get("MemoryUsageRate(%)", "")) for row in pod.rows}
+    pod.change("MemoryUsageRate(%)", fault,
+               lambda value, _share, row: value + (100 - value) * growth * progress(row))
+    pod.change("MemoryUsage(Mi)", fault, lambda value, _share, row: value * _ratio(row, "MemoryUsageRate(%)", before))
+
+
+def _slow_server(pod: MetricTable | None, fault: ActiveFault) -> float:
+    """Server-side latency quantiles grow by the slowdown; returns the P90 growth in seconds (the largest)."""
+    if pod is None:
+        return 0.0
+    factor = fault.parameters["slowdown"] - 1.0
+    growth = [0.0]
+
+    def slower(value: float, share: float, _row) -> float:
+        growth.append(value * factor * share)
+        return value * (1 + factor * share)
+
+    for quantile in LATENCY_QUANTILES:
+        pod.change(f"PodServerLatency{quantile}(s)", fault, slower)
+    return float(np.median(growth)) if len(growth) > 1 else 0.0
+
+
+def _client_latency(day: DayMetrics, reach: Reach, fault: ActiveFault, added) -> None:
+    for caller in reach.callers:
+        table = day.pods.get(caller)
+        for quantile in LATENCY_QUANTILES if table else ():
+            table.change(f"PodClientLatency{quantile}(s)", fault, lambda value, share, _row: value + added(share))
+
+
+def _edges(day: DayMetrics, fault: ActiveFault, reach: Reach, names: tuple[str, ...], added) -> None:
+    for name in names:
+        table = day.edges.get(name)
+        for caller in reach.callers if table else ():
+            table.change(f"{caller}_{fault.service}", fault, lambda value, share, _row: value + added(share))
+
+
+def _front_latency(day: DayMetrics, fault: ActiveFault, added_s: float) -> None:
+    for column in FRONT_LATENCY if day.front else ():
+        day.front.change(column, fault, lambda value, share, _row: value + added_s * share)
+
+
+def _success(day: DayMetrics, services: list[str], fault: ActiveFault, failed: float) -> None:
+    for service in services:
+        table = day.pods.get(service)
+        if table:  # a pod that reports 0 has no success-rate probe: left as it is
+            table.change("PodSuccessRate(%)", fault,
+                         lambda value, share, _row: value * (1 - failed * share) if value > 0 else value)
+
+
+def _front_errors(day: DayMetrics, fault: ActiveFault, failed: float) -> None:
+    if day.front:
+        day.front.change("SuccessRate(%)", fault, lambda value, share, _row: value * (1 - failed * share))
+
+
+def _active_share(sample_time: float, fault: ActiveFault) -> float:
+    start, end = fault.onset_ns / 1e9, fault.end_ns / 1e9
+    overlap = min(sample_time, end) - max(sample_time - SAMPLE_SECONDS, start)
+    return max(overlap, 0.0) / SAMPLE_SECONDS
+
+
+def _ratio(row: dict[str, str], column: str, before: dict[str, float]) -> float:
+    old = before.get(row["TimeStamp"], math.nan)
+    return _number(row[column]) / old if old and old > 0 else 1.0
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan

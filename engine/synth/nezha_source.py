@@ -1,0 +1,161 @@
+"""What a Nezha source day offers the generator: its pods, its metric tables, the fault-free trace minutes
+(the reference window and the minute before each real alert) and the stretches of the day free of real faults."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.synth.errors import SynthError
+from engine.synth.metric_faults import DayMetrics, MetricTable
+from engine.synth.nezha_minutes import MinuteSource
+from engine.synth.spans import TraceIndex, span_row
+from engine.telemetry.nezha_files import service_of
+from engine.telemetry.readers import read_csv_rows, read_json
+
+SYSTEM_NAMES = {"ts": "TrainTicket", "ob": "OnlineBoutique"}
+SYSTEM_ALIASES = {"tt": "ts", "ts": "ts", "trainticket": "ts", "train-ticket": "ts", "ob": "ob",
+                  "onlineboutique": "ob", "online-boutique": "ob"}
+REAL_FAULT_REACH_S = (60, 600)  # a real fault's telemetry is avoided from 1 min before to 10 min after it
+BASELINE_S = 32 * 60  # the loader's metric baseline (30 min, ending a minute before the alert) and a margin
+CASE_SPAN_S = 6 * 60  # injection minute, the two window minutes and the rest of the fault
+SPACING_S = 9 * 60  # like the source days: an alert every eight to nine minutes
+EDGE_TABLES = ("source_50", "destination_50")
+MIN_CALLS_PER_MINUTE = 3  # a service called less often than this shows no trace or log fault
+
+
+@dataclass
+class NezhaDay:
+    root: Path
+    date: str
+    system_key: str
+    pods: dict[str, str]  # service -> pod name
+    fault_times: list[float]
+    pool: list[str]  # HH_MM names of fault-free minute files under rca_data/<date>
+    construct_minutes: list[str]
+    minutes: MinuteSource  # the fault-free minute files, read once
+    callers: dict[str, list[str]] = field(default_factory=dict)
+    calls_per_minute: dict[str, float] = field(default_factory=dict)
+    has_logs: bool = False
+
+    @property
+    def day_dir(self) -> Path:
+        return self.root / "rca_data" / self.date
+
+    @property
+    def system(self) -> str:
+        return SYSTEM_NAMES[self.system_key]
+
+    def minute_epoch(self, name: str) -> int:
+        return calendar.timegm(time.strptime(f"{self.date} {name}", "%Y-%m-%d %H_%M"))
+
+    def traced_services(self) -> list[str]:
+        return sorted(s for s, calls in self.calls_per_minute.items() if calls >= MIN_CALLS_PER_MINUTE and s in self.pods)
+
+
+def nezha_days(root: Path, system: str | None) -> list[NezhaDay]:
+    wanted = _system_key(system) if system else None
+    days = [_day(root, path, wanted) for path in sorted((root / "rca_data").iterdir()) if path.is_dir()]
+    days = [day for day in days if day is not None]
+    if not days:
+        raise SynthError(f"{root}: no Nezha day{' of ' + system if system else ''} with metrics and "
+                         "fault-free trace minutes under rca_data/")
+    return days
+
+
+def _system_key(system: str) -> str:
+    key = SYSTEM_ALIASES.get(system.lower())
+    if key is None:
+        raise SynthError(f"unknown system {system!r} for a Nezha folder; expected OB (OnlineBoutique) or TT (TrainTicket)")
+    return key
+
+
+def _day(root: Path, day_dir: Path, wanted: str | None) -> NezhaDay | None:
+    pods = {service_of(path.name[: -len("_metric.csv")]): path.name[: -len("_metric.csv")]
+            for path in sorted((day_dir / "metric").glob("*_metric.csv"))}
+    fault_file = day_dir / f"{day_dir.name}-fault_list.json"
+    if not pods or not fault_file.exists():
+        return None
+    fault_times = _fault_times(fault_file)
+    pool = sorted({time.strftime("%H_%M", time.gmtime(t - t % 60)) for t in fault_times})
+    pool = [name for name in pool if (day_dir / "trace" / f"{name}_trace.csv.gz").exists()]
+    construct = sorted(path.name[:5] for path in (root / "construct_data" / day_dir.name / "trace").glob("*_trace.csv.gz"))
+    key = "ts" if any(service.startswith("ts-") for service in pods) else "ob"
+    if not pool or wanted not in (None, key):
+        return None
+    day = NezhaDay(root, day_dir.name, key, pods, fault_times, pool, construct, MinuteSource(day_dir))
+    _learn_calls(day)
+    return day
+
+
+def _fault_times(fault_file: Path) -> list[float]:
+    listing = read_json(fault_file)
+    try:
+        return sorted(float(calendar.timegm(time.strptime(entry["inject_time"], "%Y-%m-%d %H:%M:%S")))
+                      for entries in listing.values() for entry in entries)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise SynthError(f"{fault_file}: expected hour -> list of {{inject_time 'YYYY-MM-DD HH:MM:SS', ...}}") from exc
+
+
+def _learn_calls(day: NezhaDay) -> None:
+    """Who calls whom, and how often each service is called, over the fault-free minutes."""
+    callers: dict[str, set[str]] = {}
+    calls: Counter[str] = Counter()
+    for name in day.pool:
+        index = TraceIndex([span_row(row) for row in day.minutes.rows(name)[0]])
+        for span in index.spans:
+            parent = index.parent(span)
+            if parent is None or parent.service != span.service:
+                calls[span.service] += 1
+            if parent is not None and parent.service != span.service:
+                callers.setdefault(span.service, set()).add(parent.service)
+        day.has_logs |= (day.day_dir / "log" / f"{name}_log.csv.gz").exists()
+    dependency = day.day_dir / "metric" / "dependency.csv"
+    for row in read_csv_rows(dependency, ("Source", "Target")) if dependency.exists() else ():
+        callers.setdefault(row["Target"], set()).add(row["Source"])
+    day.callers = {service: sorted(found) for service, found in callers.items()}
+    day.calls_per_minute = {service: count / len(day.pool) for service, count in calls.items()}
+
+
+def free_slots(day: NezhaDay) -> list[int]:
+    """Minute starts where a case (its metric baseline, window and fault) touches no real fault."""
+    first, last = _metric_span(day)
+    blocked = [(t - REAL_FAULT_REACH_S[0], t + REAL_FAULT_REACH_S[1]) for t in day.fault_times]
+    slots, minute = [], int(first + BASELINE_S) // 60 * 60 + 60
+    while minute + CASE_SPAN_S <= last:
+        start, end = minute - BASELINE_S, minute + CASE_SPAN_S
+        if all(end <= low or start >= high for low, high in blocked):
+            slots.append(minute)
+            minute += SPACING_S
+        else:
+            minute += 60
+    if not slots:
+        raise SynthError(f"{day.day_dir}: no stretch of {(BASELINE_S + CASE_SPAN_S) // 60} fault-free minutes")
+    return slots
+
+
+def _metric_span(day: NezhaDay) -> tuple[float, float]:
+    pod_file = day.day_dir / "metric" / f"{next(iter(day.pods.values()))}_metric.csv"
+    times = [float(row["TimeStamp"]) for row in read_csv_rows(pod_file, ("TimeStamp",))]
+    return min(times), max(times)
+
+
+def read_metric_tables(day: NezhaDay) -> dict[str, MetricTable]:
+    """Every metric CSV of the day by file stem."""
+    tables = {}
+    for path in sorted((day.day_dir / "metric").glob("*.csv")):
+        rows = read_csv_rows(path, ())
+        header = list(rows[0]) if rows else []
+        tables[path.stem] = MetricTable(header, rows)
+    return tables
+
+
+def day_metrics(day: NezhaDay, tables: dict[str, MetricTable]) -> DayMetrics:
+    return DayMetrics(
+        pods={service: tables[f"{pod}_metric"] for service, pod in day.pods.items()},
+        front=tables.get("front_service"),
+        edges={name: tables[name] for name in EDGE_TABLES if name in tables},
+    )

@@ -1,0 +1,77 @@
+"""SOURCE.md of a generated dataset: how it was made, from what, with which seed and parameters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from engine.synth.catalog import FAULT_DURATION_S, FAULT_TYPES
+from engine.synth.files import write_bytes
+from engine.synth.plan import SynthOptions, SynthResult
+
+HOW_FAULTS_SHOW = """\
+| fault type | what changes after the onset (never before) |
+|---|---|
+| network_delay | calls into the service wait `delay_ms` longer (a share `affected` of them): the service's spans start later, every caller span up to the root lasts that much longer; callers' client latency, the OB per-edge latency into it and the front-end latency rise |
+| network_loss | a share `loss` of calls into it retransmit (one or two RTOs); a share `failed_share` of those time out: the callee span never happens, the caller waits 7 RTO and logs an ERROR; callers' success rate and the front-end success rate drop |
+| cpu_contention | pod and node CPU up; the service's own work (not its waits on callees) takes `slowdown` times longer, callers inherit it |
+| cpu_consumed | pod CPU driven to `pod_cpu_level` %; the same slowdown, larger |
+| memory_leak | memory usage climbs from the onset to the end of the fault; a small slowdown |
+| exception | a share `error_rate` of its requests end part-way (the rest of their calls never happen), an ERROR line in the service (and sometimes in its caller); success rate down |
+| return | a share `wrong_rate` of answers are wrong: the caller stops its handling right after the call, and (share `caller_logs`) logs an ERROR |
+
+PetShop records metrics only: the component's own latency / availability change (delay adds `delay_ms` times
+`affected`; loss adds retransmit waits and fails `loss` x `failed_share` of calls; exception fails `error_rate`),
+and each caller up to PetSite takes the part its share of requests through the component carries.
+
+Services that neither call nor are called by traced services are given no network or code fault (nothing would
+show); the generator lists such skips. Entry services (no traced caller) get network faults on their outgoing calls.
+ERROR lines are real lines of the same system (the service's own ERROR statements, else the framework's
+uncaught-exception line several of its services print), re-stamped with the failing span's ids and time; no line
+or file names the fault. Ids of every copied minute are re-drawn, so a reused minute is never the same traces twice.
+"""
+
+
+def write_source_md(path: Path, source: Path, options: SynthOptions, result: SynthResult) -> None:
+    counts = Counter((case.system, case.fault_type) for case in result.cases)
+    lines = [
+        "# Synthetic labelled incidents on real fault-free telemetry",
+        "",
+        f"Made by `rca-tui synth` from `{source}` with seed {options.seed}: system {options.system or 'all'}, "
+        f"faults {options.faults or 'all'}, services {options.services or 'all'}, {options.per_service} per service "
+        "and fault type. The same command with the same seed writes the same bytes.",
+        "",
+        "Telemetry source: the fault-free parts of the folders below (Nezha: the construct_data/ reference minute and "
+        "the minute before each real alert, placed at times of the day when the real metrics are at least 30 minutes "
+        "clear of any real fault; PetShop: the noissue/ period, first half kept as the normal period, windows of the "
+        "second half used for cases). The source's license and attribution apply to this derived data.",
+        "",
+        *[f"- `{folder}`" for folder in result.sources],
+        "",
+        f"{len(result.cases)} cases. Labels are in the source's own format (Nezha `<date>-fault_list.json` and "
+        "`construct_data/root_cause_*.json`; PetShop `target.json` root_cause, plus `fault_type`) and in `cases.csv`, "
+        "which also records each case's drawn magnitudes.",
+        "",
+        "| system | fault type | cases |",
+        "|---|---|---|",
+        *[f"| {system} | {fault_type} | {count} |" for (system, fault_type), count in sorted(counts.items())],
+        "",
+        "## How each fault was made",
+        "",
+        f"Magnitudes are drawn per case, uniformly within these ranges; each fault lasts {FAULT_DURATION_S[0]} to "
+        f"{FAULT_DURATION_S[1]} s (Nezha) or to the end of the window (PetShop).",
+        "",
+        *[f"- `{name}`: " + ", ".join(f"{key} {low:g} to {high:g}" for key, (low, high) in sorted(fault.ranges.items()))
+          for name, fault in FAULT_TYPES.items()],
+        "",
+        HOW_FAULTS_SHOW,
+        "## Not the source's own days",
+        "",
+        "Nezha dates after the source date are that day's metrics repeated one, two, ... days later, so that every "
+        "case finds a fault-free stretch; its trace and log minutes are fault-free minutes of the source day moved "
+        "to their new place. The metric CSVs of each day are under rca_data/ only (the source's construct_data/ "
+        "copies are identical and not repeated).",
+    ]
+    if result.skipped:
+        lines += ["", "## Skipped", "", *[f"- {s.system} {s.service} {s.fault_type}: {s.reason}" for s in result.skipped]]
+    write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))

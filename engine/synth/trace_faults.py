@@ -1,0 +1,123 @@
+"""Each fault type as edits on one minute of spans; callers see a callee's fault through the trace tree.
+
+Only spans that start between the onset and the end of the fault change; everything before stays as recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.synth.spans import SpanRow, TraceEdits, TraceIndex
+
+MS = 1_000_000  # ns
+TIMEOUT_RETRANSMITS = 3  # a call that loses its packets waits out RTO, 2 RTO, 4 RTO before it gives up
+
+
+@dataclass(frozen=True)
+class ActiveFault:
+    service: str
+    fault_type: str
+    parameters: dict[str, float]
+    onset_ns: int
+    end_ns: int
+
+    def active(self, span: SpanRow, edits: TraceEdits) -> bool:
+        return self.onset_ns <= span.start_ns < self.end_ns and span.span_id not in edits.dropped
+
+
+def inject_traces(spans: list[SpanRow], fault: ActiveFault, rng: np.random.Generator) -> TraceEdits:
+    index, edits = TraceIndex(spans), TraceEdits()
+    EDITORS[fault.fault_type](index, fault, rng, edits)
+    return edits
+
+
+def _network_calls(index: TraceIndex, fault: ActiveFault, edits: TraceEdits) -> list[tuple[SpanRow, SpanRow]]:
+    """(caller span, callee span) pairs on the faulty pod's network: calls into it, or, for an entry service
+    that no traced service calls, the calls it makes (the same interface carries both directions)."""
+    incoming = [(index.parent(span), span) for span in index.entry_spans(fault.service) if index.parent(span)]
+    if not any(parent.service != fault.service for parent, _ in incoming):
+        incoming = [(index.parent(span), span) for span in index.spans
+                    if index.parent(span) and index.parent(span).service == fault.service != span.service]
+    return [(caller, callee) for caller, callee in incoming if fault.active(callee, edits)]
+
+
+def _delay(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
+    for caller, callee in _network_calls(index, fault, edits):
+        if rng.random() < fault.parameters["affected"]:
+            delay = fault.parameters["delay_ms"] * rng.uniform(0.85, 1.15)
+            index.insert_pause(caller, callee.start_ns, int(delay * MS), edits)
+
+
+def _loss(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
+    rto_ns = int(fault.parameters["rto_ms"] * MS)
+    for caller, callee in _network_calls(index, fault, edits):
+        if rng.random() >= fault.parameters["loss"]:
+            continue
+        if rng.random() < fault.parameters["failed_share"]:
+            timeout = rto_ns * (2**TIMEOUT_RETRANSMITS - 1)
+            index.drop(index.subtree(callee), edits)
+            index.insert_pause(caller, callee.start_ns, timeout - (callee.end_ns - callee.start_ns), edits)
+            edits.failing.append(caller)
+        else:
+            index.insert_pause(caller, callee.start_ns, rto_ns * int(rng.integers(1, 3)), edits)
+
+
+def _slowdown(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
+    """CPU or memory pressure: the service's own work (not its waits on others) takes longer."""
+    for span in index.entry_spans(fault.service):
+        if not fault.active(span, edits):
+            continue
+        waited = sum(child.end_ns - child.start_ns for child in index.subtree(span)[1:]
+                     if child.service != fault.service and index.parent(child).service == fault.service)
+        own = max(span.end_ns - span.start_ns - waited, 0)
+        extra = own * (fault.parameters["slowdown"] - 1.0) * rng.uniform(0.7, 1.3)
+        index.insert_pause(span, span.end_ns, int(extra), edits)
+
+
+def _exception(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
+    """A share of requests throw part-way: the rest of their work (and calls) never happens, callers get an
+    error back sooner than a normal answer."""
+    for span in index.entry_spans(fault.service):
+        if not fault.active(span, edits) or rng.random() >= fault.parameters["error_rate"]:
+            continue
+        kept = fault.parameters["kept_share"] * rng.uniform(0.8, 1.2)
+        _cut_short(index, span, span.start_ns + int((span.end_ns - span.start_ns) * kept), edits)
+        edits.failing.append(span)
+        caller = index.parent(span)
+        if caller is not None and rng.random() < fault.parameters["caller_logs"]:
+            edits.failing.append(caller)
+
+
+def _wrong_return(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
+    """The service answers normally but with a wrong value: the caller stops its own handling there."""
+    for span in index.entry_spans(fault.service):
+        caller = index.parent(span)
+        if caller is None or not fault.active(span, edits) or rng.random() >= fault.parameters["wrong_rate"]:
+            continue
+        handler = index.local_root(caller)
+        _cut_short(index, handler, span.end_ns, edits)
+        if rng.random() < fault.parameters["caller_logs"]:
+            edits.failing.append(caller)
+
+
+def _cut_short(index: TraceIndex, span: SpanRow, at_ns: int, edits: TraceEdits) -> None:
+    """`span` ends at `at_ns`: what it would have started later is dropped, and the time saved comes off
+    its ancestors."""
+    saved = span.end_ns - at_ns
+    if saved <= 0:
+        return
+    index.drop([child for child in index.subtree(span)[1:] if child.start_ns >= at_ns], edits)
+    index.insert_pause(span, at_ns, -saved, edits)
+
+
+EDITORS = {
+    "network_delay": _delay,
+    "network_loss": _loss,
+    "cpu_contention": _slowdown,
+    "cpu_consumed": _slowdown,
+    "memory_leak": _slowdown,
+    "exception": _exception,
+    "return": _wrong_return,
+}

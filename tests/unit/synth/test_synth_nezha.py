@@ -1,0 +1,132 @@
+"""A generated Train-Ticket dataset (from the bundled demo day): the loader reads it and each fault shows
+where, when and how it should, and only from the telemetry."""
+from __future__ import annotations
+
+import gzip
+from statistics import median
+
+import numpy as np
+import pytest
+
+from engine.telemetry.dataset import list_cases, load_case
+from tests.unit.synth.conftest import SERVICE, generate
+
+
+def _case(demo_synth, fault_type):
+    out, result = demo_synth
+    case = next(case for case in result.cases if case.fault_type == fault_type)
+    return case, load_case(out, case.case_id)
+
+
+def _calls_into(spans, service):
+    """(start, duration) of each caller span whose callee is `service`: the edge latency as the caller sees it."""
+    by_id = {span.span_id: span for span in spans}
+    return [(parent.start, parent.duration_ms) for span in spans if span.entity == service
+            and (parent := by_id.get(span.parent_id)) is not None and parent.entity != service]
+
+
+def _roots_reaching(spans, service):
+    traces = {span.trace_id for span in spans if span.entity == service}
+    return [(span.start, span.duration_ms) for span in spans if not span.parent_id and span.trace_id in traces]
+
+
+def _errors(logs, entities, after=None):
+    return sum(1 for record in logs if record.level == "ERROR" and record.entity in entities
+               and (after is None or record.time >= after))
+
+
+def test_the_loader_lists_every_case_with_its_label(demo_synth):
+    out, result = demo_synth
+    assert sorted(ref.case_id for ref in list_cases(out)) == sorted(case.case_id for case in result.cases)
+    assert {case.fault_type for case in result.cases} == {"network_delay", "network_loss", "cpu_contention",
+                                                          "cpu_consumed", "memory_leak", "exception", "return"}
+    for case in result.cases:
+        label = load_case(out, case.case_id).label
+        assert (label.root_cause, label.fault_type) == (SERVICE, case.fault_type)
+
+
+def test_delay_slows_calls_into_the_service_after_the_onset_and_not_before(demo_synth):
+    case, incident = _case(demo_synth, "network_delay")
+    calls = _calls_into(incident.spans, SERVICE)
+    after = [duration for start, duration in calls if start >= case.onset]
+    before = [duration for start, duration in calls if start < case.onset]
+    reference = [duration for _, duration in _calls_into(incident.baseline_spans, SERVICE)]
+    delay = case.parameters["delay_ms"]
+    assert median(after) - median(reference) > 0.5 * delay
+    assert not before or abs(median(before) - median(reference)) < 0.1 * delay
+
+
+def test_delay_reaches_the_callers_up_to_the_front_door(demo_synth):
+    case, incident = _case(demo_synth, "network_delay")
+    after = [duration for start, duration in _roots_reaching(incident.spans, SERVICE) if start >= case.onset]
+    reference = [duration for _, duration in _roots_reaching(incident.baseline_spans, SERVICE)]
+    assert median(after) - median(reference) > 0.5 * case.parameters["delay_ms"]
+    callers = incident.metrics[next(iter(incident.topology.predecessors(SERVICE)))]
+    _, window = _before_after(callers, "PodClientLatencyP90(s)", case.onset)
+    assert max(window) > 0  # a caller pod's client latency is recorded where the fault lands
+
+
+def _failed_calls_without_answer(spans, logs, call_kinds):
+    """Caller spans of a kind that calls the service, with no child span at all and an ERROR logged on them."""
+    answered = {span.parent_id for span in spans}
+    failed = {record.span_id for record in logs if record.level == "ERROR"}
+    return [span for span in spans if (span.entity, span.operation) in call_kinds
+            and span.span_id not in answered and span.span_id in failed]
+
+
+def test_loss_makes_calls_fail_and_the_callers_log_it(demo_synth):
+    case, incident = _case(demo_synth, "network_loss")
+    by_id = {span.span_id: span for span in incident.baseline_spans}
+    call_kinds = {(by_id[span.parent_id].entity, by_id[span.parent_id].operation) for span in incident.baseline_spans
+                  if span.entity == SERVICE and span.parent_id in by_id and by_id[span.parent_id].entity != SERVICE}
+    usual = _failed_calls_without_answer(incident.baseline_spans, incident.baseline_logs, call_kinds)
+    now = _failed_calls_without_answer(incident.spans, incident.logs, call_kinds)
+    assert not usual and now and all(span.start >= case.onset for span in now)
+
+
+def _before_after(series, metric, onset):
+    values = series.values[metric]
+    return values[series.times < onset], values[(series.times > onset) & (series.times < onset + 180)]
+
+
+@pytest.mark.parametrize("fault_type", ["cpu_contention", "cpu_consumed"])
+def test_cpu_faults_raise_the_pods_cpu(demo_synth, fault_type):
+    case, incident = _case(demo_synth, fault_type)
+    before, after = _before_after(incident.metrics[SERVICE], "CpuUsageRate(%)", case.onset)
+    assert np.nanmean(after) > np.nanmax(before) + 10
+
+
+def test_memory_leak_ramps_memory_up(demo_synth):
+    case, incident = _case(demo_synth, "memory_leak")
+    before, after = _before_after(incident.metrics[SERVICE], "MemoryUsageRate(%)", case.onset)
+    assert np.all(np.diff(after) > 0) and after[-1] > np.nanmax(before) + 5
+
+
+def test_exception_logs_errors_in_the_faulty_service(demo_synth):
+    case, incident = _case(demo_synth, "exception")
+    assert _errors(incident.logs, {SERVICE}, after=case.onset) > 5 * (_errors(incident.logs, {SERVICE}) -
+                                                                     _errors(incident.logs, {SERVICE}, after=case.onset))
+
+
+def test_wrong_return_surfaces_as_errors_in_its_callers(demo_synth):
+    case, incident = _case(demo_synth, "return")
+    callers = set(incident.topology.predecessors(SERVICE))
+    per_minute = _errors(incident.baseline_logs, callers) / max(incident.reference_log_minutes, 1)
+    assert _errors(incident.logs, callers, after=case.onset) > per_minute * incident.window_trace_minutes + 3
+
+
+def test_no_telemetry_file_names_the_fault(demo_synth):
+    out, _ = demo_synth
+    words = ("network_delay", "network_loss", "cpu_contention", "cpu_consumed", "memory_leak", "inject", "synth")
+    for path in out.glob("*_data/*/*/*"):
+        text = (gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()).decode().lower()
+        assert not any(word in text for word in words), path
+
+
+def test_same_seed_writes_the_same_bytes_and_another_seed_does_not(tmp_path):
+    for name, seed in (("a", 9), ("b", 9), ("c", 10)):
+        generate(tmp_path / name, seed=seed, faults="network_loss,exception")
+    files = sorted(path.relative_to(tmp_path / "a") for path in (tmp_path / "a").rglob("*") if path.is_file())
+    assert files == sorted(path.relative_to(tmp_path / "b") for path in (tmp_path / "b").rglob("*") if path.is_file())
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+    assert (tmp_path / "a" / "cases.csv").read_bytes() != (tmp_path / "c" / "cases.csv").read_bytes()

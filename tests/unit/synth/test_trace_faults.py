@@ -1,0 +1,97 @@
+"""Trace edits on a hand-made trace: gateway -> caller -> (target, then other); target -> db."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.synth.spans import span_row
+from engine.synth.trace_faults import ActiveFault, inject_traces
+
+MS = 1_000_000
+ONSET = 1_000 * MS
+
+
+def _span(span_id, parent, service, start_ms, duration_ms):
+    start = ONSET + start_ms * MS
+    return span_row({"TraceID": "t1", "SpanID": span_id, "ParentID": parent or "root", "PodName": f"{service}-abc12-xyz12",
+                     "OperationName": "op", "StartTimeUnixNano": str(start), "EndTimeUnixNano": str(start + duration_ms * MS),
+                     "Duration": str(duration_ms * 1000)})
+
+
+def _trace(offset_ms=0):
+    return [_span("g", "", "gateway", offset_ms, 100), _span("c", "g", "caller", offset_ms + 5, 90),
+            _span("s", "c", "target", offset_ms + 10, 40), _span("d", "s", "db", offset_ms + 20, 10),
+            _span("o", "c", "other", offset_ms + 60, 20)]
+
+
+def _fault(fault_type, **parameters):
+    return ActiveFault("target", fault_type, parameters, ONSET, ONSET + 300_000 * MS)
+
+
+def _by_id(spans):
+    return {span.span_id: span for span in spans}
+
+
+def test_delay_moves_the_callee_and_lengthens_every_caller_up_to_the_root():
+    spans = _trace()
+    inject_traces(spans, _fault("network_delay", delay_ms=200, affected=1.0), np.random.default_rng(0))
+    s = _by_id(spans)
+    added = (s["g"].end_ns - s["g"].start_ns) - 100 * MS
+    assert 170 * MS <= added <= 230 * MS
+    assert s["c"].end_ns - s["c"].start_ns == 90 * MS + added
+    assert s["s"].start_ns == ONSET + 10 * MS + added and s["s"].duration_us == 40_000  # its own work unchanged
+    assert s["o"].start_ns == ONSET + 60 * MS + added  # the next call waits for the slow one
+    assert s["g"].duration_us == 100_000 + added // 1000
+
+
+def test_nothing_changes_before_the_onset():
+    spans = _trace(offset_ms=-500)
+    before = [(span.start_ns, span.end_ns) for span in spans]
+    edits = inject_traces(spans, _fault("network_delay", delay_ms=200, affected=1.0), np.random.default_rng(0))
+    assert [(span.start_ns, span.end_ns) for span in spans] == before and not edits.shifted_ns
+
+
+def test_loss_drops_the_call_and_the_caller_waits_out_its_retransmits_and_fails():
+    spans = _trace()
+    edits = inject_traces(spans, _fault("network_loss", loss=1.0, failed_share=1.0, rto_ms=200), np.random.default_rng(0))
+    s = _by_id(spans)
+    assert edits.dropped == {"s", "d"}
+    assert [span.span_id for span in edits.failing] == ["c"]
+    assert s["c"].end_ns - s["c"].start_ns == (90 - 40 + 7 * 200) * MS
+
+
+def test_cpu_slowdown_stretches_own_work_not_the_waits_on_others():
+    spans = _trace()
+    inject_traces(spans, _fault("cpu_consumed", slowdown=2.0), np.random.default_rng(0))
+    s = _by_id(spans)
+    added = s["s"].end_ns - s["s"].start_ns - 40 * MS  # own work 30 ms (40 minus the 10 ms db call)
+    assert 0.7 * 30 * MS <= added <= 1.3 * 30 * MS
+    assert s["g"].end_ns - s["g"].start_ns == 100 * MS + added
+    assert s["d"].duration_us == 10_000
+
+
+def test_exception_cuts_the_request_short_and_its_service_fails():
+    spans = _trace()
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=0.0),
+                          np.random.default_rng(0))
+    s = _by_id(spans)
+    assert "d" in edits.dropped and [span.span_id for span in edits.failing] == ["s"]
+    assert s["s"].end_ns - s["s"].start_ns < 40 * MS
+    assert s["g"].end_ns - s["g"].start_ns < 100 * MS
+
+
+def test_wrong_return_stops_the_callers_handling_after_the_call():
+    spans = _trace()
+    edits = inject_traces(spans, _fault("return", wrong_rate=1.0, caller_logs=1.0), np.random.default_rng(0))
+    assert "o" in edits.dropped and "s" not in edits.dropped
+    assert [span.span_id for span in edits.failing] == ["c"]
+
+
+@pytest.mark.parametrize("fault_type", ["network_delay", "exception"])
+def test_an_uninvolved_service_is_left_alone(fault_type):
+    spans = _trace()
+    before = [(span.start_ns, span.end_ns) for span in spans]
+    fault = ActiveFault("nobody", fault_type, {"delay_ms": 200, "affected": 1.0, "error_rate": 1.0, "kept_share": 0.2,
+                                                "caller_logs": 1.0}, ONSET, ONSET + 300_000 * MS)
+    inject_traces(spans, fault, np.random.default_rng(0))
+    assert [(span.start_ns, span.end_ns) for span in spans] == before
