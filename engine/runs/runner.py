@@ -13,6 +13,8 @@ from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.session import Session
 from engine.runs.trajectory import fault_step_index, trajectory_steps
 from engine.telemetry.model import Incident
+from engine.telemetry.own import OwnTelemetry
+from engine.telemetry.own import load_own_incident as load_own
 
 REASONERS = ("heuristic", "openai", "scripted")
 
@@ -65,6 +67,11 @@ def load_incident(dataset_dir: Path, case_id: str) -> Incident:
     from engine.telemetry import load_case
 
     return load_case(dataset_dir, case_id)
+
+
+def load_own_incident(inputs: OwnTelemetry) -> Incident:
+    """An incident from an SRE's own OTLP traces, Prometheus metrics, log files and alert."""
+    return load_own(inputs)
 
 
 def demo_case_id() -> str:

@@ -8,6 +8,17 @@ from typing import Annotated
 import typer
 
 from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, print_table, resolve_db, say
+from rca_tui.cli.own_telemetry import (
+    AlertEntityOption,
+    AlertNameOption,
+    AlertRulesOption,
+    AlertTimeOption,
+    LogsOption,
+    OtelOption,
+    PrometheusOption,
+    QueriesOption,
+    own_telemetry,
+)
 
 runs_app = typer.Typer(help="Past and running incident runs.", no_args_is_help=True)
 sop_app = typer.Typer(help="The SOP state machine of an incident.", no_args_is_help=True)
@@ -36,8 +47,10 @@ def demo(db: DbOption = None, json_out: JsonOption = False,
     _show_result(result, json_out)
 
 
-def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help="Case id (see --list).")] = None,
-        dataset: Annotated[Path, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")] = ...,
+def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help="Case id (see --list); with "
+                                                                            "own telemetry, a name for it.")] = None,
+        dataset: Annotated[Path | None, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")]
+        = None,
         list_only: Annotated[bool, typer.Option("--list", help="List the dataset's cases and exit.")] = False,
         reasoner: ReasonerOption = "heuristic",
         seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -56,24 +69,36 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
         inject_fault: Annotated[str | None, typer.Option(
             "--inject-fault", metavar="AGENT:STEP:MODE",
             help="Make one agent misbehave (modes: hallucinate, misreport, vote_against).")] = None,
+        otel: OtelOption = None, prometheus: PrometheusOption = None, queries: QueriesOption = None,
+        logs: LogsOption = None, alert_time: AlertTimeOption = None, alert_entity: AlertEntityOption = None,
+        alert_rules: AlertRulesOption = None, alert_name: AlertNameOption = None,
         db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Run one incident of a dataset through the seven agents (an LLM key is read from RCA_TUI_LLM_KEY)."""
+    """Run one incident through the seven agents: a case of a dataset, or your own telemetry (OTLP traces,
+    Prometheus, log files and an alert). An LLM key is read from RCA_TUI_LLM_KEY."""
+    own = own_telemetry(incident, otel, prometheus, queries, logs, alert_time, alert_entity, alert_rules, alert_name)
+    if own.given and (dataset is not None or list_only):
+        fail("give either --dataset or own telemetry (--otel / --prometheus / --logs), not both", ExitCode.USAGE)
+    if not own.given and dataset is None:
+        fail("give --dataset DIR (a Nezha, PetShop or mABC folder) or own telemetry (--otel / --prometheus / "
+             "--logs)", ExitCode.USAGE)
     if list_only:
         _list_cases(dataset, json_out)
         return
-    if incident is None:
+    if incident is None and not own.given:
         fail("name a case: rca-tui run CASE --dataset DIR (rca-tui run --list --dataset DIR lists them)",
              ExitCode.USAGE)
     from engine.agents.faults import FaultSpec
     from engine.reasoners.heuristic import HeuristicReasoner
-    from engine.runs.runner import default_tamo, load_incident, make_reasoner, run_incident
+    from engine.runs.runner import default_tamo, load_incident, load_own_incident, make_reasoner, run_incident
 
     tamo_model = default_tamo() if tamo is None else (None if tamo == "none" else tamo)
     fault = _guarded(lambda: FaultSpec.parse(inject_fault)) if inject_fault else None
+    # every input is read before the database is opened: bad input leaves nothing behind
+    loaded = _guarded(lambda: load_own_incident(own) if own.given else load_incident(dataset, incident))
+    source = ", ".join(loaded.sources) if own.given else str(dataset)
     session = _session(db)
     chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout))
-    loaded = _guarded(lambda: load_incident(dataset, incident))
-    result = _guarded(lambda: run_incident(session, loaded, chosen, str(dataset), seed,
+    result = _guarded(lambda: run_incident(session, loaded, chosen, source, seed,
                                            HeuristicReasoner() if fallback else None, fault, tamo_model))
     _show_result(result, json_out)
 
