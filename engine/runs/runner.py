@@ -16,7 +16,7 @@ from engine.telemetry.model import Incident
 from engine.telemetry.own import OwnTelemetry
 from engine.telemetry.own import load_own_incident as load_own
 
-REASONERS = ("heuristic", "openai", "scripted")
+REASONERS = ("heuristic", "openai", "local", "scripted")
 
 
 def make_reasoner(name: str, session: Session | None = None, script_run: str | None = None,
@@ -28,6 +28,8 @@ def make_reasoner(name: str, session: Session | None = None, script_run: str | N
         from engine.reasoners.openai_compat import EndpointConfig, OpenAICompatReasoner
 
         return OpenAICompatReasoner(EndpointConfig.from_env(llm_url, llm_model, llm_key, llm_timeout))
+    if name == "local":
+        return local_reasoner(llm_model)
     if name == "scripted":
         from engine.reasoners.scripted import ScriptedReasoner
 
@@ -36,6 +38,18 @@ def make_reasoner(name: str, session: Session | None = None, script_run: str | N
                                 f"(got {script_run!r})")
         return ScriptedReasoner.from_events(session.run_events(script_run))
     raise ReasonerError(f"unknown reasoner {name!r}; choose one of {', '.join(REASONERS)}")
+
+
+def local_reasoner(model_name: str | None = None) -> Reasoner:
+    """An HF causal LM in-process: a model folder or GGUF file, the bundled SmolLM2 by default."""
+    from engine.attribution.slm import DEFAULT_MODEL, ModelNotFoundError, load_model
+    from engine.reasoners.local import LocalReasoner
+
+    try:
+        model, tokenizer = load_model(model_name or DEFAULT_MODEL)
+    except ModelNotFoundError as exc:
+        raise ReasonerError(str(exc)) from None
+    return LocalReasoner(model, tokenizer)
 
 
 def run_incident(session: Session, incident: Incident, reasoner: Reasoner, dataset: str | None = None,

@@ -30,7 +30,9 @@ def _session(db: Path | None):
     return Session(resolve_db(db))
 
 
-ReasonerOption = Annotated[str, typer.Option("--reasoner", help="heuristic (offline) | openai | scripted.")]
+LANGUAGE_MODELS = ("openai", "local")  # reasoners whose replies may fail the checks: their tally is shown
+ReasonerOption = Annotated[str, typer.Option("--reasoner", help="heuristic (offline) | openai | local (an HF "
+                                                                "model in-process) | scripted.")]
 
 
 def demo(db: DbOption = None, json_out: JsonOption = False,
@@ -52,7 +54,8 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
         dataset: Annotated[Path | None, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")]
         = None,
         list_only: Annotated[bool, typer.Option("--list", help="List the dataset's cases and exit.")] = False,
-        reasoner: ReasonerOption = "heuristic",
+        reasoner: LANGUAGE_MODELS = ("openai", "local")  # reasoners whose replies may fail the checks: their tally is shown
+ReasonerOption = "heuristic",
         seed: Annotated[int, typer.Option("--seed")] = 0,
         script: Annotated[str | None, typer.Option("--script", help="RUN_ID whose decisions the scripted "
                                                                      "reasoner replays.")] = None,
@@ -61,7 +64,9 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
                                                     "fails (recorded as reasoner_error events).")] = False,
         llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL "
                                                                       "(or RCA_TUI_LLM_URL).")] = None,
-        llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
+        llm_model: Annotated[str | None, typer.Option("--llm-model", help="openai: the model name at the endpoint; "
+                                                      "local: an HF model folder or .gguf (default: the bundled "
+                                                      "SmolLM2).")] = None,
         llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per request.")] = 60.0,
         tamo: Annotated[str | None, typer.Option(
             "--tamo-model", help="TAMO checkpoint for the agents' TAMO tools: a path, 'default' (bundled) or "
@@ -89,6 +94,7 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
              ExitCode.USAGE)
     from engine.agents.faults import FaultSpec
     from engine.reasoners.heuristic import HeuristicReasoner
+    from engine.reasoners.tally import ReplyTally
     from engine.runs.runner import default_tamo, load_incident, load_own_incident, make_reasoner, run_incident
 
     tamo_model = default_tamo() if tamo is None else (None if tamo == "none" else tamo)
@@ -98,8 +104,11 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
     source = ", ".join(loaded.sources) if own.given else str(dataset)
     session = _session(db)
     chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout))
-    result = _guarded(lambda: run_incident(session, loaded, chosen, source, seed,
+    tally = ReplyTally(chosen)
+    result = _guarded(lambda: run_incident(session, loaded, tally, source, seed,
                                            HeuristicReasoner() if fallback else None, fault, tamo_model))
+    if reasoner in LANGUAGE_MODELS:
+        result["replies"] = tally.summary()
     _show_result(result, json_out)
 
 
@@ -139,6 +148,10 @@ def _show_result(result: dict, json_out: bool) -> None:
         say(f"proposal {proposal['root_cause']}: {proposal['outcome']} (tx {proposal['tx'][:16]}, block "
             f"{proposal['block']}); votes: " + ", ".join(f"{v['voter']} {v['option']} @{v['block']}"
                                                           for v in proposal["votes"]))
+    if result.get("replies"):
+        tally = result["replies"]
+        say(f"replies used as given: {tally['used_as_given']} of {tally['replies']} ({tally['rejected']} failed "
+            f"the checks)")
     if result.get("injected_fault"):
         say(f"injected fault: {result['injected_fault']}")
     if result["consensus"]:
