@@ -54,8 +54,7 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
         dataset: Annotated[Path | None, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")]
         = None,
         list_only: Annotated[bool, typer.Option("--list", help="List the dataset's cases and exit.")] = False,
-        reasoner: LANGUAGE_MODELS = ("openai", "local")  # reasoners whose replies may fail the checks: their tally is shown
-ReasonerOption = "heuristic",
+        reasoner: ReasonerOption = "heuristic",
         seed: Annotated[int, typer.Option("--seed")] = 0,
         script: Annotated[str | None, typer.Option("--script", help="RUN_ID whose decisions the scripted "
                                                                      "reasoner replays.")] = None,
