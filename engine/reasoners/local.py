@@ -13,18 +13,21 @@ from engine.reasoners.replies import step_from_reply, vote_from_reply
 from engine.reasoners.schemas import step_schema, vote_schema
 
 HEAD_CHARS = 1500  # task, alert and the first answers of the other agents
-TAIL_CHARS = 4500  # the latest observations: a 135M model on a CPU reads ~2k tokens in a few seconds
+TAIL_CHARS = 2500  # the latest observations: a 135M model on a CPU reads ~1.5k tokens in a few seconds
+# a small model seldom decides by itself that it has seen enough: after this many tool calls it must answer
+TOOL_STEPS = 3
 
 
 class LocalReasoner:
     name = "local"
 
-    def __init__(self, model, tokenizer, max_string_tokens: int = 32):
-        self.tokenizer = tokenizer
+    def __init__(self, model, tokenizer, max_string_tokens: int = 32, tool_steps: int = TOOL_STEPS):
+        self.tokenizer, self.tool_steps = tokenizer, tool_steps
         self.decoder = GuidedDecoder(model, tokenizer, max_string_tokens)
 
     def next_step(self, request: StepRequest) -> StepDecision:
-        return step_from_reply(self._complete(_step_prompt(request), step_schema(request)), request)
+        return step_from_reply(self._complete(_step_prompt(request), step_schema(request, self.tool_steps)),
+                               request)
 
     def vote(self, request: VoteRequest) -> VoteDecision:
         return vote_from_reply(self._complete(_vote_prompt(request), vote_schema()))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from engine.agents.faults import FaultSpec, FaultyReasoner
 from engine.agents.tools import Toolbox
@@ -17,11 +17,14 @@ from engine.telemetry.own import OwnTelemetry
 from engine.telemetry.own import load_own_incident as load_own
 
 REASONERS = ("heuristic", "openai", "local", "scripted")
+ModelLoader = Callable[[str | None], tuple[Any, Any]]
 
 
 def make_reasoner(name: str, session: Session | None = None, script_run: str | None = None,
                   llm_url: str | None = None, llm_model: str | None = None, llm_key: str | None = None,
-                  llm_timeout: float = 60.0) -> Reasoner:
+                  llm_timeout: float = 60.0, model_loader: ModelLoader | None = None) -> Reasoner:
+    """`model_loader` loads the local reasoner's model by name (None: the default model); the UI passes the
+    attribution layer's loader, which the runs layer cannot import without a cycle."""
     if name == "heuristic":
         return HeuristicReasoner()
     if name == "openai":
@@ -29,7 +32,11 @@ def make_reasoner(name: str, session: Session | None = None, script_run: str | N
 
         return OpenAICompatReasoner(EndpointConfig.from_env(llm_url, llm_model, llm_key, llm_timeout))
     if name == "local":
-        return local_reasoner(llm_model)
+        from engine.reasoners.local import LocalReasoner
+
+        if model_loader is None:
+            raise ReasonerError("the local reasoner needs a model loader (model name -> (model, tokenizer))")
+        return LocalReasoner(*model_loader(llm_model))
     if name == "scripted":
         from engine.reasoners.scripted import ScriptedReasoner
 
@@ -38,18 +45,6 @@ def make_reasoner(name: str, session: Session | None = None, script_run: str | N
                                 f"(got {script_run!r})")
         return ScriptedReasoner.from_events(session.run_events(script_run))
     raise ReasonerError(f"unknown reasoner {name!r}; choose one of {', '.join(REASONERS)}")
-
-
-def local_reasoner(model_name: str | None = None) -> Reasoner:
-    """An HF causal LM in-process: a model folder or GGUF file, the bundled SmolLM2 by default."""
-    from engine.attribution.slm import DEFAULT_MODEL, ModelNotFoundError, load_model
-    from engine.reasoners.local import LocalReasoner
-
-    try:
-        model, tokenizer = load_model(model_name or DEFAULT_MODEL)
-    except ModelNotFoundError as exc:
-        raise ReasonerError(str(exc)) from None
-    return LocalReasoner(model, tokenizer)
 
 
 def run_incident(session: Session, incident: Incident, reasoner: Reasoner, dataset: str | None = None,

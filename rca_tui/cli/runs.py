@@ -102,13 +102,25 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
     loaded = _guarded(lambda: load_own_incident(own) if own.given else load_incident(dataset, incident))
     source = ", ".join(loaded.sources) if own.given else str(dataset)
     session = _session(db)
-    chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout))
+    chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout,
+                                            load_local_model))
     tally = ReplyTally(chosen)
     result = _guarded(lambda: run_incident(session, loaded, tally, source, seed,
                                            HeuristicReasoner() if fallback else None, fault, tamo_model))
     if reasoner in LANGUAGE_MODELS:
         result["replies"] = tally.summary()
     _show_result(result, json_out)
+
+
+def load_local_model(name: str | None):
+    """(model, tokenizer) of an HF model folder or .gguf file, or of the bundled SmolLM2 when `name` is None."""
+    from engine.attribution.slm import DEFAULT_MODEL, ModelNotFoundError, load_model
+    from engine.reasoners.base import ReasonerError
+
+    try:
+        return load_model(name or DEFAULT_MODEL)
+    except ModelNotFoundError as exc:
+        raise ReasonerError(str(exc)) from None
 
 
 def _list_cases(dataset: Path, json_out: bool) -> None:

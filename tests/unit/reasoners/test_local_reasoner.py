@@ -9,6 +9,7 @@ from engine.reasoners.base import Observation, StepRequest, ToolSpec, VoteReques
 from engine.reasoners.replies import ANSWER_KEYS, step_from_reply, vote_from_reply
 from engine.reasoners.schemas import step_schema, vote_schema
 from engine.runs.runner import make_reasoner, run_incident
+from rca_tui.cli.runs import load_local_model
 from tests.tiny_llm import build_tiny_llama
 from tests.unit.agents.conftest import make_incident
 
@@ -27,7 +28,7 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local(tiny_model):
-    return make_reasoner("local", llm_model=tiny_model)
+    return make_reasoner("local", llm_model=tiny_model, model_loader=load_local_model)
 
 
 def request(role: str, step: int) -> StepRequest:
@@ -69,4 +70,4 @@ def test_unknown_model_path_is_a_clear_reasoner_error(tmp_path):
     from engine.reasoners.base import ReasonerError
 
     with pytest.raises(ReasonerError, match="nowhere"):
-        make_reasoner("local", llm_model=str(tmp_path / "nowhere"))
+        make_reasoner("local", llm_model=str(tmp_path / "nowhere"), model_loader=load_local_model)
