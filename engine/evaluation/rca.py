@@ -12,10 +12,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 from engine.evaluation.metrics import ac_at_k, avg_at_k
+from engine.parallel import ordered_map
 from engine.telemetry.dataset import list_cases, load_case
-from engine.telemetry.model import Incident
+from engine.telemetry.model import CaseRef, Incident
 
 KS = (1, 2, 3, 4, 5)
 RankFn = Callable[[Incident], Sequence[str]]
@@ -43,17 +45,24 @@ def evaluate_rca(
     rank_fn: RankFn,
     on_progress: Callable[[int, int, CaseResult], None] | None = None,
     case_ids: Sequence[str] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> dict:
     """Load every (or every named) case, rank it, and score it. A case that fails to load or rank is
-    reported with its error and counted as a miss; the run goes on."""
+    reported with its error and counted as a miss; the run goes on. With `workers` > 1 or a Dask `scheduler`
+    the cases run in parallel (`rank_fn` must then be picklable); the results are the same."""
     refs = [ref for ref in list_cases(dataset_dir) if case_ids is None or ref.case_id in case_ids]
     results = []
-    for index, ref in enumerate(refs, start=1):
-        result = _run_case(dataset_dir, ref.case_id, ref.system, rank_fn)
+    cases = ordered_map(partial(_run_ref, dataset_dir, rank_fn), refs, workers, scheduler)
+    for index, result in enumerate(cases, start=1):
         results.append(result)
         if on_progress is not None:
             on_progress(index, len(refs), result)
     return summarize(results)
+
+
+def _run_ref(dataset_dir: str, rank_fn: RankFn, ref: CaseRef) -> CaseResult:
+    return _run_case(dataset_dir, ref.case_id, ref.system, rank_fn)
 
 
 def _run_case(dataset_dir: str, case_id: str, system: str, rank_fn: RankFn) -> CaseResult:

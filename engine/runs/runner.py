@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from engine.agents.faults import FaultSpec, FaultyReasoner
 from engine.agents.tools import Toolbox
@@ -13,19 +13,30 @@ from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.session import Session
 from engine.runs.trajectory import fault_step_index, trajectory_steps
 from engine.telemetry.model import Incident
+from engine.telemetry.own import OwnTelemetry
+from engine.telemetry.own import load_own_incident as load_own
 
-REASONERS = ("heuristic", "openai", "scripted")
+REASONERS = ("heuristic", "openai", "local", "scripted")
+ModelLoader = Callable[[str | None], tuple[Any, Any]]
 
 
 def make_reasoner(name: str, session: Session | None = None, script_run: str | None = None,
                   llm_url: str | None = None, llm_model: str | None = None, llm_key: str | None = None,
-                  llm_timeout: float = 60.0) -> Reasoner:
+                  llm_timeout: float = 60.0, model_loader: ModelLoader | None = None) -> Reasoner:
+    """`model_loader` loads the local reasoner's model by name (None: the default model); the UI passes the
+    attribution layer's loader, which the runs layer cannot import without a cycle."""
     if name == "heuristic":
         return HeuristicReasoner()
     if name == "openai":
         from engine.reasoners.openai_compat import EndpointConfig, OpenAICompatReasoner
 
         return OpenAICompatReasoner(EndpointConfig.from_env(llm_url, llm_model, llm_key, llm_timeout))
+    if name == "local":
+        from engine.reasoners.local import LocalReasoner
+
+        if model_loader is None:
+            raise ReasonerError("the local reasoner needs a model loader (model name -> (model, tokenizer))")
+        return LocalReasoner(*model_loader(llm_model))
     if name == "scripted":
         from engine.reasoners.scripted import ScriptedReasoner
 
@@ -65,6 +76,11 @@ def load_incident(dataset_dir: Path, case_id: str) -> Incident:
     from engine.telemetry import load_case
 
     return load_case(dataset_dir, case_id)
+
+
+def load_own_incident(inputs: OwnTelemetry) -> Incident:
+    """An incident from an SRE's own OTLP traces, Prometheus metrics, log files and alert."""
+    return load_own(inputs)
 
 
 def demo_case_id() -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import calendar
 import time
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +19,7 @@ from engine.telemetry.model import Alert, CaseRef, Incident, Label, MetricSeries
 from engine.telemetry.nezha_files import load_edge_table, load_logs, load_metric_file, load_spans, service_of
 from engine.telemetry.profiles import minute_profile
 from engine.telemetry.readers import read_csv_rows, read_json
+from engine.telemetry.spans import entry_service, span_edges
 
 WINDOW_MINUTES = 2  # the two minute files after the injection; file HH_MM holds (HH:MM-1, HH:MM]
 EARLIER_ALERTS = 5  # pre-alert minutes of this many earlier alerts of the day join the fault-free reference
@@ -242,17 +242,8 @@ def _topology(dependency_csv: Path, spans: list[Span], baseline_spans: list[Span
     return graph
 
 
-def span_edges(spans: list[Span]) -> set[tuple[str, str]]:
-    entity_of = {span.span_id: span.entity for span in spans}
-    return {
-        (entity_of[span.parent_id], span.entity)
-        for span in spans
-        if span.parent_id in entity_of and entity_of[span.parent_id] != span.entity
-    }
-
-
 def _alert(sli_csv: Path, spans: list[Span], inject_time: float, window: Window) -> Alert:
-    entry = _entry_service(spans)
+    entry = entry_service(spans) or "frontend"
     description = f"front-end SLO alert at {_clock(inject_time)} UTC on {entry}"
     if sli_csv.exists():
         series = load_metric_file(sli_csv).between(window.start, window.end + 60)
@@ -260,11 +251,6 @@ def _alert(sli_csv: Path, spans: list[Span], inject_time: float, window: Window)
         if latency is not None and len(latency):
             description += f": latency P90 up to {1000 * float(max(latency)):,.0f} ms"
     return Alert(entity=entry, signal="frontend latency / success rate", time=inject_time, description=description)
-
-
-def _entry_service(spans: list[Span]) -> str:
-    roots = Counter(span.entity for span in spans if not span.parent_id)
-    return roots.most_common(1)[0][0] if roots else "frontend"
 
 
 def _label(root: Path, fault: Fault) -> Label:

@@ -120,14 +120,14 @@ def parse_log_message(raw: str) -> tuple[str, str]:
     if text.startswith("{"):
         try:
             inner = json.loads(text)
-            return _normal_level(str(inner.get("severity", ""))), str(inner.get("message", text))
+            return normal_level(str(inner.get("severity", ""))), str(inner.get("message", text))
         except (json.JSONDecodeError, AttributeError):
             pass
     match = LEVEL.search(text[:80])
-    return _normal_level(match.group(1) if match else ""), text
+    return normal_level(match.group(1) if match else ""), text
 
 
-def _normal_level(level: str) -> str:
+def normal_level(level: str) -> str:
     level = level.upper()
     if level in ("ERROR", "FATAL", "SEVERE"):
         return "ERROR"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 import zlib
+from datetime import datetime, timezone
 from pathlib import Path
 
 from engine.telemetry.errors import TelemetryError
@@ -60,3 +62,19 @@ def _check_header(path: Path, header: list[str] | None, required: tuple[str, ...
     missing = [name for name in required if name not in (header or [])]
     if missing:
         raise TelemetryError(f"{path}: missing column(s) {', '.join(missing)}; expected header with {', '.join(required)}")
+
+
+def parse_timestamp(value: object) -> float:
+    """Epoch seconds from an ISO 8601 string (no zone = UTC) or an epoch number in s, ms, µs or ns.
+
+    Raises ValueError; callers name the source."""
+    if isinstance(value, str) and not _NUMBER_TEXT.fullmatch(value.strip()):
+        moment = datetime.fromisoformat(value.strip().replace(",", "."))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    number = float(value)  # type: ignore[arg-type]
+    divisor = next((d for d, above in EPOCH_UNITS if number > above), 1.0)
+    return number / divisor
+
+
+EPOCH_UNITS = ((1e9, 1e17), (1e6, 1e14), (1e3, 1e11))  # (divisor, smallest value in that unit) for ns, µs, ms
+_NUMBER_TEXT = re.compile(r"\d+(?:\.\d+)?")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,3 +81,19 @@ def latency_summary(durations_ms: list[float]) -> dict[str, float]:
         return {"mean_ms": float("nan"), "p95_ms": float("nan")}
     values = np.asarray(durations_ms)
     return {"mean_ms": float(values.mean()), "p95_ms": float(np.percentile(values, 95))}
+
+
+def span_edges(spans: list[Span]) -> set[tuple[str, str]]:
+    """Caller -> callee service pairs: a span whose parent ran in another service."""
+    entity_of = {span.span_id: span.entity for span in spans}
+    return {
+        (entity_of[span.parent_id], span.entity)
+        for span in spans
+        if span.parent_id in entity_of and entity_of[span.parent_id] != span.entity
+    }
+
+
+def entry_service(spans: list[Span]) -> str | None:
+    """The service where most traces start (the one users call), None without root spans."""
+    roots = Counter(span.entity for span in spans if not span.parent_id)
+    return roots.most_common(1)[0][0] if roots else None

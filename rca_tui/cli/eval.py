@@ -8,7 +8,7 @@ import typer
 
 from rca_tui.cli.attribution import eval_attribution
 from rca_tui.cli.attribution_studies import attribution_bench, eval_injection
-from rca_tui.cli.common import DbOption, JsonOption, emit_json, say
+from rca_tui.cli.common import DbOption, JsonOption, emit_json, fail, say
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
 app.command("attribution")(eval_attribution)
@@ -24,26 +24,32 @@ def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset fo
              tamo: Annotated[str | None, typer.Option("--tamo-model", help="Let the agents use TAMO with this "
                                                       "checkpoint (a path or 'default'); off by default because "
                                                       "the bundled one was trained on the Nezha dev cases.")]
-             = None) -> None:
+             = None,
+             workers: Annotated[int, typer.Option("--workers", min=1, help="Cases in parallel in N local "
+                                                                           "processes.")] = 1,
+             dask_scheduler: Annotated[str | None, typer.Option(
+                 "--dask-scheduler", metavar="tcp://HOST:PORT", help="Run the cases on a Dask distributed "
+                                                                     "cluster.")] = None) -> None:
     """Run every case through the seven agents; AC@1, AC@3, Avg@5 per system and fault type."""
     import tempfile
+    import time
 
     from engine.evaluation.rca import evaluate_rca
-    from engine.reasoners.heuristic import HeuristicReasoner
-    from engine.runs.runner import run_incident
-    from engine.runs.session import Session
+    from engine.parallel import ParallelError
+    from engine.runs.batch import AgentRanking, chains_verified
 
     with tempfile.TemporaryDirectory() as tmp:
-        session = Session(db or Path(tmp) / "eval.db")
-        reasoner = HeuristicReasoner()
-
-        def rank(incident) -> list[str]:
-            return run_incident(session, incident, reasoner, dataset=str(dataset), tamo_model=tamo)["ranking"]
-
-        report = _with_progress(lambda progress: evaluate_rca(str(dataset), rank, on_progress=progress,
-                                                              case_ids=case), quiet=json_out)
-        verified = session.verify().ok
-    report["chain_verified"] = verified
+        ranking = AgentRanking(str(db or Path(tmp) / "eval.db"), str(dataset), tamo)
+        started = time.perf_counter()
+        try:
+            report = _with_progress(lambda progress: evaluate_rca(
+                str(dataset), ranking, on_progress=progress, case_ids=case, workers=workers,
+                scheduler=dask_scheduler), quiet=json_out)
+        except ParallelError as exc:
+            fail(str(exc))
+        report["wall_clock_s"] = round(time.perf_counter() - started, 2)
+        report["chain_verified"] = chains_verified(ranking)
+    report["scale_out"] = {"workers": workers, "dask_scheduler": dask_scheduler}
     if json_out:
         emit_json(report)
     else:
@@ -73,3 +79,10 @@ def _print_report(report: dict) -> None:
     say("RCA accuracy of the seven agents (the consensus first, then the oracle's ranking):")
     print(format_table(report))
     say(f"chain verified after the evaluation: {report['chain_verified']}")
+    say(f"wall clock: {report['wall_clock_s']} s ({_scale_out(report['scale_out'])})")
+
+
+def _scale_out(scale_out: dict) -> str:
+    if scale_out["dask_scheduler"]:
+        return f"Dask cluster {scale_out['dask_scheduler']}"
+    return f"{scale_out['workers']} worker process(es)" if scale_out["workers"] > 1 else "serial"

@@ -8,6 +8,17 @@ from typing import Annotated
 import typer
 
 from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, print_table, resolve_db, say
+from rca_tui.cli.own_telemetry import (
+    AlertEntityOption,
+    AlertNameOption,
+    AlertRulesOption,
+    AlertTimeOption,
+    LogsOption,
+    OtelOption,
+    PrometheusOption,
+    QueriesOption,
+    own_telemetry,
+)
 
 runs_app = typer.Typer(help="Past and running incident runs.", no_args_is_help=True)
 sop_app = typer.Typer(help="The SOP state machine of an incident.", no_args_is_help=True)
@@ -19,7 +30,9 @@ def _session(db: Path | None):
     return Session(resolve_db(db))
 
 
-ReasonerOption = Annotated[str, typer.Option("--reasoner", help="heuristic (offline) | openai | scripted.")]
+LANGUAGE_MODELS = ("openai", "local")  # reasoners whose replies may fail the checks: their tally is shown
+ReasonerOption = Annotated[str, typer.Option("--reasoner", help="heuristic (offline) | openai | local (an HF "
+                                                                "model in-process) | scripted.")]
 
 
 def demo(db: DbOption = None, json_out: JsonOption = False,
@@ -36,8 +49,10 @@ def demo(db: DbOption = None, json_out: JsonOption = False,
     _show_result(result, json_out)
 
 
-def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help="Case id (see --list).")] = None,
-        dataset: Annotated[Path, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")] = ...,
+def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help="Case id (see --list); with "
+                                                                            "own telemetry, a name for it.")] = None,
+        dataset: Annotated[Path | None, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")]
+        = None,
         list_only: Annotated[bool, typer.Option("--list", help="List the dataset's cases and exit.")] = False,
         reasoner: ReasonerOption = "heuristic",
         seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -48,7 +63,9 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
                                                     "fails (recorded as reasoner_error events).")] = False,
         llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL "
                                                                       "(or RCA_TUI_LLM_URL).")] = None,
-        llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
+        llm_model: Annotated[str | None, typer.Option("--llm-model", help="openai: the model name at the endpoint; "
+                                                      "local: an HF model folder or .gguf (default: the bundled "
+                                                      "SmolLM2).")] = None,
         llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per request.")] = 60.0,
         tamo: Annotated[str | None, typer.Option(
             "--tamo-model", help="TAMO checkpoint for the agents' TAMO tools: a path, 'default' (bundled) or "
@@ -56,26 +73,54 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
         inject_fault: Annotated[str | None, typer.Option(
             "--inject-fault", metavar="AGENT:STEP:MODE",
             help="Make one agent misbehave (modes: hallucinate, misreport, vote_against).")] = None,
+        otel: OtelOption = None, prometheus: PrometheusOption = None, queries: QueriesOption = None,
+        logs: LogsOption = None, alert_time: AlertTimeOption = None, alert_entity: AlertEntityOption = None,
+        alert_rules: AlertRulesOption = None, alert_name: AlertNameOption = None,
         db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Run one incident of a dataset through the seven agents (an LLM key is read from RCA_TUI_LLM_KEY)."""
+    """Run one incident through the seven agents: a case of a dataset, or your own telemetry (OTLP traces,
+    Prometheus, log files and an alert). An LLM key is read from RCA_TUI_LLM_KEY."""
+    own = own_telemetry(incident, otel, prometheus, queries, logs, alert_time, alert_entity, alert_rules, alert_name)
+    if own.given and (dataset is not None or list_only):
+        fail("give either --dataset or own telemetry (--otel / --prometheus / --logs), not both", ExitCode.USAGE)
+    if not own.given and dataset is None:
+        fail("give --dataset DIR (a Nezha, PetShop or mABC folder) or own telemetry (--otel / --prometheus / "
+             "--logs)", ExitCode.USAGE)
     if list_only:
         _list_cases(dataset, json_out)
         return
-    if incident is None:
+    if incident is None and not own.given:
         fail("name a case: rca-tui run CASE --dataset DIR (rca-tui run --list --dataset DIR lists them)",
              ExitCode.USAGE)
     from engine.agents.faults import FaultSpec
     from engine.reasoners.heuristic import HeuristicReasoner
-    from engine.runs.runner import default_tamo, load_incident, make_reasoner, run_incident
+    from engine.reasoners.tally import ReplyTally
+    from engine.runs.runner import default_tamo, load_incident, load_own_incident, make_reasoner, run_incident
 
     tamo_model = default_tamo() if tamo is None else (None if tamo == "none" else tamo)
     fault = _guarded(lambda: FaultSpec.parse(inject_fault)) if inject_fault else None
+    # every input is read before the database is opened: bad input leaves nothing behind
+    loaded = _guarded(lambda: load_own_incident(own) if own.given else load_incident(dataset, incident))
+    source = ", ".join(loaded.sources) if own.given else str(dataset)
     session = _session(db)
-    chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout))
-    loaded = _guarded(lambda: load_incident(dataset, incident))
-    result = _guarded(lambda: run_incident(session, loaded, chosen, str(dataset), seed,
+    chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout,
+                                            load_local_model))
+    tally = ReplyTally(chosen)
+    result = _guarded(lambda: run_incident(session, loaded, tally, source, seed,
                                            HeuristicReasoner() if fallback else None, fault, tamo_model))
+    if reasoner in LANGUAGE_MODELS:
+        result["replies"] = tally.summary()
     _show_result(result, json_out)
+
+
+def load_local_model(name: str | None):
+    """(model, tokenizer) of an HF model folder or .gguf file, or of the bundled SmolLM2 when `name` is None."""
+    from engine.attribution.slm import DEFAULT_MODEL, ModelNotFoundError, load_model
+    from engine.reasoners.base import ReasonerError
+
+    try:
+        return load_model(name or DEFAULT_MODEL)
+    except ModelNotFoundError as exc:
+        raise ReasonerError(str(exc)) from None
 
 
 def _list_cases(dataset: Path, json_out: bool) -> None:
@@ -116,6 +161,10 @@ def _show_result(result: dict, json_out: bool) -> None:
         say(f"proposal {proposal['root_cause']}: {proposal['outcome']} (tx {proposal['tx'][:16]}, block "
             f"{proposal['block']}); votes: " + ", ".join(f"{v['voter']} {v['option']} @{v['block']}"
                                                           for v in proposal["votes"]))
+    if result.get("replies"):
+        tally = result["replies"]
+        say(f"replies used as given: {tally['used_as_given']} of {tally['replies']} ({tally['rejected']} failed "
+            f"the checks)")
     if result.get("injected_fault"):
         say(f"injected fault: {result['injected_fault']}")
     if result["consensus"]:

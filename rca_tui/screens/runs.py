@@ -10,9 +10,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.runs.session import Session
+from engine.telemetry.own import OwnTelemetry
 from rca_tui.screens.dialogs import PromptScreen
+from rca_tui.screens.own_telemetry import OwnTelemetryScreen
 
-HINT = "Enter: replay · a: attribute who/when · d: demo · c: dataset case · r: reload"
+HINT = "Enter replay · a attribute · d demo · c case · o own telemetry · r reload"
 
 
 class RunsScreen(Screen):
@@ -25,6 +27,8 @@ class RunsScreen(Screen):
         Binding("a", "attribute", "Attribute", id="runs.attribute",
                 tooltip="Who / when made the selected run go wrong: Soft-IDG, evidence path, slash (SLM, a few s)"),
         Binding("c", "start_case", "Run case", id="runs.case", tooltip="Run a case from a dataset folder"),
+        Binding("o", "start_own", "Own telemetry", id="runs.own",
+                tooltip="Run on your own OTLP traces, Prometheus metrics, log files and alert"),
         Binding("r", "reload", "Reload", id="runs.reload", tooltip="Read the runs again"),
     ]
 
@@ -91,6 +95,23 @@ class RunsScreen(Screen):
     def _start_case(self, folder: str, case_id: str | None) -> None:
         if case_id:
             self.app.start_run(partial(run_case, Path(folder).expanduser(), case_id), f"case {case_id}")
+
+
+    # ---- own telemetry ---------------------------------------------------------------------------------------
+    def action_start_own(self) -> None:
+        self.app.push_screen(OwnTelemetryScreen(), self._start_own)
+
+    def _start_own(self, inputs: OwnTelemetry | None) -> None:
+        if inputs is not None:
+            self.app.start_run(partial(run_own, inputs), "own telemetry")
+
+
+def run_own(inputs: OwnTelemetry, session: Session) -> dict:
+    from engine.reasoners.heuristic import HeuristicReasoner
+    from engine.runs.runner import load_own_incident, run_incident
+
+    incident = load_own_incident(inputs)
+    return run_incident(session, incident, HeuristicReasoner(), dataset=", ".join(incident.sources))
 
 
 def run_case(folder: Path, case_id: str, session: Session) -> dict:

@@ -99,3 +99,20 @@ async def test_runs_case_prompt_reports_a_bad_folder(app, tmp_path):
         await settle(pilot)
         assert type(app.screen).__name__ == "RunsScreen"
         assert any("nowhere" in n.message for n in app._notifications)
+
+
+async def test_runs_own_telemetry_form_runs_the_agents_on_otlp_traces(app, tmp_path):
+    from tests.unit.telemetry.test_own_inputs import T0, otlp_line
+
+    traces = tmp_path / "traces.jsonl"
+    calls = [otlp_line("web", f"{2 * i:016x}", "", T0 + i, 5.0) + "\n" + otlp_line(
+        "db", f"{2 * i + 1:016x}", f"{2 * i:016x}", T0 + i, 4.0 if i < 20 else 400.0) for i in range(40)]
+    traces.write_text("\n".join(calls) + "\n")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5", "o")
+        app.screen.query_one("#own-otel", Input).value = str(traces)
+        app.screen.query_one("#own-alert_time", Input).value = str(T0 + 20)
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert any(n.message.endswith("finished: root cause db") for n in app._notifications)
