@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from rca_tui.cli.attribution import eval_attribution
-from rca_tui.cli.common import DbOption, JsonOption, emit_json, say
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, progress, say
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
 app.command("attribution")(eval_attribution)
@@ -30,6 +30,7 @@ def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset fo
     from engine.runs.runner import run_incident
     from engine.runs.session import Session
 
+    _check_cases(dataset, case)
     with tempfile.TemporaryDirectory() as tmp:
         session = Session(db or Path(tmp) / "eval.db")
         reasoner = HeuristicReasoner()
@@ -37,8 +38,8 @@ def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset fo
         def rank(incident) -> list[str]:
             return run_incident(session, incident, reasoner, dataset=str(dataset), tamo_model=tamo)["ranking"]
 
-        report = _with_progress(lambda progress: evaluate_rca(str(dataset), rank, on_progress=progress,
-                                                              case_ids=case), quiet=json_out)
+        with progress("cases") as advance:  # on stderr, --json or not
+            report = evaluate_rca(str(dataset), rank, on_progress=advance, case_ids=case)
         verified = session.verify().ok
     report["chain_verified"] = verified
     if json_out:
@@ -47,26 +48,25 @@ def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset fo
         _print_report(report)
 
 
-def _with_progress(job, quiet: bool):
-    import sys
+def _check_cases(dataset: Path, case: list[str] | None) -> None:
+    """A missing dataset or an unknown --case is the user's mistake: say which, exit non-zero, run nothing."""
+    from engine.telemetry import list_cases
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    disabled = quiet and not sys.stdout.isatty()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), disable=disabled) as progress:
-        task = progress.add_task("cases", total=None)
-
-        def advance(done: int, total: int, result) -> None:
-            progress.update(task, completed=done, total=total, description=result.case_id)
-
-        return job(advance)
+    try:
+        known = {ref.case_id for ref in list_cases(dataset)}
+    except (OSError, ValueError) as error:
+        fail(f"cannot read the cases of {dataset}: {error}", ExitCode.NOT_FOUND)
+    if not known:
+        fail(f"{dataset} holds no cases", ExitCode.NOT_FOUND)
+    unknown = [c for c in case or [] if c not in known]
+    if unknown:
+        fail(f"no case {', '.join(map(repr, unknown))} in {dataset} (rca-tui run --list --dataset {dataset} "
+             f"lists them)", ExitCode.NOT_FOUND)
 
 
 def _print_report(report: dict) -> None:
     from engine.evaluation.rca import format_table
 
     say("RCA accuracy of the seven agents (the consensus first, then the oracle's ranking):")
-    print(format_table(report))
+    out(format_table(report))
     say(f"chain verified after the evaluation: {report['chain_verified']}")
