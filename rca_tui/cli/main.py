@@ -5,7 +5,7 @@ import sys
 
 import typer
 
-from rca_tui.cli import agents, attribution, chain, console, eval, runs, tamo
+from rca_tui.cli import agents, attribution, chain, console, eval, report, runs, tamo
 from rca_tui.cli.common import ExitCode, say
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.callback(invoke_without_command=True)(console.open_console)
 app.command()(console.replay)
 app.command()(console.serve)
 app.command("attribute")(attribution.attribute)
+app.command("report")(report.report)
 
 
 def run() -> None:
