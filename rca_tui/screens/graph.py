@@ -10,9 +10,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from engine.runs.graph_views import fault_graph, soft_idg_graph
+from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
 from rca_tui.widgets.graph_canvas import GraphCanvas
 
 VIEWS = {"fault_web": "Fault web", "soft_idg": "Soft-IDG"}
@@ -49,12 +50,12 @@ class GraphScreen(Screen):
         self.view = "fault_web"
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield PaneBar("graph")
         with Horizontal():
             yield GraphCanvas(id="graph")
             with VerticalScroll(id="node-scroll"):
                 yield Static("", id="node-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "graph"

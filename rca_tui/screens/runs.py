@@ -7,12 +7,16 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
+
+from textual import work
 
 from engine.runs.session import Session
+from rca_tui.formatting import short_agent
+from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
 from rca_tui.screens.dialogs import PromptScreen
 
-HINT = "Enter: replay · a: attribute who/when · d: demo · c: dataset case · r: reload"
+HINT = "Enter replay · a attribute · p report · d demo · c case · / filter · y copy id"
 
 
 class RunsScreen(Screen):
@@ -25,19 +29,25 @@ class RunsScreen(Screen):
         Binding("a", "attribute", "Attribute", id="runs.attribute",
                 tooltip="Who / when made the selected run go wrong: Soft-IDG, evidence path, slash (SLM, a few s)"),
         Binding("c", "start_case", "Run case", id="runs.case", tooltip="Run a case from a dataset folder"),
-        Binding("r", "reload", "Reload", id="runs.reload", tooltip="Read the runs again"),
+        Binding("p", "report", "Report", id="runs.report",
+                tooltip="Write the selected run's incident report (Markdown and HTML) beside the database"),
+        Binding("slash", "text_filter", "Filter", id="runs.filter", key_display="/",
+                tooltip="Show only runs whose row contains a text (empty: all)"),
+        Binding("y", "copy", "Copy id", id="runs.copy", tooltip="Copy the selected run id to the clipboard"),
+        Binding("r", "reload", "Reload", id="runs.reload", show=False, tooltip="Read the runs again"),
     ]
+    text = ""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield PaneBar("runs")
         yield Static(HINT, id="runs-hint")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "runs"
         table = self.query_one(DataTable)
-        table.add_columns("run", "incident", "reasoner", "status", "root cause")
+        table.add_columns("run", "incident", "status", "root cause", "truth", "ok", "blamed", "started")
         table.border_title = "Runs (newest first)"
 
     def on_screen_resume(self) -> None:
@@ -47,9 +57,12 @@ class RunsScreen(Screen):
     def action_reload(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        for run in self.app.session.runs():
-            table.add_row(run["run_id"], run["incident"][:28], run["reasoner"], run["status"],
-                          (run["result"] or {}).get("root_cause") or "-", key=run["run_id"])
+        for row in self.app.session.run_rows():
+            cells = runs_row(row)
+            if self.text and self.text.lower() not in " ".join(cells).lower():
+                continue
+            table.add_row(*cells, key=row["run_id"])
+        table.border_title = "Runs (newest first)" + (f" · “{self.text}”" if self.text else "")
 
     def selected_run(self) -> str | None:
         table = self.query_one(DataTable)
@@ -66,6 +79,49 @@ class RunsScreen(Screen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_replay(event.row_key.value)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
+            self.app.focus_run = event.row_key.value  # the Graph pane follows the selected run
+
+    def action_text_filter(self) -> None:
+        self.app.push_screen(PromptScreen("Show only runs containing (empty: every run)", "ts-route", self.text),
+                             self._set_text)
+
+    def _set_text(self, text: str | None) -> None:
+        if text is not None:
+            self.text = text.strip()
+            self.action_reload()
+
+    def action_copy(self) -> None:
+        run_id = self.selected_run()
+        if run_id:
+            self.app.copy_to_clipboard(run_id)
+            self.notify(f"copied {run_id}", timeout=3)
+
+    def action_report(self) -> None:
+        run_id = self.selected_run()
+        if run_id is None:
+            self.notify("no run to report on", severity="warning")
+            return
+        self.notify(f"writing the report of {run_id}…", timeout=2)
+        self._report_in_worker(run_id)
+
+    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
+    def _report_in_worker(self, run_id: str) -> None:
+        from engine.runs.report import incident_report
+        from rca_tui.report import to_html, to_markdown
+
+        session = Session(self.app.db_path, self.app.clock)
+        try:
+            report = incident_report(session, run_id)
+        finally:
+            session.close()
+        folder = self.app.db_path.parent / "reports"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{run_id}.md").write_text(to_markdown(report), encoding="utf-8")
+        (folder / f"{run_id}.html").write_text(to_html(report), encoding="utf-8")
+        self.app.call_from_thread(self.notify, f"report: {folder / run_id}.md and .html", timeout=10)
 
     # ---- a case from a dataset folder ----------------------------------------------------------------------
     def action_start_case(self) -> None:
@@ -91,6 +147,14 @@ class RunsScreen(Screen):
     def _start_case(self, folder: str, case_id: str | None) -> None:
         if case_id:
             self.app.start_run(partial(run_case, Path(folder).expanduser(), case_id), f"case {case_id}")
+
+
+def runs_row(row: dict) -> list[str]:
+    """A Runs-table row: the full run id (copyable with y), whatever status the run has, ✓/✗ against the truth."""
+    started = row.get("started") or "-"
+    return [row["run_id"], row["incident"][:18], str(row["status"]), row.get("root_cause") or "-",
+            row.get("truth") or "-", {True: "✓", False: "✗", None: "-"}[row.get("correct")],
+            short_agent(row["blamed"]) if row.get("blamed") else "-", started[5:16] if len(started) > 16 else started]
 
 
 def run_case(folder: Path, case_id: str, session: Session) -> dict:
