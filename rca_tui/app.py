@@ -111,9 +111,9 @@ class RcaApp(App):
             return "no run yet", {}
         if replayed is not None and replayed.run_id == wanted:
             cursor = self.replay_position[1]
-            return f"replay {wanted} @ {cursor}", replayed.graph(cursor)
+            return f"replay {wanted} @ {cursor}", with_step_seqs(replayed, replayed.graph(cursor))
         timeline = self.timeline_of(wanted)
-        return f"run {wanted}", timeline.graph(len(timeline))
+        return f"run {wanted}", with_step_seqs(timeline, timeline.graph(len(timeline)))
 
     def timeline_of(self, run_id: str) -> Timeline:
         """The live timeline when it is that run's, else the run's stored events (read once)."""
@@ -261,6 +261,15 @@ def _by_run(batch: list[RunEvent]) -> list[tuple[str, list[RunEvent]]]:
             groups.append((event.run_id, []))
         groups[-1][1].append(event)
     return groups
+
+
+def with_step_seqs(timeline: Timeline, state: dict) -> dict:
+    """A graph state with the event number of each Soft-IDG step, when it holds an attribution."""
+    if not state.get("attribution"):
+        return state
+    from engine.runs.navigation import step_seqs
+
+    return {**state, "step_seqs": step_seqs(timeline.events)}
 
 
 def attribution_summary(run_id: str, payload: dict, in_graph_pane: bool) -> str:

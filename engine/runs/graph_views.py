@@ -34,17 +34,21 @@ def step_node(step: int, agent: str | None) -> str:
     return f"#{step} {agent or '?'}"
 
 
-def soft_idg_graph(attribution: dict[str, Any] | None) -> nx.DiGraph:
+def soft_idg_graph(attribution: dict[str, Any] | None, seqs: list[int] | None = None) -> nx.DiGraph:
     """An `attribution` event's payload as `fault_graph` shapes a graph (kind "soft_idg"): one node per step,
     named by `step_node`, with `step`, `agent`, `kind`, `score`, `reason` (the step's text), `root` (the blamed
     step), `on_path` (the evidence path), `failure` (where the failure shows), `label` (the injected fault's step);
     edges carry `weight` (None for an evidence-path hop outside the stored top in-edges) and `on_path`. The graph
-    keeps `who`, `when`, `tx`, `slashed`, `consensus_wrong` and `label`. Empty without an attribution."""
+    keeps `who`, `when`, `tx`, `slashed`, `consensus_wrong` and `label`. Empty without an attribution.
+    `seqs` (step index → event number, `navigation.step_seqs`) gives each node `seq`: the `#` the agent log and
+    Replay show for that step, so both panes speak of one numbering."""
     payload = attribution or {}
     view = payload.get("graph") or {}
     label = payload.get("label") or {}
     when = payload.get("when")
     graph = nx.DiGraph(kind="soft_idg", who=payload.get("who"), when=when, tx=payload.get("tx"),
+                       when_seq=seqs[when] if seqs is not None and when is not None and 0 <= when < len(seqs)
+                       else when,
                        slashed=payload.get("slashed"), consensus_wrong=payload.get("consensus_wrong"),
                        label=payload.get("label"), path=[])
     if not payload:
@@ -62,7 +66,8 @@ def soft_idg_graph(attribution: dict[str, Any] | None) -> nx.DiGraph:
         graph.add_node(names[step], step=step, agent=row.get("agent") or "?", kind=row.get("kind") or "",
                        score=float(score) if score is not None else 0.0, scored=score is not None,
                        reason=row.get("text") or "", root=step == when, on_path=step in path_steps,
-                       failure=step in failures, label=step == label.get("when"))
+                       failure=step in failures, label=step == label.get("when"),
+                       seq=seqs[step] if seqs is not None and 0 <= step < len(seqs) else step)
     for edge in view.get("edges", []):
         source, target = names.get(int(edge["from"])), names.get(int(edge["to"]))
         if source and target:

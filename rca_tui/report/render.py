@@ -49,7 +49,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
             ["level", "hash"]))
     else:
         sections.append(("Consensus transaction and Merkle proof", ["No consensus was reached."], None, None))
-    sections.append(("Repair plan", [], [[str(s.get("step_id")), s.get("action", ""), s.get("description", "")]
+    sections.append(("Repair plan", [] if report["repair_steps"] else ["No repair plan (no consensus)."], [[str(s.get("step_id")), s.get("action", ""), s.get("description", "")]
                                          for s in report["repair_steps"]], ["#", "action", "description"]))
     tamo = report.get("tamo")
     if tamo:
@@ -62,11 +62,17 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
     attribution = report.get("attribution")
     if attribution:
         slashed = attribution.get("slashed")
+        seqs = report.get("step_seqs") or []
+
+        def number(step) -> str:
+            return f"#{seqs[step]}" if isinstance(step, int) and 0 <= step < len(seqs) else f"step {step}"
+
         sections.append(("Failure attribution (Soft-IDG)", [
-            f"Blamed **{attribution.get('who')}** at step {attribution.get('when')}; "
+            f"Blamed **{attribution.get('who')}** at {number(attribution.get('when'))} (Soft-IDG step "
+            f"{attribution.get('when')}); "
             + (f"slashed {slashed['amount']} stake (tx `{(attribution.get('tx') or {}).get('tx')}`)." if slashed
                else "not slashed (the consensus is not known to be wrong)."),
-        ], [[str(r.get("step")), r.get("agent", ""), r.get("kind", ""), f"{r.get('score') or 0:.3f}",
+        ], [[number(r.get("step")), r.get("agent", ""), r.get("kind", ""), f"{r.get('score') or 0:.3f}",
              (r.get("text") or "")[:160]] for r in attribution.get("evidence_path", [])],
             ["step", "agent", "kind", "score", "text"]))
     verification = report.get("verification")
@@ -122,7 +128,7 @@ def to_html(report: dict[str, Any]) -> str:
                         + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                                   for row in rows) + "</table>")
         if name.startswith("Failure attribution") and (report["attribution"] or {}).get("graph"):
-            body.append(soft_idg_svg(report["attribution"]))
+            body.append(soft_idg_svg(report["attribution"], report.get("step_seqs")))
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
 

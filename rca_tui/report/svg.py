@@ -8,7 +8,7 @@ from typing import Any
 ROW, LEFT, WIDTH = 18, 170, 1000
 
 
-def soft_idg_svg(attribution: dict[str, Any]) -> str:
+def soft_idg_svg(attribution: dict[str, Any], seqs: list[int] | None = None) -> str:
     graph = attribution.get("graph") or {}
     nodes = graph.get("nodes") or []
     if not nodes:
@@ -34,7 +34,8 @@ def soft_idg_svg(attribution: dict[str, Any]) -> str:
         step = node["step"]
         colour = "#c00" if step == blamed else ("#d60" if step in path else "#333")
         score = node.get("score")
-        label = (f"{step:>3} {node.get('agent', '')[:18]:<18} {node.get('kind', '')[:8]:<8} "
+        number = f"#{seqs[step]}" if seqs and 0 <= step < len(seqs) else f"{step}"
+        label = (f"{number:>4} {node.get('agent', '')[:18]:<18} {node.get('kind', '')[:8]:<8} "
                  f"{'' if score is None else f'{score:.2f}':>5} {(node.get('text') or '')[:90]}")
         weight = "bold" if step in path else "normal"
         parts.append(f"<circle cx='{LEFT}' cy='{_y(index)}' r='4' fill='{colour}'/>"

@@ -27,7 +27,7 @@ def test_html_report_draws_the_soft_idg_of_an_attributed_run(attributed, tmp_pat
     assert done.exit_code == 0, done.output
     page = target.read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page
-    assert f"Blamed <b>{payload['who']}</b> at step {payload['when']}" in page
+    assert f"Blamed <b>{payload['who']}</b> at #" in page and f"(Soft-IDG step {payload['when']})" in page
 
 
 def test_report_of_an_unknown_run_is_not_found(story):
