@@ -81,7 +81,7 @@ class Session:
             attribution = blamed.get(run["run_id"])
             rows.append({"run_id": run["run_id"], "incident": run["incident"], "reasoner": run["reasoner"],
                          "status": run["status"], "root_cause": root, "truth": truth,
-                         "correct": None if truth is None or root is None else root == truth,
+                         "correct": None if truth is None else root == truth,  # no consensus: not correct
                          "blamed": attribution.get("who") if attribution else None,
                          "started": iso_time(run.get("started_at")), "started_at": run.get("started_at")})
         return rows

@@ -47,7 +47,8 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "runs"
         table = self.query_one(DataTable)
-        table.add_columns("run", "incident", "status", "root cause", "truth", "ok", "blamed", "started")
+        # what decides first (at 80 columns the incident scrolls): ✓ when the root cause is the truth, else ✗ truth
+        table.add_columns("run", "root cause", "truth", "blamed", "started", "status", "incident")
         table.border_title = "Runs (newest first)"
 
     def on_screen_resume(self) -> None:
@@ -150,11 +151,20 @@ class RunsScreen(Screen):
 
 
 def runs_row(row: dict) -> list[str]:
-    """A Runs-table row: the full run id (copyable with y), whatever status the run has, ✓/✗ against the truth."""
-    started = row.get("started") or "-"
-    return [row["run_id"], row["incident"][:18], str(row["status"]), row.get("root_cause") or "-",
-            row.get("truth") or "-", {True: "✓", False: "✗", None: "-"}[row.get("correct")],
-            short_agent(row["blamed"]) if row.get("blamed") else "-", started[5:16] if len(started) > 16 else started]
+    """A Runs-table row: the full run id (copyable with y), ✓ or ✗ and the truth, whatever status the run has."""
+    truth = {True: "✓", False: f"✗ {row.get('truth')}", None: "-"}[row.get("correct")]
+    return [row["run_id"], row.get("root_cause") or "-", truth,
+            short_agent(row["blamed"]) if row.get("blamed") else "-", short_time(row.get("started")),
+            str(row["status"]), row["incident"]]
+
+
+def short_time(started: str | None) -> str:
+    """`14:03` today, `11-14 22:13` another day."""
+    from datetime import date
+
+    if not started:
+        return "-"
+    return started[11:16] if started[:10] == date.today().isoformat() else started[5:16]
 
 
 def run_case(folder: Path, case_id: str, session: Session) -> dict:

@@ -7,7 +7,7 @@ from textual.widgets import Footer, Static
 
 PANES = (("1", "Console", "console"), ("2", "Explorer", "explorer"), ("3", "Graph", "graph"),
          ("4", "Replay", "replay"), ("5", "Runs", "runs"))
-GLOBAL_KEYS = "F1 help · ^P actions · q quit"
+GLOBAL_KEYS = "F1 help  ^P actions  q quit"
 
 
 class PaneBar(Static):
@@ -27,7 +27,7 @@ class PaneBar(Static):
         for key, name, mode in PANES:
             style = "reverse bold" if mode == self.current else ""
             text.append(f" {key} {name} ", style=style)
-        text.append("  " + GLOBAL_KEYS)
+        text.append(" " + GLOBAL_KEYS)
         return text
 
 

@@ -128,3 +128,15 @@ async def test_runs_shows_truth_and_filters_and_the_graph_follows_the_selected_r
         app.screen.query_one(Input).value = "scripted-food"
         await pilot.press("enter")
         assert text_of(app, "#runs").splitlines() == [r for r in rows if "scripted-food" in r]
+
+
+async def test_runs_row_of_an_attributed_wrong_run_shows_the_truth_and_the_blamed_agent(attributed):
+    app, run_id, payload = attributed
+    truth = app.session.run(run_id)["result"]["label"]["root_cause"]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        row = text_of(app, "#runs").splitlines()[0]
+        assert row.startswith(run_id) and f"✗ {truth}" in row
+        assert f" {payload['who'].split('_')[0]} " in row
+        assert "1700000" not in row  # a time, not epoch milliseconds
