@@ -70,6 +70,8 @@ class RcaApp(App):
         self.start_demo = start_demo
         self.live = self._latest_run()
         self.focus_run: str | None = None  # the run the panes follow: chosen in Runs, replayed, or started
+        self.follow_cursor = True  # the Graph shows the replay cursor's state (False: the run as it ended)
+        self.graph_view: str | None = None  # a view the Graph pane opens on next (the Soft-IDG after attributing)
         self.explorer_target: tuple[str, object] | None = None
         self._opened: dict[str, Timeline] = {}
         self.replay_position: tuple[Timeline, int] | None = None
@@ -109,10 +111,10 @@ class RcaApp(App):
         wanted = self.focus_run or (replayed.run_id if replayed else self.live.run_id if self.live else None)
         if wanted is None:
             return "no run yet", {}
-        if replayed is not None and replayed.run_id == wanted:
+        if replayed is not None and replayed.run_id == wanted and self.follow_cursor:
             cursor = self.replay_position[1]
             return f"replay {wanted} @ {cursor}", with_step_seqs(replayed, replayed.graph(cursor))
-        timeline = self.timeline_of(wanted)
+        timeline = replayed if replayed is not None and replayed.run_id == wanted else self.timeline_of(wanted)
         return f"run {wanted}", with_step_seqs(timeline, timeline.graph(len(timeline)))
 
     def timeline_of(self, run_id: str) -> Timeline:
@@ -186,7 +188,7 @@ class RcaApp(App):
         """The live run and an open replay of the same run take the new events; the graph pane redraws."""
         self.attributing = None
         self._opened.pop(message.run_id, None)
-        self.focus_run = message.run_id
+        self.focus_run, self.follow_cursor, self.graph_view = message.run_id, False, "soft_idg"
         replayed = self.replay_position[0] if self.replay_position is not None else None
         for timeline in {id(t): t for t in (self.live, replayed) if t is not None}.values():
             if timeline.run_id == message.run_id:
@@ -195,8 +197,12 @@ class RcaApp(App):
         shown = replayed if replayed is not None else self.live
         if isinstance(self.screen, GraphScreen):
             self.screen.redraw()
-        self.notify(attribution_summary(message.run_id, message.payload, shown is not None
-                                        and shown.run_id == message.run_id), timeout=10)
+        seqs = None
+        if shown is not None and shown.run_id == message.run_id:
+            from engine.runs.navigation import step_seqs
+
+            seqs = step_seqs(shown.events)
+        self.notify(attribution_summary(message.run_id, message.payload, seqs), timeout=10)
 
     # ---- the run worker and its events ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
@@ -272,17 +278,18 @@ def with_step_seqs(timeline: Timeline, state: dict) -> dict:
     return {**state, "step_seqs": step_seqs(timeline.events)}
 
 
-def attribution_summary(run_id: str, payload: dict, in_graph_pane: bool) -> str:
-    """The notification after an attribution: who / when, the slash, and where to look."""
-    text = f"run {run_id}: blamed {payload.get('who')} at step {payload.get('when')}"
+def attribution_summary(run_id: str, payload: dict, seqs: list[int] | None = None) -> str:
+    """The notification after an attribution: who / when (as an event number when `seqs` maps the steps), the
+    slash, and where to look."""
+    when = payload.get("when")
+    at = f"#{seqs[when]}" if seqs and isinstance(when, int) and 0 <= when < len(seqs) else f"step {when}"
+    text = f"run {run_id}: blamed {payload.get('who')} at {at}"
     slashed, tx = payload.get("slashed"), payload.get("tx")
     if slashed and tx:
         text += f"; slashed {slashed['amount']} stake (tx {str(tx['tx'])[:10]}, block {tx['block']})"
     else:
         text += "; not slashed (its consensus is not known to be wrong)"
-    where = ("3, then s, shows the Soft-IDG" if in_graph_pane
-             else "replay it (Enter), End, then 3 and s for the Soft-IDG")
-    return f"{text}. {where}"
+    return f"{text}. 3 shows the Soft-IDG"
 
 
 def demo_starter(session: Session) -> dict:

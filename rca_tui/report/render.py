@@ -30,7 +30,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
                                         for i, c in enumerate(report["candidates"])], ["rank", "entity", "score"]))
     sections.append(("Timeline of agent steps", ["Each line: event number (the Replay pane's #), agent, kind, "
                                                  "what it did or saw."],
-                     [[describe(e)] for e in report["steps"]], ["step"]))
+                     [[describe(e, report.get("step_seqs"))] for e in report["steps"]], ["step"]))
     tally = report.get("tally") or {}
     sections.append(("Vote", [f"Tally: for {tally.get('for')}, against {tally.get('against')}, abstain "
                               f"{tally.get('abstain')} of {tally.get('eligible')} eligible weight → "

@@ -62,6 +62,8 @@ class GraphScreen(Screen):
         self.query_one("#node-scroll").border_title = "Node"
 
     def on_screen_resume(self) -> None:
+        if self.app.graph_view:  # just attributed: open on the Soft-IDG
+            self.view, self.app.graph_view = self.app.graph_view, None
         self.redraw()
         self.query_one(GraphCanvas).focus()
 

@@ -110,6 +110,7 @@ class ReplayScreen(Screen):
             view.show(self.timeline, cursor)
         self.cursor = cursor
         self.app.replay_position = (self.timeline, cursor)
+        self.app.focus_run, self.app.follow_cursor = self.timeline.run_id, True
         self._show_status()
 
     def action_step(self, delta: int) -> None:

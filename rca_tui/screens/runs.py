@@ -83,7 +83,8 @@ class RunsScreen(Screen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value is not None:
-            self.app.focus_run = event.row_key.value  # the Graph pane follows the selected run
+            if self.app.focus_run != event.row_key.value:  # the Graph pane follows the selected run, as it ended
+                self.app.focus_run, self.app.follow_cursor = event.row_key.value, False
 
     def action_text_filter(self) -> None:
         self.app.push_screen(PromptScreen("Show only runs containing (empty: every run)", "ts-route", self.text),
