@@ -24,7 +24,8 @@ def incident_report(session, run_id: str, verify: bool = True) -> dict[str, Any]
     if run is None:
         raise ReportError(f"no run {run_id!r} (see `rca-tui runs list`)")
     result = run.get("result") or {}
-    events = sorted(session.run_events(run_id), key=lambda e: e.seq)
+    stored = session.run_events(run_id)  # the order the tracer read the steps in
+    events = sorted(stored, key=lambda e: e.seq)
     row = next((r for r in session.run_rows() if r["run_id"] == run_id), {})
     consensus = _consensus(session, result.get("consensus") or consensus_ref(events))
     report = {
@@ -46,7 +47,7 @@ def incident_report(session, run_id: str, verify: bool = True) -> dict[str, Any]
         "repair_steps": result.get("repair_steps") or [],
         "tamo": _tamo_report(events),
         "attribution": next((e.payload for e in reversed(events) if e.kind == "attribution"), None),
-        "step_seqs": step_seqs(events),  # Soft-IDG step → the event number (#) the timeline shows
+        "step_seqs": step_seqs(stored),  # Soft-IDG step → the event number (#) the timeline shows
         "warnings": result.get("warnings") or [],
         "verification": None,
     }
