@@ -47,14 +47,17 @@ class RcaApp(App):
     COMMANDS = App.COMMANDS | {ActionsProvider}
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help", tooltip="Every key of this pane"),
-        Binding("1", "switch_mode('console')", "Console", id="app.console", tooltip="Live run"),
-        Binding("2", "switch_mode('explorer')", "Explorer", id="app.explorer", tooltip="Blocks, txs, proofs"),
-        Binding("3", "switch_mode('graph')", "Graph", id="app.graph", tooltip="Fault web or Soft-IDG of the run"),
-        Binding("4", "switch_mode('replay')", "Replay", id="app.replay", tooltip="Step through a past run"),
-        Binding("5", "switch_mode('runs')", "Runs", id="app.runs", tooltip="Start or open runs"),
-        Binding("d", "start_demo", "Demo", id="app.demo", tooltip="Run the bundled demo incident"),
+        # the panes' numbers are in every screen's title line (PaneBar), so the footer keeps room for the pane's keys
+        Binding("1", "switch_mode('console')", "Console", id="app.console", show=False, tooltip="Live run"),
+        Binding("2", "switch_mode('explorer')", "Explorer", id="app.explorer", show=False,
+                tooltip="Blocks, txs, proofs"),
+        Binding("3", "switch_mode('graph')", "Graph", id="app.graph", show=False,
+                tooltip="Fault web or Soft-IDG of the run"),
+        Binding("4", "switch_mode('replay')", "Replay", id="app.replay", show=False, tooltip="Step through a past run"),
+        Binding("5", "switch_mode('runs')", "Runs", id="app.runs", show=False, tooltip="Start or open runs"),
+        Binding("d", "start_demo", "Demo", id="app.demo", show=False, tooltip="Run the bundled demo incident"),
         Binding("t", "next_theme", "Theme", id="app.theme", show=False, tooltip="Next colour theme"),
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the console"),
+        Binding("q", "quit", "Quit", id="app.quit", show=False, tooltip="Leave the console"),
     ]
 
     def __init__(self, db_path: Path, clock=None, offer_demo: bool = True, replay_run: str | None = None,
@@ -66,6 +69,11 @@ class RcaApp(App):
         self.offer_demo, self.replay_run, self.replay_step = offer_demo, replay_run, replay_step
         self.start_demo = start_demo
         self.live = self._latest_run()
+        self.focus_run: str | None = None  # the run the panes follow: chosen in Runs, replayed, or started
+        self.follow_cursor = True  # the Graph shows the replay cursor's state (False: the run as it ended)
+        self.graph_view: str | None = None  # a view the Graph pane opens on next (the Soft-IDG after attributing)
+        self.explorer_target: tuple[str, object] | None = None
+        self._opened: dict[str, Timeline] = {}
         self.replay_position: tuple[Timeline, int] | None = None
         self.running = False
         self.attributing: str | None = None  # the run being attributed
@@ -97,13 +105,27 @@ class RcaApp(App):
         return [row for row in self.session.economy() if row["agent"] in AGENT_KEYS]
 
     def graph_source(self) -> tuple[str, dict]:
-        """What the graph pane draws: the replay cursor's state when a replay is open, else the live run's."""
-        if self.replay_position is not None:
-            timeline, cursor = self.replay_position
-            return f"replay {timeline.run_id} @ {cursor}", timeline.graph(cursor)
-        if self.live is not None:
-            return f"run {self.live.run_id}", self.live.graph(len(self.live))
-        return "no run yet", {}
+        """What the graph pane draws: the run the panes follow (chosen in Runs, replayed or started): at the
+        replay cursor when it is the replayed run, else as it ended; with no choice, the replay's or the live run's."""
+        replayed = self.replay_position[0] if self.replay_position is not None else None
+        wanted = self.focus_run or (replayed.run_id if replayed else self.live.run_id if self.live else None)
+        if wanted is None:
+            return "no run yet", {}
+        if replayed is not None and replayed.run_id == wanted and self.follow_cursor:
+            cursor = self.replay_position[1]
+            return f"replay {wanted} @ {cursor}", with_step_seqs(replayed, replayed.graph(cursor))
+        timeline = replayed if replayed is not None and replayed.run_id == wanted else self.timeline_of(wanted)
+        return f"run {wanted}", with_step_seqs(timeline, timeline.graph(len(timeline)))
+
+    def timeline_of(self, run_id: str) -> Timeline:
+        """The live timeline when it is that run's, else the run's stored events (read once)."""
+        if self.live is not None and self.live.run_id == run_id:
+            return self.live
+        if run_id not in self._opened:
+            from engine.runs.timeline import open_timeline
+
+            self._opened = {run_id: open_timeline(self.session, run_id)}
+        return self._opened[run_id]
 
     # ---- actions -------------------------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -128,8 +150,13 @@ class RcaApp(App):
         self._run_in_worker(starter)
 
     def open_replay(self, run_id: str) -> None:
-        self.replay_run = run_id
+        self.replay_run = self.focus_run = run_id
         self.switch_mode("replay")
+
+    def explore(self, tx: str | None = None, block: int | None = None) -> None:
+        """Show a tx (with its Merkle proof) or a block in the Explorer."""
+        self.explorer_target = ("tx", tx) if tx else (("block", block) if block is not None else None)
+        self.switch_mode("explorer")
 
     # ---- attributing a run (who / when, Soft-IDG, slash) ---------------------------------------------------
     def attribute(self, run_id: str) -> None:
@@ -160,6 +187,8 @@ class RcaApp(App):
     def on_attribution_recorded(self, message: AttributionRecorded) -> None:
         """The live run and an open replay of the same run take the new events; the graph pane redraws."""
         self.attributing = None
+        self._opened.pop(message.run_id, None)
+        self.focus_run, self.follow_cursor, self.graph_view = message.run_id, False, "soft_idg"
         replayed = self.replay_position[0] if self.replay_position is not None else None
         for timeline in {id(t): t for t in (self.live, replayed) if t is not None}.values():
             if timeline.run_id == message.run_id:
@@ -168,8 +197,12 @@ class RcaApp(App):
         shown = replayed if replayed is not None else self.live
         if isinstance(self.screen, GraphScreen):
             self.screen.redraw()
-        self.notify(attribution_summary(message.run_id, message.payload, shown is not None
-                                        and shown.run_id == message.run_id), timeout=10)
+        seqs = None
+        if shown is not None and shown.run_id == message.run_id:
+            from engine.runs.navigation import step_seqs
+
+            seqs = step_seqs(shown.events)
+        self.notify(attribution_summary(message.run_id, message.payload, seqs), timeout=10)
 
     # ---- the run worker and its events ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
@@ -200,6 +233,7 @@ class RcaApp(App):
         for run_id, events in _by_run(batch):
             if self.live is None or self.live.run_id != run_id:
                 self.live = Timeline(run_id, (), self.tip_economy)
+                self.focus_run = run_id
             self.live.extend(events)
             if any(e.kind == "block_mined" for e in events):
                 self.live.forget_economy()
@@ -235,17 +269,27 @@ def _by_run(batch: list[RunEvent]) -> list[tuple[str, list[RunEvent]]]:
     return groups
 
 
-def attribution_summary(run_id: str, payload: dict, in_graph_pane: bool) -> str:
-    """The notification after an attribution: who / when, the slash, and where to look."""
-    text = f"run {run_id}: blamed {payload.get('who')} at step {payload.get('when')}"
+def with_step_seqs(timeline: Timeline, state: dict) -> dict:
+    """A graph state with the event number of each Soft-IDG step, when it holds an attribution."""
+    if not state.get("attribution"):
+        return state
+    from engine.runs.navigation import step_seqs
+
+    return {**state, "step_seqs": step_seqs(timeline.events)}
+
+
+def attribution_summary(run_id: str, payload: dict, seqs: list[int] | None = None) -> str:
+    """The notification after an attribution: who / when (as an event number when `seqs` maps the steps), the
+    slash, and where to look."""
+    when = payload.get("when")
+    at = f"#{seqs[when]}" if seqs and isinstance(when, int) and 0 <= when < len(seqs) else f"step {when}"
+    text = f"run {run_id}: blamed {payload.get('who')} at {at}"
     slashed, tx = payload.get("slashed"), payload.get("tx")
     if slashed and tx:
         text += f"; slashed {slashed['amount']} stake (tx {str(tx['tx'])[:10]}, block {tx['block']})"
     else:
         text += "; not slashed (its consensus is not known to be wrong)"
-    where = ("3, then s, shows the Soft-IDG" if in_graph_pane
-             else "replay it (Enter), End, then 3 and s for the Soft-IDG")
-    return f"{text}. {where}"
+    return f"{text}. 3 shows the Soft-IDG"
 
 
 def demo_starter(session: Session) -> dict:

@@ -26,13 +26,18 @@ def short_agent(agent: str) -> str:
     return agent.split("_")[0]
 
 
-def describe(event: RunEvent) -> str:
-    """The agent-log line of an event: `#seq agent kind what-happened`, narrow enough for 80 columns."""
+def describe(event: RunEvent, seqs: list[int] | None = None) -> str:
+    """The agent-log line of an event: `#seq agent kind what-happened`, narrow enough for 80 columns. `seqs`
+    (Soft-IDG step → event number) makes an attribution speak of `#seq` like every other line."""
     kind = KIND_LABELS.get(event.kind, event.kind)
-    return f"#{event.seq:<4} {short_agent(event_agent(event)):<11} {kind:<9} {_summary(event)}"
+    return f"#{event.seq:<4} {short_agent(event_agent(event)):<11} {kind:<9} {_summary(event, seqs)}"
 
 
-def _summary(event: RunEvent) -> str:
+def _step(step, seqs: list[int] | None) -> str:
+    return f"#{seqs[step]}" if seqs and isinstance(step, int) and 0 <= step < len(seqs) else f"step {step}"
+
+
+def _summary(event: RunEvent, seqs: list[int] | None = None) -> str:
     p = event.payload
     text = {
         "agent_thought": lambda: p.get("thought", ""),
@@ -49,8 +54,8 @@ def _summary(event: RunEvent) -> str:
         "consensus": lambda: f"{p.get('outcome')} {_short_json(p.get('tally'))}",
         "reward": lambda: f"+{p.get('amount')} to {str(p.get('to'))[:10]}: {p.get('reason', '')}",
         "penalty": lambda: f"-{p.get('amount')} from {str(p.get('target'))[:10]}: {p.get('reason', '')}",
-        "attribution": lambda: f"blamed {p.get('who')} at step {p.get('when')}, evidence "
-                               + "→".join(str(row.get("step")) for row in p.get("evidence_path", []))
+        "attribution": lambda: f"blamed {p.get('who')} at {_step(p.get('when'), seqs)}, evidence "
+                               + "→".join(_step(row.get("step"), seqs) for row in p.get("evidence_path", []))
                                + (f", slashed {p['slashed']['amount']}" if p.get("slashed") else ", not slashed"),
     }.get(event.kind, lambda: _short_json(p))
     return " ".join(str(text()).split())
@@ -68,7 +73,13 @@ def line_at(timeline: Timeline, position: int) -> str:
     """The log line of one event, rendered once per timeline (seeking back and forth re-reads it)."""
     lines = _rendered.setdefault(timeline, {})
     if position not in lines:
-        lines[position] = describe(timeline.events[position])
+        event = timeline.events[position]
+        seqs = None
+        if event.kind == "attribution":
+            from engine.runs.navigation import step_seqs
+
+            seqs = step_seqs(timeline.events)  # the order the tracer read them in
+        lines[position] = describe(event, seqs)
     return lines[position]
 
 

@@ -36,17 +36,20 @@ def step_node(step: int, agent: str | None) -> str:
     return f"#{step} {agent or '?'}"
 
 
-def soft_idg_graph(attribution: dict[str, Any] | None) -> nx.DiGraph:
+def soft_idg_graph(attribution: dict[str, Any] | None, seqs: list[int] | None = None) -> nx.DiGraph:
     """An `attribution` event's payload as `fault_graph` shapes a graph (kind "soft_idg"): one node per step,
     named by `step_node`, with `step`, `agent`, `kind`, `score`, `reason` (the step's text), `root` (the blamed
     step), `on_path` (the evidence path), `failure` (where the failure shows), `label` (the injected fault's step);
     edges carry `weight` (None for an evidence-path hop outside the stored top in-edges) and `on_path`. The graph
-    keeps `who`, `when`, `tx`, `slashed`, `consensus_wrong` and `label`. Empty without an attribution."""
+    keeps `who`, `when`, `tx`, `slashed`, `consensus_wrong` and `label`. Empty without an attribution.
+    `seqs` (step index → event number, `navigation.step_seqs`) gives each node `seq`: the `#` the agent log and
+    Replay show for that step, so both panes speak of one numbering."""
     payload = attribution or {}
     label = payload.get("label") or {}
-    graph = nx.DiGraph(kind="soft_idg", who=payload.get("who"), when=payload.get("when"), tx=payload.get("tx"),
-                       slashed=payload.get("slashed"), consensus_wrong=payload.get("consensus_wrong"),
-                       label=payload.get("label"), path=[])
+    when = payload.get("when")
+    graph = nx.DiGraph(kind="soft_idg", who=payload.get("who"), when=when, tx=payload.get("tx"),
+                       when_seq=_seq_of(when, seqs), slashed=payload.get("slashed"),
+                       consensus_wrong=payload.get("consensus_wrong"), label=payload.get("label"), path=[])
     if not payload:
         return graph
     view = event_view(payload)
@@ -55,7 +58,8 @@ def soft_idg_graph(attribution: dict[str, Any] | None) -> nx.DiGraph:
         graph.add_node(names[node.step], step=node.step, agent=node.agent, kind=node.kind,
                        score=float(node.score) if node.score is not None else 0.0, scored=node.score is not None,
                        reason=node.text, root=node.step == view.when, on_path=node.step in view.evidence_path,
-                       failure=node.step in view.failure_steps, label=node.step == label.get("when"))
+                       failure=node.step in view.failure_steps, label=node.step == label.get("when"),
+                       seq=_seq_of(node.step, seqs))
     for source, target, weight in view.edges():
         if source in names and target in names:
             graph.add_edge(names[source], names[target], weight=weight, on_path=False)
@@ -66,6 +70,11 @@ def soft_idg_graph(attribution: dict[str, Any] | None) -> nx.DiGraph:
         graph.edges[source, target]["on_path"] = True
     graph.graph["path"] = path
     return graph
+
+
+def _seq_of(step: int | None, seqs: list[int] | None) -> int | None:
+    """The event number of a trajectory step (the step itself when the mapping does not reach it)."""
+    return seqs[step] if seqs is not None and step is not None and 0 <= step < len(seqs) else step
 
 
 def event_view(payload: dict) -> SoftIdgView:

@@ -41,6 +41,15 @@ def verify_database(db_path: Path, expect_genesis: str | None = None, expect_hea
         conn.close()
 
 
+def iso_time(epoch_ms: int | None) -> str | None:
+    """Epoch milliseconds as local `YYYY-MM-DD HH:MM:SS`."""
+    from datetime import datetime
+
+    if epoch_ms is None:
+        return None
+    return datetime.fromtimestamp(epoch_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
 class Session:
     def __init__(self, db_path: Path, clock=None):
         self.db_path = Path(db_path)
@@ -86,6 +95,23 @@ class Session:
 
     def run(self, run_id: str) -> dict | None:
         return self.store.run(run_id)
+
+    def run_rows(self) -> list[dict]:
+        """What a runs list shows, newest first: the run, its root cause, the truth when labelled, whether it
+        was right, the agent its latest attribution blamed, and `started` as local ISO time."""
+        blamed = self.store.latest_payloads("attribution")
+        rows = []
+        for run in self.runs():
+            result = run.get("result") or {}
+            truth = (result.get("label") or {}).get("root_cause")
+            root = result.get("root_cause")
+            attribution = blamed.get(run["run_id"])
+            rows.append({"run_id": run["run_id"], "incident": run["incident"], "reasoner": run["reasoner"],
+                         "status": run["status"], "root_cause": root, "truth": truth,
+                         "correct": None if truth is None else root == truth,  # no consensus: not correct
+                         "blamed": attribution.get("who") if attribution else None,
+                         "started": iso_time(run.get("started_at")), "started_at": run.get("started_at")})
+        return rows
 
     def run_events(self, run_id: str | None = None, limit: int | None = None) -> list[RunEvent]:
         return self.events.read(run_id, limit)

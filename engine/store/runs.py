@@ -66,6 +66,13 @@ class RunStore:
         return [{"run_id": r[0], "seq": r[1], "kind": r[2], "ts": r[3], "block_height": r[4],
                  "payload": json.loads(r[5])} for r in self.conn.execute(query, params)]
 
+    def latest_payloads(self, kind: str) -> dict[str, dict]:
+        """Per run, the payload of its newest event of `kind` (e.g. each run's latest attribution)."""
+        rows = self.conn.execute(
+            "SELECT e.run_id, e.payload FROM events e JOIN (SELECT run_id, MAX(seq) AS seq FROM events "
+            "WHERE kind = ? GROUP BY run_id) m ON e.run_id = m.run_id AND e.seq = m.seq", (kind,))
+        return {run_id: json.loads(payload) for run_id, payload in rows}
+
 
 def _run(row: dict) -> dict:
     return {**row, "result": json.loads(row["result"]) if row["result"] else None}

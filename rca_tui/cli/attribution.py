@@ -154,7 +154,7 @@ def eval_attribution(
         seeds=tuple(seed or (0, 1, 2)),
         ablations=ablations,
     )
-    with ProgressBar(enabled=not json_out or sys.stdout.isatty()) as progress:
+    with ProgressBar(enabled=True) as progress:  # stderr, --json or not
         report = evaluate.evaluate(trajectories, config, progress)
     if save_tracer:
         _save_tracer(trajectories, config, save_tracer, evaluate, learned)

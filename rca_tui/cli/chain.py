@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, print_table, resolve_db, say
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, print_table, resolve_db
 
 app = typer.Typer(help="Block explorer and ledger checks.", no_args_is_help=True)
 
@@ -21,6 +21,8 @@ def _session(db: Path | None):
 def blocks(db: DbOption = None, json_out: JsonOption = False,
            limit: Annotated[int, typer.Option(help="Newest N blocks.")] = 20) -> None:
     """Blocks, newest first: height, hash, prev hash, Merkle root, tx count, time."""
+    from engine.runs.session import iso_time
+
     session = _session(db)
     rows = session.blocks(limit)
     if json_out:
@@ -28,7 +30,8 @@ def blocks(db: DbOption = None, json_out: JsonOption = False,
         return
     for row in rows:
         row["hash"], row["prev_hash"], row["merkle_root"] = (row[k][:16] for k in ("hash", "prev_hash", "merkle_root"))
-    print_table(rows, ["height", "hash", "prev_hash", "merkle_root", "tx_count", "timestamp"], title="Blocks")
+        row["time"] = iso_time(row["timestamp"])
+    print_table(rows, ["height", "hash", "prev_hash", "merkle_root", "tx_count", "time"], title="Blocks")
 
 
 @app.command()
@@ -45,7 +48,7 @@ def block(height: int, db: DbOption = None, json_out: JsonOption = False) -> Non
     if json_out:
         emit_json(data)
         return
-    say(f"block #{height} hash {data['hash']}\n  prev {data['prev_hash']}\n  merkle {data['merkle_root']}")
+    out(f"block #{height} hash {data['hash']}\n  prev {data['prev_hash']}\n  merkle {data['merkle_root']}")
     print_table(data["transactions"], ["hash", "tx_type", "sender", "nonce", "gas_limit"], title=f"Block #{height}")
 
 
@@ -78,10 +81,10 @@ def proof(tx_hash: Annotated[str, typer.Argument(metavar="TX_HASH")], db: DbOpti
     if json_out:
         emit_json(data)
     else:
-        say(f"tx {full} in block #{height}, position {merkle_proof.index}")
+        out(f"tx {full} in block #{height}, position {merkle_proof.index}")
         for level, node in enumerate(data["path"]):
-            say(f"  {'leaf' if level == 0 else f'level {level}'}: {node}")
-        say(f"  stored root: {stored_root}  {'✓ verified' if ok else '✗ does NOT match'}")
+            out(f"  {'leaf' if level == 0 else f'level {level}'}: {node}")
+        out(f"  stored root: {stored_root}  {'✓ verified' if ok else '✗ does NOT match'}")
     if not ok:
         raise typer.Exit(int(ExitCode.VERIFY_FAILED))
 
@@ -99,10 +102,10 @@ def verify(db: DbOption = None, json_out: JsonOption = False,
     if json_out:
         emit_json(report.to_dict())
     else:
-        say(f"checked {report.blocks} blocks, {report.transactions} txs in {report.seconds:.2f} s")
+        out(f"checked {report.blocks} blocks, {report.transactions} txs in {report.seconds:.2f} s")
         for finding in report.findings:
-            say(f"  block {finding.height}: {finding.what}: {finding.detail}")
-        say("chain OK" if report.ok else f"chain FAILED verification ({len(report.findings)} findings)")
+            out(f"  block {finding.height}: {finding.what}: {finding.detail}")
+        out("chain OK" if report.ok else f"chain FAILED verification ({len(report.findings)} findings)")
     if not report.ok:
         raise typer.Exit(int(ExitCode.VERIFY_FAILED))
 
@@ -129,12 +132,12 @@ def bench(txs: Annotated[int, typer.Option("--txs", help="Signed transfers to pu
         emit_json(result)
         return
     t = result["throughput"]
-    say(f"{t['transactions']} signed transfers: {t['tx_per_second']} tx/s admitted+executed+mined "
+    out(f"{t['transactions']} signed transfers: {t['tx_per_second']} tx/s admitted+executed+mined "
         f"({t['signature_backend']}); sealing {100 * t['sealing_share']:.1f} % of it")
-    say(f"raw signature checks: {t['raw_verify_per_second']} /s")
+    out(f"raw signature checks: {t['raw_verify_per_second']} /s")
     if verify_chain:
         v = result["verify"]
-        say(f"chain verify: {v['tx_per_second']} tx/s ({v['ratio_to_raw_signature_checks']} of raw)")
+        out(f"chain verify: {v['tx_per_second']} tx/s ({v['ratio_to_raw_signature_checks']} of raw)")
 
 
 def _resolve_tx(session, prefix: str) -> str:

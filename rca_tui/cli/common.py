@@ -47,8 +47,13 @@ def invocation() -> str:
 
 
 def say(message: str) -> None:
-    """People-facing text: stderr, so stdout stays parseable."""
+    """People-facing text (warnings, what was written where): stderr, so stdout stays parseable."""
     print(message, file=sys.stderr)
+
+
+def out(message: str = "") -> None:
+    """Data a command shows (a result line, a proof, a summary): stdout, so `| grep` and `| less` see it."""
+    print(message)
 
 
 def emit_json(data: Any) -> None:
@@ -60,23 +65,104 @@ def fail(message: str, code: ExitCode = ExitCode.ERROR) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-_UNBOUNDED_WIDTH = 1000
+PIPE_WIDTH = 120  # a pipe's width when no terminal tells us one
+
+
+def pipe_width() -> int:
+    """The width for stdout: the terminal's; when stdout is a pipe (`| less`), the terminal stderr still shows,
+    else $COLUMNS, else PIPE_WIDTH."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream.isatty():
+                return os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            continue
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return PIPE_WIDTH
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[str], title: str | None = None) -> None:
-    """A rich table on stdout for people; rich is imported lazily to keep --help instant."""
+    """A table on stdout. On a terminal, a rich table; to a pipe or a file, plain aligned columns at
+    `pipe_width()`: short cells (ids, names, times) whole, long ones folded onto more lines, never cut and
+    never a 1,200-column row."""
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    if not sys.stdout.isatty():
+        sys.stdout.write(plain_table(cells, columns, title, pipe_width()))
+        return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(_cell(row.get(column)) for column in columns))
-    console = Console()
-    if not console.is_terminal:  # a file or a pipe has no width to fit: keep every cell whole, not cut at 80 columns
-        console = Console(width=_UNBOUNDED_WIDTH)
-    console.print(table)
+        table.add_column(column, overflow="fold")
+    for row in cells:
+        table.add_row(*row)
+    Console().print(table)
+
+
+SHORT_CELL = 20
+
+
+def plain_table(cells: list[list[str]], columns: list[str], title: str | None, width: int) -> str:
+    """Columns two spaces apart; columns wider than SHORT_CELL share what `width` leaves and fold."""
+    natural = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    short = [n <= SHORT_CELL for n in natural]
+    room = width - 2 * (len(columns) - 1) - sum(n for n, s in zip(natural, short) if s)
+    wide = [i for i, s in enumerate(short) if not s]
+    widths = list(natural)
+    for rank, i in enumerate(sorted(wide, key=lambda i: natural[i])):  # narrowest long column first
+        share = max(SHORT_CELL, room // (len(wide) - rank))
+        widths[i] = min(natural[i], share)
+        room -= widths[i]
+    lines = [title] if title else []
+    lines.append("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        folded = [[cell[k:k + w] for k in range(0, len(cell), w)] or [""] for cell, w in zip(row, widths)]
+        for k in range(max(len(f) for f in folded)):
+            lines.append("  ".join((f[k] if k < len(f) else "").ljust(w) for f, w in zip(folded, widths)).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+class progress:
+    """Progress of a long job on stderr, `--json` or not: a live bar on a terminal, else one line per item
+    (at most one every `every` seconds) so a log file or CI shows it too. Yields `update(done, total, label)`."""
+
+    def __init__(self, what: str, every: float = 2.0) -> None:
+        self.what, self.every = what, every
+        self.bar = self.task = None
+        self.last = 0.0
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                TextColumn("{task.description}"), console=Console(stderr=True))
+            self.bar.start()
+            self.task = self.bar.add_task("", total=None)
+        return self.update
+
+    def update(self, done: int, total: int | None, label: Any = "") -> None:
+        label = getattr(label, "case_id", label)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total, description=str(label))
+            return
+        import time
+
+        now = time.monotonic()
+        if now - self.last >= self.every or (total is not None and done >= total):
+            self.last = now
+            say(f"{self.what} {done}/{total if total is not None else '?'} {label}".rstrip())
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _cell(value: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, resolve_db, say
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, resolve_db, say
 
 
 def open_console(ctx: typer.Context, db: DbOption = None) -> None:
@@ -77,10 +77,10 @@ def serve(
 def _say_state(state: dict) -> None:
     sop = state["sop"]
     votes = state["votes"]
-    say(f"run {state['run_id']}: event {state['cursor']}/{state['total']}, block {state['block_height']}")
-    say(f"SOP: {sop['state']} ({len(sop['history'])} transitions, {len(sop['reverts'])} reverted/refused txs)")
+    out(f"run {state['run_id']}: event {state['cursor']}/{state['total']}, block {state['block_height']}")
+    out(f"SOP: {sop['state']} ({len(sop['history'])} transitions, {len(sop['reverts'])} reverted/refused txs)")
     if votes:
-        say(f"votes on {votes['root_cause']}: for {votes['for']} against {votes['against']} "
+        out(f"votes on {votes['root_cause']}: for {votes['for']} against {votes['against']} "
             f"abstain {votes['abstain']} → {votes['outcome']}")
     for line in state["log"][-10:]:
-        say(line)
+        out(line)

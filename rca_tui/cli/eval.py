@@ -8,7 +8,7 @@ import typer
 
 from rca_tui.cli.attribution import eval_attribution
 from rca_tui.cli.attribution_studies import attribution_bench, eval_injection
-from rca_tui.cli.common import DbOption, JsonOption, emit_json, fail, say
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, progress, say
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
 app.command("attribution")(eval_attribution)
@@ -38,13 +38,14 @@ def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset fo
     from engine.parallel import ParallelError
     from engine.runs.batch import AgentRanking, chains_verified
 
+    _check_cases(dataset, case)
     with tempfile.TemporaryDirectory() as tmp:
         ranking = AgentRanking(str(db or Path(tmp) / "eval.db"), str(dataset), tamo)
         started = time.perf_counter()
         try:
-            report = _with_progress(lambda progress: evaluate_rca(
-                str(dataset), ranking, on_progress=progress, case_ids=case, workers=workers,
-                scheduler=dask_scheduler), quiet=json_out)
+            with progress("cases") as advance:  # on stderr, --json or not
+                report = evaluate_rca(str(dataset), ranking, on_progress=advance, case_ids=case, workers=workers,
+                                      scheduler=dask_scheduler)
         except ParallelError as exc:
             fail(str(exc))
         report["wall_clock_s"] = round(time.perf_counter() - started, 2)
@@ -56,28 +57,27 @@ def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset fo
         _print_report(report)
 
 
-def _with_progress(job, quiet: bool):
-    import sys
+def _check_cases(dataset: Path, case: list[str] | None) -> None:
+    """A missing dataset or an unknown --case is the user's mistake: say which, exit non-zero, run nothing."""
+    from engine.telemetry import list_cases
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    disabled = quiet and not sys.stdout.isatty()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), disable=disabled) as progress:
-        task = progress.add_task("cases", total=None)
-
-        def advance(done: int, total: int, result) -> None:
-            progress.update(task, completed=done, total=total, description=result.case_id)
-
-        return job(advance)
+    try:
+        known = {ref.case_id for ref in list_cases(dataset)}
+    except (OSError, ValueError) as error:
+        fail(f"cannot read the cases of {dataset}: {error}", ExitCode.NOT_FOUND)
+    if not known:
+        fail(f"{dataset} holds no cases", ExitCode.NOT_FOUND)
+    unknown = [c for c in case or [] if c not in known]
+    if unknown:
+        fail(f"no case {', '.join(map(repr, unknown))} in {dataset} (rca-tui run --list --dataset {dataset} "
+             f"lists them)", ExitCode.NOT_FOUND)
 
 
 def _print_report(report: dict) -> None:
     from engine.evaluation.rca import format_table
 
     say("RCA accuracy of the seven agents (the consensus first, then the oracle's ranking):")
-    print(format_table(report))
+    out(format_table(report))
     say(f"chain verified after the evaluation: {report['chain_verified']}")
     say(f"wall clock: {report['wall_clock_s']} s ({_scale_out(report['scale_out'])})")
 

@@ -5,7 +5,7 @@ import sys
 
 import typer
 
-from rca_tui.cli import agents, attribution, chain, console, eval, runs, synth, tamo
+from rca_tui.cli import agents, attribution, chain, console, eval, report, runs, synth, tamo
 from rca_tui.cli.common import ExitCode, say
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command()(console.replay)
 app.command()(console.serve)
 app.command("attribute")(attribution.attribute)
 app.command("synth")(synth.synth)
+app.command("report")(report.report)
 
 
 def run() -> None:

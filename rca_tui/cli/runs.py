@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, print_table, resolve_db, say
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, print_table, resolve_db, say
 from rca_tui.cli.own_telemetry import (
     AlertEntityOption,
     AlertNameOption,
@@ -31,8 +32,17 @@ def _session(db: Path | None):
 
 
 LANGUAGE_MODELS = ("openai", "local")  # reasoners whose replies may fail the checks: their tally is shown
-ReasonerOption = Annotated[str, typer.Option("--reasoner", help="heuristic (offline) | openai | local (an HF "
-                                                                "model in-process) | scripted.")]
+
+
+class ReasonerName(str, Enum):
+    heuristic = "heuristic"
+    openai = "openai"
+    local = "local"
+    scripted = "scripted"
+
+
+ReasonerOption = Annotated[ReasonerName, typer.Option("--reasoner", help="heuristic (offline) | openai | local (an "
+                                                                         "HF model in-process) | scripted.")]
 
 
 def demo(db: DbOption = None, json_out: JsonOption = False,
@@ -54,7 +64,7 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
         dataset: Annotated[Path | None, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")]
         = None,
         list_only: Annotated[bool, typer.Option("--list", help="List the dataset's cases and exit.")] = False,
-        reasoner: ReasonerOption = "heuristic",
+        reasoner: ReasonerOption = ReasonerName.heuristic,
         seed: Annotated[int, typer.Option("--seed")] = 0,
         script: Annotated[str | None, typer.Option("--script", help="RUN_ID whose decisions the scripted "
                                                                      "reasoner replays.")] = None,
@@ -102,12 +112,12 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
     loaded = _guarded(lambda: load_own_incident(own) if own.given else load_incident(dataset, incident))
     source = ", ".join(loaded.sources) if own.given else str(dataset)
     session = _session(db)
-    chosen = _guarded(lambda: make_reasoner(reasoner, session, script, llm_url, llm_model, None, llm_timeout,
+    chosen = _guarded(lambda: make_reasoner(reasoner.value, session, script, llm_url, llm_model, None, llm_timeout,
                                             load_local_model))
     tally = ReplyTally(chosen)
     result = _guarded(lambda: run_incident(session, loaded, tally, source, seed,
                                            HeuristicReasoner() if fallback else None, fault, tamo_model))
-    if reasoner in LANGUAGE_MODELS:
+    if reasoner.value in LANGUAGE_MODELS:
         result["replies"] = tally.summary()
     _show_result(result, json_out)
 
@@ -146,19 +156,20 @@ def _guarded(action):
 
 
 def _show_result(result: dict, json_out: bool) -> None:
+    """The result is data: stdout (so `rca-tui run … | grep root` finds the root cause); warnings go to stderr."""
     for warning in result.get("warnings", []):
         say(f"warning: {warning}")
     if json_out:
         emit_json(result)
         return
-    say(f"run {result['run_id']} on {result['incident']}: {result['status']} in {result['seconds']} s")
-    say(f"root cause: {result['root_cause']}  (truth: {(result['label'] or {}).get('root_cause', 'unknown')})")
-    say(f"reason: {result['reason']}")
-    say(f"propagation: {' -> '.join(result['propagation_path'])}")
+    out(f"run {result['run_id']} on {result['incident']}: {result['status']} in {result['seconds']} s")
+    out(f"root cause: {result['root_cause']}  (truth: {(result['label'] or {}).get('root_cause', 'unknown')})")
+    out(f"reason: {result['reason']}")
+    out(f"propagation: {' -> '.join(result['propagation_path'])}")
     print_table([{"rank": i + 1, **{k: c[k] for k in ("entity", "score")}} for i, c in
                  enumerate(result["candidates"])], ["rank", "entity", "score"], title="Candidates")
     for proposal in result["proposals"]:
-        say(f"proposal {proposal['root_cause']}: {proposal['outcome']} (tx {proposal['tx'][:16]}, block "
+        out(f"proposal {proposal['root_cause']}: {proposal['outcome']} (tx {proposal['tx']}, block "
             f"{proposal['block']}); votes: " + ", ".join(f"{v['voter']} {v['option']} @{v['block']}"
                                                           for v in proposal["votes"]))
     if result.get("replies"):
@@ -166,21 +177,26 @@ def _show_result(result: dict, json_out: bool) -> None:
         say(f"replies used as given: {tally['used_as_given']} of {tally['replies']} ({tally['rejected']} failed "
             f"the checks)")
     if result.get("injected_fault"):
-        say(f"injected fault: {result['injected_fault']}")
+        out(f"injected fault: {result['injected_fault']}")
     if result["consensus"]:
-        say(f"consensus at block {result['consensus']['block']} (tx {result['consensus']['tx'][:16]})")
+        out(f"consensus at block {result['consensus']['block']} (tx {result['consensus']['tx']})")
     for step in result["repair_steps"]:
-        say(f"  {step['step_id']}. {step['action']}: {step['description']}")
+        out(f"  {step['step_id']}. {step['action']}: {step['description']}")
+    say(f"next: rca-tui report {result['run_id']} --format md (the postmortem), "
+        f"rca-tui replay {result['run_id']} (step through it)")
 
 
 @runs_app.command("list")
 def list_runs(db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Every run: id, incident, reasoner, status, root cause."""
-    rows = [{**r, "root_cause": (r["result"] or {}).get("root_cause")} for r in _session(db).runs()]
+    """Every run, newest first: id, incident, status, root cause, truth, correct?, blamed agent, start time."""
+    rows = _session(db).run_rows()
     if json_out:
-        emit_json([{k: v for k, v in r.items() if k != "result"} for r in rows])
+        emit_json(rows)
     else:
-        print_table(rows, ["run_id", "incident", "reasoner", "status", "root_cause", "started_at"], title="Runs")
+        for row in rows:
+            row["correct"] = {True: "yes", False: "NO", None: "-"}[row["correct"]]
+        print_table(rows, ["run_id", "incident", "status", "root_cause", "truth", "correct", "blamed", "started"],
+                    title="Runs")
 
 
 def events(db: DbOption = None, json_out: JsonOption = False,
@@ -213,7 +229,7 @@ def sop_status(db: DbOption = None, json_out: JsonOption = False,
     if json_out:
         emit_json({"run_id": chosen["run_id"], **status})
         return
-    say(" → ".join(f"[{s}]" if s == status["state"] else s for s in status["states"]))
+    out(" → ".join(f"[{s}]" if s == status["state"] else s for s in status["states"]))
     print_table(status["history"], ["height", "from", "to", "tx"], title=f"SOP of {chosen['incident']}")
 
 

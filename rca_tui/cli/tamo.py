@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, print_table, say
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, out, print_table, say
 
 app = typer.Typer(help="TAMO tools: multimodal fusion, causal root-cause ranking, fault-type classification.",
                   no_args_is_help=True)
@@ -103,11 +103,11 @@ def infer(case: Annotated[str, typer.Argument(help="Case id, e.g. tt-2023-01-29-
     print_table([{"fault_type": k, "probability": v} for k, v in result["fault_type"].items()],
                 ["fault_type", "probability"], title="fault type (T3)")
     expert = result["report"]
-    say(expert["fault_analysis"])
-    say(f"impact: {expert['impact']['summary']}")
-    say(f"priority: {expert['priority']['level']} ({expert['priority']['reason']})")
+    out(expert["fault_analysis"])  # the expert report is the command's data: stdout
+    out(f"impact: {expert['impact']['summary']}")
+    out(f"priority: {expert['priority']['level']} ({expert['priority']['reason']})")
     for step in expert["remediation"]:
-        say(f"- {step}")
+        out(f"- {step}")
 
 
 @app.command("eval")

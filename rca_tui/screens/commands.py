@@ -30,13 +30,15 @@ class BoundAction:
 
 
 def screen_actions(screen: Screen) -> list[BoundAction]:
-    """Bindings with a description on the app, the screen and each of its widgets, first definition wins."""
+    """Our bindings (those with an id, and the command palette's) on the app, the screen and each of its widgets,
+    first definition wins; Textual's own (Tab focus, Ctrl+C copy, Ctrl+Q) stay out of the help."""
     seen: set[tuple[str, str]] = set()
     found: list[BoundAction] = []
     for node in [screen.app, screen, *screen.walk_children()]:
         for key, bindings in node._bindings.key_to_bindings.items():
             for binding in bindings:
-                if binding.description and (key, binding.action) not in seen:
+                ours = binding.id is not None or binding.action == "command_palette"
+                if ours and binding.description and (key, binding.action) not in seen:
                     seen.add((key, binding.action))
                     found.append(BoundAction(node, binding))
     return found

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from engine.runs.timeline import Timeline
+from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
 from rca_tui.widgets.agent_log import AgentLog
 from rca_tui.widgets.run_view import RunView
 
@@ -18,10 +19,10 @@ class ConsoleScreen(Screen):
     """
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield PaneBar("console")
         yield Static(EMPTY_HINT, id="run-status")
         yield RunView()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "console"

@@ -6,9 +6,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from engine.runs.session import Session
+from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
 from rca_tui.formatting import short_agent
 from rca_tui.messages import ChainVerified
 from rca_tui.screens.chain_detail import block_markup, clock_text, proof_markup, tx_markup, verify_markup
@@ -29,11 +30,15 @@ class ExplorerScreen(Screen):
         Binding("slash", "search", "Search", id="explorer.search", tooltip="Find a tx by hash prefix or a block by height"),
         Binding("p", "proof", "Proof", id="explorer.proof", tooltip="Merkle proof of the selected tx, verified"),
         Binding("v", "verify", "Verify", id="explorer.verify", tooltip="Re-check the whole chain for tampering"),
+        Binding("b", "cursor_block", "Cursor's block", id="explorer.cursor_block",
+                tooltip="Jump to the block of the Replay cursor's event"),
         Binding("r", "reload", "Reload", id="explorer.reload", tooltip="Read the blocks again"),
+        Binding("escape", "leave_search", "Leave search", id="explorer.leave_search", show=False,
+                tooltip="Leave the search box (the pane's keys work again)"),
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield PaneBar("explorer")
         yield Input(placeholder="/ search: tx hash prefix or block height", id="search", compact=True)
         with Horizontal():
             with Vertical(id="tables"):
@@ -41,7 +46,7 @@ class ExplorerScreen(Screen):
                 yield DataTable(id="txs", cursor_type="row")
             with VerticalScroll(id="detail-scroll"):
                 yield Static("Select a block.", id="detail")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def session(self) -> Session:
@@ -58,6 +63,31 @@ class ExplorerScreen(Screen):
     def on_screen_resume(self) -> None:
         self.action_reload()
         self.query_one("#blocks", DataTable).focus()
+        target, self.app.explorer_target = self.app.explorer_target, None
+        if target is not None:  # after the reload's own row highlights have landed, or they would redraw the detail
+            self.call_after_refresh(self.go_to, *target)
+
+    def go_to(self, kind: str, value) -> None:
+        """Another pane asked for a tx (shown with its verified Merkle proof) or a block."""
+        if kind == "tx":
+            self.select_tx(str(value))
+            self.call_after_refresh(self.action_proof)  # after the focus change has shown the plain tx
+        else:
+            self.select_block(int(value))
+
+    def action_leave_search(self) -> None:
+        """Esc in the search box: back to the tables, so the pane's keys work again."""
+        self.query_one("#search", Input).value = ""
+        self.query_one("#blocks", DataTable).focus()
+
+    def action_cursor_block(self) -> None:
+        """The block of the Replay cursor's event."""
+        position = self.app.replay_position
+        block = position[0].block_at(position[1]) if position is not None else None
+        if block is None:
+            self.notify("no replay cursor on a block: open a run in Replay (4) and step into it", severity="warning")
+            return
+        self.select_block(block)
 
     # ---- tables --------------------------------------------------------------------------------------------
     def action_reload(self) -> None:
@@ -107,6 +137,7 @@ class ExplorerScreen(Screen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         query = event.value.strip().lower().lstrip("#")
+        self.query_one("#blocks", DataTable).focus()  # a found tx / block takes the focus below
         if query.isdigit():
             self.select_block(int(query))
         elif query:
@@ -148,7 +179,10 @@ class ExplorerScreen(Screen):
         if tx_hash is None:
             self.notify("select a transaction first (Tab to the transactions table)", severity="warning")
             return
-        self.query_one("#detail", Static).update(proof_markup(*self.session.proof(tx_hash)))
+        found = self.session.tx(tx_hash)
+        proof = proof_markup(*self.session.proof(tx_hash))
+        self.query_one("#detail", Static).update(
+            proof + ("\n\n" + tx_markup(*found, self.session.names()) if found else ""))
 
     def action_verify(self) -> None:
         self.notify("verifying the chain…", timeout=2)

@@ -10,9 +10,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from engine.runs.graph_views import fault_graph, soft_idg_graph
+from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
 from rca_tui.widgets.graph_canvas import GraphCanvas
 
 VIEWS = {"fault_web": "Fault web", "soft_idg": "Soft-IDG"}
@@ -49,18 +50,20 @@ class GraphScreen(Screen):
         self.view = "fault_web"
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield PaneBar("graph")
         with Horizontal():
             yield GraphCanvas(id="graph")
             with VerticalScroll(id="node-scroll"):
                 yield Static("", id="node-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "graph"
         self.query_one("#node-scroll").border_title = "Node"
 
     def on_screen_resume(self) -> None:
+        if self.app.graph_view:  # just attributed: open on the Soft-IDG
+            self.view, self.app.graph_view = self.app.graph_view, None
         self.redraw()
         self.query_one(GraphCanvas).focus()
 
@@ -70,9 +73,10 @@ class GraphScreen(Screen):
         title = f"{VIEWS[self.view]} · {source}"
         if self.view == "soft_idg":
             attribution = graph_state.get("attribution")
+            graph = soft_idg_graph(attribution, graph_state.get("step_seqs"))
             if attribution:
-                title += f" · blamed {attribution.get('who')} @ #{attribution.get('when')}"
-            canvas.show(soft_idg_graph(attribution), no_attribution_message(graph_state))
+                title += f" · blamed {attribution.get('who')} @ #{graph.graph.get('when_seq')}"
+            canvas.show(graph, no_attribution_message(graph_state))
         else:
             canvas.show(fault_graph(graph_state))
         canvas.border_title = title
@@ -115,7 +119,8 @@ def step_markup(graph: nx.DiGraph, node: str | None) -> str:
         return "[dim]no step[/]"
     attrs, meta = graph.nodes[node], graph.graph
     score = f"{attrs['score']:.3f}" if attrs.get("scored", True) else "-"
-    lines = [f"[b]step {attrs['step']}[/b] · {escape(attrs.get('kind') or '?')}", f"agent  {escape(attrs['agent'])}",
+    lines = [f"[b]#{attrs.get('seq', attrs['step'])}[/b] · {escape(attrs.get('kind') or '?')} "
+             f"(Soft-IDG step {attrs['step']})", f"agent  {escape(attrs['agent'])}",
              f"score  {score}"]
     if attrs.get("root"):
         lines.append("[$error]blamed step[/] (who / when)")
@@ -146,5 +151,5 @@ def _slash_line(meta: dict) -> str:
 def _edge_list(graph: nx.DiGraph, edges, end: int) -> str:
     """`#11 0.33, #2 0.33`: the other end's step and the weight, heaviest first."""
     rows = sorted(edges, key=lambda e: -(e[2].get("weight") or 0.0))
-    return ", ".join(f"#{graph.nodes[e[end]]['step']} " + (f"{e[2]['weight']:.2f}" if e[2].get("weight") is not None
+    return ", ".join(f"#{graph.nodes[e[end]].get('seq', graph.nodes[e[end]]['step'])} " + (f"{e[2]['weight']:.2f}" if e[2].get("weight") is not None
                                                            else "path") for e in rows) or "-"

@@ -7,10 +7,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from engine.runs.timeline import Timeline, open_timeline
 from engine.runs.session import Session
+from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
 from rca_tui.messages import TimelineLoaded
 from rca_tui.screens.dialogs import PromptScreen
 from rca_tui.widgets.agent_log import AgentLog
@@ -26,19 +27,29 @@ class ReplayScreen(Screen):
     ReplayScreen #replay-status { height: 1; padding: 0 1; background: $panel; color: $text; }
     """
     BINDINGS = [
-        Binding("right,l", "step(1)", "Step", id="replay.forward", priority=True, tooltip="One event forward"),
-        Binding("left,h", "step(-1)", "Back", id="replay.back", priority=True, tooltip="One event back"),
-        Binding("right_square_bracket", "block(1)", "Next block", id="replay.next_block", key_display="]",
-                tooltip="Jump to the end of the next block"),
+        # the footer shows one entry per pair (←→ Step, [] Block, +- Speed); F1 lists each key
+        Binding("right,l", "step(1)", "Step", id="replay.forward", priority=True, key_display="←→",
+                tooltip="One event forward (← or h: one back)"),
+        Binding("left,h", "step(-1)", "Back", id="replay.back", priority=True, show=False, key_display="←",
+                tooltip="One event back"),
+        Binding("right_square_bracket", "block(1)", "Block", id="replay.next_block", key_display="[]",
+                tooltip="Jump to the end of the next block ([: the previous one)"),
         Binding("left_square_bracket", "block(-1)", "Prev block", id="replay.prev_block", key_display="[",
-                tooltip="Jump to the end of the previous block"),
+                show=False, tooltip="Jump to the end of the previous block"),
         Binding("home", "seek_to(0)", "Start", id="replay.start", show=False, priority=True, tooltip="Before the first event"),
         Binding("end", "seek_end", "End", id="replay.end", show=False, priority=True, tooltip="After the last event"),
-        Binding("g", "goto", "Go to", id="replay.goto", tooltip="Go to an event number, or a block as #H"),
-        Binding("space", "play", "Play/Pause", id="replay.play", priority=True, tooltip="Play or pause"),
-        Binding("plus,equals_sign", "speed(1)", "Faster", id="replay.faster", key_display="+", tooltip="Play faster"),
-        Binding("minus", "speed(-1)", "Slower", id="replay.slower", key_display="-", tooltip="Play slower"),
-        Binding("o", "open_runs", "Open run", id="replay.open", tooltip="Choose another run"),
+        Binding("g", "goto", "Go to", id="replay.goto", show=False, tooltip="Go to an event number, or a block as #H"),
+        Binding("space", "play", "Play", id="replay.play", priority=True, key_display="space",
+                tooltip="Play or pause"),
+        Binding("plus,equals_sign", "speed(1)", "Speed", id="replay.faster", key_display="+-",
+                tooltip="Play faster (-: slower)"),
+        Binding("minus", "speed(-1)", "Slower", id="replay.slower", key_display="-", show=False,
+                tooltip="Play slower"),
+        Binding("c", "consensus", "Consensus", id="replay.consensus",
+                tooltip="Jump to the event where the vote reached consensus"),
+        Binding("x", "explore", "Tx", id="replay.explore",
+                tooltip="Open the cursor's transaction (or its block) in the Explorer, with its Merkle proof"),
+        Binding("o", "open_runs", "Open run", id="replay.open", show=False, tooltip="Choose another run"),
     ]
 
     def __init__(self) -> None:
@@ -49,10 +60,10 @@ class ReplayScreen(Screen):
         self.play_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield PaneBar("replay")
         yield Static(NO_RUN_HINT, id="replay-status")
         yield RunView()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "replay"
@@ -99,6 +110,7 @@ class ReplayScreen(Screen):
             view.show(self.timeline, cursor)
         self.cursor = cursor
         self.app.replay_position = (self.timeline, cursor)
+        self.app.focus_run, self.app.follow_cursor = self.timeline.run_id, True
         self._show_status()
 
     def action_step(self, delta: int) -> None:
@@ -157,6 +169,27 @@ class ReplayScreen(Screen):
     def action_speed(self, delta: int) -> None:
         self.speed_index = max(0, min(len(SPEEDS) - 1, self.speed_index + delta))
         self._show_status()
+
+    def action_consensus(self) -> None:
+        from engine.runs.navigation import consensus_cursor
+
+        target = consensus_cursor(self.timeline) if self.timeline is not None else None
+        if target is None:
+            self.notify("this run reached no consensus", severity="warning")
+            return
+        self.pause()
+        self.move_to(target)
+
+    def action_explore(self) -> None:
+        """The cursor's event: its tx (or the tx it led to) in the Explorer, else its block."""
+        from engine.runs.navigation import event_tx
+
+        if self.timeline is None or self.cursor == 0:
+            self.notify("move the cursor onto an event first (→)", severity="warning")
+            return
+        position = self.cursor - 1
+        self.pause()
+        self.app.explore(tx=event_tx(self.timeline, position), block=self.timeline.block_at(self.cursor))
 
     def action_open_runs(self) -> None:
         self.pause()

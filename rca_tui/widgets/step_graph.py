@@ -145,7 +145,7 @@ def _label(attrs: dict, selected: bool, full: bool) -> tuple[str, str]:
     agent = attrs.get("agent", "?") if full else short_agent(attrs.get("agent", "?"))
     kind = KIND_SHORT.get(attrs.get("kind", ""), attrs.get("kind", "")[:5])
     score = f"{attrs['score']:.2f}" if attrs.get("scored", True) else "  - "
-    label = f"{'›' if selected else ' '}#{attrs.get('step', 0):<3} {agent:<{19 if full else 11}} {kind:<5} {score}"
+    label = f"{'›' if selected else ' '}#{attrs.get('seq', attrs.get('step', 0)):<3} {agent:<{19 if full else 11}} {kind:<5} {score}"
     notes = [note for note, on in (("blamed", attrs.get("root")), ("injected", attrs.get("label")),
                                    ("failure", attrs.get("failure"))) if on]
     return label, "".join(f" {note}" for note in notes)

@@ -112,7 +112,7 @@ async def replay_moves(count: int) -> dict[str, list[float]]:
         await pilot.pause()
         screen = app.screen
         figures = {
-            "no-op key": [await _timed(lambda: pilot.press("x")) for _ in range(20)],
+            "no-op key": [await _timed(lambda: pilot.press("z")) for _ in range(20)],
             "step": [await _timed(lambda: pilot.press("right")) for _ in range(50)],
             "step back": [await _timed(lambda: pilot.press("left")) for _ in range(50)],
             "seek": [await _timed(lambda: _seek(pilot, rng.randrange(count))) for _ in range(50)],

@@ -75,7 +75,7 @@ def test_verify_exits_non_zero_after_tampering(tmp_path):
     conn.commit()
     conn.close()
     result = rca(db, "chain", "verify", check=False)
-    assert result.returncode == 4 and "FAILED" in result.stderr
+    assert result.returncode == 4 and "FAILED" in result.stdout  # the verdict is data: stdout
 
 
 def test_db_given_before_the_command_is_the_one_read(demo_db, tmp_path, monkeypatch):

@@ -84,7 +84,7 @@ async def test_runs_list_opens_a_run_in_replay(app, story):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("5")
         await settle(pilot)
-        assert text_of(app, "#runs").startswith(f"{run_id} ts-food-1 scripted finished ts-food-service")
+        assert text_of(app, "#runs").startswith(f"{run_id} ts-food-service - - ")
         await pilot.press("enter")
         await settle(pilot)
         assert type(app.screen).__name__ == "ReplayScreen"

@@ -15,24 +15,33 @@ def styled_chars(text, style) -> str:
     return "".join(text.plain[span.start:span.end] for span in text.spans if span.style == style)
 
 
+def event_numbers(app, run_id) -> list[int]:
+    """Soft-IDG step → the event number the agent log and Replay show: the one numbering every pane uses."""
+    from engine.runs.navigation import step_seqs
+
+    return step_seqs(app.session.run_events(run_id))
+
+
 async def test_s_shows_the_soft_idg_with_the_blamed_step_and_the_evidence_path(attributed):
     app, run_id, payload = attributed
     who, when = payload["who"], payload["when"]
     path = [row["step"] for row in payload["evidence_path"]]
+    seq = event_numbers(app, run_id)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("3")
         await settle(pilot)
         canvas = app.screen.query_one(GraphCanvas)
         assert canvas.border_title.startswith("Fault web")
         await pilot.press("s")
-        assert canvas.border_title == f"Soft-IDG · run {run_id} · blamed {who} @ #{when}"
+        assert canvas.border_title == f"Soft-IDG · run {run_id} · blamed {who} @ #{seq[when]}"
         assert canvas.selected == step_node(when, who)  # the view opens on the blamed step
         drawing = text_of(app, "#graph")
-        blamed_line = next(line for line in drawing.splitlines() if f"›#{when} " in line)
+        blamed_line = next(line for line in drawing.splitlines() if f"›#{seq[when]} " in line)
         assert "blamed" in blamed_line and who[:11] in blamed_line
         assert "━ evidence" in drawing
         detail = text_of(app, "#node-detail")
-        assert detail.startswith(f"step {when} · ") and f"agent  {who}" in detail
+        assert detail.startswith(f"#{seq[when]} · ") and f"(Soft-IDG step {when})" in detail
+        assert f"agent  {who}" in detail
         assert "blamed step" in detail
         assert f"slashed {who} -200 stake" in detail and payload["tx"]["tx"][:10] in detail
         assert f"evidence path 1/{len(path)}" in detail
@@ -46,16 +55,17 @@ async def test_s_shows_the_soft_idg_with_the_blamed_step_and_the_evidence_path(a
         assert sum(1 for *_, on in graph.edges(data="on_path") if on) == len(hops)
         rendered = canvas.render()
         assert any(char in styled_chars(rendered, canvas._styles()["path"]) for char in "│┌└├▶")
-        assert styled_chars(rendered, canvas._styles()["root"]).startswith(f"›#{when}")
+        assert styled_chars(rendered, canvas._styles()["root"]).startswith(f"›#{seq[when]}")
 
         # j walks the steps in order and the rows follow: the next step of the path comes into view, highlighted
         await pilot.press(*["j"] * (path[1] - when))
-        assert text_of(app, "#node-detail").startswith(f"step {path[1]} · ")
+        assert text_of(app, "#node-detail").startswith(f"#{seq[path[1]]} · ")
         assert f"evidence path 2/{len(path)}" in text_of(app, "#node-detail")
         rendered = canvas.render()
-        assert f"›#{path[1]:<3}" in rendered.plain
-        assert f"#{path[1]:<3}" in styled_chars(rendered, canvas._styles()["path"])
-        assert f"from   #{when} " in text_of(app, "#node-detail") or f", #{when} " in text_of(app, "#node-detail")
+        assert f"›#{seq[path[1]]:<3}" in rendered.plain
+        assert f"#{seq[path[1]]:<3}" in styled_chars(rendered, canvas._styles()["path"])
+        detail = text_of(app, "#node-detail")
+        assert f"from   #{seq[when]} " in detail or f", #{seq[when]} " in detail
 
         await pilot.press("s")
         assert canvas.border_title.startswith("Fault web") and canvas.kind == "fault_web"
@@ -89,7 +99,7 @@ async def test_replay_shows_the_attribution_once_the_cursor_passes_it(attributed
         await pilot.press("4", "end", "3")
         canvas = app.screen.query_one(GraphCanvas)
         assert canvas.kind == "soft_idg" and canvas.border_title.startswith(f"Soft-IDG · replay {run_id} @ ")
-        assert f"blamed {payload['who']} @ #{payload['when']}" in canvas.border_title
+        assert f"blamed {payload['who']} @ #{event_numbers(app, run_id)[payload['when']]}" in canvas.border_title
 
 
 async def test_a_on_the_runs_pane_attributes_the_selected_run(faulty):
@@ -101,7 +111,7 @@ async def test_a_on_the_runs_pane_attributes_the_selected_run(faulty):
         await settle(pilot)
         summary = [n.message for n in app._notifications if "blamed" in n.message]
         assert summary and summary[-1].startswith(f"run {run_id}: blamed ")
-        assert "slashed 200 stake" in summary[-1] and "3, then s, shows the Soft-IDG" in summary[-1]
+        assert "slashed 200 stake" in summary[-1] and "3 shows the Soft-IDG" in summary[-1]
         stored = [e for e in Session(app.db_path).run_events(run_id) if e.kind == "attribution"]
         assert len(stored) == 1
         await pilot.press("3")
@@ -129,6 +139,20 @@ def test_soft_idg_graph_and_the_timeline_gate(attributed):
     bare = soft_idg_graph({k: v for k, v in payload.items() if k != "graph"})
     assert list(bare) == graph.graph["path"] and all(on for *_, on in bare.edges(data="on_path"))
     assert soft_idg_graph(None).number_of_nodes() == 0
-    path = "→".join(str(row["step"]) for row in payload["evidence_path"])
+    seq = event_numbers(app, run_id)  # the log speaks of event numbers, like Replay and the Soft-IDG
+    path = "→".join(f"#{seq[row['step']]}" for row in payload["evidence_path"])
     assert log_lines(timeline, at + 1, limit=1)[0].endswith(
-        f"attribution blamed {payload['who']} at step {payload['when']}, evidence {path}, slashed 200")
+        f"attribution blamed {payload['who']} at #{seq[payload['when']]}, evidence {path}, slashed 200")
+
+
+async def test_after_attributing_from_runs_the_graph_opens_on_the_whole_runs_soft_idg(faulty):
+    """Even with a replay of that run open at event 0, 3 after `a` shows the Soft-IDG, not 'not reached yet'."""
+    app, run_id = faulty
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("5", "a")
+        await settle(pilot)
+        await pilot.press("3")
+        canvas = app.screen.query_one(GraphCanvas)
+        assert canvas.kind == "soft_idg" and canvas.border_title.startswith(f"Soft-IDG · run {run_id} · blamed ")
