@@ -64,8 +64,7 @@ def in_sample_warning(artefact: Path, case_id: str, what: str) -> str | None:
     if manifest.sha256 != _sha256(artefact):
         return f"{what} {artefact} differs from its manifest: cannot tell whether it was trained on {case_id}"
     if case_id in manifest.trained_on:
-        return (f"{what} {artefact.name} was trained on {case_id} ({manifest.command}): its output on this case "
-                "is in-sample, not evidence of how it does on unseen incidents")
+        return f"{what} {artefact.name} was trained on this case ({case_id}): its output here is in-sample"
     return None
 
 

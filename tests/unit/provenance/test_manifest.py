@@ -19,7 +19,7 @@ def artefact(tmp_path):
 
 def test_a_training_case_is_flagged_and_an_unseen_one_is_not(artefact):
     warning = in_sample_warning(artefact, "case-b", "TAMO checkpoint")
-    assert "case-b" in warning and "in-sample" in warning and "rca-tui tamo train" in warning
+    assert "case-b" in warning and "in-sample" in warning and "model.pt" in warning
     assert in_sample_warning(artefact, "case-z", "TAMO checkpoint") is None
     assert in_sample_cases(artefact, ["case-z", "case-a"]) == ["case-a"]
 
