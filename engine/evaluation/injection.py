@@ -61,7 +61,7 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
     incidents, skipped = load_incidents(study.nezha, study.cases, study.seed)
     trajectories, stats = generate(db, incidents, study.runs, study.seed, progress=progress)
     stats.update(generation_seconds=round(time.perf_counter() - started, 2), incidents=[i.case_id for i in incidents],
-                 skipped_cases=skipped, db=str(db))
+                 skipped_cases=skipped, db=str(db), trajectory_ids=[t.id for t in trajectories])
     config = _eval_config(study)
     features_progress = progress and (lambda done, total, label: progress(done, total, f"features {label}"))
     report = evaluate(trajectories, config, features_progress)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rca_tui.cli.attribution import MaxTokensOption, ModelOption, ProgressBar
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, say
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, say
 
 
 def eval_injection(
@@ -42,6 +42,11 @@ def eval_injection(
                            seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db)
     with ProgressBar(enabled=not json_out or sys.stdout.isatty(), what="injection") as progress:
         report = run_study(study, tracer, save_tracer, progress)
+    if save_tracer:
+        from engine.provenance import write_manifest
+
+        write_manifest(save_tracer, invocation(), seed, str(nezha or "data/demo"),
+                       report["generation"]["trajectory_ids"])
     if json_out:
         emit_json(report)
     else:

@@ -43,3 +43,11 @@ def test_the_shipped_tamo_checkpoint_has_a_current_manifest_naming_its_training_
     assert manifest is not None and len(manifest.trained_on) == 60
     assert in_sample_warning(TAMO_CHECKPOINT, "tt-2023-01-29-18", "TAMO checkpoint")  # the demo case
     assert "differs" not in (in_sample_warning(TAMO_CHECKPOINT, "unseen-case", "x") or "")
+
+
+def test_the_shipped_engine_run_tracer_has_a_current_manifest():
+    from engine.config import ENGINE_RUNS_TRACER
+
+    manifest = read_manifest(ENGINE_RUNS_TRACER)
+    assert manifest is not None and "tt-2023-01-29-18" in manifest.trained_on  # its runs include the demo's
+    assert "differs" not in (in_sample_warning(ENGINE_RUNS_TRACER, "unseen-case", "x") or "")
