@@ -97,4 +97,4 @@ def test_verify_against_hashes_the_user_kept(demo_db):
     head = json.loads(rca(demo_db, "chain", "blocks", "--json", "--limit", "1").stdout)[0]["hash"]
     assert rca(demo_db, "chain", "verify", "--expect-genesis", genesis, "--expect-head", head).returncode == 0
     wrong = rca(demo_db, "chain", "verify", "--expect-head", genesis, check=False)
-    assert wrong.returncode == 4 and "head (--expect-head)" in wrong.stderr
+    assert wrong.returncode == 4 and "head (--expect-head)" in wrong.stdout
