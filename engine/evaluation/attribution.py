@@ -158,7 +158,9 @@ def _rule_ablations(trajectories, features, golds, config: EvalConfig) -> dict:
         "rule: no prototype": replace(base, beta=0.0),
         "rule: no reconstruction": replace(base, alpha=0.0),
         "rule: attention-only graph": replace(base, graph=replace(base.graph, citation_boost=0.0)),
-        "rule: citation-enhanced graph": replace(base, graph=replace(base.graph, citation_boost=max(1.0, base.graph.citation_boost))),
+        "rule: citation boost x3": replace(base, graph=replace(base.graph, citation_boost=3 * max(1.0, base.graph.citation_boost))),
+        "rule: flat agent mass (temperature 1)": replace(base, tracer=replace(base.tracer, temperature=1.0)),
+        "rule: who = agent of the best step": replace(base, who_mode="step"),
         "rule: dp influence": replace(base, tracer=replace(base.tracer, influence="dp")),
         **{f"rule: failure step = {s}": replace(base, tracer=replace(base.tracer, failure_strategy=s))
            for s in ("final", "max_anomaly", "first_error", "multi")},
