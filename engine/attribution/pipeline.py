@@ -73,7 +73,8 @@ def analyse(trajectory: Trajectory, features: StepFeatures, config: AttributionC
     failures = failure_steps(trajectory, features.kept, anomaly.total, config.tracer.failure_strategy)
     influence_values = influence(graph, failures, config.tracer)
     candidates = candidate_mask(trajectory, features.kept, config.tracer.exclude_kinds)
-    score = rule_scores(influence_values, anomaly.total, candidates, config.tracer.anomaly_weight)
+    score = rule_scores(influence_values, anomaly.total, candidates, config.tracer.anomaly_weight,
+                        config.tracer.temperature)
     return Analysis(trajectory, features, anomaly, graph, failures, influence_values, candidates, score)
 
 

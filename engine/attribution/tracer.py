@@ -1,7 +1,12 @@
 """The rule tracer (design 003, section 10.1): from the failure step(s), back-trace influence over the Soft-IDG,
 mix it with the anomaly score, and name when, who and the evidence path. No learning.
 
-``Score(v) = λ · anomaly(v) + (1 - λ) · influence(v)``, both min-max scaled over the candidate steps.
+``Score(v) = (λ · anomaly(v) + (1 - λ) · influence(v)) / T``, both parts min-max scaled over the candidate steps.
+
+The temperature ``T`` makes the score a logit: the pipeline's ``joint`` who-mode sums ``exp(score)`` per agent.
+Without it (scores in [0, 1]) that softmax is nearly flat, so the agent with the most steps always won, and every
+ablation named the same agent and, on Hand-Crafted, never the labelled step (who .276 / when .000 whatever the
+graph, anomaly or failure step).
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ class TracerConfig:
     damping: float = 0.85
     exclude_kinds: tuple[str, ...] = ("query", "observation")
     """Steps of these kinds are never named as the root cause (the question, tool output)."""
+    temperature: float = 0.05
+    """Divides the [0, 1] score so the agent mass follows the best steps, not the step count (see above)."""
 
 
 def candidate_mask(trajectory: Trajectory, kept: np.ndarray, exclude_kinds: tuple[str, ...]) -> np.ndarray:
@@ -110,9 +117,12 @@ def influence(weights: np.ndarray, sources: list[int], config: TracerConfig) -> 
     raise ValueError(f"influence {config.influence!r}: expected one of {', '.join(INFLUENCE_METHODS)}")
 
 
-def rule_scores(influence_values: np.ndarray, anomaly: np.ndarray, candidates: np.ndarray, weight: float) -> np.ndarray:
+def rule_scores(influence_values: np.ndarray, anomaly: np.ndarray, candidates: np.ndarray, weight: float,
+                temperature: float = 1.0) -> np.ndarray:
+    if temperature <= 0:
+        raise ValueError(f"rule tracer temperature {temperature}: expected > 0")
     score = weight * minmax(anomaly, candidates) + (1 - weight) * minmax(influence_values, candidates)
-    return np.where(candidates, score, -np.inf)
+    return np.where(candidates, score / temperature, -np.inf)
 
 
 def minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

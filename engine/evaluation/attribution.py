@@ -1,5 +1,13 @@
-"""Evaluation on labelled trajectories: baselines, the rule tracer, the learned tracer under k-fold cross-validation
-(with and without the ground-truth answer), and ablations — per subset, all computed in one call.
+"""Evaluation on labelled trajectories: baselines, the rule tracer, the learned tracer, and ablations, under three
+protocols that print the same table:
+
+* :func:`evaluate` — k-fold cross-validation within one folder (per subset);
+* :func:`evaluate_held_out` — train on one folder, score on another (the baselines' priors come from the training
+  folder, everything is scored on the test folder);
+* :func:`evaluate_saved` — score an already trained tracer on a labelled folder.
+
+Every learned figure comes with ``majority_share``: the share of its predictions that name the training set's most
+common culprit, so a tracer that only learned the prior is visible.
 
 Progress is reported through a plain callback ``progress(done, total, label)`` so the engine stays UI-free.
 """
@@ -7,6 +15,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -96,7 +105,8 @@ def evaluate_subset(trajectories: list[Trajectory], features: list[StepFeatures]
     report = {
         "n": len(trajectories),
         "baselines": _baselines(trajectories, golds, config),
-        "rule_tracer": who_when_scores(rule_predictions(analyses, config.attribution), golds),
+        "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds,
+                                          _fold_majorities(trajectories, config.folds, config.seeds[0])),
         "learned_tracer": {
             mode: _over_seeds(analyses, golds, config, config.learned, with_gt)
             for mode, with_gt in (("without_gt", False), ("with_gt", True))
@@ -108,6 +118,13 @@ def evaluate_subset(trajectories: list[Trajectory], features: list[StepFeatures]
 
 
 def _baselines(trajectories: list[Trajectory], golds: list[Gold], config: EvalConfig) -> dict:
+    majorities = _fold_majorities(trajectories, config.folds, config.seeds[0])
+    return {name: _scores_with_prior(p, golds, majorities)
+            for name, p in _kfold_baselines(trajectories, golds, config).items()}
+
+
+def _kfold_baselines(trajectories: list[Trajectory], golds: list[Gold], config: EvalConfig) -> dict:
+    """Each baseline's predictions, its priors (the majority agent) taken from the other folds."""
     seed = config.seeds[0]
     predictions: dict[str, list[Prediction | None]] = {}
     for test in make_folds(len(trajectories), config.folds, seed):
@@ -116,21 +133,24 @@ def _baselines(trajectories: list[Trajectory], golds: list[Gold], config: EvalCo
             slots = predictions.setdefault(name, [None] * len(trajectories))
             for i, prediction in zip(test, fold_predictions):
                 slots[i] = prediction
-    return {name: who_when_scores(p, golds) for name, p in predictions.items()}
+    return predictions
 
 
 def _over_seeds(analyses: list[Analysis], golds: list[Gold], config: EvalConfig,
                 learned: LearnedConfig, with_gt: bool) -> dict:
-    runs = [who_when_scores(learned_predictions(analyses, config.attribution, learned, config.folds, seed, with_gt),
-                            golds) for seed in config.seeds]
-    summary = {key: round(float(np.mean([r[key] for r in runs])), 4) for key in runs[0]}
-    summary["who_std"] = round(float(np.std([r["who"] for r in runs])), 4)
-    summary["when_std"] = round(float(np.std([r["when"] for r in runs])), 4)
-    summary["seeds"] = list(config.seeds)
-    return summary
+    trajectories = [a.trajectory for a in analyses]
+    runs = [_scores_with_prior(learned_predictions(analyses, config.attribution, learned, config.folds, seed, with_gt),
+                               golds, _fold_majorities(trajectories, config.folds, seed)) for seed in config.seeds]
+    return _mean_over_seeds(runs, config.seeds)
 
 
 def _ablations(trajectories, features, golds, analyses, config: EvalConfig) -> dict:
+    report = _rule_ablations(trajectories, features, golds, config)
+    report.update(_learned_ablations(analyses, golds, config))
+    return report
+
+
+def _rule_ablations(trajectories, features, golds, config: EvalConfig) -> dict:
     base = config.attribution
     rule_variants = {
         "rule: no graph (anomaly only)": replace(base, tracer=replace(base.tracer, influence="none", anomaly_weight=1.0)),
@@ -138,7 +158,9 @@ def _ablations(trajectories, features, golds, analyses, config: EvalConfig) -> d
         "rule: no prototype": replace(base, beta=0.0),
         "rule: no reconstruction": replace(base, alpha=0.0),
         "rule: attention-only graph": replace(base, graph=replace(base.graph, citation_boost=0.0)),
-        "rule: citation-enhanced graph": replace(base, graph=replace(base.graph, citation_boost=max(1.0, base.graph.citation_boost))),
+        "rule: citation boost x3": replace(base, graph=replace(base.graph, citation_boost=3 * max(1.0, base.graph.citation_boost))),
+        "rule: flat agent mass (temperature 1)": replace(base, tracer=replace(base.tracer, temperature=1.0)),
+        "rule: who = agent of the best step": replace(base, who_mode="step"),
         "rule: dp influence": replace(base, tracer=replace(base.tracer, influence="dp")),
         **{f"rule: failure step = {s}": replace(base, tracer=replace(base.tracer, failure_strategy=s))
            for s in ("final", "max_anomaly", "first_error", "multi")},
@@ -149,6 +171,11 @@ def _ablations(trajectories, features, golds, analyses, config: EvalConfig) -> d
     for name, variant in rule_variants.items():
         variant_analyses = [analyse(t, f, variant) for t, f in zip(trajectories, features)]
         report[name] = who_when_scores(rule_predictions(variant_analyses, variant), golds)
+    return report
+
+
+def _learned_ablations(analyses, golds, config: EvalConfig) -> dict:
+    report = {}
     learned_variants = {
         "learned: position only (structural prior)": ("position",),
         "learned: without SLM features": ("position", "text"),
@@ -162,6 +189,125 @@ def _ablations(trajectories, features, golds, analyses, config: EvalConfig) -> d
             variant = replace(config.learned, model_type=model_type)
             report[f"learned: model={model_type} [without_gt]"] = _over_seeds(analyses, golds, config, variant, False)
     return report
+
+
+def majority_agent_of(trajectories: list[Trajectory]) -> str:
+    """The most common labelled culprit (ties: the first seen)."""
+    counts = Counter((t.label.who or "") for t in trajectories if t.label and t.label.who)
+    return counts.most_common(1)[0][0] if counts else ""
+
+
+def majority_share(predictions: list[Prediction], majorities: list[str]) -> float:
+    """Share of predictions naming their training set's majority agent (case-insensitive)."""
+    if not predictions:
+        return 0.0
+    hits = sum(p.who.strip().lower() == m.strip().lower() for p, m in zip(predictions, majorities))
+    return round(hits / len(predictions), 4)
+
+
+def _scores_with_prior(predictions: list[Prediction], golds: list[Gold], majorities: list[str]) -> dict:
+    return {**who_when_scores(predictions, golds), "majority_share": majority_share(predictions, majorities)}
+
+
+def _fold_majorities(trajectories: list[Trajectory], folds: int, seed: int) -> list[str]:
+    """For every trajectory, the majority agent of the k-fold training part that scored it."""
+    majorities = [""] * len(trajectories)
+    for test in make_folds(len(trajectories), folds, seed):
+        majority = majority_agent_of([trajectories[i] for i in range(len(trajectories)) if i not in set(test)])
+        for i in test:
+            majorities[i] = majority
+    return majorities
+
+
+def evaluate_held_out(train: list[Trajectory], test: list[Trajectory], config: EvalConfig = EvalConfig(),
+                      progress: Progress | None = None) -> dict:
+    """Fit on ``train``, score on ``test``: baselines (their priors from ``train``), the rule tracer, the learned
+    tracer with and without the ground truth, and the rule ablations, all on ``test``."""
+    train, test = _labelled(train), _labelled(test)
+    if not train or not test:
+        raise ValueError(f"need labelled trajectories on both sides (train {len(train)}, test {len(test)})")
+    started = time.perf_counter()
+    train_features, _ = extract_all(train, config, progress)
+    test_features, seconds = extract_all(test, config, progress)
+    train_analyses = [analyse(t, f, config.attribution) for t, f in zip(train, train_features)]
+    test_analyses = [analyse(t, f, config.attribution) for t, f in zip(test, test_features)]
+    golds = [_gold(t) for t in test]
+    majorities = [majority_agent_of(train)] * len(test)
+    learned = {}
+    for mode, with_gt in (("without_gt", False), ("with_gt", True)):
+        runs = []
+        for seed in config.seeds:
+            tracer = fit(train_analyses, replace(config.learned, seed=seed), with_gt)
+            predictions = [_prediction(a, score_steps(tracer, a, with_gt), config.attribution) for a in test_analyses]
+            runs.append(_scores_with_prior(predictions, golds, majorities))
+        learned[mode] = _mean_over_seeds(runs, config.seeds)
+    subset = {
+        "n": len(test),
+        "n_train": len(train),
+        "train_majority_agent": majorities[0],
+        "baselines": {name: _scores_with_prior(p, golds, majorities)
+                      for name, p in all_baselines(train, test, config.seeds[0]).items()},
+        "rule_tracer": _scores_with_prior(rule_predictions(test_analyses, config.attribution), golds, majorities),
+        "learned_tracer": learned,
+    }
+    if config.ablations:
+        subset["ablations"] = _rule_ablations(test, test_features, golds, config)
+    return _report("train/test", config, {"test": subset}, test, seconds, started)
+
+
+def evaluate_saved(tracer, test: list[Trajectory], config: EvalConfig = EvalConfig(), trained_on: list[str] = (),
+                   progress: Progress | None = None) -> dict:
+    """Score an already trained tracer on labelled trajectories; baselines and the rule tracer beside it.
+    ``trained_on``: the ids the tracer was fitted on (its manifest); those trajectories are counted in
+    ``in_sample`` and the figures say so. The majority prior is the test folder's own (the training labels are not
+    known here), so ``majority_share`` reads as "how often it names the test folder's most common culprit"."""
+    test = _labelled(test)
+    if not test:
+        raise ValueError("no labelled trajectory to score")
+    started = time.perf_counter()
+    features, seconds = extract_all(test, config, progress)
+    analyses = [analyse(t, f, config.attribution) for t, f in zip(test, features)]
+    golds = [_gold(t) for t in test]
+    majorities = [majority_agent_of(test)] * len(test)
+    with_gt = {}
+    for mode, flag in (("without_gt", False), ("with_gt", True)):
+        predictions = [_prediction(a, score_steps(tracer, a, flag), config.attribution) for a in analyses]
+        with_gt[mode] = _scores_with_prior(predictions, golds, majorities)
+    subset = {
+        "n": len(test),
+        "in_sample": sorted(set(trained_on) & {t.id for t in test}),
+        "baselines": {name: _scores_with_prior(p, golds, majorities)
+                      for name, p in _kfold_baselines(test, golds, config).items()},
+        "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
+        "learned_tracer": with_gt,
+    }
+    return _report("saved tracer", config, {"test": subset}, test, seconds, started)
+
+
+def _report(protocol: str, config: EvalConfig, subsets: dict, trajectories: list[Trajectory],
+            seconds: list[float], started: float) -> dict:
+    return {
+        "protocol": protocol, "model": config.model_name, "folds": config.folds, "seeds": list(config.seeds),
+        "subsets": subsets,
+        "timing": {
+            "trajectories": len(trajectories),
+            "feature_seconds_total": round(float(sum(seconds)), 2),
+            "feature_seconds_median": round(float(np.median(seconds)), 3) if seconds else 0.0,
+            "evaluation_seconds_total": round(time.perf_counter() - started, 2),
+        },
+    }
+
+
+def _labelled(trajectories: list[Trajectory]) -> list[Trajectory]:
+    return [t for t in trajectories if t.label and t.label.when is not None]
+
+
+def _mean_over_seeds(runs: list[dict], seeds) -> dict:
+    summary = {key: round(float(np.mean([r[key] for r in runs])), 4) for key in runs[0]}
+    summary["who_std"] = round(float(np.std([r["who"] for r in runs])), 4)
+    summary["when_std"] = round(float(np.std([r["when"] for r in runs])), 4)
+    summary["seeds"] = list(seeds)
+    return summary
 
 
 def _gold(trajectory: Trajectory) -> Gold:
@@ -183,7 +329,8 @@ def evaluate(trajectories: list[Trajectory], config: EvalConfig = EvalConfig(), 
     subsets: dict[str, list[int]] = {}
     for i, trajectory in enumerate(labelled):
         subsets.setdefault(trajectory.meta.get("subset", "all"), []).append(i)
-    report = {"model": config.model_name, "folds": config.folds, "seeds": list(config.seeds), "subsets": {}}
+    report = {"protocol": "k-fold", "model": config.model_name, "folds": config.folds, "seeds": list(config.seeds),
+              "subsets": {}}
     for name, indices in sorted(subsets.items()):
         report["subsets"][name] = evaluate_subset([labelled[i] for i in indices], [features[i] for i in indices], config)
     report["timing"] = {

@@ -120,8 +120,9 @@ def attribute(
 
 
 def eval_attribution(
-    data: Annotated[Path, typer.Option("--data", help="Who&When root (Hand-Crafted/, Algorithm-Generated/) or a folder.")],
-    subset: Annotated[Subset, typer.Option("--subset", help="Which subset to score.")] = Subset.all,
+    data: Annotated[Path | None, typer.Option("--data", help="Who&When root (Hand-Crafted/, Algorithm-Generated/) or "
+                                                             "a folder: k-fold cross-validation within it.")] = None,
+    subset: Annotated[Subset, typer.Option("--subset", help="Which subset to score (of every folder given).")] = Subset.all,
     json_out: JsonOption = False,
     model: ModelOption = "smollm2-135m",
     folds: Annotated[int, typer.Option("--folds", min=2, help="k of the k-fold cross-validation.")] = 5,
@@ -133,19 +134,26 @@ def eval_attribution(
     context: ContextOption = "all_history",
     max_tokens: MaxTokensOption = 640,
     save_tracer: Annotated[
-        Path | None, typer.Option("--save-tracer", help="Also train on all the data and save the learned tracer here.")
+        Path | None, typer.Option("--save-tracer", help="Also train on all the training data (--data, or --train) and "
+                                                        "save the learned tracer here, with a manifest beside it.")
+    ] = None,
+    train: Annotated[Path | None, typer.Option("--train", help="Held-out protocol: fit on this labelled folder …")]
+    = None,
+    test: Annotated[Path | None, typer.Option("--test", help="… and score on this one (baselines computed on it).")]
+    = None,
+    tracer_model: Annotated[
+        Path | None, typer.Option("--tracer-model", help="Score this saved learned tracer on --test (or --data); "
+                                                         "warns about trajectories its manifest says it was fitted on.")
     ] = None,
 ) -> None:
-    """Score attribution on labelled trajectories: baselines, rule tracer, learned tracer (k-fold), ablations."""
-    from engine.attribution import adapters, learned
+    """Score attribution on labelled trajectories: baselines, rule tracer, learned tracer, ablations.
+
+    Protocols: `--data DIR` (k-fold within it), `--train DIR --test DIR` (held out), `--tracer-model FILE --test DIR`
+    (a saved tracer on any labelled folder)."""
+    from engine.attribution import learned
     from engine.evaluation import attribution as evaluate
 
-    try:
-        trajectories = adapters.load_trajectories(data, subset.value, context)
-    except (ValueError, FileNotFoundError) as error:
-        fail(str(error), ExitCode.USAGE if isinstance(error, ValueError) else ExitCode.NOT_FOUND)
-    if not trajectories:
-        fail(f"{data}: no trajectories of subset {subset.value}", ExitCode.NOT_FOUND)
+    protocol = _protocol(data, train, test, tracer_model, save_tracer)
     config = evaluate.EvalConfig(
         model_name=model,
         attribution=_attribution_config(failure_step, anomaly_weight, max_tokens, 5),
@@ -155,13 +163,85 @@ def eval_attribution(
         ablations=ablations,
     )
     with ProgressBar(enabled=True) as progress:  # stderr, --json or not
-        report = evaluate.evaluate(trajectories, config, progress)
-    if save_tracer:
-        _save_tracer(trajectories, config, save_tracer, evaluate, learned)
+        if protocol == "saved":
+            folder = test or data
+            trajectories = _load_folder(folder, subset.value, context)
+            tracer = _load_tracer(tracer_model, learned)
+            from engine.provenance import in_sample_cases, read_manifest
+
+            manifest = read_manifest(tracer_model)
+            if manifest is None:
+                say(f"warning: {tracer_model} has no manifest: cannot tell which trajectories it was trained on")
+            in_sample = in_sample_cases(tracer_model, [t.id for t in trajectories])
+            if in_sample:
+                say(f"warning: {tracer_model.name} was trained on {len(in_sample)} of these {len(trajectories)} "
+                    f"trajectories ({manifest.command}); its figures on them are in-sample")
+            report = evaluate.evaluate_saved(tracer, trajectories, config, in_sample, progress)
+            report["tracer_model"] = str(tracer_model)
+        elif protocol == "held-out":
+            training = _load_folder(train, subset.value, context)
+            testing = _load_folder(test, subset.value, context)
+            overlap = sorted({t.id for t in training} & {t.id for t in testing})
+            if overlap:
+                say(f"warning: {len(overlap)} trajectories are in both --train and --test (e.g. {overlap[0]}): "
+                    "their figures are in-sample")
+            try:
+                report = evaluate.evaluate_held_out(training, testing, config, progress)
+            except ValueError as error:
+                fail(str(error), ExitCode.USAGE)
+            report["train"], report["test"] = str(train), str(test)
+            if save_tracer:
+                _save_tracer(training, config, save_tracer, evaluate, learned, train)
+        else:
+            trajectories = _load_folder(data, subset.value, context)
+            report = evaluate.evaluate(trajectories, config, progress)
+            if save_tracer:
+                _save_tracer(trajectories, config, save_tracer, evaluate, learned, data)
     if json_out:
         emit_json(report)
     else:
         _print_report(report)
+
+
+def _protocol(data, train, test, tracer_model, save_tracer) -> str:
+    if tracer_model is not None:
+        if train is not None or save_tracer is not None:
+            fail("--tracer-model scores a saved tracer: it takes --test (or --data), not --train / --save-tracer",
+                 ExitCode.USAGE)
+        if (test is None) == (data is None):
+            fail("--tracer-model needs exactly one labelled folder: --test DIR (or --data DIR)", ExitCode.USAGE)
+        if not tracer_model.is_file():
+            fail(f"{tracer_model}: no such tracer file", ExitCode.NOT_FOUND)
+        return "saved"
+    if train is not None or test is not None:
+        if train is None or test is None:
+            fail("the held-out protocol needs both --train DIR and --test DIR", ExitCode.USAGE)
+        if data is not None:
+            fail("give either --data DIR (k-fold) or --train DIR --test DIR (held out), not both", ExitCode.USAGE)
+        return "held-out"
+    if data is None:
+        fail("give --data DIR (k-fold), --train DIR --test DIR, or --tracer-model FILE --test DIR", ExitCode.USAGE)
+    return "k-fold"
+
+
+def _load_folder(folder: Path, subset: str, context: str) -> list:
+    from engine.attribution import adapters
+
+    try:
+        trajectories = adapters.load_trajectories(folder, subset, context)
+    except (ValueError, FileNotFoundError) as error:
+        fail(str(error), ExitCode.USAGE if isinstance(error, ValueError) else ExitCode.NOT_FOUND)
+    labelled = [t for t in trajectories if t.label and t.label.when is not None]
+    if not labelled:
+        fail(f"{folder}: no labelled trajectories of subset {subset}", ExitCode.NOT_FOUND)
+    return labelled
+
+
+def _load_tracer(path: Path, learned) -> Any:
+    try:
+        return learned.load(path)
+    except (ValueError, OSError, KeyError) as error:
+        fail(f"{path}: not a learned tracer ({error})", ExitCode.USAGE)
 
 
 def _attribution_config(failure_step: str, anomaly_weight: float, max_tokens: int, top_k: int) -> Any:
@@ -196,10 +276,21 @@ def _write_artefact(target: Path | None, render, what: str) -> None:
     say(f"wrote {what} to {target}")
 
 
-def _save_tracer(trajectories, config, target: Path, evaluate, learned) -> None:
+def _save_tracer(trajectories, config, target: Path, evaluate, learned, data: Path) -> None:
+    from engine.provenance import write_manifest
+
     tracer = evaluate.fit_all(trajectories, config)
     learned.save(tracer, target)
-    say(f"saved the learned tracer to {target}")
+    target = _saved_path(target)
+    command = "rca-tui " + " ".join(sys.argv[1:]) if sys.argv[1:] else "rca-tui eval attribution"
+    trained_on = [t.id for t in trajectories if t.label and t.label.when is not None]
+    write_manifest(target, command, config.learned.seed, str(data), trained_on)
+    say(f"saved the learned tracer to {target} (manifest: {len(trained_on)} training trajectories)")
+
+
+def _saved_path(target: Path) -> Path:
+    """numpy appends .npz to a name without it."""
+    return target if target.suffix == ".npz" else target.with_name(target.name + ".npz")
 
 
 def _print_attribution(trajectory: Any, result: Any) -> None:
@@ -212,18 +303,30 @@ def _print_attribution(trajectory: Any, result: Any) -> None:
         say(f"  step {row['step']:>3}  {row['agent']:<32} score {row['score']:.3f}")
 
 
+def _protocol_line(report: dict, subset: dict) -> str:
+    protocol = report.get("protocol", "k-fold")
+    if protocol == "train/test":
+        return (f"trained on {report.get('train')} (n={subset['n_train']}, majority agent "
+                f"{subset['train_majority_agent']!r}), scored on {report.get('test')}, seeds {report['seeds']}")
+    if protocol == "saved tracer":
+        return f"saved tracer {report.get('tracer_model')}, {len(subset.get('in_sample', []))} in-sample"
+    return f"{report['folds']}-fold CV, seeds {report['seeds']}"
+
+
 def _print_report(report: dict) -> None:
     for name, subset in report["subsets"].items():
-        say(f"\n== {name} (n={subset['n']}, {report['folds']}-fold CV, seeds {report['seeds']}) ==")
-        say(f"{'method':<62} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6}")
+        say(f"\n== {name} (n={subset['n']}, {_protocol_line(report, subset)}) ==")
+        say(f"{'method':<62} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6} {'prior':>6}")
         rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
         rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
         rows += [(f"learned tracer [{k}]", v) for k, v in subset["learned_tracer"].items()]
         rows += list(subset.get("ablations", {}).items())
         for label, m in rows:
             say(f"{label:<62} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f} {m['when_top5']:>6.3f} "
-                f"{m['who_substring_upstream']:>6.3f} {m['when_substring_upstream']:>6.3f}")
-    say("\nwho/when = exact match; who~/when~ = upstream Who&When substring match (gold '1' matches predicted '10').")
+                f"{m['who_substring_upstream']:>6.3f} {m['when_substring_upstream']:>6.3f}"
+                + (f" {m['majority_share']:>6.3f}" if "majority_share" in m else ""))
+    say("\nwho/when = exact match; who~/when~ = upstream Who&When substring match (gold '1' matches predicted '10'); "
+        "prior = share of predictions naming the training set's majority agent.")
     timing = report["timing"]
     say(f"features: {timing['trajectories']} trajectories in {timing['feature_seconds_total']} s "
         f"(median {timing['feature_seconds_median']} s); whole evaluation {timing['evaluation_seconds_total']} s")

@@ -94,3 +94,24 @@ def test_rule_tracer_names_the_upstream_step_the_failure_depends_on():
     assert (result.when, result.who) == (2, "Coder")
     assert result.evidence_path[0] == 2 and result.evidence_path[-1] == 5
     assert all(row["step"] not in (0, 3) for row in result.ranking)  # the question and tool output are not causes
+
+
+def test_rule_tracer_names_the_agent_of_the_influential_step_not_the_most_talkative_one():
+    # Chatty speaks five times (all barely read); Coder once, and the final answer rests on that step. With a flat
+    # agent mass (temperature 1) the step count wins, which made every ablation name the same agent.
+    contents = [("human", "query", "q"), ("Coder", "action", "wrong code")]
+    contents += [("Chatty", "message", f"remark {i}") for i in range(5)] + [("Verifier", "message", "final answer")]
+    n = len(contents)
+    trajectory = make_trajectory(contents)
+    attention = np.triu(np.full((n, n), 0.001), k=1)
+    attention[1, 2:] = 0.5
+    features = StepFeatures(np.ones(n, bool), attention, np.eye(n, 12, dtype=np.float32), np.ones(n), np.ones(n),
+                            np.ones(n))
+    sharp = AttributionConfig(tracer=TracerConfig(anomaly_weight=0.0), graph=GraphConfig(top_m=1))
+    flat = AttributionConfig(tracer=TracerConfig(anomaly_weight=0.0, temperature=1.0), graph=GraphConfig(top_m=1))
+    results = {}
+    for name, config in (("sharp", sharp), ("flat", flat)):
+        analysis = analyse(trajectory, features, config)
+        results[name] = attribution_from_scores(analysis, analysis.rule_score, config)
+    assert (results["sharp"].who, results["sharp"].when) == ("Coder", 1)
+    assert results["flat"].who == "Chatty"

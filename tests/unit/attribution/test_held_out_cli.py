@@ -1,0 +1,70 @@
+"""`eval attribution --train/--test` and `--tracer-model`: held-out figures, the majority prior, manifests and
+in-sample warnings."""
+from __future__ import annotations
+
+import json
+
+from tests.unit.attribution.test_adapters import ALGORITHM_GENERATED, HAND_CRAFTED
+from tests.unit.attribution.test_export_cli import run
+
+
+def write_folder(root, name: str, record: dict, count: int, prefix: str):
+    folder = root / name
+    folder.mkdir()
+    for i in range(count):
+        (folder / f"{i}.json").write_text(json.dumps({**record, "question_ID": f"{prefix}-{i}"}))
+    return folder
+
+
+def test_train_test_scores_on_the_test_folder_with_the_training_prior(tiny_model_dir, tmp_path):
+    train = write_folder(tmp_path, "train", HAND_CRAFTED, 4, "train")
+    test = write_folder(tmp_path, "test", ALGORITHM_GENERATED, 3, "test")
+    result = run("eval-attribution", "--train", str(train), "--test", str(test), "--model", str(tiny_model_dir),
+                 "--seed", "0", "--no-ablations", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["protocol"] == "train/test"
+    scored = report["subsets"]["test"]
+    assert scored["n"] == 3 and scored["n_train"] == 4
+    assert scored["train_majority_agent"] == HAND_CRAFTED["mistake_agent"]
+    # the training folder's culprit never speaks in the test trajectories: the prior baseline cannot name it right
+    majority = scored["baselines"]["majority_agent(train)"]
+    assert majority["who"] == 0.0 and majority["majority_share"] == 1.0
+    for mode in ("without_gt", "with_gt"):
+        assert 0.0 <= scored["learned_tracer"][mode]["majority_share"] <= 1.0
+
+
+def test_saved_tracer_gets_a_manifest_and_in_sample_trajectories_are_flagged(tiny_model_dir, tmp_path):
+    data = write_folder(tmp_path, "data", HAND_CRAFTED, 4, "hc")
+    fresh = write_folder(tmp_path, "fresh", HAND_CRAFTED, 2, "new")
+    tracer = tmp_path / "tracer.npz"
+    saved = run("eval-attribution", "--data", str(data), "--model", str(tiny_model_dir), "--folds", "2",
+                "--seed", "0", "--no-ablations", "--json", "--save-tracer", str(tracer))
+    assert saved.exit_code == 0, saved.output
+    manifest = json.loads((tmp_path / "tracer.npz.manifest.json").read_text())
+    assert sorted(manifest["trained_on"]) == [f"hc-{i}" for i in range(4)]
+
+    in_sample = run("eval-attribution", "--tracer-model", str(tracer), "--test", str(data),
+                    "--model", str(tiny_model_dir), "--json")
+    assert in_sample.exit_code == 0, in_sample.output
+    assert "in-sample" in in_sample.stderr and "4 of these 4" in in_sample.stderr
+    assert json.loads(in_sample.stdout)["subsets"]["test"]["in_sample"] == [f"hc-{i}" for i in range(4)]
+
+    unseen = run("eval-attribution", "--tracer-model", str(tracer), "--test", str(fresh),
+                 "--model", str(tiny_model_dir), "--json")
+    assert unseen.exit_code == 0, unseen.output
+    assert "in-sample" not in unseen.stderr
+    report = json.loads(unseen.stdout)
+    assert report["protocol"] == "saved tracer" and report["subsets"]["test"]["n"] == 2
+    assert "majority_agent(train)" in report["subsets"]["test"]["baselines"]
+
+
+def test_protocol_options_that_do_not_fit_together_are_usage_errors(tmp_path):
+    folder = write_folder(tmp_path, "d", HAND_CRAFTED, 1, "x")
+    for args in (("--train", str(folder)), ("--data", str(folder), "--test", str(folder), "--train", str(folder)),
+                 ("--tracer-model", str(tmp_path / "missing.npz"), "--train", str(folder)), ()):
+        result = run("eval-attribution", *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output
+    missing = run("eval-attribution", "--tracer-model", str(tmp_path / "missing.npz"), "--test", str(folder))
+    assert missing.exit_code == 3 and "missing.npz" in missing.output
