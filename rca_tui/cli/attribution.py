@@ -5,14 +5,13 @@ attribution package) are imported inside the functions so ``rca-tui --help`` sta
 """
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, resolve_db, say
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, invocation, resolve_db, say
 
 
 class Subset(str, Enum):
@@ -282,9 +281,8 @@ def _save_tracer(trajectories, config, target: Path, evaluate, learned, data: Pa
     tracer = evaluate.fit_all(trajectories, config)
     learned.save(tracer, target)
     target = _saved_path(target)
-    command = "rca-tui " + " ".join(sys.argv[1:]) if sys.argv[1:] else "rca-tui eval attribution"
     trained_on = [t.id for t in trajectories if t.label and t.label.when is not None]
-    write_manifest(target, command, config.learned.seed, str(data), trained_on)
+    write_manifest(target, invocation(), config.learned.seed, str(data), trained_on)
     say(f"saved the learned tracer to {target} (manifest: {len(trained_on)} training trajectories)")
 
 
