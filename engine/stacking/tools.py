@@ -82,11 +82,12 @@ def dataset_tools(dataset: Path, tamo_checkpoint: Path | None = None, on_progres
         else:
             incident = load_case(dataset, ref.case_id)
             tamo_ranking = None
-            if tamo_checkpoint is not None:
+            if tamo_checkpoint is not None:  # TAMO's own feature cache, shared with `tamo train / eval`
                 from engine.tamo import api
+                from engine.tamo.dataset import case_features
 
                 model = model or api.load_model(tamo_checkpoint)
-                tamo_ranking = api.rank(incident, model)
+                tamo_ranking = model.infer(case_features(Path(dataset), ref.case_id).features).ranking
             tools = case_tools(incident, tamo_ranking)
             cache.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(asdict(tools)))
