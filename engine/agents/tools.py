@@ -23,9 +23,10 @@ class Toolbox:
     """The tools over one incident. With `tamo_model` (a checkpoint path, or "default" for the bundled one), the
     TAMO tools are offered too: T2's learned ranking and causal graph, T3's fault type and A's expert report."""
 
-    def __init__(self, incident: Incident, tamo_model: str | None = None):
+    def __init__(self, incident: Incident, tamo_model: str | None = None, stacker: Path | None = None):
         self.incident = incident
         self.tamo_model = tamo_model
+        self.stacker = stacker  # a stacked ranker (engine.stacking): rank_candidates then orders by its weights
         self._tools: dict[str, tuple[ToolSpec, Callable[..., Any]]] = {
             "anomaly_overview": (ToolSpec("anomaly_overview", "Most anomalous entities per modality vs baseline",
                                           {"top": "how many per modality (default 5)"}), self.anomaly_overview),
@@ -120,8 +121,32 @@ class Toolbox:
                 "indirect": sorted(set(reach) - set(direct))}
 
     def rank_candidates(self, k: int = 5) -> dict:
+        if self.stacker is not None:
+            return {"candidates": self.stacked_candidates()[:int(k)], "stacked": True}
         return {"candidates": [{"entity": c.entity, "score": c.score, "evidence": c.evidence, "reason": c.reason}
                                for c in self.ranking[:int(k)]]}
+
+    def stacked_candidates(self) -> list[dict]:
+        """The tools' per-entity scores combined with the stacked ranker's learned weights; score = its softmax
+        probability. TAMO T2 feeds it when the ranker was fitted with it and a checkpoint is offered."""
+        import numpy as np
+
+        from engine.stacking.ranker import load_ranker
+        from engine.stacking.tools import case_tools
+
+        ranker = load_ranker(Path(self.stacker))
+        wants_tamo = any(f.startswith("tamo") for f in ranker.features)
+        if wants_tamo and self.tamo_model is None:
+            raise ToolError(f"stacked ranker {self.stacker} needs TAMO T2 scores; give a TAMO checkpoint too")
+        tamo = self._tamo().rank(self.incident, self._tamo_checkpoint()) if wants_tamo else None
+        tools = case_tools(self.incident, tamo)
+        z = ranker.scores(tools)
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        by_entity = {c.entity: c for c in self.ranking}
+        order = ranker.rank(tools)
+        return [{"entity": e, "score": round(float(p[tools.entities.index(e)]), 4),
+                 "evidence": by_entity[e].evidence, "reason": by_entity[e].reason} for e in order]
 
     def tamo_rank(self, k: int = 5) -> dict:
         return {"ranking": [{"entity": e, "score": round(float(v), 4)} for e, v in self._tamo().rank(
@@ -151,11 +176,10 @@ class Toolbox:
     @cached_property
     def in_sample_warnings(self) -> list[str]:
         """Which trained artefacts this run uses were fitted on this very incident."""
-        checkpoint = self.tamo_checkpoint_path()
-        if checkpoint is None or not checkpoint.is_file():
-            return []
-        warning = in_sample_warning(checkpoint, self.incident.case_id, "TAMO checkpoint")
-        return [warning] if warning else []
+        artefacts = [(self.tamo_checkpoint_path(), "TAMO checkpoint"), (self.stacker, "stacked ranker")]
+        warnings = [in_sample_warning(Path(path), self.incident.case_id, what) for path, what in artefacts
+                    if path is not None and Path(path).is_file()]
+        return [warning for warning in warnings if warning]
 
     def propagation_path(self, root: str) -> dict:
         """The alerted entity's call chain down to the root cause (callers first)."""

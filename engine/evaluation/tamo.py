@@ -103,3 +103,20 @@ def evaluation_report(cases: list[LabelledCase], config: TrainConfig, folds: int
                         "top1": inference.ranking[0][0]} for case, inference in results if rank_of(inference, case.root_cause)],
         }
     return report
+
+
+def checkpoint_report(cases: list[LabelledCase], model, checkpoint) -> dict:
+    """A given checkpoint scored on `cases`: the out-of-sample ones (not in its manifest) and, apart and labelled,
+    the in-sample ones; the same shape as :func:`evaluation_report`."""
+    from engine.provenance import in_sample_cases, read_manifest
+
+    seen = set(in_sample_cases(checkpoint, [case.features.case_id for case in cases]))
+    results = [(case, model.infer(case.features)) for case in cases]
+    report = {"scheme": f"checkpoint {checkpoint}" + ("" if read_manifest(checkpoint) else " (no manifest: "
+              "cannot tell which cases it was trained on)"), "cases": len(cases),
+              "in_sample_cases": sorted(seen), "variants": {}}
+    for name, members in (("out-of-sample", [r for r in results if r[0].features.case_id not in seen]),
+                          ("in-sample (trained on these)", [r for r in results if r[0].features.case_id in seen])):
+        if members:
+            report["variants"][name] = {"ranking": ranking_scores(members), "fault_type": fault_type_scores(members)}
+    return report

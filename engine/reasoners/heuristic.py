@@ -75,7 +75,7 @@ class HeuristicReasoner:
             return StepDecision("Ask TAMO's frequency-domain causal attention for its own ranking.",
                                 tool="tamo_rank", args={"k": 10})
         candidates = seen[0].result["candidates"]
-        if len(seen) > 1:
+        if len(seen) > 1 and not seen[0].result.get("stacked"):  # a stacked ranking already weighs T2
             candidates = with_tamo(candidates, seen[1].result["ranking"])
         top = candidates[0] if candidates else None
         thought = f"{top['entity']} scores {top['score']:.2f}, highest of {len(candidates)}." if top else \

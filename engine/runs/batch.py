@@ -21,11 +21,12 @@ class AgentRanking:
     db: str
     dataset: str
     tamo_model: str | None = None
+    stacker: str | None = None
     owner_pid: int = field(default_factory=os.getpid)
 
     def __call__(self, incident: Incident) -> list[str]:
         result = run_incident(_session(self.database()), incident, HeuristicReasoner(), dataset=self.dataset,
-                              tamo_model=self.tamo_model)
+                              tamo_model=self.tamo_model, stacker=self.stacker)
         return result["ranking"]
 
     def database(self) -> str:

@@ -49,10 +49,10 @@ def make_reasoner(name: str, session: Session | None = None, script_run: str | N
 
 def run_incident(session: Session, incident: Incident, reasoner: Reasoner, dataset: str | None = None,
                  seed: int = 0, fallback: Reasoner | None = None, fault: FaultSpec | None = None,
-                 tamo_model: str | None = None) -> dict:
+                 tamo_model: str | None = None, stacker: Path | None = None) -> dict:
     """Run the seven agents; with `fault`, one agent misbehaves and the result says who / when it did; with
     `tamo_model` ("default" or a checkpoint path) the agents also use the TAMO tools."""
-    toolbox = Toolbox(incident, tamo_model)
+    toolbox = Toolbox(incident, tamo_model, stacker)
     if fault is None:
         return Workflow(session, reasoner, fallback=fallback).run(incident, dataset, seed, toolbox)
     faulty = FaultyReasoner(reasoner, fault, decoy=_decoy(toolbox, seed))

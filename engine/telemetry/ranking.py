@@ -45,10 +45,10 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
     """Every entity, most likely root cause first; deterministic (ties broken by name). Pass `signals` when
     they are already computed (they are the expensive part)."""
     signals = modality_signals(incident) if signals is None else signals
-    standing = {name: _peer_standing(incident.entities, signals[name], half) for name, (_, _, half) in MODALITIES.items()}
+    standing = {name: peer_standing(incident.entities, signals[name], half) for name, (_, _, half) in MODALITIES.items()}
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
     adjusted = _prefer_downstream(incident.topology, fused)
-    reachable = _reachable_from_alert(incident)
+    reachable = reachable_from_alert(incident)
     adjusted = {e: score if e in reachable else UNREACHABLE_DISCOUNT * score for e, score in adjusted.items()}
     ranked = sorted(incident.entities, key=lambda e: (e in incident.observed_only, -adjusted[e], e))
     return [
@@ -62,7 +62,7 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
     ]
 
 
-def _peer_standing(entities: list[str], signal: dict[str, Signal], half: float) -> dict[str, float]:
+def peer_standing(entities: list[str], signal: dict[str, Signal], half: float) -> dict[str, float]:
     """How much an entity stands out in one modality, in [0, 1).
 
     A modality in which every entity deviates (a workload shift, a noisy baseline) says little about
@@ -84,7 +84,7 @@ def _fuse(entity: str, standing: dict[str, dict[str, float]]) -> float:
     return sum(weight * standing[name].get(entity, 0.0) for name, (_, weight, _) in MODALITIES.items()) / total
 
 
-def _reachable_from_alert(incident: Incident) -> set[str]:
+def reachable_from_alert(incident: Incident) -> set[str]:
     """Entities the alerted entity depends on (and itself): only these can explain its symptom."""
     alerted = incident.alert.entity
     if alerted not in incident.topology:

@@ -17,7 +17,8 @@ app.command("attribution-bench")(attribution_bench)
 
 
 @app.command("rca")
-def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")],
+def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dataset folder (Nezha, PetShop, mABC).")]
+             = None,
              db: DbOption = None, json_out: JsonOption = False,
              case: Annotated[list[str] | None, typer.Option("--case", help="Only these case ids (repeat).")]
              = None,
@@ -25,22 +26,44 @@ def eval_rca(dataset: Annotated[Path, typer.Option("--dataset", help="Dataset fo
                                                       "checkpoint (a path or 'default'); off by default because "
                                                       "the bundled one was trained on the Nezha dev cases.")]
              = None,
+             protocol: Annotated[str | None, typer.Option("--protocol", help="Score out of sample instead: kfold, "
+                                                          "cross-system, leave-fault-type-out, synthetic (with "
+                                                          "--train), a comma list, or all.")] = None,
+             train: Annotated[Path | None, typer.Option("--train", help="Fit / calibrate on this folder ...")]
+             = None,
+             test: Annotated[Path | None, typer.Option("--test", help="... and score this one (default: --dataset).")]
+             = None,
+             folds: Annotated[int, typer.Option("--folds", help="k for --protocol kfold.")] = 5,
+             save_stacker: Annotated[Path | None, typer.Option("--save-stacker", help="With --protocol / --train: "
+                                                               "fit the stacked ranker on the training folder (or "
+                                                               "all scored cases) and save it with a manifest.")]
+             = None,
+             stacker: Annotated[Path | None, typer.Option("--stacker", help="The oracle ranks with this stacked "
+                                                          "ranker (from --save-stacker).")] = None,
              workers: Annotated[int, typer.Option("--workers", min=1, help="Cases in parallel in N local "
                                                                            "processes.")] = 1,
              dask_scheduler: Annotated[str | None, typer.Option(
                  "--dask-scheduler", metavar="tcp://HOST:PORT", help="Run the cases on a Dask distributed "
                                                                      "cluster.")] = None) -> None:
-    """Run every case through the seven agents; AC@1, AC@3, Avg@5 per system and fault type."""
+    """Run every case through the seven agents; AC@1, AC@3, Avg@5 per system and fault type. With --protocol or
+    --train/--test: every ranker scored only on cases it was not fitted on, in one table."""
     import tempfile
     import time
+
+    if protocol or train or test:
+        from rca_tui.cli.protocol import run_protocols
+
+        return run_protocols(dataset, protocol, train, test, folds, tamo, save_stacker, json_out, _with_progress)
 
     from engine.evaluation.rca import evaluate_rca
     from engine.parallel import ParallelError
     from engine.runs.batch import AgentRanking, chains_verified
 
+    if dataset is None:
+        fail("--dataset DIR is required (or --train DIR --test DIR)", ExitCode.USAGE)
     _check_cases(dataset, case)
     with tempfile.TemporaryDirectory() as tmp:
-        ranking = AgentRanking(str(db or Path(tmp) / "eval.db"), str(dataset), tamo)
+        ranking = AgentRanking(str(db or Path(tmp) / "eval.db"), str(dataset), tamo, stacker and str(stacker))
         started = time.perf_counter()
         try:
             with progress("cases") as advance:  # on stderr, --json or not
@@ -71,6 +94,12 @@ def _check_cases(dataset: Path, case: list[str] | None) -> None:
     if unknown:
         fail(f"no case {', '.join(map(repr, unknown))} in {dataset} (rca-tui run --list --dataset {dataset} "
              f"lists them)", ExitCode.NOT_FOUND)
+
+
+def _with_progress(job):
+    """Run `job(advance)` with a progress bar on stderr, --json or not."""
+    with progress("cases") as advance:
+        return job(advance)
 
 
 def _print_report(report: dict) -> None:

@@ -33,7 +33,7 @@ def _progress(quiet: bool):
         yield lambda done, total, what: bar.update(task, completed=done, total=total, description=what)
 
 
-def _cases(dataset: Path, on_progress):
+def _cases(dataset: Path, on_progress, least: int = 2):
     from engine.tamo.dataset import dataset_features
     from engine.telemetry.errors import TelemetryError
 
@@ -43,8 +43,9 @@ def _cases(dataset: Path, on_progress):
         cases = dataset_features(dataset, on_progress)
     except TelemetryError as exc:
         fail(str(exc))
-    if len(cases) < 2:
-        fail(f"{dataset}: {len(cases)} labelled cases found; training needs at least two")
+    if len(cases) < least:
+        fail(f"{dataset}: {len(cases)} labelled cases found; " +
+             ("training needs at least two" if least == 2 else "scoring needs at least one"))
     return cases
 
 
@@ -114,11 +115,17 @@ def infer(case: Annotated[str, typer.Argument(help="Case id, e.g. tt-2023-01-29-
 def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 5,
              scheme: Annotated[str, typer.Option("--scheme", help="kfold (over cases) or loso (leave one system out).")] = "kfold",
              ablations: Annotated[bool, typer.Option("--ablations", help="Also run every ablation.")] = False,
+             model_path: Annotated[Path | None, typer.Option("--model", help="Score this checkpoint on DATASET "
+                                                            "instead of cross-validating (cases its manifest lists "
+                                                            "are scored apart, flagged in-sample).")] = None,
              json_out: JsonOption = False) -> None:
-    """Cross-validated AC@1 / AC@3 / Avg@5 per system and fault-type accuracy / macro-F1 (never on training cases)."""
+    """Cross-validated AC@1 / AC@3 / Avg@5 per system and fault-type accuracy / macro-F1 (never on training cases);
+    with --model, a given checkpoint scored on DATASET."""
     from engine.evaluation.tamo import ABLATIONS, evaluation_report
     from engine.tamo.model import TrainConfig
 
+    if model_path is not None:
+        return _score_checkpoint(dataset, model_path, json_out)
     if scheme not in ("kfold", "loso"):
         fail(f"--scheme {scheme!r}: expected kfold or loso", ExitCode.USAGE)
     with _progress(json_out) as on_progress:
@@ -129,6 +136,27 @@ def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 
         emit_json(report)
     else:
         _print_scores(report)
+
+
+def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool) -> None:
+    from engine.evaluation.tamo import checkpoint_report
+    from engine.tamo import api
+
+    try:
+        model = api.load_model(model_path)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc), ExitCode.NOT_FOUND)
+    with _progress(json_out) as on_progress:
+        cases = _cases(dataset, on_progress, least=1)
+    report = checkpoint_report(cases, model, model_path)
+    if json_out:
+        emit_json(report)
+        return
+    if report["in_sample_cases"]:
+        say(f"WARNING: {model_path} was trained on {len(report['in_sample_cases'])} of these {len(cases)} cases "
+            "(its manifest lists them): their scores are in-sample, shown apart, and are not evidence of how it "
+            "does on unseen incidents")
+    _print_scores(report)
 
 
 def _print_scores(report: dict) -> None:

@@ -1,0 +1,99 @@
+"""Per-entity tool scores of one incident: the inputs of the stacked ranker, computed once per case.
+
+Only telemetry (and a TAMO checkpoint, when given) is read to build the scores; the label is kept beside them
+for fitting and scoring, never inside.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.telemetry.model import Incident
+from engine.telemetry.ranking import MODALITIES, peer_standing, reachable_from_alert, modality_signals, rank_root_causes
+
+FEATURES = (*(f"standing:{m}" for m in MODALITIES), "fused", "fused_rank", "reachable", "tamo", "tamo_rank")
+TOOLS_VERSION = 1
+
+
+@dataclass
+class CaseTools:
+    case_id: str
+    system: str
+    fault_type: str
+    truth: str
+    entities: list[str]  # in the statistical ranking's order (best first)
+    scores: list[list[float]]  # [entity][feature], FEATURES order
+    has_tamo: bool = False
+    tamo_in_sample: bool = False  # the TAMO checkpoint was trained on this case
+    meta: dict = field(default_factory=dict)
+
+    def matrix(self) -> np.ndarray:
+        return np.asarray(self.scores, dtype=np.float64).reshape(len(self.entities), len(FEATURES))
+
+    def column(self, name: str) -> np.ndarray:
+        return self.matrix()[:, FEATURES.index(name)]
+
+
+def case_tools(incident: Incident, tamo_ranking: list[tuple[str, float]] | None = None) -> CaseTools:
+    """The statistical tools' scores (and TAMO T2's, when `tamo_ranking` is given) for every entity."""
+    signals = modality_signals(incident)
+    ranking = rank_root_causes(incident, signals)
+    entities = [c.entity for c in ranking]
+    standing = {m: peer_standing(incident.entities, signals[m], half) for m, (_, _, half) in MODALITIES.items()}
+    reachable = reachable_from_alert(incident)
+    top = max((c.score for c in ranking), default=0.0) or 1.0
+    tamo = dict(tamo_ranking or [])
+    tamo_top = max(tamo.values(), default=0.0) or 1.0
+    tamo_order = {e: i for i, (e, _) in enumerate(sorted(tamo.items(), key=lambda kv: (-kv[1], kv[0])))}
+    rows = []
+    for position, candidate in enumerate(ranking):
+        e = candidate.entity
+        rows.append([*(standing[m].get(e, 0.0) for m in MODALITIES), candidate.score / top, 1.0 / (position + 1),
+                     float(e in reachable), tamo.get(e, 0.0) / tamo_top,
+                     1.0 / (tamo_order[e] + 1) if e in tamo_order else 0.0])
+    label = incident.label
+    return CaseTools(incident.case_id, incident.system, (label.fault_type or "?") if label else "?",
+                     label.root_cause if label else "", entities, [[round(float(v), 6) for v in r] for r in rows],
+                     has_tamo=tamo_ranking is not None)
+
+
+def dataset_tools(dataset: Path, tamo_checkpoint: Path | None = None, on_progress=None,
+                  cache_dir: Path | None = None) -> list[CaseTools]:
+    """CaseTools for every labelled case of a dataset folder, cached on disk by dataset + case + checkpoint."""
+    from engine.config import settings
+    from engine.provenance import in_sample_cases
+    from engine.telemetry import list_cases, load_case
+
+    refs = list_cases(dataset)
+    cache = Path(cache_dir or settings().cache_root / "stacking")
+    model = None
+    sha = hashlib.sha256(Path(tamo_checkpoint).read_bytes()).hexdigest()[:16] if tamo_checkpoint else ""
+    in_sample = set(in_sample_cases(Path(tamo_checkpoint), [r.case_id for r in refs])) if tamo_checkpoint else set()
+    out = []
+    for done, ref in enumerate(refs, start=1):
+        key = hashlib.sha256(json.dumps([TOOLS_VERSION, str(Path(dataset).resolve()), ref.case_id, sha]).encode())
+        path = cache / f"{key.hexdigest()[:24]}.json"
+        if path.is_file():
+            tools = CaseTools(**json.loads(path.read_text()))
+        else:
+            incident = load_case(dataset, ref.case_id)
+            tamo_ranking = None
+            if tamo_checkpoint is not None:  # TAMO's own feature cache, shared with `tamo train / eval`
+                from engine.tamo import api
+                from engine.tamo.dataset import case_features
+
+                model = model or api.load_model(tamo_checkpoint)
+                tamo_ranking = model.infer(case_features(Path(dataset), ref.case_id).features).ranking
+            tools = case_tools(incident, tamo_ranking)
+            cache.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(asdict(tools)))
+        tools.tamo_in_sample = ref.case_id in in_sample
+        if on_progress:
+            on_progress(done, len(refs), ref.case_id)
+        if tools.truth and tools.truth in tools.entities:
+            out.append(tools)
+    return out

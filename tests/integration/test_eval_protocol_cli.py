@@ -1,0 +1,85 @@
+"""`rca-tui eval rca --protocol … / --train --test` and `--stacker` on synthetic PetShop cases; `tamo eval --model`
+flags the cases a checkpoint was trained on."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rca_tui.cli.main import app
+
+ROOT = Path(__file__).resolve().parents[2]
+PETSHOP = Path(os.environ.get("RCA_TUI_DATASETS", ROOT.parent / "shared" / "datasets")) / "rca" / "petshop"
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> tuple[Path, Path]:
+    if not PETSHOP.is_dir():
+        pytest.skip(f"dataset folder {PETSHOP} is absent")
+    out = tmp_path_factory.mktemp("syn")
+    folders = []
+    for name, services in (("a", "PetSearch_AWS::ECS::Fargate,payforadoption_AWS::ECS::Container"),
+                           ("b", "petlistadoptions_AWS::ECS::Fargate")):
+        result = CliRunner().invoke(app, ["synth", "--from", str(PETSHOP), "--out", str(out / name), "--services",
+                                          services, "--seed", "1", "--json"])
+        assert result.exit_code == 0, result.output
+        folders.append(out / name)
+    return folders[0], folders[1]
+
+
+def _eval(*args: str):
+    return CliRunner().invoke(app, ["eval", "rca", *args, "--tamo-model", "none", "--json"])
+
+
+def test_kfold_protocol_prints_trivial_statistical_and_stacked_rows(synthetic, monkeypatch, tmp_path):
+    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
+    result = _eval("--dataset", str(synthetic[0]), "--protocol", "kfold,leave-fault-type-out", "--folds", "3")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["table"]
+    methods = {r["method"] for r in rows}
+    assert {"random (seed 0)", "single signal (best on train)", "statistical ranking (current)",
+            "stacked (heuristic tools)"} <= methods
+    kfold_all = [r for r in rows if r["protocol"] == "kfold" and r["system"] == "all"]
+    assert all(r["cases"] == 12 for r in kfold_all if r["method"] != "TAMO T2 alone")
+
+
+def test_train_on_one_folder_score_another_and_the_agents_use_the_saved_stacker(synthetic, monkeypatch, tmp_path):
+    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
+    train, test = synthetic
+    stacker = tmp_path / "stacker.json"
+    result = _eval("--train", str(train), "--test", str(test), "--save-stacker", str(stacker))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {r["protocol"] for r in report["table"]} == {"train-test"}
+    manifest = json.loads(Path(str(stacker) + ".manifest.json").read_text())
+    assert len(manifest["trained_on"]) == 12 and all(case in manifest["trained_on"] for case in
+                                                      json.loads(stacker.read_text())["trained_on"])
+    run = CliRunner().invoke(app, ["eval", "rca", "--dataset", str(test), "--stacker", str(stacker), "--case",
+                                   json.loads(CliRunner().invoke(app, ["eval", "rca", "--dataset", str(test),
+                                   "--json"]).stdout)["cases"][0]["case_id"], "--json"])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["table"][0]["count"] == 1
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--dataset", "DIR", "--protocol", "bogus"], "--protocol 'bogus'"),
+    (["--dataset", "DIR", "--protocol", "synthetic"], "needs --train DIR"),
+    (["--train", "/no/such", "--test", "DIR"], "/no/such: not a folder"),
+])
+def test_bad_protocol_input_is_named_without_a_traceback(synthetic, args, named):
+    result = _eval(*[str(synthetic[0]) if a == "DIR" else a for a in args])
+    assert result.exit_code == 2 and named in result.output and "Traceback" not in result.output
+
+
+def test_tamo_eval_model_flags_the_cases_the_checkpoint_was_trained_on():
+    checkpoint = ROOT / "data" / "tamo" / "tamo-nezha.pt"
+    if not checkpoint.is_file():
+        pytest.skip("no bundled TAMO checkpoint")
+    result = CliRunner().invoke(app, ["tamo", "eval", "--dataset", str(ROOT / "data" / "demo"), "--model",
+                                      str(checkpoint), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["in_sample_cases"] and list(report["variants"]) == ["in-sample (trained on these)"]

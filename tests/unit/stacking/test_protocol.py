@@ -1,0 +1,73 @@
+"""The protocol scores every fitted ranker only on cases it was not fitted on, and the stacked ranker learns to
+trust the tool that is right on the training cases."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine.evaluation.protocol import evaluate_split, run_protocol, splits_for
+from engine.stacking.ranker import fit_ranker, load_ranker
+from engine.stacking.tools import FEATURES, CaseTools
+
+ENTITIES = [f"svc-{i}" for i in range(6)]
+
+
+def _case(n: int, system: str, fault: str, tamo_in_sample: bool = False) -> CaseTools:
+    """The statistical order puts the truth third; TAMO T2 (and nothing else) points at it."""
+    rng = random.Random(n)
+    truth = ENTITIES[2]
+    rows = []
+    for position, entity in enumerate(ENTITIES):
+        row = {f: rng.random() * 0.3 for f in FEATURES}
+        row["fused"], row["fused_rank"], row["reachable"] = 1.0 - 0.1 * position, 1 / (position + 1), 1.0
+        row["tamo"] = 1.0 if entity == truth else rng.random() * 0.4
+        row["tamo_rank"] = 1.0 if entity == truth else 0.3
+        rows.append([row[f] for f in FEATURES])
+    return CaseTools(f"{system}-{n:02d}", system, fault, truth, list(ENTITIES), rows, has_tamo=True,
+                     tamo_in_sample=tamo_in_sample)
+
+
+@pytest.fixture
+def cases() -> list[CaseTools]:
+    return [_case(n, system, fault) for n in range(12) for system, fault in
+            [("A", ("cpu", "delay", "loss")[n % 3]), ("B", ("cpu", "delay")[n % 2])]]
+
+
+@pytest.mark.parametrize("protocol", ["kfold", "cross-system", "leave-fault-type-out"])
+def test_every_case_is_scored_once_and_never_by_a_ranker_fitted_on_it(cases, protocol):
+    splits = splits_for(protocol, cases, folds=4)
+    tested = [c.case_id for _, _, test in splits for c in test]
+    assert sorted(tested) == sorted(c.case_id for c in cases)
+    for _, train, test in splits:
+        assert not {c.case_id for c in train} & {c.case_id for c in test}
+    if protocol == "cross-system":
+        assert all({c.system for c in train}.isdisjoint({c.system for c in test}) for _, train, test in splits)
+
+
+def test_stacked_ranker_beats_the_statistical_order_out_of_sample(cases):
+    rows = {(r["method"], r["system"]): r for r in run_protocol("kfold", cases, folds=4)}
+    assert rows[("statistical ranking (current)", "all")]["AC@1"] == 0.0
+    assert rows[("TAMO T2 alone", "all")]["AC@1"] == 1.0
+    assert rows[("stacked (heuristics + TAMO T2)", "all")]["AC@1"] == 1.0
+
+
+def test_tamo_rows_leave_out_cases_its_checkpoint_was_trained_on(cases):
+    cases[0].tamo_in_sample = True
+    results = evaluate_split(("fold", cases[1:], cases))
+    assert results["TAMO T2 alone"][0][1] is None  # not scored
+    assert "stacked (heuristics + TAMO T2)" not in results  # T2 is not out of sample everywhere: not stacked
+    row = run_protocol("train-test", cases, cases[1:])
+    tamo_all = next(r for r in row if r["method"] == "TAMO T2 alone" and r["system"] == "all")
+    assert tamo_all["cases"] == len(cases) - 1 and "1 cases not scored" in tamo_all["note"]
+
+
+def test_a_stacked_ranker_round_trips_and_a_bad_file_is_named(cases, tmp_path):
+    ranker = fit_ranker(cases)
+    path = ranker.save(tmp_path / "stacker.json")
+    again = load_ranker(path)
+    assert again.rank(cases[0]) == ranker.rank(cases[0])
+    assert again.trained_on == [c.case_id for c in cases]
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="bad.json: not a stacked ranker"):
+        load_ranker(tmp_path / "bad.json")
