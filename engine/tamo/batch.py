@@ -39,8 +39,8 @@ def make_batch(cases: list[CaseFeatures], modalities: tuple[str, ...] | None = N
         n = len(case.entities)
         series[b, :n], semantics[b, :n], adjacency[b, :n, :n], mask[b, :n] = (
             case.series, case.semantics, case.adjacency, True)
-        prior[b, :n] = np.concatenate([case.prior, peer_standing(case.prior)], axis=1)
-        signature[b, :n] = np.concatenate([case.signature, peer_standing(case.signature)], axis=1)
+        prior[b, :n] = np.concatenate([case.prior, _peer_standing(case.prior)], axis=1)
+        signature[b, :n] = np.concatenate([case.signature, _peer_standing(case.signature)], axis=1)
     if modalities is not None:
         keep = np.array([m in modalities for m in MODALITY_OF_CHANNEL], dtype=np.float32)
         series *= keep
@@ -54,7 +54,7 @@ def make_batch(cases: list[CaseFeatures], modalities: tuple[str, ...] | None = N
                  torch.from_numpy(mask), torch.from_numpy(prior), torch.from_numpy(signature))
 
 
-def peer_standing(values: np.ndarray) -> np.ndarray:
+def _peer_standing(values: np.ndarray) -> np.ndarray:
     """[N, P] -> how far above the case's median each entity sits, in robust spreads, squashed to [0, 1)."""
     median = np.median(values, axis=0)
     spread = 1.4826 * np.median(np.abs(values - median), axis=0) + 0.1 * np.abs(median) + 0.2
