@@ -35,12 +35,31 @@ class RawServer:
 
     def _one(self, connection):
         with connection:
-            request = connection.recv(65536)
+            request = _read_request(connection)
             self.requests.append(request)
             try:
                 self.respond(connection, request)
             except OSError:
                 pass
+
+
+def _read_request(connection) -> bytes:
+    """Headers and the Content-Length body: one recv may return only part of them on a busy machine."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return request
+        request += chunk
+    head, body = request.split(b"\r\n\r\n", 1)
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 def _reasoner(url, timeout=1.5):
