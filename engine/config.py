@@ -10,6 +10,7 @@ What a user may change comes from the environment, read the first time `settings
 | `RCA_TUI_LLM_URL` / `OPENAI_BASE_URL` | OpenAI-compatible endpoint of the `openai` reasoner | none |
 | `RCA_TUI_LLM_MODEL` | model name sent to that endpoint | `gpt-4o-mini` |
 | `RCA_TUI_LLM_KEY` / `OPENAI_API_KEY` | bearer token for that endpoint | none |
+| `RCA_TUI_KEYMAP` | TOML file remapping the console's keys by binding id (`rca-tui keys`) | `~/.config/rca-tui/keymap.toml` |
 
 A `--db` option always wins over `RCA_TUI_DB`; the CLI passes it explicitly.
 """
@@ -30,6 +31,7 @@ THEMES_DIR = PROJECT_ROOT / "themes"
 DEFAULT_DB = Path.home() / ".local" / "share" / "rca-tui" / "rca.db"
 DEFAULT_CACHE = Path.home() / ".cache" / "rca-tui"
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
+DEFAULT_KEYMAP = Path.home() / ".config" / "rca-tui" / "keymap.toml"
 
 # Set before torch / transformers load. OMP_WAIT_POLICY: torch's OpenMP threads spin while they wait for work; on a
 # 2-core box where another process holds one core, spinning made one SLM forward pass 6x slower (11.9 s instead of
@@ -44,6 +46,7 @@ class Settings:
     llm_url: str | None
     llm_model: str
     llm_key: str | None
+    keymap: Path = DEFAULT_KEYMAP
 
     @property
     def tamo_cache(self) -> Path:
@@ -67,6 +70,7 @@ def settings() -> Settings:
         llm_url=env.get("RCA_TUI_LLM_URL") or env.get("OPENAI_BASE_URL") or None,
         llm_model=env.get("RCA_TUI_LLM_MODEL") or DEFAULT_LLM_MODEL,
         llm_key=env.get("RCA_TUI_LLM_KEY") or env.get("OPENAI_API_KEY") or None,
+        keymap=Path(env.get("RCA_TUI_KEYMAP") or DEFAULT_KEYMAP).expanduser(),
     )
 
 

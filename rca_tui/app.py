@@ -3,6 +3,7 @@ events come back as typed messages, themes from `themes/`, F1 help and a command
 from __future__ import annotations
 
 import os
+import re
 import threading
 import tomllib
 from pathlib import Path
@@ -61,13 +62,17 @@ class RcaApp(App):
     ]
 
     def __init__(self, db_path: Path, clock=None, offer_demo: bool = True, replay_run: str | None = None,
-                 replay_step: int | None = None, start_demo: bool = False) -> None:
+                 replay_step: int | None = None, start_demo: bool = False, keymap_path: Path | None = None) -> None:
         no_color = "NO_COLOR" in os.environ  # Textual consumes the variable in App.__init__
         super().__init__()
         self.db_path, self.clock = Path(db_path), clock
         self.session = Session(self.db_path, clock)
         self.offer_demo, self.replay_run, self.replay_step = offer_demo, replay_run, replay_step
         self.start_demo = start_demo
+        self.keymap_path = keymap_path  # None: default keys (the CLI passes settings().keymap)
+        self._clashes_told: set[frozenset[str]] = set()
+        self._catalogue: dict | None = None
+        self.keymap_problems = self._read_keymap()  # before the panes compose: their PaneBar shows the keys
         self.live = self._latest_run()
         self.focus_run: str | None = None  # the run the panes follow: chosen in Runs, replayed, or started
         self.follow_cursor = True  # the Graph shows the replay cursor's state (False: the run as it ended)
@@ -92,6 +97,9 @@ class RcaApp(App):
         return Timeline(runs[0]["run_id"], self.session.run_events(runs[0]["run_id"]), self.tip_economy)
 
     def on_mount(self) -> None:
+        if self.keymap_problems:
+            self.notify("\n".join(self.keymap_problems) + "\nthe default keys stay", title="keymap not applied",
+                        severity="error", timeout=15)
         if self.replay_run:
             self.open_replay(self.replay_run)
         elif self.start_demo:
@@ -99,6 +107,49 @@ class RcaApp(App):
         elif self.live is None and self.offer_demo:
             self.push_screen(ConfirmScreen("The database holds no runs yet. Run the bundled demo incident?"),
                              lambda yes: self.action_start_demo() if yes else None)
+
+    def _read_keymap(self) -> list[str]:
+        """The user's keymap file over the default keys; a bad file changes nothing and its problems (file, id)
+        are returned for on_mount to show."""
+        if self.keymap_path is None:
+            return []
+        from rca_tui.keymap import read_keymap
+
+        keymap, problems = read_keymap(self.keymap_path, set(self.catalogue()))
+        if keymap:
+            self.set_keymap(keymap)
+        return problems
+
+    def catalogue(self) -> dict:
+        """Every binding with an id, by id (read once)."""
+        if self._catalogue is None:
+            from rca_tui.keymap import binding_catalogue
+
+            self._catalogue = {binding.id: binding for binding in binding_catalogue()}
+        return self._catalogue
+
+    def key_of(self, binding_id: str) -> str:
+        """How the (first) key of a binding shows: the keymap's when it remaps it, else the default's."""
+        keys = self._keymap.get(binding_id)  # Textual's normalised keymap: what Screen._binding_chain applies
+        binding = self.catalogue().get(binding_id)
+        if not keys and binding is None:
+            raise KeyError(f"no binding with id {binding_id!r}")
+        if not keys and binding.display:
+            return binding.display
+        shown = self.get_key_display(Binding((keys or binding.key).split(",")[0], ""))
+        return shown.upper() if re.fullmatch(r"f\d+", shown) else shown  # F1, as the keyboard writes it
+
+    def keys_text(self, template: str) -> str:
+        """A hint naming keys as `{runs.attribute}`, written with the keys in force (the user's keymap)."""
+        return re.sub(r"\{([a-z_]+\.[a-z_]+)\}", lambda m: self.key_of(m.group(1)), template)
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node) -> None:
+        """Two bindings of one place on the same key after remapping: say so once (Textual calls this per key)."""
+        ids = frozenset(b.id or b.action for b in clashed_bindings)
+        if ids not in self._clashes_told:
+            self._clashes_told.add(ids)
+            self.notify(f"{self.keymap_path}: {', '.join(sorted(ids))} share a key in {type(node).__name__}",
+                        title="keymap clash", severity="warning", timeout=10)
 
     def tip_economy(self, _height: int | None) -> list[dict]:
         """Live runs: balances as the chain holds them now."""

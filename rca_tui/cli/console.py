@@ -31,9 +31,10 @@ def _option_defaults(command, values: dict) -> dict:
 
 def launch_console(db_path: Path, **options) -> None:
     """The Textual console on `db_path`; options go to `RcaApp` (start_demo, offer_demo, replay_run, ...)."""
+    from engine.config import settings
     from rca_tui.app import RcaApp
 
-    RcaApp(db_path, **options).run()
+    RcaApp(db_path, keymap_path=settings().keymap, **options).run()
 
 
 def replay(

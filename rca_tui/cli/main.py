@@ -5,7 +5,7 @@ import sys
 
 import typer
 
-from rca_tui.cli import agents, attribution, chain, console, eval, report, runs, synth, tamo
+from rca_tui.cli import agents, attribution, chain, console, eval, keys, report, runs, synth, tamo
 from rca_tui.cli.common import ExitCode, say
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.command()(console.serve)
 app.command("attribute")(attribution.attribute)
 app.command("synth")(synth.synth)
 app.command("report")(report.report)
+app.command("keys")(keys.keys)
 
 
 def run() -> None:

@@ -31,11 +31,16 @@ class BoundAction:
 
 def screen_actions(screen: Screen) -> list[BoundAction]:
     """Our bindings (those with an id, and the command palette's) on the app, the screen and each of its widgets,
-    first definition wins; Textual's own (Tab focus, Ctrl+C copy, Ctrl+Q) stay out of the help."""
+    first definition wins; Textual's own (Tab focus, Ctrl+C copy, Ctrl+Q) stay out of the help. Keys are those of
+    the user's keymap where it remaps them (applied as Textual's Screen._binding_chain applies it)."""
     seen: set[tuple[str, str]] = set()
     found: list[BoundAction] = []
+    keymap = screen.app._keymap
     for node in [screen.app, screen, *screen.walk_children()]:
-        for key, bindings in node._bindings.key_to_bindings.items():
+        bindings_map = node._bindings.copy()
+        if keymap:
+            bindings_map.apply_keymap(keymap)
+        for key, bindings in bindings_map.key_to_bindings.items():
             for binding in bindings:
                 ours = binding.id is not None or binding.action == "command_palette"
                 if ours and binding.description and (key, binding.action) not in seen:

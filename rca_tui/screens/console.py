@@ -10,7 +10,7 @@ from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
 from rca_tui.widgets.agent_log import AgentLog
 from rca_tui.widgets.run_view import RunView
 
-EMPTY_HINT = "No run yet: press d to run the demo, 5 for the runs list, F1 for help."
+EMPTY_HINT = "No run yet: press {app.demo} to run the demo, {app.runs} for the runs list, {app.help} for help."
 
 
 class ConsoleScreen(Screen):
@@ -20,7 +20,7 @@ class ConsoleScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield PaneBar("console")
-        yield Static(EMPTY_HINT, id="run-status")
+        yield Static(self.app.keys_text(EMPTY_HINT), id="run-status")
         yield RunView()
         yield KeyFooter()
 
@@ -44,7 +44,7 @@ class ConsoleScreen(Screen):
 
     def _show_status(self, timeline: Timeline | None) -> None:
         if timeline is None:
-            self.query_one("#run-status", Static).update(EMPTY_HINT)
+            self.query_one("#run-status", Static).update(self.app.keys_text(EMPTY_HINT))
             return
         state = "running" if self.app.running else "done"
         block = timeline.block_at(len(timeline))

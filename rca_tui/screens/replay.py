@@ -19,7 +19,7 @@ from rca_tui.widgets.run_view import RunView
 
 SPEEDS = (1, 2, 4, 8, 16, 64)
 BASE_INTERVAL_S = 0.5
-NO_RUN_HINT = "No run open: press o for the runs list (or 5), then Enter on a run."
+NO_RUN_HINT = "No run open: press {replay.open} for the runs list (or {app.runs}), then Enter on a run."
 
 
 class ReplayScreen(Screen):
@@ -61,7 +61,7 @@ class ReplayScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield PaneBar("replay")
-        yield Static(NO_RUN_HINT, id="replay-status")
+        yield Static(self.app.keys_text(NO_RUN_HINT), id="replay-status")
         yield RunView()
         yield KeyFooter()
 
@@ -100,7 +100,7 @@ class ReplayScreen(Screen):
     # ---- moving the cursor ---------------------------------------------------------------------------------
     def move_to(self, cursor: int) -> None:
         if self.timeline is None:
-            self.notify(NO_RUN_HINT, severity="warning")
+            self.notify(self.app.keys_text(NO_RUN_HINT), severity="warning")
             return
         cursor = self.timeline.clamp(cursor)
         view = self.query_one(RunView)

@@ -18,7 +18,8 @@ from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
 from rca_tui.screens.dialogs import PromptScreen
 from rca_tui.screens.own_telemetry import OwnTelemetryScreen
 
-HINT = "⏎ replay · a attribute · p report · d demo · c case · o own data · / filter"
+HINT = ("⏎ replay · {runs.attribute} attribute · {runs.report} report · {app.demo} demo · {runs.case} case · "
+        "{runs.own} own data · {runs.filter} filter")  # keys as the user's keymap has them (RcaApp.keys_text)
 
 
 class RunsScreen(Screen):
@@ -44,7 +45,7 @@ class RunsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield PaneBar("runs")
-        yield Static(HINT, id="runs-hint")
+        yield Static(self.app.keys_text(HINT), id="runs-hint")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 

@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.widgets import Footer, Static
 
 PANES = (("1", "Console", "console"), ("2", "Explorer", "explorer"), ("3", "Graph", "graph"),
-         ("4", "Replay", "replay"), ("5", "Runs", "runs"))
-GLOBAL_KEYS = "F1 help  ^P actions  q quit"
+         ("4", "Replay", "replay"), ("5", "Runs", "runs"))  # default key, name, mode (binding id app.<mode>)
+GLOBAL_KEYS = (("app.help", "F1", "help"), (None, "^P", "actions"), ("app.quit", "q", "quit"))
 
 
 class PaneBar(Static):
@@ -22,12 +22,16 @@ class PaneBar(Static):
     def on_mount(self) -> None:
         self.update(self.line())
 
+    def _key(self, binding_id: str | None, default: str) -> str:
+        key_of = getattr(self.app, "key_of", None)  # the user's keymap, when the app has one
+        return key_of(binding_id) if key_of and binding_id else default
+
     def line(self) -> Text:
         text = Text()
         for key, name, mode in PANES:
             style = "reverse bold" if mode == self.current else ""
-            text.append(f" {key} {name} ", style=style)
-        text.append(" " + GLOBAL_KEYS)
+            text.append(f" {self._key(f'app.{mode}', key)} {name} ", style=style)
+        text.append(" " + "  ".join(f"{self._key(binding_id, key)} {what}" for binding_id, key, what in GLOBAL_KEYS))
         return text
 
 

@@ -128,7 +128,8 @@ class RunView(Container):
         agent = self.log_filter.agent or "all agents"
         group = self.log_filter.group or "all kinds"
         text = f" · /{self.text}" if self.text else ""
-        self.query_one(AgentLog).border_title = f"Agent log · a:{agent} · k:{group}{text}"
+        self.query_one(AgentLog).border_title = (f"Agent log · {self.app.key_of('log.agent')}:{agent} · "
+                                                  f"{self.app.key_of('log.kind')}:{group}{text}")
 
 
 def _next(choices: tuple, current):
