@@ -19,8 +19,8 @@ csv.field_size_limit(2**24)  # Nezha log lines embed whole JSON documents
 def read_csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     """All rows of a .csv or .csv.gz file as dicts; the header must contain `required`.
 
-    Every row must have as many cells as the header: a truncated (or overlong) row is an error naming its
-    row number (the header is row 1), never padded with missing values. Data row i is `row_number(i)`."""
+    A row with fewer cells than the header is an error naming its row number (the header is row 1), never
+    padded with missing values; cells past the header are ignored. Data row i is `row_number(i)`."""
     try:
         with _open_text(path) as handle:
             reader = csv.reader(handle)
@@ -30,9 +30,10 @@ def read_csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]
             for cells in reader:
                 if not cells:
                     continue  # a blank line
-                if len(cells) != len(header):
+                if len(cells) < len(header):
                     raise TelemetryError(_width_message(path, row_number(len(rows)), len(cells), len(header)))
-                rows.append(dict(zip(header, cells)))
+                rows.append(dict(zip(header, cells)))  # cells past the header are ignored, as csv.DictReader
+                # does: Nezha's 2023-01-29/log/10_06_log.csv.gz row 631 has 10 (a log text split by a comma)
             return rows
     except (EOFError, OSError, zlib.error, UnicodeDecodeError, csv.Error) as exc:
         raise TelemetryError(f"{path}: cannot read as {'gzip ' if path.suffix == '.gz' else ''}CSV ({exc})") from exc
