@@ -151,8 +151,11 @@ def _reward(dao: DaoExecutor, agent: str, amount: int, reputation: int, reason: 
 
 
 def slash(dao: DaoExecutor, agent: str, amount: int, reputation: int, reason: str,
-           evidence: dict | None = None) -> Mined:
+           evidence: dict | None = None, run_id: str | None = None) -> Mined:
+    """With `run_id`, the token contract allows this slash once per (run, agent) and reverts a second one."""
     payload = {"target": dao.wallets.address(agent), "amount": amount, "reputation": reputation, "reason": reason}
+    if run_id is not None:
+        payload["run_id"] = run_id
     if evidence is not None:
         payload["evidence"] = evidence
     return dao.act(AUTHORITY, "token.slash", payload)

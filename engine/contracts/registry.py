@@ -34,7 +34,7 @@ REGISTRY: dict[str, Method] = {
                                           "reputation": Field("int", required=False),
                                           "reason": REASON}, 80, settlement=True),
     "token.penalty": Method(token.penalty, _penalty_schema(), 80, settlement=True),
-    "token.slash": Method(token.slash, _penalty_schema(), 80, settlement=True),
+    "token.slash": Method(token.slash, _penalty_schema() | {"run_id": Field("str", required=False)}, 80, settlement=True),
     "sop.open": Method(sop.open_incident, {"incident_id": Field("str"), "alert": Field("object", required=False)},
                        150),
     "sop.collect": Method(sop.collect_data, {"incident_id": Field("str"), "evidence_hash": Field("str"),

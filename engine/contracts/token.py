@@ -19,6 +19,11 @@ def locked_stake(state: WorldState, address: str) -> int:
     return state.storage_get("governance", f"locked:{address}", 0)
 
 
+def slashed_key(run_id: str, address: str) -> str:
+    """Token storage key holding the hash of the one slash of `address` for run `run_id`."""
+    return f"slashed:{run_id}:{address}"
+
+
 def transfer(ctx: CallContext, payload: dict) -> None:
     amount, to = payload["amount"], payload["to"]
     _move_balance(ctx, ctx.sender, to, amount)
@@ -62,9 +67,18 @@ def penalty(ctx: CallContext, payload: dict) -> None:
 
 
 def slash(ctx: CallContext, payload: dict) -> None:
-    """Take from the target's stake into the treasury (stake locked by open votes is slashable)."""
+    """Take from the target's stake into the treasury (stake locked by open votes is slashable).
+
+    A slash naming a `run_id` (an attribution slash) is once per (run, target): the first slash's tx hash is kept
+    under `slashed:<run>:<target>` and a second one reverts naming it."""
     ctx.require_authority()
     target, amount = payload["target"], payload["amount"]
+    if payload.get("run_id") is not None:
+        key = slashed_key(payload["run_id"], target)
+        first = ctx.state.storage_get(NAME, key)
+        if first is not None:
+            raise Revert(f"{target} was already slashed for run {payload['run_id']} by tx {first}")
+        ctx.state.storage_set(NAME, key, ctx.tx.hash)
     account = ctx.account(target)
     taken = min(amount, account.stake)
     ctx.state.put_account(replace(account, stake=account.stake - taken))

@@ -146,7 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         for dataset, report in reports.items():
             print(f"\n{dataset}\n{format_table(report)}")
-    return 0
+    nothing_scored = [d for d, report in reports.items() if len(report["failures"]) == len(report["cases"])]
+    for dataset in nothing_scored:
+        print(f"error: no case of {dataset} could be scored", file=sys.stderr)
+    return 1 if nothing_scored else 0
 
 
 def _print_progress(index: int, total: int, result: CaseResult) -> None:

@@ -124,15 +124,25 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
                "event_seq": (trajectory.meta.get("event_seqs") or [None] * (attribution.when + 1))[attribution.when],
                "label": ({"who": trajectory.label.who, "when": trajectory.label.when} if trajectory.label else None),
                "graph": view.to_dict(), "tx": None}
-    if wrong and attribution.who in ROLE_BY_KEY:
+    first = _first_slash(session, run_id, attribution.who) if wrong and attribution.who in ROLE_BY_KEY else None
+    if first is not None:
+        payload["already_slashed"] = {"agent": attribution.who, "tx": first}
+    elif wrong and attribution.who in ROLE_BY_KEY:
         dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
         reason = (f"attribution: {attribution.who} at step {attribution.when} led run {run_id} to the wrong root "
                   f"cause ({result.get('root_cause')} instead of {result['label']['root_cause']})")
-        mined = slash(dao, attribution.who, amount, reputation, reason, evidence=proof)
+        mined = slash(dao, attribution.who, amount, reputation, reason, evidence=proof, run_id=run_id)
         payload["tx"] = mined.ref()
         payload["slashed"] = {"agent": attribution.who, "amount": amount, "reputation": reputation}
     session.events.append(run_id, "attribution", payload)
     return payload
+
+
+def _first_slash(session, run_id: str, agent: str) -> str | None:
+    """The hash of the tx that already slashed `agent` for `run_id` (kept by the token contract), or None."""
+    from engine.contracts.token import slashed_key
+
+    return session.chain.state.storage_get("token", slashed_key(run_id, session.wallets.address(agent)))
 
 
 def _path_row(node: StepNode) -> dict:

@@ -8,6 +8,7 @@ fault-free period: the analysis then compares endpoints with each other.
 from __future__ import annotations
 
 import calendar
+import math
 import time
 from pathlib import Path
 
@@ -96,9 +97,12 @@ def _endpoint_metrics(path: Path) -> dict[str, MetricSeries]:
 
 def _stat(path: Path, endpoint: str, record: dict, name: str) -> float:
     try:
-        return float(record[name])
+        value = float(record[name])
     except (KeyError, TypeError, ValueError):
-        raise TelemetryError(f"{path}: {endpoint}: each minute needs a numeric {name!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise TelemetryError(f"{path}: {endpoint}: each minute needs a numeric {name!r} (a finite number), got {record!r:.80}")
+    return value
 
 
 def _call_map(path: Path) -> nx.DiGraph:

@@ -43,11 +43,15 @@ class ReferenceMinute:
 
 @dataclass
 class MetricSeries:
-    """One entity's metrics: a shared time axis and one float array per metric name (NaN = no sample)."""
+    """One entity's metrics: a shared time axis and one float array per metric name (NaN = no sample).
+
+    `missing` counts the NaN samples the loader kept as gaps (empty cells, NaN latency percentiles of a minute
+    without requests), so they are reported rather than silently turned into numbers."""
 
     entity: str
     times: np.ndarray
     values: dict[str, np.ndarray]
+    missing: int = 0
 
     def between(self, start: float, end: float) -> dict[str, np.ndarray]:
         mask = (self.times >= start) & (self.times < end)

@@ -71,9 +71,9 @@ def _faults_of_day(root: Path, day_dir: Path) -> list[Fault]:
     date = day_dir.name
     fault_file = day_dir / f"{date}-fault_list.json"
     if not fault_file.exists():
-        return []
+        raise TelemetryError(f"{fault_file}: missing; expected the fault list of {date} beside its telemetry")
     listing = read_json(fault_file)
-    if not isinstance(listing, dict):
+    if not isinstance(listing, dict) or not all(isinstance(entries, list) for entries in listing.values()):
         raise TelemetryError(f"{fault_file}: expected an object mapping hour -> list of faults")
     system_key = _system_key(day_dir / "metric")
     prefix = "tt" if system_key == "ts" else "ob"

@@ -11,7 +11,7 @@ import numpy as np
 
 from engine.telemetry.errors import TelemetryError
 from engine.telemetry.model import LogRecord, MetricSeries, Span
-from engine.telemetry.readers import read_csv_rows, to_float
+from engine.telemetry.readers import count_missing, read_csv_rows, row_number, to_number, to_sample
 
 TRACE_COLUMNS = ("TraceID", "SpanID", "ParentID", "PodName", "OperationName", "StartTimeUnixNano", "Duration")
 LOG_COLUMNS = ("TimeUnixNano", "PodName", "SpanID", "Log")
@@ -39,9 +39,8 @@ def _metric_file_cached(path_text: str, _mtime: int, _size: int) -> MetricSeries
     if entity_column is None:
         raise TelemetryError(f"{path}: missing column PodName (or ServiceName); expected Nezha metric columns")
     names = [name for name in rows[0] if name not in ("Time", "TimeStamp", *ENTITY_COLUMNS)]
-    times = np.array([to_float(path, "TimeStamp", row["TimeStamp"]) for row in rows])
-    values = {name: np.array([to_float(path, name, row[name]) for row in rows]) for name in names}
-    return MetricSeries(entity=service_of(rows[0][entity_column]), times=times, values=values)
+    times, values = _numeric_columns(path, rows, "TimeStamp", names)
+    return MetricSeries(service_of(rows[0][entity_column]), times, values, count_missing(values))
 
 
 def load_edge_table(path: Path) -> MetricSeries:
@@ -50,9 +49,18 @@ def load_edge_table(path: Path) -> MetricSeries:
     if not rows:
         raise TelemetryError(f"{path}: no rows; expected one row per minute of edge latencies")
     names = [name for name in rows[0] if name not in ("time", "timestamp")]
-    times = np.array([to_float(path, "timestamp", row["timestamp"]) for row in rows])
-    values = {name: np.array([to_float(path, name, row[name]) for row in rows]) for name in names}
-    return MetricSeries(entity=path.stem, times=times, values=values)
+    times, values = _numeric_columns(path, rows, "timestamp", names)
+    return MetricSeries(path.stem, times, values, count_missing(values))
+
+
+def _numeric_columns(path: Path, rows: list[dict[str, str]], time_column: str, names: list[str]):
+    """Finite timestamps; samples that are numbers or missing (see `to_sample`), each error naming its row."""
+    times = np.array([to_number(path, row_number(i), time_column, row[time_column]) for i, row in enumerate(rows)])
+    values = {
+        name: np.array([to_sample(path, row_number(i), name, row[name]) for i, row in enumerate(rows)])
+        for name in names
+    }
+    return times, values
 
 
 def load_spans(path: Path) -> tuple[Span, ...]:
@@ -64,7 +72,7 @@ def load_spans(path: Path) -> tuple[Span, ...]:
 def _spans_cached(path_text: str, _mtime: int, _size: int) -> tuple[Span, ...]:
     path = Path(path_text)
     spans = []
-    for row in read_csv_rows(path, TRACE_COLUMNS):
+    for index, row in enumerate(read_csv_rows(path, TRACE_COLUMNS)):
         parent = row["ParentID"]
         spans.append(
             Span(
@@ -73,8 +81,8 @@ def _spans_cached(path_text: str, _mtime: int, _size: int) -> tuple[Span, ...]:
                 parent_id="" if parent == "root" else parent,
                 entity=service_of(row["PodName"]),
                 operation=row["OperationName"],
-                start=to_float(path, "StartTimeUnixNano", row["StartTimeUnixNano"]) / 1e9,
-                duration_ms=to_float(path, "Duration", row["Duration"]) / 1000.0,
+                start=to_number(path, row_number(index), "StartTimeUnixNano", row["StartTimeUnixNano"]) / 1e9,
+                duration_ms=to_number(path, row_number(index), "Duration", row["Duration"]) / 1000.0,
             )
         )
     return tuple(spans)
@@ -89,11 +97,11 @@ def load_logs(path: Path) -> tuple[LogRecord, ...]:
 def _logs_cached(path_text: str, _mtime: int, _size: int) -> tuple[LogRecord, ...]:
     path = Path(path_text)
     records = []
-    for row in read_csv_rows(path, LOG_COLUMNS):
+    for index, row in enumerate(read_csv_rows(path, LOG_COLUMNS)):
         level, message = parse_log_message(row["Log"])
         records.append(
             LogRecord(
-                time=to_float(path, "TimeUnixNano", row["TimeUnixNano"]) / 1e9,
+                time=to_number(path, row_number(index), "TimeUnixNano", row["TimeUnixNano"]) / 1e9,
                 entity=service_of(row["PodName"]),
                 span_id=row["SpanID"],
                 level=level,

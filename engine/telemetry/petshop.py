@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.telemetry.errors import TelemetryError
 from engine.telemetry.model import Alert, CaseRef, Incident, Label, MetricSeries, Window
-from engine.telemetry.readers import read_csv_table, read_json, to_float
+from engine.telemetry.readers import check_width, count_missing, read_csv_table, read_json, to_number, to_sample
 
 STEP_SECONDS = 300
 ALERT_SLACK_SECONDS = 60  # a step stamped just before the alert time already carries the fault
@@ -123,14 +123,14 @@ def read_metrics_csv(path: Path) -> MetricTable:
             f"{path}: expected header rows {', '.join(HEADER_ROWS)}, a unix_timestamp row and at least one data row"
         )
     columns = list(zip(rows[0][1:], rows[1][1:], rows[2][1:]))
-    data = [row for row in rows[4:] if row]
-    times = np.array([to_float(path, "unix_timestamp", row[0]) for row in data])
-    if np.isnan(times).any():
-        raise TelemetryError(f"{path}: every data row needs a unix timestamp in its first cell")
+    data = [(number, row) for number, row in enumerate(rows[4:], start=5) if row]  # (row number, cells)
+    for number, row in data:
+        check_width(path, number, row, len(rows[0]))
+    times = np.array([to_number(path, number, "unix_timestamp", row[0]) for number, row in data])
     table: dict[str, dict[str, np.ndarray]] = {}
     for index, (entity, metric, statistic) in enumerate(columns, start=1):
         name = f"{metric}.{statistic}"
-        values = np.array([to_float(path, name, row[index] if index < len(row) else "") for row in data])
+        values = np.array([to_sample(path, number, f"{entity}/{name}", row[index]) for number, row in data])
         table.setdefault(entity, {})[name] = values
     return times, table
 
@@ -151,7 +151,7 @@ def _with_impact(metrics: dict[str, MetricSeries]) -> dict[str, MetricSeries]:
 
 def _series(table: MetricTable) -> dict[str, MetricSeries]:
     times, per_entity = table
-    return {entity: MetricSeries(entity, times, values) for entity, values in per_entity.items()}
+    return {entity: MetricSeries(entity, times, values, count_missing(values)) for entity, values in per_entity.items()}
 
 
 def _join(first: MetricTable, second: MetricTable) -> dict[str, MetricSeries]:
@@ -159,11 +159,8 @@ def _join(first: MetricTable, second: MetricTable) -> dict[str, MetricSeries]:
     joined = {}
     for entity in sorted(set(first[1]) | set(second[1])):
         names = set(first[1].get(entity, {})) | set(second[1].get(entity, {}))
-        joined[entity] = MetricSeries(
-            entity,
-            times,
-            {name: np.concatenate([_column(first, entity, name), _column(second, entity, name)]) for name in names},
-        )
+        values = {name: np.concatenate([_column(first, entity, name), _column(second, entity, name)]) for name in names}
+        joined[entity] = MetricSeries(entity, times, values, count_missing(values))
     return joined
 
 
@@ -178,10 +175,10 @@ def read_adjacency(path: Path) -> nx.DiGraph:
     names = rows[0][1:]
     graph = nx.DiGraph()
     graph.add_nodes_from(names)
-    for row in rows[1:]:
+    for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(names) + 1:
-            raise TelemetryError(f"{path}: row {row[0]!r} has {len(row) - 1} cells; expected {len(names)}")
+            raise TelemetryError(f"{path}: row {number} ({row[0]!r}) has {len(row) - 1} cells; expected {len(names)}")
         for callee, cell in zip(names, row[1:]):
-            if to_float(path, callee, cell) > 0:
+            if to_number(path, number, callee, cell) > 0:
                 graph.add_edge(row[0], callee)
     return graph

@@ -103,7 +103,7 @@ def attribute(
             data["label"] = {"who": trajectory.label.who, "when": trajectory.label.when}
         if recorded is not None:
             data["slash"] = {"tx": recorded["tx"], "consensus_wrong": recorded["consensus_wrong"],
-                             "slashed": recorded.get("slashed")}
+                             "slashed": recorded.get("slashed"), "already_slashed": recorded.get("already_slashed")}
         emit_json(data)
         return
     _print_attribution(trajectory, result)
@@ -114,6 +114,9 @@ def attribute(
         if recorded["tx"]:
             say(f"slashed {recorded['slashed']['agent']} by {recorded['slashed']['amount']} "
                 f"(tx {recorded['tx']['tx'][:16]}, block {recorded['tx']['block']}); evidence path on chain")
+        elif recorded.get("already_slashed"):
+            first = recorded["already_slashed"]
+            say(f"not slashed again: {first['agent']} was already slashed for run {run} by tx {first['tx']}")
         else:
             say("not slashed: the run's consensus is not known to be wrong (no label, or it was right)")
 

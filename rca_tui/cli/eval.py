@@ -78,6 +78,16 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
         emit_json(report)
     else:
         _print_report(report)
+    _fail_when_nothing_scored(report)
+
+
+def _fail_when_nothing_scored(report: dict) -> None:
+    """Each failed case is in the report (the others still ran); when none could be scored, exit non-zero."""
+    failures = report["failures"]
+    for failure in failures:
+        say(f"case {failure['case_id']} failed: {failure['error']}")
+    if report["cases"] and len(failures) == len(report["cases"]):
+        fail(f"none of the {len(failures)} case(s) could be scored; see the failures above")
 
 
 def _check_cases(dataset: Path, case: list[str] | None) -> None:

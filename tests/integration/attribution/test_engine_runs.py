@@ -110,3 +110,36 @@ def test_right_runs_are_not_labelled_or_slashed(tmp_path, monkeypatch, tiny_mode
 
 def _stakes(session) -> dict[str, int]:
     return {role.key: session.chain.state.get_account(session.wallets.address(role.key)).stake for role in ROLES}
+
+
+def test_a_slash_is_once_per_run_and_agent_on_chain(tmp_path, monkeypatch, tiny_model):
+    """Attributing the same run twice slashes once (the second names the first slash tx); a hand-made second slash
+    tx for the same run and agent is reverted by the token contract, leaving the stake alone."""
+    from engine.agents.council import slash
+    from engine.agents.dao import DaoExecutor
+    from engine.clock import FixedClock
+
+    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
+    session = Session(tmp_path / "rca.db", clock=FixedClock())
+    result = run_incident(session, make_incident(), HeuristicReasoner(),
+                          fault=FaultSpec.parse("probability_oracle:0:hallucinate"))
+    run_id = result["run_id"]
+    trajectory = run_trajectory(session, run_id)
+    attribution = attribute_run(session, run_id, model_name=str(tiny_model), trajectory=trajectory)
+    first = slash_culprit(session, run_id, attribution, trajectory)
+    assert first["tx"]["status"] == "success"
+    stakes = _stakes(session)
+
+    again = slash_culprit(session, run_id, attribution, trajectory)
+    assert again["tx"] is None and "slashed" not in again
+    assert again["already_slashed"] == {"agent": attribution.who, "tx": first["tx"]["tx"]}
+    assert _stakes(session) == stakes
+
+    dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
+    forced = slash(dao, attribution.who, ATTRIBUTION_SLASH, 0, "a second slash", run_id=run_id)
+    assert forced.receipt.status == "reverted"
+    assert f"already slashed for run {run_id} by tx {first['tx']['tx']}" in forced.receipt.revert_reason
+    assert _stakes(session) == stakes
+    other_run = slash(dao, attribution.who, 1, 0, "another run", run_id="another-run")
+    assert other_run.receipt.status == "success"
+    assert session.verify().ok

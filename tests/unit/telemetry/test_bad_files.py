@@ -50,7 +50,7 @@ def test_non_numeric_duration_is_named(demo_copy):
 
     _rewrite_gzip(demo_copy / DAY / "log" / "10_57_log.csv.gz", lambda t: t)  # logs stay valid
     _rewrite_gzip(demo_copy / DAY / "trace" / "10_57_trace.csv.gz", corrupt)
-    with pytest.raises(TelemetryError, match=r"10_57_trace\.csv\.gz: column 'Duration' expected a number, got 'fast'"):
+    with pytest.raises(TelemetryError, match=r"10_57_trace\.csv\.gz: row 2, column 'Duration': expected a number, got 'fast'"):
         load_case(demo_copy, DEMO_CASE)
 
 
@@ -92,7 +92,7 @@ def test_petshop_header_and_adjacency_errors(tmp_path):
         read_metrics_csv(bad)
     graph = tmp_path / "graph.csv"
     graph.write_text(",a,b\na,0,1\nb,0\n")
-    with pytest.raises(TelemetryError, match=r"graph\.csv: row 'b' has 1 cells; expected 2"):
+    with pytest.raises(TelemetryError, match=r"graph\.csv: row 3 \('b'\) has 1 cells; expected 2"):
         read_adjacency(graph)
 
 
