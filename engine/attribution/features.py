@@ -10,6 +10,8 @@ For a trajectory of ``n`` steps:
 from __future__ import annotations
 
 import hashlib
+import os
+import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -116,10 +118,15 @@ def _to_steps(
 
 
 def _store(path: Path, features: StepFeatures) -> None:
+    """Write to a name private to this process, then rename: concurrent workers (local processes or Dask workers
+    sharing the cache folder) never read a half-written file, and the last rename of identical bytes wins."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.stem + ".partial.npz")
-    np.savez(partial, **{f.name: getattr(features, f.name) for f in fields(features)})
-    partial.replace(path)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial.npz")
+    try:
+        np.savez(partial, **{f.name: getattr(features, f.name) for f in fields(features)})
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _load(path: Path) -> StepFeatures:

@@ -7,6 +7,9 @@ loads in about two seconds. Any other HF causal LM is named by its folder path. 
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -81,10 +84,19 @@ def _converted(gguf_path: Path, target: Path) -> Path:
     # The weights are de-quantized to float32 on load; drop the GGUF marker so the folder saves as plain HF.
     model.hf_quantizer = None
     model.config.__dict__.pop("quantization_config", None)
-    partial = target.with_name(target.name + ".partial")
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    partial.rename(target)
+    # A folder private to this process, renamed into place: parallel workers converting at once on a cold cache
+    # neither collide nor load a half-written folder; the loser of the rename race drops its copy.
+    partial = target.with_name(f"{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        try:
+            partial.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 

@@ -17,6 +17,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -29,6 +30,7 @@ from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL
 from engine.evaluation.baselines import all_baselines
 from engine.evaluation.metrics import Gold, Prediction, who_when_scores
+from engine.parallel import ordered_map
 
 Progress = Callable[[int, int, str], None]
 
@@ -41,20 +43,32 @@ class EvalConfig:
     folds: int = 5
     seeds: tuple[int, ...] = (0, 1, 2)
     ablations: bool = True
+    workers: int = 1  # feature extraction in N local processes
+    scheduler: str | None = None  # ... or on this Dask cluster (tcp://HOST:PORT)
 
 
 def extract_all(
     trajectories: list[Trajectory], config: EvalConfig, progress: Progress | None = None
 ) -> tuple[list[StepFeatures], list[float]]:
-    """White-box features for every trajectory (cached on disk) and the seconds each one took."""
+    """White-box features for every trajectory (cached on disk) and the seconds each one took.
+
+    With ``config.workers`` > 1 or a Dask ``config.scheduler`` the trajectories are spread over processes (each
+    loads the SLM once); results come back in order, so every figure is the serial one."""
     features, seconds = [], []
-    for done, trajectory in enumerate(trajectories, start=1):
-        started = time.perf_counter()
-        features.append(extract_features(trajectory, config.model_name, config.attribution.features))
-        seconds.append(time.perf_counter() - started)
+    job = partial(_extract_one, config.model_name, config.attribution.features)
+    results = ordered_map(job, trajectories, config.workers, config.scheduler)
+    for done, (trajectory, (feature, elapsed)) in enumerate(zip(trajectories, results), start=1):
+        features.append(feature)
+        seconds.append(elapsed)
         if progress:
             progress(done, len(trajectories), trajectory.id)
     return features, seconds
+
+
+def _extract_one(model_name: str, feature_config, trajectory: Trajectory) -> tuple[StepFeatures, float]:
+    started = time.perf_counter()
+    features = extract_features(trajectory, model_name, feature_config)
+    return features, time.perf_counter() - started
 
 
 def fit_all(trajectories: list[Trajectory], config: EvalConfig):

@@ -13,8 +13,10 @@ from engine.synth.provenance import write_source_md
 __all__ = ["FAULT_TYPES", "SynthError", "SynthOptions", "SynthResult", "synthesize"]
 
 
-def synthesize(source: Path, out: Path, options: SynthOptions, on_progress=lambda done, total, what: None) -> SynthResult:
-    """Writes a labelled dataset under `out` (which must not exist yet); all or nothing."""
+def synthesize(source: Path, out: Path, options: SynthOptions, on_progress=lambda done, total, what: None,
+               workers: int = 1, scheduler: str | None = None) -> SynthResult:
+    """Writes a labelled dataset under `out` (which must not exist yet); all or nothing. With `workers` > 1 or a
+    Dask `scheduler` the cases are generated in parallel (a Dask cluster must see `out`'s folder); same bytes."""
     from engine.synth.nezha import synthesize_nezha
     from engine.synth.petshop import synthesize_petshop
 
@@ -31,7 +33,7 @@ def synthesize(source: Path, out: Path, options: SynthOptions, on_progress=lambd
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        result = writer(source, staging, options, on_progress)
+        result = writer(source, staging, options, on_progress, workers, scheduler)
         write_source_md(staging / "SOURCE.md", source, options, result)
         if out.exists():
             out.rmdir()

@@ -10,10 +10,13 @@ from __future__ import annotations
 import calendar
 import time
 from collections import defaultdict
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from engine.parallel import ordered_map
 from engine.synth.catalog import ONSET_SECOND, parse_fault_types
 from engine.synth.files import write_csv, write_json
 from engine.synth.logs import ErrorTemplates
@@ -36,7 +39,8 @@ CASE_COLUMNS = ["case_id", "system", "date", "fault_list_key", "inject_time", "i
                 "root_cause_service", "inject_type", "inner_service_label", "window_files", "parameters"]
 
 
-def synthesize_nezha(root: Path, out: Path, options: SynthOptions, on_progress) -> SynthResult:
+def synthesize_nezha(root: Path, out: Path, options: SynthOptions, on_progress, workers: int = 1,
+                     scheduler: str | None = None) -> SynthResult:
     result = SynthResult([], [], [])
     rows: list[dict[str, str]] = []
     inner: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
@@ -45,7 +49,8 @@ def synthesize_nezha(root: Path, out: Path, options: SynthOptions, on_progress) 
     total = sum(len(planned) for planned in plans)
     for day, planned in zip(days, plans):
         result.sources.append(str(day.day_dir))
-        _write_day(day, planned, out, options.seed, rows, inner[day.system_key], result, on_progress, total)
+        _write_day(day, planned, out, options.seed, rows, inner[day.system_key], result, on_progress, total,
+                   workers, scheduler)
     for key, labels in inner.items():
         write_json(out / "construct_data" / INNER_LABEL_FILES[key], labels)
     write_csv(out / "cases.csv", CASE_COLUMNS, rows)
@@ -68,7 +73,10 @@ def _plan_day(day: NezhaDay, options: SynthOptions, skipped: list[Skipped]) -> l
 
 
 def _write_day(day: NezhaDay, planned: list[PlannedFault], out: Path, seed: int, rows: list, inner: dict,
-               result: SynthResult, on_progress, total: int) -> None:
+               result: SynthResult, on_progress, total: int, workers: int = 1, scheduler: str | None = None) -> None:
+    """Each case's trace / log minutes are written by `_case_telemetry` (in parallel with `workers` > 1 or a Dask
+    `scheduler`); its metric fault is then injected here, in plan order, into the day's shared metric tables with
+    the case's own random stream where the telemetry left it, so every byte is the serial one."""
     slots = free_slots(day)
     source_tables = read_metric_tables(day)
     templates = ErrorTemplates(_all_log_rows(day)) if day.has_logs else None
@@ -78,9 +86,11 @@ def _write_day(day: NezhaDay, planned: list[PlannedFault], out: Path, seed: int,
         tables = {stem: _shifted_table(table, day.date, date, shift_days) for stem, table in source_tables.items()}
         metrics = day_metrics(day, tables)
         entries: dict[str, list[dict]] = defaultdict(list)
-        for slot, fault in placed:
-            case = _write_case(day, fault, out / "rca_data" / date, slot + 86400 * shift_days, order, day.minutes,
-                               metrics, templates, seed)
+        scaled_out = workers > 1 or scheduler is not None
+        job = partial(_case_telemetry, replace(day, minutes=MinuteSource(day.minutes.folder)) if scaled_out else day,
+                      out / "rca_data" / date, 86400 * shift_days, order, templates, seed, scaled_out)
+        for (slot, fault), (case, active, reach, rng) in zip(placed, ordered_map(job, placed, workers, scheduler)):
+            inject_metrics(metrics, active, reach, rng)
             hour = time.strftime("%H", time.gmtime(case.onset))
             label = _inner_label(fault, templates)
             row = _case_row(day, case, date, f"{hour}[{len(entries[hour])}]", label)
@@ -119,8 +129,17 @@ def _slot_time(position: int, slots: list[int]) -> int:
     return slots[position % len(slots)] + 86400 * (position // len(slots))
 
 
-def _write_case(day: NezhaDay, planned: PlannedFault, out_day: Path, minute: int, order: list[str],
-                minutes: MinuteSource, metrics, templates: ErrorTemplates | None, seed: int) -> SynthCase:
+_MINUTES: dict[Path, MinuteSource] = {}  # a worker process's read cache of the source minutes, per folder
+
+
+def _case_telemetry(day: NezhaDay, out_day: Path, shift_s: int, order: list[str], templates: ErrorTemplates | None,
+                    seed: int, in_worker: bool,
+                    placed: tuple[int, PlannedFault]) -> tuple[SynthCase, ActiveFault, Reach, np.random.Generator]:
+    """One case's trace / log / traceid minute files; returns what its metric injection needs (the random stream
+    as the telemetry left it). Touches nothing shared, so cases can run in any process."""
+    slot, planned = placed
+    minute = slot + shift_s
+    minutes = _MINUTES.setdefault(day.minutes.folder, day.minutes) if in_worker else day.minutes
     timing = planned.rng(seed, "timing")
     onset = minute + float(timing.uniform(*ONSET_SECOND))
     onset = float(int(onset))  # Nezha's inject times are whole seconds
@@ -135,9 +154,9 @@ def _write_case(day: NezhaDay, planned: PlannedFault, out_day: Path, minute: int
         spans, _ = write_minute(minutes, source_name, placement, fault if step else None, templates, rng)
         window_spans += spans if step else []
     reach = Reach(day.callers.get(planned.service, []), _front_share(window_spans, planned.service))
-    inject_metrics(metrics, fault, reach, rng)
     case_id = f"{'tt' if day.system_key == 'ts' else 'ob'}-syn-{out_day.name}-{planned.index:03d}"
-    return SynthCase(case_id, day.system, planned.service, planned.fault_type, onset, planned.parameters)
+    case = SynthCase(case_id, day.system, planned.service, planned.fault_type, onset, planned.parameters)
+    return case, fault, reach, rng
 
 
 def _front_share(spans: list[SpanRow], service: str) -> float:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import shutil
+from functools import partial
 from pathlib import Path
 
 import networkx as nx
 
+from engine.parallel import ordered_map
 from engine.synth.catalog import parse_fault_types
 from engine.synth.errors import SynthError
 from engine.synth.files import write_csv, write_json
@@ -56,7 +58,8 @@ class MetricsTable:
             row[position] = repr(float(value))
 
 
-def synthesize_petshop(root: Path, out: Path, options: SynthOptions, on_progress) -> SynthResult:
+def synthesize_petshop(root: Path, out: Path, options: SynthOptions, on_progress, workers: int = 1,
+                       scheduler: str | None = None) -> SynthResult:
     scenarios = [path.parent.parent for path in sorted((root / "dataset").glob("*/noissue/metrics.csv"))]
     if not scenarios:
         raise SynthError(f"{root}: no dataset/<scenario>/noissue/metrics.csv (PetShop's fault-free period)")
@@ -72,7 +75,7 @@ def synthesize_petshop(root: Path, out: Path, options: SynthOptions, on_progress
     total = sum(len(planned) for _, _, planned in plans)
     for scenario, table, planned in plans:
         rows += _write_scenario(scenario, table, planned, out / "dataset" / scenario.name, options.seed, result,
-                                lambda case: on_progress(len(result.cases), total, case.case_id))
+                                lambda case: on_progress(len(result.cases), total, case.case_id), workers, scheduler)
     if (root / "LICENSE_DATASET").exists():
         shutil.copyfile(root / "LICENSE_DATASET", out / "LICENSE_DATASET")
     write_csv(out / "cases.csv", CASE_COLUMNS, rows)
@@ -80,7 +83,7 @@ def synthesize_petshop(root: Path, out: Path, options: SynthOptions, on_progress
 
 
 def _write_scenario(scenario: Path, table: MetricsTable, planned: list[PlannedFault], out: Path, seed: int,
-                    result: SynthResult, progress) -> list[dict[str, str]]:
+                    result: SynthResult, progress, workers: int = 1, scheduler: str | None = None) -> list[dict[str, str]]:
     half = len(table.data) // 2
     if len(table.data) - half < WINDOW_STEPS + 1:
         raise SynthError(f"{scenario / 'noissue' / 'metrics.csv'}: {len(table.data)} steps; need at least "
@@ -90,12 +93,17 @@ def _write_scenario(scenario: Path, table: MetricsTable, planned: list[PlannedFa
     shutil.copyfile(scenario / "graph.csv", out / "graph.csv")
     write_csv(out / "noissue" / "metrics.csv", table.header[0], [*table.header[1:], *table.data[:half]])
     rows = []
-    for fault in planned:
-        case, row = _write_issue(scenario.name, table, half, graph, fault, out / "test" / f"issue_{fault.index}", seed)
+    job = partial(_issue_job, scenario.name, table, half, graph, out / "test", seed)
+    for case, row in ordered_map(job, planned, workers, scheduler):  # each case its own folder: any process
         result.cases.append(case)
         rows.append(row)
         progress(case)
     return rows
+
+
+def _issue_job(scenario: str, table: MetricsTable, half: int, graph: nx.DiGraph, test: Path, seed: int,
+               fault: PlannedFault) -> tuple[SynthCase, dict[str, str]]:
+    return _write_issue(scenario, table, half, graph, fault, test / f"issue_{fault.index}", seed)
 
 
 def _write_issue(scenario: str, table: MetricsTable, half: int, graph: nx.DiGraph, fault: PlannedFault,

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from engine.telemetry import list_cases, load_case
 from engine.config import settings
+from engine.parallel import ordered_map
 from engine.tamo.features import CaseFeatures, extract_features, feature_key, load_features, save_features
 
 Progress = Callable[[int, int, str], None]  # (done, total, what)
@@ -37,11 +39,15 @@ def case_features(dataset: Path, case_id: str, cache_dir: Path | None = None) ->
 
 
 def dataset_features(dataset: Path, on_progress: Progress | None = None, cache_dir: Path | None = None,
-                     limit: int | None = None) -> list[LabelledCase]:
+                     limit: int | None = None, workers: int = 1, scheduler: str | None = None) -> list[LabelledCase]:
+    """Every labelled case's features; with `workers` > 1 or a Dask `scheduler` the cases are extracted in
+    parallel (results in case order, so the same list as serially)."""
     refs = list_cases(dataset)[:limit]
     cases = []
-    for done, ref in enumerate(refs, start=1):
-        cases.append(case_features(dataset, ref.case_id, cache_dir))
+    job = partial(case_features, dataset, cache_dir=cache_dir)
+    for done, (ref, case) in enumerate(zip(refs, ordered_map(job, [r.case_id for r in refs], workers, scheduler)),
+                                       start=1):
+        cases.append(case)
         if on_progress:
             on_progress(done, len(refs), f"features {ref.case_id}")
     return [case for case in cases if case.root_cause in case.features.entities]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,11 +135,15 @@ def save_features(path: Path, features: CaseFeatures, truth: dict[str, str]) -> 
     edge_values = np.stack(list(features.edges.values())) if features.edges else np.zeros((0, Grid.around(0).steps))
     meta = {"case_id": features.case_id, "system": features.system, "entities": features.entities,
             "edges": edge_names, "truth": truth}
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, series=features.series, semantics=features.semantics, adjacency=features.adjacency,
-                        prior=features.prior, signature=features.signature, edge_values=edge_values,
-                        meta=np.array(json.dumps(meta)))
-    tmp.replace(path)
+    # A name private to this process, then an atomic rename: parallel workers sharing the cache never collide.
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, series=features.series, semantics=features.semantics, adjacency=features.adjacency,
+                            prior=features.prior, signature=features.signature, edge_values=edge_values,
+                            meta=np.array(json.dumps(meta)))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_features(path: Path) -> tuple[CaseFeatures, dict[str, str]]:

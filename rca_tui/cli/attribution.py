@@ -147,6 +147,11 @@ def eval_attribution(
         Path | None, typer.Option("--tracer-model", help="Score this saved learned tracer on --test (or --data); "
                                                          "warns about trajectories its manifest says it was fitted on.")
     ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="SLM feature extraction in N local processes "
+                                                                  "(same figures as serial).")] = 1,
+    dask_scheduler: Annotated[str | None, typer.Option(
+        "--dask-scheduler", metavar="tcp://HOST:PORT", help="Extract the SLM features on a Dask distributed "
+                                                            "cluster (same figures as serial).")] = None,
 ) -> None:
     """Score attribution on labelled trajectories: baselines, rule tracer, learned tracer, ablations.
 
@@ -163,7 +168,25 @@ def eval_attribution(
         folds=folds,
         seeds=tuple(seed or (0, 1, 2)),
         ablations=ablations,
+        workers=workers,
+        scheduler=dask_scheduler,
     )
+    from engine.parallel import ParallelError
+
+    try:
+        report = _run_protocol(protocol, config, data, train, test, tracer_model, save_tracer, subset, context,
+                               evaluate, learned)
+    except ParallelError as error:
+        fail(str(error))
+    report["scale_out"] = {"workers": workers, "dask_scheduler": dask_scheduler}
+    if json_out:
+        emit_json(report)
+    else:
+        _print_report(report)
+
+
+def _run_protocol(protocol, config, data, train, test, tracer_model, save_tracer, subset, context, evaluate,
+                  learned) -> dict:
     with ProgressBar(enabled=True) as progress:  # stderr, --json or not
         if protocol == "saved":
             folder = test or data
@@ -199,10 +222,7 @@ def eval_attribution(
             report = evaluate.evaluate(trajectories, config, progress)
             if save_tracer:
                 _save_tracer(trajectories, config, save_tracer, evaluate, learned, data)
-    if json_out:
-        emit_json(report)
-    else:
-        _print_report(report)
+    return report
 
 
 def _protocol(data, train, test, tracer_model, save_tracer) -> str:
@@ -330,7 +350,16 @@ def _print_report(report: dict) -> None:
         "prior = share of predictions naming the training set's majority agent.")
     timing = report["timing"]
     say(f"features: {timing['trajectories']} trajectories in {timing['feature_seconds_total']} s "
-        f"(median {timing['feature_seconds_median']} s); whole evaluation {timing['evaluation_seconds_total']} s")
+        f"(median {timing['feature_seconds_median']} s); whole evaluation {timing['evaluation_seconds_total']} s"
+        + _scale_out(report.get("scale_out")))
+
+
+def _scale_out(scale_out: dict | None) -> str:
+    if not scale_out:
+        return ""
+    if scale_out["dask_scheduler"]:
+        return f" (Dask cluster {scale_out['dask_scheduler']})"
+    return f" ({scale_out['workers']} worker processes)" if scale_out["workers"] > 1 else " (serial)"
 
 
 class ProgressBar:

@@ -18,17 +18,24 @@ def synth(source: Annotated[Path, typer.Option("--from", help="Dataset with faul
           services: Annotated[str, typer.Option("--services", help="Comma list of services, or 'all'.")] = "all",
           per_service: Annotated[int, typer.Option("--per-service", help="Cases per service and fault type.")] = 1,
           seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 0,
+          workers: Annotated[int, typer.Option("--workers", min=1, help="Generate the cases in N local processes "
+                                                                        "(same bytes as serial).")] = 1,
+          dask_scheduler: Annotated[str | None, typer.Option(
+              "--dask-scheduler", metavar="tcp://HOST:PORT", help="Generate the cases on a Dask distributed cluster "
+                                                                  "whose workers see --from and --out.")] = None,
           json_out: JsonOption = False) -> None:
     """Inject labelled faults (network delay / loss, CPU, memory, exceptions, wrong returns) into real
     fault-free telemetry; writes a dataset folder the loaders and `eval rca` read like any other."""
+    from engine.parallel import ParallelError
     from engine.synth import SynthError, SynthOptions, synthesize
     from engine.telemetry.errors import TelemetryError
 
     options = SynthOptions(system, faults, services, per_service, seed)
     started = time.perf_counter()
     try:
-        result = _with_progress(lambda progress: synthesize(source, out, options, progress), quiet=json_out)
-    except (SynthError, TelemetryError) as exc:
+        result = _with_progress(lambda progress: synthesize(source, out, options, progress, workers, dask_scheduler),
+                                quiet=json_out)
+    except (SynthError, TelemetryError, ParallelError) as exc:
         fail(str(exc), ExitCode.USAGE if isinstance(exc, SynthError) else ExitCode.ERROR)
     elapsed = time.perf_counter() - started
     rows = _summary(result)

@@ -19,6 +19,11 @@ app = typer.Typer(help="TAMO tools: multimodal fusion, causal root-cause ranking
 DatasetOption = Annotated[Path, typer.Option("--dataset", help="Dataset folder (e.g. ../shared/datasets/rca/nezha).")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (training is deterministic for a seed).")]
 FoldsOption = Annotated[int, typer.Option("--folds", help="k for k-fold cross-validation over cases.")]
+WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Per-case feature extraction in N local "
+                                                                     "processes (same results as serial).")]
+SchedulerOption = Annotated[str | None, typer.Option("--dask-scheduler", metavar="tcp://HOST:PORT",
+                                                     help="Extract the per-case features on a Dask distributed "
+                                                          "cluster (same results as serial).")]
 
 
 @contextmanager
@@ -33,15 +38,16 @@ def _progress(quiet: bool):
         yield lambda done, total, what: bar.update(task, completed=done, total=total, description=what)
 
 
-def _cases(dataset: Path, on_progress, least: int = 2):
+def _cases(dataset: Path, on_progress, least: int = 2, workers: int = 1, scheduler: str | None = None):
+    from engine.parallel import ParallelError
     from engine.tamo.dataset import dataset_features
     from engine.telemetry.errors import TelemetryError
 
     if not dataset.is_dir():
         fail(f"{dataset}: not a folder; expected a dataset folder such as ../shared/datasets/rca/nezha", ExitCode.USAGE)
     try:
-        cases = dataset_features(dataset, on_progress)
-    except TelemetryError as exc:
+        cases = dataset_features(dataset, on_progress, workers=workers, scheduler=scheduler)
+    except (TelemetryError, ParallelError) as exc:
         fail(str(exc))
     if len(cases) < least:
         fail(f"{dataset}: {len(cases)} labelled cases found; " +
@@ -118,6 +124,7 @@ def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 
              model_path: Annotated[Path | None, typer.Option("--model", help="Score this checkpoint on DATASET "
                                                             "instead of cross-validating (cases its manifest lists "
                                                             "are scored apart, flagged in-sample).")] = None,
+             workers: WorkersOption = 1, dask_scheduler: SchedulerOption = None,
              json_out: JsonOption = False) -> None:
     """Cross-validated AC@1 / AC@3 / Avg@5 per system and fault-type accuracy / macro-F1 (never on training cases);
     with --model, a given checkpoint scored on DATASET."""
@@ -125,11 +132,11 @@ def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 
     from engine.tamo.model import TrainConfig
 
     if model_path is not None:
-        return _score_checkpoint(dataset, model_path, json_out)
+        return _score_checkpoint(dataset, model_path, json_out, workers, dask_scheduler)
     if scheme not in ("kfold", "loso"):
         fail(f"--scheme {scheme!r}: expected kfold or loso", ExitCode.USAGE)
     with _progress(json_out) as on_progress:
-        cases = _cases(dataset, on_progress)
+        cases = _cases(dataset, on_progress, workers=workers, scheduler=dask_scheduler)
         report = evaluation_report(cases, TrainConfig(seed=seed), folds, scheme,
                                    tuple(ABLATIONS) if ablations else ("full",), on_progress)
     if json_out:
@@ -138,7 +145,8 @@ def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 
         _print_scores(report)
 
 
-def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool) -> None:
+def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool, workers: int = 1,
+                      scheduler: str | None = None) -> None:
     from engine.evaluation.tamo import checkpoint_report
     from engine.tamo import api
 
@@ -147,7 +155,7 @@ def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool) -> None:
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc), ExitCode.NOT_FOUND)
     with _progress(json_out) as on_progress:
-        cases = _cases(dataset, on_progress, least=1)
+        cases = _cases(dataset, on_progress, least=1, workers=workers, scheduler=scheduler)
     report = checkpoint_report(cases, model, model_path)
     if json_out:
         emit_json(report)
