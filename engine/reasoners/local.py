@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from engine.reasoners.base import ReasonerError, StepDecision, StepRequest, VoteDecision, VoteRequest
 from engine.reasoners.guided import GuidedDecoder
-from engine.reasoners.openai_compat import _step_prompt, _vote_prompt  # one prompt wording for every LM backend
+from engine.reasoners.prompts import step_prompt, vote_prompt
 from engine.reasoners.replies import step_from_reply, vote_from_reply
 from engine.reasoners.schemas import step_schema, vote_schema
 
@@ -26,11 +26,11 @@ class LocalReasoner:
         self.decoder = GuidedDecoder(model, tokenizer, max_string_tokens)
 
     def next_step(self, request: StepRequest) -> StepDecision:
-        return step_from_reply(self._complete(_step_prompt(request), step_schema(request, self.tool_steps)),
+        return step_from_reply(self._complete(step_prompt(request), step_schema(request, self.tool_steps)),
                                request)
 
     def vote(self, request: VoteRequest) -> VoteDecision:
-        return vote_from_reply(self._complete(_vote_prompt(request), vote_schema()))
+        return vote_from_reply(self._complete(vote_prompt(request), vote_schema()))
 
     def _complete(self, messages: list[dict], schema: dict) -> str:
         try:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from engine.config import settings
 from engine.reasoners.base import ReasonerError, StepDecision, StepRequest, VoteDecision, VoteRequest
-from engine.reasoners.replies import ANSWER_KEYS, step_from_reply, vote_from_reply
+from engine.reasoners.prompts import step_prompt, vote_prompt
+from engine.reasoners.replies import step_from_reply, vote_from_reply
 
 if TYPE_CHECKING:
     import httpx
@@ -56,10 +57,10 @@ class OpenAICompatReasoner:
         self.url = f"{config.base_url}/chat/completions"
 
     def next_step(self, request: StepRequest) -> StepDecision:
-        return step_from_reply(self._chat(_step_prompt(request)), request)
+        return step_from_reply(self._chat(step_prompt(request)), request)
 
     def vote(self, request: VoteRequest) -> VoteDecision:
-        return vote_from_reply(self._chat(_vote_prompt(request)))
+        return vote_from_reply(self._chat(vote_prompt(request)))
 
     def _chat(self, messages: list[dict]) -> str:
         body = json.dumps({"model": self.config.model, "messages": messages, "temperature": 0}).encode()
@@ -147,30 +148,3 @@ def _content(raw: bytes) -> str:
     if not isinstance(content, str):
         raise ReasonerError(f"endpoint reply has no text content: {raw[:200]!r}")
     return content
-
-
-def _step_prompt(request: StepRequest) -> list[dict]:
-    tools = "\n".join(f"- {t.name}({', '.join(f'{a}: {d}' for a, d in t.args.items())}): {t.description}"
-                      for t in request.tools)
-    system = (f"You are the {request.role.replace('_', ' ')} of an SRE team; your duty: {request.duty}.\n"
-              f"Tools:\n{tools}\nReply with ONE JSON object: either {{\"thought\": str, \"tool\": name, "
-              f"\"args\": {{...}}}} to call a tool, or {{\"thought\": str, \"answer\": {{...}}}} when done. "
-              f"Your answer must contain the keys {list(ANSWER_KEYS[request.role])}. Cite numbers from the "
-              f"observations; name only entities from this list: {', '.join(request.entities)}. "
-              f"You have {request.max_steps - request.step} steps left.")
-    history = "\n".join(f"Thought: {thought}\nAction: {obs.tool}({json.dumps(obs.args)})\n"
-                        f"Observation: {json.dumps(obs.result, default=str)[:3000]}"
-                        for thought, obs in request.history)
-    user = (f"Task: {request.task}\nAlert: {json.dumps(request.alert, default=str)}\n"
-            f"Answers of the agents before you: {json.dumps(request.shared, default=str)[:6000]}\n{history}")
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
-
-
-def _vote_prompt(request: VoteRequest) -> list[dict]:
-    evidence = "\n".join(f"{obs.tool}({json.dumps(obs.args)}) -> {json.dumps(obs.result, default=str)[:2000]}"
-                         for _, obs in request.evidence)
-    system = (f"You are the {request.role.replace('_', ' ')}. Vote on the proposed root cause using only your "
-              f"own evidence. Reply with ONE JSON object {{\"option\": \"for\"|\"against\"|\"abstain\", "
-              f"\"reason\": str}}.")
-    user = f"Proposal: {json.dumps(request.proposal)}\nYour evidence:\n{evidence or '(none)'}"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
