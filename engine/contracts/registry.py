@@ -48,6 +48,9 @@ REGISTRY: dict[str, Method] = {
                                          "option": Field("choice", choices=governance.OPTIONS),
                                          "stake": Field("positive"), "reason": TEXT}, 200),
     "gov.finalize": Method(governance.finalize, {"proposal_id": Field("str")}, 100),
+    "incident.resolve": Method(sop.resolve_run, {"run_id": Field("str"), "status": Field("str"),
+                                                 "result_digest": Field("str"), "root_cause": Field("str", required=False),
+                                                 "truth": Field("str", required=False)}, 100, settlement=True),
 }
 
 INTRINSIC_GAS = 100

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from engine.chain.config import TREASURY
 from engine.chain.state import WorldState
+from engine.contracts import sop
 from engine.contracts.base import CallContext, Revert
 
 NAME = "token"
@@ -69,11 +70,13 @@ def penalty(ctx: CallContext, payload: dict) -> None:
 def slash(ctx: CallContext, payload: dict) -> None:
     """Take from the target's stake into the treasury (stake locked by open votes is slashable).
 
-    A slash naming a `run_id` (an attribution slash) is once per (run, target): the first slash's tx hash is kept
-    under `slashed:<run>:<target>` and a second one reverts naming it."""
+    A slash naming a `run_id` (an attribution slash) needs the run resolved as wrong by the authority's signed
+    `incident.resolve` (root cause other than the truth), and is once per (run, target): the first slash's tx
+    hash is kept under `slashed:<run>:<target>` and a second one reverts naming it."""
     ctx.require_authority()
     target, amount = payload["target"], payload["amount"]
     if payload.get("run_id") is not None:
+        _require_resolved_wrong(ctx, payload["run_id"])
         key = slashed_key(payload["run_id"], target)
         first = ctx.state.storage_get(NAME, key)
         if first is not None:
@@ -86,6 +89,14 @@ def slash(ctx: CallContext, payload: dict) -> None:
     _credit(ctx, TREASURY, taken)
     _change_reputation(ctx, target, -payload.get("reputation", 0))
     ctx.emit(NAME, "Slashed", **{**_penalty_event(payload), "amount": taken})
+
+
+def _require_resolved_wrong(ctx: CallContext, run_id: str) -> None:
+    resolved = sop.resolution(ctx.state, run_id)
+    if resolved is None or not resolved.get("truth"):
+        raise Revert(f"run {run_id} has no signed resolution with a ground truth; nothing to slash it for")
+    if resolved.get("root_cause") == resolved["truth"]:
+        raise Revert(f"run {run_id} was resolved right ({resolved['truth']}, tx {resolved['tx']}); nothing to slash")
 
 
 def _shrink_lock(ctx: CallContext, address: str, stake_left: int) -> None:

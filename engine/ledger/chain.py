@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Callable, Iterator
 
-from engine.chain import merkle
+from engine.chain import crypto, merkle
 from engine.chain.config import CHAIN_ID, VOTING_PERIOD_BLOCKS
 from engine.chain.crypto import PrivateKey
 from engine.chain.types import Block, BlockHeader, Receipt, Transaction
@@ -16,10 +16,12 @@ from engine.clock import SystemClock
 from engine.ledger.anchor import Anchor, AnchorMissing
 from engine.ledger.economy import backfill_snapshots, economy_rows
 from engine.ledger.genesis import GENESIS_PREV_HASH, apply_genesis, config_of, genesis_digest
-from engine.ledger.mempool import Mempool
+from engine.ledger.mempool import Mempool, signed_by_sender
+from engine.ledger.records import RESOLVE_TX, event_hash, events_root, seal_digest
 from engine.ledger.vm import NotExecutable, apply_tx, gas_required
 from engine.store.chain import ChainStore
 from engine.store.db import transaction
+from engine.store.runs import RunStore
 from engine.store.state import SqliteState
 
 BlockHook = Callable[[Block, list[Receipt]], None]
@@ -34,6 +36,7 @@ class Chain:
         self.conn = conn
         self.anchor = anchor
         self.store = ChainStore(conn)
+        self.runs = RunStore(conn)
         self.state = SqliteState(conn)
         self.clock = clock or SystemClock()
         self.config = config_of(self.store.genesis())
@@ -66,7 +69,7 @@ class Chain:
         genesis = {**self.store.genesis(), "sealer": self.anchor.sealer().public_key}
         self.store.save_genesis(genesis, self.store.names())
         for stored in self.store.stored_blocks():
-            self.store.save_seal(stored.header.height, self._seal(stored.stored_hash))
+            self.store.save_seal(stored.header.height, self._seal(stored.stored_hash, None))
         self.store.seals_done()
         self._pin_genesis(genesis)
         self.anchor.advance(self.height, self.tip_hash)
@@ -74,8 +77,8 @@ class Chain:
     def _pin_genesis(self, genesis: dict) -> None:
         self.anchor.pin_genesis(self.store.block_hash(0), genesis_digest(genesis))
 
-    def _seal(self, block_hash: str) -> str:
-        return self.anchor.sealer().sign_digest(bytes.fromhex(block_hash))
+    def _seal(self, block_hash: str, committed_events_root: str | None) -> str:
+        return self.anchor.sealer().sign_digest(seal_digest(block_hash, committed_events_root))
 
     # ---- genesis -------------------------------------------------------------------------------------------
     @property
@@ -88,7 +91,7 @@ class Chain:
         if self.initialised:
             raise ChainError("the database already holds a chain; run `rca-tui reset` to start over")
         genesis = {"chain_id": chain_id, "authority": authority, "members": sorted(members),
-                   "voting_period_blocks": voting_period_blocks, "alloc": alloc,
+                   "voting_period_blocks": voting_period_blocks, "alloc": alloc, "names": names or {},
                    "sealer": self.anchor.sealer().public_key, "timestamp": self.clock.now_ms()}
         self.named = sorted(names or {})
         with transaction(self.conn):
@@ -98,6 +101,7 @@ class Chain:
                                  genesis["timestamp"], 0)
             self.store.save_genesis(genesis, names or {})
             self._commit_block(Block(header), [])
+            self._seal_block(Block(header))
         self._pin_genesis(genesis)
         self.config = config_of(genesis)
         self.mempool = Mempool(self.config)
@@ -126,12 +130,15 @@ class Chain:
                       hook: BlockHook | None = None) -> tuple[Transaction, Block]:
         """Sign the next tx of `key` and mine it, choosing the nonce under the write lock so that another
         process writing to the same database queues behind this one instead of reusing the nonce."""
-        with self._write_lock():
-            tx = self.build_tx(key, tx_type, payload, gas_price=gas_price)
-            self.submit(tx)
-            block = self._mine_locked(None, hook)
-        self.anchor.advance(block.height, block.hash)
-        return tx, block
+        with self.writing():
+            return self.sign_and_mine_locked(key, tx_type, payload, gas_price, hook)
+
+    def sign_and_mine_locked(self, key: PrivateKey, tx_type: str, payload: dict, gas_price: int = 1,
+                             hook: BlockHook | None = None) -> tuple[Transaction, Block]:
+        """`sign_and_mine` for a caller already inside `writing()`."""
+        tx = self.build_tx(key, tx_type, payload, gas_price=gas_price)
+        self.submit(tx)
+        return tx, self._mine_locked(None, hook)
 
     def mine(self, max_txs: int | None = None, hook: BlockHook | None = None,
              allow_empty: bool = False) -> Block | None:
@@ -139,10 +146,16 @@ class Chain:
         writes at once. Txs another writer made stale (nonce taken, balance spent) are dropped into `dropped`."""
         if not self.mempool.pending and not allow_empty:
             return None
+        with self.writing():
+            return self._mine_locked(max_txs, hook)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the database's write lock: what the caller writes and the blocks it mines inside commit together
+        (or not at all), and the anchor's pinned head moves once they are committed."""
         with self._write_lock():
-            block = self._mine_locked(max_txs, hook)
-        self.anchor.advance(block.height, block.hash)
-        return block
+            yield
+        self.anchor.advance(self.height, self.tip_hash)
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -171,13 +184,23 @@ class Chain:
         self._commit_block(block, receipts)
         if hook:
             hook(block, receipts)
+        self._seal_block(block)
         self.mempool.remove(candidates)
         return block
 
     def _commit_block(self, block: Block, receipts: list[Receipt]) -> None:
-        self.store.insert_block(block.header, self._seal(block.hash))
+        self.store.insert_block(block.header)
         self.store.insert_transactions(block, receipts)
         self.store.save_snapshot(block.height, economy_rows(self.state, self.named))
+
+    def _seal_block(self, block: Block) -> None:
+        """Commit the run events written since the last block (this block's own included) and sign the block
+        hash together with their Merkle root."""
+        pending = self.runs.pending_events()
+        hashes = [event_hash(row) for row in pending]
+        self.runs.commit_events(block.height, [(row[0], row[1], digest) for row, digest in zip(pending, hashes)])
+        root = events_root(hashes)
+        self.store.save_seal(block.height, self._seal(block.hash, root), root)
 
     # ---- reads ---------------------------------------------------------------------------------------------
     @property
@@ -211,6 +234,24 @@ class Chain:
 
     def names(self) -> dict[str, str]:
         return self.store.names()
+
+    def signed_resolutions(self, run_id: str) -> list[tuple[Transaction, int]]:
+        """The run's `incident.resolve` txs (with their block heights) that prove themselves: signed by the
+        genesis authority, inside a block whose hash, Merkle root and seal check out, and executed successfully."""
+        proven = []
+        for tx_hash in self.store.tx_hashes_naming_run(RESOLVE_TX, run_id):
+            tx, receipt, height = self.store.transaction(tx_hash)
+            if tx.hash == tx_hash and tx.sender == self.config.authority and receipt.ok and signed_by_sender(tx) \
+                    and self._block_proves(height, tx_hash):
+                proven.append((tx, height))
+        return proven
+
+    def _block_proves(self, height: int, tx_hash: str) -> bool:
+        block, seal = self.store.block(height), self.store.seal_of(height)
+        hashes = [tx.hash for tx in block.transactions]
+        return (seal is not None and block.hash == self.store.block_hash(height) and tx_hash in hashes
+                and merkle.merkle_root(hashes) == block.header.merkle_root
+                and crypto.verify(self.store.genesis()["sealer"], seal[0], seal_digest(block.hash, seal[1])))
 
     def economy_snapshots(self, first: int, last: int) -> dict[int, list[dict]]:
         """The named accounts' rows saved with each block from `first` to `last`, by height."""

@@ -83,7 +83,7 @@ class Mempool:
             validate_payload(tx.tx_type, tx.payload)
         except MalformedPayload as exc:
             reject(RejectCode.MALFORMED_PAYLOAD, str(exc))
-        if not _signed_by_sender(tx):
+        if not signed_by_sender(tx):
             reject(RejectCode.BAD_SIGNATURE, f"signature does not verify for sender {tx.sender}")
         expected = self.next_nonce(tx.sender, state)
         if tx.nonce != expected:
@@ -100,7 +100,7 @@ class Mempool:
                    f"balance {available} below gas_limit × gas_price = {tx.gas_limit * tx.gas_price}")
 
 
-def _signed_by_sender(tx: Transaction) -> bool:
+def signed_by_sender(tx: Transaction) -> bool:
     try:
         if crypto.address_of(tx.public_key) != tx.sender:
             return False

@@ -17,20 +17,14 @@ from engine.chain import crypto, merkle
 from engine.chain.types import Receipt, canonical_json
 from engine.ledger.anchor import Pin
 from engine.ledger.economy import economy_rows
+from engine.ledger.findings import Finding
 from engine.ledger.genesis import GENESIS_PREV_HASH, genesis_digest
+from engine.ledger.records import seal_digest
 from engine.ledger.rerun import RerunBlock, rerun_blocks
+from engine.ledger.verify_records import check_records
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
+from engine.store.db import read_snapshot
 from engine.store.state import SqliteState
-
-
-@dataclass(frozen=True)
-class Finding:
-    height: int | None
-    what: str
-    detail: str
-
-    def to_dict(self) -> dict:
-        return {"height": self.height, "what": self.what, "detail": self.detail}
 
 
 @dataclass
@@ -61,17 +55,26 @@ class Expected:
 
 def verify_chain(conn: sqlite3.Connection, expected: Expected = Expected(),
                  on_block: Callable[[int], None] | None = None) -> VerifyReport:
+    """Everything is read from one snapshot of the database, so a process writing meanwhile changes nothing."""
     started = time.perf_counter()
+    with read_snapshot(conn):
+        report = _verify(ChainStore(conn), expected, on_block)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _verify(store: ChainStore, expected: Expected, on_block: Callable[[int], None] | None) -> VerifyReport:
     report = VerifyReport()
-    store = ChainStore(conn)
     genesis = store.genesis()
     if genesis is None:
         report.findings.append(Finding(None, "genesis", "no genesis record in meta"))
         return report
-    addresses = sorted(store.names())
+    addresses = sorted(genesis["names"] if "names" in genesis else store.names())
     previous_hash, shadow, tip_hash = GENESIS_PREV_HASH, None, None
+    sealed_roots: dict[int, str | None] = {}
     for rerun, shadow in rerun_blocks(store):
         block, height = rerun.block, rerun.block.header.height
+        sealed_roots[height] = block.events_root
         _verify_block(report, rerun, previous_hash, genesis)
         _check(report, height, "state_root (re-executed)", shadow.state_root(), block.header.state_root)
         _check(report, height, "economy snapshot (re-executed)", economy_rows(shadow, addresses),
@@ -82,9 +85,9 @@ def verify_chain(conn: sqlite3.Connection, expected: Expected = Expected(),
         if on_block:
             on_block(height)
     if shadow is not None:
-        report.findings.extend(_compare_live_state(SqliteState(conn), shadow, report.blocks - 1))
+        report.findings.extend(_compare_live_state(SqliteState(store.conn), shadow, report.blocks - 1))
+        report.findings.extend(check_records(store, genesis, sealed_roots, shadow.storage_rows()))
     report.findings.extend(_compare_anchors(store, genesis, expected, report.blocks - 1, tip_hash))
-    report.seconds = time.perf_counter() - started
     return report
 
 
@@ -114,9 +117,9 @@ def _check_seal(report: VerifyReport, block: StoredBlock, sealer: str | None) ->
     height = block.header.height
     if block.seal is None:
         report.findings.append(Finding(height, "seal", "block has no seal"))
-    elif sealer is None or not crypto.verify(sealer, block.seal, bytes.fromhex(block.header.hash)):
+    elif sealer is None or not crypto.verify(sealer, block.seal, seal_digest(block.header.hash, block.events_root)):
         report.findings.append(Finding(height, "seal", "the seal is not the genesis sealer's signature over "
-                                                       "this block's hash"))
+                                                       "this block's hash and events root"))
 
 
 def _verify_tx(report: VerifyReport, height: int, stored: StoredTx) -> None:

@@ -113,12 +113,16 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
                   amount: int = ATTRIBUTION_SLASH, reputation: int = ATTRIBUTION_REPUTATION) -> dict | None:
     """When the run's consensus is known to be wrong, the DAO authority slashes the agent the tracer named; the
     slash tx's payload carries the evidence path. Records an ``attribution`` run event either way (``tx`` None
-    when nothing was slashed). Returns that event's payload."""
-    result = run_result(session, run_id)
+    when nothing was slashed), committed by a block. Returns that event's payload.
+
+    Right or wrong is read from the run's result as the authority signed it (`incident.resolve`), never from the
+    editable stored row: a stored result that differs from the signed one raises RunResultUntrusted."""
+    run_result(session, run_id)
+    signed = session.signed_result(run_id)
     trajectory = trajectory or run_trajectory(session, run_id)
     view = soft_idg_view(trajectory, attribution, text_chars=STEP_TEXT)
     proof = evidence(view, attribution)
-    wrong = consensus_wrong(result)
+    wrong = consensus_wrong({"root_cause": signed.get("root_cause"), "label": {"root_cause": signed.get("truth")}})
     payload = {"who": attribution.who, "when": attribution.when, "evidence_path": proof["path"],
                "ranking": proof["ranking"], "failure_steps": proof["failure_steps"], "consensus_wrong": wrong,
                "event_seq": (trajectory.meta.get("event_seqs") or [None] * (attribution.when + 1))[attribution.when],
@@ -130,11 +134,13 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
     elif wrong and attribution.who in ROLE_BY_KEY:
         dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
         reason = (f"attribution: {attribution.who} at step {attribution.when} led run {run_id} to the wrong root "
-                  f"cause ({result.get('root_cause')} instead of {result['label']['root_cause']})")
+                  f"cause ({signed.get('root_cause')} instead of {signed['truth']}, signed in tx "
+                  f"{signed['tx'][:16]})")
         mined = slash(dao, attribution.who, amount, reputation, reason, evidence=proof, run_id=run_id)
         payload["tx"] = mined.ref()
         payload["slashed"] = {"agent": attribution.who, "amount": amount, "reputation": reputation}
     session.events.append(run_id, "attribution", payload)
+    session.commit_events()
     return payload
 
 

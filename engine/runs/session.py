@@ -15,9 +15,11 @@ from engine.contracts.token import locked_stake
 from engine.events import EventLog, RunEvent
 from engine.ledger.anchor import Anchor
 from engine.ledger.chain import Chain
+from engine.ledger.records import RESOLVE_TX, resolution_payload, run_digest
 from engine.ledger.verify import Expected, VerifyReport, verify_chain
 from engine.store.db import open_db, open_db_readonly, transaction
 from engine.runs.owner import current_owner, owner_is_gone
+from engine.store.errors import DatabaseUnusable
 from engine.store.runs import RunStore
 
 REPLAY_ECONOMY_FIELDS = ("balance", "stake", "locked", "reputation", "vote_weight")
@@ -41,6 +43,10 @@ def verify_database(db_path: Path, expect_genesis: str | None = None, expect_hea
         conn.close()
 
 
+class RunResultUntrusted(DatabaseUnusable):
+    """A run's stored result is not the one the DAO authority signed, or none was signed: nothing may act on it."""
+
+
 def iso_time(epoch_ms: int | None) -> str | None:
     """Epoch milliseconds as local `YYYY-MM-DD HH:MM:SS`."""
     from datetime import datetime
@@ -62,6 +68,7 @@ class Session:
         self.store = RunStore(self.conn)
         self.events = EventLog(self.store, self.clock)
         self.interrupt_orphaned_runs()
+        self._resolve_legacy_runs()
 
     def close(self) -> None:
         self.conn.close()
@@ -87,8 +94,55 @@ class Session:
         return interrupted
 
     def finish_run(self, run_id: str, status: str, result: dict) -> None:
-        with transaction(self.conn):
+        """Store the run's result and have the DAO authority sign it (`incident.resolve`) in the same SQLite
+        transaction; the block that mines it also commits every event of the run written so far."""
+        with self.chain.writing():
             self.store.finish_run(run_id, status, self.clock.now_ms(), result)
+            self._sign_result(run_id, result)
+
+    def _sign_result(self, run_id: str, result: dict) -> None:
+        payload = resolution_payload(self.store.stored_run(run_id), result)
+        tx, _ = self.chain.sign_and_mine_locked(self.wallets.keys[AUTHORITY], RESOLVE_TX, payload, gas_price=0)
+        receipt = self.chain.transaction(tx.hash)[1]
+        if not receipt.ok:  # the authority never re-signs a run with another root cause or truth
+            raise RunResultUntrusted(f"run {run_id}: the authority's resolution was refused: {receipt.revert_reason}")
+
+    def commit_events(self) -> None:
+        """Have a block commit the events written since the last one (those written after a run ended)."""
+        self.chain.mine(allow_empty=True)
+
+    def _resolve_legacy_runs(self) -> None:
+        """Runs finished before results were signed get signed once, as they are stored (trust on first use)."""
+        if not self.store.results_pending():
+            return
+        with self.chain.writing():
+            for run_id in self.store.finished_run_ids():
+                if not self.chain.signed_resolutions(run_id):
+                    self._sign_result(run_id, self.store.run(run_id)["result"] or {})
+            self.store.results_done()
+
+    def signed_result(self, run_id: str) -> dict:
+        """The run's result as the DAO authority signed it (status, root cause, truth, tx, block), after checking
+        that the stored run is the one signed. Raises RunResultUntrusted otherwise."""
+        stored = self.store.stored_run(run_id)
+        proven = self.chain.signed_resolutions(run_id) if stored else []
+        if not proven:
+            raise RunResultUntrusted(f"run {run_id} has no result signed on chain (incident.resolve): it is still "
+                                     "running, or it was not recorded by this database; nothing acts on it")
+        tx, height = proven[-1]
+        signed = {**tx.payload, "tx": tx.hash, "block": height}
+        if run_digest(stored) != signed["result_digest"]:
+            result = self.store.run(run_id)["result"] or {}
+            said = {"root cause": result.get("root_cause"), "label root cause": (result.get("label") or {}).get(
+                "root_cause"), "status": self.store.run(run_id)["status"]}
+            wanted = {"root cause": signed.get("root_cause"), "label root cause": signed.get("truth"),
+                      "status": signed["status"]}
+            changed = [f"{k} {said[k]!r} stored, {wanted[k]!r} signed" for k in said if said[k] != wanted[k]]
+            raise RunResultUntrusted(
+                f"run {run_id}: the stored result is not the one the DAO authority signed in tx {tx.hash[:16]} "
+                f"(block {height}){': ' + '; '.join(changed) if changed else ''}; nothing acts on an edited "
+                "result (run `rca-tui chain verify` to see what else changed)")
+        return signed
 
     def runs(self) -> list[dict]:
         return self.store.runs()

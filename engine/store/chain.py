@@ -31,7 +31,8 @@ class StoredBlock:
     header: BlockHeader
     stored_hash: str
     txs: list[StoredTx]
-    seal: str | None  # the sealer's signature over the block hash (None if the row is missing)
+    seal: str | None  # the sealer's signature over the block hash and events root (None if the row is missing)
+    events_root: str | None = None  # Merkle root of the run events this block committed (None before v4)
 
 
 class ChainStore:
@@ -52,17 +53,21 @@ class ChainStore:
         return {row["address"]: row["name"] for row in self.db["names"].rows}
 
     # ---- writes of a mined block ---------------------------------------------------------------------------
-    def insert_block(self, header: BlockHeader, seal: str) -> None:
+    def insert_block(self, header: BlockHeader) -> None:
         self.conn.execute(
             "INSERT INTO blocks (height, hash, prev_hash, merkle_root, state_root, timestamp, tx_count, chain_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (header.height, header.hash, header.prev_hash, header.merkle_root, header.state_root, header.timestamp,
              header.tx_count, header.chain_id),
         )
-        self.save_seal(header.height, seal)
 
-    def save_seal(self, height: int, seal: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO seals (height, signature) VALUES (?, ?)", (height, seal))
+    def save_seal(self, height: int, seal: str, events_root: str | None = None) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO seals (height, signature, events_root) VALUES (?, ?, ?)",
+                          (height, seal, events_root))
+
+    def seal_of(self, height: int) -> tuple[str, str | None] | None:
+        """The block's seal and the events root it signs."""
+        return self.conn.execute("SELECT signature, events_root FROM seals WHERE height = ?", (height,)).fetchone()
 
     def seals_pending(self) -> bool:
         return self.conn.execute("SELECT 1 FROM meta WHERE key = ?", (SEALS_PENDING,)).fetchone() is not None
@@ -150,6 +155,13 @@ class ChainStore:
         row = self.conn.execute("SELECT hash FROM blocks WHERE height = ?", (height,)).fetchone()
         return row[0] if row else None
 
+    def tx_hashes_naming_run(self, tx_type: str, run_id: str) -> list[str]:
+        """Mined txs of `tx_type` whose payload names `run_id`, oldest first."""
+        rows = self.conn.execute("SELECT hash FROM transactions WHERE tx_type = ? AND"
+                                 " json_extract(payload, '$.run_id') = ? ORDER BY block_height, position",
+                                 (tx_type, run_id))
+        return [r[0] for r in rows]
+
     def merkle_root(self, height: int) -> str:
         return self.conn.execute("SELECT merkle_root FROM blocks WHERE height = ?", (height,)).fetchone()[0]
 
@@ -157,13 +169,13 @@ class ChainStore:
         """Every block from genesis with its transactions and receipt rows, streamed in two ordered cursors."""
         txs = self._stored_txs()
         pending = next(txs, None)
-        for row in self.conn.execute("SELECT b.*, s.signature AS seal FROM blocks b"
+        for row in self.conn.execute("SELECT b.*, s.signature AS seal, s.events_root FROM blocks b"
                                      " LEFT JOIN seals s ON s.height = b.height ORDER BY b.height"):
             block_txs = []
             while pending is not None and pending[0] == row["height"]:
                 block_txs.append(pending[1])
                 pending = next(txs, None)
-            yield StoredBlock(_header(row), row["hash"], block_txs, row["seal"])
+            yield StoredBlock(_header(row), row["hash"], block_txs, row["seal"], row["events_root"])
 
     def _stored_txs(self) -> Iterator[tuple[int, StoredTx]]:
         cursor = self.conn.execute(

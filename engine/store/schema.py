@@ -12,9 +12,10 @@ from sqlite_utils import Database
 
 from engine.store.errors import DatabaseUnusable, SchemaTooNew
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SNAPSHOTS_PENDING = "economy_snapshots_pending"  # meta key: v2 added snapshots to a chain mined without them
 SEALS_PENDING = "seals_pending"  # meta key: v3 added block seals to a chain mined without them
+RESULTS_PENDING = "run_results_pending"  # meta key: v4 added signed run results to runs finished without them
 
 
 V1_TABLES = (
@@ -82,8 +83,26 @@ def _v3_seals_nonces_owners(db: Database) -> None:
         db["runs"].add_column("owner", str)
 
 
+def _v4_event_commits(db: Database) -> None:
+    """Run events committed by the sealer: each block's seal signs its hash together with the Merkle root of the
+    run events written up to it (`seals.events_root`), and `event_commits` lists the hash of every event a block
+    committed. `events.committed_in` only finds the events still waiting for a block. Events and finished runs
+    from before v4 are committed by the first block mined after the migration."""
+    if "events_root" not in db["seals"].columns_dict:
+        db["seals"].add_column("events_root", str)
+    if "event_commits" not in db.table_names():
+        db["event_commits"].create({"run_id": str, "seq": int, "height": int, "hash": str}, pk=("run_id", "seq"),
+                                   not_null={"run_id", "seq", "height", "hash"})
+        db.execute("CREATE INDEX event_commits_by_height ON event_commits (height, run_id, seq)")
+    if "committed_in" not in db["events"].columns_dict:
+        db["events"].add_column("committed_in", int)
+        db.execute("CREATE INDEX events_pending ON events (run_id, seq) WHERE committed_in IS NULL")
+    if db.execute("SELECT COUNT(*) FROM runs WHERE status != 'running'").fetchone()[0]:
+        db["meta"].insert({"key": RESULTS_PENDING, "value": "1"}, replace=True)
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1_tables, _v2_economy_snapshots,
-                                                      _v3_seals_nonces_owners)  # [i]: version i → i+1
+                                                      _v3_seals_nonces_owners, _v4_event_commits)  # i → i+1
 
 
 def version(conn: sqlite3.Connection) -> int:

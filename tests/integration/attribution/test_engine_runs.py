@@ -140,6 +140,29 @@ def test_a_slash_is_once_per_run_and_agent_on_chain(tmp_path, monkeypatch, tiny_
     assert forced.receipt.status == "reverted"
     assert f"already slashed for run {run_id} by tx {first['tx']['tx']}" in forced.receipt.revert_reason
     assert _stakes(session) == stakes
-    other_run = slash(dao, attribution.who, 1, 0, "another run", run_id="another-run")
-    assert other_run.receipt.status == "success"
+    unresolved = slash(dao, attribution.who, 1, 0, "a run nobody resolved", run_id="another-run")
+    assert unresolved.receipt.status == "reverted"
+    assert "run another-run has no signed resolution" in unresolved.receipt.revert_reason
     assert session.verify().ok
+
+
+def test_an_edited_label_makes_the_slash_refuse_and_slashes_nobody(tmp_path, monkeypatch, tiny_model):
+    """The truth a slash acts on is the one the authority signed when the run ended: a label edited in
+    `runs.result` (here: made to agree with a right run's consensus, then a wrong one) is refused by name."""
+    import json
+
+    from engine.runs.session import RunResultUntrusted
+
+    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
+    session = Session(tmp_path / "rca.db")
+    result = run_incident(session, make_incident(), HeuristicReasoner())
+    run_id, truth = result["run_id"], result["label"]["root_cause"]
+    edited = {**result, "label": {**result["label"], "root_cause": "not-" + truth}}
+    session.conn.execute("UPDATE runs SET result = ? WHERE run_id = ?", (json.dumps(edited), run_id))
+    trajectory = run_trajectory(session, run_id)
+    attribution = attribute_run(session, run_id, model_name=str(tiny_model), trajectory=trajectory)
+    height, stakes = session.height, _stakes(session)
+    with pytest.raises(RunResultUntrusted, match=f"label root cause 'not-{truth}' stored, '{truth}' signed"):
+        slash_culprit(session, run_id, attribution, trajectory)
+    assert (session.height, _stakes(session)) == (height, stakes)
+    assert [f.what for f in session.verify().findings] == [f"run {run_id} result"]

@@ -1,0 +1,48 @@
+"""What the chain commits beside its transactions: the run events the console shows and the runs' results.
+
+* Every block's seal signs its hash together with the Merkle root of the run events written up to it (those of
+  its own hook included), so no event can be edited, dropped or slipped in once a block has committed it.
+* A run's result is signed by the DAO authority in an `incident.resolve` tx: a digest of the run's row, its
+  consensus root cause and the ground truth it was scored against. Slashes read the truth from there.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from engine.chain import merkle
+from engine.chain.types import canonical_json, sha256_hex
+
+RESOLVE_TX = "incident.resolve"
+
+
+def event_hash(stored: tuple) -> str:
+    """The hash a block commits for one event row (run_id, seq, kind, ts, block_height, payload JSON text)."""
+    return sha256_hex(canonical_json(list(stored[:6])))
+
+
+def events_root(hashes: list[str]) -> str:
+    return merkle.merkle_root(hashes)
+
+
+def seal_digest(block_hash: str, committed_events_root: str | None) -> bytes:
+    """What the sealer signs: the block hash, and since v4 the root of the events the block committed."""
+    if committed_events_root is None:  # a block sealed before events were committed
+        return bytes.fromhex(block_hash)
+    return hashlib.sha256(bytes.fromhex(block_hash) + bytes.fromhex(committed_events_root)).digest()
+
+
+def run_digest(stored_run: tuple) -> str:
+    """The digest an `incident.resolve` tx signs: the run's columns as stored (RUN_COLUMNS order)."""
+    return sha256_hex(canonical_json(list(stored_run)))
+
+
+def resolution_payload(stored_run: tuple, result: dict) -> dict:
+    """The `incident.resolve` payload for a run row and its result: its digest, status, root cause and truth."""
+    payload = {"run_id": stored_run[0], "status": stored_run[5], "result_digest": run_digest(stored_run)}
+    root_cause = result.get("root_cause")
+    truth = (result.get("label") or {}).get("root_cause")
+    if isinstance(root_cause, str) and root_cause:
+        payload["root_cause"] = root_cause
+    if isinstance(truth, str) and truth:
+        payload["truth"] = truth
+    return payload
