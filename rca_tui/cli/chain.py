@@ -104,7 +104,8 @@ def verify(db: DbOption = None, json_out: JsonOption = False,
     else:
         out(f"checked {report.blocks} blocks, {report.transactions} txs in {report.seconds:.2f} s")
         for finding in report.findings:
-            out(f"  block {finding.height}: {finding.what}: {finding.detail}")
+            where = "" if finding.height is None else f"block {finding.height}: "
+            out(f"  {where}{finding.what}: {finding.detail}")
         out("chain OK" if report.ok else f"chain FAILED verification ({len(report.findings)} findings)")
     if not report.ok:
         raise typer.Exit(int(ExitCode.VERIFY_FAILED))
