@@ -1,10 +1,11 @@
 """The world-state interface contracts and the VM program against; `engine.store.state` implements it on SQLite."""
 from __future__ import annotations
 
+import hashlib
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
-from engine.chain.types import Account
+from engine.chain.types import Account, canonical_json
 
 
 class WorldState(Protocol):
@@ -23,3 +24,15 @@ class WorldState(Protocol):
 
     def savepoint(self) -> AbstractContextManager[None]:
         """All writes inside either land together or are undone together."""
+
+
+def state_root(account_rows: Iterable[tuple], storage_rows: Iterable[tuple]) -> str:
+    """sha256 over every account (address, balance, nonce, stake, reputation) in address order, then every
+    contract-storage row (contract, key, JSON text) in (contract, key) order."""
+    digest = hashlib.sha256()
+    for row in account_rows:
+        digest.update(canonical_json(list(row)).encode())
+    digest.update(b"|storage|")
+    for row in storage_rows:
+        digest.update(canonical_json(list(row)).encode())
+    return digest.hexdigest()

@@ -36,18 +36,23 @@ class Field:
         }[self.kind]
 
     def accepts(self, value: Any) -> bool:
-        is_int = type(value) is int and value <= MAX_INT
-        checks = {
-            "str": lambda: isinstance(value, str) and 0 < len(value) <= self.max_length,
-            "text": lambda: isinstance(value, str) and len(value) <= self.max_length,
-            "address": lambda: isinstance(value, str) and bool(ADDRESS.match(value)),
-            "int": lambda: is_int and value >= 0,
-            "positive": lambda: is_int and value > 0,
-            "choice": lambda: value in self.choices,
-            "object": lambda: isinstance(value, dict),
-            "list": lambda: isinstance(value, list),
-        }
-        return checks[self.kind]()
+        return _ACCEPTS[self.kind](self, value)
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int and value <= MAX_INT
+
+
+_ACCEPTS = {
+    "str": lambda f, v: isinstance(v, str) and 0 < len(v) <= f.max_length,
+    "text": lambda f, v: isinstance(v, str) and len(v) <= f.max_length,
+    "address": lambda f, v: isinstance(v, str) and bool(ADDRESS.match(v)),
+    "int": lambda f, v: _is_int(v) and v >= 0,
+    "positive": lambda f, v: _is_int(v) and v > 0,
+    "choice": lambda f, v: v in f.choices,
+    "object": lambda f, v: isinstance(v, dict),
+    "list": lambda f, v: isinstance(v, list),
+}
 
 
 def validate(tx_type: str, payload: Any, schema: dict[str, Field]) -> None:

@@ -16,7 +16,8 @@ from engine.clock import SystemClock
 from engine.ledger.anchor import Anchor, AnchorMissing
 from engine.ledger.economy import backfill_snapshots, economy_rows
 from engine.ledger.genesis import GENESIS_PREV_HASH, apply_genesis, config_of, genesis_digest
-from engine.ledger.mempool import Mempool, signed_by_sender
+from engine.ledger.memory_state import MemoryState
+from engine.ledger.mempool import Mempool, SignatureChecks, TxRejected, signed_by_sender
 from engine.ledger.records import RESOLVE_TX, event_hash, events_root, seal_digest
 from engine.ledger.vm import NotExecutable, apply_tx, gas_required
 from engine.store.chain import ChainStore
@@ -126,6 +127,18 @@ class Chain:
         self.mempool.admit(tx, self.state)
         return tx.hash
 
+    def submit_many(self, txs: list[Transaction]) -> list[TxRejected]:
+        """Admit txs in order, their signatures checked on worker threads meanwhile; returns the rejections."""
+        rejected, accounts = [], MemoryState(self.state)  # reads each sender's account once
+        with SignatureChecks() as signatures:
+            signatures.check([(tx, tx) for tx in txs])
+            for tx, signed in signatures.results():
+                try:
+                    self.mempool.admit(tx, accounts, signed)
+                except TxRejected as exc:
+                    rejected.append(exc)
+        return rejected
+
     def sign_and_mine(self, key: PrivateKey, tx_type: str, payload: dict, gas_price: int = 1,
                       hook: BlockHook | None = None) -> tuple[Transaction, Block]:
         """Sign the next tx of `key` and mine it, choosing the nonce under the write lock so that another
@@ -171,12 +184,14 @@ class Chain:
         candidates = self.mempool.take(max_txs)
         height, timestamp = self.height + 1, self.clock.now_ms()
         mined, receipts = [], []
+        block_state = MemoryState(self.state)
         for tx in candidates:
             try:
-                receipts.append(apply_tx(self.state, self.config, tx, height, timestamp))
+                receipts.append(apply_tx(block_state, self.config, tx, height, timestamp))
                 mined.append(tx)
             except NotExecutable as exc:
                 self.dropped.append((tx, str(exc)))
+        block_state.flush()
         header = BlockHeader(self.config.chain_id, height, self.tip_hash,
                              merkle.merkle_root([tx.hash for tx in mined]), self.state.state_root(),
                              timestamp, len(mined))

@@ -1,7 +1,10 @@
 """Admission checks: a transaction enters the pool only if it could execute; the checks never touch state."""
 from __future__ import annotations
 
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from enum import Enum
+from typing import Any, Iterator
 
 from engine.chain import crypto
 from engine.chain.config import MIN_GAS_PRICE, ChainConfig
@@ -42,15 +45,17 @@ class Mempool:
     def __len__(self) -> int:
         return len(self.pending)
 
-    def admit(self, tx: Transaction, state: WorldState) -> None:
-        self._check(tx, state)
+    def admit(self, tx: Transaction, state: WorldState, signed: bool | None = None) -> None:
+        """`signed`: the signature check's result when the caller already ran it (see `SignatureChecks`)."""
+        self._check(tx, state, signed)
         self.pending.append(tx)
         self._hashes.add(tx.hash)
         self._pending_nonce[tx.sender] = tx.nonce + 1
         self._reserved[tx.sender] = self._reserved.get(tx.sender, 0) + tx.gas_limit * tx.gas_price
 
     def next_nonce(self, address: str, state: WorldState) -> int:
-        return self._pending_nonce.get(address, state.get_account(address).nonce)
+        pending = self._pending_nonce.get(address)
+        return state.get_account(address).nonce if pending is None else pending
 
     def take(self, count: int | None = None) -> list[Transaction]:
         return self.pending[: count if count is not None else len(self.pending)]
@@ -65,7 +70,7 @@ class Mempool:
             self._pending_nonce[tx.sender] = tx.nonce + 1
             self._reserved[tx.sender] = self._reserved.get(tx.sender, 0) + tx.gas_limit * tx.gas_price
 
-    def _check(self, tx: Transaction, state: WorldState) -> None:
+    def _check(self, tx: Transaction, state: WorldState, signed: bool | None) -> None:
         def reject(code: RejectCode, detail: str) -> None:
             raise TxRejected(tx, code, detail)
 
@@ -83,7 +88,7 @@ class Mempool:
             validate_payload(tx.tx_type, tx.payload)
         except MalformedPayload as exc:
             reject(RejectCode.MALFORMED_PAYLOAD, str(exc))
-        if not signed_by_sender(tx):
+        if not (signed_by_sender(tx) if signed is None else signed):
             reject(RejectCode.BAD_SIGNATURE, f"signature does not verify for sender {tx.sender}")
         expected = self.next_nonce(tx.sender, state)
         if tx.nonce != expected:
@@ -104,6 +109,50 @@ def signed_by_sender(tx: Transaction) -> bool:
     try:
         if crypto.address_of(tx.public_key) != tx.sender:
             return False
-    except ValueError:
+        return crypto.verify(tx.public_key, tx.signature, tx.signing_digest())
+    except (TypeError, ValueError):
         return False
-    return crypto.verify(tx.public_key, tx.signature, tx.signing_digest())
+
+
+SIGNATURE_BATCH = 64  # small enough that every thread has work and the caller starts on the first results
+
+
+class SignatureChecks:
+    """Signature checks on worker threads: libsecp256k1 runs without the GIL, so they overlap with the caller's
+    own work (re-execution in verify, the stateful admission checks in mining). `check` queues (tx, tag) pairs;
+    `results` / `refused` wait for them."""
+
+    def __init__(self, threads: int | None = None):
+        self._pool = ThreadPoolExecutor(threads or min(4, os.cpu_count() or 1))
+        self._pending: list[tuple[Transaction, Any]] = []
+        self._futures: list[Future] = []
+
+    def __enter__(self) -> SignatureChecks:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+    def check(self, items: list[tuple[Transaction, Any]]) -> None:
+        self._pending.extend(items)
+        if len(self._pending) >= SIGNATURE_BATCH:
+            self._submit()
+
+    def _submit(self) -> None:
+        batch, self._pending = self._pending, []
+        self._futures.append(self._pool.submit(_signed, batch))
+
+    def results(self) -> Iterator[tuple[Any, bool]]:
+        """(tag, signed) for every tx queued, in order, each batch as soon as it is checked."""
+        if self._pending:
+            self._submit()
+        futures, self._futures = self._futures, []
+        for future in futures:
+            yield from future.result()
+
+    def refused(self) -> list[Any]:
+        return [tag for tag, signed in self.results() if not signed]
+
+
+def _signed(batch: list[tuple[Transaction, Any]]) -> list[tuple[Any, bool]]:
+    return [(tag, signed_by_sender(tx)) for tx, tag in batch]

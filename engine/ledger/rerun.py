@@ -9,10 +9,9 @@ from engine.chain.wellformed import field_problem
 from engine.contracts.registry import method_for, validate_payload
 from engine.contracts.schema import MalformedPayload
 from engine.ledger.genesis import apply_genesis, config_of
+from engine.ledger.memory_state import MemoryState
 from engine.ledger.vm import NotExecutable, apply_tx
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
-from engine.store.db import transaction
-from engine.store.state import SqliteState
 
 
 @dataclass(frozen=True)
@@ -22,21 +21,20 @@ class RerunBlock:
     refused: list[tuple[StoredTx, str]]  # txs the VM or the admission rules refuse, and why
 
 
-def rerun_blocks(store: ChainStore) -> Iterator[tuple[RerunBlock, SqliteState]]:
+def rerun_blocks(store: ChainStore) -> Iterator[tuple[RerunBlock, MemoryState]]:
     """Each stored block, what its transactions give when run again, and the scratch state after it."""
     genesis = store.genesis()
     config = config_of(genesis)
-    shadow = SqliteState.scratch()
-    with transaction(shadow.conn):
-        apply_genesis(shadow, genesis)
-        for block in store.stored_blocks():
-            receipts, refused = [], []
-            for stored in block.txs:
-                receipt, problem = _run_again(shadow, config, stored, block)
-                receipts.append(receipt)
-                if problem:
-                    refused.append((stored, problem))
-            yield RerunBlock(block, receipts, refused), shadow
+    shadow = MemoryState()
+    apply_genesis(shadow, genesis)
+    for block in store.stored_blocks():
+        receipts, refused = [], []
+        for stored in block.txs:
+            receipt, problem = _run_again(shadow, config, stored, block)
+            receipts.append(receipt)
+            if problem:
+                refused.append((stored, problem))
+        yield RerunBlock(block, receipts, refused), shadow
 
 
 def _run_again(shadow, config, stored: StoredTx, block: StoredBlock) -> tuple[Receipt | None, str | None]:

@@ -19,6 +19,7 @@ from engine.ledger.anchor import Pin
 from engine.ledger.economy import economy_rows
 from engine.ledger.findings import Finding
 from engine.ledger.genesis import GENESIS_PREV_HASH, genesis_digest
+from engine.ledger.mempool import SignatureChecks
 from engine.ledger.records import seal_digest
 from engine.ledger.rerun import RerunBlock, rerun_blocks
 from engine.ledger.verify_records import check_records
@@ -57,13 +58,18 @@ def verify_chain(conn: sqlite3.Connection, expected: Expected = Expected(),
                  on_block: Callable[[int], None] | None = None) -> VerifyReport:
     """Everything is read from one snapshot of the database, so a process writing meanwhile changes nothing."""
     started = time.perf_counter()
-    with read_snapshot(conn):
-        report = _verify(ChainStore(conn), expected, on_block)
+    with read_snapshot(conn), SignatureChecks() as signatures:
+        report = _verify(ChainStore(conn), expected, on_block, signatures)
+        for stored, height in signatures.refused():
+            report.findings.append(Finding(height, f"tx {stored.stored_hash[:16]} signature",
+                                           "signature does not verify over the stored fields"))
+    report.findings.sort(key=lambda f: (f.height is None, f.height or 0))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _verify(store: ChainStore, expected: Expected, on_block: Callable[[int], None] | None) -> VerifyReport:
+def _verify(store: ChainStore, expected: Expected, on_block: Callable[[int], None] | None,
+            signatures: SignatureChecks) -> VerifyReport:
     report = VerifyReport()
     genesis = store.genesis()
     if genesis is None:
@@ -75,6 +81,7 @@ def _verify(store: ChainStore, expected: Expected, on_block: Callable[[int], Non
     for rerun, shadow in rerun_blocks(store):
         block, height = rerun.block, rerun.block.header.height
         sealed_roots[height] = block.events_root
+        signatures.check([(stored.tx, (stored, height)) for stored in block.txs])
         _verify_block(report, rerun, previous_hash, genesis)
         _check(report, height, "state_root (re-executed)", shadow.state_root(), block.header.state_root)
         _check(report, height, "economy snapshot (re-executed)", economy_rows(shadow, addresses),
@@ -99,7 +106,7 @@ def _verify_block(report: VerifyReport, rerun: RerunBlock, previous_hash: str, g
     _check(report, height, "tx_count", len(block.txs), header.tx_count)
     _check_seal(report, block, genesis.get("sealer"))
     for stored in block.txs:
-        _verify_tx(report, height, stored)
+        _check(report, height, f"tx {stored.stored_hash[:16]} hash", stored.tx.hash, stored.stored_hash)
     for stored, problem in rerun.refused:
         report.findings.append(Finding(height, f"tx {stored.stored_hash[:16]} not executable", problem))
     if height == 0:
@@ -120,19 +127,6 @@ def _check_seal(report: VerifyReport, block: StoredBlock, sealer: str | None) ->
     elif sealer is None or not crypto.verify(sealer, block.seal, seal_digest(block.header.hash, block.events_root)):
         report.findings.append(Finding(height, "seal", "the seal is not the genesis sealer's signature over "
                                                        "this block's hash and events root"))
-
-
-def _verify_tx(report: VerifyReport, height: int, stored: StoredTx) -> None:
-    tx, label = stored.tx, f"tx {stored.stored_hash[:16]}"
-    _check(report, height, f"{label} hash", tx.hash, stored.stored_hash)
-    try:
-        signed = crypto.address_of(tx.public_key) == tx.sender and crypto.verify(tx.public_key, tx.signature,
-                                                                                 tx.signing_digest())
-    except (TypeError, ValueError):
-        signed = False
-    if not signed:
-        report.findings.append(Finding(height, f"{label} signature",
-                                       "signature does not verify over the stored fields"))
 
 
 def _check_receipt(report: VerifyReport, height: int, stored: StoredTx, receipt: Receipt) -> None:

@@ -179,14 +179,19 @@ class ChainStore:
 
     def _stored_txs(self) -> Iterator[tuple[int, StoredTx]]:
         cursor = self.conn.execute(
-            "SELECT t.*, r.tx_hash AS r_tx_hash, r.status AS r_status, r.gas_used AS r_gas_used,"
-            " r.gas_charged AS r_gas_charged, r.revert_reason AS r_revert_reason, r.events AS r_events"
+            "SELECT t.block_height, t.hash, t.chain_id, t.sender, t.to_addr, t.nonce, t.tx_type, t.payload,"
+            " t.gas_price, t.gas_limit, t.timestamp, t.public_key, t.signature, r.tx_hash, r.status, r.gas_used,"
+            " r.gas_charged, r.revert_reason, r.events"
             " FROM transactions t LEFT JOIN receipts r ON r.tx_hash = t.hash ORDER BY t.block_height, t.position")
-        for row in cursor:
-            receipt = None if row["r_tx_hash"] is None else {
-                "status": row["r_status"], "gas_used": row["r_gas_used"], "gas_charged": row["r_gas_charged"],
-                "revert_reason": row["r_revert_reason"], "events": row["r_events"]}
-            yield row["block_height"], StoredTx(_tx(row), row["hash"], receipt)
+        cursor.row_factory = None  # plain tuples: this runs once per tx of the chain
+        for (height, tx_hash, chain_id, sender, to, nonce, tx_type, payload, gas_price, gas_limit, timestamp,
+             public_key, signature, receipt_hash, status, gas_used, gas_charged, revert_reason, events) in cursor:
+            receipt = None if receipt_hash is None else {
+                "status": status, "gas_used": gas_used, "gas_charged": gas_charged, "revert_reason": revert_reason,
+                "events": events}
+            tx = Transaction(chain_id, sender, to, nonce, tx_type, json.loads(payload), gas_price, gas_limit,
+                             timestamp, public_key, signature)
+            yield height, StoredTx(tx, tx_hash, receipt)
 
 
 def _header(row: sqlite3.Row) -> BlockHeader:

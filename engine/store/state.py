@@ -5,14 +5,13 @@ upserts), and savepoints are not something sqlite-utils exposes.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from engine.chain.state import state_root
 from engine.chain.types import Account, canonical_json
-from engine.store.db import open_db
 
 ACCOUNT_COLUMNS = "address, balance, nonce, stake, reputation"
 
@@ -23,14 +22,25 @@ class SqliteState:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
 
-    @classmethod
-    def scratch(cls) -> SqliteState:
-        """An empty state in memory, for re-executing a chain beside the stored one."""
-        return cls(open_db(":memory:"))
-
     def get_account(self, address: str) -> Account:
+        return self.find_account(address) or Account(address)
+
+    def find_account(self, address: str) -> Account | None:
         row = self.conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE address = ?", (address,)).fetchone()
-        return Account(*row) if row else Account(address)
+        return Account(*row) if row else None
+
+    def storage_text(self, contract: str, key: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT value FROM contract_storage WHERE contract = ? AND key = ?", (contract, key)
+        ).fetchone()
+        return row[0] if row else None
+
+    def write_rows(self, accounts: list[Account], storage: list[tuple[str, str, str]]) -> None:
+        """Write whole account rows and (contract, key, JSON text) storage rows at once."""
+        self.conn.executemany(f"INSERT OR REPLACE INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                              [(a.address, a.balance, a.nonce, a.stake, a.reputation) for a in accounts])
+        self.conn.executemany("INSERT OR REPLACE INTO contract_storage (contract, key, value) VALUES (?, ?, ?)",
+                              storage)
 
     def has_account(self, address: str) -> bool:
         return self.conn.execute("SELECT 1 FROM accounts WHERE address = ?", (address,)).fetchone() is not None
@@ -53,10 +63,8 @@ class SqliteState:
         return [Account(*row) for row in self.conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY address")]
 
     def storage_get(self, contract: str, key: str, default: Any = None) -> Any:
-        row = self.conn.execute(
-            "SELECT value FROM contract_storage WHERE contract = ? AND key = ?", (contract, key)
-        ).fetchone()
-        return json.loads(row[0]) if row else default
+        text = self.storage_text(contract, key)
+        return json.loads(text) if text is not None else default
 
     def storage_set(self, contract: str, key: str, value: Any) -> None:
         self.conn.execute(
@@ -80,14 +88,8 @@ class SqliteState:
         self.conn.execute(f"RELEASE {name}")
 
     def state_root(self) -> str:
-        """sha256 over every account and every contract-storage row, in key order."""
-        digest = hashlib.sha256()
-        for row in self.conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY address"):
-            digest.update(canonical_json(list(row)).encode())
-        digest.update(b"|storage|")
-        for row in self.conn.execute("SELECT contract, key, value FROM contract_storage ORDER BY contract, key"):
-            digest.update(canonical_json(list(row)).encode())
-        return digest.hexdigest()
+        return state_root(self.conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY address"),
+                          self.conn.execute("SELECT contract, key, value FROM contract_storage ORDER BY contract, key"))
 
     def total_supply(self) -> int:
         row = self.conn.execute("SELECT COALESCE(SUM(balance + stake), 0) FROM accounts").fetchone()
