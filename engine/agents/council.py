@@ -57,27 +57,30 @@ def evidence_hash(evidence: dict) -> str:
     return hashlib.sha256(canonical_json(evidence).encode()).hexdigest()
 
 
+Action = tuple[str, str, dict]  # actor, tx_type, payload: one tx of a phase mined in one block
+
+
 def fund_gas(dao: DaoExecutor) -> list[Mined]:
     """The treasury, which collects all gas, pays an allowance to agents whose balance fell below the floor,
-    so an agent that keeps losing stake can still take part (with a falling reputation)."""
-    mined = []
+    so an agent that keeps losing stake can still take part (with a falling reputation). One block."""
+    actions = []
     for role in ROLES:
         balance = dao.chain.state.get_account(dao.wallets.address(role.key)).balance
         if balance < GAS_FLOOR:
-            mined.append(_reward(dao, role.key, GAS_FLOOR - balance, 0, "gas allowance"))
-    return mined
+            actions.append(_reward(dao, role.key, GAS_FLOOR - balance, 0, "gas allowance"))
+    return dao.act_all(actions)
 
 
 def top_up_stakes(dao: DaoExecutor) -> list[Mined]:
-    """Each agent keeps a stake that grows with its reputation (mABC-DAO design, auto-staking)."""
-    mined = []
+    """Each agent keeps a stake that grows with its reputation (mABC-DAO design, auto-staking). One block."""
+    actions = []
     for role in ROLES:
         account = dao.chain.state.get_account(dao.wallets.address(role.key))
         target = BASE_STAKE + STAKE_PER_REPUTATION * max(0, account.reputation - REPUTATION_BASELINE)
         missing = min(target - account.stake, account.balance - BALANCE_KEPT_FOR_GAS)
         if missing > 0:
-            mined.append(dao.act(role.key, "token.stake", {"amount": missing}))
-    return mined
+            actions.append((role.key, "token.stake", {"amount": missing}))
+    return dao.act_all(actions)
 
 
 def open_incident(dao: DaoExecutor, actor: str, incident_id: str, alert: dict) -> Mined:
@@ -115,47 +118,53 @@ def submit_solution(dao: DaoExecutor, actor: str, incident_id: str, proposal_id:
 def settle(dao: DaoExecutor, proposals: list[ProposalRecord], truth: str | None) -> list[Mined]:
     """Reward proposers and supporters who were right, slash those who were wrong.
 
-    Right means: matches the label when one is known; otherwise, the side the DAO's consensus took.
+    Right means: matches the label when one is known; otherwise, the side the DAO's consensus took. The whole
+    settlement is one block.
     """
-    mined = []
+    actions = []
     for record in proposals:
         correct = record.outcome == "passed" if truth is None else record.root_cause == truth
-        mined += _settle_proposer(dao, record, correct)
+        actions.append(_settle_proposer(dao, record, correct))
         for ballot, _ in record.ballots:
             if ballot.option == "abstain" or ballot.voter == record.proposer:
                 continue
             right = (ballot.option == "for") == correct
-            mined += _settle_voter(dao, ballot.voter, right, record.proposal_id)
-    return mined
+            actions.append(_settle_voter(dao, ballot.voter, right, record.proposal_id))
+    return dao.act_all(actions)
 
 
-def _settle_proposer(dao: DaoExecutor, record: ProposalRecord, correct: bool) -> list[Mined]:
+def _settle_proposer(dao: DaoExecutor, record: ProposalRecord, correct: bool) -> Action:
     if correct:
-        return [_reward(dao, record.proposer, PROPOSER_REWARD, PROPOSER_REPUTATION,
-                        f"proposal {record.proposal_id[:12]} on {record.root_cause} was right")]
-    return [slash(dao, record.proposer, WRONG_PROPOSER_SLASH, WRONG_PROPOSER_REPUTATION,
-                   f"proposal {record.proposal_id[:12]} on {record.root_cause} was wrong")]
+        return _reward(dao, record.proposer, PROPOSER_REWARD, PROPOSER_REPUTATION,
+                       f"proposal {record.proposal_id[:12]} on {record.root_cause} was right")
+    return _slash(dao, record.proposer, WRONG_PROPOSER_SLASH, WRONG_PROPOSER_REPUTATION,
+                  f"proposal {record.proposal_id[:12]} on {record.root_cause} was wrong")
 
 
-def _settle_voter(dao: DaoExecutor, voter: str, right: bool, proposal_id: str) -> list[Mined]:
+def _settle_voter(dao: DaoExecutor, voter: str, right: bool, proposal_id: str) -> Action:
     if right:
-        return [_reward(dao, voter, SUPPORTER_REWARD, SUPPORTER_REPUTATION,
-                        f"vote on {proposal_id[:12]} matched the outcome")]
-    return [slash(dao, voter, WRONG_SUPPORTER_SLASH, WRONG_SUPPORTER_REPUTATION,
-                   f"vote on {proposal_id[:12]} went against the outcome")]
+        return _reward(dao, voter, SUPPORTER_REWARD, SUPPORTER_REPUTATION,
+                       f"vote on {proposal_id[:12]} matched the outcome")
+    return _slash(dao, voter, WRONG_SUPPORTER_SLASH, WRONG_SUPPORTER_REPUTATION,
+                  f"vote on {proposal_id[:12]} went against the outcome")
 
 
-def _reward(dao: DaoExecutor, agent: str, amount: int, reputation: int, reason: str) -> Mined:
-    return dao.act(AUTHORITY, "token.reward", {"to": dao.wallets.address(agent), "amount": amount,
-                                               "reputation": reputation, "reason": reason})
+def _reward(dao: DaoExecutor, agent: str, amount: int, reputation: int, reason: str) -> Action:
+    return AUTHORITY, "token.reward", {"to": dao.wallets.address(agent), "amount": amount,
+                                       "reputation": reputation, "reason": reason}
 
 
 def slash(dao: DaoExecutor, agent: str, amount: int, reputation: int, reason: str,
-           evidence: dict | None = None, run_id: str | None = None) -> Mined:
+          evidence: dict | None = None, run_id: str | None = None) -> Mined:
     """With `run_id`, the token contract allows this slash once per (run, agent) and reverts a second one."""
+    return dao.act(*_slash(dao, agent, amount, reputation, reason, evidence, run_id))
+
+
+def _slash(dao: DaoExecutor, agent: str, amount: int, reputation: int, reason: str,
+           evidence: dict | None = None, run_id: str | None = None) -> Action:
     payload = {"target": dao.wallets.address(agent), "amount": amount, "reputation": reputation, "reason": reason}
     if run_id is not None:
         payload["run_id"] = run_id
     if evidence is not None:
         payload["evidence"] = evidence
-    return dao.act(AUTHORITY, "token.slash", payload)
+    return AUTHORITY, "token.slash", payload

@@ -79,31 +79,42 @@ class DaoExecutor:
 
     def act(self, actor: str, tx_type: str, payload: dict) -> Mined:
         """Sign as `actor`, admit, mine a block with it; raise ChainActionFailed if admission refuses it."""
+        return self.act_all([(actor, tx_type, payload)])[0]
+
+    def act_all(self, actions: list[tuple[str, str, dict]]) -> list[Mined]:
+        """Sign each (actor, tx_type, payload) and mine them all in one block (one phase of the protocol); if
+        admission refuses one, nothing is mined and ChainActionFailed names it."""
+        if not actions:
+            return []
         # the executor's settlement txs (rewards, slashes, allowances) are gas-free, as in the mABC-DAO design
-        gas_price = 0 if actor == AUTHORITY else 1
+        orders = [(self.wallets.keys[actor], tx_type, payload, 0 if actor == AUTHORITY else 1)
+                  for actor, tx_type, payload in actions]
+        actors = {self.wallets.address(actor): actor for actor, _, _ in actions}
         published: list[RunEvent] = []
         mined_receipts: list[Receipt] = []
 
         def write_events(block: Block, receipts: list[Receipt]) -> None:
             mined_receipts.extend(receipts)
-            published.extend(self._block_events(actor, block, receipts))
+            published.extend(self._block_events(actors, block, receipts))
             self.events.write(published)
 
         try:
-            tx, block = self.chain.sign_and_mine(self.wallets.keys[actor], tx_type, payload, gas_price, write_events)
+            txs, block = self.chain.sign_and_mine_all(orders, write_events)
         except TxRejected as exc:
-            self.events.append(self.run_id, "tx_rejected", {"agent": actor, "tx_type": tx_type,
-                                                            "code": exc.code.value, "detail": exc.detail})
+            self.events.append(self.run_id, "tx_rejected", {"agent": actors.get(exc.tx.sender, exc.tx.sender),
+                                                            "tx_type": exc.tx.tx_type, "code": exc.code.value,
+                                                            "detail": exc.detail})
             raise ChainActionFailed(str(exc)) from exc
         except ChainError as exc:
             raise ChainActionFailed(str(exc)) from exc
         self.events.publish(published)
-        return Mined(tx, mined_receipts[block.transactions.index(tx)], block)
+        return [Mined(tx, mined_receipts[block.transactions.index(tx)], block) for tx in txs]
 
-    def _block_events(self, actor: str, block: Block, receipts: list[Receipt]) -> list[RunEvent]:
+    def _block_events(self, actors: dict[str, str], block: Block, receipts: list[Receipt]) -> list[RunEvent]:
         make = self.events.make
         out: list[RunEvent] = []
         for tx, receipt in zip(block.transactions, receipts):
+            actor = actors.get(tx.sender, tx.sender)
             out.append(make(self.run_id, "tx_submitted", {
                 "agent": actor, "tx": tx.hash, "tx_type": tx.tx_type, "status": receipt.status,
                 "gas_used": receipt.gas_used, "revert_reason": receipt.revert_reason, "payload": tx.payload,

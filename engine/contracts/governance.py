@@ -74,7 +74,7 @@ def vote(ctx: CallContext, payload: dict) -> None:
     if outcome == "open":
         _save(ctx, proposal_id, record)
     else:
-        _close(ctx, proposal_id, record, outcome)
+        close(ctx, proposal_id, record, outcome)
 
 
 def finalize(ctx: CallContext, payload: dict) -> None:
@@ -82,7 +82,7 @@ def finalize(ctx: CallContext, payload: dict) -> None:
     record = _open_proposal(ctx, proposal_id)
     if ctx.height <= record["deadline_height"]:
         raise Revert(f"proposal {proposal_id} is open until block {record['deadline_height']}")
-    _close(ctx, proposal_id, record, "expired")
+    close(ctx, proposal_id, record, "expired")
 
 
 def tally(record: dict) -> dict:
@@ -114,7 +114,7 @@ def _open_proposal(ctx: CallContext, proposal_id: str) -> dict:
     return record
 
 
-def _close(ctx: CallContext, proposal_id: str, record: dict, outcome: str) -> None:
+def close(ctx: CallContext, proposal_id: str, record: dict, outcome: str) -> None:
     record["status"] = outcome
     _unlock(ctx, record["proposer"], record["stake"])
     for voter, ballot in record["votes"].items():

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from engine.chain.config import REASON_MAX_CHARS, TEXT_MAX_CHARS
-from engine.contracts import governance, sop, token
+from engine.contracts import governance, incidents, sop, token
 from engine.contracts.base import CallContext
 from engine.contracts.schema import Field, validate
 
@@ -48,9 +48,10 @@ REGISTRY: dict[str, Method] = {
                                          "option": Field("choice", choices=governance.OPTIONS),
                                          "stake": Field("positive"), "reason": TEXT}, 200),
     "gov.finalize": Method(governance.finalize, {"proposal_id": Field("str")}, 100),
-    "incident.resolve": Method(sop.resolve_run, {"run_id": Field("str"), "status": Field("str"),
-                                                 "result_digest": Field("str"), "root_cause": Field("str", required=False),
-                                                 "truth": Field("str", required=False)}, 100, settlement=True),
+    "incident.resolve": Method(incidents.resolve_run, {
+        "run_id": Field("str"), "status": Field("str"), "result_digest": Field("str"),
+        "incident_id": Field("str", required=False), "root_cause": Field("str", required=False),
+        "truth": Field("str", required=False)}, 100, settlement=True),
 }
 
 INTRINSIC_GAS = 100

@@ -62,26 +62,6 @@ def submit_solution(ctx: CallContext, payload: dict) -> None:
              engineer=ctx.sender, steps=len(payload["repair_steps"]))
 
 
-def resolution(state, run_id: str) -> dict | None:
-    """The authority's signed result of a run: status, result digest, root cause, truth, tx and height."""
-    return state.storage_get(NAME, f"resolved:{run_id}")
-
-
-def resolve_run(ctx: CallContext, payload: dict) -> None:
-    """The DAO authority signs a run's result. It may sign again (a result gains fields after the run, such as
-    the injected fault), but never with another root cause or another truth than it first signed."""
-    ctx.require_authority()
-    run_id = payload["run_id"]
-    first = resolution(ctx.state, run_id)
-    for name in ("root_cause", "truth"):
-        if first is not None and first.get(name) != payload.get(name):
-            raise Revert(f"run {run_id} was resolved with {name} {first.get(name)!r} by tx {first['tx']}; "
-                         f"a later resolution cannot change it to {payload.get(name)!r}", malicious=True)
-    record = {key: payload.get(key) for key in ("status", "result_digest", "root_cause", "truth")}
-    ctx.state.storage_set(NAME, f"resolved:{run_id}", {**record, "tx": ctx.tx.hash, "height": ctx.height})
-    ctx.emit(NAME, "IncidentResolved", run_id=run_id, **record)
-
-
 def require_state(ctx: CallContext, incident_id: str, *allowed: SOPState) -> dict:
     return _require(ctx, incident_id, *allowed)
 

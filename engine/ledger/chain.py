@@ -26,6 +26,7 @@ from engine.store.runs import RunStore
 from engine.store.state import SqliteState
 
 BlockHook = Callable[[Block, list[Receipt]], None]
+Order = tuple[PrivateKey, str, dict, int]  # key, tx_type, payload, gas_price
 
 
 class ChainError(RuntimeError):
@@ -143,15 +144,29 @@ class Chain:
                       hook: BlockHook | None = None) -> tuple[Transaction, Block]:
         """Sign the next tx of `key` and mine it, choosing the nonce under the write lock so that another
         process writing to the same database queues behind this one instead of reusing the nonce."""
-        with self.writing():
-            return self.sign_and_mine_locked(key, tx_type, payload, gas_price, hook)
+        txs, block = self.sign_and_mine_all([(key, tx_type, payload, gas_price)], hook)
+        return txs[0], block
 
-    def sign_and_mine_locked(self, key: PrivateKey, tx_type: str, payload: dict, gas_price: int = 1,
-                             hook: BlockHook | None = None) -> tuple[Transaction, Block]:
-        """`sign_and_mine` for a caller already inside `writing()`."""
-        tx = self.build_tx(key, tx_type, payload, gas_price=gas_price)
-        self.submit(tx)
-        return tx, self._mine_locked(None, hook)
+    def sign_and_mine_all(self, orders: list[Order], hook: BlockHook | None = None
+                          ) -> tuple[list[Transaction], Block]:
+        """Sign every (key, tx_type, payload, gas_price) in order and mine them together in one block (one phase
+        of the protocol: a settlement, the stake top-ups)."""
+        with self.writing():
+            return self.sign_and_mine_locked(orders, hook)
+
+    def sign_and_mine_locked(self, orders: list[Order], hook: BlockHook | None = None
+                             ) -> tuple[list[Transaction], Block]:
+        """`sign_and_mine_all` for a caller already inside `writing()`. Nothing stays in the mempool if any
+        order is refused or the block fails."""
+        txs: list[Transaction] = []
+        try:
+            for key, tx_type, payload, gas_price in orders:
+                txs.append(self.build_tx(key, tx_type, payload, gas_price=gas_price))
+                self.submit(txs[-1])
+            return txs, self._mine_locked(None, hook)
+        except BaseException:
+            self.mempool.remove(txs)
+            raise
 
     def mine(self, max_txs: int | None = None, hook: BlockHook | None = None,
              allow_empty: bool = False) -> Block | None:

@@ -11,6 +11,7 @@ import hashlib
 
 from engine.chain import merkle
 from engine.chain.types import canonical_json, sha256_hex
+from engine.contracts import sop
 
 RESOLVE_TX = "incident.resolve"
 
@@ -38,7 +39,8 @@ def run_digest(stored_run: tuple) -> str:
 
 def resolution_payload(stored_run: tuple, result: dict) -> dict:
     """The `incident.resolve` payload for a run row and its result: its digest, status, root cause and truth."""
-    payload = {"run_id": stored_run[0], "status": stored_run[5], "result_digest": run_digest(stored_run)}
+    payload = {"run_id": stored_run[0], "status": stored_run[5], "result_digest": run_digest(stored_run),
+               "incident_id": sop.incident_key(stored_run[1], stored_run[0])}
     root_cause = result.get("root_cause")
     truth = (result.get("label") or {}).get("root_cause")
     if isinstance(root_cause, str) and root_cause:

@@ -102,7 +102,7 @@ class Session:
 
     def _sign_result(self, run_id: str, result: dict) -> None:
         payload = resolution_payload(self.store.stored_run(run_id), result)
-        tx, _ = self.chain.sign_and_mine_locked(self.wallets.keys[AUTHORITY], RESOLVE_TX, payload, gas_price=0)
+        [tx], _ = self.chain.sign_and_mine_locked([(self.wallets.keys[AUTHORITY], RESOLVE_TX, payload, 0)])
         receipt = self.chain.transaction(tx.hash)[1]
         if not receipt.ok:  # the authority never re-signs a run with another root cause or truth
             raise RunResultUntrusted(f"run {run_id}: the authority's resolution was refused: {receipt.revert_reason}")

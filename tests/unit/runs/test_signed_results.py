@@ -1,0 +1,75 @@
+"""Every run's end is signed by the DAO authority (`incident.resolve`): the result's digest, its root cause and the
+truth it is scored against. The truth cannot be changed by a later resolution, slashes act only on runs resolved
+as wrong, and a run that died mid-vote has its open proposal abandoned so the stake it locked is free again."""
+import pytest
+
+from engine.agents import council
+from engine.agents.council import Ballot
+from engine.agents.dao import DaoExecutor
+from engine.clock import FixedClock
+from engine.contracts import governance, sop
+from engine.contracts.token import locked_stake
+from engine.ledger.records import RESOLVE_TX
+from engine.runs.session import RunResultUntrusted, Session
+
+
+def _session(tmp_path):
+    return Session(tmp_path / "rca.db", clock=FixedClock())
+
+
+def test_a_finished_run_is_signed_with_its_root_cause_and_truth(tmp_path):
+    session = _session(tmp_path)
+    run_id = session.create_run("case", None, "scripted", 0)
+    session.finish_run(run_id, "finished", {"root_cause": "cart", "label": {"root_cause": "redis"}})
+    signed = session.signed_result(run_id)
+    assert (signed["status"], signed["root_cause"], signed["truth"]) == ("finished", "cart", "redis")
+    assert session.chain.transaction(signed["tx"])[0].sender == session.chain.config.authority
+    assert session.verify().ok
+
+
+def test_a_later_resolution_cannot_change_the_truth(tmp_path):
+    session = _session(tmp_path)
+    run_id = session.create_run("case", None, "scripted", 0)
+    session.finish_run(run_id, "finished", {"root_cause": "cart", "label": {"root_cause": "redis"}})
+    session.finish_run(run_id, "finished", {"root_cause": "cart", "label": {"root_cause": "redis"}, "extra": 1})
+    with pytest.raises(RunResultUntrusted, match="cannot change it to 'cart'"):
+        session.finish_run(run_id, "finished", {"root_cause": "cart", "label": {"root_cause": "cart"}})
+    assert session.run(run_id)["result"]["label"]["root_cause"] == "redis"
+    assert session.verify().ok
+
+
+def test_a_slash_for_a_run_needs_the_run_resolved_as_wrong(tmp_path):
+    session = _session(tmp_path)
+    right = session.create_run("case", None, "scripted", 0)
+    session.finish_run(right, "finished", {"root_cause": "redis", "label": {"root_cause": "redis"}})
+    dao = DaoExecutor(session.chain, session.wallets, session.events, right)
+    council.top_up_stakes(dao)
+    refused = council.slash(dao, "fault_mapper", 10, 0, "no", run_id=right)
+    assert refused.receipt.status == "reverted" and "was resolved right" in refused.receipt.revert_reason
+    wrong = session.create_run("case", None, "scripted", 1)
+    session.finish_run(wrong, "finished", {"root_cause": "cart", "label": {"root_cause": "redis"}})
+    assert council.slash(dao, "fault_mapper", 10, 0, "yes", run_id=wrong).receipt.ok
+    session.commit_events()
+    assert session.verify().ok
+
+
+def test_a_run_that_ends_mid_vote_frees_the_stake_its_proposal_locked(tmp_path):
+    session = _session(tmp_path)
+    run_id = session.create_run("case", None, "scripted", 0)
+    incident = sop.incident_key("case", run_id)
+    dao = DaoExecutor(session.chain, session.wallets, session.events, run_id)
+    council.top_up_stakes(dao)
+    council.open_incident(dao, "alert_receiver", incident, {})
+    council.collect(dao, "data_detective", incident, {}, "evidence")
+    record = council.propose(dao, "probability_oracle", incident, "cart", "why", [])
+    council.vote(dao, record, Ballot("data_detective", "for", "agree"))
+    locked = {agent: locked_stake(session.chain.state, session.wallets.address(agent))
+              for agent in ("probability_oracle", "data_detective")}
+    assert locked == {"probability_oracle": council.PROPOSAL_STAKE, "data_detective": council.VOTE_STAKE}
+
+    session.finish_run(run_id, "interrupted", {"error": "the process died"})
+    assert governance.proposal(session.chain.state, record.proposal_id)["status"] == "abandoned"
+    assert all(locked_stake(session.chain.state, session.wallets.address(agent)) == 0 for agent in locked)
+    assert session.run_sop_status(run_id)["state"] == sop.SOPState.DATA_COLLECTED.value
+    assert session.chain.store.tx_hashes_naming_run(RESOLVE_TX, run_id)
+    assert session.verify().ok
