@@ -117,7 +117,7 @@ def slash_culprit(session, run_id: str, attribution: Attribution, trajectory: Tr
 
     Right or wrong is read from the run's result as the authority signed it (`incident.resolve`), never from the
     editable stored row: a stored result that differs from the signed one raises RunResultUntrusted."""
-    run_result(session, run_id)
+    run_result(session, run_id)  # an unknown run is RunNotFound, before anything else
     signed = session.signed_result(run_id)
     trajectory = trajectory or run_trajectory(session, run_id)
     view = soft_idg_view(trajectory, attribution, text_chars=STEP_TEXT)
