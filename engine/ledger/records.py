@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from engine.chain import merkle
 from engine.chain.types import canonical_json, sha256_hex
@@ -32,9 +33,23 @@ def seal_digest(block_hash: str, committed_events_root: str | None) -> bytes:
     return hashlib.sha256(bytes.fromhex(block_hash) + bytes.fromhex(committed_events_root)).digest()
 
 
+WALL_CLOCK_FIELDS = ("seconds",)  # how long a run took is measured, not decided: the same run may take longer
+
+
 def run_digest(stored_run: tuple) -> str:
-    """The digest an `incident.resolve` tx signs: the run's columns as stored (RUN_COLUMNS order)."""
-    return sha256_hex(canonical_json(list(stored_run)))
+    """The digest an `incident.resolve` tx signs: the run's columns as stored (RUN_COLUMNS order), its result
+    without wall-clock measurements, so the same run records the same chain on any machine."""
+    return sha256_hex(canonical_json([*stored_run[:8], _decided(stored_run[8])]))
+
+
+def _decided(result_text: str | None):
+    try:
+        result = json.loads(result_text) if result_text else None
+    except ValueError:
+        return result_text  # not JSON (edited by hand): digest the text itself
+    if isinstance(result, dict):
+        return {key: value for key, value in result.items() if key not in WALL_CLOCK_FIELDS}
+    return result
 
 
 def resolution_payload(stored_run: tuple, result: dict) -> dict:

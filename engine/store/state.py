@@ -37,10 +37,12 @@ class SqliteState:
 
     def write_rows(self, accounts: list[Account], storage: list[tuple[str, str, str]]) -> None:
         """Write whole account rows and (contract, key, JSON text) storage rows at once."""
-        self.conn.executemany(f"INSERT OR REPLACE INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+        self.conn.executemany(f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (address)"
+                              " DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce,"
+                              " stake = excluded.stake, reputation = excluded.reputation",
                               [(a.address, a.balance, a.nonce, a.stake, a.reputation) for a in accounts])
-        self.conn.executemany("INSERT OR REPLACE INTO contract_storage (contract, key, value) VALUES (?, ?, ?)",
-                              storage)
+        self.conn.executemany("INSERT INTO contract_storage (contract, key, value) VALUES (?, ?, ?)"
+                              " ON CONFLICT (contract, key) DO UPDATE SET value = excluded.value", storage)
 
     def has_account(self, address: str) -> bool:
         return self.conn.execute("SELECT 1 FROM accounts WHERE address = ?", (address,)).fetchone() is not None

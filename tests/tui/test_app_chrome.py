@@ -64,11 +64,11 @@ def cli() -> typer.Typer:
 
 def test_replay_headless_json_prints_the_state_at_a_step(story):
     db, run_id = story
-    result = CliRunner().invoke(cli(), ["replay", run_id, "--step", "40", "--headless", "--json", "--db", str(db)])
+    result = CliRunner().invoke(cli(), ["replay", run_id, "--step", "34", "--headless", "--json", "--db", str(db)])
     assert result.exit_code == 0, result.output
     state = json.loads(result.stdout)
-    assert state["cursor"] == 40 and state["sop"]["state"] == "Data_Collected"
-    assert state["log"][-1].startswith("#40 ")
+    assert state["cursor"] == 34 and state["sop"]["state"] == "Data_Collected"
+    assert state["log"][-1].startswith("#34 ")
 
 
 def test_replay_of_an_unknown_run_exits_not_found(story):

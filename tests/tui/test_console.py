@@ -10,11 +10,11 @@ async def test_console_shows_the_latest_run_in_every_pane(app, story):
     _, run_id = story
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert text_of(app, "#run-status") == f"run {run_id} · 110 events · block 30 · done"
-        assert text_of(app, "#agent-log").splitlines()[-1].startswith("#110  system      finish")
+        assert text_of(app, "#run-status") == f"run {run_id} · 96 events · block 16 · done"
+        assert text_of(app, "#agent-log").splitlines()[-1].startswith("#96   system      finish")
         sop = text_of(app, "#sop")
         assert "└▶  Solution" in sop and "Proposed ↺ Collected" in sop  # current state and the rejected proposal
-        assert "✗ #10 sop.solution" in sop  # the reverted tx with its reason
+        assert "✗ #4 sop.solution" in sop  # the reverted tx with its reason
         assert text_of(app, "#votes").splitlines()[-1] == "passed 4 votes"
         assert "for     █" in text_of(app, "#votes")
         assert len(text_of(app, "#leaderboard").splitlines()) == 7

@@ -36,25 +36,25 @@ async def test_replay_steps_seeks_and_matches_the_headless_state(app, story):
     db, run_id = story
     async with app.run_test(size=(80, 24)) as pilot:
         await open_replay(pilot)
-        assert text_of(app, "#replay-status") == f"{run_id} · event 0/110 · block - · ⏸ 1×"
+        assert text_of(app, "#replay-status") == f"{run_id} · event 0/96 · block - · ⏸ 1×"
         assert text_of(app, "#sop") == "no incident on chain yet"
         await pilot.press("right", "right")
-        assert text_of(app, "#replay-status").startswith(f"{run_id} · event 2/110")
+        assert text_of(app, "#replay-status").startswith(f"{run_id} · event 2/96")
         assert len(text_of(app, "#agent-log").splitlines()) == 2
         await pilot.press("left")
         assert len(text_of(app, "#agent-log").splitlines()) == 1
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert " · block 2 · " in text_of(app, "#replay-status")
         await pilot.press("g")
-        app.screen.query_one(Input).value = "#15"
+        app.screen.query_one(Input).value = "#9"
         await pilot.press("enter")
         expected = replay_state(Session(db), run_id, app.screen.cursor)
-        assert expected["block_height"] == 15 and expected["sop"]["state"] == "Data_Collected"
+        assert expected["block_height"] == 9 and expected["sop"]["state"] == "Data_Collected"
         assert "├▶  Data_Collected" in text_of(app, "#sop")
         assert text_of(app, "#votes").splitlines()[-1] == f"{expected['votes']['outcome']} 4 votes"
         assert text_of(app, "#agent-log").splitlines()[-1] == expected["log"][-1]
         await pilot.press("end")
-        assert text_of(app, "#replay-status").startswith(f"{run_id} · event 110/110 · block 30")
+        assert text_of(app, "#replay-status").startswith(f"{run_id} · event 96/96 · block 16")
 
 
 async def test_replay_play_pause_and_speed(app):
@@ -88,7 +88,7 @@ async def test_runs_list_opens_a_run_in_replay(app, story):
         await pilot.press("enter")
         await settle(pilot)
         assert type(app.screen).__name__ == "ReplayScreen"
-        assert text_of(app, "#replay-status").startswith(f"{run_id} · event 0/110")
+        assert text_of(app, "#replay-status").startswith(f"{run_id} · event 0/96")
 
 
 async def test_runs_case_prompt_reports_a_bad_folder(app, tmp_path):
