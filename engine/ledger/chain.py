@@ -17,7 +17,7 @@ from engine.ledger.anchor import Anchor, AnchorMissing
 from engine.ledger.economy import backfill_snapshots, economy_rows
 from engine.ledger.genesis import GENESIS_PREV_HASH, apply_genesis, config_of, genesis_digest
 from engine.ledger.memory_state import MemoryState
-from engine.ledger.mempool import Mempool, SignatureChecks, TxRejected, signed_by_sender
+from engine.ledger.mempool import Mempool, TxRejected, signatures_valid, signed_by_sender
 from engine.ledger.records import RESOLVE_TX, event_hash, events_root, seal_digest
 from engine.ledger.vm import NotExecutable, apply_tx, gas_required
 from engine.store.chain import ChainStore
@@ -129,15 +129,13 @@ class Chain:
         return tx.hash
 
     def submit_many(self, txs: list[Transaction]) -> list[TxRejected]:
-        """Admit txs in order, their signatures checked on worker threads meanwhile; returns the rejections."""
+        """Admit txs in order, their signatures checked on worker threads first; returns the rejections."""
         rejected, accounts = [], MemoryState(self.state)  # reads each sender's account once
-        with SignatureChecks() as signatures:
-            signatures.check([(tx, tx) for tx in txs])
-            for tx, signed in signatures.results():
-                try:
-                    self.mempool.admit(tx, accounts, signed)
-                except TxRejected as exc:
-                    rejected.append(exc)
+        for tx, signed in zip(txs, signatures_valid(txs)):
+            try:
+                self.mempool.admit(tx, accounts, signed)
+            except TxRejected as exc:
+                rejected.append(exc)
         return rejected
 
     def sign_and_mine(self, key: PrivateKey, tx_type: str, payload: dict, gas_price: int = 1,

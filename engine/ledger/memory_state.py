@@ -78,7 +78,8 @@ class MemoryState:
         if self._journal is not None:
             self._journal.append((table, key, table[key]))
         table[key] = value
-        self._dirty.add((id(table), key))
+        if self.backing is not None:
+            self._dirty.add((id(table), key))
 
     @contextmanager
     def savepoint(self, name: str = "tx") -> Iterator[None]:

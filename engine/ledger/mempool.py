@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
-from typing import Any, Iterator
+from functools import lru_cache
 
 from engine.chain import crypto
 from engine.chain.config import MIN_GAS_PRICE, ChainConfig
@@ -46,7 +46,7 @@ class Mempool:
         return len(self.pending)
 
     def admit(self, tx: Transaction, state: WorldState, signed: bool | None = None) -> None:
-        """`signed`: the signature check's result when the caller already ran it (see `SignatureChecks`)."""
+        """`signed`: the signature check's result when the caller already ran it (see `signatures_valid`)."""
         self._check(tx, state, signed)
         self.pending.append(tx)
         self._hashes.add(tx.hash)
@@ -114,45 +114,25 @@ def signed_by_sender(tx: Transaction) -> bool:
         return False
 
 
-SIGNATURE_BATCH = 64  # small enough that every thread has work and the caller starts on the first results
+PARALLEL_FROM = 64  # fewer signatures are checked inline: threads would cost more than they save
 
 
-class SignatureChecks:
-    """Signature checks on worker threads: libsecp256k1 runs without the GIL, so they overlap with the caller's
-    own work (re-execution in verify, the stateful admission checks in mining). `check` queues (tx, tag) pairs;
-    `results` / `refused` wait for them."""
-
-    def __init__(self, threads: int | None = None):
-        self._pool = ThreadPoolExecutor(threads or min(4, os.cpu_count() or 1))
-        self._pending: list[tuple[Transaction, Any]] = []
-        self._futures: list[Future] = []
-
-    def __enter__(self) -> SignatureChecks:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._pool.shutdown(cancel_futures=True)
-
-    def check(self, items: list[tuple[Transaction, Any]]) -> None:
-        self._pending.extend(items)
-        if len(self._pending) >= SIGNATURE_BATCH:
-            self._submit()
-
-    def _submit(self) -> None:
-        batch, self._pending = self._pending, []
-        self._futures.append(self._pool.submit(_signed, batch))
-
-    def results(self) -> Iterator[tuple[Any, bool]]:
-        """(tag, signed) for every tx queued, in order, each batch as soon as it is checked."""
-        if self._pending:
-            self._submit()
-        futures, self._futures = self._futures, []
-        for future in futures:
-            yield from future.result()
-
-    def refused(self) -> list[Any]:
-        return [tag for tag, signed in self.results() if not signed]
+def signatures_valid(txs: list[Transaction]) -> list[bool]:
+    """`signed_by_sender` of every tx, split over worker threads while the caller waits. libsecp256k1 runs without
+    the GIL, so the checks run side by side; the caller must not run Python meanwhile, or every check would queue
+    behind it for the GIL (which is why verify and mining check a block's signatures before executing it)."""
+    if len(txs) < PARALLEL_FROM:
+        return [signed_by_sender(tx) for tx in txs]
+    threads = _pool()._max_workers
+    size = -(-len(txs) // threads)
+    chunks = [txs[start:start + size] for start in range(0, len(txs), size)]
+    return [ok for chunk in _pool().map(_signed, chunks) for ok in chunk]
 
 
-def _signed(batch: list[tuple[Transaction, Any]]) -> list[tuple[Any, bool]]:
-    return [(tag, signed_by_sender(tx)) for tx, tag in batch]
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="signatures")
+
+
+def _signed(txs: list[Transaction]) -> list[bool]:
+    return [signed_by_sender(tx) for tx in txs]

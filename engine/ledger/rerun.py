@@ -10,6 +10,7 @@ from engine.contracts.registry import method_for, validate_payload
 from engine.contracts.schema import MalformedPayload
 from engine.ledger.genesis import apply_genesis, config_of
 from engine.ledger.memory_state import MemoryState
+from engine.ledger.mempool import signatures_valid
 from engine.ledger.vm import NotExecutable, apply_tx
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
 
@@ -19,6 +20,7 @@ class RerunBlock:
     block: StoredBlock
     receipts: list[Receipt | None]  # None where the tx could not run again (see `refused`)
     refused: list[tuple[StoredTx, str]]  # txs the VM or the admission rules refuse, and why
+    signed: list[bool]  # whether each tx's signature verifies for its sender
 
 
 def rerun_blocks(store: ChainStore) -> Iterator[tuple[RerunBlock, MemoryState]]:
@@ -29,12 +31,13 @@ def rerun_blocks(store: ChainStore) -> Iterator[tuple[RerunBlock, MemoryState]]:
     apply_genesis(shadow, genesis)
     for block in store.stored_blocks():
         receipts, refused = [], []
+        signed = signatures_valid([stored.tx for stored in block.txs])  # on threads, before executing (GIL)
         for stored in block.txs:
             receipt, problem = _run_again(shadow, config, stored, block)
             receipts.append(receipt)
             if problem:
                 refused.append((stored, problem))
-        yield RerunBlock(block, receipts, refused), shadow
+        yield RerunBlock(block, receipts, refused, signed), shadow
 
 
 def _run_again(shadow, config, stored: StoredTx, block: StoredBlock) -> tuple[Receipt | None, str | None]:

@@ -19,7 +19,6 @@ from engine.ledger.anchor import Pin
 from engine.ledger.economy import economy_rows
 from engine.ledger.findings import Finding
 from engine.ledger.genesis import GENESIS_PREV_HASH, genesis_digest
-from engine.ledger.mempool import SignatureChecks
 from engine.ledger.records import seal_digest
 from engine.ledger.rerun import RerunBlock, rerun_blocks
 from engine.ledger.verify_records import check_records
@@ -58,18 +57,14 @@ def verify_chain(conn: sqlite3.Connection, expected: Expected = Expected(),
                  on_block: Callable[[int], None] | None = None) -> VerifyReport:
     """Everything is read from one snapshot of the database, so a process writing meanwhile changes nothing."""
     started = time.perf_counter()
-    with read_snapshot(conn), SignatureChecks() as signatures:
-        report = _verify(ChainStore(conn), expected, on_block, signatures)
-        for stored, height in signatures.refused():
-            report.findings.append(Finding(height, f"tx {stored.stored_hash[:16]} signature",
-                                           "signature does not verify over the stored fields"))
+    with read_snapshot(conn):
+        report = _verify(ChainStore(conn), expected, on_block)
     report.findings.sort(key=lambda f: (f.height is None, f.height or 0))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _verify(store: ChainStore, expected: Expected, on_block: Callable[[int], None] | None,
-            signatures: SignatureChecks) -> VerifyReport:
+def _verify(store: ChainStore, expected: Expected, on_block: Callable[[int], None] | None) -> VerifyReport:
     report = VerifyReport()
     genesis = store.genesis()
     if genesis is None:
@@ -81,7 +76,6 @@ def _verify(store: ChainStore, expected: Expected, on_block: Callable[[int], Non
     for rerun, shadow in rerun_blocks(store):
         block, height = rerun.block, rerun.block.header.height
         sealed_roots[height] = block.events_root
-        signatures.check([(stored.tx, (stored, height)) for stored in block.txs])
         _verify_block(report, rerun, previous_hash, genesis)
         _check(report, height, "state_root (re-executed)", shadow.state_root(), block.header.state_root)
         _check(report, height, "economy snapshot (re-executed)", economy_rows(shadow, addresses),
@@ -105,8 +99,11 @@ def _verify_block(report: VerifyReport, rerun: RerunBlock, previous_hash: str, g
     _check(report, height, "prev_hash link", previous_hash, header.prev_hash)
     _check(report, height, "tx_count", len(block.txs), header.tx_count)
     _check_seal(report, block, genesis.get("sealer"))
-    for stored in block.txs:
+    for stored, signed in zip(block.txs, rerun.signed):
         _check(report, height, f"tx {stored.stored_hash[:16]} hash", stored.tx.hash, stored.stored_hash)
+        if not signed:
+            report.findings.append(Finding(height, f"tx {stored.stored_hash[:16]} signature",
+                                           "signature does not verify over the stored fields"))
     for stored, problem in rerun.refused:
         report.findings.append(Finding(height, f"tx {stored.stored_hash[:16]} not executable", problem))
     if height == 0:
