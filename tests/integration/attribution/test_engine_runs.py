@@ -1,6 +1,10 @@
 """Closing the loop: a fault-injected engine run -> labelled trajectory -> attribution -> on-chain slash."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +24,7 @@ from engine.runs.attribution import (
     slash_culprit,
 )
 from engine.runs.runner import run_incident
-from engine.runs.session import Session
+from engine.runs.session import RunResultUntrusted, Session
 from tests.unit.agents.conftest import make_incident
 
 _CORPUS = [
@@ -149,10 +153,6 @@ def test_a_slash_is_once_per_run_and_agent_on_chain(tmp_path, monkeypatch, tiny_
 def test_an_edited_label_makes_the_slash_refuse_and_slashes_nobody(tmp_path, monkeypatch, tiny_model):
     """The truth a slash acts on is the one the authority signed when the run ended: a label edited in
     `runs.result` (here: made to agree with a right run's consensus, then a wrong one) is refused by name."""
-    import json
-
-    from engine.runs.session import RunResultUntrusted
-
     monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
     session = Session(tmp_path / "rca.db")
     result = run_incident(session, make_incident(), HeuristicReasoner())
@@ -166,3 +166,9 @@ def test_an_edited_label_makes_the_slash_refuse_and_slashes_nobody(tmp_path, mon
         slash_culprit(session, run_id, attribution, trajectory)
     assert (session.height, _stakes(session)) == (height, stakes)
     assert [f.what for f in session.verify().findings] == [f"run {run_id} result"]
+    session.close()
+    done = subprocess.run([sys.executable, "-m", "rca_tui", "attribute", "--run", run_id, "--slash", "--model",
+                           str(tiny_model), "--db", str(tmp_path / "rca.db")], capture_output=True, text=True,
+                          env={**os.environ, "RCA_TUI_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"label root cause 'not-{truth}' stored, '{truth}' signed; nothing acts on an edited result" in done.stderr
