@@ -73,3 +73,22 @@ def test_a_run_that_ends_mid_vote_frees_the_stake_its_proposal_locked(tmp_path):
     assert session.run_sop_status(run_id)["state"] == sop.SOPState.DATA_COLLECTED.value
     assert session.chain.store.tx_hashes_naming_run(RESOLVE_TX, run_id)
     assert session.verify().ok
+
+
+def test_runs_finished_before_results_were_signed_are_signed_once_on_open(tmp_path):
+    """A v3 database has finished runs without `incident.resolve` and events no block committed; the v4 migration
+    marks them, and the next session signs each run as stored and commits the events (trust on first use)."""
+    from engine.store.schema import RESULTS_PENDING
+
+    session = _session(tmp_path)
+    run_id = session.create_run("legacy", None, "scripted", 0)
+    session.events.append(run_id, "run_started", {"incident": "legacy"})
+    session.store.finish_run(run_id, "finished", 0, {"root_cause": "cart", "label": {"root_cause": "redis"}})
+    session.conn.execute("INSERT INTO meta (key, value) VALUES (?, '1')", (RESULTS_PENDING,))
+    assert [f.what for f in session.verify().findings] == [f"run {run_id} event 1 (run_started)", f"run {run_id}"]
+    session.close()
+
+    reopened = _session(tmp_path)
+    assert reopened.signed_result(run_id)["truth"] == "redis"
+    assert reopened.verify().ok
+    assert not reopened.store.results_pending()
