@@ -6,8 +6,7 @@ Savepoints are an undo journal: a reverted contract call restores exactly the en
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from engine.chain.state import state_root
 from engine.chain.types import Account, canonical_json
@@ -81,19 +80,8 @@ class MemoryState:
         if self.backing is not None:
             self._dirty.add((id(table), key))
 
-    @contextmanager
-    def savepoint(self, name: str = "tx") -> Iterator[None]:
-        outer, self._journal = self._journal, []
-        try:
-            yield
-        except BaseException:
-            for table, key, previous in reversed(self._journal):
-                table[key] = previous
-            self._journal = outer
-            raise
-        if outer is not None:
-            outer.extend(self._journal)
-        self._journal = outer
+    def savepoint(self, name: str = "tx") -> _Savepoint:
+        return _Savepoint(self)
 
     def flush(self) -> None:
         """Write every changed account and storage row back to `backing`."""
@@ -108,3 +96,22 @@ class MemoryState:
             return self.backing.state_root()
         accounts = [(a.address, a.balance, a.nonce, a.stake, a.reputation) for a in self.accounts()]
         return state_root(accounts, [(*key, text) for key, text in sorted(self.storage_rows().items())])
+
+
+class _Savepoint:
+    """Writes inside land together, or an exception undoes them from the journal (a class, not a generator:
+    every transaction opens one)."""
+
+    def __init__(self, state: MemoryState):
+        self.state = state
+
+    def __enter__(self) -> None:
+        self.outer, self.state._journal = self.state._journal, []
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        journal, self.state._journal = self.state._journal, self.outer
+        if exc_type is not None:
+            for table, key, previous in reversed(journal):
+                table[key] = previous
+        elif self.outer is not None:
+            self.outer.extend(journal)
