@@ -1,4 +1,6 @@
-"""The world-state interface contracts and the VM program against; `engine.store.state` implements it on SQLite."""
+"""The world-state interface contracts and the VM program against, and the state root over it.
+
+`engine.store.state` implements it on SQLite, `engine.ledger.memory_state` in memory (over SQLite or alone)."""
 from __future__ import annotations
 
 import hashlib

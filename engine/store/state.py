@@ -1,7 +1,9 @@
 """The world state on SQLite: accounts and contract storage, with per-transaction savepoints.
 
-Raw SQL on purpose: every transaction the VM runs goes through these statements (the gas path alone is two
-upserts), and savepoints are not something sqlite-utils exposes.
+Mining executes a block on `engine.ledger.memory_state.MemoryState`, which reads through `find_account` /
+`storage_text` once per key and writes the block's changes back with `write_rows`; genesis runs on this class
+directly. Raw SQL on purpose: these statements run per key of every block, and savepoints are not something
+sqlite-utils exposes.
 """
 from __future__ import annotations
 
