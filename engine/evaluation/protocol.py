@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.evaluation.metrics import ac_at_k, avg_at_k
-from engine.evaluation.tamo import Fold, cross_validate, fault_type_scores, protocol_folds
+from engine.evaluation.tamo import Fold, cross_validate, fault_type_scores, fold_checkpoint, protocol_folds
 from engine.evaluation.splits import HELD_OUT_PROTOCOLS, CaseKey, held_out_splits
-from engine.stacking.ranker import FEATURE_SETS, fit_ranker
+from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, fit_ranker
 from engine.stacking.tools import FEATURES, CaseTools, with_tamo
 from engine.tamo.dataset import LabelledCase, dataset_features
 from engine.tamo.model import Inference, TrainConfig
@@ -154,6 +154,38 @@ def tamo_out_of_fold(protocol: str, scored: Path, cases: list[CaseTools], train_
     typed = [(case, inference) for case, inference in results if case.fault_type]
     return (_attach(cases, results), _attach(train_cases, train_results) if train_cases else None,
             fault_type_scores(typed) if typed else {})
+
+
+def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], train_dir: Path | None = None,
+                         train_cases: list[CaseTools] | None = None, folds: int = 5, cache_dir: Path | None = None,
+                         config: TrainConfig | None = None, workers: int = 1, scheduler: str | None = None,
+                         on_progress=None) -> list[tuple[CaseTools, list[str] | None]]:
+    """The seven agents' consensus on every held-out case, each split with its own TAMO (the checkpoint
+    :func:`tamo_out_of_fold` trained without the split's test cases) and the default stacked ranker fitted on the
+    split's training cases; without TAMO scores (`cache_dir` None), the agents' statistical ranking."""
+    import tempfile
+
+    from engine.evaluation.rca import evaluate_rca
+    from engine.runs.batch import AgentRanking
+
+    config = config or TrainConfig()
+    source = _source(scored) if protocol in HELD_OUT_PROTOCOLS else f"{_source(train_dir)} -> {_source(scored)}"
+    splits = splits_for(protocol, cases, train_cases, folds)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for number, (name, train, test) in enumerate(splits, start=1):
+            checkpoint = cache_dir and fold_checkpoint(cache_dir, source, [c.case_id for c in train],
+                                                       [c.case_id for c in test], config)
+            stacker = fit_ranker(train, FEATURE_SETS[DEFAULT_SET]).save(Path(tmp) / f"stacker-{number}.json") \
+                if checkpoint else None
+            ranking = AgentRanking(str(Path(tmp) / "agents.db"), str(scored), str(checkpoint or "none"),
+                                   str(stacker or "none"))
+            progress = on_progress and (lambda done, total, result, name=name: on_progress(
+                done, total, f"agents, {protocol} {name}: {result.case_id}"))
+            report = evaluate_rca(str(scored), ranking, progress, [c.case_id for c in test], workers, scheduler)
+            by_id = {case["case_id"]: case["ranking"] for case in report["cases"] if not case["error"]}
+            results += [(c, by_id.get(c.case_id)) for c in test]
+    return results
 
 
 def _attach(cases: list[CaseTools], results: list[tuple[LabelledCase, Inference]]) -> list[CaseTools]:

@@ -103,9 +103,11 @@ def _train_fold(job: _FoldJob) -> dict[str, Inference]:
     return inferences
 
 
-def fold_checkpoint(cache_dir: Path, fold: Fold, config: TrainConfig) -> Path | None:
-    """The cached model of a fold (trained by :func:`cross_validate`), or None when it was never trained."""
-    path = _fold_path(cache_dir, fold, config).with_suffix(".pt")
+def fold_checkpoint(cache_dir: Path, source: str, train: list[str], test: list[str],
+                    config: TrainConfig) -> Path | None:
+    """The cached model trained on the cases `train` for scoring `test` (by :func:`cross_validate`), or None when
+    it was never trained."""
+    path = _cache_path(cache_dir, source, train, test, config).with_suffix(".pt")
     return path if path.is_file() else None
 
 
@@ -122,8 +124,13 @@ def _read_fold(cache_dir: Path, fold: Fold, config: TrainConfig) -> dict[str, In
 
 
 def _fold_path(cache_dir: Path, fold: Fold, config: TrainConfig) -> Path:
-    key = json.dumps([code_version("tamo", "telemetry"), asdict(config), fold.source, sorted(c.features.case_id for c in fold.train),
-                      sorted(c.features.case_id for c in fold.test)], default=list)
+    return _cache_path(cache_dir, fold.source, [c.features.case_id for c in fold.train],
+                       [c.features.case_id for c in fold.test], config)
+
+
+def _cache_path(cache_dir: Path, source: str, train: list[str], test: list[str], config: TrainConfig) -> Path:
+    key = json.dumps([code_version("tamo", "telemetry"), asdict(config), source, sorted(train), sorted(test)],
+                     default=list)
     return Path(cache_dir) / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 

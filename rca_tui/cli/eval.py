@@ -36,6 +36,9 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
              test: Annotated[Path | None, typer.Option("--test", help="... and score this one (default: --dataset).")]
              = None,
              folds: Annotated[int, typer.Option("--folds", help="k for --protocol kfold.")] = 5,
+             agents: Annotated[bool, typer.Option("--agents", help="With --protocol: also run the seven agents on "
+                                                  "every held-out case, with the split's own TAMO and stacked "
+                                                  "ranker (the consensus row; slower).")] = False,
              save_stacker: Annotated[Path | None, typer.Option("--save-stacker", help="With --protocol / --train: "
                                                                "fit the stacked ranker on the training folder (or "
                                                                "all scored cases) and save it with a manifest.")]
@@ -57,7 +60,7 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
         from rca_tui.cli.protocol import run_protocols
 
         return run_protocols(dataset, protocol, train, test, folds, tamo, save_stacker, json_out, _with_progress,
-                             workers, dask_scheduler)
+                             workers, dask_scheduler, agents)
 
     from engine.evaluation.rca import evaluate_rca, flag_in_sample
     from engine.parallel import ParallelError

@@ -6,6 +6,7 @@ from pathlib import Path
 from rca_tui.cli.common import ExitCode, emit_json, fail, invocation, print_table, say
 
 ALL = ("kfold", "cross-system", "leave-fault-type-out")
+CONSENSUS = "consensus (the seven agents)"
 
 
 def protocol_names(protocol: str | None, train: Path | None) -> list[str]:
@@ -25,10 +26,11 @@ def protocol_names(protocol: str | None, train: Path | None) -> list[str]:
 
 def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None, test: Path | None, folds: int,
                   tamo_model: str | None, save_stacker: Path | None, json_out: bool, progress, workers: int = 1,
-                  scheduler: str | None = None) -> None:
+                  scheduler: str | None = None, agents: bool = False) -> None:
     """TAMO T2 is trained per split (cached) unless --tamo-model names a checkpoint or is 'none'."""
     from engine.config import settings
-    from engine.evaluation.protocol import per_fault_rows, pooled_results, table_rows, tamo_out_of_fold
+    from engine.evaluation.protocol import (agents_out_of_sample, per_fault_rows, pooled_results, table_rows,
+                                            tamo_out_of_fold)
     from engine.parallel import ParallelError
     from engine.provenance import write_manifest
     from engine.stacking.ranker import DEFAULT_METHOD, fit_ranker
@@ -55,9 +57,12 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                 scored_cases, training, fault_types[name] = progress(lambda p: tamo_out_of_fold(
                     name, scored, cases, train, train_cases, folds, settings().oof_cache, workers, scheduler, p))
             pooled = pooled_results(name, scored_cases, training, folds)
+            if agents:
+                pooled[CONSENSUS] = progress(lambda p: agents_out_of_sample(
+                    name, scored, scored_cases, train, training, folds, settings().oof_cache if per_fold else None,
+                    workers=workers, scheduler=scheduler, on_progress=p))
             rows += table_rows(name, pooled)
-            where += per_fault_rows(name, pooled, DEFAULT_METHOD if DEFAULT_METHOD in pooled else
-                                    "stacked (heuristic tools)")
+            where += [row for method in (CONSENSUS, DEFAULT_METHOD) for row in per_fault_rows(name, pooled, method)]
             fitted = fitted or (training or scored_cases)
     except (TelemetryError, ParallelError) as exc:
         fail(str(exc))

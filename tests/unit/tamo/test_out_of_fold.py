@@ -33,6 +33,8 @@ def test_a_fold_is_trained_once_then_read_back_until_its_training_set_changes(sy
            [(c.features.case_id, [tuple(p) for p in i.ranking], i.fault_types) for c, i in first]
     stored = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert set(stored["train"]).isdisjoint(stored["inferences"])
-    assert fold_checkpoint(tmp_path, folds[0], quick_config) is not None
+    train, test = ([c.features.case_id for c in cases] for cases in (folds[0].train, folds[0].test))
+    assert fold_checkpoint(tmp_path, "syn", train, test, quick_config) is not None
+    assert fold_checkpoint(tmp_path, "other folder", train, test, quick_config) is None
     with pytest.raises(pytest.fail.Exception, match="retrained"):
         cross_validate(folds, replace(quick_config, seed=4), cache_dir=tmp_path)
