@@ -33,20 +33,6 @@ def case_key(case: LabelledCase) -> CaseKey:
     return CaseKey(case.features.case_id, case.features.system, case.fault_type or "?")
 
 
-def folds_by_case(cases: list[LabelledCase], k: int) -> list[list[int]]:
-    """k folds; within each system, cases are dealt round-robin in case-id order."""
-    return _indices(cases, "kfold", k)
-
-
-def folds_by_system(cases: list[LabelledCase]) -> list[list[int]]:
-    return _indices(cases, "cross-system")
-
-
-def _indices(cases: list[LabelledCase], protocol: str, k: int = 5) -> list[list[int]]:
-    position = {case.features.case_id: i for i, case in enumerate(cases)}
-    return [[position[c] for c in split.test] for split in held_out_splits([case_key(c) for c in cases], protocol, k)]
-
-
 @dataclass
 class Fold:
     """Train on `train`, score `test`; `source` names the folder(s) the cases come from (part of the cache key)."""
@@ -96,8 +82,9 @@ def _train_fold(job: _FoldJob) -> dict[str, Inference]:
     if job.path:
         path = Path(job.path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(_private(path.with_suffix(".pt")))
-        os.replace(_private(path.with_suffix(".pt")), path.with_suffix(".pt"))
+        checkpoint = path.with_suffix(".pt")
+        model.save(_private(checkpoint))
+        os.replace(_private(checkpoint), checkpoint)
         _write_atomically(path, json.dumps({"train": sorted(model.trained_on), "config": asdict(job.config),
                                             "inferences": {c: asdict(i) for c, i in inferences.items()}}))
     return inferences
@@ -205,7 +192,7 @@ def evaluation_report(cases: list[LabelledCase], config: TrainConfig, folds: int
                                  scheduler)
         report["variants"][name] = {
             "ranking": ranking_scores(results),
-            "fault_type": fault_type_scores(results),
+            "fault_type": None if scheme == "lfto" else fault_type_scores(results),  # T3 never saw the held-out type
             "inference_ms_mean": round(1000 * float(np.mean([inference.seconds for _, inference in results])), 2),
             "misses": [{"case": case.features.case_id, "truth": case.root_cause, "rank": rank_of(inference, case.root_cause),
                         "top1": inference.ranking[0][0]} for case, inference in results if rank_of(inference, case.root_cause)],

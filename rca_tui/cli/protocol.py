@@ -73,7 +73,8 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     if save_stacker:
         ranker = fit_ranker(fitted)
         path = ranker.save(save_stacker)
-        write_manifest(path, invocation(), None, str(train or scored), ranker.trained_on)
+        write_manifest(path, invocation(), None, str(train or scored), ranker.trained_on,
+                       [c.system for c in fitted])
         report["stacker"] = {"path": str(path), "features": list(ranker.features), "weights": ranker.weights,
                              "tamo_scores": f"out of fold ({names[0]})" if per_fold and ranker.uses_tamo else None}
     if json_out:

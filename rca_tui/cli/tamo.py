@@ -181,13 +181,17 @@ def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool, workers: 
 def _print_scores(report: dict) -> None:
     rows = []
     for name, variant in report["variants"].items():
+        types = variant["fault_type"] or {}  # none when each fold leaves a fault type out
         for system, scores in variant["ranking"].items():
             rows.append({"variant": name, "system": system, **scores,
-                         "type_acc": variant["fault_type"]["accuracy"] if system == "all" else None,
-                         "type_macro_f1": variant["fault_type"]["macro_f1"] if system == "all" else None})
+                         "type_acc": types.get("accuracy") if system == "all" else None,
+                         "type_macro_f1": types.get("macro_f1") if system == "all" else None})
     columns = ["variant", "system", "AC@1", "AC@3", "Avg@5", "cases", "type_acc", "type_macro_f1"]
     print_table(rows, columns, title=f"TAMO, {report['scheme']}")
     for name, variant in report["variants"].items():
+        if variant["fault_type"] is None:
+            say(f"{name}: no fault-type score (each fold holds out a type its T3 never saw)")
+            continue
         confusion = variant["fault_type"]["confusion"]
         print_table([{"true type": truth, **row} for truth, row in confusion.items()], ["true type", *confusion],
                     title=f"{name}: fault-type confusion (columns: guessed type)")
