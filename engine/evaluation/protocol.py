@@ -74,7 +74,8 @@ def evaluate_split(split: Split, seed: int = 0) -> dict[str, list[tuple[CaseTool
         f"random (seed {seed})": [(c, _random(seed)(train, c)) for c in test],
         "single signal (best on train)": [(c, _by_column(signal, c)) for c in test],
         "statistical ranking (current)": [(c, list(c.entities)) for c in test],
-        "TAMO T2 alone": [(c, _by_column("tamo", c) if _tamo_out_of_sample(c) else None) for c in test],
+        "TAMO T2 alone": [(c, _by_column("tamo_rank", c) if _tamo_out_of_sample(c) else None)  # T2's own order
+                          for c in test],
     }
     for label, features in FEATURE_SETS.items():
         if with_tamo or not any(f.startswith("tamo") for f in features):

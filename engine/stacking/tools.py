@@ -84,8 +84,8 @@ def dataset_tools(dataset: Path, tamo_checkpoint: Path | None = None, on_progres
     in_sample = set(in_sample_cases(Path(tamo_checkpoint), [r.case_id for r in refs])) if tamo_checkpoint else set()
     out = []
     for done, ref in enumerate(refs, start=1):
-        key = hashlib.sha256(json.dumps([TOOLS_VERSION, code_version("telemetry"), str(Path(dataset).resolve()), ref.case_id,
-                                         sha]).encode())
+        key = hashlib.sha256(json.dumps([TOOLS_VERSION, code_version("telemetry"), str(Path(dataset).resolve()),
+                                         ref.case_id, sha]).encode())
         path = cache / f"{key.hexdigest()[:24]}.json"
         if path.is_file():
             tools = CaseTools(**json.loads(path.read_text()))
