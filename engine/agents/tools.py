@@ -141,7 +141,7 @@ class Toolbox:
         if ranker.uses_tamo and self.tamo_checkpoint is None:
             raise ToolError(f"stacked ranker {self.stacker} needs TAMO T2 scores, and TAMO is off for this incident "
                             f"({self.choice.tamo_note}); give a TAMO checkpoint with --tamo-model")
-        tamo = self._tamo().rank(self.incident, self._tamo_model()) if ranker.uses_tamo else None
+        tamo = self._tamo().rank(self.incident, self._tamo_model(), self.signals) if ranker.uses_tamo else None
         tools = case_tools(self.incident, tamo, self.signals)
         z = ranker.scores(tools)
         p = np.exp(z - z.max())
@@ -153,7 +153,7 @@ class Toolbox:
 
     def tamo_rank(self, k: int = 5) -> dict:
         return {"ranking": [{"entity": e, "score": round(float(v), 4)} for e, v in self._tamo().rank(
-            self.incident, self._tamo_model())[:int(k)]]}
+            self.incident, self._tamo_model(), self.signals)[:int(k)]]}
 
     def tamo_causal_graph(self) -> dict:
         edges = self._tamo().causal_edges(self.incident, self._tamo_model())
