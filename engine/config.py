@@ -25,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_ROOT / "data"
 DEMO_DIR = DATA_DIR / "demo"
 TAMO_CHECKPOINT = DATA_DIR / "tamo" / "tamo-nezha.pt"
+DEFAULT_STACKER = DATA_DIR / "stacking" / "nezha-stacker.json"  # fitted on out-of-fold TAMO T2 scores
 ENGINE_RUNS_TRACER = DATA_DIR / "attribution" / "engine-runs-tracer.npz"
 THEMES_DIR = PROJECT_ROOT / "themes"
 
@@ -51,6 +52,11 @@ class Settings:
     @property
     def tamo_cache(self) -> Path:
         return self.cache_root / "tamo"
+
+    @property
+    def oof_cache(self) -> Path:
+        """TAMO models trained per fold and their out-of-fold scores (engine.evaluation.tamo)."""
+        return self.cache_root / "tamo-oof"
 
     @property
     def feature_cache(self) -> Path:

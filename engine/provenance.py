@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -25,18 +26,21 @@ class Manifest:
     seed: int | None
     data: str
     trained_on: tuple[str, ...]
+    systems: tuple[str, ...] = ()  # the systems of those cases: where the artefact may be used by default
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "trained_on": list(self.trained_on)}
+        return {**asdict(self), "trained_on": list(self.trained_on), "systems": list(self.systems)}
 
 
 def manifest_path(artefact: Path) -> Path:
     return Path(str(artefact) + MANIFEST_SUFFIX)
 
 
-def write_manifest(artefact: Path, command: str, seed: int | None, data: str, trained_on: list[str]) -> Manifest:
+def write_manifest(artefact: Path, command: str, seed: int | None, data: str, trained_on: list[str],
+                   systems: list[str] | tuple[str, ...] = ()) -> Manifest:
     artefact = Path(artefact)
-    manifest = Manifest(artefact.name, _sha256(artefact), command, seed, data, tuple(trained_on))
+    manifest = Manifest(artefact.name, file_sha256(artefact), command, seed, data, tuple(trained_on),
+                        tuple(sorted(set(systems))))
     manifest_path(artefact).write_text(json.dumps(manifest.to_dict(), indent=1) + "\n", encoding="utf-8")
     return manifest
 
@@ -49,7 +53,8 @@ def read_manifest(artefact: Path) -> Manifest | None:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return Manifest(str(raw["artefact"]), str(raw["sha256"]), str(raw["command"]), raw["seed"],
-                        str(raw["data"]), tuple(str(case) for case in raw["trained_on"]))
+                        str(raw["data"]), tuple(str(case) for case in raw["trained_on"]),
+                        tuple(str(system) for system in raw.get("systems", [])))
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ManifestError(f"{path}: not a manifest ({type(exc).__name__}: {exc}); expected the keys artefact, "
                             "sha256, command, seed, data, trained_on") from exc
@@ -61,7 +66,7 @@ def in_sample_warning(artefact: Path, case_id: str, what: str) -> str | None:
     manifest = read_manifest(artefact)
     if manifest is None:
         return f"{what} {artefact} has no manifest: cannot tell whether it was trained on {case_id}"
-    if manifest.sha256 != _sha256(artefact):
+    if manifest.sha256 != file_sha256(artefact):
         return f"{what} {artefact} differs from its manifest: cannot tell whether it was trained on {case_id}"
     if case_id in manifest.trained_on:
         return f"{what} {artefact.name} was trained on this case ({case_id}): its output here is in-sample"
@@ -74,5 +79,30 @@ def in_sample_cases(artefact: Path, case_ids: list[str]) -> list[str]:
     return [case for case in case_ids if manifest and case in manifest.trained_on]
 
 
-def _sha256(path: Path) -> str:
+def covers(artefact: Path, system: str) -> bool:
+    """Whether the artefact's manifest says it was fitted on cases of `system`."""
+    manifest = read_manifest(Path(artefact))
+    return bool(manifest and system in manifest.systems)
+
+
+def file_sha256(path: Path) -> str:
+    """The file's sha256, read once per (path, modification time, size) in a process: a run or an evaluation
+    checks its artefacts' manifests on every case without hashing them again."""
+    stat = Path(path).stat()
+    return _file_sha256(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=32)
+def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=8)
+def code_version(*packages: str) -> str:
+    """A hash of the engine's source files in `packages` (e.g. "tamo", "telemetry"): caches keyed by it are never
+    read back by code that would compute something else."""
+    engine = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for package in packages for p in engine.joinpath(package).rglob("*.py")):
+        digest.update(path.relative_to(engine).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,14 +1,15 @@
 """The tools the agents call over an incident's telemetry. Each returns plain JSON-able numbers."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 import networkx as nx
 
-from engine.config import TAMO_CHECKPOINT
-from engine.provenance import in_sample_warning
+from engine.config import DEFAULT_STACKER, TAMO_CHECKPOINT
+from engine.provenance import covers, in_sample_warning
 from engine.reasoners.base import ToolSpec
 from engine.telemetry import analysis
 from engine.telemetry.model import Incident
@@ -20,13 +21,15 @@ class ToolError(ValueError):
 
 
 class Toolbox:
-    """The tools over one incident. With `tamo_model` (a checkpoint path, or "default" for the bundled one), the
-    TAMO tools are offered too: T2's learned ranking and causal graph, T3's fault type and A's expert report."""
+    """The tools over one incident. With `tamo_model` (a checkpoint path, or "default": the bundled one where its
+    manifest lists the incident's system), the TAMO tools are offered too: T2's learned ranking and causal graph,
+    T3's fault type and A's expert report. With `stacker` (a path, or "default": the bundled one whenever TAMO is
+    on), rank_candidates orders the entities by the stacked ranker's learned weights over the tools' scores."""
 
-    def __init__(self, incident: Incident, tamo_model: str | None = None, stacker: Path | None = None):
+    def __init__(self, incident: Incident, tamo_model: str | None = None, stacker: str | Path | None = None):
         self.incident = incident
-        self.tamo_model = tamo_model
-        self.stacker = stacker  # a stacked ranker (engine.stacking): rank_candidates then orders by its weights
+        self.choice = choose_ranker(tamo_model, stacker, incident.system)
+        self.tamo_checkpoint, self.stacker = self.choice.tamo_checkpoint, self.choice.stacker
         self._tools: dict[str, tuple[ToolSpec, Callable[..., Any]]] = {
             "anomaly_overview": (ToolSpec("anomaly_overview", "Most anomalous entities per modality vs baseline",
                                           {"top": "how many per modality (default 5)"}), self.anomaly_overview),
@@ -46,7 +49,7 @@ class Toolbox:
             "propagation_path": (ToolSpec("propagation_path", "Call path from a root cause to the alerted entity",
                                           {"root": "service name"}), self.propagation_path),
         }
-        if tamo_model is not None:
+        if self.tamo_checkpoint is not None:
             self._tools.update({
                 "tamo_rank": (ToolSpec("tamo_rank", "TAMO T2: root-cause ranking from frequency-domain attention",
                                        {"k": "how many (default 5)"}), self.tamo_rank),
@@ -128,18 +131,18 @@ class Toolbox:
 
     def stacked_candidates(self) -> list[dict]:
         """The tools' per-entity scores combined with the stacked ranker's learned weights; score = its softmax
-        probability. TAMO T2 feeds it when the ranker was fitted with it and a checkpoint is offered."""
+        probability. TAMO T2 feeds it when the ranker was fitted with it."""
         import numpy as np
 
         from engine.stacking.ranker import load_ranker
         from engine.stacking.tools import case_tools
 
         ranker = load_ranker(Path(self.stacker))
-        wants_tamo = any(f.startswith("tamo") for f in ranker.features)
-        if wants_tamo and self.tamo_model is None:
-            raise ToolError(f"stacked ranker {self.stacker} needs TAMO T2 scores; give a TAMO checkpoint too")
-        tamo = self._tamo().rank(self.incident, self._tamo_checkpoint()) if wants_tamo else None
-        tools = case_tools(self.incident, tamo)
+        if ranker.uses_tamo and self.tamo_checkpoint is None:
+            raise ToolError(f"stacked ranker {self.stacker} needs TAMO T2 scores, and TAMO is off for this incident "
+                            f"({self.choice.tamo_note}); give a TAMO checkpoint with --tamo-model")
+        tamo = self._tamo().rank(self.incident, self._tamo_model(), self.signals) if ranker.uses_tamo else None
+        tools = case_tools(self.incident, tamo, self.signals)
         z = ranker.scores(tools)
         p = np.exp(z - z.max())
         p /= p.sum()
@@ -150,14 +153,14 @@ class Toolbox:
 
     def tamo_rank(self, k: int = 5) -> dict:
         return {"ranking": [{"entity": e, "score": round(float(v), 4)} for e, v in self._tamo().rank(
-            self.incident, self._tamo_checkpoint())[:int(k)]]}
+            self.incident, self._tamo_model(), self.signals)[:int(k)]]}
 
     def tamo_causal_graph(self) -> dict:
-        edges = self._tamo().causal_edges(self.incident, self._tamo_checkpoint())
+        edges = self._tamo().causal_edges(self.incident, self._tamo_model())
         return {"edges": [{"src": a, "dst": b, "weight": round(float(w), 4)} for a, b, w in edges[:15]]}
 
     def tamo_report(self) -> dict:
-        report = self._tamo().report(self.incident, self._tamo_checkpoint())
+        report = self._tamo().report(self.incident, self._tamo_model())
         return {"fault_type": report["fault_type"], "report": report["report"]}
 
     def _tamo(self):
@@ -165,23 +168,69 @@ class Toolbox:
 
         return api
 
-    def _tamo_checkpoint(self):
-        return self._tamo().load_model(self.tamo_checkpoint_path())
+    def _tamo_model(self):
+        return self._tamo().load_model(self.tamo_checkpoint)
 
-    def tamo_checkpoint_path(self) -> Path | None:
-        if self.tamo_model is None:
-            return None
-        return TAMO_CHECKPOINT if self.tamo_model == "default" else Path(self.tamo_model)
+    @property
+    def ranker(self) -> str:
+        """Which ranking the Probability Oracle starts from, in words (shown with every run)."""
+        return self.choice.description
 
     @cached_property
     def in_sample_warnings(self) -> list[str]:
         """Which trained artefacts this run uses were fitted on this very incident."""
-        artefacts = [(self.tamo_checkpoint_path(), "TAMO checkpoint"), (self.stacker, "stacked ranker")]
-        warnings = [in_sample_warning(Path(path), self.incident.case_id, what) for path, what in artefacts
-                    if path is not None and Path(path).is_file()]
+        warnings = [in_sample_warning(path, self.incident.case_id, what) for path, what in self.choice.artefacts
+                    if path.is_file()]
         return [warning for warning in warnings if warning]
 
     def propagation_path(self, root: str) -> dict:
         """The alerted entity's call chain down to the root cause (callers first)."""
         path = analysis.propagation_path(self.incident, self._entity(root))
         return {"root": root, "alerted": self.incident.alert.entity, "path": list(reversed(path))}
+
+
+@dataclass(frozen=True)
+class RankerChoice:
+    tamo_checkpoint: Path | None
+    tamo_note: str  # why TAMO is on or off
+    stacker: Path | None
+
+    @property
+    def description(self) -> str:
+        if self.stacker is not None:
+            over = f"the heuristic signals and TAMO T2 ({self.tamo_checkpoint.name})" if self.tamo_checkpoint \
+                else "the heuristic signals"
+            return f"stacked ranker {self.stacker.name} over {over}"
+        if self.tamo_checkpoint is not None:
+            return f"statistical ranking blended with TAMO T2 ({self.tamo_checkpoint.name})"
+        return f"statistical ranking ({self.tamo_note})"
+
+    @property
+    def artefacts(self) -> list[tuple[Path, str]]:
+        return [(path, what) for path, what in ((self.tamo_checkpoint, "TAMO checkpoint"),
+                                                (self.stacker, "stacked ranker")) if path is not None]
+
+
+def choose_ranker(tamo_model: str | None, stacker: str | Path | None, system: str) -> RankerChoice:
+    """`tamo_model` / `stacker`: None or "none" (off), "default" or a path. The default TAMO checkpoint is used
+    only for the systems its manifest lists; the default stacker only when TAMO is on."""
+    checkpoint, note = _tamo_for(tamo_model, system)
+    if stacker in (None, "none"):
+        chosen = None
+    elif stacker == "default":
+        chosen = DEFAULT_STACKER if checkpoint is not None and DEFAULT_STACKER.is_file() else None
+    else:
+        chosen = Path(stacker)
+    return RankerChoice(checkpoint, note, chosen)
+
+
+def _tamo_for(tamo_model: str | None, system: str) -> tuple[Path | None, str]:
+    if tamo_model in (None, "none"):
+        return None, "TAMO off"
+    if tamo_model != "default":
+        return Path(tamo_model), f"TAMO checkpoint {tamo_model}"
+    if not TAMO_CHECKPOINT.is_file():
+        return None, f"TAMO off: no bundled checkpoint at {TAMO_CHECKPOINT}"
+    if not covers(TAMO_CHECKPOINT, system):
+        return None, f"TAMO off: the bundled checkpoint was not trained on {system} incidents"
+    return TAMO_CHECKPOINT, f"bundled TAMO checkpoint {TAMO_CHECKPOINT.name}"

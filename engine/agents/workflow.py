@@ -73,6 +73,7 @@ class Workflow:
             raise
         result["seconds"] = round(time.perf_counter() - started, 3)
         result["warnings"] = toolbox.in_sample_warnings
+        result["ranker"] = toolbox.ranker
         self.session.events.append(run_id, "run_finished", {"root_cause": result["root_cause"],
                                                             "status": result["status"]})
         self.session.finish_run(run_id, result["status"], result)
@@ -101,7 +102,7 @@ class _Run:
         self.emit("run_started", {"incident": self.incident.case_id, "system": self.incident.system,
                                   "alert": self.alert, "entities": len(self.incident.entities),
                                   "missing": self.incident.missing, "reasoner": self.reasoner.name,
-                                  "warnings": self.toolbox.in_sample_warnings})
+                                  "warnings": self.toolbox.in_sample_warnings, "ranker": self.toolbox.ranker})
         council.fund_gas(self.dao)
         council.top_up_stakes(self.dao)
         for role in INVESTIGATORS:

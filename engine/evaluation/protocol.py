@@ -1,65 +1,46 @@
 """The generalisation protocol: every tuned or trained ranker is scored only on cases it was not fitted on.
 
-Splits over a list of :class:`CaseTools` (the tools' per-entity scores, computed once per case):
-
-* ``kfold``                k folds over cases, dealt round-robin within each system;
-* ``cross-system``         fit on every other system, score one;
-* ``leave-fault-type-out`` fit on every other fault type, score one (cases without a fault type are skipped);
-* ``train-test``           fit on one folder, score another (``synthetic`` is this with a synthetic training folder).
+Splits over a list of :class:`CaseTools` (the tools' per-entity scores, computed once per case), as
+:mod:`engine.evaluation.splits` defines them (kfold, cross-system, leave-fault-type-out), or ``train-test``: fit on
+one folder, score another (``synthetic`` is this with a synthetic training folder).
 
 Rows: trivial rankers (random; the single signal that was best on the training cases), the current statistical
-ranking (no fitting), TAMO T2 from a checkpoint (only on cases its manifest does not list), and the stacked
-ranker fitted on the training split. The figures are pooled over the test folds.
+ranking (no fitting), TAMO T2 alone, and stacked rankers fitted on the training split (heuristic tools only;
+with TAMO T2 when every case of the split has an out-of-sample T2 score). TAMO T2 is out of sample either from a
+checkpoint whose manifest does not list the case, or from :func:`tamo_out_of_fold`: one TAMO trained per split, on
+the same cases as the stacker. The figures are pooled over the test folds.
 """
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-
-import numpy as np
+from collections.abc import Sequence
+from pathlib import Path
 
 from engine.evaluation.metrics import ac_at_k, avg_at_k
-from engine.stacking.ranker import NO_TAMO, fit_ranker
-from engine.stacking.tools import FEATURES, CaseTools
+from engine.evaluation.tamo import Fold, cross_validate, fault_type_scores, fold_checkpoint, protocol_folds
+from engine.evaluation.splits import HELD_OUT_PROTOCOLS, CaseKey, held_out_splits
+from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, fit_ranker
+from engine.stacking.tools import FEATURES, CaseTools, with_tamo
+from engine.tamo.dataset import LabelledCase, dataset_features
+from engine.tamo.model import Inference, TrainConfig
 
-PROTOCOLS = ("kfold", "cross-system", "leave-fault-type-out", "synthetic", "train-test")
+PROTOCOLS = (*HELD_OUT_PROTOCOLS, "synthetic", "train-test")
 SINGLE_SIGNALS = tuple(f for f in FEATURES if f.startswith("standing:"))
 Split = tuple[str, list[CaseTools], list[CaseTools]]  # (name, train, test)
 
 
-def kfold_splits(cases: list[CaseTools], k: int = 5) -> list[Split]:
-    folds: list[list[CaseTools]] = [[] for _ in range(k)]
-    by_system = defaultdict(list)
-    for case in cases:
-        by_system[case.system].append(case)
-    for members in by_system.values():
-        for position, case in enumerate(sorted(members, key=lambda c: c.case_id)):
-            folds[position % k].append(case)
-    return [(f"fold {i + 1}/{k}", [c for c in cases if c not in fold], fold) for i, fold in enumerate(folds) if fold]
-
-
-def group_out_splits(cases: list[CaseTools], key: Callable[[CaseTools], str], what: str) -> list[Split]:
-    groups = sorted({key(c) for c in cases if key(c) != "?"})
-    if len(groups) < 2:
-        return []
-    return [(f"{what}={g}", [c for c in cases if key(c) not in (g, "?")], [c for c in cases if key(c) == g])
-            for g in groups]
-
-
 def splits_for(protocol: str, cases: list[CaseTools], train: list[CaseTools] | None = None,
                folds: int = 5) -> list[Split]:
-    if protocol == "kfold":
-        return kfold_splits(cases, folds)
-    if protocol == "cross-system":
-        return group_out_splits(cases, lambda c: c.system, "system")
-    if protocol == "leave-fault-type-out":
-        return group_out_splits(cases, lambda c: c.fault_type, "fault")
     if protocol in ("synthetic", "train-test"):
         if not train:
             raise ValueError(f"protocol {protocol} needs a training folder (--train DIR)")
         return [(protocol, train, cases)]
-    raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    if protocol not in HELD_OUT_PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    by_id = {c.case_id: c for c in cases}
+    return [(split.name, [by_id[c] for c in split.train], [by_id[c] for c in split.test]) for split in
+            held_out_splits([CaseKey(c.case_id, c.system, c.fault_type) for c in cases], protocol, folds)]
 
 
 # ---- rankers: (train, test case) -> ranking, or None when the ranker cannot score that case out of sample -------
@@ -89,27 +70,37 @@ def evaluate_split(split: Split, seed: int = 0) -> dict[str, list[tuple[CaseTool
     name, train, test = split
     signal = best_single_signal(train) if train else SINGLE_SIGNALS[0]
     with_tamo = bool(train) and all(_tamo_out_of_sample(c) for c in train + test)
-    stacked = fit_ranker(train, NO_TAMO)
     out = {
         f"random (seed {seed})": [(c, _random(seed)(train, c)) for c in test],
         "single signal (best on train)": [(c, _by_column(signal, c)) for c in test],
         "statistical ranking (current)": [(c, list(c.entities)) for c in test],
-        "TAMO T2 alone": [(c, _by_column("tamo", c) if _tamo_out_of_sample(c) else None) for c in test],
-        "stacked (heuristic tools)": [(c, stacked.rank(c)) for c in test],
+        "TAMO T2 alone": [(c, _by_column("tamo_rank", c) if _tamo_out_of_sample(c) else None)  # T2's own order
+                          for c in test],
     }
-    if with_tamo:
-        full = fit_ranker(train, FEATURES)
-        out["stacked (heuristics + TAMO T2)"] = [(c, full.rank(c)) for c in test]
+    for label, features in FEATURE_SETS.items():
+        if with_tamo or not any(f.startswith("tamo") for f in features):
+            stacked = fit_ranker(train, features)
+            out[f"stacked ({label})"] = [(c, stacked.rank(c)) for c in test]
     return out
+
+
+def pooled_results(protocol: str, cases: list[CaseTools], train: list[CaseTools] | None = None, folds: int = 5,
+                   seed: int = 0) -> dict[str, list[tuple[CaseTools, list[str] | None]]]:
+    """Every ranker's out-of-sample ranking of every scored case, pooled over the protocol's splits."""
+    pooled: dict[str, list[tuple[CaseTools, list[str] | None]]] = defaultdict(list)
+    for split in splits_for(protocol, cases, train, folds):
+        for method, results in evaluate_split(split, seed).items():
+            pooled[method].extend(results)
+    return pooled
 
 
 def run_protocol(protocol: str, cases: list[CaseTools], train: list[CaseTools] | None = None, folds: int = 5,
                  seed: int = 0) -> list[dict]:
     """Pooled out-of-sample rows: one per ranker x system (and 'all')."""
-    pooled: dict[str, list[tuple[CaseTools, list[str] | None]]] = defaultdict(list)
-    for split in splits_for(protocol, cases, train, folds):
-        for method, results in evaluate_split(split, seed).items():
-            pooled[method].extend(results)
+    return table_rows(protocol, pooled_results(protocol, cases, train, folds, seed))
+
+
+def table_rows(protocol: str, pooled: dict[str, list[tuple[CaseTools, list[str] | None]]]) -> list[dict]:
     rows = []
     for method, results in pooled.items():
         groups = defaultdict(list)
@@ -134,18 +125,76 @@ def score_row(protocol: str, method: str, system: str,
                     "no checkpoint)" if skipped else ""}
 
 
-def per_fault_rows(protocol: str, cases: list[CaseTools], train: list[CaseTools] | None = None, folds: int = 5,
-                   method: str = "stacked (heuristic tools)") -> list[dict]:
+def per_fault_rows(protocol: str, pooled: dict[str, list[tuple[CaseTools, list[str] | None]]],
+                   method: str) -> list[dict]:
     """Where a ranker fails: its pooled AC@1 per system x fault type."""
-    pooled = []
-    for split in splits_for(protocol, cases, train, folds):
-        pooled.extend(evaluate_split(split)[method])
     groups = defaultdict(list)
-    for case, ranking in pooled:
+    for case, ranking in pooled.get(method, []):
         groups[f"{case.system} / {case.fault_type}"].append((case, ranking))
     return [score_row(protocol, method, name, members) for name, members in sorted(groups.items())]
 
 
-def mean_weights(cases: list[CaseTools]) -> dict[str, float]:
-    ranker = fit_ranker(cases, NO_TAMO)
-    return dict(zip(ranker.features, np.round(ranker.weights, 3).tolist()))
+def tamo_out_of_fold(protocol: str, scored: Path, cases: list[CaseTools], train_dir: Path | None = None,
+                     train_cases: list[CaseTools] | None = None, folds: int = 5, cache_dir: Path | None = None,
+                     workers: int = 1, scheduler: str | None = None, on_progress=None,
+                     config: TrainConfig | None = None) -> tuple[list[CaseTools], list[CaseTools] | None, dict]:
+    """`cases` (and `train_cases`) with TAMO T2's columns from models that never saw them: one TAMO trained per
+    split of the protocol (train-test / synthetic: on the whole training folder for the scored cases, k-fold within
+    it for the training cases); cached per fold. Also T3's fault-type scores on the same held-out cases."""
+    config = config or TrainConfig()
+    labelled = dataset_features(scored, workers=workers, scheduler=scheduler)
+    train_results = []
+    if protocol in HELD_OUT_PROTOCOLS:
+        folds_of = protocol_folds(labelled, protocol, folds, _source(scored))
+    else:
+        train_labelled = dataset_features(train_dir, workers=workers, scheduler=scheduler)
+        train_results = cross_validate(protocol_folds(train_labelled, "kfold", folds, _source(train_dir)), config,
+                                       on_progress, cache_dir, workers, scheduler)
+        folds_of = [Fold(protocol, train_labelled, labelled, f"{_source(train_dir)} -> {_source(scored)}")]
+    results = cross_validate(folds_of, config, on_progress, cache_dir, workers, scheduler)
+    # leaving a fault type out, T3 cannot name the held-out type: no fault-type score there
+    typed = [(case, inference) for case, inference in results if case.fault_type
+             and protocol != "leave-fault-type-out"]
+    return (_attach(cases, results), _attach(train_cases, train_results) if train_cases else None,
+            fault_type_scores(typed) if typed else {})
+
+
+def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], train_dir: Path | None = None,
+                         train_cases: list[CaseTools] | None = None, folds: int = 5, cache_dir: Path | None = None,
+                         config: TrainConfig | None = None, workers: int = 1, scheduler: str | None = None,
+                         on_progress=None) -> list[tuple[CaseTools, list[str] | None]]:
+    """The seven agents' consensus on every held-out case, each split with its own TAMO (the checkpoint
+    :func:`tamo_out_of_fold` trained without the split's test cases) and the default stacked ranker fitted on the
+    split's training cases; without TAMO scores (`cache_dir` None), the agents' statistical ranking."""
+    import tempfile
+
+    from engine.evaluation.rca import evaluate_rca
+    from engine.runs.batch import AgentRanking
+
+    config = config or TrainConfig()
+    source = _source(scored) if protocol in HELD_OUT_PROTOCOLS else f"{_source(train_dir)} -> {_source(scored)}"
+    splits = splits_for(protocol, cases, train_cases, folds)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for number, (name, train, test) in enumerate(splits, start=1):
+            checkpoint = cache_dir and fold_checkpoint(cache_dir, source, [c.case_id for c in train],
+                                                       [c.case_id for c in test], config)
+            stacker = fit_ranker(train, FEATURE_SETS[DEFAULT_SET]).save(Path(tmp) / f"stacker-{number}.json") \
+                if checkpoint else None
+            ranking = AgentRanking(str(Path(tmp) / "agents.db"), str(scored), str(checkpoint or "none"),
+                                   str(stacker or "none"))
+            progress = on_progress and (lambda done, total, result, name=name: on_progress(
+                done, total, f"agents, {protocol} {name}: {result.case_id}"))
+            report = evaluate_rca(str(scored), ranking, progress, [c.case_id for c in test], workers, scheduler)
+            by_id = {case["case_id"]: case["ranking"] for case in report["cases"] if not case["error"]}
+            results += [(c, by_id.get(c.case_id)) for c in test]
+    return results
+
+
+def _attach(cases: list[CaseTools], results: list[tuple[LabelledCase, Inference]]) -> list[CaseTools]:
+    by_id = {case.features.case_id: inference for case, inference in results}
+    return [with_tamo(c, by_id[c.case_id].ranking) if c.case_id in by_id else c for c in cases]
+
+
+def _source(folder: Path) -> str:
+    return str(Path(folder).resolve())

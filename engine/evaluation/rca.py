@@ -1,14 +1,10 @@
-"""RCA accuracy: AC@k and Avg@k over a dataset folder, per system and per fault type.
+"""RCA accuracy: AC@k and Avg@k over a dataset folder, per system and per fault type (`rca-tui eval rca`).
 
 AC@k and Avg@k as :mod:`engine.evaluation.metrics` defines them.
-Run as a benchmark: `python -m engine.evaluation.rca DATASET_DIR [DATASET_DIR ...] [--json]`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -114,8 +110,21 @@ def _row(name: str, members: Sequence[CaseResult]) -> dict:
     }
 
 
+def flag_in_sample(report: dict, in_sample: set[str]) -> None:
+    """Each row's `in_sample`: how many of its cases a trained artefact of the ranker was fitted on."""
+    for case in report["cases"]:
+        case["in_sample"] = case["case_id"] in in_sample
+    for row in report["table"]:
+        row["in_sample"] = sum(1 for case in report["cases"] if case["in_sample"] and _in_group(case, row["group"]))
+
+
+def _in_group(case: dict, group: str) -> bool:
+    return group in ("all", f"system={case['system']}", f"system={case['system']} fault={case['fault_type']}")
+
+
 def format_table(report: dict) -> str:
-    columns = ["group", "count", "failures", "AC@1", "AC@2", "AC@3", "AC@5", "Avg@3", "Avg@5", "load_s_per_case", "rank_s_per_case"]
+    columns = ["group", "count", "failures", "AC@1", "AC@2", "AC@3", "AC@5", "Avg@3", "Avg@5", "load_s_per_case",
+               "rank_s_per_case", *(["in_sample"] if "in_sample" in report["table"][0] else [])]
     widths = [max(len(c), *(len(str(row[c])) for row in report["table"])) for c in columns]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     lines += ["  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths)) for row in report["table"]]
@@ -128,34 +137,3 @@ def statistical_ranking(incident: Incident) -> list[str]:
     from engine.telemetry.ranking import rank_root_causes
 
     return [candidate.entity for candidate in rank_root_causes(incident)]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.evaluation.rca", description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", nargs="+", help="dataset folders (Nezha, PetShop, mABC or the demo)")
-    parser.add_argument("--json", action="store_true", help="print the full report as JSON on stdout")
-    parser.add_argument("--cases", nargs="*", help="only these case ids")
-    args = parser.parse_args(argv)
-    reports = {}
-    for dataset in args.datasets:
-        progress = None if args.json else _print_progress
-        reports[dataset] = evaluate_rca(dataset, statistical_ranking, progress, args.cases)
-    if args.json:
-        json.dump(reports, sys.stdout, indent=2)
-        print()
-    else:
-        for dataset, report in reports.items():
-            print(f"\n{dataset}\n{format_table(report)}")
-    nothing_scored = [d for d, report in reports.items() if len(report["failures"]) == len(report["cases"])]
-    for dataset in nothing_scored:
-        print(f"error: no case of {dataset} could be scored", file=sys.stderr)
-    return 1 if nothing_scored else 0
-
-
-def _print_progress(index: int, total: int, result: CaseResult) -> None:
-    outcome = result.error or f"truth at rank {result.position}"
-    print(f"[{index}/{total}] {result.case_id}: {outcome}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

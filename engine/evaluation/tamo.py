@@ -1,51 +1,143 @@
-"""Cross-validated scores: k folds over cases (stratified by system) or leave-one-system-out; a model is
-never tested on a case it was trained on."""
+"""Cross-validated scores: every case is scored by a TAMO model that never saw it (k folds over cases, leave one
+system out, leave one fault type out; the folds of :mod:`engine.evaluation.splits`).
+
+Each fold's model and its inferences on the held-out cases are cached on disk (`$RCA_TUI_CACHE/tamo-oof`), keyed by
+the training cases (dataset + case ids), the training config and the code version, so `tamo eval` and
+`eval rca --protocol` train each fold once and later runs read the out-of-fold scores back.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from engine.evaluation.metrics import ac_at_k, accuracy, avg_at_k, confusion_matrix, macro_f1
+from engine.evaluation.splits import CaseKey, held_out_splits
+from engine.parallel import ordered_map
+from engine.provenance import code_version
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.model import Inference, Progress, TrainConfig, train_model
 
-
-def folds_by_case(cases: list[LabelledCase], k: int) -> list[list[int]]:
-    """k folds; within each system, cases are dealt round-robin in case-id order."""
-    folds: list[list[int]] = [[] for _ in range(k)]
-    by_system = defaultdict(list)
-    for i, case in enumerate(cases):
-        by_system[case.features.system].append(i)
-    for members in by_system.values():
-        for position, i in enumerate(sorted(members, key=lambda m: cases[m].features.case_id)):
-            folds[position % k].append(i)
-    return [fold for fold in folds if fold]
+SCHEMES = {"kfold": "kfold", "loso": "cross-system", "lfto": "leave-fault-type-out"}  # tamo eval --scheme
 
 
-def folds_by_system(cases: list[LabelledCase]) -> list[list[int]]:
-    systems = sorted({case.features.system for case in cases})
-    return [[i for i, case in enumerate(cases) if case.features.system == s] for s in systems]
+def case_key(case: LabelledCase) -> CaseKey:
+    return CaseKey(case.features.case_id, case.features.system, case.fault_type or "?")
 
 
-def cross_validate(cases: list[LabelledCase], folds: list[list[int]], config: TrainConfig,
-                   on_progress: Progress | None = None) -> list[tuple[LabelledCase, Inference]]:
-    results = []
-    for number, test in enumerate(folds, start=1):
-        held = set(test)
-        train = [case for i, case in enumerate(cases) if i not in held]
-        model = train_model(train, replace(config), _prefixed(on_progress, f"fold {number}/{len(folds)}"))
-        results.extend((cases[i], model.infer(cases[i].features)) for i in test)
-    return results
+@dataclass
+class Fold:
+    """Train on `train`, score `test`; `source` names the folder(s) the cases come from (part of the cache key)."""
+    name: str
+    train: list[LabelledCase]
+    test: list[LabelledCase]
+    source: str = ""
+
+
+def protocol_folds(cases: list[LabelledCase], protocol: str, k: int = 5, source: str = "") -> list[Fold]:
+    by_id = {case.features.case_id: case for case in cases}
+    return [Fold(split.name, [by_id[c] for c in split.train], [by_id[c] for c in split.test], source)
+            for split in held_out_splits([case_key(c) for c in cases], protocol, k)]
+
+
+def cross_validate(folds: list[Fold], config: TrainConfig, on_progress: Progress | None = None,
+                   cache_dir: Path | None = None, workers: int = 1,
+                   scheduler: str | None = None) -> list[tuple[LabelledCase, Inference]]:
+    """(case, inference of a model not trained on it) for every test case of every fold. With `cache_dir`, a fold
+    whose training set, config and code were seen before is read back; the others are trained (in parallel with
+    `workers` > 1 or a Dask `scheduler`) and cached as they finish."""
+    cached = {i: _read_fold(cache_dir, fold, config) for i, fold in enumerate(folds)} if cache_dir else {}
+    todo = [i for i, fold in enumerate(folds) if cached.get(i) is None]
+    jobs = [_FoldJob(folds[i], config, str(_fold_path(cache_dir, folds[i], config)) if cache_dir else None,
+                     f"fold {n}/{len(todo)} ({folds[i].name})") for n, i in enumerate(todo, start=1)]
+    progress = _prefixed(on_progress, "") if workers <= 1 and scheduler is None else None
+    for i, inferences in zip(todo, ordered_map(_train_fold, [replace(j, progress=progress) for j in jobs],
+                                               workers, scheduler)):
+        cached[i] = inferences
+        if on_progress:
+            on_progress(len([c for c in cached.values() if c is not None]), len(folds), f"trained {folds[i].name}")
+    return [(case, cached[i][case.features.case_id]) for i, fold in enumerate(folds) for case in fold.test]
+
+
+@dataclass
+class _FoldJob:
+    fold: Fold
+    config: TrainConfig
+    path: str | None
+    label: str
+    progress: Progress | None = None
+
+
+def _train_fold(job: _FoldJob) -> dict[str, Inference]:
+    model = train_model(job.fold.train, replace(job.config), _prefixed(job.progress, job.label))
+    inferences = {case.features.case_id: model.infer(case.features) for case in job.fold.test}
+    if job.path:
+        path = Path(job.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        checkpoint = path.with_suffix(".pt")
+        model.save(_private(checkpoint))
+        os.replace(_private(checkpoint), checkpoint)
+        _write_atomically(path, json.dumps({"train": sorted(model.trained_on), "config": asdict(job.config),
+                                            "inferences": {c: asdict(i) for c, i in inferences.items()}}))
+    return inferences
+
+
+def fold_checkpoint(cache_dir: Path, source: str, train: list[str], test: list[str],
+                    config: TrainConfig) -> Path | None:
+    """The cached model trained on the cases `train` for scoring `test` (by :func:`cross_validate`), or None when
+    it was never trained."""
+    path = _cache_path(cache_dir, source, train, test, config).with_suffix(".pt")
+    return path if path.is_file() else None
+
+
+def _read_fold(cache_dir: Path, fold: Fold, config: TrainConfig) -> dict[str, Inference] | None:
+    path = _fold_path(cache_dir, fold, config)
+    try:
+        stored = json.loads(path.read_text())["inferences"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if not all(case.features.case_id in stored for case in fold.test):
+        return None
+    return {case_id: Inference([tuple(pair) for pair in raw["ranking"]], [tuple(e) for e in raw["causal_edges"]],
+                               raw["fault_types"], raw["seconds"]) for case_id, raw in stored.items()}
+
+
+def _fold_path(cache_dir: Path, fold: Fold, config: TrainConfig) -> Path:
+    return _cache_path(cache_dir, fold.source, [c.features.case_id for c in fold.train],
+                       [c.features.case_id for c in fold.test], config)
+
+
+def _cache_path(cache_dir: Path, source: str, train: list[str], test: list[str], config: TrainConfig) -> Path:
+    key = json.dumps([code_version("tamo", "telemetry"), asdict(config), source, sorted(train), sorted(test)],
+                     default=list)
+    return Path(cache_dir) / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+
+def _private(path: Path) -> Path:
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _prefixed(on_progress: Progress | None, prefix: str) -> Progress | None:
     if on_progress is None:
         return None
-    return lambda done, total, what: on_progress(done, total, f"{prefix} {what}")
+    return lambda done, total, what: on_progress(done, total, f"{prefix} {what}".strip())
 
 
 def rank_of(inference: Inference, truth: str) -> int:
@@ -88,16 +180,19 @@ ABLATIONS: dict[str, Callable[[TrainConfig], TrainConfig]] = {
 
 
 def evaluation_report(cases: list[LabelledCase], config: TrainConfig, folds: int = 5, scheme: str = "kfold",
-                      ablations: tuple[str, ...] = ("full",), on_progress: Progress | None = None) -> dict:
-    """Scores of each named ablation under one fold scheme ("kfold" over cases, or "loso")."""
-    split = folds_by_system(cases) if scheme == "loso" else folds_by_case(cases, folds)
-    report = {"scheme": scheme if scheme == "loso" else f"{len(split)}-fold over cases, stratified by system",
-              "cases": len(cases), "seed": config.seed, "variants": {}}
+                      ablations: tuple[str, ...] = ("full",), on_progress: Progress | None = None,
+                      cache_dir: Path | None = None, source: str = "", workers: int = 1,
+                      scheduler: str | None = None) -> dict:
+    """Scores of each named ablation under one fold scheme (see SCHEMES)."""
+    split = protocol_folds(cases, SCHEMES[scheme], folds, source)
+    report = {"scheme": f"{len(split)}-fold over cases, stratified by system" if scheme == "kfold" else
+              f"{SCHEMES[scheme]} ({len(split)} folds)", "cases": len(cases), "seed": config.seed, "variants": {}}
     for name in ablations:
-        results = cross_validate(cases, split, ABLATIONS[name](config), _prefixed(on_progress, name))
+        results = cross_validate(split, ABLATIONS[name](config), _prefixed(on_progress, name), cache_dir, workers,
+                                 scheduler)
         report["variants"][name] = {
             "ranking": ranking_scores(results),
-            "fault_type": fault_type_scores(results),
+            "fault_type": None if scheme == "lfto" else fault_type_scores(results),  # T3 never saw the held-out type
             "inference_ms_mean": round(1000 * float(np.mean([inference.seconds for _, inference in results])), 2),
             "misses": [{"case": case.features.case_id, "truth": case.root_cause, "rank": rank_of(inference, case.root_cause),
                         "top1": inference.ranking[0][0]} for case, inference in results if rank_of(inference, case.root_cause)],

@@ -20,14 +20,28 @@ from engine.telemetry.model import Incident
 class AgentRanking:
     db: str
     dataset: str
-    tamo_model: str | None = None
-    stacker: str | None = None
+    tamo_model: str | None = "default"
+    stacker: str | None = "default"
     owner_pid: int = field(default_factory=os.getpid)
 
     def __call__(self, incident: Incident) -> list[str]:
         result = run_incident(_session(self.database()), incident, HeuristicReasoner(), dataset=self.dataset,
                               tamo_model=self.tamo_model, stacker=self.stacker)
         return result["ranking"]
+
+    def provenance(self, cases: list[tuple[str, str]]) -> dict:
+        """For (case id, system) pairs: the ranker each system got, and which cases an artefact it used was
+        trained on (their figures are in-sample)."""
+        from engine.agents.tools import choose_ranker
+        from engine.provenance import in_sample_cases
+
+        rankers, in_sample = {}, set()
+        for case_id, system in cases:
+            choice = choose_ranker(self.tamo_model, self.stacker, system)
+            rankers[system] = choice.description
+            for path, _ in choice.artefacts:
+                in_sample.update(in_sample_cases(path, [case_id]))
+        return {"rankers": rankers, "in_sample_cases": sorted(in_sample)}
 
     def database(self) -> str:
         if os.getpid() == self.owner_pid:

@@ -7,7 +7,7 @@ from typing import Any, Callable
 from engine.agents.faults import FaultSpec, FaultyReasoner
 from engine.agents.tools import Toolbox
 from engine.agents.workflow import Workflow
-from engine.config import DEMO_DIR, TAMO_CHECKPOINT
+from engine.config import DEMO_DIR
 from engine.reasoners.base import Reasoner, ReasonerError
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.session import Session
@@ -49,9 +49,10 @@ def make_reasoner(name: str, session: Session | None = None, script_run: str | N
 
 def run_incident(session: Session, incident: Incident, reasoner: Reasoner, dataset: str | None = None,
                  seed: int = 0, fallback: Reasoner | None = None, fault: FaultSpec | None = None,
-                 tamo_model: str | None = None, stacker: Path | None = None) -> dict:
-    """Run the seven agents; with `fault`, one agent misbehaves and the result says who / when it did; with
-    `tamo_model` ("default" or a checkpoint path) the agents also use the TAMO tools."""
+                 tamo_model: str | None = "default", stacker: str | Path | None = "default") -> dict:
+    """Run the seven agents; with `fault`, one agent misbehaves and the result says who / when it did. TAMO and the
+    stacked ranker are on by default where the bundled checkpoint covers the incident's system (see Toolbox);
+    `tamo_model` / `stacker` None or "none" turn them off, a path picks another."""
     toolbox = Toolbox(incident, tamo_model, stacker)
     if fault is None:
         return Workflow(session, reasoner, fallback=fallback).run(incident, dataset, seed, toolbox)
@@ -95,10 +96,4 @@ def run_demo(session: Session, reasoner: Reasoner | None = None,
     incident = load_incident(DEMO_DIR, demo_case_id())
     if on_loaded:
         on_loaded(incident)
-    return run_incident(session, incident, reasoner or HeuristicReasoner(), dataset=str(DEMO_DIR),
-                        tamo_model=default_tamo())
-
-
-def default_tamo() -> str | None:
-    """The bundled TAMO checkpoint when it is there (the agents work without it)."""
-    return "default" if TAMO_CHECKPOINT.exists() else None
+    return run_incident(session, incident, reasoner or HeuristicReasoner(), dataset=str(DEMO_DIR))

@@ -13,6 +13,10 @@ import numpy as np
 from engine.stacking.tools import FEATURES, CaseTools
 
 NO_TAMO = tuple(f for f in FEATURES if not f.startswith("tamo"))
+RANK_FUSION = ("fused", "fused_rank", "tamo", "tamo_rank")  # four weights: the fused statistics and TAMO T2
+FEATURE_SETS = {"heuristic tools": NO_TAMO, "heuristics + TAMO T2": FEATURES, "fused + TAMO T2": RANK_FUSION}
+DEFAULT_SET = "fused + TAMO T2"  # what `--save-stacker` fits when TAMO T2 is out of sample everywhere
+DEFAULT_METHOD = f"stacked ({DEFAULT_SET})"
 L2 = 0.05
 STEPS = 400
 LR = 0.5
@@ -27,6 +31,10 @@ class StackedRanker:
     def scores(self, case: CaseTools) -> np.ndarray:
         x = case.matrix()[:, [FEATURES.index(f) for f in self.features]]
         return x @ np.asarray(self.weights)
+
+    @property
+    def uses_tamo(self) -> bool:
+        return any(f.startswith("tamo") for f in self.features)
 
     def rank(self, case: CaseTools) -> list[str]:
         s = self.scores(case)
@@ -58,7 +66,8 @@ def load_ranker(path: Path) -> StackedRanker:
 
 def fit_ranker(cases: list[CaseTools], features: tuple[str, ...] | None = None) -> StackedRanker:
     """Maximise the mean log-probability of the labelled root cause (L2-regularised), by gradient ascent."""
-    features = features or (FEATURES if cases and all(c.has_tamo for c in cases) else NO_TAMO)
+    out_of_sample = cases and all(c.has_tamo and not c.tamo_in_sample for c in cases)
+    features = features or (FEATURE_SETS[DEFAULT_SET] if out_of_sample else NO_TAMO)
     columns = [FEATURES.index(f) for f in features]
     data = [(c.matrix()[:, columns], c.entities.index(c.truth)) for c in cases if c.truth in c.entities]
     w = np.zeros(len(features))

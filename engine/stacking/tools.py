@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,44 +38,54 @@ class CaseTools:
         return self.matrix()[:, FEATURES.index(name)]
 
 
-def case_tools(incident: Incident, tamo_ranking: list[tuple[str, float]] | None = None) -> CaseTools:
-    """The statistical tools' scores (and TAMO T2's, when `tamo_ranking` is given) for every entity."""
-    signals = modality_signals(incident)
+def case_tools(incident: Incident, tamo_ranking: list[tuple[str, float]] | None = None,
+               signals: dict | None = None) -> CaseTools:
+    """The statistical tools' scores (and TAMO T2's, when `tamo_ranking` is given) for every entity; pass the
+    incident's `modality_signals` when they are already computed."""
+    signals = modality_signals(incident) if signals is None else signals
     ranking = rank_root_causes(incident, signals)
-    entities = [c.entity for c in ranking]
     standing = {m: peer_standing(incident.entities, signals[m], half) for m, (_, _, half) in MODALITIES.items()}
     reachable = reachable_from_alert(incident)
     top = max((c.score for c in ranking), default=0.0) or 1.0
-    tamo = dict(tamo_ranking or [])
-    tamo_top = max(tamo.values(), default=0.0) or 1.0
-    tamo_order = {e: i for i, (e, _) in enumerate(sorted(tamo.items(), key=lambda kv: (-kv[1], kv[0])))}
-    rows = []
-    for position, candidate in enumerate(ranking):
-        e = candidate.entity
-        rows.append([*(standing[m].get(e, 0.0) for m in MODALITIES), candidate.score / top, 1.0 / (position + 1),
-                     float(e in reachable), tamo.get(e, 0.0) / tamo_top,
-                     1.0 / (tamo_order[e] + 1) if e in tamo_order else 0.0])
+    rows = [[*(standing[m].get(c.entity, 0.0) for m in MODALITIES), c.score / top, 1.0 / (position + 1),
+             float(c.entity in reachable), 0.0, 0.0] for position, c in enumerate(ranking)]
     label = incident.label
-    return CaseTools(incident.case_id, incident.system, (label.fault_type or "?") if label else "?",
-                     label.root_cause if label else "", entities, [[round(float(v), 6) for v in r] for r in rows],
-                     has_tamo=tamo_ranking is not None)
+    tools = CaseTools(incident.case_id, incident.system, (label.fault_type or "?") if label else "?",
+                      label.root_cause if label else "", [c.entity for c in ranking],
+                      [[round(float(v), 6) for v in r] for r in rows])
+    return with_tamo(tools, tamo_ranking) if tamo_ranking is not None else tools
+
+
+def with_tamo(tools: CaseTools, tamo_ranking: list[tuple[str, float]], in_sample: bool = False) -> CaseTools:
+    """The same case with TAMO T2's columns from `tamo_ranking`: its score scaled to its best, and 1 / its rank."""
+    tamo = dict(tamo_ranking)
+    tamo_top = max(tamo.values(), default=0.0) or 1.0
+    order = {e: i for i, (e, _) in enumerate(sorted(tamo.items(), key=lambda kv: (-kv[1], kv[0])))}
+    score, rank = FEATURES.index("tamo"), FEATURES.index("tamo_rank")
+    rows = [list(row) for row in tools.scores]
+    for entity, row in zip(tools.entities, rows):
+        row[score] = round(float(tamo.get(entity, 0.0) / tamo_top), 6)
+        row[rank] = round(1.0 / (order[entity] + 1), 6) if entity in order else 0.0
+    return replace(tools, scores=rows, has_tamo=True, tamo_in_sample=in_sample)
 
 
 def dataset_tools(dataset: Path, tamo_checkpoint: Path | None = None, on_progress=None,
                   cache_dir: Path | None = None) -> list[CaseTools]:
-    """CaseTools for every labelled case of a dataset folder, cached on disk by dataset + case + checkpoint."""
+    """CaseTools for every labelled case of a dataset folder, cached on disk by dataset + case + checkpoint + the
+    version of the code that computes the signals."""
     from engine.config import settings
-    from engine.provenance import in_sample_cases
+    from engine.provenance import code_version, file_sha256, in_sample_cases
     from engine.telemetry import list_cases, load_case
 
     refs = list_cases(dataset)
     cache = Path(cache_dir or settings().cache_root / "stacking")
     model = None
-    sha = hashlib.sha256(Path(tamo_checkpoint).read_bytes()).hexdigest()[:16] if tamo_checkpoint else ""
+    sha = file_sha256(Path(tamo_checkpoint))[:16] if tamo_checkpoint else ""
     in_sample = set(in_sample_cases(Path(tamo_checkpoint), [r.case_id for r in refs])) if tamo_checkpoint else set()
     out = []
     for done, ref in enumerate(refs, start=1):
-        key = hashlib.sha256(json.dumps([TOOLS_VERSION, str(Path(dataset).resolve()), ref.case_id, sha]).encode())
+        key = hashlib.sha256(json.dumps([TOOLS_VERSION, code_version("telemetry"), str(Path(dataset).resolve()),
+                                         ref.case_id, sha]).encode())
         path = cache / f"{key.hexdigest()[:24]}.json"
         if path.is_file():
             tools = CaseTools(**json.loads(path.read_text()))

@@ -32,20 +32,21 @@ def load_model(path: Path | str | None = None) -> TamoModel:
     return _models[resolved]
 
 
-def analyse(incident: Incident, model: TamoModel | None = None) -> Inference:
+def analyse(incident: Incident, model: TamoModel | None = None, signals: dict | None = None) -> Inference:
+    """`signals`: the incident's `modality_signals`, when the caller has them already."""
     model = model or load_model()
     key = (id(incident), id(model))
     if key in _recent and _recent[key][0] is incident:
         return _recent[key][1]
-    inference = model.infer(extract_features(incident))
+    inference = model.infer(extract_features(incident, signals))
     _recent[key] = (incident, inference)
     while len(_recent) > 8:
         _recent.popitem(last=False)
     return inference
 
 
-def rank(incident: Incident, model: TamoModel | None = None) -> list[tuple[str, float]]:
-    return analyse(incident, model).ranking
+def rank(incident: Incident, model: TamoModel | None = None, signals: dict | None = None) -> list[tuple[str, float]]:
+    return analyse(incident, model, signals).ranking
 
 
 def causal_edges(incident: Incident, model: TamoModel | None = None) -> list[tuple[str, str, float]]:

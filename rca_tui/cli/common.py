@@ -171,3 +171,13 @@ def _cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return "" if value is None else str(value)
+
+
+def ranker_choice(tamo: str | None, stacker: str | None) -> tuple[str, str]:
+    """--tamo-model / --stacker as the runner takes them ("default", "none" or an existing file); a missing file
+    is the user's mistake, named before anything runs. --tamo-model none turns the TAMO-fed stacker off too."""
+    tamo, stacker = tamo or "default", stacker or "default"
+    for option, value in (("--tamo-model", tamo), ("--stacker", stacker)):
+        if value not in ("default", "none") and not Path(value).is_file():
+            fail(f"{option} {value}: no such file (give a path, 'default' or 'none')", ExitCode.NOT_FOUND)
+    return tamo, stacker

@@ -8,7 +8,7 @@ import typer
 
 from rca_tui.cli.attribution import eval_attribution
 from rca_tui.cli.attribution_studies import attribution_bench, eval_injection
-from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, progress, say
+from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, progress, ranker_choice, say
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
 app.command("attribution")(eval_attribution)
@@ -22,9 +22,11 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
              db: DbOption = None, json_out: JsonOption = False,
              case: Annotated[list[str] | None, typer.Option("--case", help="Only these case ids (repeat).")]
              = None,
-             tamo: Annotated[str | None, typer.Option("--tamo-model", help="Let the agents use TAMO with this "
-                                                      "checkpoint (a path or 'default'); off by default because "
-                                                      "the bundled one was trained on the Nezha dev cases.")]
+             tamo: Annotated[str | None, typer.Option("--tamo-model", help="TAMO checkpoint of the agents: a path, "
+                                                      "'default' (the bundled one, on the systems its manifest "
+                                                      "lists; cases it was trained on are flagged in-sample) or "
+                                                      "'none'. With --protocol: default trains TAMO per split "
+                                                      "(out of fold, cached).")]
              = None,
              protocol: Annotated[str | None, typer.Option("--protocol", help="Score out of sample instead: kfold, "
                                                           "cross-system, leave-fault-type-out, synthetic (with "
@@ -34,12 +36,16 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
              test: Annotated[Path | None, typer.Option("--test", help="... and score this one (default: --dataset).")]
              = None,
              folds: Annotated[int, typer.Option("--folds", help="k for --protocol kfold.")] = 5,
+             agents: Annotated[bool, typer.Option("--agents", help="With --protocol: also run the seven agents on "
+                                                  "every held-out case, with the split's own TAMO and stacked "
+                                                  "ranker (the consensus row; slower).")] = False,
              save_stacker: Annotated[Path | None, typer.Option("--save-stacker", help="With --protocol / --train: "
                                                                "fit the stacked ranker on the training folder (or "
                                                                "all scored cases) and save it with a manifest.")]
              = None,
-             stacker: Annotated[Path | None, typer.Option("--stacker", help="The oracle ranks with this stacked "
-                                                          "ranker (from --save-stacker).")] = None,
+             stacker: Annotated[str | None, typer.Option("--stacker", help="The oracle ranks with this stacked "
+                                                         "ranker (from --save-stacker), 'default' (the bundled "
+                                                         "one, whenever TAMO is on) or 'none'.")] = None,
              workers: Annotated[int, typer.Option("--workers", min=1, help="Cases in parallel in N local "
                                                                            "processes.")] = 1,
              dask_scheduler: Annotated[str | None, typer.Option(
@@ -53,17 +59,19 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
     if protocol or train or test:
         from rca_tui.cli.protocol import run_protocols
 
-        return run_protocols(dataset, protocol, train, test, folds, tamo, save_stacker, json_out, _with_progress)
+        return run_protocols(dataset, protocol, train, test, folds, tamo, save_stacker, json_out, _with_progress,
+                             workers, dask_scheduler, agents)
 
-    from engine.evaluation.rca import evaluate_rca
+    from engine.evaluation.rca import evaluate_rca, flag_in_sample
     from engine.parallel import ParallelError
     from engine.runs.batch import AgentRanking, chains_verified
 
     if dataset is None:
         fail("--dataset DIR is required (or --train DIR --test DIR)", ExitCode.USAGE)
     _check_cases(dataset, case)
+    tamo_model, stacker_choice = ranker_choice(tamo, stacker)
     with tempfile.TemporaryDirectory() as tmp:
-        ranking = AgentRanking(str(db or Path(tmp) / "eval.db"), str(dataset), tamo, stacker and str(stacker))
+        ranking = AgentRanking(str(db or Path(tmp) / "eval.db"), str(dataset), tamo_model, stacker_choice)
         started = time.perf_counter()
         try:
             with progress("cases") as advance:  # on stderr, --json or not
@@ -73,6 +81,8 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
             fail(str(exc))
         report["wall_clock_s"] = round(time.perf_counter() - started, 2)
         report["chain_verified"] = chains_verified(ranking)
+    report["provenance"] = ranking.provenance([(c["case_id"], c["system"]) for c in report["cases"]])
+    flag_in_sample(report, set(report["provenance"]["in_sample_cases"]))
     report["scale_out"] = {"workers": workers, "dask_scheduler": dask_scheduler}
     if json_out:
         emit_json(report)
@@ -116,6 +126,12 @@ def _print_report(report: dict) -> None:
     from engine.evaluation.rca import format_table
 
     say("RCA accuracy of the seven agents (the consensus first, then the oracle's ranking):")
+    for system, ranker in report["provenance"]["rankers"].items():
+        say(f"{system}: {ranker}")
+    if report["provenance"]["in_sample_cases"]:
+        say(f"IN-SAMPLE: {len(report['provenance']['in_sample_cases'])} of these cases were used to train the "
+            "TAMO checkpoint or the stacked ranker (column in_sample): their figures do not show how it does on "
+            "unseen incidents (use --protocol for that)")
     out(format_table(report))
     say(f"chain verified after the evaluation: {report['chain_verified']}")
     say(f"wall clock: {report['wall_clock_s']} s ({_scale_out(report['scale_out'])})")

@@ -6,6 +6,7 @@ from pathlib import Path
 from rca_tui.cli.common import ExitCode, emit_json, fail, invocation, print_table, say
 
 ALL = ("kfold", "cross-system", "leave-fault-type-out")
+CONSENSUS = "consensus (the seven agents)"
 
 
 def protocol_names(protocol: str | None, train: Path | None) -> list[str]:
@@ -24,11 +25,15 @@ def protocol_names(protocol: str | None, train: Path | None) -> list[str]:
 
 
 def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None, test: Path | None, folds: int,
-                  tamo_model: str | None, save_stacker: Path | None, json_out: bool, progress) -> None:
-    from engine.config import TAMO_CHECKPOINT
-    from engine.evaluation.protocol import per_fault_rows, run_protocol
+                  tamo_model: str | None, save_stacker: Path | None, json_out: bool, progress, workers: int = 1,
+                  scheduler: str | None = None, agents: bool = False) -> None:
+    """TAMO T2 is trained per split (cached) unless --tamo-model names a checkpoint or is 'none'."""
+    from engine.config import settings
+    from engine.evaluation.protocol import (agents_out_of_sample, per_fault_rows, pooled_results, table_rows,
+                                            tamo_out_of_fold)
+    from engine.parallel import ParallelError
     from engine.provenance import write_manifest
-    from engine.stacking.ranker import fit_ranker
+    from engine.stacking.ranker import DEFAULT_METHOD, fit_ranker
     from engine.stacking.tools import dataset_tools
     from engine.telemetry.errors import TelemetryError
 
@@ -36,31 +41,42 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     if scored is None:
         fail("give the folder to score: --dataset DIR (or --test DIR with --train DIR)", ExitCode.USAGE)
     names = protocol_names(protocol, train)
-    checkpoint = _checkpoint(tamo_model, TAMO_CHECKPOINT)
+    per_fold = tamo_model is None
+    checkpoint = None if per_fold else _checkpoint(tamo_model)
     for folder in filter(None, (scored, train)):
         if not folder.is_dir():
             fail(f"{folder}: not a folder; expected a dataset folder (Nezha, PetShop, mABC, or one made by "
                  "`rca-tui synth`)", ExitCode.USAGE)
+    rows, where, fault_types, fitted = [], [], {}, None
     try:
-        cases = progress(lambda p: dataset_tools(scored, checkpoint, lambda d, t, w: p(d, t, _Named(w))))
-        train_cases = progress(lambda p: dataset_tools(train, checkpoint, lambda d, t, w: p(d, t, _Named(w)))) \
-            if train else None
-    except TelemetryError as exc:
+        cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
+        train_cases = progress(lambda p: dataset_tools(train, checkpoint, p)) if train else None
+        for name in names:
+            scored_cases, training = cases, train_cases
+            if per_fold:
+                scored_cases, training, fault_types[name] = progress(lambda p: tamo_out_of_fold(
+                    name, scored, cases, train, train_cases, folds, settings().oof_cache, workers, scheduler, p))
+            pooled = pooled_results(name, scored_cases, training, folds)
+            if agents:
+                pooled[CONSENSUS] = progress(lambda p: agents_out_of_sample(
+                    name, scored, scored_cases, train, training, folds, settings().oof_cache if per_fold else None,
+                    workers=workers, scheduler=scheduler, on_progress=p))
+            rows += table_rows(name, pooled)
+            where += [row for method in (CONSENSUS, DEFAULT_METHOD) for row in per_fault_rows(name, pooled, method)]
+            fitted = fitted or (training or scored_cases)
+    except (TelemetryError, ParallelError) as exc:
         fail(str(exc))
-    rows, where = [], []
-    for name in names:
-        rows += run_protocol(name, cases, train_cases, folds)
-        where += per_fault_rows(name, cases, train_cases, folds)
     report = {"scored": str(scored), "train": str(train) if train else None,
-              "tamo_checkpoint": str(checkpoint) if checkpoint else None,
+              "tamo": "trained per split (out of fold)" if per_fold else str(checkpoint) if checkpoint else "off",
               "tamo_in_sample_cases": sorted(c.case_id for c in cases if c.tamo_in_sample),
-              "table": rows, "stacked_per_fault": where}
+              "table": rows, "per_fault": where, "tamo_fault_type": fault_types}
     if save_stacker:
-        fitted_on = train_cases if train_cases else cases
-        ranker = fit_ranker(fitted_on)
+        ranker = fit_ranker(fitted)
         path = ranker.save(save_stacker)
-        write_manifest(path, invocation(), None, str(train or scored), ranker.trained_on)
-        report["stacker"] = {"path": str(path), "features": list(ranker.features), "weights": ranker.weights}
+        write_manifest(path, invocation(), None, str(train or scored), ranker.trained_on,
+                       [c.system for c in fitted])
+        report["stacker"] = {"path": str(path), "features": list(ranker.features), "weights": ranker.weights,
+                             "tamo_scores": f"out of fold ({names[0]})" if per_fold and ranker.uses_tamo else None}
     if json_out:
         emit_json(report)
         return
@@ -68,22 +84,25 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         say(f"TAMO checkpoint {checkpoint} was trained on {len(report['tamo_in_sample_cases'])} of these cases: "
             "its rows leave them out (in-sample), and the stacker uses TAMO only where every case is out of sample")
     print_table(rows, ["protocol", "method", "system", "cases", "AC@1", "AC@3", "Avg@5", "note"],
-                title=f"Out-of-sample root-cause ranking on {scored}" + (f" (fitted on {train})" if train else ""))
-    print_table(where, ["protocol", "system", "cases", "AC@1", "AC@3"],
-                title="stacked (heuristic tools) per system / fault type")
+                title=f"Out-of-sample root-cause ranking on {scored}" + (f" (fitted on {train})" if train else "") +
+                f"; TAMO T2: {report['tamo']}")
+    print_table(where, ["protocol", "method", "system", "cases", "AC@1", "AC@3"], title="per system / fault type")
+    for name, types in fault_types.items():
+        if types:
+            say(f"TAMO T3 fault type, {name} (out of fold): accuracy {types['accuracy']}, macro-F1 "
+                f"{types['macro_f1']} ({types['cases']} cases)")
+            print_table([{"true type": t, **row} for t, row in types["confusion"].items()],
+                        ["true type", *types["confusion"]], title=f"{name}: fault-type confusion (columns: guessed)")
     if save_stacker:
-        say(f"stacked ranker fitted on {len(report['stacker'] and ranker.trained_on)} cases -> {path} (+ manifest)")
+        say(f"stacked ranker fitted on {len(ranker.trained_on)} cases -> {path} (+ manifest)")
 
 
-class _Named:
-    def __init__(self, case_id: str):
-        self.case_id = case_id
+def _checkpoint(tamo_model: str) -> Path | None:
+    from engine.config import TAMO_CHECKPOINT
 
-
-def _checkpoint(tamo_model: str | None, default: Path) -> Path | None:
-    if tamo_model in (None, "none"):
-        return default if tamo_model is None and default.is_file() else None
-    path = default if tamo_model == "default" else Path(tamo_model)
+    if tamo_model == "none":
+        return None
+    path = TAMO_CHECKPOINT if tamo_model == "default" else Path(tamo_model)
     if not path.is_file():
         fail(f"--tamo-model {tamo_model}: no checkpoint at {path}", ExitCode.NOT_FOUND)
     return path

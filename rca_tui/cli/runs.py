@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, print_table, resolve_db, say
+from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, out, print_table, ranker_choice,
+                                resolve_db, say)
 from rca_tui.cli.own_telemetry import (
     AlertEntityOption,
     AlertNameOption,
@@ -78,8 +79,12 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
                                                       "SmolLM2).")] = None,
         llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per request.")] = 60.0,
         tamo: Annotated[str | None, typer.Option(
-            "--tamo-model", help="TAMO checkpoint for the agents' TAMO tools: a path, 'default' (bundled) or "
-                                 "'none'. Default: the bundled one when present.")] = None,
+            "--tamo-model", help="TAMO checkpoint for the agents' TAMO tools: a path, 'default' (the bundled one, "
+                                 "used where its manifest lists the incident's system) or 'none'.")] = None,
+        stacker: Annotated[str | None, typer.Option(
+            "--stacker", help="Stacked ranker the Probability Oracle ranks with: a path, 'default' (the bundled "
+                              "one, whenever TAMO is on) or 'none' (statistical ranking blended with TAMO T2).")]
+        = None,
         inject_fault: Annotated[str | None, typer.Option(
             "--inject-fault", metavar="AGENT:STEP:MODE",
             help="Make one agent misbehave (modes: hallucinate, misreport, vote_against).")] = None,
@@ -104,9 +109,9 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
     from engine.agents.faults import FaultSpec
     from engine.reasoners.heuristic import HeuristicReasoner
     from engine.reasoners.tally import ReplyTally
-    from engine.runs.runner import default_tamo, load_incident, load_own_incident, make_reasoner, run_incident
+    from engine.runs.runner import load_incident, load_own_incident, make_reasoner, run_incident
 
-    tamo_model = default_tamo() if tamo is None else (None if tamo == "none" else tamo)
+    tamo_model, stacker_choice = ranker_choice(tamo, stacker)
     fault = _guarded(lambda: FaultSpec.parse(inject_fault)) if inject_fault else None
     # every input is read before the database is opened: bad input leaves nothing behind
     loaded = _guarded(lambda: load_own_incident(own) if own.given else load_incident(dataset, incident))
@@ -116,7 +121,8 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
                                             load_local_model))
     tally = ReplyTally(chosen)
     result = _guarded(lambda: run_incident(session, loaded, tally, source, seed,
-                                           HeuristicReasoner() if fallback else None, fault, tamo_model))
+                                           HeuristicReasoner() if fallback else None, fault, tamo_model,
+                                           stacker_choice))
     if reasoner.value in LANGUAGE_MODELS:
         result["replies"] = tally.summary()
     _show_result(result, json_out)
@@ -165,6 +171,7 @@ def _show_result(result: dict, json_out: bool) -> None:
     out(f"run {result['run_id']} on {result['incident']}: {result['status']} in {result['seconds']} s")
     out(f"root cause: {result['root_cause']}  (truth: {(result['label'] or {}).get('root_cause', 'unknown')})")
     out(f"reason: {result['reason']}")
+    out(f"ranker: {result['ranker']}")
     out(f"propagation: {' -> '.join(result['propagation_path'])}")
     print_table([{"rank": i + 1, **{k: c[k] for k in ("entity", "score")}} for i, c in
                  enumerate(result["candidates"])], ["rank", "entity", "score"], title="Candidates")

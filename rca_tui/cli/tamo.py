@@ -73,7 +73,8 @@ def train(dataset: DatasetOption,
         cv = evaluation_report(cases, config, folds, on_progress=on_progress) if folds > 1 else None
         model = train_model(cases, config, on_progress)
     path = model.save(out or TAMO_CHECKPOINT)
-    write_manifest(path, invocation(), seed, str(dataset), model.trained_on)
+    write_manifest(path, invocation(), seed, str(dataset), model.trained_on,
+                   [case.features.system for case in cases])
     result = {"checkpoint": str(path), "cases": len(cases), "train_seconds": round(model.train_seconds, 1),
               "fault_types": model.fault_types, "seed": seed, "cross_validation": cv}
     if json_out:
@@ -119,26 +120,36 @@ def infer(case: Annotated[str, typer.Argument(help="Case id, e.g. tt-2023-01-29-
 
 @app.command("eval")
 def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 5,
-             scheme: Annotated[str, typer.Option("--scheme", help="kfold (over cases) or loso (leave one system out).")] = "kfold",
+             scheme: Annotated[str, typer.Option("--scheme", help="kfold (over cases), loso (leave one system out) "
+                                                 "or lfto (leave one fault type out).")] = "kfold",
              ablations: Annotated[bool, typer.Option("--ablations", help="Also run every ablation.")] = False,
              model_path: Annotated[Path | None, typer.Option("--model", help="Score this checkpoint on DATASET "
                                                             "instead of cross-validating (cases its manifest lists "
                                                             "are scored apart, flagged in-sample).")] = None,
-             workers: WorkersOption = 1, dask_scheduler: SchedulerOption = None,
+             workers: Annotated[int, typer.Option("--workers", min=1, help="Feature extraction and the folds' "
+                                                  "training in N local processes (same results as serial).")] = 1,
+             dask_scheduler: SchedulerOption = None,
              json_out: JsonOption = False) -> None:
     """Cross-validated AC@1 / AC@3 / Avg@5 per system and fault-type accuracy / macro-F1 (never on training cases);
-    with --model, a given checkpoint scored on DATASET."""
-    from engine.evaluation.tamo import ABLATIONS, evaluation_report
+    with --model, a given checkpoint scored on DATASET. Each fold's model and its out-of-fold scores are cached
+    ($RCA_TUI_CACHE/tamo-oof), so a second run, or `eval rca --protocol` on the same folder, trains nothing."""
+    from engine.config import settings
+    from engine.evaluation.tamo import ABLATIONS, SCHEMES, evaluation_report
+    from engine.parallel import ParallelError
     from engine.tamo.model import TrainConfig
 
     if model_path is not None:
         return _score_checkpoint(dataset, model_path, json_out, workers, dask_scheduler)
-    if scheme not in ("kfold", "loso"):
-        fail(f"--scheme {scheme!r}: expected kfold or loso", ExitCode.USAGE)
+    if scheme not in SCHEMES:
+        fail(f"--scheme {scheme!r}: expected one of {', '.join(SCHEMES)}", ExitCode.USAGE)
     with _progress(json_out) as on_progress:
         cases = _cases(dataset, on_progress, workers=workers, scheduler=dask_scheduler)
-        report = evaluation_report(cases, TrainConfig(seed=seed), folds, scheme,
-                                   tuple(ABLATIONS) if ablations else ("full",), on_progress)
+        try:
+            report = evaluation_report(cases, TrainConfig(seed=seed), folds, scheme,
+                                       tuple(ABLATIONS) if ablations else ("full",), on_progress,
+                                       settings().oof_cache, str(dataset.resolve()), workers, dask_scheduler)
+        except ParallelError as exc:
+            fail(str(exc))
     if json_out:
         emit_json(report)
     else:
@@ -170,13 +181,17 @@ def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool, workers: 
 def _print_scores(report: dict) -> None:
     rows = []
     for name, variant in report["variants"].items():
+        types = variant["fault_type"] or {}  # none when each fold leaves a fault type out
         for system, scores in variant["ranking"].items():
             rows.append({"variant": name, "system": system, **scores,
-                         "type_acc": variant["fault_type"]["accuracy"] if system == "all" else None,
-                         "type_macro_f1": variant["fault_type"]["macro_f1"] if system == "all" else None})
+                         "type_acc": types.get("accuracy") if system == "all" else None,
+                         "type_macro_f1": types.get("macro_f1") if system == "all" else None})
     columns = ["variant", "system", "AC@1", "AC@3", "Avg@5", "cases", "type_acc", "type_macro_f1"]
     print_table(rows, columns, title=f"TAMO, {report['scheme']}")
     for name, variant in report["variants"].items():
+        if variant["fault_type"] is None:
+            say(f"{name}: no fault-type score (each fold holds out a type its T3 never saw)")
+            continue
         confusion = variant["fault_type"]["confusion"]
         print_table([{"true type": truth, **row} for truth, row in confusion.items()], ["true type", *confusion],
                     title=f"{name}: fault-type confusion (columns: guessed type)")

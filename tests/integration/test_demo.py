@@ -11,7 +11,11 @@ def test_demo_names_the_root_cause_with_numbers_and_leaves_a_verified_chain(tmp_
                          capture_output=True, text=True, check=True).stdout
     result = json.loads(out)
     assert result["status"] == "finished"
-    assert any("trained on this case (tt-2023-01-29-18)" in warning for warning in result["warnings"])  # in-sample TAMO
+    assert result["ranker"] == "stacked ranker nezha-stacker.json over the heuristic signals and TAMO T2 " \
+                               "(tamo-nezha.pt)"  # the demo is a Train-Ticket case: TAMO and the stacker are on
+    warnings = " ".join(result["warnings"])  # both were fitted on the demo case: in-sample, and said so
+    assert "TAMO checkpoint tamo-nezha.pt was trained on this case" in warnings
+    assert "stacked ranker nezha-stacker.json was trained on this case" in warnings
     assert result["root_cause"] == result["label"]["root_cause"]
     assert any(ch.isdigit() for ch in result["reason"])
     assert result["propagation_path"][-1] == result["root_cause"]

@@ -83,3 +83,27 @@ def test_tamo_eval_model_flags_the_cases_the_checkpoint_was_trained_on():
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["in_sample_cases"] and list(report["variants"]) == ["in-sample (trained on these)"]
+
+
+def test_protocol_trains_tamo_per_split_once_and_scores_the_agents_consensus(synthetic, monkeypatch, tmp_path):
+    from engine.evaluation import protocol, tamo
+    from engine.tamo.model import TrainConfig
+
+    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(protocol, "TrainConfig", lambda: TrainConfig(t1_steps=5, t2_steps=20, t3_steps=5,
+                                                                     t3_members=1))
+    args = ["eval", "rca", "--dataset", str(synthetic[0]), "--protocol", "kfold", "--folds", "3", "--json"]
+    result = CliRunner().invoke(app, [*args, "--agents"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    rows = {r["method"]: r for r in report["table"] if r["system"] == "all"}
+    assert report["tamo"] == "trained per split (out of fold)" and not report["tamo_in_sample_cases"]
+    for method in ("TAMO T2 alone", "stacked (fused + TAMO T2)", "consensus (the seven agents)"):
+        assert rows[method]["cases"] == 12, method
+    assert report["tamo_fault_type"]["kfold"]["cases"] == 12
+    assert len(list((tmp_path / "cache" / "tamo-oof").glob("*.pt"))) == 3  # one TAMO per fold
+    monkeypatch.setattr(tamo, "train_model", lambda *a, **k: pytest.fail("a cached fold was trained again"))
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert {r["method"]: r for r in json.loads(again.stdout)["table"] if r["system"] == "all"}["TAMO T2 alone"] \
+        == rows["TAMO T2 alone"]

@@ -41,8 +41,21 @@ def test_a_broken_manifest_names_its_file(artefact):
 def test_the_shipped_tamo_checkpoint_has_a_current_manifest_naming_its_training_cases():
     manifest = read_manifest(TAMO_CHECKPOINT)
     assert manifest is not None and len(manifest.trained_on) == 60
+    assert manifest.systems == ("OnlineBoutique", "TrainTicket")  # where run / eval rca use it by default
     assert in_sample_warning(TAMO_CHECKPOINT, "tt-2023-01-29-18", "TAMO checkpoint")  # the demo case
     assert "differs" not in (in_sample_warning(TAMO_CHECKPOINT, "unseen-case", "x") or "")
+
+
+def test_the_shipped_stacked_ranker_was_fitted_on_out_of_fold_tamo_scores_of_the_dev_cases():
+    from engine.config import DEFAULT_STACKER
+    from engine.stacking.ranker import load_ranker
+
+    manifest = read_manifest(DEFAULT_STACKER)
+    ranker = load_ranker(DEFAULT_STACKER)
+    assert manifest is not None and sorted(manifest.trained_on) == sorted(read_manifest(TAMO_CHECKPOINT).trained_on)
+    assert "--protocol" in manifest.command and "--tamo-model" not in manifest.command  # TAMO trained per fold
+    assert manifest.systems == ("OnlineBoutique", "TrainTicket") and ranker.uses_tamo
+    assert "differs" not in (in_sample_warning(DEFAULT_STACKER, "unseen-case", "x") or "")
 
 
 def test_the_shipped_engine_run_tracer_has_a_current_manifest():

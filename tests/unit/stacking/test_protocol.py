@@ -71,3 +71,15 @@ def test_a_stacked_ranker_round_trips_and_a_bad_file_is_named(cases, tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json: not a stacked ranker"):
         load_ranker(tmp_path / "bad.json")
+
+
+def test_out_of_fold_tamo_scores_replace_only_the_tamo_columns(cases):
+    from engine.stacking.tools import with_tamo
+
+    case = cases[0]
+    case.has_tamo, case.tamo_in_sample = False, True
+    scored = with_tamo(case, [("svc-4", 0.6), ("svc-1", 0.3), ("not-an-entity", 0.1)])
+    assert scored.has_tamo and not scored.tamo_in_sample
+    assert list(scored.column("tamo")) == [0.0, 0.5, 0.0, 0.0, 1.0, 0.0]
+    assert list(scored.column("tamo_rank")) == [0.0, 0.5, 0.0, 0.0, 1.0, 0.0]
+    assert (scored.column("fused") == case.column("fused")).all()

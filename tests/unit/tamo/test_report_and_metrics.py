@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.tamo.dataset import LabelledCase
-from engine.evaluation.tamo import fault_type_scores, folds_by_case, ranking_scores
+from engine.evaluation.tamo import fault_type_scores, protocol_folds, ranking_scores
 from engine.tamo.expert import expert_report
 from engine.tamo.model import Inference, causal_edges
 
@@ -58,10 +58,10 @@ def test_scores_count_ranks_per_system(synthetic_cases):
 
 def test_folds_never_share_a_case_and_mix_systems(synthetic_cases):
     cases = [_case("AB"[i % 2], i, "svc-0", "cpu", c) for i, c in enumerate(synthetic_cases)]
-    folds = folds_by_case(cases, 4)
-    flat = [i for fold in folds for i in fold]
-    assert sorted(flat) == list(range(len(cases)))
-    assert all({cases[i].features.system for i in fold} == {"A", "B"} for fold in folds)
+    folds = protocol_folds(cases, "kfold", 4)
+    flat = [case.features.case_id for fold in folds for case in fold.test]
+    assert sorted(flat) == sorted(case.features.case_id for case in cases)
+    assert all({case.features.system for case in fold.test} == {"A", "B"} for fold in folds)
 
 
 def test_confusion_matrix_counts_each_true_type_by_its_guess(synthetic_cases):

@@ -1,0 +1,40 @@
+"""TAMO per fold: every case is scored by a model that never saw it, and a fold trained once is read back from the
+cache (the same scores, nothing retrained) until its training cases or config change."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from engine.evaluation import tamo as oof
+from engine.evaluation.tamo import cross_validate, fold_checkpoint, protocol_folds
+
+
+@pytest.mark.parametrize("protocol", ["kfold", "cross-system", "leave-fault-type-out"])
+def test_no_case_is_scored_by_a_model_trained_on_it(synthetic_cases, protocol):
+    for i, case in enumerate(synthetic_cases):
+        case.features.system = "AB"[i % 2]
+    folds = protocol_folds(synthetic_cases, protocol, 4)
+    assert sorted(c.features.case_id for f in folds for c in f.test) == sorted(
+        c.features.case_id for c in synthetic_cases)
+    for fold in folds:
+        assert not {c.features.case_id for c in fold.train} & {c.features.case_id for c in fold.test}
+
+
+def test_a_fold_is_trained_once_then_read_back_until_its_training_set_changes(synthetic_cases, quick_config,
+                                                                              tmp_path, monkeypatch):
+    folds = protocol_folds(synthetic_cases, "kfold", 2, source="syn")
+    first = cross_validate(folds, quick_config, cache_dir=tmp_path)
+    trained = []
+    monkeypatch.setattr(oof, "train_model", lambda *a, **k: trained.append(a) or pytest.fail("retrained"))
+    again = cross_validate(folds, quick_config, cache_dir=tmp_path)
+    assert [(c.features.case_id, i.ranking, i.fault_types) for c, i in again] == \
+           [(c.features.case_id, [tuple(p) for p in i.ranking], i.fault_types) for c, i in first]
+    stored = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert set(stored["train"]).isdisjoint(stored["inferences"])
+    train, test = ([c.features.case_id for c in cases] for cases in (folds[0].train, folds[0].test))
+    assert fold_checkpoint(tmp_path, "syn", train, test, quick_config) is not None
+    assert fold_checkpoint(tmp_path, "other folder", train, test, quick_config) is None
+    with pytest.raises(pytest.fail.Exception, match="retrained"):
+        cross_validate(folds, replace(quick_config, seed=4), cache_dir=tmp_path)
