@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 import tomllib
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +21,7 @@ from engine.events import RunEvent
 from engine.agents.roles import AGENT_KEYS
 from engine.runs.timeline import Timeline
 from engine.runs.session import Session
+from rca_tui.heap import freeze_long_lived
 from rca_tui.messages import AttributionRecorded, EventsPending, RunEnded
 from rca_tui.screens.commands import ActionsProvider
 from rca_tui.screens.console import ConsoleScreen
@@ -32,7 +35,14 @@ from rca_tui.screens.dialogs import ConfirmScreen
 THEMES_DIR = Path(__file__).resolve().parents[1] / "themes"
 THEME_ORDER = ("rca-dark", "rca-light", "rca-high-contrast", "rca-monochrome")
 RunStarter = Callable[[Session], dict]
-BATCH_LIMIT = 2_000
+FRAME_S = 1 / 30
+"""While events stream, the live console takes them and redraws at most this often; between frames the app is idle,
+so keys are handled and painted at once."""
+DRAIN_BUDGET_S = 0.008
+"""Time a frame may spend indexing streamed events; a flood waits in the backlog for the next frames."""
+DRAIN_CHUNK = 500
+FREEZE_EVERY = 5_000
+"""Events taken in since the cyclic collector last had the heap frozen (`freeze_long_lived`)."""
 
 
 def load_themes(directory: Path = THEMES_DIR) -> list[Theme]:
@@ -83,8 +93,12 @@ class RcaApp(App):
         self.running = False
         self.attributing: str | None = None  # the run being attributed
         self.attribution_model: str | None = None  # None: the engine's default SLM (tests name a tiny one)
-        self._pending: list[RunEvent] = []
+        self._pending: list[RunEvent] = []  # filled by the run worker's thread
         self._pending_lock = threading.Lock()
+        self._backlog: deque[RunEvent] = deque()  # taken from _pending, not yet shown
+        self._drain_timer = None
+        self._drained_at = 0.0
+        self._unfrozen = 0  # events taken in since the last freeze_long_lived()
         for theme in load_themes():
             self.register_theme(theme)
         self.theme = "rca-monochrome" if no_color else "rca-dark"
@@ -276,25 +290,48 @@ class RcaApp(App):
             self.post_message(EventsPending())
 
     def on_events_pending(self, _message: EventsPending) -> None:
-        """Take at most BATCH_LIMIT events, then yield to the event loop (keys stay responsive in a flood)."""
+        """Events wait: take them at the next frame, so a burst or a flood costs one redraw per frame."""
+        if self._drain_timer is None:
+            wait = max(0.001, self._drained_at + FRAME_S - time.monotonic())  # Textual's timers need > 0
+            self._drain_timer = self.set_timer(wait, self._drain)
+
+    def _drain(self, budget: float = DRAIN_BUDGET_S) -> None:
+        """Index what waits for at most `budget` seconds, then redraw the live console once."""
+        self._drain_timer = None
+        self._drained_at = time.monotonic()
         with self._pending_lock:
-            batch, self._pending = self._pending[:BATCH_LIMIT], self._pending[BATCH_LIMIT:]
-            if self._pending:
-                self.post_message(EventsPending())
-        for run_id, events in _by_run(batch):
-            if self.live is None or self.live.run_id != run_id:
-                self.live = Timeline(run_id, (), self.tip_economy)
-                self.focus_run = run_id
-            self.live.extend(events)
-            if any(e.kind == "block_mined" for e in events):
-                self.live.forget_economy()
-        if isinstance(self.screen, ConsoleScreen):
+            incoming, self._pending = self._pending, []
+        self._backlog.extend(incoming)
+        while self._backlog and time.monotonic() - self._drained_at <= budget:
+            chunk = [self._backlog.popleft() for _ in range(min(DRAIN_CHUNK, len(self._backlog)))]
+            for run_id, events in _by_run(chunk):
+                self._take(run_id, events)
+            self._unfrozen += len(chunk)
+        if self._unfrozen >= FREEZE_EVERY:
+            self._unfrozen = 0
+            freeze_long_lived()
+        if self._backlog:
+            self._drain_timer = self.set_timer(FRAME_S, self._drain)
+        if isinstance(self.screen, ConsoleScreen) and self.live is not None:
             self.screen.follow(self.live)
+
+    def _take(self, run_id: str, events: list[RunEvent]) -> None:
+        if self.live is None or self.live.run_id != run_id:
+            self.live = Timeline(run_id, (), self.tip_economy)
+            self.focus_run = run_id
+        self.live.extend(events)
+        if any(e.kind == "block_mined" for e in events):
+            self.live.forget_economy()
+
+    def _drain_all(self) -> None:
+        """The run ended: every event it sent is in the console before the end is told."""
+        if self._drain_timer is not None:
+            self._drain_timer.stop()
+        self._drain(budget=float("inf"))
 
     def on_run_ended(self, message: RunEnded) -> None:
         self.running = False
-        if isinstance(self.screen, ConsoleScreen) and self.live is not None:
-            self.screen.follow(self.live)
+        self._drain_all()
         result = message.result
         self.notify(f"run {result.get('run_id')} finished: root cause {result.get('root_cause')}", timeout=5)
         for warning in result.get("warnings", []):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -48,6 +49,6 @@ class ConsoleScreen(Screen):
             return
         state = "running" if self.app.running else "done"
         block = timeline.block_at(len(timeline))
-        self.query_one("#run-status", Static).update(
-            f"run {timeline.run_id} · {len(timeline)} events · block {block if block is not None else '-'} · {state}",
-            layout=False)  # one fixed-height line
+        self.query_one("#run-status", Static).update(Content(
+            f"run {timeline.run_id} · {len(timeline)} events · block {block if block is not None else '-'} · {state}"),
+            layout=False)  # one fixed-height line, plain text (no markup to parse 30 times a second)
