@@ -22,7 +22,7 @@ from engine.agents.roles import AGENT_KEYS
 from engine.runs.timeline import Timeline
 from engine.runs.session import Session
 from rca_tui.heap import freeze_long_lived
-from rca_tui.messages import AttributionRecorded, EventsPending, RunEnded
+from rca_tui.messages import AttributionRecorded, DatabaseChanged, EventsPending, RunEnded
 from rca_tui.screens.commands import ActionsProvider
 from rca_tui.screens.console import ConsoleScreen
 from rca_tui.screens.explorer import ExplorerScreen
@@ -41,6 +41,8 @@ so keys are handled and painted at once."""
 DRAIN_BUDGET_S = 0.008
 """Time a frame may spend indexing streamed events; a flood waits in the backlog for the next frames."""
 DRAIN_CHUNK = 500
+WATCH_S = 1.0
+"""How often the console asks SQLite whether another connection wrote (`Session.data_version`, no file read)."""
 FREEZE_EVERY = 5_000
 """Events taken in since the cyclic collector last had the heap frozen (`freeze_long_lived`)."""
 
@@ -99,6 +101,8 @@ class RcaApp(App):
         self._drain_timer = None
         self._drained_at = 0.0
         self._unfrozen = 0  # events taken in since the last freeze_long_lived()
+        self._seen_version = self.session.data_version()
+        self._taken = 0  # events taken from this console's own workers (a database read older than them is stale)
         for theme in load_themes():
             self.register_theme(theme)
         self.theme = "rca-monochrome" if no_color else "rca-dark"
@@ -111,6 +115,7 @@ class RcaApp(App):
         return Timeline(runs[0]["run_id"], self.session.run_events(runs[0]["run_id"]), self.tip_economy)
 
     def on_mount(self) -> None:
+        self.set_interval(WATCH_S, self._watch_database)
         if self.keymap_problems:
             self.notify("\n".join(self.keymap_problems) + "\nthe default keys stay", title="keymap not applied",
                         severity="error", timeout=15)
@@ -269,6 +274,37 @@ class RcaApp(App):
             seqs = step_seqs(shown.events)
         self.notify(attribution_summary(message.run_id, message.payload, seqs), timeout=10)
 
+    # ---- other processes' writes -------------------------------------------------------------------------
+    def _watch_database(self) -> None:
+        version = self.session.data_version()
+        if version != self._seen_version:
+            self._seen_version = version
+            self._read_latest_in_worker(self._taken)
+
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def _read_latest_in_worker(self, taken: int) -> None:
+        session = Session(self.db_path, self.clock)
+        try:
+            runs = session.runs()
+            latest = Timeline(runs[0]["run_id"], session.run_events(runs[0]["run_id"]), self.tip_economy) \
+                if runs else None
+        finally:
+            session.close()
+        self.post_message(DatabaseChanged(latest, taken))
+
+    def on_database_changed(self, message: DatabaseChanged) -> None:
+        """Stored runs are read again when next shown; the live console takes the newest run, unless this console
+        took events of its own since the read began (its own run is newer than what was read) or is running or
+        attributing one; the current pane redraws."""
+        self._opened.clear()
+        latest = message.latest
+        own_news = message.taken != self._taken or self.running or self.attributing
+        if latest is not None and not own_news and (
+                self.live is None or latest.run_id != self.live.run_id or len(latest) > len(self.live)):
+            self.live = latest
+        if self.is_running and self._screen_stack:  # not while the console closes
+            self.screen.post_message(DatabaseChanged(latest, message.taken))
+
     # ---- the run worker and its events ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def _run_in_worker(self, starter: RunStarter) -> None:
@@ -320,6 +356,7 @@ class RcaApp(App):
             self.live = Timeline(run_id, (), self.tip_economy)
             self.focus_run = run_id
         self.live.extend(events)
+        self._taken += len(events)
         if any(e.kind == "block_mined" for e in events):
             self.live.forget_economy()
 

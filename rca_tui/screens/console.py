@@ -34,6 +34,11 @@ class ConsoleScreen(Screen):
         self.query_one(RunView).show(timeline, len(timeline) if timeline else 0)
         self._show_status(timeline)
 
+    def on_database_changed(self, _message) -> None:
+        """Another process stored a newer run (or more of this one), and the app took it as the live run."""
+        if self.query_one(RunView).timeline is not self.app.live:
+            self.on_screen_resume()
+
     def follow(self, timeline: Timeline) -> None:
         """New events arrived in the live timeline: draw only what changed."""
         view = self.query_one(RunView)
