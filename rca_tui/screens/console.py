@@ -54,6 +54,7 @@ class ConsoleScreen(Screen):
             return
         state = "running" if self.app.running else "done"
         block = timeline.block_at(len(timeline))
+        block_text = block if block is not None else "-"
         self.query_one("#run-status", Static).update(Content(
-            f"run {timeline.run_id} · {len(timeline)} events · block {block if block is not None else '-'} · {state}"),
+            f"run {timeline.run_id} · {len(timeline)} events · block {block_text} · {state}"),
             layout=False)  # one fixed-height line, plain text (no markup to parse 30 times a second)

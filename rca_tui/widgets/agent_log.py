@@ -111,7 +111,8 @@ class AgentLog(ScrollView, can_focus=True):
             rest_style = base + theme_style(app, "error") if " reverted " in line else base
             segments = [Segment(shown[:agent_start], base),
                         Segment(shown[agent_start:agent_end], base + agent_style(app, match["agent"])),
-                        Segment(shown[agent_end:kind_start], base), Segment(shown[kind_start:kind_end], base + kind_style),
+                        Segment(shown[agent_end:kind_start], base),
+                        Segment(shown[kind_start:kind_end], base + kind_style),
                         Segment(shown[kind_end:], rest_style)]
         return Strip(segments).extend_cell_length(width, base)
 
