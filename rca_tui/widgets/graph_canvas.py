@@ -88,8 +88,8 @@ class GraphCanvas(Widget, can_focus=True):
         """Colours, root, path; then, when they fit, how names were shortened and the selection mark."""
         styles = self._styles()
         legend = Text.assemble(("■≥.7 ", styles["high"]), ("■≥.4 ", styles["mid"]), ("■<.4 ", styles["low"]),
-                               (" root ", styles["root"]), (" ━ path", styles["path"]))
-        for extra in (f"  names: {shortening(names)}" if shortening(names) else "", "  › selected"):
+                               ("root", styles["root"]), (" ━path", styles["path"]))
+        for extra in (f"  names {shortening(names)}" if shortening(names) else "", "  › selected"):
             if extra and legend.cell_len + len(extra) <= width:
                 legend.append(extra, styles["edge"])
         return legend
