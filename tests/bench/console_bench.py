@@ -100,7 +100,7 @@ class KeyTimer:
 
         setattr(owner, name, timed)
 
-    async def press(self, key: str, character: str | None = None, call=None, timeout: float = 5.0) -> None:
+    async def press(self, key: str, character: str | None = None, call=None, timeout: float = 60.0) -> None:
         before, painted = len(self.handled), len(self.frames.times)
         pressed = time.perf_counter()
         if call is not None:
