@@ -82,12 +82,14 @@ class FrameClock:
 
 
 class KeyTimer:
-    """Key (or queued call) in → its handler done → the next frame out."""
+    """Key (or queued call) in → its handler done → the next frame out; with the CPU time the app's thread had in
+    that while (far below the wall time: the machine's other processes had the CPU, not the console)."""
 
     def __init__(self, app: RcaApp, frames: FrameClock) -> None:
         self.app, self.frames = app, frames
         self.handled: list[float] = []
         self.latencies: list[float] = []
+        self.cpu: list[float] = []
 
     def wrap(self, owner, name: str) -> None:
         """Record when `owner.name` returns (the handler the key runs)."""
@@ -102,7 +104,7 @@ class KeyTimer:
 
     async def press(self, key: str, character: str | None = None, call=None, timeout: float = 60.0) -> None:
         before, painted = len(self.handled), len(self.frames.times)
-        pressed = time.perf_counter()
+        pressed, cpu = time.perf_counter(), time.thread_time()
         if call is not None:
             self.app.call_later(call)
         else:
@@ -113,6 +115,7 @@ class KeyTimer:
                 frame = next((t for t in self.frames.times[painted:] if t >= self.handled[before]), None)
                 if frame is not None:
                     self.latencies.append(frame - pressed)
+                    self.cpu.append(time.thread_time() - cpu)
                     return
         raise TimeoutError(f"no frame within {timeout} s after {key!r}")
 
@@ -134,9 +137,9 @@ def produce(app: RcaApp, events: list[RunEvent], rate: float | None) -> None:
             time.sleep(max(0.0, started + (index + 1) / rate - time.perf_counter()))
 
 
-async def live_stream(db: Path, events: list[RunEvent], rate: float | None) -> tuple[float, list[float]]:
+async def live_stream(db: Path, events: list[RunEvent], rate: float | None) -> tuple[float, list[float], float]:
     """Events/s until the console shows the last event, and the key → frame latency of `k` (the log's kind filter:
-    the whole log is redrawn) pressed every 20 ms during the stream."""
+    the whole log is redrawn) pressed every 20 ms during the stream, and the app thread's CPU time during the worst."""
     app = RcaApp(db, offer_demo=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -152,7 +155,7 @@ async def live_stream(db: Path, events: list[RunEvent], rate: float | None) -> t
         elapsed = time.perf_counter() - started
         producer.join()
         await pilot.pause()
-        return len(events) / elapsed, keys.latencies
+        return len(events) / elapsed, keys.latencies, keys.cpu[keys.latencies.index(max(keys.latencies))]
 
 
 async def replay_moves(count: int) -> dict[str, list[float]]:
@@ -214,12 +217,13 @@ def main() -> None:
         gc.collect()
         gc.freeze()  # the producer's pre-built events: the bench's heap, not the console's (which freezes its own)
         runs = [asyncio.run(live_stream(db, events, rate)) for _ in range(args.repeat)]
-        worsts = [max(latencies) for _, latencies in runs]
-        every = [latency for _, latencies in runs for latency in latencies]
+        worsts = [max(latencies) for _, latencies, _ in runs]
+        every = [latency for _, latencies, _ in runs for latency in latencies]
         print(f"live stream, producer {'unthrottled' if rate is None else f'at {rate:,} events/s'}, {count:,} events: "
-              f"{statistics.median(rate for rate, _ in runs):,.0f} events/s shown; key → frame median "
+              f"{statistics.median(rate for rate, _, _ in runs):,.0f} events/s shown; key → frame median "
               f"{_ms(statistics.median(every))}, worst {_ms(statistics.median(worsts))} (median of {args.repeat} "
-              f"runs' worsts: {', '.join(_ms(w) for w in worsts)}; {len(every)} keys)")
+              f"runs' worsts: {', '.join(f'{_ms(w)} [app CPU {_ms(cpu)}]' for w, (_, _, cpu) in zip(worsts, runs))}; "
+              f"{len(every)} keys)")
     figures = asyncio.run(replay_moves(args.replay_events))
     print(f"replay of {args.replay_events:,} events, key → frame (handlers alone last):")
     for name, times in figures.items():
