@@ -15,6 +15,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from engine.events import RunEvent
@@ -98,11 +99,11 @@ class RcaApp(App):
         self._pending: list[RunEvent] = []  # filled by the run worker's thread
         self._pending_lock = threading.Lock()
         self._backlog: deque[RunEvent] = deque()  # taken from _pending, not yet shown
-        self._drain_timer = None
+        self._drain_timer: Timer | None = None
         self._drained_at = 0.0
-        self._unfrozen = 0  # events taken in since the last freeze_long_lived()
-        self._seen_version = self.session.data_version()
         self._taken = 0  # events taken from this console's own workers (a database read older than them is stale)
+        self._taken_at_freeze = 0
+        self._seen_version = self.session.data_version()
         for theme in load_themes():
             self.register_theme(theme)
         self.theme = "rca-monochrome" if no_color else "rca-dark"
@@ -276,6 +277,10 @@ class RcaApp(App):
 
     # ---- other processes' writes -------------------------------------------------------------------------
     def _watch_database(self) -> None:
+        """Another connection committed since the last look: read the newest run on a worker. Not while this
+        console writes itself (a run, an attribution): the first look after it ends catches up."""
+        if self.running or self.attributing:
+            return
         version = self.session.data_version()
         if version != self._seen_version:
             self._seen_version = version
@@ -342,9 +347,8 @@ class RcaApp(App):
             chunk = [self._backlog.popleft() for _ in range(min(DRAIN_CHUNK, len(self._backlog)))]
             for run_id, events in _by_run(chunk):
                 self._take(run_id, events)
-            self._unfrozen += len(chunk)
-        if self._unfrozen >= FREEZE_EVERY:
-            self._unfrozen = 0
+        if self._taken - self._taken_at_freeze >= FREEZE_EVERY:
+            self._taken_at_freeze = self._taken
             freeze_long_lived()
         if self._backlog:
             self._drain_timer = self.set_timer(FRAME_S, self._drain)
