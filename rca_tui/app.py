@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 import tomllib
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -13,13 +15,15 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from engine.events import RunEvent
 from engine.agents.roles import AGENT_KEYS
 from engine.runs.timeline import Timeline
 from engine.runs.session import Session
-from rca_tui.messages import AttributionRecorded, EventsPending, RunEnded
+from rca_tui.heap import freeze_long_lived
+from rca_tui.messages import AttributionRecorded, DatabaseChanged, EventsPending, RunEnded
 from rca_tui.screens.commands import ActionsProvider
 from rca_tui.screens.console import ConsoleScreen
 from rca_tui.screens.explorer import ExplorerScreen
@@ -32,7 +36,16 @@ from rca_tui.screens.dialogs import ConfirmScreen
 THEMES_DIR = Path(__file__).resolve().parents[1] / "themes"
 THEME_ORDER = ("rca-dark", "rca-light", "rca-high-contrast", "rca-monochrome")
 RunStarter = Callable[[Session], dict]
-BATCH_LIMIT = 2_000
+FRAME_S = 1 / 30
+"""While events stream, the live console takes them and redraws at most this often; between frames the app is idle,
+so keys are handled and painted at once."""
+DRAIN_BUDGET_S = 0.008
+"""Time a frame may spend indexing streamed events; a flood waits in the backlog for the next frames."""
+DRAIN_CHUNK = 500
+WATCH_S = 1.0
+"""How often the console asks SQLite whether another connection wrote (`Session.data_version`, no file read)."""
+FREEZE_EVERY = 5_000
+"""Events taken in since the cyclic collector last had the heap frozen (`freeze_long_lived`)."""
 
 
 def load_themes(directory: Path = THEMES_DIR) -> list[Theme]:
@@ -83,8 +96,14 @@ class RcaApp(App):
         self.running = False
         self.attributing: str | None = None  # the run being attributed
         self.attribution_model: str | None = None  # None: the engine's default SLM (tests name a tiny one)
-        self._pending: list[RunEvent] = []
+        self._pending: list[RunEvent] = []  # filled by the run worker's thread
         self._pending_lock = threading.Lock()
+        self._backlog: deque[RunEvent] = deque()  # taken from _pending, not yet shown
+        self._drain_timer: Timer | None = None
+        self._drained_at = 0.0
+        self._taken = 0  # events taken from this console's own workers (a database read older than them is stale)
+        self._taken_at_freeze = 0
+        self._seen_version = self.session.data_version()
         for theme in load_themes():
             self.register_theme(theme)
         self.theme = "rca-monochrome" if no_color else "rca-dark"
@@ -97,6 +116,7 @@ class RcaApp(App):
         return Timeline(runs[0]["run_id"], self.session.run_events(runs[0]["run_id"]), self.tip_economy)
 
     def on_mount(self) -> None:
+        self.set_interval(WATCH_S, self._watch_database)
         if self.keymap_problems:
             self.notify("\n".join(self.keymap_problems) + "\nthe default keys stay", title="keymap not applied",
                         severity="error", timeout=15)
@@ -255,6 +275,41 @@ class RcaApp(App):
             seqs = step_seqs(shown.events)
         self.notify(attribution_summary(message.run_id, message.payload, seqs), timeout=10)
 
+    # ---- other processes' writes -------------------------------------------------------------------------
+    def _watch_database(self) -> None:
+        """Another connection committed since the last look: read the newest run on a worker. Not while this
+        console writes itself (a run, an attribution): the first look after it ends catches up."""
+        if self.running or self.attributing:
+            return
+        version = self.session.data_version()
+        if version != self._seen_version:
+            self._seen_version = version
+            self._read_latest_in_worker(self._taken)
+
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def _read_latest_in_worker(self, taken: int) -> None:
+        session = Session(self.db_path, self.clock)
+        try:
+            runs = session.runs()
+            latest = Timeline(runs[0]["run_id"], session.run_events(runs[0]["run_id"]), self.tip_economy) \
+                if runs else None
+        finally:
+            session.close()
+        self.post_message(DatabaseChanged(latest, taken))
+
+    def on_database_changed(self, message: DatabaseChanged) -> None:
+        """Stored runs are read again when next shown; the live console takes the newest run, unless this console
+        took events of its own since the read began (its own run is newer than what was read) or is running or
+        attributing one; the current pane redraws."""
+        self._opened.clear()
+        latest = message.latest
+        own_news = message.taken != self._taken or self.running or self.attributing
+        if latest is not None and not own_news and (
+                self.live is None or latest.run_id != self.live.run_id or len(latest) > len(self.live)):
+            self.live = latest
+        if self.is_running and self._screen_stack:  # not while the console closes
+            self.screen.post_message(DatabaseChanged(latest, message.taken))
+
     # ---- the run worker and its events ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def _run_in_worker(self, starter: RunStarter) -> None:
@@ -276,25 +331,48 @@ class RcaApp(App):
             self.post_message(EventsPending())
 
     def on_events_pending(self, _message: EventsPending) -> None:
-        """Take at most BATCH_LIMIT events, then yield to the event loop (keys stay responsive in a flood)."""
+        """Events wait: take them at the next frame, so a burst or a flood costs one redraw per frame."""
+        if self._drain_timer is None:
+            wait = max(0.001, self._drained_at + FRAME_S - time.monotonic())  # Textual's timers need > 0
+            self._drain_timer = self.set_timer(wait, self._drain)
+
+    def _drain(self, budget: float = DRAIN_BUDGET_S) -> None:
+        """Index what waits for at most `budget` seconds, then redraw the live console once."""
+        self._drain_timer = None
+        self._drained_at = time.monotonic()
         with self._pending_lock:
-            batch, self._pending = self._pending[:BATCH_LIMIT], self._pending[BATCH_LIMIT:]
-            if self._pending:
-                self.post_message(EventsPending())
-        for run_id, events in _by_run(batch):
-            if self.live is None or self.live.run_id != run_id:
-                self.live = Timeline(run_id, (), self.tip_economy)
-                self.focus_run = run_id
-            self.live.extend(events)
-            if any(e.kind == "block_mined" for e in events):
-                self.live.forget_economy()
-        if isinstance(self.screen, ConsoleScreen):
+            incoming, self._pending = self._pending, []
+        self._backlog.extend(incoming)
+        while self._backlog and time.monotonic() - self._drained_at <= budget:
+            chunk = [self._backlog.popleft() for _ in range(min(DRAIN_CHUNK, len(self._backlog)))]
+            for run_id, events in _by_run(chunk):
+                self._take(run_id, events)
+        if self._taken - self._taken_at_freeze >= FREEZE_EVERY:
+            self._taken_at_freeze = self._taken
+            freeze_long_lived()
+        if self._backlog:
+            self._drain_timer = self.set_timer(FRAME_S, self._drain)
+        if isinstance(self.screen, ConsoleScreen) and self.live is not None:
             self.screen.follow(self.live)
+
+    def _take(self, run_id: str, events: list[RunEvent]) -> None:
+        if self.live is None or self.live.run_id != run_id:
+            self.live = Timeline(run_id, (), self.tip_economy)
+            self.focus_run = run_id
+        self.live.extend(events)
+        self._taken += len(events)
+        if any(e.kind == "block_mined" for e in events):
+            self.live.forget_economy()
+
+    def _drain_all(self) -> None:
+        """The run ended: every event it sent is in the console before the end is told."""
+        if self._drain_timer is not None:
+            self._drain_timer.stop()
+        self._drain(budget=float("inf"))
 
     def on_run_ended(self, message: RunEnded) -> None:
         self.running = False
-        if isinstance(self.screen, ConsoleScreen) and self.live is not None:
-            self.screen.follow(self.live)
+        self._drain_all()
         result = message.result
         self.notify(f"run {result.get('run_id')} finished: root cause {result.get('root_cause')}", timeout=5)
         for warning in result.get("warnings", []):

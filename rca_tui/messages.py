@@ -47,3 +47,15 @@ class ChainVerified(Message):
     def __init__(self, report: dict[str, Any]) -> None:
         super().__init__()
         self.report = report
+
+
+class DatabaseChanged(Message):
+    """Another connection wrote to the database (a CLI in another terminal, a worker): `latest` is the newest
+    run as stored then, read on a worker thread when the console had taken `taken` events of its own. The app takes
+    it, then tells the current screen (no bubbling)."""
+
+    bubble = False
+
+    def __init__(self, latest: Timeline | None, taken: int) -> None:
+        super().__init__()
+        self.latest, self.taken = latest, taken

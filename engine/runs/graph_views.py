@@ -1,7 +1,9 @@
 """View models of a run's graphs: the fault web the agents built and the attribution's Soft-IDG, as networkx
-graphs whose node and edge attributes the console's graph view draws."""
+graphs whose node and edge attributes the console's graph view draws; and how to lay the fault web out for a
+terminal (a layered plan, or call rows when no drawing fits)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -85,3 +87,87 @@ def event_view(payload: dict) -> SoftIdgView:
     return SoftIdgView.from_dict({"who": payload.get("who"), "when": payload.get("when"),
                                   "evidence_path": [row["step"] for row in path_rows],
                                   "failure_steps": payload.get("failure_steps"), **recorded})
+
+
+# ---- who calls whom, for a terminal: a layered drawing's plan, or rows when no drawing fits -------------------
+@dataclass(frozen=True)
+class LayeredPlan:
+    """A Sugiyama-style plan of a DAG: `layers` left to right, each ordered top to bottom to keep edges from
+    crossing (barycentre sweeps); an edge spanning several layers passes through `dummies` (one per layer it
+    crosses), so every hop in `hops` joins neighbouring layers. `hops` keep the real edge they belong to."""
+    layers: list[list[str]]
+    hops: list[tuple[str, str, tuple[str, str]]]  # (from, to, the real edge)
+    dummies: frozenset[str]
+
+
+def layered_plan(graph: nx.DiGraph, sweeps: int = 4) -> LayeredPlan | None:
+    """Longest-path layers, dummy nodes on long edges, barycentre ordering; None for a graph with a cycle (the
+    call rows show it instead)."""
+    if not nx.is_directed_acyclic_graph(graph):
+        return None
+    order = list(nx.topological_sort(graph))
+    layer_of: dict[str, int] = {}
+    for node in order:
+        layer_of[node] = max((layer_of[p] + 1 for p in graph.predecessors(node)), default=0)
+    for node in reversed(order):  # a caller nobody calls sits just left of its nearest callee, not at the far left
+        if graph.in_degree(node) == 0 and graph.out_degree(node):
+            layer_of[node] = min(layer_of[s] for s in graph.successors(node)) - 1
+    layers: list[list[str]] = [[] for _ in range(max(layer_of.values(), default=-1) + 1)]
+    for node in sorted(graph, key=lambda n: (-graph.nodes[n].get("score", 0.0), n)):
+        layers[layer_of[node]].append(node)
+    hops, dummies = [], set()
+    for source, target in graph.edges:
+        chain = [source] + [f"\0{source}\0{target}\0{layer}" for layer in range(layer_of[source] + 1,
+                                                                                layer_of[target])] + [target]
+        for layer, dummy in enumerate(chain[1:-1], start=layer_of[source] + 1):
+            layers[layer].append(dummy)
+            dummies.add(dummy)
+        hops += [(a, b, (source, target)) for a, b in zip(chain, chain[1:])]
+    _order_by_barycentre(layers, hops, sweeps)
+    return LayeredPlan(layers, hops, frozenset(dummies))
+
+
+def _order_by_barycentre(layers: list[list[str]], hops: list[tuple], sweeps: int) -> None:
+    """Each layer sorted by the mean row of its neighbours in the layer before (downward sweeps) or after
+    (upward), nodes without neighbours there keeping their row."""
+    before: dict[str, list[str]] = {}
+    after: dict[str, list[str]] = {}
+    for a, b, _ in hops:
+        after.setdefault(a, []).append(b)
+        before.setdefault(b, []).append(a)
+    for sweep in range(sweeps):
+        downward = sweep % 2 == 0
+        indices = range(1, len(layers)) if downward else range(len(layers) - 2, -1, -1)
+        for index in indices:
+            reference = {node: row for row, node in enumerate(layers[index - 1 if downward else index + 1])}
+            neighbours = before if downward else after
+
+            def centre(item: tuple[int, str]) -> float:
+                row, node = item
+                rows = [reference[n] for n in neighbours.get(node, []) if n in reference]
+                return sum(rows) / len(rows) if rows else row
+
+            layers[index] = [node for _, node in sorted(enumerate(layers[index]), key=lambda i: (centre(i), i[0]))]
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """One edge of the fault web as a row: `caller → callee` with both anomaly scores; `on_path` when it is a hop
+    of the agreed propagation path. A node with no edge is a row with `callee` None."""
+    caller: str
+    callee: str | None
+    on_path: bool
+
+
+def call_rows(graph: nx.DiGraph) -> list[CallRow]:
+    """The propagation path's hops first (in path order), then every other edge by the caller's score, then the
+    nodes that call no one and are called by no one."""
+    path = graph.graph.get("path") or []
+    hops = list(zip(path, path[1:]))
+    def rank(node: str) -> tuple[float, str]:
+        return -graph.nodes[node].get("score", 0.0), node
+
+    others = sorted((edge for edge in graph.edges if edge not in hops), key=lambda e: (rank(e[0]), rank(e[1])))
+    rows = [CallRow(a, b, True) for a, b in hops if graph.has_edge(a, b)] + [CallRow(a, b, False) for a, b in others]
+    alone = sorted((n for n in graph if graph.degree(n) == 0), key=rank)
+    return rows + [CallRow(node, None, False) for node in alone]

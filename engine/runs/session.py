@@ -17,7 +17,7 @@ from engine.ledger.anchor import Anchor
 from engine.ledger.chain import Chain
 from engine.ledger.records import RESOLVE_TX, resolution_payload, run_digest
 from engine.ledger.verify import Expected, VerifyReport, verify_chain
-from engine.store.db import open_db, open_db_readonly, transaction
+from engine.store.db import data_version, open_db, open_db_readonly, transaction
 from engine.runs.owner import current_owner, owner_is_gone
 from engine.store.errors import DatabaseUnusable
 from engine.store.runs import RunStore
@@ -146,6 +146,10 @@ class Session:
 
     def runs(self) -> list[dict]:
         return self.store.runs()
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process, a worker's session) commits: cheap to poll."""
+        return data_version(self.conn)
 
     def run(self, run_id: str) -> dict | None:
         return self.store.run(run_id)

@@ -47,6 +47,12 @@ def open_db_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def data_version(conn: sqlite3.Connection) -> int:
+    """A number that changes whenever another connection commits to the file (`PRAGMA data_version`): polling it
+    is how a long-lived reader (the console) notices another process's writes, at the cost of no file read."""
+    return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, invocation, resolve_db, say
+from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, invocation, progress,
+                                resolve_db, say)
 
 
 class Subset(str, Enum):
@@ -187,7 +188,7 @@ def eval_attribution(
 
 def _run_protocol(protocol, config, data, train, test, tracer_model, save_tracer, subset, context, evaluate,
                   learned) -> dict:
-    with ProgressBar(enabled=True) as progress:  # stderr, --json or not
+    with progress("features") as advance:  # stderr, --json or not
         if protocol == "saved":
             folder = test or data
             trajectories = _load_folder(folder, subset.value, context)
@@ -201,7 +202,7 @@ def _run_protocol(protocol, config, data, train, test, tracer_model, save_tracer
             if in_sample:
                 say(f"warning: {tracer_model.name} was trained on {len(in_sample)} of these {len(trajectories)} "
                     f"trajectories ({manifest.command}); its figures on them are in-sample")
-            report = evaluate.evaluate_saved(tracer, trajectories, config, in_sample, progress)
+            report = evaluate.evaluate_saved(tracer, trajectories, config, in_sample, advance)
             report["tracer_model"] = str(tracer_model)
         elif protocol == "held-out":
             training = _load_folder(train, subset.value, context)
@@ -211,7 +212,7 @@ def _run_protocol(protocol, config, data, train, test, tracer_model, save_tracer
                 say(f"warning: {len(overlap)} trajectories are in both --train and --test (e.g. {overlap[0]}): "
                     "their figures are in-sample")
             try:
-                report = evaluate.evaluate_held_out(training, testing, config, progress)
+                report = evaluate.evaluate_held_out(training, testing, config, advance)
             except ValueError as error:
                 fail(str(error), ExitCode.USAGE)
             report["train"], report["test"] = str(train), str(test)
@@ -219,7 +220,7 @@ def _run_protocol(protocol, config, data, train, test, tracer_model, save_tracer
                 _save_tracer(training, config, save_tracer, evaluate, learned, train)
         else:
             trajectories = _load_folder(data, subset.value, context)
-            report = evaluate.evaluate(trajectories, config, progress)
+            report = evaluate.evaluate(trajectories, config, advance)
             if save_tracer:
                 _save_tracer(trajectories, config, save_tracer, evaluate, learned, data)
     return report
@@ -360,32 +361,3 @@ def _scale_out(scale_out: dict | None) -> str:
     if scale_out["dask_scheduler"]:
         return f" (Dask cluster {scale_out['dask_scheduler']})"
     return f" ({scale_out['workers']} worker processes)" if scale_out["workers"] > 1 else " (serial)"
-
-
-class ProgressBar:
-    """A rich progress bar on stderr, as a context manager yielding the engine's ``progress(done, total, label)``."""
-
-    def __init__(self, enabled: bool, what: str = "features") -> None:
-        self.enabled = enabled
-        self.what = what
-        self.bar = None
-        self.task = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            TextColumn("{task.description}"), console=Console(stderr=True))
-        self.bar.start()
-        self.task = self.bar.add_task("", total=None)
-        return self.update
-
-    def update(self, done: int, total: int, label: str) -> None:
-        self.bar.update(self.task, completed=done, total=total, description=label)
-
-    def __exit__(self, *exc_info) -> None:
-        if self.bar:
-            self.bar.stop()

@@ -2,14 +2,13 @@
 agents, and its latency. Progress on stderr, ``--json`` on stdout; heavy imports stay inside the commands."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rca_tui.cli.attribution import MaxTokensOption, ModelOption, ProgressBar
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, say
+from rca_tui.cli.attribution import MaxTokensOption, ModelOption
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, progress, say
 
 
 def eval_injection(
@@ -40,8 +39,8 @@ def eval_injection(
 
     study = InjectionStudy(runs=runs, cases=cases, nezha=nezha, model=model, folds=folds,
                            seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db)
-    with ProgressBar(enabled=not json_out or sys.stdout.isatty(), what="injection") as progress:
-        report = run_study(study, tracer, save_tracer, progress)
+    with progress("injection") as advance:  # stderr, --json or not
+        report = run_study(study, tracer, save_tracer, advance)
     if save_tracer:
         from engine.provenance import write_manifest
 

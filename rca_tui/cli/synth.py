@@ -1,14 +1,13 @@
 """`rca-tui synth`: labelled incidents injected into the fault-free telemetry of a dataset."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, print_table, say
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, print_table, progress, say
 
 
 def synth(source: Annotated[Path, typer.Option("--from", help="Dataset with fault-free telemetry (Nezha, PetShop).")],
@@ -33,8 +32,8 @@ def synth(source: Annotated[Path, typer.Option("--from", help="Dataset with faul
     options = SynthOptions(system, faults, services, per_service, seed)
     started = time.perf_counter()
     try:
-        result = _with_progress(lambda progress: synthesize(source, out, options, progress, workers, dask_scheduler),
-                                quiet=json_out)
+        with progress("synth") as advance:  # stderr, --json or not
+            result = synthesize(source, out, options, advance, workers, dask_scheduler)
     except (SynthError, TelemetryError, ParallelError) as exc:
         fail(str(exc), ExitCode.USAGE if isinstance(exc, SynthError) else ExitCode.ERROR)
     elapsed = time.perf_counter() - started
@@ -55,13 +54,3 @@ def _summary(result) -> list[dict]:
     counts = Counter((case.system, case.fault_type) for case in result.cases)
     return [{"system": system, "fault_type": fault_type, "cases": count}
             for (system, fault_type), count in sorted(counts.items())]
-
-
-def _with_progress(job, quiet: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), disable=quiet and not sys.stderr.isatty(), transient=True) as bar:
-        task = bar.add_task("reading the source", total=None)
-        return job(lambda done, total, what: bar.update(task, completed=done, total=total, description=what))

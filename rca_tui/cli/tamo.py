@@ -4,14 +4,12 @@ torch and the engine are imported inside the commands so `rca-tui --help` stays 
 """
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, out, print_table, say
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, out, print_table, progress, say
 
 app = typer.Typer(help="TAMO tools: multimodal fusion, causal root-cause ranking, fault-type classification.",
                   no_args_is_help=True)
@@ -24,18 +22,6 @@ WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Per-case f
 SchedulerOption = Annotated[str | None, typer.Option("--dask-scheduler", metavar="tcp://HOST:PORT",
                                                      help="Extract the per-case features on a Dask distributed "
                                                           "cluster (same results as serial).")]
-
-
-@contextmanager
-def _progress(quiet: bool):
-    """A rich progress bar on stderr; yields the (done, total, what) callback the engine reports to."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), disable=quiet and not sys.stderr.isatty(), transient=True) as bar:
-        task = bar.add_task("starting", total=None)
-        yield lambda done, total, what: bar.update(task, completed=done, total=total, description=what)
 
 
 def _cases(dataset: Path, on_progress, least: int = 2, workers: int = 1, scheduler: str | None = None):
@@ -68,7 +54,7 @@ def train(dataset: DatasetOption,
     from engine.tamo.model import TrainConfig, train_model
 
     config = TrainConfig(seed=seed)
-    with _progress(json_out) as on_progress:
+    with progress("tamo") as on_progress:  # stderr, --json or not
         cases = _cases(dataset, on_progress)
         cv = evaluation_report(cases, config, folds, on_progress=on_progress) if folds > 1 else None
         model = train_model(cases, config, on_progress)
@@ -142,7 +128,7 @@ def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 
         return _score_checkpoint(dataset, model_path, json_out, workers, dask_scheduler)
     if scheme not in SCHEMES:
         fail(f"--scheme {scheme!r}: expected one of {', '.join(SCHEMES)}", ExitCode.USAGE)
-    with _progress(json_out) as on_progress:
+    with progress("tamo") as on_progress:  # stderr, --json or not
         cases = _cases(dataset, on_progress, workers=workers, scheduler=dask_scheduler)
         try:
             report = evaluation_report(cases, TrainConfig(seed=seed), folds, scheme,
@@ -165,7 +151,7 @@ def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool, workers: 
         model = api.load_model(model_path)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc), ExitCode.NOT_FOUND)
-    with _progress(json_out) as on_progress:
+    with progress("tamo") as on_progress:  # stderr, --json or not
         cases = _cases(dataset, on_progress, least=1, workers=workers, scheduler=scheduler)
     report = checkpoint_report(cases, model, model_path)
     if json_out:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -33,6 +34,11 @@ class ConsoleScreen(Screen):
         self.query_one(RunView).show(timeline, len(timeline) if timeline else 0)
         self._show_status(timeline)
 
+    def on_database_changed(self, _message) -> None:
+        """Another process stored a newer run (or more of this one), and the app took it as the live run."""
+        if self.query_one(RunView).timeline is not self.app.live:
+            self.on_screen_resume()
+
     def follow(self, timeline: Timeline) -> None:
         """New events arrived in the live timeline: draw only what changed."""
         view = self.query_one(RunView)
@@ -48,6 +54,7 @@ class ConsoleScreen(Screen):
             return
         state = "running" if self.app.running else "done"
         block = timeline.block_at(len(timeline))
-        self.query_one("#run-status", Static).update(
-            f"run {timeline.run_id} · {len(timeline)} events · block {block if block is not None else '-'} · {state}",
-            layout=False)  # one fixed-height line
+        block_text = block if block is not None else "-"
+        self.query_one("#run-status", Static).update(Content(
+            f"run {timeline.run_id} · {len(timeline)} events · block {block_text} · {state}"),
+            layout=False)  # one fixed-height line, plain text (no markup to parse 30 times a second)

@@ -67,6 +67,9 @@ class GraphScreen(Screen):
         self.redraw()
         self.query_one(GraphCanvas).focus()
 
+    def on_database_changed(self, _message) -> None:
+        self.redraw()  # e.g. `rca-tui attribute --run X` in another terminal: its Soft-IDG shows without a key
+
     def redraw(self) -> None:
         canvas = self.query_one(GraphCanvas)
         source, graph_state = self.app.graph_source()

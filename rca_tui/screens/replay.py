@@ -5,12 +5,14 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
 
 from engine.runs.timeline import Timeline, open_timeline
 from engine.runs.session import Session
+from rca_tui.heap import freeze_long_lived
 from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
 from rca_tui.messages import TimelineLoaded
 from rca_tui.screens.dialogs import PromptScreen
@@ -94,6 +96,7 @@ class ReplayScreen(Screen):
 
     def on_timeline_loaded(self, message: TimelineLoaded) -> None:
         self.timeline = message.timeline
+        freeze_long_lived()  # a long run's events, out of the collector's full passes
         start, self.app.replay_step = self.app.replay_step or 0, None
         self.move_to(start)
 
@@ -200,6 +203,6 @@ class ReplayScreen(Screen):
             return
         block = self.timeline.block_at(self.cursor)
         mode = f"▶ {SPEEDS[self.speed_index]}×" if self.play_timer is not None else f"⏸ {SPEEDS[self.speed_index]}×"
-        self.query_one("#replay-status", Static).update(
+        self.query_one("#replay-status", Static).update(Content(
             f"{self.timeline.run_id} · event {self.cursor}/{len(self.timeline)} · "
-            f"block {block if block is not None else '-'} · {mode}", layout=False)  # one fixed-height line
+            f"block {block if block is not None else '-'} · {mode}"), layout=False)  # one fixed-height line, plain

@@ -60,14 +60,21 @@ class RunsScreen(Screen):
         self.action_reload()
         self.query_one(DataTable).focus()
 
+    def on_database_changed(self, _message) -> None:
+        self.action_reload()  # a run started, finished or attributed by another process shows without a key
+
     def action_reload(self) -> None:
+        """Read the runs again; the selected run stays selected."""
         table = self.query_one(DataTable)
+        selected = self.selected_run()
         table.clear()
         for row in self.app.session.run_rows():
             cells = runs_row(row)
             if self.text and self.text.lower() not in " ".join(cells).lower():
                 continue
             table.add_row(*cells, key=row["run_id"])
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
         table.border_title = "Runs (newest first)" + (f" · “{self.text}”" if self.text else "")
 
     def selected_run(self) -> str | None:

@@ -3,13 +3,16 @@
 The live console and the replay both use it: live shows the cursor at the end, replay anywhere."""
 from __future__ import annotations
 
+from bisect import bisect_left
+from typing import Sequence
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 
 from engine.agents.roles import AGENT_KEYS
 from engine.runs.timeline import KIND_GROUPS, LogFilter, Timeline
-from rca_tui.formatting import LOG_WINDOW, line_at
+from rca_tui.formatting import line_at
 from rca_tui.widgets.agent_log import AgentLog
 from rca_tui.widgets.leaderboard import Leaderboard
 from rca_tui.widgets.sop_diagram import SopDiagram
@@ -42,6 +45,10 @@ class RunView(Container):
         self.text = ""  # `/`: only lines containing this (case-insensitive)
         self.timeline: Timeline | None = None
         self.cursor = 0
+        self._listed_for: tuple | None = None  # (timeline, filter, text) that `_listed` holds the events of
+        self._listed: list[int] = []
+        self._scanned = 0  # `_listed` is complete below this position
+        self._pane_keys: dict[str, tuple] = {}  # what the SOP and the votes were last drawn from
 
     def compose(self) -> ComposeResult:
         yield AgentLog(id="agent-log")
@@ -56,46 +63,69 @@ class RunView(Container):
     def show(self, timeline: Timeline | None, cursor: int) -> None:
         """Everything at `cursor` (a seek, a new filter, a screen coming back)."""
         self.timeline, self.cursor = timeline, cursor
-        self.query_one(AgentLog).show([line_at(timeline, p) for p in self.positions()] if timeline else [])
+        self.query_one(AgentLog).show(timeline, self.positions())
         self._show_panes()
-
-    def positions(self, limit: int = LOG_WINDOW) -> list[int]:
-        """Positions of the log lines shown at the cursor: the filters', and the text's when one is set."""
-        if self.timeline is None:
-            return []
-        if not self.text:
-            return list(self.timeline.log_positions(self.cursor, self.log_filter, limit))
-        every = self.timeline.log_positions(self.cursor, self.log_filter, len(self.timeline) or 1)
-        return [p for p in every if self._has_text(p)][-limit:]
-
-    def _has_text(self, position: int) -> bool:
-        return self.text.lower() in line_at(self.timeline, position).lower()
 
     def advance(self, cursor: int) -> None:
-        """The cursor moved forward from `self.cursor`: append the new lines, redraw the small panes."""
-        assert self.timeline is not None
-        passing = [p for p in range(self.cursor, cursor) if self.log_filter.accepts(self.timeline.events[p])
-                   and (not self.text or self._has_text(p))]
+        """The cursor moved forward from `self.cursor`: the log grows, the small panes redraw."""
         self.cursor = cursor
-        self.query_one(AgentLog).append([line_at(self.timeline, p) for p in passing[-LOG_WINDOW:]])
+        self.query_one(AgentLog).grow(self.positions())
         self._show_panes()
 
+    def positions(self) -> Sequence[int]:
+        """Positions of the events the log lists at the cursor: every one, or the filters' and the text's. A
+        filtered list is kept and extended as the cursor moves on, so a streaming run is never scanned twice."""
+        if self.timeline is None:
+            return ()
+        if self.log_filter == LogFilter() and not self.text:
+            return range(self.cursor)
+        wanted = (self.timeline, self.log_filter, self.text)
+        if self._listed_for != wanted:
+            indexed = self.timeline.log_positions(self.cursor, self.log_filter, self.cursor or 1)
+            self._listed_for, self._scanned = wanted, self.cursor
+            self._listed = [p for p in indexed if self._has_text(p)]
+        if self.cursor > self._scanned:
+            self._listed += [p for p in range(self._scanned, self.cursor)
+                             if self.log_filter.accepts(self.timeline.events[p]) and self._has_text(p)]
+            self._scanned = self.cursor
+        return self._listed[:bisect_left(self._listed, self.cursor)]
+
+    def _has_text(self, position: int) -> bool:
+        return not self.text or self.text.lower() in line_at(self.timeline, position).lower()
+
     def _show_panes(self) -> None:
-        timeline = self.timeline
-        self.query_one(SopDiagram).show(timeline.sop(self.cursor) if timeline else None)
-        self.query_one(VoteChart).show(timeline.votes(self.cursor) if timeline else None)
-        self.query_one(Leaderboard).show(timeline.leaderboard(timeline.block_at(self.cursor)) if timeline else [])
+        """The SOP, the votes and the leaderboard at the cursor; the SOP and the votes are rebuilt only when an
+        event they are made of passed the cursor (a long run's SOP history is long; most events touch neither)."""
+        timeline, cursor = self.timeline, self.cursor
+        if timeline is None:
+            self._pane_keys = {}
+            self.query_one(SopDiagram).show(None)
+            self.query_one(VoteChart).show(None)
+            self.query_one(Leaderboard).show([])
+            return
+        if self._changed("sop", timeline.by_kind.get("sop_transition", ()), timeline.failures, timeline.openings):
+            self.query_one(SopDiagram).show(timeline.sop(cursor))
+        if self._changed("votes", *(timeline.by_kind.get(kind, ()) for kind in ("proposal", "vote_cast", "consensus"))):
+            self.query_one(VoteChart).show(timeline.votes(cursor))
+        self.query_one(Leaderboard).show(timeline.leaderboard(timeline.block_at(cursor)))
+
+    def _changed(self, pane: str, *positions: Sequence[int]) -> bool:
+        """Whether the events of `positions` before the cursor differ from when `pane` was last drawn."""
+        key = (self.timeline, *(bisect_left(p, self.cursor) for p in positions))
+        changed, self._pane_keys[pane] = self._pane_keys.get(pane) != key, key
+        return changed
 
     # ---- the full event, the text filter -------------------------------------------------------------------
     def action_open_event(self) -> None:
-        """The newest line shown (the cursor's event in Replay, the latest in the live console), in full."""
+        """The lowest line in view, in full: the cursor's event in Replay and the latest one live, unless the reader
+        scrolled up to an older one."""
         from rca_tui.screens.event_detail import EventScreen
 
-        shown = self.positions(1)
-        if not shown:
+        shown = self.query_one(AgentLog).bottom_position()
+        if shown is None:
             self.notify("no event here yet", severity="warning")
             return
-        self.app.push_screen(EventScreen(self.timeline, shown[-1]))
+        self.app.push_screen(EventScreen(self.timeline, shown))
 
     def action_text_filter(self) -> None:
         from rca_tui.screens.dialogs import PromptScreen

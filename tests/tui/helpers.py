@@ -5,10 +5,12 @@ from textual.app import App
 from textual.widgets import DataTable, Log, Static
 from textual.worker import WorkerFailed
 
+from rca_tui.widgets.agent_log import AgentLog
+
 
 def text_of(app: App, selector: str) -> str:
     widget = app.screen.query_one(selector)
-    if isinstance(widget, Log):
+    if isinstance(widget, (Log, AgentLog)):
         return "\n".join(widget.lines)
     if isinstance(widget, DataTable):
         return "\n".join(" ".join(str(c) for c in widget.get_row_at(i)) for i in range(widget.row_count))

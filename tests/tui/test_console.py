@@ -66,3 +66,39 @@ async def test_a_failing_run_becomes_a_notification_not_a_crash(empty_app: RcaAp
         messages = [n.message for n in empty_app._notifications]
         assert any("refused the connection" in m for m in messages)
         assert empty_app.is_running and not empty_app.running
+
+
+async def test_a_key_is_answered_on_screen_while_a_flood_of_events_is_still_being_taken_in(app):
+    """Streamed events are taken a frame's budget at a time and the app idles between frames: a key pressed in a
+    flood is handled and painted before the flood is in, not after it."""
+    import asyncio
+
+    from textual.events import Key
+
+    from tests.bench.console_bench import synthetic_events
+
+    events = synthetic_events(60_000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        log = app.screen.query_one("#agent-log")
+        painted_with_filter: list[int] = []  # events still waiting at each frame painted after the key
+        display = app._display
+
+        def paint(screen, renderable):
+            if renderable is not None and log.border_title.endswith("thought"):
+                painted_with_filter.append(len(app._backlog) + len(app._pending))
+            display(screen, renderable)
+
+        app._display = paint
+        for event in events:
+            app._queue_event(event)
+        await asyncio.sleep(0.1)  # the flood has begun
+        app.post_message(Key("k", "k"))  # the log's kind filter: the whole log redraws
+        while not painted_with_filter:
+            await asyncio.sleep(0.01)
+        assert painted_with_filter[0] > 0  # on screen mid-flood
+        while app._backlog or app._pending:
+            await pilot.pause(0.1)
+        await pilot.pause()
+        assert text_of(app, "#run-status").startswith("run run-bench · 60000 events")
+        assert all(" thought " in line for line in text_of(app, "#agent-log").splitlines()[-20:])

@@ -10,6 +10,7 @@ from engine.runs.session import Session
 from rca_tui.app import RcaApp
 from rca_tui.screens.event_detail import EventScreen
 from rca_tui.screens.help import HelpScreen
+from rca_tui.widgets.agent_log import AgentLog
 from rca_tui.widgets.graph_canvas import GraphCanvas
 from tests.tui.helpers import settle, text_of
 
@@ -140,3 +141,15 @@ async def test_runs_row_of_an_attributed_wrong_run_shows_the_truth_and_the_blame
         assert row.startswith(run_id) and f"✗ {truth}" in row
         assert f" {payload['who'].split('_')[0]} " in row
         assert "1700000" not in row  # a time, not epoch milliseconds
+
+
+async def test_enter_opens_the_lowest_line_in_view_when_the_reader_scrolled_up(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        log = app.screen.query_one(AgentLog)
+        log.scroll_to(y=0, animate=False, immediate=True)  # the first rows of the 110-event story run
+        await pilot.pause()
+        lowest = text_of(app, "#agent-log").splitlines()[log.scrollable_content_region.height - 1]
+        await pilot.press("enter")
+        assert isinstance(app.screen, EventScreen)
+        assert f"event #{lowest.split()[0].lstrip('#')}" in text_of(app, "#event-body")
