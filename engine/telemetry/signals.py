@@ -24,13 +24,14 @@ ENTITY_METRICS = {
     "PodServerLatencyP90": (+1, 0.5, 0.01),
     "PodServerLatencyP99": (+1, 0.5, 0.01),
     "PodSuccessRate": (-1, 1.0, 1.0),
-    "availability.failed_requests": (+1, 0.0, 1.0),  # PetShop, derived by the loader; shown to the agents,
-    "latency.request_seconds": (+1, 0.0, 1.0),  # ranked through the excess beyond the callees' (PER_REQUEST)
+    # PetShop (the first two derived by the loader): shown to the agents, ranked through own_excess_signal
+    "availability.failed_requests": (+1, 0.0, 1.0),
+    "latency.request_seconds": (+1, 0.0, 1.0),
     "latency": (+1, 0.0, 0.001),
     "average_duration": (+1, 1.0, 1.0),
     "error_rate": (+1, 1.0, 0.5),
     "timeout_rate": (+1, 1.0, 0.5),
-    "availability": (-1, 0.0, 0.5),  # PetShop: likewise
+    "availability": (-1, 0.0, 0.5),  # PetShop, likewise
     "success_rate": (-1, 1.0, 0.5),
 }
 # per-request metric -> (alert family, sign and scale that turn it into trouble per request: seconds waited,
@@ -39,6 +40,8 @@ ENTITY_METRICS = {
 # is the component's own.
 PER_REQUEST = {"latency.Average": ("latency", 1.0), "availability.Average": ("availability", -0.01)}
 REQUESTS = "requests.Sum"
+EXCESS_FLOOR = {"latency.Average": 0.01, "availability.Average": 0.5}  # request-seconds, failed requests per step
+TAIL, TAIL_Z = 0.99, 3.0  # a normal period's excursion reached now and then, read as this many spreads
 CALLER_SHARE = 0.5  # an edge's slow-down is mostly the callee's doing; the caller's network shares it
 MIN_CALLS = 3
 RECENT_SECONDS = 15 * 60
@@ -84,8 +87,9 @@ def robust_z(
 
 def metric_signal(incident: Incident) -> dict[str, Signal]:
     """Worst robust z-score per entity; where the alert names a metric family (latency, availability),
-    only that family counts: a cause shows the symptom the alert is about. Without any fault-free
-    period (mABC's sample) entities are compared with each other instead."""
+    only that family counts: a cause shows the symptom the alert is about. Where requests are counted, the
+    entity's own excess (own_excess_signal) competes with its z-scores. Without any fault-free period (mABC's
+    sample) entities are compared with each other instead."""
     has_baseline = _has_metric_baseline(incident)
     deviations = metric_deviations(incident) if has_baseline else _peer_deviations(incident)
     family = incident.alert.metric_family
@@ -145,18 +149,11 @@ def _window_peak(incident: Incident, times: np.ndarray, values: np.ndarray) -> f
     return max(float(values[in_window].max()), 0.0) if in_window.any() else 0.0
 
 
-EXCESS_FLOOR = {"latency.Average": 0.01, "availability.Average": 0.5}  # request-seconds, failed requests per step
-
-
 def _tail_spread(normal: np.ndarray) -> float:
     """A robust spread that also knows the baseline's own excursions: an entity that often spikes while all is
-    well needs a larger spike to stand out (TAIL: the excursion a normal period reaches now and then, read as
-    TAIL_Z spreads)."""
+    well needs a larger spike to stand out."""
     deviations = np.abs(normal - np.median(normal))
     return max(1.4826 * float(np.median(deviations)), float(np.quantile(deviations, TAIL)) / TAIL_Z)
-
-
-TAIL, TAIL_Z = 0.99, 3.0
 
 
 def _excess(incident: Incident, name: str, scale: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
