@@ -19,7 +19,8 @@ from engine.parallel import ordered_map
 from engine.synth.catalog import parse_fault_types
 from engine.synth.errors import SynthError
 from engine.synth.files import write_csv, write_json
-from engine.synth.plan import PlannedFault, SynthCase, SynthOptions, SynthResult, choose_services, plan_faults
+from engine.synth.plan import (PlannedFault, Skipped, SynthCase, SynthOptions, SynthResult, choose_services,
+                               plan_faults)
 from engine.telemetry.petshop import OBSERVATION_SUFFIXES, read_adjacency
 from engine.telemetry.readers import read_csv_table
 
@@ -71,6 +72,7 @@ def synthesize_petshop(root: Path, out: Path, options: SynthOptions, on_progress
         services = choose_services(options.services, candidates, "PetShop")
         plans.append((scenario, table, plan_faults(services, fault_types, options.per_service, options.seed)))
     result = SynthResult([], [], [str(scenario) for scenario in scenarios])
+    plans = [(scenario, table, _visible(table, planned, result.skipped)) for scenario, table, planned in plans]
     rows = []
     total = sum(len(planned) for _, _, planned in plans)
     for scenario, table, planned in plans:
@@ -80,6 +82,33 @@ def synthesize_petshop(root: Path, out: Path, options: SynthOptions, on_progress
         shutil.copyfile(root / "LICENSE_DATASET", out / "LICENSE_DATASET")
     write_csv(out / "cases.csv", CASE_COLUMNS, rows)
     return result
+
+
+def _visible(table: MetricsTable, planned: list[PlannedFault], skipped: list[Skipped]) -> list[PlannedFault]:
+    """The faults whose component's own metrics can show them: it must serve requests through some case window,
+    and an error fault needs an availability that is above 0 in the normal period (X-Ray reports 0 throughout
+    for some Lambda service nodes)."""
+    half = len(table.data) // 2
+    kept = []
+    for fault in planned:
+        if not _served_starts(table, half, fault.service):
+            reason = "serves no request through any case window of the fault-free period"
+        elif fault.fault_type != "network_delay" and not any(
+                table.value(row, fault.service, "availability.Average") > 0 for row in table.data[:half]):
+            reason = "availability reads 0 throughout the normal period: failed requests would not show in it"
+        else:
+            kept.append(fault)
+            continue
+        skipped.append(Skipped("PetShop", fault.service, fault.fault_type, reason))
+    return kept
+
+
+def _served_starts(table: MetricsTable, half: int, service: str) -> list[int]:
+    """Window starts (second half of the table) where the service serves requests in every step from the onset on:
+    a fault on a component nobody calls changes nothing."""
+    served = [table.value(row, service, "requests.Sum") > 0 for row in table.data]
+    return [start for start in range(half, len(table.data) - WINDOW_STEPS + 1)
+            if all(served[start + 1:start + WINDOW_STEPS])]
 
 
 def _write_scenario(scenario: Path, table: MetricsTable, planned: list[PlannedFault], out: Path, seed: int,
@@ -109,7 +138,8 @@ def _issue_job(scenario: str, table: MetricsTable, half: int, graph: nx.DiGraph,
 def _write_issue(scenario: str, table: MetricsTable, half: int, graph: nx.DiGraph, fault: PlannedFault,
                  issue: Path, seed: int) -> tuple[SynthCase, dict[str, str]]:
     rng = fault.rng(seed, "timing")
-    start = int(rng.integers(half, len(table.data) - WINDOW_STEPS + 1))
+    starts = _served_starts(table, half, fault.service)
+    start = starts[int(rng.integers(len(starts)))]
     window = [list(row) for row in table.data[start:start + WINDOW_STEPS]]
     onset = float(window[1][0]) + float(rng.uniform(*ONSET_IN_STEP_S))
     alert = int(onset + rng.uniform(*ALERT_DELAY_S))

@@ -24,15 +24,24 @@ ENTITY_METRICS = {
     "PodServerLatencyP90": (+1, 0.5, 0.01),
     "PodServerLatencyP99": (+1, 0.5, 0.01),
     "PodSuccessRate": (-1, 1.0, 1.0),
-    "availability.failed_requests": (+1, 1.0, 1.0),  # PetShop, derived by the loader
-    "latency.request_seconds": (+1, 1.0, 1.0),
-    "latency": (+1, 0.0, 0.001),  # PetShop: shown to the agents, ranked through the impact versions above
+    # PetShop (the first two derived by the loader): shown to the agents, ranked through own_excess_signal
+    "availability.failed_requests": (+1, 0.0, 1.0),
+    "latency.request_seconds": (+1, 0.0, 1.0),
+    "latency": (+1, 0.0, 0.001),
     "average_duration": (+1, 1.0, 1.0),
     "error_rate": (+1, 1.0, 0.5),
     "timeout_rate": (+1, 1.0, 0.5),
-    "availability": (-1, 0.0, 0.5),  # PetShop: likewise
+    "availability": (-1, 0.0, 0.5),  # PetShop, likewise
     "success_rate": (-1, 1.0, 0.5),
 }
+# per-request metric -> (alert family, sign and scale that turn it into trouble per request: seconds waited,
+# requests failed). Times the requests served, what a component adds is what its callers inherit (each call
+# waits or fails with it), so the excess adds up along the call graph and the part its callees do not carry
+# is the component's own.
+PER_REQUEST = {"latency.Average": ("latency", 1.0), "availability.Average": ("availability", -0.01)}
+REQUESTS = "requests.Sum"
+EXCESS_FLOOR = {"latency.Average": 0.01, "availability.Average": 0.5}  # request-seconds, failed requests per step
+TAIL, TAIL_Z = 0.99, 3.0  # a normal period's excursion reached now and then, read as this many spreads
 CALLER_SHARE = 0.5  # an edge's slow-down is mostly the callee's doing; the caller's network shares it
 MIN_CALLS = 3
 RECENT_SECONDS = 15 * 60
@@ -53,6 +62,7 @@ class Deviation:
 
 
 NO_DEVIATION = Deviation(0.0, float("nan"), float("nan"))
+NO_SIGNAL = Signal(0.0)
 
 
 def robust_z(
@@ -77,23 +87,112 @@ def robust_z(
 
 def metric_signal(incident: Incident) -> dict[str, Signal]:
     """Worst robust z-score per entity; where the alert names a metric family (latency, availability),
-    only that family counts: a cause shows the symptom the alert is about. Without any fault-free
-    period (mABC's sample) entities are compared with each other instead."""
-    deviations = metric_deviations(incident) if _has_metric_baseline(incident) else _peer_deviations(incident)
+    only that family counts: a cause shows the symptom the alert is about. Where requests are counted, the
+    entity's own excess (own_excess_signal) competes with its z-scores. Without any fault-free period (mABC's
+    sample) entities are compared with each other instead."""
+    has_baseline = _has_metric_baseline(incident)
+    deviations = metric_deviations(incident) if has_baseline else _peer_deviations(incident)
     family = incident.alert.metric_family
-    signals = {}
+    signals = own_excess_signal(incident) if has_baseline else {}
     for entity, per_metric in deviations.items():
         scores = {
             name: weight * deviation.z
             for name, deviation in per_metric.items()
             if (weight := _metric_rule(name)[1]) > 0 and (family is None or name.startswith(family))
         }
-        if scores:
+        if scores and max(scores.values()) > signals.get(entity, NO_SIGNAL).score:
             worst = max(scores, key=scores.get)
             found = per_metric[worst]
             summary = f"{worst} {_number(found.value)} (normal {_number(found.level)})"
             signals[entity] = Signal(scores[worst], scores, summary)
     return signals
+
+
+def own_excess_signal(incident: Incident) -> dict[str, Signal]:
+    """Where a source counts requests (PetShop): the request-seconds waited or requests failed beyond the
+    component's normal per-request level, less what its callees' excess explains, in robust standard deviations
+    of the same quantity over the baseline. A caller that only inherits a slow or failing callee scores ~0, and
+    an excess far smaller than the alerted entity's cannot explain the alert, so it counts by the share it could."""
+    family = incident.alert.metric_family
+    signals: dict[str, Signal] = {}
+    for name, (metric_family, scale) in PER_REQUEST.items():
+        if family is not None and metric_family != family:
+            continue
+        excess = _excess(incident, name, scale)
+        alerted = _window_peak(incident, *excess[incident.alert.entity]) if incident.alert.entity in excess else 0.0
+        for entity in excess:
+            found = _own_excess(incident, excess, entity, name, alerted)
+            if found is not None and found.score > signals.get(entity, NO_SIGNAL).score:
+                signals[entity] = found
+    return signals
+
+
+def _own_excess(incident: Incident, excess: dict, entity: str, name: str, alerted: float) -> Signal | None:
+    times, own = excess[entity]
+    callees = [excess[c][1] for c in _callees(incident, entity) if c in excess and len(excess[c][1]) == len(own)]
+    explained = np.sum([np.clip(c, 0, None) for c in callees], axis=0) if callees else np.zeros_like(own)
+    residual = own - explained
+    in_window = (times >= incident.window.start) & (times < incident.window.end + 60)
+    in_baseline = (times >= incident.baseline.start) & (times < incident.baseline.end)
+    if not in_window.any() or not in_baseline.any():
+        return None
+    spread = max(_tail_spread(residual[in_baseline]), EXCESS_FLOOR[name])
+    step = int(np.argmax(np.where(in_window, residual, -np.inf)))
+    z = max(float(residual[step]), 0.0) / spread
+    share = min(1.0, max(float(own[step]), 0.0) / alerted) if alerted > 0 else 1.0
+    summary = _excess_summary(incident, entity, name, step, own[step], explained[step])
+    return Signal(z * share, {f"{name} own excess": z, "share of the alerted excess": share}, summary)
+
+
+def _window_peak(incident: Incident, times: np.ndarray, values: np.ndarray) -> float:
+    in_window = (times >= incident.window.start) & (times < incident.window.end + 60)
+    return max(float(values[in_window].max()), 0.0) if in_window.any() else 0.0
+
+
+def _tail_spread(normal: np.ndarray) -> float:
+    """A robust spread that also knows the baseline's own excursions: an entity that often spikes while all is
+    well needs a larger spike to stand out."""
+    deviations = np.abs(normal - np.median(normal))
+    return max(1.4826 * float(np.median(deviations)), float(np.quantile(deviations, TAIL)) / TAIL_Z)
+
+
+def _excess(incident: Incident, name: str, scale: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    found = {}
+    for entity, series in incident.metrics.items():
+        if name not in series.values or REQUESTS not in series.values or entity in incident.observed_only:
+            continue
+        level = _per_request_level(incident, series, name, scale)
+        if np.isfinite(level):
+            found[entity] = (series.times, np.nan_to_num(series.values[REQUESTS] * scale * (series.values[name] - level)))
+    return found
+
+
+def _per_request_level(incident: Incident, series, name: str, scale: float) -> float:
+    """The baseline median, or the best value of the minutes just before the alert where even that is worse: a
+    fault makes things worse from its onset on, so the best recent value predates it, while a problem that
+    was there before the alert shows in all of them."""
+    normal = series.between(incident.baseline.start, incident.baseline.end)[name]
+    if not np.isfinite(normal).any():
+        return float("nan")
+    level = float(np.nanmedian(normal))
+    recent = series.between(incident.window.start - RECENT_SECONDS, incident.window.start)[name]
+    recent = recent[np.isfinite(recent)]
+    if len(recent):
+        best = float(recent.min() if scale > 0 else recent.max())
+        level = max(level, best) if scale > 0 else min(level, best)
+    return level
+
+
+def _callees(incident: Incident, entity: str) -> list[str]:
+    return sorted(incident.topology.successors(entity)) if entity in incident.topology else []
+
+
+def _excess_summary(incident: Incident, entity: str, name: str, step: int, own: float, explained: float) -> str:
+    series = incident.metrics[entity]
+    normal = _per_request_level(incident, series, name, PER_REQUEST[name][1])
+    unit = "request-seconds" if name.startswith("latency") else "failed requests"
+    return (f"{name} {_number(series.values[name][step])} on {_number(series.values[REQUESTS][step])} requests "
+            f"(normal {_number(normal)}): {_number(own)} {unit} beyond normal, {_number(explained)} of them in its callees")
 
 
 def metric_deviations(incident: Incident) -> dict[str, dict[str, Deviation]]:

@@ -82,3 +82,20 @@ def test_online_boutique_delay_shows_on_the_edge_latency_into_the_service(tmp_pa
         normal = edge.between(incident.baseline.start, incident.baseline.end)["latency_p50(s)"]
         faulty = edge.between(incident.alert.time + 60, incident.window.end)["latency_p50(s)"]
         assert faulty.min() > max(normal), ref.case_id
+
+
+def test_petshop_faults_its_component_cannot_show_are_skipped_and_named(tmp_path):
+    if not PETSHOP.is_dir():
+        pytest.skip(f"dataset folder {PETSHOP} is absent")
+    idle, no_availability = "STS_AWS::STS", "lambda_step_priceGreaterThan55_AWS::Lambda"
+    result = _synth("--from", str(PETSHOP), "--out", str(tmp_path / "ps"), "--services", f"{idle},{no_availability}",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    skipped = {(skip["service"], skip["fault_type"], skip["reason"].split(":")[0])
+               for skip in json.loads(result.stdout)["skipped"]}
+    assert {(idle, fault, "serves no request through any case window of the fault-free period")
+            for fault in ("network_delay", "network_loss", "exception")} <= skipped
+    assert {(no_availability, fault, "availability reads 0 throughout the normal period")
+            for fault in ("network_loss", "exception")} <= skipped
+    written = (tmp_path / "ps" / "cases.csv").read_text()
+    assert idle not in written and f"{no_availability},latency" in written  # its delay still shows in its latency

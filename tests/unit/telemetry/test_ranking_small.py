@@ -55,3 +55,30 @@ def test_a_caller_whose_callee_is_as_anomalous_ranks_below_it():
 
 def test_nothing_anomalous_gives_zero_scores():
     assert all(c.score < 0.01 for c in rank_root_causes(_incident({})))
+
+
+def _petshop_like(added_s: float) -> Incident:
+    """A -> B -> C with request counts: C's calls wait `added_s` longer in the window, and each caller waits as
+    long for each call it makes to C (A and B make one per request; A also serves 9 requests of its own)."""
+    rng = np.random.default_rng(3)
+    times = np.arange(40) * MINUTE
+    requests = {"A": 100.0, "B": 10.0, "C": 10.0}
+    normal = {"A": 0.1, "B": 0.3, "C": 0.2}
+    metrics = {}
+    for entity in "ABC":
+        latency = normal[entity] * (1 + rng.normal(0, 0.03, 40))
+        latency[30:] += added_s * requests["C"] / requests[entity]  # the same request-seconds at every hop
+        metrics[entity] = MetricSeries(entity, times, {"latency.Average": latency,
+                                                       "requests.Sum": np.full(40, requests[entity])})
+    return Incident(
+        case_id="toy", system="toy", entities=list("ABC"), topology=nx.DiGraph([("A", "B"), ("B", "C")]),
+        alert=Alert("A", "latency", 30 * MINUTE, "toy alert", metric_family="latency"),
+        window=Window(30 * MINUTE, 39 * MINUTE), baseline=Window(0, 25 * MINUTE), metrics=metrics,
+    )
+
+
+def test_the_component_whose_excess_its_callees_do_not_explain_ranks_first():
+    ranking = rank_root_causes(_petshop_like(added_s=0.5))
+    assert ranking[0].entity == "C"
+    assert "request-seconds beyond normal, 0 of them in its callees" in ranking[0].reason
+    assert ranking[0].score > 2 * max(c.score for c in ranking[1:])
