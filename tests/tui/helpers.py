@@ -1,6 +1,8 @@
 """What the user sees: the text of widgets, read the way the screen shows it."""
 from __future__ import annotations
 
+import asyncio
+
 from textual.app import App
 from textual.widgets import DataTable, Log, Static
 from textual.worker import WorkerFailed
@@ -26,3 +28,15 @@ async def settle(pilot) -> None:
         pass
     await pilot.pause()
     await pilot.pause()
+
+
+async def wait_until(pilot, condition, timeout: float = 5.0) -> bool:
+    """Settle until `condition()` holds or `timeout` seconds pass (work queued with call_after_refresh lands a frame
+    or more later, and later still on a loaded machine); returns whether it held."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await settle(pilot)
+        await pilot.pause(0.05)
+    return True

@@ -12,7 +12,7 @@ from rca_tui.screens.event_detail import EventScreen
 from rca_tui.screens.help import HelpScreen
 from rca_tui.widgets.agent_log import AgentLog
 from rca_tui.widgets.graph_canvas import GraphCanvas
-from tests.tui.helpers import settle, text_of
+from tests.tui.helpers import settle, text_of, wait_until
 
 
 def _last_line(app) -> str:
@@ -103,7 +103,7 @@ async def test_replay_jumps_to_the_consensus_and_opens_its_tx_with_the_proof(app
         timeline = app.screen.timeline
         assert timeline.events[app.screen.cursor - 1].kind == "consensus"
         await pilot.press("x")
-        await settle(pilot)
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ExplorerScreen" and "✓" in text_of(app, "#detail"))
         assert type(app.screen).__name__ == "ExplorerScreen"
         detail = text_of(app, "#detail")
         assert "✓" in detail and "gov.vote" in detail  # the vote tx that closed it, and its verified proof
