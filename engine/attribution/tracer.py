@@ -1,7 +1,8 @@
 """The rule tracer (design 003, section 10.1): from the failure step(s), back-trace influence over the Soft-IDG,
 mix it with the anomaly score, and name when, who and the evidence path. No learning.
 
-``Score(v) = (λ · anomaly(v) + (1 - λ) · influence(v)) / T``, both parts min-max scaled over the candidate steps.
+``Score(v) = (λ · anomaly(v) + (1 - λ) · influence(v) + w · support(v)) / T``, the first two min-max scaled over the
+candidate steps; ``support`` is the counterfactual claim support of the best candidates (see ``counterfactual``).
 
 The temperature ``T`` makes the score a logit: the pipeline's ``joint`` who-mode sums ``exp(score)`` per agent.
 Without it (scores in [0, 1]) that softmax is nearly flat, so the agent with the most steps always won, and every
@@ -36,6 +37,9 @@ class TracerConfig:
     """Steps of these kinds are never named as the root cause (the question, tool output)."""
     temperature: float = 0.05
     """Divides the [0, 1] score so the agent mass follows the best steps, not the step count (see above)."""
+    counterfactual_weight: float = 1.0
+    """Weight of the counterfactual claim support (in [0, 1] over the tested steps, which are the best
+    candidates): 1 lets it reorder them. Fixed a priori, not tuned."""
 
 
 def candidate_mask(trajectory: Trajectory, kept: np.ndarray, exclude_kinds: tuple[str, ...]) -> np.ndarray:
@@ -118,10 +122,14 @@ def influence(weights: np.ndarray, sources: list[int], config: TracerConfig) -> 
 
 
 def rule_scores(influence_values: np.ndarray, anomaly: np.ndarray, candidates: np.ndarray, weight: float,
-                temperature: float = 1.0) -> np.ndarray:
+                temperature: float = 1.0, support: np.ndarray | None = None, support_weight: float = 0.0
+                ) -> np.ndarray:
+    """``support``: counterfactual evidence in [0, 1] (0 where not measured), added with ``support_weight``."""
     if temperature <= 0:
         raise ValueError(f"rule tracer temperature {temperature}: expected > 0")
     score = weight * minmax(anomaly, candidates) + (1 - weight) * minmax(influence_values, candidates)
+    if support is not None:
+        score = score + support_weight * support
     return np.where(candidates, score / temperature, -np.inf)
 
 
