@@ -181,6 +181,7 @@ def _rule_ablations(analyses, golds, config: EvalConfig) -> dict:
         "rule: dp influence": replace(base, tracer=replace(base.tracer, influence="dp")),
         **{f"rule: failure step = {s}": replace(base, tracer=replace(base.tracer, failure_strategy=s))
            for s in ("final", "max_anomaly", "first_error", "multi")},
+        "rule: no counterfactual support": replace(base, tracer=replace(base.tracer, counterfactual_weight=0.0)),
         "rule: no renormalisation": replace(base, graph=replace(base.graph, renorm="none")),
         "rule: no pruning (top_m=all)": replace(base, graph=replace(base.graph, top_m=10_000)),
     }
@@ -193,19 +194,30 @@ def _rule_ablations(analyses, golds, config: EvalConfig) -> dict:
 
 def _learned_ablations(analyses, golds, config: EvalConfig) -> dict:
     report = {}
+    groups = config.learned.groups
     learned_variants = {
         "learned: position only (structural prior)": ("position",),
-        "learned: without SLM features": ("position", "text"),
-        "learned: without text features": ("position", "slm"),
-        "learned: SLM features only": ("slm",),
+        "learned: without counterfactual features": _without(groups, "counterfactual"),
+        "learned: without rank features": _without(groups, "rank"),
+        "learned: without SLM features (slm, rank, counterfactual)": _without(groups, "slm", "rank", "counterfactual"),
+        "learned: without text features": _without(groups, "text"),
+        "learned: SLM features only": ("slm", "counterfactual"),
     }
-    for name, groups in learned_variants.items():
-        report[name + " [without_gt]"] = _over_seeds(analyses, golds, config, replace(config.learned, groups=groups), False)
+    for name, variant_groups in learned_variants.items():
+        variant = replace(config.learned, groups=variant_groups)
+        report[name + " [without_gt]"] = _over_seeds(analyses, golds, config, variant, False)
+    other = "factorised (agent scorer, then steps)" if not config.learned.factorised else "step-level ranking"
+    report[f"learned: {other} [without_gt]"] = _over_seeds(
+        analyses, golds, config, replace(config.learned, factorised=not config.learned.factorised), False)
     for model_type in ("linear", "mlp", "gnn"):
         if model_type != config.learned.model_type:
             variant = replace(config.learned, model_type=model_type)
             report[f"learned: model={model_type} [without_gt]"] = _over_seeds(analyses, golds, config, variant, False)
     return report
+
+
+def _without(groups: tuple[str, ...], *dropped: str) -> tuple[str, ...]:
+    return tuple(group for group in groups if group not in dropped)
 
 
 def majority_agent_of(trajectories: list[Trajectory]) -> str:

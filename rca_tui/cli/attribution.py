@@ -32,7 +32,12 @@ AnomalyWeightOption = Annotated[
 ContextOption = Annotated[
     str, typer.Option("--context", help="Context policy: all_history | sliding_window:K | role_filtered:A,B.")
 ]
-MaxTokensOption = Annotated[int, typer.Option("--max-tokens", min=64, help="Tokens in the SLM forward pass.")]
+MaxTokensOption = Annotated[int, typer.Option("--max-tokens", min=64, help="Tokens in one SLM forward pass.")]
+ChunkedOption = Annotated[bool, typer.Option(
+    "--chunked/--one-pass", help="Read every step in chunked passes (default), or one pass that samples steps away.")]
+CounterfactualOption = Annotated[int, typer.Option(
+    "--counterfactual-steps", min=0, help="How many of the best candidates get the counterfactual test (removing "
+                                          "each and re-scoring the final claim); 0 = off.")]
 
 
 def attribute(
@@ -52,6 +57,8 @@ def attribute(
     anomaly_weight: AnomalyWeightOption = 0.3,
     context: ContextOption = "all_history",
     max_tokens: MaxTokensOption = 640,
+    chunked: ChunkedOption = True,
+    counterfactual_steps: CounterfactualOption = 3,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many ranked steps to show.")] = 5,
     run: Annotated[
         str | None, typer.Option("--run", help="Attribute an engine run of the database (instead of PATH).")
@@ -65,7 +72,7 @@ def attribute(
     """Who (which agent) and when (which step) caused this trajectory (or engine run) to fail, with the evidence path."""
     from engine.attribution import analysis, export, learned, pipeline
 
-    config = _attribution_config(failure_step, anomaly_weight, max_tokens, top_k)
+    config = _attribution_config(failure_step, anomaly_weight, max_tokens, top_k, chunked, counterfactual_steps)
     if (path is None) == (run is None):
         fail("give either PATH (a trajectory file) or --run RUN_ID", ExitCode.USAGE)
     if slash and run is None:
@@ -135,6 +142,11 @@ def eval_attribution(
     anomaly_weight: AnomalyWeightOption = 0.3,
     context: ContextOption = "all_history",
     max_tokens: MaxTokensOption = 640,
+    chunked: ChunkedOption = True,
+    counterfactual_steps: CounterfactualOption = 3,
+    step_level: Annotated[bool, typer.Option(
+        "--step-level/--factorised", help="Learned tracer: one ranking over all steps (default), or an agent scorer "
+                                          "then a step scorer within the agent.")] = True,
     save_tracer: Annotated[
         Path | None, typer.Option("--save-tracer", help="Also train on all the training data (--data, or --train) and "
                                                         "save the learned tracer here, with a manifest beside it.")
@@ -163,8 +175,8 @@ def eval_attribution(
     protocol = _protocol(data, train, test, tracer_model, save_tracer)
     config = evaluate.EvalConfig(
         model_name=model,
-        attribution=_attribution_config(failure_step, anomaly_weight, max_tokens, 5),
-        learned=learned.LearnedConfig(model_type=learned_model),
+        attribution=_attribution_config(failure_step, anomaly_weight, max_tokens, 5, chunked, counterfactual_steps),
+        learned=learned.LearnedConfig(model_type=learned_model, factorised=not step_level),
         folds=folds,
         seeds=tuple(seed or (0, 1, 2)),
         ablations=ablations,
@@ -266,7 +278,8 @@ def _load_tracer(path: Path, learned) -> Any:
         fail(f"{path}: not a learned tracer ({error})", ExitCode.USAGE)
 
 
-def _attribution_config(failure_step: str, anomaly_weight: float, max_tokens: int, top_k: int) -> Any:
+def _attribution_config(failure_step: str, anomaly_weight: float, max_tokens: int, top_k: int, chunked: bool,
+                        counterfactual_steps: int) -> Any:
     from dataclasses import replace
 
     from engine.attribution.pipeline import AttributionConfig
@@ -274,8 +287,9 @@ def _attribution_config(failure_step: str, anomaly_weight: float, max_tokens: in
     base = AttributionConfig()
     return replace(
         base,
-        features=replace(base.features, max_tokens=max_tokens),
+        features=replace(base.features, max_tokens=max_tokens, chunked=chunked),
         tracer=replace(base.tracer, failure_strategy=failure_step, anomaly_weight=anomaly_weight),
+        counterfactual=replace(base.counterfactual, top_n=counterfactual_steps),
         top_k=top_k,
     )
 
