@@ -19,7 +19,7 @@ import numpy as np
 from engine.attribution.schema import Trajectory
 
 FAILURE_STRATEGIES = ("final", "max_anomaly", "first_error", "multi")
-INFLUENCE_METHODS = ("ppr", "dp", "none")
+INFLUENCE_METHODS = ("reach", "ppr", "dp", "none")
 _ERROR_MARKERS = re.compile(
     r"\b(error|exception|traceback|failed|failure|exitcode: [1-9]|not found|unable to|cannot|incorrect)\b",
     re.IGNORECASE,
@@ -30,8 +30,11 @@ _ERROR_MARKERS = re.compile(
 class TracerConfig:
     failure_strategy: str = "final"
     anomaly_weight: float = 0.3
-    influence: str = "ppr"
-    """``ppr`` personalized PageRank on the reversed graph, ``dp`` strongest path, ``none`` = no graph."""
+    influence: str = "reach"
+    """``reach``: the chance that a backward walk from the failure passes through the step; ``ppr``: personalized
+    PageRank on the reversed graph; ``dp``: strongest path; ``none``: no graph. Chosen on Hand-Crafted (chunked
+    features, rule who / when: ppr .448 / .069, reach .517 / .138), reported on both subsets: with every step
+    read, PageRank's decay per hop put all the influence on the last few steps."""
     damping: float = 0.85
     exclude_kinds: tuple[str, ...] = ("query", "observation")
     """Steps of these kinds are never named as the root cause (the question, tool output)."""
@@ -84,6 +87,17 @@ def influence_ppr(weights: np.ndarray, sources: list[int], damping: float = 0.85
     return np.clip(rank - (1 - damping) * restart, 0.0, None)
 
 
+def influence_reach(weights: np.ndarray, sources: list[int]) -> np.ndarray:
+    """For every step, the probability that a walk from a failure step, going back along in-edges in proportion to
+    their weight until it can go no further, passes through it (1 at the sources)."""
+    backward = weights / np.maximum(weights.sum(axis=0), 1e-12)[None, :]
+    reach = np.zeros(len(weights))
+    reach[sources] = 1.0 / len(sources)
+    for node in range(len(weights) - 1, -1, -1):  # edges go forward in time, so one backward sweep suffices
+        reach[:node] += reach[node] * backward[:node, node]
+    return reach
+
+
 def path_strength(weights: np.ndarray, sources: list[int]) -> np.ndarray:
     """DP: for every node, the largest product of edge weights along a path from it to a failure step."""
     strength = np.zeros(len(weights))
@@ -110,6 +124,8 @@ def evidence_path(weights: np.ndarray, root: int, sources: list[int]) -> list[in
 
 
 def influence(weights: np.ndarray, sources: list[int], config: TracerConfig) -> np.ndarray:
+    if config.influence == "reach":
+        return influence_reach(weights, sources)
     if config.influence == "ppr":
         return influence_ppr(weights, sources, config.damping)
     if config.influence == "dp":
