@@ -197,23 +197,31 @@ def _learned_ablations(analyses, golds, config: EvalConfig) -> dict:
     groups = config.learned.groups
     learned_variants = {
         "learned: position only (structural prior)": ("position",),
-        "learned: without counterfactual features": _without(groups, "counterfactual"),
-        "learned: without rank features": _without(groups, "rank"),
-        "learned: without SLM features (slm, rank, counterfactual)": _without(groups, "slm", "rank", "counterfactual"),
+        "learned: + rank-within-trajectory features": _with(groups, "rank"),
+        "learned: + counterfactual features": _with(groups, "counterfactual"),
+        "learned: without SLM features": _without(groups, "slm", "rank", "counterfactual"),
         "learned: without text features": _without(groups, "text"),
-        "learned: SLM features only": ("slm", "counterfactual"),
+        "learned: SLM + counterfactual features only": ("slm", "counterfactual"),
     }
     for name, variant_groups in learned_variants.items():
         variant = replace(config.learned, groups=variant_groups)
         report[name + " [without_gt]"] = _over_seeds(analyses, golds, config, variant, False)
     other = "factorised (agent scorer, then steps)" if not config.learned.factorised else "step-level ranking"
-    report[f"learned: {other} [without_gt]"] = _over_seeds(
-        analyses, golds, config, replace(config.learned, factorised=not config.learned.factorised), False)
+    flipped = replace(config.learned, factorised=not config.learned.factorised)
+    report[f"learned: {other} [without_gt]"] = _over_seeds(analyses, golds, config, flipped, False)
+    prior_free = replace(config.learned, factorised=False,
+                         groups=_with(_without(groups, "position"), "rank", "counterfactual"))
+    report["learned: step-level, no position, + rank + counterfactual [without_gt]"] = _over_seeds(
+        analyses, golds, config, prior_free, False)
     for model_type in ("linear", "mlp", "gnn"):
         if model_type != config.learned.model_type:
             variant = replace(config.learned, model_type=model_type)
             report[f"learned: model={model_type} [without_gt]"] = _over_seeds(analyses, golds, config, variant, False)
     return report
+
+
+def _with(groups: tuple[str, ...], *added: str) -> tuple[str, ...]:
+    return groups + tuple(group for group in added if group not in groups)
 
 
 def _without(groups: tuple[str, ...], *dropped: str) -> tuple[str, ...]:

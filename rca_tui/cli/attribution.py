@@ -145,8 +145,8 @@ def eval_attribution(
     chunked: ChunkedOption = True,
     counterfactual_steps: CounterfactualOption = 3,
     step_level: Annotated[bool, typer.Option(
-        "--step-level/--factorised", help="Learned tracer: one ranking over all steps (default), or an agent scorer "
-                                          "then a step scorer within the agent.")] = True,
+        "--step-level/--factorised", help="Learned tracer: one ranking over all steps, or an agent scorer then a "
+                                          "step scorer within the agent (default).")] = False,
     save_tracer: Annotated[
         Path | None, typer.Option("--save-tracer", help="Also train on all the training data (--data, or --train) and "
                                                         "save the learned tracer here, with a manifest beside it.")
