@@ -119,6 +119,7 @@ def evaluate_subset(analyses: list[Analysis], config: EvalConfig) -> dict:
     golds = [_gold(t) for t in trajectories]
     report = {
         "n": len(trajectories),
+        "labelled_steps_encoded": labelled_steps_encoded(analyses),
         "baselines": _baselines(trajectories, golds, config),
         "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds,
                                           _fold_majorities(trajectories, config.folds, config.seeds[0])),
@@ -228,6 +229,11 @@ def _without(groups: tuple[str, ...], *dropped: str) -> tuple[str, ...]:
     return tuple(group for group in groups if group not in dropped)
 
 
+def labelled_steps_encoded(analyses: list[Analysis]) -> int:
+    """How many labelled mistake steps the SLM read at all (the one-pass layout sampled some away)."""
+    return sum(bool(a.features.kept[a.trajectory.label.when]) for a in analyses)
+
+
 def majority_agent_of(trajectories: list[Trajectory]) -> str:
     """The most common labelled culprit (ties: the first seen)."""
     counts = Counter((t.label.who or "") for t in trajectories if t.label and t.label.who)
@@ -278,6 +284,7 @@ def evaluate_held_out(train: list[Trajectory], test: list[Trajectory], config: E
         learned[mode] = _mean_over_seeds(runs, config.seeds)
     subset = {
         "n": len(test),
+        "labelled_steps_encoded": labelled_steps_encoded(test_analyses),
         "n_train": len(train),
         "train_majority_agent": majorities[0],
         "baselines": {name: _scores_with_prior(p, golds, majorities)
@@ -309,6 +316,7 @@ def evaluate_saved(tracer, test: list[Trajectory], config: EvalConfig = EvalConf
         with_gt[mode] = _scores_with_prior(predictions, golds, majorities)
     subset = {
         "n": len(test),
+        "labelled_steps_encoded": labelled_steps_encoded(analyses),
         "in_sample": sorted(set(trained_on) & {t.id for t in test}),
         "baselines": {name: _scores_with_prior(p, golds, majorities)
                       for name, p in _kfold_baselines(test, golds, config).items()},

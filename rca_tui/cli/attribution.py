@@ -351,6 +351,8 @@ def _protocol_line(report: dict, subset: dict) -> str:
 def _print_report(report: dict) -> None:
     for name, subset in report["subsets"].items():
         say(f"\n== {name} (n={subset['n']}, {_protocol_line(report, subset)}) ==")
+        if "labelled_steps_encoded" in subset:
+            say(f"labelled mistake steps read by the SLM: {subset['labelled_steps_encoded']} of {subset['n']}")
         say(f"{'method':<62} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6} {'prior':>6}")
         rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
         rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
