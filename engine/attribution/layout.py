@@ -114,13 +114,14 @@ def build_chunks(trajectory: Trajectory, tokenizer: Any, config: FeatureConfig) 
 
 
 def _chunked(header: list[int], steps: list[list[int]], budget: int, config: FeatureConfig) -> list[Chunk]:
-    cap = config.min_step_tokens
+    cap = max(1, min(config.min_step_tokens, budget))
+    tail_budget = max(0, min(config.context_tail_tokens, budget - cap))  # a chunk never exceeds the window
     lengths = [min(len(s), cap) for s in steps]
     chunks, start = [], 0
     while start < len(steps):
         tail, used = [], 0
         for previous in range(start - 1, -1, -1):
-            if used + lengths[previous] > config.context_tail_tokens:
+            if used + lengths[previous] > tail_budget:
                 break
             tail.insert(0, previous)
             used += lengths[previous]
