@@ -20,7 +20,7 @@ from collections import Counter
 import numpy as np
 
 from engine.attribution.analysis import Analysis
-from engine.attribution.counterfactual import claim_support
+from engine.attribution.counterfactual import claim_step, claim_support
 from engine.attribution.detector import zscore
 from engine.attribution.tracer import minmax
 
@@ -158,8 +158,8 @@ def final_claim_shares(trajectory) -> np.ndarray:
                 if w not in question and w not in _FILLER and (len(w) > 2 or w.isdigit())}
 
     agent_steps = [s for s in trajectory.steps if s.kind not in ("query", "observation")]
-    final = next((distinctive(s.content) for s in reversed(agent_steps)
-                  if len(s.content.replace("TERMINATE", "").strip()) > 20), set())
+    claim = claim_step(trajectory)
+    final = distinctive(trajectory.steps[claim].content) if claim is not None else set()
     shares = np.zeros(len(trajectory.steps))
     if not final:
         return shares
