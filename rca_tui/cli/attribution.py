@@ -218,7 +218,9 @@ def _run_protocol(protocol, config, data, train, test, tracer_model, save_tracer
         elif protocol == "held-out":
             training = _load_folder(train, subset.value, context)
             testing = _load_folder(test, subset.value, context)
-            overlap = sorted({t.id for t in training} & {t.id for t in testing})
+            # the same trajectory, not the same question: Who&When's two subsets share question ids
+            training_keys = {t.content_key() for t in training}
+            overlap = sorted(t.id for t in testing if t.content_key() in training_keys)
             if overlap:
                 say(f"warning: {len(overlap)} trajectories are in both --train and --test (e.g. {overlap[0]}): "
                     "their figures are in-sample")

@@ -84,3 +84,14 @@ def test_chunked_reading_covers_the_labelled_steps_a_single_pass_drops(tiny_mode
         covered[layout] = result.stderr  # the table is people-facing text
     assert "labelled mistake steps read by the SLM: 4 of 4" in covered["--chunked"]
     assert "labelled mistake steps read by the SLM: 0 of 4" in covered["--one-pass"]
+
+
+def test_only_the_same_trajectory_counts_as_in_sample_not_the_same_question(tiny_model_dir, tmp_path):
+    hand = write_folder(tmp_path, "hand", HAND_CRAFTED, 3, "q")
+    generated = write_folder(tmp_path, "generated", ALGORITHM_GENERATED, 3, "q")  # the same question ids
+    args = ("--model", str(tiny_model_dir), "--seed", "0", "--no-ablations", "--json")
+    other = run("eval-attribution", "--train", str(hand), "--test", str(generated), *args)
+    assert other.exit_code == 0, other.output
+    assert "in both --train and --test" not in other.stderr
+    same = run("eval-attribution", "--train", str(hand), "--test", str(hand), *args)
+    assert "3 trajectories are in both --train and --test" in same.stderr
