@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.attribution.counterfactual import ClaimEffects
 from engine.attribution.detector import AnomalyScores
 from engine.attribution.features import StepFeatures
 from engine.attribution.schema import Trajectory
@@ -25,6 +26,8 @@ class Analysis:
     influence: np.ndarray
     candidates: np.ndarray
     rule_score: np.ndarray
+    effects: ClaimEffects
+    """Counterfactual evidence on the final claim (none tested when the pipeline ran without it)."""
 
 
 StepScorer = Callable[[Analysis], np.ndarray]

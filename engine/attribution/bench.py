@@ -1,7 +1,7 @@
 """Latency benchmark (``rca-tui eval attribution-bench --data DIR [--n 12] [--threads 2]``).
 
-Measures the model load time, then per-trajectory attribution latency uncached (one SLM forward pass, cache off)
-and cached (features read back from disk), as median / p90 / max. Targets on 2 cores: median ≤ 2 s uncached,
+Measures the model load time, then per-trajectory attribution latency uncached (the SLM's chunked passes and the
+counterfactual test, cache off) and cached (features and effects read back from disk), as median / p90 / max. Targets on 2 cores: median ≤ 2 s uncached,
 ≤ 50 ms cached. Not a pass/fail test: it reports figures.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from engine.attribution.features import extract_features
-from engine.attribution.pipeline import AttributionConfig, analyse, attribution_from_scores
+from engine.attribution.pipeline import AttributionConfig, analyse_with_effects, attribution_from_scores
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL, load_model
 
@@ -26,7 +26,7 @@ def spread(trajectories: list[Trajectory], count: int) -> list[Trajectory]:
 def time_attribution(trajectory: Trajectory, model_name: str, config: AttributionConfig, use_cache: bool) -> float:
     started = time.perf_counter()
     features = extract_features(trajectory, model_name, config.features, use_cache=use_cache)
-    analysis = analyse(trajectory, features, config)
+    analysis = analyse_with_effects(trajectory, features, model_name, config, use_cache=use_cache)
     attribution_from_scores(analysis, analysis.rule_score, config)
     return time.perf_counter() - started
 
@@ -37,8 +37,8 @@ def run_benchmark(trajectories: list[Trajectory], model_name: str = DEFAULT_MODE
     load_model(model_name)
     load_seconds = time.perf_counter() - started
     uncached = [time_attribution(t, model_name, config, use_cache=False) for t in trajectories]
-    for trajectory in trajectories:
-        extract_features(trajectory, model_name, config.features)  # make sure the cache holds them
+    for trajectory in trajectories:  # make sure the cache holds them
+        analyse_with_effects(trajectory, extract_features(trajectory, model_name, config.features), model_name, config)
     cached = [time_attribution(t, model_name, config, use_cache=True) for t in trajectories]
     return {
         "model": model_name,

@@ -1,11 +1,13 @@
-"""White-box step features from one forward pass of the SLM (design 003, section 7), cached on disk.
+"""White-box step features from the SLM's forward passes over the trajectory (design 003, section 7), cached
+on disk. Every step is encoded in its own chunk (:func:`~engine.attribution.layout.build_chunks`).
 
 For a trajectory of ``n`` steps:
-* ``attention[i, j]`` (i < j): mean over step j's tokens of the attention mass they put on step i's span
-  (last ``last_n_layers`` layers averaged, heads by mean or max);
+* ``attention[i, j]`` (i < j): mean over step j's tokens of the attention mass they put on step i's span, in the
+  pass that encodes step j (so i is in j's window: its own chunk or the context tail before it; last
+  ``last_n_layers`` layers averaged, heads by mean or max);
 * ``embeddings[t]``: mean hidden state over step t's tokens;
 * ``nll_mean[t]`` / ``nll_max[t]``: how surprised the model is by step t's tokens;
-* ``kept[t]``: whether step t was placed in the prompt at all (long trajectories are sampled).
+* ``kept[t]``: whether step t was encoded at all (always, unless the one-pass layout sampled it away).
 """
 from __future__ import annotations
 
@@ -18,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.attribution.layout import FeatureConfig, PromptLayout, build_layout
+from engine.attribution.layout import Chunk, FeatureConfig, build_chunks
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL, load_model, model_id
 from engine.config import settings
 
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,16 @@ def extract_features(
 def compute_features(trajectory: Trajectory, model: Any, tokenizer: Any, config: FeatureConfig) -> StepFeatures:
     import torch
 
-    layout = build_layout(trajectory, tokenizer, config)
-    with torch.inference_mode():
-        output = model(
-            torch.tensor([layout.token_ids]), output_attentions=True, output_hidden_states=True, use_cache=False
-        )
-    token_attention = _aggregate_attention(output.attentions, config).numpy()
-    hidden = output.hidden_states[config.embed_layer][0].float().numpy()
-    token_nll = _token_nll(output.logits[0], layout.token_ids)
-    return _to_steps(layout, len(trajectory.steps), token_attention, hidden, token_nll)
+    n_steps = len(trajectory.steps)
+    collected = _Collector(n_steps, model.config.hidden_size)
+    for chunk in build_chunks(trajectory, tokenizer, config):
+        with torch.inference_mode():
+            output = model(torch.tensor([chunk.token_ids]), output_attentions=True, output_hidden_states=True,
+                           use_cache=False)
+        collected.add(chunk, _aggregate_attention(output.attentions, config).numpy(),
+                      output.hidden_states[config.embed_layer][0].float().numpy(),
+                      _token_nll(output.logits[0], chunk.token_ids))
+    return collected.features()
 
 
 def _aggregate_attention(attentions: tuple[Any, ...], config: FeatureConfig) -> Any:
@@ -91,39 +94,49 @@ def _token_nll(logits: Any, token_ids: list[int]) -> np.ndarray:
     return np.concatenate([[0.0], nll.numpy()])
 
 
-def _to_steps(
-    layout: PromptLayout, n_steps: int, token_attention: np.ndarray, hidden: np.ndarray, token_nll: np.ndarray
-) -> StepFeatures:
-    n_kept = len(layout.kept)
-    owner = layout.token_step
-    membership = np.zeros((len(owner), n_kept))
-    membership[np.nonzero(owner >= 0)[0], owner[owner >= 0]] = 1.0
-    counts = membership.sum(axis=0)
-    mean_over_queries = membership / np.maximum(counts, 1.0)
-    kept_attention = (mean_over_queries.T @ token_attention @ membership).T  # [source, target]
-    kept_index = np.array(layout.kept, dtype=np.int64)
-    attention = np.zeros((n_steps, n_steps))
-    attention[np.ix_(kept_index, kept_index)] = np.triu(kept_attention, k=1)
-    embeddings = np.zeros((n_steps, hidden.shape[1]), dtype=np.float32)
-    embeddings[kept_index] = (mean_over_queries.T @ hidden).astype(np.float32)
-    nll_mean, nll_max, token_counts = np.zeros(n_steps), np.zeros(n_steps), np.zeros(n_steps)
-    for position, step in enumerate(layout.kept):
-        step_nll = token_nll[owner == position]
-        if len(step_nll):
-            nll_mean[step], nll_max[step] = step_nll.mean(), step_nll.max()
-        token_counts[step] = counts[position]
-    kept = np.zeros(n_steps, dtype=bool)
-    kept[kept_index] = counts > 0
-    return StepFeatures(kept, attention, embeddings, nll_mean, nll_max, token_counts)
+class _Collector:
+    """Step features gathered chunk by chunk: each step's from the chunk that owns it."""
+
+    def __init__(self, n_steps: int, width: int) -> None:
+        self.attention = np.zeros((n_steps, n_steps))
+        self.embeddings = np.zeros((n_steps, width), dtype=np.float32)
+        self.nll_mean, self.nll_max, self.token_counts = np.zeros(n_steps), np.zeros(n_steps), np.zeros(n_steps)
+        self.kept = np.zeros(n_steps, dtype=bool)
+
+    def add(self, chunk: Chunk, token_attention: np.ndarray, hidden: np.ndarray, token_nll: np.ndarray) -> None:
+        owner = chunk.token_step
+        visible = np.unique(owner[owner >= 0])
+        membership = (owner[:, None] == visible[None, :]).astype(float)  # [token, visible step]
+        counts = membership.sum(axis=0)
+        mean_over_queries = membership / np.maximum(counts, 1.0)
+        step_attention = mean_over_queries.T @ token_attention @ membership  # [target, source]
+        own = np.isin(visible, chunk.own)
+        targets, sources = visible[own], visible
+        earlier = sources[:, None] < targets[None, :]
+        self.attention[np.ix_(sources, targets)] = step_attention[own].T * earlier
+        self.embeddings[targets] = (mean_over_queries.T @ hidden)[own].astype(np.float32)
+        for step in targets:
+            step_nll = token_nll[owner == step]
+            self.nll_mean[step], self.nll_max[step] = step_nll.mean(), step_nll.max()
+        self.token_counts[targets] = counts[own]
+        self.kept[targets] = True
+
+    def features(self) -> StepFeatures:
+        return StepFeatures(self.kept, self.attention, self.embeddings, self.nll_mean, self.nll_max,
+                            self.token_counts)
 
 
 def _store(path: Path, features: StepFeatures) -> None:
+    store_arrays(path, {f.name: getattr(features, f.name) for f in fields(features)})
+
+
+def store_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write to a name private to this process, then rename: concurrent workers (local processes or Dask workers
     sharing the cache folder) never read a half-written file, and the last rename of identical bytes wins."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial.npz")
     try:
-        np.savez(partial, **{f.name: getattr(features, f.name) for f in fields(features)})
+        np.savez(partial, **arrays)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

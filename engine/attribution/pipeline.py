@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine.attribution.analysis import Analysis, StepScorer, rule_scorer
+from engine.attribution.counterfactual import ClaimEffects, CounterfactualConfig, claim_effects, claim_support
 from engine.attribution.detector import anomaly_scores
 from engine.attribution.features import StepFeatures, extract_features
 from engine.attribution.graph import GraphConfig, build_soft_idg
@@ -42,6 +43,7 @@ class AttributionConfig:
     """``step``: the agent of the best step; ``agent_sum``: the agent with the most score mass (softmax over
     steps); ``joint``: that agent, and when = that agent's best step (who and when always agree)."""
     top_k: int = 5
+    counterfactual: CounterfactualConfig = field(default_factory=CounterfactualConfig)
 
 
 @dataclass(frozen=True)
@@ -67,15 +69,36 @@ class Attribution:
         }
 
 
-def analyse(trajectory: Trajectory, features: StepFeatures, config: AttributionConfig = AttributionConfig()) -> Analysis:
+def analyse(trajectory: Trajectory, features: StepFeatures, config: AttributionConfig = AttributionConfig(),
+            effects: ClaimEffects | None = None) -> Analysis:
+    """Everything but the learned part; ``effects``: counterfactual evidence (see :func:`analyse_with_effects`)."""
+    effects = effects or ClaimEffects.none(len(trajectory.steps))
     graph = build_soft_idg(trajectory, features.attention, features.kept, features.token_counts, config.graph)
     anomaly = anomaly_scores(features.embeddings, graph, features.kept, config.alpha, config.beta)
     failures = failure_steps(trajectory, features.kept, anomaly.total, config.tracer.failure_strategy)
     influence_values = influence(graph, failures, config.tracer)
     candidates = candidate_mask(trajectory, features.kept, config.tracer.exclude_kinds)
     score = rule_scores(influence_values, anomaly.total, candidates, config.tracer.anomaly_weight,
-                        config.tracer.temperature)
-    return Analysis(trajectory, features, anomaly, graph, failures, influence_values, candidates, score)
+                        config.tracer.temperature, claim_support(effects), config.tracer.counterfactual_weight)
+    return Analysis(trajectory, features, anomaly, graph, failures, influence_values, candidates, score, effects)
+
+
+def tested_steps(analysis: Analysis, count: int) -> list[int]:
+    """The ``count`` best candidates of the rule tracer: the steps whose removal is tested."""
+    order = np.argsort(-analysis.rule_score, kind="stable")
+    return [int(i) for i in order if analysis.candidates[i]][:count]
+
+
+def analyse_with_effects(trajectory: Trajectory, features: StepFeatures, model_name: str = DEFAULT_MODEL,
+                         config: AttributionConfig = AttributionConfig(), use_cache: bool = True) -> Analysis:
+    """:func:`analyse`, then the counterfactual test of its ``counterfactual.top_n`` best candidates, folded back
+    into the rule score and the learned tracer's features."""
+    analysis = analyse(trajectory, features, config)
+    if not config.counterfactual.top_n:
+        return analysis
+    tested = tested_steps(analysis, config.counterfactual.top_n)
+    effects = claim_effects(trajectory, tested, model_name, config.counterfactual, use_cache)
+    return analyse(trajectory, features, config, effects)
 
 
 def attribution_from_scores(
@@ -115,7 +138,8 @@ def trace(
 ) -> Attribution:
     """Attribute one trajectory; ``scorer`` ranks its steps (the rule tracer's, or a learned tracer's
     :func:`~engine.attribution.learned.step_scorer`)."""
-    analysis = analyse(trajectory, extract_features(trajectory, model_name, config.features), config)
+    features = extract_features(trajectory, model_name, config.features)
+    analysis = analyse_with_effects(trajectory, features, model_name, config)
     return attribution_from_scores(analysis, scorer(analysis), config)
 
 

@@ -23,9 +23,9 @@ from typing import Callable
 import numpy as np
 
 from engine.attribution.analysis import Analysis
-from engine.attribution.features import StepFeatures, extract_features
+from engine.attribution.features import extract_features
 from engine.attribution.learned import LearnedConfig, fit, score_steps
-from engine.attribution.pipeline import AttributionConfig, analyse, attribution_from_scores
+from engine.attribution.pipeline import AttributionConfig, analyse, analyse_with_effects, attribution_from_scores
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL
 from engine.evaluation.baselines import all_baselines
@@ -49,26 +49,28 @@ class EvalConfig:
 
 def extract_all(
     trajectories: list[Trajectory], config: EvalConfig, progress: Progress | None = None
-) -> tuple[list[StepFeatures], list[float]]:
-    """White-box features for every trajectory (cached on disk) and the seconds each one took.
+) -> tuple[list[Analysis], list[float]]:
+    """Every trajectory analysed from its white-box features and counterfactual effects (both cached on disk), and
+    the seconds each one took.
 
     With ``config.workers`` > 1 or a Dask ``config.scheduler`` the trajectories are spread over processes (each
     loads the SLM once); results come back in order, so every figure is the serial one."""
-    features, seconds = [], []
-    job = partial(_extract_one, config.model_name, config.attribution.features)
+    analyses, seconds = [], []
+    job = partial(_extract_one, config.model_name, config.attribution)
     results = ordered_map(job, trajectories, config.workers, config.scheduler)
-    for done, (trajectory, (feature, elapsed)) in enumerate(zip(trajectories, results), start=1):
-        features.append(feature)
+    for done, (trajectory, (analysis, elapsed)) in enumerate(zip(trajectories, results), start=1):
+        analyses.append(analysis)
         seconds.append(elapsed)
         if progress:
             progress(done, len(trajectories), trajectory.id)
-    return features, seconds
+    return analyses, seconds
 
 
-def _extract_one(model_name: str, feature_config, trajectory: Trajectory) -> tuple[StepFeatures, float]:
+def _extract_one(model_name: str, attribution: AttributionConfig, trajectory: Trajectory) -> tuple[Analysis, float]:
     started = time.perf_counter()
-    features = extract_features(trajectory, model_name, feature_config)
-    return features, time.perf_counter() - started
+    features = extract_features(trajectory, model_name, attribution.features)
+    analysis = analyse_with_effects(trajectory, features, model_name, attribution)
+    return analysis, time.perf_counter() - started
 
 
 def fit_all(trajectories: list[Trajectory], config: EvalConfig):
@@ -85,8 +87,7 @@ def score_tracer(trajectories: list[Trajectory], tracer, config: EvalConfig) -> 
 
 def _labelled_analyses(trajectories: list[Trajectory], config: EvalConfig) -> list[Analysis]:
     labelled = [t for t in trajectories if t.label and t.label.when is not None]
-    features, _ = extract_all(labelled, config)
-    return [analyse(t, f, config.attribution) for t, f in zip(labelled, features)]
+    return extract_all(labelled, config)[0]
 
 
 def make_folds(count: int, folds: int, seed: int) -> list[list[int]]:
@@ -113,11 +114,12 @@ def learned_predictions(
     return predictions
 
 
-def evaluate_subset(trajectories: list[Trajectory], features: list[StepFeatures], config: EvalConfig) -> dict:
+def evaluate_subset(analyses: list[Analysis], config: EvalConfig) -> dict:
+    trajectories = [a.trajectory for a in analyses]
     golds = [_gold(t) for t in trajectories]
-    analyses = [analyse(t, f, config.attribution) for t, f in zip(trajectories, features)]
     report = {
         "n": len(trajectories),
+        "labelled_steps_encoded": labelled_steps_encoded(analyses),
         "baselines": _baselines(trajectories, golds, config),
         "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds,
                                           _fold_majorities(trajectories, config.folds, config.seeds[0])),
@@ -127,7 +129,7 @@ def evaluate_subset(trajectories: list[Trajectory], features: list[StepFeatures]
         },
     }
     if config.ablations:
-        report["ablations"] = _ablations(trajectories, features, golds, analyses, config)
+        report["ablations"] = _ablations(analyses, golds, config)
     return report
 
 
@@ -158,13 +160,15 @@ def _over_seeds(analyses: list[Analysis], golds: list[Gold], config: EvalConfig,
     return _mean_over_seeds(runs, config.seeds)
 
 
-def _ablations(trajectories, features, golds, analyses, config: EvalConfig) -> dict:
-    report = _rule_ablations(trajectories, features, golds, config)
+def _ablations(analyses, golds, config: EvalConfig) -> dict:
+    report = _rule_ablations(analyses, golds, config)
     report.update(_learned_ablations(analyses, golds, config))
     return report
 
 
-def _rule_ablations(trajectories, features, golds, config: EvalConfig) -> dict:
+def _rule_ablations(analyses, golds, config: EvalConfig) -> dict:
+    """Rule tracer variants over the same features; each reuses the default's counterfactual test (of the
+    default's best candidates) rather than testing its own."""
     base = config.attribution
     rule_variants = {
         "rule: no graph (anomaly only)": replace(base, tracer=replace(base.tracer, influence="none", anomaly_weight=1.0)),
@@ -178,31 +182,56 @@ def _rule_ablations(trajectories, features, golds, config: EvalConfig) -> dict:
         "rule: dp influence": replace(base, tracer=replace(base.tracer, influence="dp")),
         **{f"rule: failure step = {s}": replace(base, tracer=replace(base.tracer, failure_strategy=s))
            for s in ("final", "max_anomaly", "first_error", "multi")},
+        "rule: no counterfactual support": replace(base, tracer=replace(base.tracer, counterfactual_weight=0.0)),
         "rule: no renormalisation": replace(base, graph=replace(base.graph, renorm="none")),
         "rule: no pruning (top_m=all)": replace(base, graph=replace(base.graph, top_m=10_000)),
     }
     report = {}
     for name, variant in rule_variants.items():
-        variant_analyses = [analyse(t, f, variant) for t, f in zip(trajectories, features)]
+        variant_analyses = [analyse(a.trajectory, a.features, variant, a.effects) for a in analyses]
         report[name] = who_when_scores(rule_predictions(variant_analyses, variant), golds)
     return report
 
 
 def _learned_ablations(analyses, golds, config: EvalConfig) -> dict:
     report = {}
+    groups = config.learned.groups
     learned_variants = {
         "learned: position only (structural prior)": ("position",),
-        "learned: without SLM features": ("position", "text"),
-        "learned: without text features": ("position", "slm"),
-        "learned: SLM features only": ("slm",),
+        "learned: + rank-within-trajectory features": _with(groups, "rank"),
+        "learned: + counterfactual features": _with(groups, "counterfactual"),
+        "learned: without SLM features": _without(groups, "slm", "rank", "counterfactual"),
+        "learned: without text features": _without(groups, "text"),
+        "learned: SLM + counterfactual features only": ("slm", "counterfactual"),
     }
-    for name, groups in learned_variants.items():
-        report[name + " [without_gt]"] = _over_seeds(analyses, golds, config, replace(config.learned, groups=groups), False)
+    for name, variant_groups in learned_variants.items():
+        variant = replace(config.learned, groups=variant_groups)
+        report[name + " [without_gt]"] = _over_seeds(analyses, golds, config, variant, False)
+    other = "factorised (agent scorer, then steps)" if not config.learned.factorised else "step-level ranking"
+    flipped = replace(config.learned, factorised=not config.learned.factorised)
+    report[f"learned: {other} [without_gt]"] = _over_seeds(analyses, golds, config, flipped, False)
+    prior_free = replace(config.learned, factorised=False,
+                         groups=_with(_without(groups, "position"), "rank", "counterfactual"))
+    report["learned: step-level, no position, + rank + counterfactual [without_gt]"] = _over_seeds(
+        analyses, golds, config, prior_free, False)
     for model_type in ("linear", "mlp", "gnn"):
         if model_type != config.learned.model_type:
             variant = replace(config.learned, model_type=model_type)
             report[f"learned: model={model_type} [without_gt]"] = _over_seeds(analyses, golds, config, variant, False)
     return report
+
+
+def _with(groups: tuple[str, ...], *added: str) -> tuple[str, ...]:
+    return groups + tuple(group for group in added if group not in groups)
+
+
+def _without(groups: tuple[str, ...], *dropped: str) -> tuple[str, ...]:
+    return tuple(group for group in groups if group not in dropped)
+
+
+def labelled_steps_encoded(analyses: list[Analysis]) -> int:
+    """How many labelled mistake steps the SLM read at all (the one-pass layout sampled some away)."""
+    return sum(bool(a.features.kept[a.trajectory.label.when]) for a in analyses)
 
 
 def majority_agent_of(trajectories: list[Trajectory]) -> str:
@@ -241,10 +270,8 @@ def evaluate_held_out(train: list[Trajectory], test: list[Trajectory], config: E
     if not train or not test:
         raise ValueError(f"need labelled trajectories on both sides (train {len(train)}, test {len(test)})")
     started = time.perf_counter()
-    train_features, _ = extract_all(train, config, progress)
-    test_features, seconds = extract_all(test, config, progress)
-    train_analyses = [analyse(t, f, config.attribution) for t, f in zip(train, train_features)]
-    test_analyses = [analyse(t, f, config.attribution) for t, f in zip(test, test_features)]
+    train_analyses, _ = extract_all(train, config, progress)
+    test_analyses, seconds = extract_all(test, config, progress)
     golds = [_gold(t) for t in test]
     majorities = [majority_agent_of(train)] * len(test)
     learned = {}
@@ -257,6 +284,7 @@ def evaluate_held_out(train: list[Trajectory], test: list[Trajectory], config: E
         learned[mode] = _mean_over_seeds(runs, config.seeds)
     subset = {
         "n": len(test),
+        "labelled_steps_encoded": labelled_steps_encoded(test_analyses),
         "n_train": len(train),
         "train_majority_agent": majorities[0],
         "baselines": {name: _scores_with_prior(p, golds, majorities)
@@ -265,7 +293,7 @@ def evaluate_held_out(train: list[Trajectory], test: list[Trajectory], config: E
         "learned_tracer": learned,
     }
     if config.ablations:
-        subset["ablations"] = _rule_ablations(test, test_features, golds, config)
+        subset["ablations"] = _rule_ablations(test_analyses, golds, config)
     return _report("train/test", config, {"test": subset}, test, seconds, started)
 
 
@@ -279,8 +307,7 @@ def evaluate_saved(tracer, test: list[Trajectory], config: EvalConfig = EvalConf
     if not test:
         raise ValueError("no labelled trajectory to score")
     started = time.perf_counter()
-    features, seconds = extract_all(test, config, progress)
-    analyses = [analyse(t, f, config.attribution) for t, f in zip(test, features)]
+    analyses, seconds = extract_all(test, config, progress)
     golds = [_gold(t) for t in test]
     majorities = [majority_agent_of(test)] * len(test)
     with_gt = {}
@@ -289,6 +316,7 @@ def evaluate_saved(tracer, test: list[Trajectory], config: EvalConfig = EvalConf
         with_gt[mode] = _scores_with_prior(predictions, golds, majorities)
     subset = {
         "n": len(test),
+        "labelled_steps_encoded": labelled_steps_encoded(analyses),
         "in_sample": sorted(set(trained_on) & {t.id for t in test}),
         "baselines": {name: _scores_with_prior(p, golds, majorities)
                       for name, p in _kfold_baselines(test, golds, config).items()},
@@ -338,7 +366,7 @@ def evaluate(trajectories: list[Trajectory], config: EvalConfig = EvalConfig(), 
     """The full report: per subset (Who&When ``meta.subset``, else "all"), plus timing."""
     labelled = [t for t in trajectories if t.label and t.label.when is not None]
     started = time.perf_counter()
-    features, seconds = extract_all(labelled, config, progress)
+    analyses, seconds = extract_all(labelled, config, progress)
     extraction = time.perf_counter() - started
     subsets: dict[str, list[int]] = {}
     for i, trajectory in enumerate(labelled):
@@ -346,7 +374,7 @@ def evaluate(trajectories: list[Trajectory], config: EvalConfig = EvalConfig(), 
     report = {"protocol": "k-fold", "model": config.model_name, "folds": config.folds, "seeds": list(config.seeds),
               "subsets": {}}
     for name, indices in sorted(subsets.items()):
-        report["subsets"][name] = evaluate_subset([labelled[i] for i in indices], [features[i] for i in indices], config)
+        report["subsets"][name] = evaluate_subset([analyses[i] for i in indices], config)
     report["timing"] = {
         "trajectories": len(labelled),
         "feature_seconds_total": round(extraction, 2),

@@ -35,8 +35,11 @@ STEP_TEXT = 160
 def engine_run_config(config: AttributionConfig = AttributionConfig()) -> AttributionConfig:
     """Engine runs carry long JSON tool outputs that are never a culprit: when the steps do not all fit the SLM's
     window, tool output is dropped before any agent step, and every agent step keeps a place (12 tokens at
-    least), since the faulty one sits anywhere in a run of 60 steps."""
-    return replace(config, features=replace(config.features, history_sample="agents_first", min_step_tokens=12))
+    least), since the faulty one sits anywhere in a run of 60 steps. One pass, no counterfactual test: the
+    layout the shipped engine-runs tracer was trained on."""
+    return replace(config, features=replace(config.features, history_sample="agents_first", min_step_tokens=12,
+                                            chunked=False),
+                   counterfactual=replace(config.counterfactual, top_n=0))
 
 
 class RunNotFound(KeyError):

@@ -33,7 +33,14 @@ AnomalyWeightOption = Annotated[
 ContextOption = Annotated[
     str, typer.Option("--context", help="Context policy: all_history | sliding_window:K | role_filtered:A,B.")
 ]
-MaxTokensOption = Annotated[int, typer.Option("--max-tokens", min=64, help="Tokens in the SLM forward pass.")]
+MaxTokensOption = Annotated[int, typer.Option("--max-tokens", min=64, help="Tokens in one SLM forward pass.")]
+ChunkedOption = Annotated[bool, typer.Option(
+    "--chunked/--one-pass",
+    help="Read every step in chunked passes, or one pass that samples steps away (default: it scored better out of "
+         "sample).")]
+CounterfactualOption = Annotated[int, typer.Option(
+    "--counterfactual-steps", min=0, help="How many of the best candidates get the counterfactual test (removing "
+                                          "each and re-scoring the final claim); 0 = off.")]
 
 
 def attribute(
@@ -53,6 +60,8 @@ def attribute(
     anomaly_weight: AnomalyWeightOption = 0.3,
     context: ContextOption = "all_history",
     max_tokens: MaxTokensOption = 640,
+    chunked: ChunkedOption = False,
+    counterfactual_steps: CounterfactualOption = 3,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many ranked steps to show.")] = 5,
     run: Annotated[
         str | None, typer.Option("--run", help="Attribute an engine run of the database (instead of PATH).")
@@ -66,7 +75,7 @@ def attribute(
     """Who (which agent) and when (which step) caused this trajectory (or engine run) to fail, with the evidence path."""
     from engine.attribution import analysis, export, learned, pipeline
 
-    config = _attribution_config(failure_step, anomaly_weight, max_tokens, top_k)
+    config = _attribution_config(failure_step, anomaly_weight, max_tokens, top_k, chunked, counterfactual_steps)
     if (path is None) == (run is None):
         fail("give either PATH (a trajectory file) or --run RUN_ID", ExitCode.USAGE)
     if slash and run is None:
@@ -136,6 +145,11 @@ def eval_attribution(
     anomaly_weight: AnomalyWeightOption = 0.3,
     context: ContextOption = "all_history",
     max_tokens: MaxTokensOption = 640,
+    chunked: ChunkedOption = False,
+    counterfactual_steps: CounterfactualOption = 3,
+    step_level: Annotated[bool, typer.Option(
+        "--step-level/--factorised", help="Learned tracer: one ranking over all steps, or an agent scorer then a "
+                                          "step scorer within the agent (default).")] = False,
     save_tracer: Annotated[
         Path | None, typer.Option("--save-tracer", help="Also train on all the training data (--data, or --train) and "
                                                         "save the learned tracer here, with a manifest beside it.")
@@ -164,8 +178,8 @@ def eval_attribution(
     protocol = _protocol(data, train, test, tracer_model, save_tracer)
     config = evaluate.EvalConfig(
         model_name=model,
-        attribution=_attribution_config(failure_step, anomaly_weight, max_tokens, 5),
-        learned=learned.LearnedConfig(model_type=learned_model),
+        attribution=_attribution_config(failure_step, anomaly_weight, max_tokens, 5, chunked, counterfactual_steps),
+        learned=learned.LearnedConfig(model_type=learned_model, factorised=not step_level),
         folds=folds,
         seeds=tuple(seed or (0, 1, 2)),
         ablations=ablations,
@@ -207,7 +221,9 @@ def _run_protocol(protocol, config, data, train, test, tracer_model, save_tracer
         elif protocol == "held-out":
             training = _load_folder(train, subset.value, context)
             testing = _load_folder(test, subset.value, context)
-            overlap = sorted({t.id for t in training} & {t.id for t in testing})
+            # the same trajectory, not the same question: Who&When's two subsets share question ids
+            training_keys = {t.content_key() for t in training}
+            overlap = sorted(t.id for t in testing if t.content_key() in training_keys)
             if overlap:
                 say(f"warning: {len(overlap)} trajectories are in both --train and --test (e.g. {overlap[0]}): "
                     "their figures are in-sample")
@@ -267,7 +283,8 @@ def _load_tracer(path: Path, learned) -> Any:
         fail(f"{path}: not a learned tracer ({error})", ExitCode.USAGE)
 
 
-def _attribution_config(failure_step: str, anomaly_weight: float, max_tokens: int, top_k: int) -> Any:
+def _attribution_config(failure_step: str, anomaly_weight: float, max_tokens: int, top_k: int, chunked: bool,
+                        counterfactual_steps: int) -> Any:
     from dataclasses import replace
 
     from engine.attribution.pipeline import AttributionConfig
@@ -275,8 +292,9 @@ def _attribution_config(failure_step: str, anomaly_weight: float, max_tokens: in
     base = AttributionConfig()
     return replace(
         base,
-        features=replace(base.features, max_tokens=max_tokens),
+        features=replace(base.features, max_tokens=max_tokens, chunked=chunked),
         tracer=replace(base.tracer, failure_strategy=failure_step, anomaly_weight=anomaly_weight),
+        counterfactual=replace(base.counterfactual, top_n=counterfactual_steps),
         top_k=top_k,
     )
 
@@ -338,6 +356,8 @@ def _protocol_line(report: dict, subset: dict) -> str:
 def _print_report(report: dict) -> None:
     for name, subset in report["subsets"].items():
         say(f"\n== {name} (n={subset['n']}, {_protocol_line(report, subset)}) ==")
+        if "labelled_steps_encoded" in subset:
+            say(f"labelled mistake steps read by the SLM: {subset['labelled_steps_encoded']} of {subset['n']}")
         say(f"{'method':<62} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6} {'prior':>6}")
         rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
         rows.append(("rule tracer (no learning)", subset["rule_tracer"]))

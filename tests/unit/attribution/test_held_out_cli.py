@@ -68,3 +68,30 @@ def test_protocol_options_that_do_not_fit_together_are_usage_errors(tmp_path):
         assert "Traceback" not in result.output
     missing = run("eval-attribution", "--tracer-model", str(tmp_path / "missing.npz"), "--test", str(folder))
     assert missing.exit_code == 3 and "missing.npz" in missing.output
+
+
+def test_chunked_reading_covers_the_labelled_steps_a_single_pass_drops(tiny_model_dir, tmp_path):
+    steps = [{"role": "human", "content": "Find the gym near the NYSE."}]
+    steps += [{"role": "WebSurfer" if i % 2 else "Orchestrator (thought)", "content": f"step {i}: search gyms " * 12}
+              for i in range(1, 30)]
+    record = {**HAND_CRAFTED, "history": steps, "mistake_step": "15"}
+    data = write_folder(tmp_path, "long", record, 4, "long")
+    covered = {}
+    for layout in ("--chunked", "--one-pass"):
+        result = run("eval-attribution", "--data", str(data), "--model", str(tiny_model_dir), "--folds", "2",
+                     "--seed", "0", "--no-ablations", "--max-tokens", "96", layout)
+        assert result.exit_code == 0, result.output
+        covered[layout] = result.stderr  # the table is people-facing text
+    assert "labelled mistake steps read by the SLM: 4 of 4" in covered["--chunked"]
+    assert "labelled mistake steps read by the SLM: 0 of 4" in covered["--one-pass"]
+
+
+def test_only_the_same_trajectory_counts_as_in_sample_not_the_same_question(tiny_model_dir, tmp_path):
+    hand = write_folder(tmp_path, "hand", HAND_CRAFTED, 3, "q")
+    generated = write_folder(tmp_path, "generated", ALGORITHM_GENERATED, 3, "q")  # the same question ids
+    args = ("--model", str(tiny_model_dir), "--seed", "0", "--no-ablations", "--json")
+    other = run("eval-attribution", "--train", str(hand), "--test", str(generated), *args)
+    assert other.exit_code == 0, other.output
+    assert "in both --train and --test" not in other.stderr
+    same = run("eval-attribution", "--train", str(hand), "--test", str(hand), *args)
+    assert "3 trajectories are in both --train and --test" in same.stderr

@@ -77,3 +77,25 @@ def test_shipped_engine_run_tracer_scores_this_versions_features(tmp_path):
     assert np.isfinite(scores[analysis.candidates]).all() and np.isneginf(scores[~analysis.candidates]).all()
     learned.save(shipped, tmp_path / "copy.npz")
     assert np.array_equal(learned.score_steps(learned.load(tmp_path / "copy.npz"), analysis), scores)
+
+
+def test_step_level_tracer_reads_the_text_and_survives_save_and_load(tmp_path):
+    analyses = synthetic_analyses(40, seed=5)
+    step_level = LearnedConfig(model_type="linear", epochs=200, factorised=False)
+    assert accuracy(analyses, step_level)["when"] >= 0.9
+    tracer = learned.fit(analyses, step_level)
+    assert tracer.agent_scorer is None
+    learned.save(tracer, tmp_path / "steps.npz")
+    reloaded = learned.load(tmp_path / "steps.npz")
+    scores = learned.score_steps(reloaded, analyses[0])
+    assert np.allclose(scores, learned.score_steps(tracer, analyses[0]))
+    assert np.isclose(np.exp(scores[analyses[0].candidates]).sum(), 1.0)  # one distribution over all steps
+
+
+def test_rank_features_compare_steps_within_their_own_trajectory():
+    from engine.attribution.node_features import percentile_rank
+
+    ranks = percentile_rank(np.array([5.0, 1.0, 3.0, 3.0, 100.0]), np.array([True, True, True, True, False]))
+    assert list(ranks) == [1.0, 0.0, 0.5, 0.5, 0.0]
+    scaled = percentile_rank(np.array([500.0, 100.0, 300.0, 300.0, 0.0]), np.array([True, True, True, True, False]))
+    assert list(scaled) == list(ranks)  # another run's scale, the same ranks

@@ -1,0 +1,172 @@
+"""Counterfactual white-box evidence: how much each step makes the run's final (wrong) claim likely.
+
+The run failed, so its final claim is wrong; the step that put the wrong content in is the one whose removal
+makes the model least sure of that claim. For a few tested steps (the unsupervised tracer's best candidates, at
+most ``top_n``: the cost bound), one compact prompt is built:
+
+    Task: <question>  /  [i] agent (kind): <first step_tokens tokens of step i>  (each tested step, in order)
+    /  [k] agent (kind): <last claim_tokens tokens of the final claim>
+
+and scored as it is and once with each tested step removed (one batch). Per tested step:
+
+* ``mask_delta``: mean NLL of the claim's tokens without the step minus with it (> 0: the step supports the claim);
+* ``grad_input``: gradient × input of the claim's log-likelihood w.r.t. the step's token embeddings, summed over
+  its tokens and embedding dimensions (> 0: the step pushes towards the claim); from one backward pass.
+
+Untested steps get 0 and ``tested`` False. Results are cached on disk like the step features.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from engine.attribution.features import store_arrays
+from engine.attribution.layout import clean_text
+from engine.attribution.schema import Trajectory
+from engine.attribution.slm import DEFAULT_MODEL, load_model, model_id
+from engine.config import settings
+
+EFFECTS_VERSION = "1"
+_NOT_CLAIMS = ("query", "observation")
+
+
+@dataclass(frozen=True)
+class CounterfactualConfig:
+    top_n: int = 3
+    """Steps tested per trajectory (0 = off). Each costs one more compact forward pass."""
+    step_tokens: int = 24
+    claim_tokens: int = 24
+    max_query_chars: int = 120
+    gradient: bool = True
+    """Also gradient × input (one backward pass over the unmasked prompt)."""
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ClaimEffects:
+    tested: np.ndarray
+    mask_delta: np.ndarray
+    grad_input: np.ndarray
+
+    @staticmethod
+    def none(n_steps: int) -> "ClaimEffects":
+        return ClaimEffects(np.zeros(n_steps, dtype=bool), np.zeros(n_steps), np.zeros(n_steps))
+
+
+def claim_step(trajectory: Trajectory) -> int | None:
+    """The final claim: the last agent step with more than a sign-off in it (None when there is none)."""
+    for step in reversed(trajectory.steps):
+        if step.kind not in _NOT_CLAIMS and len(step.content.replace("TERMINATE", "").strip()) > 20:
+            return step.index
+    return None
+
+
+def claim_effects(trajectory: Trajectory, steps: list[int], model_name: str = DEFAULT_MODEL,
+                  config: CounterfactualConfig = CounterfactualConfig(), use_cache: bool = True) -> ClaimEffects:
+    """Effects of removing each of ``steps`` (those before the claim) on the final claim; cached on disk."""
+    claim = claim_step(trajectory)
+    tested = sorted({s for s in steps if claim is not None and s < claim})
+    if not tested:
+        return ClaimEffects.none(len(trajectory.steps))
+    payload = "|".join([EFFECTS_VERSION, model_id(model_name), trajectory.content_key(), config.key(),
+                        ",".join(map(str, tested))])
+    path = settings().feature_cache / f"cf-{hashlib.sha256(payload.encode()).hexdigest()[:32]}.npz"
+    if use_cache and path.is_file():
+        with np.load(path) as data:
+            return ClaimEffects(**{f.name: data[f.name] for f in fields(ClaimEffects)})
+    model, tokenizer = load_model(model_name)
+    effects = compute_effects(trajectory, tested, claim, model, tokenizer, config)
+    if use_cache:
+        store_arrays(path, {f.name: getattr(effects, f.name) for f in fields(effects)})
+    return effects
+
+
+def compute_effects(trajectory: Trajectory, tested: list[int], claim: int, model: Any, tokenizer: Any,
+                    config: CounterfactualConfig) -> ClaimEffects:
+    import torch
+
+    header = _ids(tokenizer, f"Task: {clean_text(trajectory.query)[: config.max_query_chars]}\nSteps:\n")
+    parts = {i: _ids(tokenizer, _step_text(trajectory, i) + clean_text(trajectory.steps[i].content))[: config.step_tokens]
+             + _ids(tokenizer, "\n") for i in tested}
+    claim_prefix = _ids(tokenizer, _step_text(trajectory, claim))
+    claim_ids = _ids(tokenizer, " " + clean_text(trajectory.steps[claim].content))[-config.claim_tokens:]
+    sequences = [_sequence(header, parts, [s for s in tested if s != left_out], claim_prefix, claim_ids)
+                 for left_out in (None, *tested)]
+    with torch.inference_mode():
+        nll = _claim_nll(model, sequences, len(claim_ids))
+    n = len(trajectory.steps)
+    effects = ClaimEffects(np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n))
+    effects.tested[tested] = True
+    effects.mask_delta[tested] = nll[1:] - nll[0]
+    if config.gradient:
+        effects.grad_input[tested] = _gradient_x_input(model, header, parts, tested, claim_prefix, claim_ids)
+    return effects
+
+
+def _sequence(header: list[int], parts: dict[int, list[int]], kept: list[int], claim_prefix: list[int],
+              claim_ids: list[int]) -> list[int]:
+    return header + [t for s in kept for t in parts[s]] + claim_prefix + claim_ids
+
+
+def _claim_nll(model: Any, sequences: list[list[int]], n_claim: int) -> np.ndarray:
+    """Mean NLL of the last ``n_claim`` tokens of every sequence (right-padded batch)."""
+    import torch
+
+    longest = max(len(s) for s in sequences)
+    ids = torch.zeros((len(sequences), longest), dtype=torch.long)
+    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = torch.tensor(sequence)
+        mask[row, : len(sequence)] = 1
+    log_probs = torch.log_softmax(model(ids, attention_mask=mask, use_cache=False).logits.float(), dim=-1)
+    nll = []
+    for row, sequence in enumerate(sequences):
+        positions = torch.arange(len(sequence) - n_claim, len(sequence))
+        nll.append(-log_probs[row, positions - 1, ids[row, positions]].mean().item())
+    return np.array(nll)
+
+
+def _gradient_x_input(model: Any, header, parts, tested, claim_prefix, claim_ids) -> np.ndarray:
+    import torch
+
+    sequence = _sequence(header, parts, tested, claim_prefix, claim_ids)
+    ids = torch.tensor([sequence])
+    embeddings = model.get_input_embeddings()(ids).detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = model(inputs_embeds=embeddings, use_cache=False).logits[0].float()
+        positions = torch.arange(len(sequence) - len(claim_ids), len(sequence))
+        log_likelihood = torch.log_softmax(logits[positions - 1], dim=-1)[
+            torch.arange(len(claim_ids)), ids[0, positions]].sum()
+        (gradient,) = torch.autograd.grad(log_likelihood, embeddings)
+    per_token = (gradient * embeddings).sum(-1)[0].detach().numpy()
+    scores, cursor = [], len(header)
+    for step in tested:
+        scores.append(float(per_token[cursor: cursor + len(parts[step])].sum()))
+        cursor += len(parts[step])
+    return np.array(scores)
+
+
+def _step_text(trajectory: Trajectory, index: int) -> str:
+    step = trajectory.steps[index]
+    return f"[{index}] {step.agent} ({step.kind}):"
+
+
+def _ids(tokenizer: Any, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def claim_support(effects: ClaimEffects) -> np.ndarray:
+    """Per step in [0, 1]: how strongly removing it weakens the final claim, relative to the other tested steps
+    (the mean of the min-max scaled mask delta and, when computed, gradient × input); 0 for untested steps."""
+    tested = effects.tested
+    if tested.sum() < 2:
+        return np.zeros(len(tested))
+    signals = [effects.mask_delta] + ([effects.grad_input] if np.any(effects.grad_input[tested]) else [])
+    scaled = [np.where(tested, (s - s[tested].min()) / max(np.ptp(s[tested]), 1e-12), 0.0) for s in signals]
+    return np.mean(scaled, axis=0)
