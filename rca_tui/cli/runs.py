@@ -6,8 +6,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
+from engine.reasoners.openai_compat import RESPONSE_FORMATS
 from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, print_table, resolve_db, say
 from rca_tui.cli.own_telemetry import (
     AlertEntityOption,
@@ -77,6 +79,10 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
                                                       "local: an HF model folder or .gguf (default: the bundled "
                                                       "SmolLM2).")] = None,
         llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per request.")] = 60.0,
+        llm_response_format: Annotated[str, typer.Option(
+            "--llm-response-format", click_type=click.Choice(RESPONSE_FORMATS),
+            help="openai: the strongest structured output to ask for; weaker forms are tried when the server "
+                 "refuses it.")] = RESPONSE_FORMATS[0],
         tamo: Annotated[str | None, typer.Option(
             "--tamo-model", help="TAMO checkpoint for the agents' TAMO tools: a path, 'default' (bundled) or "
                                  "'none'. Default: the bundled one when present.")] = None,
@@ -113,12 +119,14 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
     source = ", ".join(loaded.sources) if own.given else str(dataset)
     session = _session(db)
     chosen = _guarded(lambda: make_reasoner(reasoner.value, session, script, llm_url, llm_model, None, llm_timeout,
-                                            load_local_model))
+                                            load_local_model, llm_response_format))
     tally = ReplyTally(chosen)
     result = _guarded(lambda: run_incident(session, loaded, tally, source, seed,
                                            HeuristicReasoner() if fallback else None, fault, tamo_model))
     if reasoner.value in LANGUAGE_MODELS:
         result["replies"] = tally.summary()
+        if reasoner.value == "openai":
+            result["replies"]["response_format"] = chosen.response_format
     _show_result(result, json_out)
 
 
@@ -174,8 +182,9 @@ def _show_result(result: dict, json_out: bool) -> None:
                                                           for v in proposal["votes"]))
     if result.get("replies"):
         tally = result["replies"]
+        asked = f"; response_format {tally['response_format']}" if "response_format" in tally else ""
         say(f"replies used as given: {tally['used_as_given']} of {tally['replies']} ({tally['rejected']} failed "
-            f"the checks)")
+            f"the checks{asked})")
     if result.get("injected_fault"):
         out(f"injected fault: {result['injected_fault']}")
     if result["consensus"]:
