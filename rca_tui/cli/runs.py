@@ -6,7 +6,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from engine.reasoners.openai_compat import RESPONSE_FORMATS
@@ -43,6 +42,7 @@ class ReasonerName(str, Enum):
     scripted = "scripted"
 
 
+ResponseFormat = Enum("ResponseFormat", {form: form for form in RESPONSE_FORMATS}, type=str)
 ReasonerOption = Annotated[ReasonerName, typer.Option("--reasoner", help="heuristic (offline) | openai | local (an "
                                                                          "HF model in-process) | scripted.")]
 
@@ -79,10 +79,9 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
                                                       "local: an HF model folder or .gguf (default: the bundled "
                                                       "SmolLM2).")] = None,
         llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per request.")] = 60.0,
-        llm_response_format: Annotated[str, typer.Option(
-            "--llm-response-format", click_type=click.Choice(RESPONSE_FORMATS),
-            help="openai: the strongest structured output to ask for; weaker forms are tried when the server "
-                 "refuses it.")] = RESPONSE_FORMATS[0],
+        llm_response_format: Annotated[ResponseFormat, typer.Option(
+            "--llm-response-format", help="openai: the strongest structured output to ask for; weaker forms are "
+                                          "tried when the server refuses it.")] = ResponseFormat.json_schema,
         tamo: Annotated[str | None, typer.Option(
             "--tamo-model", help="TAMO checkpoint for the agents' TAMO tools: a path, 'default' (bundled) or "
                                  "'none'. Default: the bundled one when present.")] = None,
@@ -119,7 +118,7 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
     source = ", ".join(loaded.sources) if own.given else str(dataset)
     session = _session(db)
     chosen = _guarded(lambda: make_reasoner(reasoner.value, session, script, llm_url, llm_model, None, llm_timeout,
-                                            load_local_model, llm_response_format))
+                                            load_local_model, llm_response_format.value))
     tally = ReplyTally(chosen)
     result = _guarded(lambda: run_incident(session, loaded, tally, source, seed,
                                            HeuristicReasoner() if fallback else None, fault, tamo_model))

@@ -176,3 +176,19 @@ def test_response_format_none_sends_none(endpoint, session, incident):
     client = OpenAICompatReasoner(EndpointConfig(endpoint[1], "m", response_format="none"))
     Workflow(session, client).run(incident)
     assert {_form(body) for body in FakeLLM.requests} == {"none"}
+
+
+def test_the_run_command_prints_the_replies_used_as_given_and_the_form_asked_for(endpoint, tmp_path):
+    from typer.testing import CliRunner
+
+    from engine.config import DEMO_DIR
+    from rca_tui.cli.main import app
+
+    FakeLLM.mode = "garbage"
+    FakeLLM.refuses = staticmethod(lambda body: _form(body) == "json_schema")
+    result = CliRunner().invoke(app, ["run", "tt-2023-01-29-18", "--dataset", str(DEMO_DIR), "--reasoner", "openai",
+                                      "--llm-url", endpoint[1], "--fallback", "--db", str(tmp_path / "rca.db")])
+    assert result.exit_code == 0, result.output
+    asked = len(FakeLLM.requests) - 1  # the first was refused and asked again
+    assert f"replies used as given: 0 of {asked} ({asked} failed the checks; response_format json_object+schema)" \
+        in result.output
