@@ -8,8 +8,9 @@ stop cleanly.
 
 Structured output: each request carries the reply's JSON Schema (`schemas`, the shapes the checks accept) as
 `response_format`, so a server that constrains decoding (vLLM, llama.cpp, Ollama, OpenAI) keeps even a small
-model inside it. Servers differ in what they take; a request refused with 400 or 422 is sent again with the next
-weaker form (see RESPONSE_FORMATS), and the first form the server accepts is kept for the client's later calls.
+model inside it. Servers differ in what they take; a request refused with 400 or 422 (or a 5xx whose error names
+the response_format) is sent again with the next weaker form (see RESPONSE_FORMATS), and the first form the server
+accepts is kept for the client's later calls.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class _Transient(ReasonerError):
 
 
 class _Refused(ReasonerError):
-    """The server refused the request as malformed (400, 422): perhaps its response_format."""
+    """The server refused the request as malformed (400, 422, or an error naming the response_format)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,9 @@ def _check_status(response: httpx.Response, url: str) -> None:
         raise ReasonerError(f"{url} redirects to {response.headers.get('location')!r}; not followed, so the key "
                             "is only ever sent to the configured endpoint: give the final URL with --llm-url")
     if response.status_code >= 500:
+        error = _error_text(response)
+        if "response_format" in error:  # llama-cpp-python's server answers a form it does not know with a 500
+            raise _Refused(f"HTTP {response.status_code} from {url}: {error}")
         raise _Transient(f"HTTP {response.status_code} from {url}")
     if response.status_code in (400, 422):
         raise _Refused(f"HTTP {response.status_code} from {url}: {_error_text(response)}")

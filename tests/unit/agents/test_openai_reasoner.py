@@ -24,7 +24,8 @@ ANSWERS = {
 class FakeLLM(BaseHTTPRequestHandler):
     mode = "valid"
     requests: list = []
-    refuses = staticmethod(lambda body: False)  # a request the server answers with 400
+    refuses = staticmethod(lambda body: False)  # a request the server answers with `refusal`
+    refusal = 400
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -35,7 +36,7 @@ class FakeLLM(BaseHTTPRequestHandler):
             return
         if FakeLLM.refuses(body):
             raw = b'{"error": {"message": "unsupported response_format"}}'
-            self.send_response(400)
+            self.send_response(FakeLLM.refusal)
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
             self.wfile.write(raw)
@@ -70,6 +71,7 @@ def endpoint():
     thread.start()
     FakeLLM.requests = []
     FakeLLM.refuses = staticmethod(lambda body: False)
+    FakeLLM.refusal = 400
     yield server, f"http://127.0.0.1:{server.server_address[1]}/v1"
     server.shutdown()
 
@@ -152,6 +154,16 @@ def test_a_server_refusing_json_schema_gets_json_mode_and_the_client_remembers(e
     forms = [_form(body) for body in FakeLLM.requests]
     assert forms[:3] == ["json_schema", "json_object+schema", "json_object"]
     assert set(forms[3:]) == {"json_object"}  # asked once, remembered for every later call
+
+
+def test_a_server_failing_on_a_form_it_does_not_know_gets_the_next_one(endpoint, session, incident):
+    FakeLLM.mode, FakeLLM.refusal = "valid", 500  # llama-cpp-python's server: a 500 that names the response_format
+    FakeLLM.refuses = staticmethod(lambda body: _form(body) == "json_schema")
+    client = reasoner(endpoint[1])
+    Workflow(session, client).run(incident)
+    assert client.response_format == "json_object+schema"
+    assert [_form(body) for body in FakeLLM.requests[:3]] == ["json_schema", "json_object+schema",
+                                                              "json_object+schema"]
 
 
 def test_a_server_refusing_any_response_format_is_asked_without_one(endpoint, session, incident):
