@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import httpx
 
 MAX_REPLY_BYTES = 1_000_000  # a chat completion for one agent step is a few kB
-MAX_REPLY_TOKENS = 1024  # a step is a few hundred tokens; bounds a model that repeats itself inside a string
+MAX_REPLY_TOKENS = 512  # a step is at most a few hundred tokens; bounds a model that rambles inside a string
 # strongest first: OpenAI's JSON Schema form (vLLM, Ollama, llama.cpp's llama-server); JSON mode with the schema
 # beside it (llama-cpp-python's server turns it into a grammar); plain JSON mode; nothing
 RESPONSE_FORMATS = ("json_schema", "json_object+schema", "json_object", "none")
