@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean prometheus
+.PHONY: run test test-llm install bench clean prometheus
 
 run: $(STAMP)
 	$(BIN)/rca-tui demo
@@ -22,6 +22,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Opt-in: the openai reasoner against llama.cpp's OpenAI-compatible server (tests/integration/llm_server).
+# llama-cpp-python is an sdist that compiles llama.cpp (about 6 min on 2 cores): its wheel is built once into
+# $(WHEELS) and installed into a venv of its own, so the project's environment and `make test` stay without it.
+# Built for AVX2, not -march=native: a native build on a CPU with AMX segfaults in ggml_backend_amx_mul_mat.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  -DLLAVA_BUILD=OFF
+WHEELS ?= $(HOME)/.cache/rca-tui/wheels
+LLM_VENV := .venv-llm
+
+test-llm: $(STAMP)
+	ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	  CMAKE_BUILD_PARALLEL_LEVEL=2 nice -n 15 $(BIN)/pip wheel -q --no-cache-dir --no-deps -w $(WHEELS) \
+	  llama-cpp-python==$(LLAMA_CPP_VERSION)
+	test -d $(LLM_VENV) || $(PY) -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/pip install -q --find-links $(WHEELS) 'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)'
+	LLAMA_SERVER_PYTHON=$(LLM_VENV)/bin/python $(BIN)/python -m pytest -s -m llama_server tests/integration/llm_server
+
 # the Prometheus server and promtool that the own-telemetry tests start (they skip, saying so, without them)
 prometheus:
 	@command -v promtool >/dev/null || { command -v apt-get >/dev/null \
@@ -29,4 +47,4 @@ prometheus:
 	  || echo "prometheus not installed: no apt-get here; install it and put prometheus / promtool on PATH"; }
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LLM_VENV)

@@ -4,14 +4,17 @@ Runs the seven agents (heuristic reasoner) on several incidents (Nezha cases, ea
 demo) with one injected fault each (agent x step x mode, seeded), keeps the runs whose consensus went wrong
 (consensus != label root cause, no consensus included) as labelled trajectories (who = the injected agent, when =
 the step where the fault took effect), and scores who / when exact-match accuracy of the rule tracer, the learned
-tracer (k-fold CV) and the trivial baselines.
+tracer (k-fold CV) and the trivial baselines. The runs (in batches on fresh ledgers) and the feature extraction
+scale out over local processes or a Dask cluster with the serial results.
 """
 from __future__ import annotations
 
 import random
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 from engine.agents.faults import FaultSpec
@@ -24,6 +27,7 @@ from engine.evaluation.attribution import EvalConfig, Progress, evaluate, fit_al
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.attribution import engine_run_config, run_trajectory
 from engine.config import DEMO_DIR
+from engine.parallel import ordered_map
 from engine.runs.runner import run_incident
 from engine.runs.session import Session
 from engine.telemetry import list_cases, load_case
@@ -49,7 +53,11 @@ class InjectionStudy:
     seed: int = 0
     """Seed of the fault grid and the case pick."""
     db: Path | None = None
-    """Folder for the session databases (default: a new temporary folder)."""
+    """Folder for the session databases (default: a new temporary folder); Dask workers must see it."""
+    workers: int = 1
+    """Runs and feature extraction in N local processes ..."""
+    scheduler: str | None = None
+    """... or on this Dask cluster (tcp://HOST:PORT)."""
 
 
 def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_tracer: Path | None = None,
@@ -59,7 +67,8 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
     started = time.perf_counter()
     db = study.db or Path(tempfile.mkdtemp(prefix="injection-eval-"))
     incidents, skipped = load_incidents(study.nezha, study.cases, study.seed)
-    trajectories, stats = generate(db, incidents, study.runs, study.seed, progress=progress)
+    trajectories, stats = generate(db, incidents, study.runs, study.seed, progress=progress, workers=study.workers,
+                                   scheduler=study.scheduler)
     stats.update(generation_seconds=round(time.perf_counter() - started, 2), incidents=[i.case_id for i in incidents],
                  skipped_cases=skipped, db=str(db), trajectory_ids=[t.id for t in trajectories])
     config = _eval_config(study)
@@ -80,7 +89,8 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
 def _eval_config(study: InjectionStudy) -> EvalConfig:
     base = engine_run_config()
     return EvalConfig(model_name=study.model, folds=study.folds, seeds=study.seeds, ablations=False,
-                      attribution=replace(base, features=replace(base.features, max_tokens=study.max_tokens)))
+                      attribution=replace(base, features=replace(base.features, max_tokens=study.max_tokens)),
+                      workers=study.workers, scheduler=study.scheduler)
 
 
 def fault_grid(seed: int) -> list[FaultSpec]:
@@ -91,10 +101,27 @@ def fault_grid(seed: int) -> list[FaultSpec]:
     return grid
 
 
-def load_incidents(nezha_dir: Path | None, cases: int, seed: int) -> tuple[list[Incident], list[str]]:
-    """The demo incident plus up to `cases` Nezha cases (seeded pick across systems), each loaded once; and the
-    cases skipped because they would not load (``case_id: error``)."""
-    incidents = [load_case(DEMO_DIR, list_cases(DEMO_DIR)[0].case_id)]
+@dataclass(frozen=True)
+class CaseSource:
+    """An incident by its dataset folder and case id: batches name their cases instead of carrying them (an
+    incident pickles to tens of MB), and each process loads a case once."""
+
+    folder: Path
+    case_id: str
+
+    def load(self) -> Incident:
+        return _load(self.folder, self.case_id)
+
+
+@lru_cache(maxsize=None)
+def _load(folder: Path, case_id: str) -> Incident:
+    return load_case(folder, case_id)
+
+
+def load_incidents(nezha_dir: Path | None, cases: int, seed: int) -> tuple[list[CaseSource], list[str]]:
+    """The demo incident plus up to `cases` Nezha cases (seeded pick across systems) that load; and the cases
+    skipped because they would not load (``case_id: error``)."""
+    incidents = [CaseSource(DEMO_DIR, list_cases(DEMO_DIR)[0].case_id)]
     skipped = []
     if nezha_dir and cases:
         refs = list_cases(nezha_dir)
@@ -103,66 +130,133 @@ def load_incidents(nezha_dir: Path | None, cases: int, seed: int) -> tuple[list[
             if len(incidents) > cases:
                 break
             try:
-                incidents.append(load_case(nezha_dir, ref.case_id))
+                CaseSource(nezha_dir, ref.case_id).load()
             except Exception as error:  # a case with missing files: skip it, say so
                 skipped.append(f"{ref.case_id}: {error}")
+            else:
+                incidents.append(CaseSource(nezha_dir, ref.case_id))
     return incidents, skipped
 
 
-def generate(folder: Path, incidents: list[Incident], target: int, seed: int, max_runs: int = 2000,
-             runs_per_db: int = 8, progress: Progress | None = None) -> tuple[list[Trajectory], dict]:
+@dataclass(frozen=True)
+class PlannedRun:
+    case: CaseSource
+    fault: FaultSpec
+    seed: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Consecutive runs on one fresh session database (a fresh one again after a run stops for lack of funds):
+    what a batch does depends on nothing outside it, so batches may run anywhere, in any order."""
+
+    folder: Path
+    number: int
+    runs: tuple[PlannedRun, ...]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    case_id: str
+    fault: FaultSpec
+    failed: bool = False
+    wrong: bool = False
+    wrong_without_fault: bool = False
+    trajectory: Trajectory | None = None
+    """A wrong run's trajectory when the step where its fault took effect is known."""
+
+
+def generate(folder: Path, incidents: list[CaseSource], target: int, seed: int, max_runs: int = 2000,
+             runs_per_db: int = 8, progress: Progress | None = None, workers: int = 1,
+             scheduler: str | None = None) -> tuple[list[Trajectory], dict]:
     """Fault-injected runs until `target` wrong (labelled) runs are kept; round-robin over incidents and faults.
 
-    Wrong runs cost the agents stake and gas, so a fresh session database (fresh genesis) is started every
-    `runs_per_db` runs, and whenever a run stops for lack of funds."""
+    Wrong runs cost the agents stake and gas, so every `runs_per_db` runs (a batch) start on a fresh session
+    database (fresh genesis), and so does the rest of a batch after a run stops for lack of funds. Batches run
+    in `workers` local processes or on a Dask `scheduler`; their outcomes are taken in order until the target is
+    reached, so the kept runs and the counts are the serial ones."""
     folder.mkdir(parents=True, exist_ok=True)
-    databases = 0
-    session = None
-
-    grid = fault_grid(seed)
     kept: list[Trajectory] = []
     stats = {"runs": 0, "wrong": 0, "wrong_without_fault": 0, "duplicates": 0, "no_fault_step": 0, "failed": 0,
              "by_mode": {}, "by_agent": {}, "by_incident": {}}
-    reasoner = HeuristicReasoner()
-    fault_free: dict = {}
     seen: set = set()
-    index = 0
-    while len(kept) < target and stats["runs"] < max_runs and index < len(grid) * len(incidents) * 3:
+    batches = _batches(folder, incidents, seed, min(max_runs, len(fault_grid(seed)) * len(incidents) * 3),
+                       runs_per_db)
+    with closing(ordered_map(run_batch, batches, workers, scheduler)) as outcomes:
+        for outcome in (outcome for batch in outcomes for outcome in batch):
+            if len(kept) >= target:
+                break  # closing the map cancels the batches not yet started
+            stats["runs"] += 1
+            if progress:
+                progress(len(kept), target,
+                         f"run {stats['runs']} ({outcome.case_id}, {outcome.fault.agent} {outcome.fault.mode})")
+            _tally(outcome, kept, seen, stats)
+    return kept, stats
+
+
+def _batches(folder: Path, incidents: list[CaseSource], seed: int, runs: int, runs_per_db: int) -> list[Batch]:
+    grid = fault_grid(seed)
+    planned = []
+    for index in range(runs):
         incident = incidents[index % len(incidents)]
         fault = grid[(index // len(incidents)) % len(grid)]
         run_seed = index // (len(incidents) * len(grid))  # the seed picks the decoy; new decoys on later passes
-        index += 1
-        if session is None or stats["runs"] % runs_per_db == 0:
-            session, databases = Session(folder / f"rca-{databases:03d}.db"), databases + 1
-        stats["runs"] += 1
-        if progress:
-            progress(len(kept), target, f"run {stats['runs']} ({incident.case_id}, {fault.agent} {fault.mode})")
+        planned.append(PlannedRun(incident, fault, run_seed))
+    return [Batch(folder, number, tuple(planned[start:start + runs_per_db]))
+            for number, start in enumerate(range(0, runs, runs_per_db))]
+
+
+def run_batch(batch: Batch) -> list[RunOutcome]:
+    outcomes = []
+    databases = 0
+    session = None
+    for run in batch.runs:
+        if session is None:
+            session = Session(batch.folder / f"rca-{batch.number:03d}-{databases}.db")
+            databases += 1
         try:
-            result = run_incident(session, incident, reasoner, seed=run_seed, fault=fault)
+            result = run_incident(session, run.case.load(), HeuristicReasoner(), seed=run.seed, fault=run.fault)
         except RunFailed:
-            stats["failed"] += 1
+            outcomes.append(RunOutcome(run.case.case_id, run.fault, failed=True))
             session = None
             continue
-        wrong = result["label"] and result["root_cause"] != result["label"]["root_cause"]
-        if not wrong:
-            continue
-        stats["wrong"] += 1
-        if wrong_without_fault(incident, run_seed, fault_free):
-            stats["wrong_without_fault"] += 1  # the fault did not cause it: no trustworthy label
-            continue
-        if result["injected_fault"]["trajectory_step"] is None:
-            stats["no_fault_step"] += 1
-            continue
-        trajectory = run_trajectory(session, result["run_id"])
-        content = _content_key(trajectory)
-        if content in seen:
-            stats["duplicates"] += 1  # another fault (e.g. a later step of an agent that answers at once) same run
-            continue
-        seen.add(content)
-        kept.append(trajectory)
-        for tally, key in (("by_mode", fault.mode), ("by_agent", fault.agent), ("by_incident", incident.case_id)):
-            stats[tally][key] = stats[tally].get(key, 0) + 1
-    return kept, stats
+        outcomes.append(_outcome(session, run, result))
+    return outcomes
+
+
+def _outcome(session: Session, run: PlannedRun, result: dict) -> RunOutcome:
+    wrong = bool(result["label"]) and result["root_cause"] != result["label"]["root_cause"]
+    if not wrong:
+        return RunOutcome(run.case.case_id, run.fault)
+    if goes_wrong_without_fault(run.case, run.seed):
+        return RunOutcome(run.case.case_id, run.fault, wrong=True, wrong_without_fault=True)
+    if result["injected_fault"]["trajectory_step"] is None:
+        return RunOutcome(run.case.case_id, run.fault, wrong=True)
+    return RunOutcome(run.case.case_id, run.fault, wrong=True, trajectory=run_trajectory(session, result["run_id"]))
+
+
+def _tally(outcome: RunOutcome, kept: list[Trajectory], seen: set, stats: dict) -> None:
+    if outcome.failed:
+        stats["failed"] += 1
+        return
+    if not outcome.wrong:
+        return
+    stats["wrong"] += 1
+    if outcome.wrong_without_fault:
+        stats["wrong_without_fault"] += 1  # the fault did not cause it: no trustworthy label
+        return
+    if outcome.trajectory is None:
+        stats["no_fault_step"] += 1
+        return
+    content = _content_key(outcome.trajectory)
+    if content in seen:
+        stats["duplicates"] += 1  # another fault (e.g. a later step of an agent that answers at once) same run
+        return
+    seen.add(content)
+    kept.append(outcome.trajectory)
+    for tally, key in (("by_mode", outcome.fault.mode), ("by_agent", outcome.fault.agent),
+                       ("by_incident", outcome.case_id)):
+        stats[tally][key] = stats[tally].get(key, 0) + 1
 
 
 def _content_key(trajectory: Trajectory) -> tuple:
@@ -171,12 +265,10 @@ def _content_key(trajectory: Trajectory) -> tuple:
             trajectory.label.who, trajectory.label.when)
 
 
-def wrong_without_fault(incident: Incident, seed: int, cache: dict) -> bool:
+@lru_cache(maxsize=None)
+def goes_wrong_without_fault(case: CaseSource, seed: int) -> bool:
     """Whether the same incident goes wrong with no fault injected (fresh ledger): then a wrong faulty run says
-    nothing about the fault. ``cache`` keeps one answer per (case, seed)."""
-    key = (incident.case_id, seed)
-    if key not in cache:
-        with tempfile.TemporaryDirectory(prefix="fault-free-") as folder:
-            result = run_incident(Session(Path(folder) / "rca.db"), incident, HeuristicReasoner(), seed=seed)
-        cache[key] = bool(result["label"]) and result["root_cause"] != result["label"]["root_cause"]
-    return cache[key]
+    nothing about the fault. Asked once per case and seed in each process."""
+    with tempfile.TemporaryDirectory(prefix="fault-free-") as folder:
+        result = run_incident(Session(Path(folder) / "rca.db"), case.load(), HeuristicReasoner(), seed=seed)
+    return bool(result["label"]) and result["root_cause"] != result["label"]["root_cause"]

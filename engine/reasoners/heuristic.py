@@ -34,11 +34,12 @@ class HeuristicReasoner:
                             answer={"subtasks": subtasks})
 
     def _plan_data_detective(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
-        if not seen:
+        overview = _first(seen, "anomaly_overview")
+        if overview is None:
             return StepDecision("Start with a sweep of every modality against the fault-free baseline.",
                                 tool="anomaly_overview", args={"top": 5})
-        focus = _focus_entities(seen[0].result)
-        inspected = {obs.args.get("entity") for obs in seen[1:]}
+        focus = _focus_entities(overview.result)
+        inspected = {obs.args.get("entity") for obs in seen if obs.tool == "baseline_compare"}
         for entity in focus:
             if entity not in inspected:
                 return StepDecision(f"{entity} stands out in the sweep; compare it with its baseline.",
@@ -57,26 +58,28 @@ class HeuristicReasoner:
     def _plan_dependency_explorer(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
         targets = [request.alert["entity"], *request.shared.get("data_detective", {}).get("focus", [])]
         targets = list(dict.fromkeys(targets))
-        explored = {obs.args["entity"] for obs in seen}
+        mapped = [obs for obs in seen if obs.tool == "dependencies" and obs.args.get("direction") == "downstream"]
+        explored = {obs.args.get("entity") for obs in mapped}
         for entity in targets:
             if entity not in explored:
                 return StepDecision(f"Which services does {entity} call?", tool="dependencies",
                                     args={"entity": entity, "direction": "downstream"})
-        graph = {obs.args["entity"]: obs.result["direct"] + obs.result["indirect"] for obs in seen}
+        graph = {obs.args["entity"]: obs.result["direct"] + obs.result["indirect"] for obs in mapped}
         return StepDecision("Dependencies of the alerted and the anomalous entities are mapped.",
                             answer={"downstream": graph,
                                     "summary": "; ".join(f"{e} calls {len(d)} services" for e, d in graph.items())})
 
     def _plan_probability_oracle(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
-        if not seen:
+        ranking, tamo = _first(seen, "rank_candidates"), _first(seen, "tamo_rank")
+        if ranking is None:
             return StepDecision("Fuse the evidence of every modality into a probability per entity.",
                                 tool="rank_candidates", args={"k": 5})
-        if _offers(request, "tamo_rank") and len(seen) == 1:
+        if _offers(request, "tamo_rank") and tamo is None:
             return StepDecision("Ask TAMO's frequency-domain causal attention for its own ranking.",
                                 tool="tamo_rank", args={"k": 10})
-        candidates = seen[0].result["candidates"]
-        if len(seen) > 1 and not seen[0].result.get("stacked"):  # a stacked ranking already weighs T2
-            candidates = with_tamo(candidates, seen[1].result["ranking"])
+        candidates = ranking.result["candidates"]
+        if tamo is not None and not ranking.result.get("stacked"):  # a stacked ranking already weighs T2
+            candidates = with_tamo(candidates, tamo.result["ranking"])
         top = candidates[0] if candidates else None
         thought = f"{top['entity']} scores {top['score']:.2f}, highest of {len(candidates)}." if top else \
             "No candidate has any evidence."
@@ -199,6 +202,12 @@ def _focus_entities(overview: dict) -> list[str]:
 def _describe(finding: dict) -> str:
     parts = [f"{m} {v['summary'] or v['score']}" for m, v in finding["modalities"].items() if v["score"] > 0]
     return f"{finding['entity']}: " + (", ".join(parts) if parts else "normal")
+
+
+def _first(seen: list[Observation], tool: str) -> Observation | None:
+    """The first observation of `tool`: a plan may take over from another reasoner (the fallback) mid-way, so
+    it finds its evidence by tool, not by position."""
+    return next((obs for obs in seen if obs.tool == tool), None)
 
 
 def repair_steps(root: str, seen: list[Observation], shared: dict[str, Any]) -> list[dict]:

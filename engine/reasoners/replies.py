@@ -24,7 +24,7 @@ def parse_json_object(text: str) -> dict[str, Any]:
     fenced = FENCE.search(text)
     body = fenced.group(1) if fenced else text[text.find("{"): text.rfind("}") + 1]
     try:
-        value = json.loads(body)
+        value = json.loads(body, strict=False)  # a raw newline inside a string (llama.cpp's JSON grammar allows it)
     except json.JSONDecodeError as exc:
         raise ReasonerError(f"reply is not a JSON object ({exc.msg}): {text[:200]!r}") from exc
     if not isinstance(value, dict):

@@ -18,7 +18,7 @@ MAX_LISTED = 3
 def step_schema(request: StepRequest, tool_steps: int | None = None) -> dict[str, Any]:
     """A tool call or the final answer; only the answer once `tool_steps` (default: all but one) are used."""
     entities = {"enum": list(request.entities)}
-    answer = {"type": "object", "properties": {key: _answer_value(key, entities) for key in ANSWER_KEYS[request.role]}}
+    answer = _object(**{key: _answer_value(key, entities) for key in ANSWER_KEYS[request.role]})
     final = _object(thought=TEXT, answer=answer)
     if request.step >= min(request.max_steps - 1, tool_steps if tool_steps is not None else request.max_steps):
         return final

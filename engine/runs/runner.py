@@ -22,15 +22,18 @@ ModelLoader = Callable[[str | None], tuple[Any, Any]]
 
 def make_reasoner(name: str, session: Session | None = None, script_run: str | None = None,
                   llm_url: str | None = None, llm_model: str | None = None, llm_key: str | None = None,
-                  llm_timeout: float = 60.0, model_loader: ModelLoader | None = None) -> Reasoner:
+                  llm_timeout: float = 60.0, model_loader: ModelLoader | None = None,
+                  response_format: str = "json_schema") -> Reasoner:
     """`model_loader` loads the local reasoner's model by name (None: the default model); the UI passes the
-    attribution layer's loader, which the runs layer cannot import without a cycle."""
+    attribution layer's loader, which the runs layer cannot import without a cycle. `response_format`: the
+    strongest structured output the openai reasoner asks for (see openai_compat.RESPONSE_FORMATS)."""
     if name == "heuristic":
         return HeuristicReasoner()
     if name == "openai":
         from engine.reasoners.openai_compat import EndpointConfig, OpenAICompatReasoner
 
-        return OpenAICompatReasoner(EndpointConfig.from_env(llm_url, llm_model, llm_key, llm_timeout))
+        return OpenAICompatReasoner(EndpointConfig.from_env(llm_url, llm_model, llm_key, llm_timeout,
+                                                            response_format=response_format))
     if name == "local":
         from engine.reasoners.local import LocalReasoner
 

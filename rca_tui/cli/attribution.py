@@ -372,10 +372,10 @@ def _print_report(report: dict) -> None:
     timing = report["timing"]
     say(f"features: {timing['trajectories']} trajectories in {timing['feature_seconds_total']} s "
         f"(median {timing['feature_seconds_median']} s); whole evaluation {timing['evaluation_seconds_total']} s"
-        + _scale_out(report.get("scale_out")))
+        + scale_out_note(report.get("scale_out")))
 
 
-def _scale_out(scale_out: dict | None) -> str:
+def scale_out_note(scale_out: dict | None) -> str:
     if not scale_out:
         return ""
     if scale_out["dask_scheduler"]:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.attribution import MaxTokensOption, ModelOption
+from rca_tui.cli.attribution import MaxTokensOption, ModelOption, scale_out_note
 from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, progress, say
 
 
@@ -32,15 +32,28 @@ def eval_injection(
         "--tracer", exists=True, dir_okay=False, help="Also score this trained tracer (e.g. the shipped one) on the "
                                                    "generated runs, as they are: with another --seed they are runs "
                                                    "it never saw.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Runs (in batches on fresh ledgers) and SLM "
+                                                                  "features in N local processes (same figures as "
+                                                                  "serial).")] = 1,
+    dask_scheduler: Annotated[str | None, typer.Option(
+        "--dask-scheduler", metavar="tcp://HOST:PORT", help="Runs and SLM features on a Dask distributed cluster "
+                                                            "whose workers see --nezha and --db (same figures as "
+                                                            "serial).")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Fault-injected runs of the seven agents, labelled who / when: baselines, rule and learned tracer."""
     from engine.evaluation.injection import InjectionStudy, run_study
+    from engine.parallel import ParallelError
 
     study = InjectionStudy(runs=runs, cases=cases, nezha=nezha, model=model, folds=folds,
-                           seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db)
+                           seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db,
+                           workers=workers, scheduler=dask_scheduler)
     with progress("injection") as advance:  # stderr, --json or not
-        report = run_study(study, tracer, save_tracer, advance)
+        try:
+            report = run_study(study, tracer, save_tracer, advance)
+        except ParallelError as error:
+            fail(str(error))
+    report["scale_out"] = {"workers": workers, "dask_scheduler": dask_scheduler}
     if save_tracer:
         from engine.provenance import write_manifest
 
@@ -89,7 +102,8 @@ def _print_injection(report: dict) -> None:
     say(f"runs generated: {stats['runs']}, consensus wrong: {stats['wrong']}, kept (fault step known, "
         f"distinct): {report['timing']['trajectories']}; by mode {stats['by_mode']}; by agent {stats['by_agent']}; "
         f"by incident {stats['by_incident']}")
-    say(f"median steps per trajectory: {report['steps_median']}; generation {stats['generation_seconds']} s")
+    say(f"median steps per trajectory: {report['steps_median']}; generation {stats['generation_seconds']} s"
+        + scale_out_note(report["scale_out"]))
     for subset in report["subsets"].values():
         say(f"\n== injected faults (n={subset['n']}, model {report['model']}, {report['folds']}-fold CV, "
             f"seeds {report['seeds']}) ==")

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from engine.reasoners.openai_compat import RESPONSE_FORMATS
 from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, out, print_table, ranker_choice,
                                 resolve_db, say)
 from rca_tui.cli.own_telemetry import (
@@ -42,6 +43,7 @@ class ReasonerName(str, Enum):
     scripted = "scripted"
 
 
+ResponseFormat = Enum("ResponseFormat", {form: form for form in RESPONSE_FORMATS}, type=str)
 ReasonerOption = Annotated[ReasonerName, typer.Option("--reasoner", help="heuristic (offline) | openai | local (an "
                                                                          "HF model in-process) | scripted.")]
 
@@ -78,6 +80,9 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
                                                       "local: an HF model folder or .gguf (default: the bundled "
                                                       "SmolLM2).")] = None,
         llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per request.")] = 60.0,
+        llm_response_format: Annotated[ResponseFormat, typer.Option(
+            "--llm-response-format", help="openai: the strongest structured output to ask for; weaker forms are "
+                                          "tried when the server refuses it.")] = ResponseFormat.json_schema,
         tamo: Annotated[str | None, typer.Option(
             "--tamo-model", help="TAMO checkpoint for the agents' TAMO tools: a path, 'default' (the bundled one, "
                                  "used where its manifest lists the incident's system) or 'none'.")] = None,
@@ -118,13 +123,15 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
     source = ", ".join(loaded.sources) if own.given else str(dataset)
     session = _session(db)
     chosen = _guarded(lambda: make_reasoner(reasoner.value, session, script, llm_url, llm_model, None, llm_timeout,
-                                            load_local_model))
+                                            load_local_model, llm_response_format.value))
     tally = ReplyTally(chosen)
     result = _guarded(lambda: run_incident(session, loaded, tally, source, seed,
                                            HeuristicReasoner() if fallback else None, fault, tamo_model,
                                            stacker_choice))
     if reasoner.value in LANGUAGE_MODELS:
         result["replies"] = tally.summary()
+        if reasoner.value == "openai":
+            result["replies"]["response_format"] = chosen.response_format
     _show_result(result, json_out)
 
 
@@ -181,8 +188,9 @@ def _show_result(result: dict, json_out: bool) -> None:
                                                           for v in proposal["votes"]))
     if result.get("replies"):
         tally = result["replies"]
+        asked = f"; response_format {tally['response_format']}" if "response_format" in tally else ""
         say(f"replies used as given: {tally['used_as_given']} of {tally['replies']} ({tally['rejected']} failed "
-            f"the checks)")
+            f"the checks{asked})")
     if result.get("injected_fault"):
         out(f"injected fault: {result['injected_fault']}")
     if result["consensus"]:

@@ -2,7 +2,7 @@
 import pytest
 
 from engine.agents.workflow import MAX_STEPS, RunFailed, Workflow
-from engine.reasoners.base import ReasonerError
+from engine.reasoners.base import ReasonerError, StepDecision
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.reasoners.scripted import ScriptedReasoner
 
@@ -93,3 +93,30 @@ def test_settlement_is_gas_free_so_long_evaluations_never_starve_the_executor(se
     for _ in range(3):
         Workflow(session, HeuristicReasoner()).run(incident)
     assert next(r for r in session.economy() if r["agent"] == "dao_executor")["balance"] == before
+
+
+class _Wanderer:
+    """Each agent's first step is a call the heuristic plan would not make first (the last of its tools, with
+    upstream / the alerted entity as arguments); every later reply fails, so the heuristic takes over."""
+
+    name = "wanderer"
+
+    def next_step(self, request):
+        if request.step or not request.tools:
+            raise ReasonerError("off the schema")
+        tool = request.tools[-1]
+        values = {"entity": request.alert["entity"], "root": request.alert["entity"], "direction": "upstream",
+                  "k": 3, "top": 3}
+        return StepDecision("look elsewhere first", tool=tool.name,
+                            args={name: values.get(name, "x") for name in tool.args})
+
+    def vote(self, request):
+        raise ReasonerError("off the schema")
+
+
+def test_the_heuristic_takes_over_mid_investigation_after_another_reasoners_steps(session, incident):
+    result = Workflow(session, _Wanderer(), fallback=HeuristicReasoner()).run(incident)
+    assert result["status"] == "finished" and result["root_cause"] == "redis"
+    foreign = [e for e in session.run_events(result["run_id"]) if e.kind == "agent_thought"
+               and e.payload["thought"] == "look elsewhere first"]
+    assert len(foreign) >= 4  # most agents took one step of their own before the fallback
