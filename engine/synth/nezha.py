@@ -49,6 +49,7 @@ def synthesize_nezha(root: Path, out: Path, options: SynthOptions, on_progress, 
     total = sum(len(planned) for planned in plans)
     for day, planned in zip(days, plans):
         result.sources.append(str(day.day_dir))
+        result.window_notes += day.pool_choice.notes(day.date) if day.pool_choice else []
         _write_day(day, planned, out, options.seed, rows, inner[day.system_key], result, on_progress, total,
                    workers, scheduler)
     for key, labels in inner.items():
@@ -87,7 +88,7 @@ def _write_day(day: NezhaDay, planned: list[PlannedFault], out: Path, seed: int,
         metrics = day_metrics(day, tables)
         entries: dict[str, list[dict]] = defaultdict(list)
         scaled_out = workers > 1 or scheduler is not None
-        job = partial(_case_telemetry, replace(day, minutes=MinuteSource(day.minutes.folder)) if scaled_out else day,
+        job = partial(_case_telemetry, replace(day, minutes=MinuteSource(day.minutes.folder, day.minutes.cutoff_ns)) if scaled_out else day,
                       out / "rca_data" / date, 86400 * shift_days, order, templates, seed, scaled_out)
         for (slot, fault), (case, active, reach, rng) in zip(placed, ordered_map(job, placed, workers, scheduler)):
             inject_metrics(metrics, active, reach, rng)

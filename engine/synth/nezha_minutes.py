@@ -22,13 +22,19 @@ class MinuteSource:
     """Raw rows of a folder's minute files, read once however often a minute is reused."""
 
     folder: Path  # rca_data/<date> or construct_data/<date>
+    cutoff_ns: dict[str, int] = field(default_factory=dict)  # minute -> its real alert's onset: later rows dropped
     _cache: dict[str, tuple[list[dict], list[dict] | None]] = field(default_factory=dict)
 
     def rows(self, name: str) -> tuple[list[dict[str, str]], list[dict[str, str]] | None]:
         if name not in self._cache:
             log_file = self.folder / "log" / f"{name}_log.csv.gz"
-            self._cache[name] = (read_csv_rows(self.folder / "trace" / f"{name}_trace.csv.gz", ("TraceID",)),
-                                 read_csv_rows(log_file, ("TimeUnixNano",)) if log_file.exists() else None)
+            traces = read_csv_rows(self.folder / "trace" / f"{name}_trace.csv.gz", ("TraceID",))
+            logs = read_csv_rows(log_file, ("TimeUnixNano",)) if log_file.exists() else None
+            cutoff = self.cutoff_ns.get(name)
+            if cutoff is not None:
+                traces = [row for row in traces if int(row["StartTimeUnixNano"]) < cutoff]
+                logs = None if logs is None else [row for row in logs if int(row["TimeUnixNano"]) < cutoff]
+            self._cache[name] = (traces, logs)
         return self._cache[name]
 
 

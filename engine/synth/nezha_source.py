@@ -1,5 +1,6 @@
 """What a Nezha source day offers the generator: its pods, its metric tables, the fault-free trace minutes
-(the reference window and the minute before each real alert) and the stretches of the day free of real faults."""
+(the reference window and the minutes before real alerts that
+the previous real fault has left, see nezha_pool) and the stretches of the day free of real faults."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from engine.synth.errors import SynthError
 from engine.synth.metric_faults import DayMetrics, MetricTable
 from engine.synth.nezha_minutes import MinuteSource
+from engine.synth.nezha_pool import PoolChoice, RealFault, choose_pool, levels, minute_label
 from engine.synth.spans import TraceIndex, span_row
 from engine.telemetry.nezha_files import service_of
 from engine.telemetry.readers import read_csv_rows, read_json
@@ -34,12 +36,13 @@ class NezhaDay:
     system_key: str
     pods: dict[str, str]  # service -> pod name
     fault_times: list[float]
-    pool: list[str]  # HH_MM names of fault-free minute files under rca_data/<date>
+    pool: list[str]  # HH_MM names of the fault-free alert minutes under rca_data/<date> (nezha_pool)
     construct_minutes: list[str]
     minutes: MinuteSource  # the fault-free minute files, read once
     callers: dict[str, list[str]] = field(default_factory=dict)
     calls_per_minute: dict[str, float] = field(default_factory=dict)
     has_logs: bool = False
+    pool_choice: PoolChoice | None = None
 
     @property
     def day_dir(self) -> Path:
@@ -79,25 +82,39 @@ def _day(root: Path, day_dir: Path, wanted: str | None) -> NezhaDay | None:
     fault_file = day_dir / f"{day_dir.name}-fault_list.json"
     if not pods or not fault_file.exists():
         return None
-    fault_times = _fault_times(fault_file)
-    pool = sorted({time.strftime("%H_%M", time.gmtime(t - t % 60)) for t in fault_times})
-    pool = [name for name in pool if (day_dir / "trace" / f"{name}_trace.csv.gz").exists()]
+    faults = real_faults(fault_file)
+    alert_minutes = sorted({minute_label(fault.onset_s) for fault in faults})
+    alert_minutes = [name for name in alert_minutes if (day_dir / "trace" / f"{name}_trace.csv.gz").exists()]
     construct = sorted(path.name[:5] for path in (root / "construct_data" / day_dir.name / "trace").glob("*_trace.csv.gz"))
     key = "ts" if any(service.startswith("ts-") for service in pods) else "ob"
-    if not pool or wanted not in (None, key):
+    if not alert_minutes or not construct or wanted not in (None, key):
         return None
-    day = NezhaDay(root, day_dir.name, key, pods, fault_times, pool, construct, MinuteSource(day_dir))
+    choice = _fault_free_minutes(day_dir, root / "construct_data" / day_dir.name, construct[0], alert_minutes, faults)
+    if not choice.kept:
+        raise SynthError(f"{day_dir}: no alert minute is {choice.recovery_s // 60} min (the day's recovery time) "
+                         "clear of the previous real fault")
+    day = NezhaDay(root, day_dir.name, key, pods, [fault.onset_s for fault in faults], choice.kept, construct,
+                   MinuteSource(day_dir, choice.cutoff_ns), pool_choice=choice)
     _learn_calls(day)
     return day
 
 
-def _fault_times(fault_file: Path) -> list[float]:
+def _fault_free_minutes(day_dir: Path, construct_dir: Path, reference: str, alert_minutes: list[str],
+                        faults: list[RealFault]) -> PoolChoice:
+    whole = MinuteSource(day_dir)
+    candidates = {name: levels(whole, name) for name in alert_minutes}
+    return choose_pool(candidates, levels(MinuteSource(construct_dir), reference), faults)
+
+
+def real_faults(fault_file: Path) -> list[RealFault]:
     listing = read_json(fault_file)
     try:
-        return sorted(float(calendar.timegm(time.strptime(entry["inject_time"], "%Y-%m-%d %H:%M:%S")))
-                      for entries in listing.values() for entry in entries)
+        return sorted((RealFault(float(calendar.timegm(time.strptime(entry["inject_time"], "%Y-%m-%d %H:%M:%S"))),
+                                 service_of(entry["inject_pod"]))
+                       for entries in listing.values() for entry in entries), key=lambda fault: fault.onset_s)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise SynthError(f"{fault_file}: expected hour -> list of {{inject_time 'YYYY-MM-DD HH:MM:SS', ...}}") from exc
+        raise SynthError(f"{fault_file}: expected hour -> list of "
+                         "{inject_time 'YYYY-MM-DD HH:MM:SS', inject_pod, ...}") from exc
 
 
 def _learn_calls(day: NezhaDay) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -86,3 +86,4 @@ class SynthResult:
     cases: list[SynthCase]
     skipped: list[Skipped]
     sources: list[str]  # the source folders read
+    window_notes: list[str] = field(default_factory=list)  # which source minutes were used or excluded, and why

@@ -31,6 +31,14 @@ uncaught-exception line several of its services print), re-stamped with the fail
 or file names the fault. Ids of every copied minute are re-drawn, so a reused minute is never the same traces twice.
 """
 
+WINDOW_CHOICE = """\
+A Nezha alert's minute file holds the minute before the alert, but real faults come every few minutes, so it may
+still carry the previous real fault. For each alert minute, the previously faulted service's ERROR lines and p90
+span latency were compared with that service's level in the day's construct_data/ reference window; the day's
+recovery time is the next whole minute past the longest lag at which a minute was still above it. Only alert
+minutes starting at least that long after the previous real fault are used (the day's first alert has none before
+it), with their rows from the alert's own onset on dropped."""
+
 
 def write_source_md(path: Path, source: Path, options: SynthOptions, result: SynthResult) -> None:
     counts = Counter((case.system, case.fault_type) for case in result.cases)
@@ -42,7 +50,7 @@ def write_source_md(path: Path, source: Path, options: SynthOptions, result: Syn
         "and fault type. The same command with the same seed writes the same bytes.",
         "",
         "Telemetry source: the fault-free parts of the folders below (Nezha: the construct_data/ reference minute and "
-        "the minute before each real alert, placed at times of the day when the real metrics are at least 30 minutes "
+        "the minutes before real alerts that start at least the day's recovery time after the previous real fault, placed at times of the day when the real metrics are at least 30 minutes "
         "clear of any real fault; PetShop: the noissue/ period, first half kept as the normal period, windows of the "
         "second half used for cases). The source's license and attribution apply to this derived data.",
         "",
@@ -72,6 +80,8 @@ def write_source_md(path: Path, source: Path, options: SynthOptions, result: Syn
         "to their new place. The metric CSVs of each day are under rca_data/ only (the source's construct_data/ "
         "copies are identical and not repeated).",
     ]
+    if result.window_notes:
+        lines += ["", "## Source minutes", "", WINDOW_CHOICE, "", *[f"- {note}" for note in result.window_notes]]
     if result.skipped:
         lines += ["", "## Skipped", "", *[f"- {s.system} {s.service} {s.fault_type}: {s.reason}" for s in result.skipped]]
     write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))

@@ -1,0 +1,117 @@
+"""Which trace / log minutes of a Nezha fault day are fault-free: the minute file of each real alert holds the
+minute before it, but real faults come every few minutes, so that minute may still carry the previous fault.
+
+The day's own recovery decides how long after a real fault a minute is clean: for each alert minute, the previously
+faulted service's ERROR lines and span latency are compared with its level in the day's fault-free reference window
+(construct_data/); the recovery time is the shortest lag after which every such minute is back at that level.
+One recovery time per day, not a per-minute pass / fail, so no minute is kept only because it happens to look quiet.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.synth.nezha_minutes import NS, MinuteSource
+from engine.synth.spans import span_row
+from engine.telemetry.nezha_files import parse_log_message, service_of
+
+LATENCY_RATIO = 1.5  # p90 span latency of a service above this multiple of its fault-free p90 is not recovered
+NOISE_SIGMAS = 3.0  # ERROR lines beyond fault-free rate + 3 Poisson sigmas (+1) are not recovered
+
+
+@dataclass(frozen=True)
+class RealFault:
+    onset_s: float
+    service: str
+
+
+@dataclass
+class MinuteLevels:
+    """ERROR lines and span durations per service over one minute file, and the span-start range it covers."""
+
+    first_ns: int
+    last_ns: int
+    errors: Counter[str] = field(default_factory=Counter)
+    durations: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def minutes(self) -> float:
+        return max((self.last_ns - self.first_ns) / (60 * NS), 1.0)
+
+    def p90(self, service: str) -> float | None:
+        values = self.durations.get(service)
+        return float(np.percentile(values, 90)) if values else None
+
+
+@dataclass
+class PoolChoice:
+    kept: list[str]  # HH_MM names of the fault-free minutes
+    cutoff_ns: dict[str, int]  # per kept minute: rows at or after its own alert's onset are dropped
+    recovery_s: int
+    excluded: dict[str, str]  # HH_MM -> why
+
+    def notes(self, date: str) -> list[str]:
+        kept = ", ".join(self.kept) or "none"
+        lines = [f"{date}: recovery time {self.recovery_s // 60} min; kept {kept}"]
+        return lines + [f"{date}: excluded {name}: {why}" for name, why in sorted(self.excluded.items())]
+
+
+def levels(source: MinuteSource, name: str) -> MinuteLevels:
+    traces, logs = source.rows(name)
+    spans = [span_row(row) for row in traces]
+    found = MinuteLevels(min((s.start_ns for s in spans), default=0), max((s.start_ns for s in spans), default=0))
+    for span in spans:
+        found.durations[span.service].append(span.duration_us)
+    for row in logs or ():
+        if parse_log_message(row["Log"])[0] == "ERROR":
+            found.errors[service_of(row["PodName"])] += 1
+    return found
+
+
+def recovered(minute: MinuteLevels, reference: MinuteLevels, service: str) -> bool:
+    expected = reference.errors[service] / reference.minutes * minute.minutes
+    if minute.errors[service] > expected + NOISE_SIGMAS * math.sqrt(expected) + 1:
+        return False
+    now, normal = minute.p90(service), reference.p90(service)
+    return now is None or normal is None or now <= LATENCY_RATIO * normal
+
+
+def choose_pool(candidates: dict[str, MinuteLevels], reference: MinuteLevels, faults: list[RealFault]) -> PoolChoice:
+    """`candidates`: alert minute name -> its levels. Keeps the minutes that start at least the day's recovery time
+    after the previous real fault (the first alert's minute has none before it)."""
+    previous = {name: _previous(faults, levels_.first_ns / NS) for name, levels_ in candidates.items()}
+    lags = {name: levels_.first_ns / NS - fault.onset_s
+            for name, levels_ in candidates.items() if (fault := previous[name]) is not None}
+    dirty = [lags[name] for name, fault in previous.items()
+             if fault is not None and not recovered(candidates[name], reference, fault.service)]
+    recovery_s = (int(max(dirty)) // 60 + 1) * 60 if dirty else 0  # the next whole minute past the last unrecovered
+    kept, excluded, cutoff = [], {}, {}
+    for name in sorted(candidates):
+        fault = previous[name]
+        if fault is not None and lags[name] < recovery_s:
+            excluded[name] = f"starts {lags[name] / 60:.1f} min after the real fault on {fault.service}"
+            continue
+        kept.append(name)
+        onset = _next_onset(faults, candidates[name].first_ns / NS)
+        if onset is not None:
+            cutoff[name] = int(onset * NS)
+    return PoolChoice(kept, cutoff, recovery_s, excluded)
+
+
+def _previous(faults: list[RealFault], moment_s: float) -> RealFault | None:
+    before = [fault for fault in faults if fault.onset_s < moment_s]
+    return max(before, key=lambda fault: fault.onset_s) if before else None
+
+
+def _next_onset(faults: list[RealFault], moment_s: float) -> float | None:
+    after = [fault.onset_s for fault in faults if fault.onset_s >= moment_s]
+    return min(after) if after else None
+
+
+def minute_label(epoch_s: float) -> str:
+    return time.strftime("%H_%M", time.gmtime(epoch_s - epoch_s % 60))

@@ -1,0 +1,56 @@
+"""The Nezha minutes `rca-tui synth` copies as fault-free background overlap no real fault: checked against the
+source's own case list (cases.csv), not against anything the generator wrote."""
+from __future__ import annotations
+
+import calendar
+import csv
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.synth.nezha_source import nezha_days
+from engine.synth.spans import span_row
+
+NEZHA = Path(os.environ.get("RCA_TUI_DATASETS", Path(__file__).resolve().parents[2].parent / "shared" / "datasets")) \
+    / "rca" / "nezha"
+NS = 10**9
+
+
+def _real_fault_windows(date: str) -> list[tuple[str, float, float]]:
+    """(case id, inject time, end of its last window minute) of every real case of the day. inject_time, not
+    inject_timestamp: the spans' clock is inject_time read as UTC (inject_timestamp is eight hours off)."""
+    with open(NEZHA / "cases.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["date"] == date]
+    windows = []
+    for row in rows:
+        last = row["window_files"].split(";")[-1]
+        end = calendar.timegm(time.strptime(f"{date} {last}", "%Y-%m-%d %H_%M")) + 60
+        onset = calendar.timegm(time.strptime(row["inject_time"], "%Y-%m-%d %H:%M:%S"))
+        windows.append((row["case_id"], float(onset), float(end)))
+    return windows
+
+
+@pytest.mark.skipif(not (NEZHA / "cases.csv").exists(), reason=f"dataset folder {NEZHA} is absent")
+@pytest.mark.parametrize("system", ["TT", "OB"])
+def test_no_source_minute_overlaps_a_real_fault_or_follows_one_within_the_recovery_time(system):
+    for day in nezha_days(NEZHA, system):
+        windows = _real_fault_windows(day.date)
+        assert windows and day.pool
+        recovery = day.pool_choice.recovery_s
+        for name in day.pool:
+            starts = [span_row(row).start_ns / NS for row in day.minutes.rows(name)[0]]
+            first, last = min(starts), max(starts)
+            for case_id, onset, end in windows:
+                assert last < onset or first >= end, f"{day.date} {name} overlaps real case {case_id}"
+                assert not 0 <= first - onset < recovery, f"{day.date} {name} within recovery of {case_id}"
+
+
+@pytest.mark.skipif(not (NEZHA / "cases.csv").exists(), reason=f"dataset folder {NEZHA} is absent")
+def test_train_ticket_minutes_still_erroring_from_the_previous_fault_are_not_used():
+    """Issue 12: 08_52 holds ts-contacts-service ERROR lines of the 08:43 fault, 09_21 those of ts-basic-service's
+    09:12 fault."""
+    (day,) = nezha_days(NEZHA, "TT")
+    assert {"08_52", "09_21"} <= set(day.pool_choice.excluded)
+    assert not {"08_52", "09_21"} & set(day.pool)
