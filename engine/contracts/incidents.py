@@ -10,17 +10,12 @@ from engine.contracts import governance, sop
 from engine.contracts.base import CallContext, Revert
 
 
-def resolution(state, run_id: str) -> dict | None:
-    """The authority's signed result of a run: status, result digest, root cause, truth, tx and height."""
-    return state.storage_get(sop.NAME, f"resolved:{run_id}")
-
-
 def resolve_run(ctx: CallContext, payload: dict) -> None:
     """The authority may sign a run again (a result gains fields after the run, such as the injected fault), but
     never with another root cause or another truth than it first signed."""
     ctx.require_authority()
     run_id = payload["run_id"]
-    first = resolution(ctx.state, run_id)
+    first = sop.resolution(ctx.state, run_id)
     for name in ("root_cause", "truth"):
         if first is not None and first.get(name) != payload.get(name):
             raise Revert(f"run {run_id} was resolved with {name} {first.get(name)!r} by tx {first['tx']}; "

@@ -32,6 +32,12 @@ def incident(ctx_state, incident_id: str) -> dict | None:
     return ctx_state.storage_get(NAME, f"incident:{incident_id}")
 
 
+def resolution(state, run_id: str) -> dict | None:
+    """The authority's signed result of a run (`incident.resolve`): status, result digest, root cause, truth, tx and
+    height."""
+    return state.storage_get(NAME, f"resolved:{run_id}")
+
+
 def open_incident(ctx: CallContext, payload: dict) -> None:
     incident_id = payload["incident_id"]
     if incident(ctx.state, incident_id) is not None:

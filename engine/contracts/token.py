@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from engine.chain.config import TREASURY
 from engine.chain.state import WorldState
-from engine.contracts import incidents
+from engine.contracts import sop
 from engine.contracts.base import CallContext, Revert
 
 NAME = "token"
@@ -92,7 +92,7 @@ def slash(ctx: CallContext, payload: dict) -> None:
 
 
 def _require_resolved_wrong(ctx: CallContext, run_id: str) -> None:
-    resolved = incidents.resolution(ctx.state, run_id)
+    resolved = sop.resolution(ctx.state, run_id)
     if resolved is None or not resolved.get("truth"):
         raise Revert(f"run {run_id} has no signed resolution with a ground truth; nothing to slash it for")
     if resolved.get("root_cause") == resolved["truth"]:
