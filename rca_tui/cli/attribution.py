@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, invocation, progress,
-                                resolve_db, say)
+                                resolve_db, say, scale_out_note)
 
 
 class Subset(str, Enum):
@@ -374,10 +374,3 @@ def _print_report(report: dict) -> None:
         f"(median {timing['feature_seconds_median']} s); whole evaluation {timing['evaluation_seconds_total']} s"
         + scale_out_note(report.get("scale_out")))
 
-
-def scale_out_note(scale_out: dict | None) -> str:
-    if not scale_out:
-        return ""
-    if scale_out["dask_scheduler"]:
-        return f" (Dask cluster {scale_out['dask_scheduler']})"
-    return f" ({scale_out['workers']} worker processes)" if scale_out["workers"] > 1 else " (serial)"

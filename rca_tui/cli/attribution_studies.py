@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.attribution import MaxTokensOption, ModelOption, scale_out_note
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, progress, say
+from rca_tui.cli.attribution import MaxTokensOption, ModelOption
+from rca_tui.cli.common import (ExitCode, JsonOption, emit_json, fail, invocation, progress, say,
+                                scale_out_note)
 
 
 def eval_injection(

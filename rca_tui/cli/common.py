@@ -181,3 +181,12 @@ def ranker_choice(tamo: str | None, stacker: str | None) -> tuple[str, str]:
         if value not in ("default", "none") and not Path(value).is_file():
             fail(f"{option} {value}: no such file (give a path, 'default' or 'none')", ExitCode.NOT_FOUND)
     return tamo, stacker
+
+
+def scale_out_note(scale_out: dict | None) -> str:
+    """" (serial)", " (2 worker processes)" or " (Dask cluster ADDR)": how a batch command ran, for its summary line."""
+    if not scale_out:
+        return ""
+    if scale_out["dask_scheduler"]:
+        return f" (Dask cluster {scale_out['dask_scheduler']})"
+    return f" ({scale_out['workers']} worker processes)" if scale_out["workers"] > 1 else " (serial)"

@@ -8,7 +8,8 @@ import typer
 
 from rca_tui.cli.attribution import eval_attribution
 from rca_tui.cli.attribution_studies import attribution_bench, eval_injection
-from rca_tui.cli.common import DbOption, ExitCode, JsonOption, emit_json, fail, out, progress, ranker_choice, say
+from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, out, progress, ranker_choice, say,
+                                scale_out_note)
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
 app.command("attribution")(eval_attribution)
@@ -134,10 +135,5 @@ def _print_report(report: dict) -> None:
             "unseen incidents (use --protocol for that)")
     out(format_table(report))
     say(f"chain verified after the evaluation: {report['chain_verified']}")
-    say(f"wall clock: {report['wall_clock_s']} s ({_scale_out(report['scale_out'])})")
+    say(f"wall clock: {report['wall_clock_s']} s" + scale_out_note(report["scale_out"]))
 
-
-def _scale_out(scale_out: dict) -> str:
-    if scale_out["dask_scheduler"]:
-        return f"Dask cluster {scale_out['dask_scheduler']}"
-    return f"{scale_out['workers']} worker process(es)" if scale_out["workers"] > 1 else "serial"
