@@ -25,7 +25,7 @@ from engine.config import settings
 from engine.reasoners.base import ReasonerError, StepDecision, StepRequest, VoteDecision, VoteRequest
 from engine.reasoners.prompts import step_prompt, vote_prompt
 from engine.reasoners.replies import step_from_reply, vote_from_reply
-from engine.reasoners.schemas import step_schema, vote_schema
+from engine.reasoners.schemas import portable, step_schema, vote_schema
 
 if TYPE_CHECKING:
     import httpx
@@ -80,7 +80,7 @@ class OpenAICompatReasoner:
         """The form the server last accepted (it starts as the configured one)."""
 
     def next_step(self, request: StepRequest) -> StepDecision:
-        return step_from_reply(self._chat(step_prompt(request), "step", step_schema(request)), request)
+        return step_from_reply(self._chat(step_prompt(request), "step", portable(step_schema(request))), request)
 
     def vote(self, request: VoteRequest) -> VoteDecision:
         return vote_from_reply(self._chat(vote_prompt(request), "vote", vote_schema()))

@@ -30,6 +30,20 @@ def vote_schema() -> dict[str, Any]:
     return _object(option={"enum": ["for", "against", "abstain"]}, reason=TEXT)
 
 
+def portable(schema: Any) -> Any:
+    """The same replies in the JSON Schema subset grammar-constrained servers enforce: llama.cpp (and other
+    schema-to-grammar converters) ignore `propertyNames`, so an object keyed by one entity becomes an `anyOf` of
+    one-key objects, one per entity, and the model cannot write a key that is not an entity."""
+    if isinstance(schema, list):
+        return [portable(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "propertyNames" in schema and schema.get("maxProperties") == 1:
+        value = portable(schema["additionalProperties"])
+        return {"anyOf": [_object(**{key: value}) for key in schema["propertyNames"]["enum"]]}
+    return {key: portable(value) for key, value in schema.items()}
+
+
 def _object(**properties: dict) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 

@@ -145,6 +145,21 @@ def test_every_request_asks_for_the_reply_schema(endpoint, session, incident):
         "for", "against", "abstain"]
 
 
+def test_entity_keyed_answers_reach_the_server_as_one_key_per_entity(endpoint, session, incident):
+    """llama.cpp's grammar ignores `propertyNames`: a small model then wrote 'tamo_report_path' as a downstream key
+    and the run stopped. The schema sent names every allowed key."""
+    FakeLLM.mode = "valid"
+    Workflow(session, reasoner(endpoint[1])).run(incident)
+    sent = [json.dumps(body["response_format"]) for body in FakeLLM.requests]
+    assert all("propertyNames" not in text for text in sent)
+    explorer = next(body for body in FakeLLM.requests
+                    if body["messages"][0]["content"].startswith("You are the dependency explorer"))
+    shapes = explorer["response_format"]["json_schema"]["schema"]["anyOf"]
+    answer = next(shape for shape in shapes if "answer" in shape["properties"])["properties"]["answer"]
+    keys = {key for option in answer["properties"]["downstream"]["anyOf"] for key in option["properties"]}
+    assert keys == set(incident.entities)
+
+
 def test_a_server_refusing_json_schema_gets_json_mode_and_the_client_remembers(endpoint, session, incident):
     FakeLLM.mode = "valid"
     FakeLLM.refuses = staticmethod(lambda body: _form(body) != "json_object")
