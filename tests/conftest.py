@@ -42,6 +42,14 @@ class Ledger:
         return self.chain.state.get_account(key.address)
 
 
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    """$RCA_TUI_CACHE in this test's tmp_path, read afresh; worker processes the test starts inherit it."""
+    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
+    settings.cache_clear()
+    return tmp_path / "cache"
+
+
 @pytest.fixture(autouse=True)
 def fresh_settings():
     """engine.config reads the environment once per process; a test that sets a variable gets a fresh read."""

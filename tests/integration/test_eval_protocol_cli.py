@@ -34,8 +34,7 @@ def _eval(*args: str):
     return CliRunner().invoke(app, ["eval", "rca", *args, "--tamo-model", "none", "--json"])
 
 
-def test_kfold_protocol_prints_trivial_statistical_and_stacked_rows(synthetic, monkeypatch, tmp_path):
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
+def test_kfold_protocol_prints_trivial_statistical_and_stacked_rows(synthetic, tmp_path, isolated_cache):
     result = _eval("--dataset", str(synthetic[0]), "--protocol", "kfold,leave-fault-type-out", "--folds", "3")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["table"]
@@ -46,8 +45,8 @@ def test_kfold_protocol_prints_trivial_statistical_and_stacked_rows(synthetic, m
     assert all(r["cases"] == 12 for r in kfold_all if r["method"] != "TAMO T2 alone")
 
 
-def test_train_on_one_folder_score_another_and_the_agents_use_the_saved_stacker(synthetic, monkeypatch, tmp_path):
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
+def test_train_on_one_folder_score_another_and_the_agents_use_the_saved_stacker(synthetic, tmp_path,
+                                                                               isolated_cache):
     train, test = synthetic
     stacker = tmp_path / "stacker.json"
     result = _eval("--train", str(train), "--test", str(test), "--save-stacker", str(stacker))
@@ -85,11 +84,11 @@ def test_tamo_eval_model_flags_the_cases_the_checkpoint_was_trained_on():
     assert report["in_sample_cases"] and list(report["variants"]) == ["in-sample (trained on these)"]
 
 
-def test_protocol_trains_tamo_per_split_once_and_scores_the_agents_consensus(synthetic, monkeypatch, tmp_path):
+def test_protocol_trains_tamo_per_split_once_and_scores_the_agents_consensus(synthetic, monkeypatch, tmp_path,
+                                                                             isolated_cache):
     from engine.evaluation import protocol, tamo
     from engine.tamo.model import TrainConfig
 
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(protocol, "TrainConfig", lambda: TrainConfig(t1_steps=5, t2_steps=20, t3_steps=5,
                                                                      t3_members=1))
     args = ["eval", "rca", "--dataset", str(synthetic[0]), "--protocol", "kfold", "--folds", "3", "--json"]

@@ -38,11 +38,9 @@ def trajectories(count: int = 8):
     return made
 
 
-def test_eval_attribution_scaled_out_gives_the_serial_figures(tmp_path, monkeypatch):
+def test_eval_attribution_scaled_out_gives_the_serial_figures(tmp_path, isolated_cache):
     distributed = pytest.importorskip("distributed")
     model = str(build_tiny_llama(tmp_path / "tiny", CORPUS))
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))  # before the cluster starts: its workers share it
-    settings.cache_clear()
     cache = settings().feature_cache
     data = trajectories()
     reports = {}

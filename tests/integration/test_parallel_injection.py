@@ -7,7 +7,6 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from engine.config import settings
 from rca_tui.cli.main import app
 from tests.tiny_llm import build_tiny_llama
 
@@ -26,11 +25,9 @@ def _report(db, model: str, *scale_out: str) -> dict:
     return report
 
 
-def test_injection_runs_scaled_out_keep_the_serial_runs_and_figures(tmp_path, monkeypatch):
+def test_injection_runs_scaled_out_keep_the_serial_runs_and_figures(tmp_path, isolated_cache):
     distributed = pytest.importorskip("distributed")
     model = str(build_tiny_llama(tmp_path / "tiny", CORPUS))
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))  # before the cluster starts: its workers share it
-    settings.cache_clear()
     serial = _report(tmp_path / "serial", model)
     assert len(serial["generation"]["trajectory_ids"]) == 3
     assert serial["generation"]["runs"] > 3 and serial.pop("scale_out") == {"workers": 1, "dask_scheduler": None}

@@ -69,10 +69,9 @@ def attributed(tmp_path: Path, attributed_template) -> tuple[RcaApp, str, dict]:
 
 
 @pytest.fixture
-def faulty(tmp_path: Path, faulty_template, tiny_llm, monkeypatch) -> tuple[RcaApp, str]:
+def faulty(tmp_path: Path, faulty_template, tiny_llm, isolated_cache) -> tuple[RcaApp, str]:
     """An app on a private copy of a fault-injected run not yet attributed, attributing with the tiny model."""
     template, run_id = faulty_template
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
     db = copy_db(template, tmp_path / "faulty.db")
     app = RcaApp(db, clock=FixedClock(), offer_demo=False)
     app.attribution_model = str(tiny_llm)

@@ -41,10 +41,9 @@ def tiny_model(tmp_path) -> Path:
     return build_tiny_llama(folder, _CORPUS)
 
 
-def test_injected_fault_is_attributed_and_slashed_on_chain(tmp_path, monkeypatch, tiny_model):
+def test_injected_fault_is_attributed_and_slashed_on_chain(tmp_path, tiny_model, isolated_cache):
     from engine.clock import FixedClock
 
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
     session = Session(tmp_path / "rca.db", clock=FixedClock())
     fault = FaultSpec.parse("probability_oracle:0:hallucinate")
     result = run_incident(session, make_incident(), HeuristicReasoner(), fault=fault)
@@ -97,10 +96,9 @@ def test_injected_fault_is_attributed_and_slashed_on_chain(tmp_path, monkeypatch
     assert session.verify().ok
 
 
-def test_right_runs_are_not_labelled_or_slashed(tmp_path, monkeypatch, tiny_model):
+def test_right_runs_are_not_labelled_or_slashed(tmp_path, tiny_model, isolated_cache):
     from engine.clock import FixedClock
 
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
     session = Session(tmp_path / "rca.db", clock=FixedClock())
     result = run_incident(session, make_incident(), HeuristicReasoner())
     assert result["root_cause"] == result["label"]["root_cause"]
@@ -116,14 +114,13 @@ def _stakes(session) -> dict[str, int]:
     return {role.key: session.chain.state.get_account(session.wallets.address(role.key)).stake for role in ROLES}
 
 
-def test_a_slash_is_once_per_run_and_agent_on_chain(tmp_path, monkeypatch, tiny_model):
+def test_a_slash_is_once_per_run_and_agent_on_chain(tmp_path, tiny_model, isolated_cache):
     """Attributing the same run twice slashes once (the second names the first slash tx); a hand-made second slash
     tx for the same run and agent is reverted by the token contract, leaving the stake alone."""
     from engine.agents.council import slash
     from engine.agents.dao import DaoExecutor
     from engine.clock import FixedClock
 
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
     session = Session(tmp_path / "rca.db", clock=FixedClock())
     result = run_incident(session, make_incident(), HeuristicReasoner(),
                           fault=FaultSpec.parse("probability_oracle:0:hallucinate"))
@@ -150,10 +147,9 @@ def test_a_slash_is_once_per_run_and_agent_on_chain(tmp_path, monkeypatch, tiny_
     assert session.verify().ok
 
 
-def test_an_edited_label_makes_the_slash_refuse_and_slashes_nobody(tmp_path, monkeypatch, tiny_model):
+def test_an_edited_label_makes_the_slash_refuse_and_slashes_nobody(tmp_path, tiny_model, isolated_cache):
     """The truth a slash acts on is the one the authority signed when the run ended: a label edited in
     `runs.result` (here: made to agree with a right run's consensus, then a wrong one) is refused by name."""
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
     session = Session(tmp_path / "rca.db")
     result = run_incident(session, make_incident(), HeuristicReasoner())
     run_id, truth = result["run_id"], result["label"]["root_cause"]

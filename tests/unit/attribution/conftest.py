@@ -27,9 +27,8 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("RCA_TUI_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def every_test_caches_in_its_tmp_path(isolated_cache) -> Path:
+    return isolated_cache
 
 
 def make_trajectory(contents: list[tuple[str, str, str]], when: int | None = None, who: str | None = None,
