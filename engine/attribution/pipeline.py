@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -78,9 +78,14 @@ def analyse(trajectory: Trajectory, features: StepFeatures, config: AttributionC
     failures = failure_steps(trajectory, features.kept, anomaly.total, config.tracer.failure_strategy)
     influence_values = influence(graph, failures, config.tracer)
     candidates = candidate_mask(trajectory, features.kept, config.tracer.exclude_kinds)
-    score = rule_scores(influence_values, anomaly.total, candidates, config.tracer.anomaly_weight,
-                        config.tracer.temperature, claim_support(effects), config.tracer.counterfactual_weight)
+    score = _rule_score(influence_values, anomaly.total, candidates, effects, config.tracer)
     return Analysis(trajectory, features, anomaly, graph, failures, influence_values, candidates, score, effects)
+
+
+def _rule_score(influence_values: np.ndarray, anomaly: np.ndarray, candidates: np.ndarray, effects: ClaimEffects,
+                tracer: TracerConfig) -> np.ndarray:
+    return rule_scores(influence_values, anomaly, candidates, tracer.anomaly_weight, tracer.temperature,
+                       claim_support(effects), tracer.counterfactual_weight)
 
 
 def tested_steps(analysis: Analysis, count: int) -> list[int]:
@@ -98,7 +103,8 @@ def analyse_with_effects(trajectory: Trajectory, features: StepFeatures, model_n
         return analysis
     tested = tested_steps(analysis, config.counterfactual.top_n)
     effects = claim_effects(trajectory, tested, model_name, config.counterfactual, use_cache)
-    return analyse(trajectory, features, config, effects)
+    score = _rule_score(analysis.influence, analysis.anomaly.total, analysis.candidates, effects, config.tracer)
+    return replace(analysis, rule_score=score, effects=effects)  # the graph and anomaly do not depend on effects
 
 
 def attribution_from_scores(
