@@ -109,11 +109,13 @@ class RcaApp(App):
         self.theme = "rca-monochrome" if no_color else "rca-dark"
 
     # ---- start-up ------------------------------------------------------------------------------------------
-    def _latest_run(self) -> Timeline | None:
-        runs = self.session.runs()
+    def _latest_run(self, session: Session | None = None) -> Timeline | None:
+        """The newest stored run, read through `session` (a worker's own connection) or the app's."""
+        session = session or self.session
+        runs = session.runs()
         if not runs:
             return None
-        return Timeline(runs[0]["run_id"], self.session.run_events(runs[0]["run_id"]), self.tip_economy)
+        return Timeline(runs[0]["run_id"], session.run_events(runs[0]["run_id"]), self.tip_economy)
 
     def on_mount(self) -> None:
         self.set_interval(WATCH_S, self._watch_database)
@@ -290,9 +292,7 @@ class RcaApp(App):
     def _read_latest_in_worker(self, taken: int) -> None:
         session = Session(self.db_path, self.clock)
         try:
-            runs = session.runs()
-            latest = Timeline(runs[0]["run_id"], session.run_events(runs[0]["run_id"]), self.tip_economy) \
-                if runs else None
+            latest = self._latest_run(session)
         finally:
             session.close()
         self.post_message(DatabaseChanged(latest, taken))

@@ -21,7 +21,7 @@ def resolve_run(ctx: CallContext, payload: dict) -> None:
             raise Revert(f"run {run_id} was resolved with {name} {first.get(name)!r} by tx {first['tx']}; "
                          f"a later resolution cannot change it to {payload.get(name)!r}", malicious=True)
     record = {key: payload.get(key) for key in ("status", "result_digest", "root_cause", "truth")}
-    ctx.state.storage_set(sop.NAME, f"resolved:{run_id}", {**record, "tx": ctx.tx.hash, "height": ctx.height})
+    ctx.state.storage_set(sop.NAME, sop.resolution_key(run_id), {**record, "tx": ctx.tx.hash, "height": ctx.height})
     if payload.get("incident_id"):
         _abandon_open_proposal(ctx, payload["incident_id"])
     ctx.emit(sop.NAME, "IncidentResolved", run_id=run_id, **record)

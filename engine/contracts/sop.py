@@ -35,7 +35,15 @@ def incident(ctx_state, incident_id: str) -> dict | None:
 def resolution(state, run_id: str) -> dict | None:
     """The authority's signed result of a run (`incident.resolve`): status, result digest, root cause, truth, tx and
     height."""
-    return state.storage_get(NAME, f"resolved:{run_id}")
+    return state.storage_get(NAME, resolution_key(run_id))
+
+
+RESOLVED_PREFIX = "resolved:"
+
+
+def resolution_key(run_id: str) -> str:
+    """SOP storage key of a run's signed resolution."""
+    return RESOLVED_PREFIX + run_id
 
 
 def open_incident(ctx: CallContext, payload: dict) -> None:

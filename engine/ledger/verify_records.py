@@ -11,15 +11,13 @@ from engine.ledger.records import event_hash, events_root, run_digest
 from engine.store.chain import ChainStore
 from engine.store.runs import RUN_COLUMNS, RunStore
 
-RESOLVED_PREFIX = "resolved:"
-
 
 def check_records(store: ChainStore, genesis: dict, sealed_roots: dict[int, str | None],
                   storage: dict[tuple[str, str], str]) -> list[Finding]:
     """`sealed_roots`: the events root each block's seal signs; `storage`: contract storage as re-executed."""
     runs = RunStore(store.conn)
-    resolutions = {key[len(RESOLVED_PREFIX):]: json.loads(value) for (contract, key), value in storage.items()
-                   if contract == sop.NAME and key.startswith(RESOLVED_PREFIX)}
+    resolutions = {key[len(sop.RESOLVED_PREFIX):]: json.loads(value) for (contract, key), value in storage.items()
+                   if contract == sop.NAME and key.startswith(sop.RESOLVED_PREFIX)}
     stored_runs = runs.stored_runs()
     in_progress = {row[0] for row in stored_runs if row[5] == "running" and row[0] not in resolutions}
     return [*_check_names(store, genesis), *_check_event_roots(runs, sealed_roots),
