@@ -92,7 +92,8 @@ async def test_a_key_is_answered_on_screen_while_a_flood_of_events_is_still_bein
         app._display = paint
         for event in events:
             app._queue_event(event)
-        await asyncio.sleep(0.1)  # the flood has begun
+        while len(app._backlog) + len(app._pending) == len(events):  # until the flood has begun (a fixed sleep
+            await asyncio.sleep(0.005)                                 # outlasted the whole flood on a loaded machine)
         app.post_message(Key("k", "k"))  # the log's kind filter: the whole log redraws
         while not painted_with_filter:
             await asyncio.sleep(0.01)
