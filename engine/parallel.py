@@ -6,9 +6,12 @@ workers must have rca-tui installed (the same version) and see the same data pat
 """
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -45,3 +48,16 @@ def _dask_map(function: Callable[[Any], Any], items: list, scheduler: str) -> It
         futures = client.map(function, items, pure=False)
         for future in futures:
             yield future.result()
+
+
+def write_atomically(path: Path, write: Callable[[Path], None], suffix: str = ".tmp") -> None:
+    """`write(tmp)` to a name private to this process (pid + random, ending in `suffix`), then rename it to `path`:
+    workers sharing a cache folder (local processes or Dask workers) never read a half-written file, and the last
+    rename of identical bytes wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

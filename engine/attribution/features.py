@@ -12,8 +12,6 @@ For a trajectory of ``n`` steps:
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from engine.attribution.layout import Chunk, FeatureConfig, build_chunks
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL, load_model, model_id
 from engine.config import settings
+from engine.parallel import write_atomically
 
 FEATURE_VERSION = "2"
 
@@ -131,15 +130,8 @@ def _store(path: Path, features: StepFeatures) -> None:
 
 
 def store_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write to a name private to this process, then rename: concurrent workers (local processes or Dask workers
-    sharing the cache folder) never read a half-written file, and the last rename of identical bytes wins."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial.npz")
-    try:
-        np.savez(partial, **arrays)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    """Written atomically (see engine.parallel.write_atomically): workers sharing the cache never collide."""
+    write_atomically(path, lambda tmp: np.savez(tmp, **arrays), ".partial.npz")
 
 
 def _load(path: Path) -> StepFeatures:

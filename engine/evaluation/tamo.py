@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -21,7 +19,7 @@ import numpy as np
 
 from engine.evaluation.metrics import ac_at_k, accuracy, avg_at_k, confusion_matrix, macro_f1
 from engine.evaluation.splits import CaseKey, held_out_splits
-from engine.parallel import ordered_map
+from engine.parallel import ordered_map, write_atomically
 from engine.provenance import code_version
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.model import Inference, Progress, TrainConfig, train_model
@@ -81,12 +79,10 @@ def _train_fold(job: _FoldJob) -> dict[str, Inference]:
     inferences = {case.features.case_id: model.infer(case.features) for case in job.fold.test}
     if job.path:
         path = Path(job.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        checkpoint = path.with_suffix(".pt")
-        model.save(_private(checkpoint))
-        os.replace(_private(checkpoint), checkpoint)
-        _write_atomically(path, json.dumps({"train": sorted(model.trained_on), "config": asdict(job.config),
-                                            "inferences": {c: asdict(i) for c, i in inferences.items()}}))
+        write_atomically(path.with_suffix(".pt"), model.save, ".pt.tmp")
+        text = json.dumps({"train": sorted(model.trained_on), "config": asdict(job.config),
+                           "inferences": {c: asdict(i) for c, i in inferences.items()}})
+        write_atomically(path, lambda tmp: tmp.write_text(text), ".json.tmp")
     return inferences
 
 
@@ -121,17 +117,6 @@ def _cache_path(cache_dir: Path, source: str, train: list[str], test: list[str],
     return Path(cache_dir) / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 
-def _private(path: Path) -> Path:
-    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _prefixed(on_progress: Progress | None, prefix: str) -> Progress | None:

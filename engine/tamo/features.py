@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from engine.parallel import write_atomically
 from engine.telemetry.model import Incident
 from engine.telemetry.ranking import MODALITIES, modality_signals
 from engine.tamo.grid import Grid, robust_z, squash
@@ -132,20 +131,14 @@ def feature_key(dataset: Path, case_id: str) -> str:
 
 
 def save_features(path: Path, features: CaseFeatures, truth: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     edge_names = [f"{a}\t{b}" for a, b in features.edges]
     edge_values = np.stack(list(features.edges.values())) if features.edges else np.zeros((0, Grid.around(0).steps))
     meta = {"case_id": features.case_id, "system": features.system, "entities": features.entities,
             "edges": edge_names, "truth": truth}
-    # A name private to this process, then an atomic rename: parallel workers sharing the cache never collide.
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
-    try:
-        np.savez_compressed(tmp, series=features.series, semantics=features.semantics, adjacency=features.adjacency,
-                            prior=features.prior, signature=features.signature, edge_values=edge_values,
-                            meta=np.array(json.dumps(meta)))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: np.savez_compressed(
+        tmp, series=features.series, semantics=features.semantics, adjacency=features.adjacency,
+        prior=features.prior, signature=features.signature, edge_values=edge_values, meta=np.array(json.dumps(meta))),
+        ".tmp.npz")
 
 
 def load_features(path: Path) -> tuple[CaseFeatures, dict[str, str]]:
