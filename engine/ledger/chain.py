@@ -71,7 +71,7 @@ class Chain:
         genesis = {**self.store.genesis(), "sealer": self.anchor.sealer().public_key}
         self.store.save_genesis(genesis, self.store.names())
         for stored in self.store.stored_blocks():
-            self.store.save_seal(stored.header.height, self._seal(stored.stored_hash, None))
+            self.store.save_seal(stored.header.height, self.seal(stored.stored_hash, None))
         self.store.seals_done()
         self._pin_genesis(genesis)
         self.anchor.advance(self.height, self.tip_hash)
@@ -79,7 +79,7 @@ class Chain:
     def _pin_genesis(self, genesis: dict) -> None:
         self.anchor.pin_genesis(self.store.block_hash(0), genesis_digest(genesis))
 
-    def _seal(self, block_hash: str, committed_events_root: str | None) -> str:
+    def seal(self, block_hash: str, committed_events_root: str | None) -> str:
         return self.anchor.sealer().sign_digest(seal_digest(block_hash, committed_events_root))
 
     # ---- genesis -------------------------------------------------------------------------------------------
@@ -224,11 +224,15 @@ class Chain:
     def _seal_block(self, block: Block) -> None:
         """Commit the run events written since the last block (this block's own included) and sign the block
         hash together with their Merkle root."""
+        pending, hashes, root = self.pending_commitment()
+        self.runs.commit_events(block.height, [(row[0], row[1], digest) for row, digest in zip(pending, hashes)])
+        self.store.save_seal(block.height, self.seal(block.hash, root), root)
+
+    def pending_commitment(self) -> tuple[list[tuple], list[str], str | None]:
+        """The run events not yet committed by a block, their hashes, and the Merkle root a seal signs."""
         pending = self.runs.pending_events()
         hashes = [event_hash(row) for row in pending]
-        self.runs.commit_events(block.height, [(row[0], row[1], digest) for row, digest in zip(pending, hashes)])
-        root = events_root(hashes)
-        self.store.save_seal(block.height, self._seal(block.hash, root), root)
+        return pending, hashes, events_root(hashes)
 
     # ---- reads ---------------------------------------------------------------------------------------------
     @property
