@@ -2,20 +2,27 @@
 
 Results come back in the order of the items whatever ran where, so a batch gives the same figures serially and
 scaled out. Worker processes start with `spawn` (torch and SQLite handles do not survive a fork well); Dask
-workers must have rca-tui installed (the same version) and see the same data paths.
+workers must have rca-tui installed (the same version) and see the same data paths. `map_ahead` is the exception:
+its workers run short pure functions while the caller goes on working, so they start with a fork (in
+milliseconds, where a spawn re-imports the engine) and never touch what they inherit.
 """
 from __future__ import annotations
 
 import os
+import sys
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from itertools import chain, islice
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Key = TypeVar("Key")
 
 
 class ParallelError(RuntimeError):
@@ -33,6 +40,67 @@ def ordered_map(function: Callable[[Item], Result], items: Iterable[Item], worke
             yield from pool.map(function, items)
     else:
         yield from map(function, items)
+
+
+class AheadMap:
+    """`run` yields (key, function(item)) for each (key, item) in order while up to `ahead` later items are computed
+    in `workers` worker processes; the caller works on each result meanwhile. The keys stay in this process (they
+    are never pickled). A single item is computed here: starting a process would cost more than it saves. Where
+    processes cannot be started, or die, the items are computed here as their results are asked for.
+    `processes` says how many worker processes took part (0: everything ran here)."""
+
+    def __init__(self, function: Callable[[Item], Result], workers: int, ahead: int | None = None):
+        self.function, self.workers, self.ahead = function, workers, ahead or workers + 1
+        self.processes = 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    def run(self, pairs: Iterable[tuple[Key, Item]]) -> Iterator[tuple[Key, Result]]:
+        pairs = iter(pairs)
+        head = list(islice(pairs, 2))
+        if len(head) < 2:
+            yield from ((key, self.function(item)) for key, item in head)
+            return
+        self._pool = self._start()
+        pending: deque[tuple[Key, Item, Future | None]] = deque()
+        try:
+            for key, item in chain(head, pairs):
+                pending.append((key, item, self._submit(item)))
+                if len(pending) > self.ahead:
+                    yield self._collect(*pending.popleft())
+            while pending:
+                yield self._collect(*pending.popleft())
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _start(self) -> ProcessPoolExecutor | None:
+        if self.workers < 1:
+            return None
+        try:
+            return ProcessPoolExecutor(self.workers, mp_context=get_context("fork" if sys.platform == "linux"
+                                                                            else "spawn"))
+        except (OSError, ValueError, NotImplementedError):
+            return None
+
+    def _submit(self, item: Item) -> Future | None:
+        if self._pool is None:
+            return None
+        try:
+            future = self._pool.submit(self.function, item)
+        except (OSError, RuntimeError):  # cannot fork, or the pool broke: the rest runs here
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            return None
+        self.processes = self.workers
+        return future
+
+    def _collect(self, key: Key, item: Item, future: Future | None) -> tuple[Key, Result]:
+        if future is not None:
+            try:
+                return key, future.result()
+            except (BrokenProcessPool, CancelledError):
+                pass
+        return key, self.function(item)
 
 
 def _dask_map(function: Callable[[Any], Any], items: list, scheduler: str) -> Iterator[Any]:

@@ -13,9 +13,13 @@ from typing import Any
 from engine.chain.config import REPUTATION_BASELINE
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    """The one serialisation that hashes and signatures are computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The one serialisation that hashes and signatures are computed over (`json.dumps` with these options, less
+    the encoder it would build on every call: this runs several times per transaction)."""
+    return _CANONICAL.encode(value)
 
 
 def sha256_hex(data: bytes | str) -> str:

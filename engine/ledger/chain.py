@@ -17,8 +17,9 @@ from engine.ledger.anchor import Anchor, AnchorMissing
 from engine.ledger.economy import backfill_snapshots, economy_rows
 from engine.ledger.genesis import GENESIS_PREV_HASH, apply_genesis, config_of, genesis_digest
 from engine.ledger.memory_state import MemoryState
-from engine.ledger.mempool import Mempool, TxRejected, signatures_valid, signed_by_sender
+from engine.ledger.mempool import Mempool, TxRejected
 from engine.ledger.records import RESOLVE_TX, event_hash, events_root, seal_digest
+from engine.ledger.signatures import signatures_valid, signed_by_sender
 from engine.ledger.vm import NotExecutable, apply_tx, gas_required
 from engine.store.chain import ChainStore
 from engine.store.db import transaction

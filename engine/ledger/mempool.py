@@ -1,18 +1,15 @@
 """Admission checks: a transaction enters the pool only if it could execute; the checks never touch state."""
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
-from functools import lru_cache
 
-from engine.chain import crypto
 from engine.chain.config import MIN_GAS_PRICE, ChainConfig
 from engine.chain.state import WorldState
 from engine.chain.types import Transaction
 from engine.chain.wellformed import field_problem
 from engine.contracts.registry import intrinsic_gas, method_for, validate_payload
 from engine.contracts.schema import MalformedPayload
+from engine.ledger.signatures import signed_by_sender
 
 
 class RejectCode(str, Enum):
@@ -46,7 +43,7 @@ class Mempool:
         return len(self.pending)
 
     def admit(self, tx: Transaction, state: WorldState, signed: bool | None = None) -> None:
-        """`signed`: the signature check's result when the caller already ran it (see `signatures_valid`)."""
+        """`signed`: the signature check's result when the caller already ran it (see `engine.ledger.signatures.signatures_valid`)."""
         self._check(tx, state, signed)
         self.pending.append(tx)
         self._hashes.add(tx.hash)
@@ -103,36 +100,3 @@ class Mempool:
         if available < tx.gas_limit * tx.gas_price:
             reject(RejectCode.INSUFFICIENT_FUNDS,
                    f"balance {available} below gas_limit × gas_price = {tx.gas_limit * tx.gas_price}")
-
-
-def signed_by_sender(tx: Transaction) -> bool:
-    try:
-        if crypto.address_of(tx.public_key) != tx.sender:
-            return False
-        return crypto.verify(tx.public_key, tx.signature, tx.signing_digest())
-    except (TypeError, ValueError):
-        return False
-
-
-PARALLEL_FROM = 64  # fewer signatures are checked inline: threads would cost more than they save
-
-
-def signatures_valid(txs: list[Transaction]) -> list[bool]:
-    """`signed_by_sender` of every tx, split over worker threads while the caller waits. libsecp256k1 runs without
-    the GIL, so the checks run side by side; the caller must not run Python meanwhile, or every check would queue
-    behind it for the GIL (which is why verify and mining check a block's signatures before executing it)."""
-    if len(txs) < PARALLEL_FROM:
-        return [signed_by_sender(tx) for tx in txs]
-    threads = _pool()._max_workers
-    size = -(-len(txs) // threads)
-    chunks = [txs[start:start + size] for start in range(0, len(txs), size)]
-    return [ok for chunk in _pool().map(_signed, chunks) for ok in chunk]
-
-
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="signatures")
-
-
-def _signed(txs: list[Transaction]) -> list[bool]:
-    return [signed_by_sender(tx) for tx in txs]

@@ -10,9 +10,12 @@ from engine.contracts.registry import method_for, validate_payload
 from engine.contracts.schema import MalformedPayload
 from engine.ledger.genesis import apply_genesis, config_of
 from engine.ledger.memory_state import MemoryState
-from engine.ledger.mempool import signatures_valid
+from engine.ledger.signatures import SignatureJob, check_signatures, signature_job, signature_processes
 from engine.ledger.vm import NotExecutable, apply_tx
+from engine.parallel import AheadMap
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
+
+CHUNK = 2000  # signature checks sent to a worker process at once; a chain shorter than two is checked here
 
 
 @dataclass(frozen=True)
@@ -23,21 +26,47 @@ class RerunBlock:
     signed: list[bool]  # whether each tx's signature verifies for its sender
 
 
-def rerun_blocks(store: ChainStore) -> Iterator[tuple[RerunBlock, MemoryState]]:
-    """Each stored block, what its transactions give when run again, and the scratch state after it."""
+def signature_checks() -> AheadMap:
+    """Checks a chain's signatures in worker processes, ahead of the block being run again."""
+    return AheadMap(check_signatures, signature_processes())
+
+
+def rerun_blocks(store: ChainStore, checks: AheadMap | None = None) -> Iterator[tuple[RerunBlock, MemoryState]]:
+    """Each stored block, what its transactions give when run again, and the scratch state after it; `checks`
+    (by default `signature_checks()`) checks the signatures, in chunks of whole blocks."""
     genesis = store.genesis()
     config = config_of(genesis)
     shadow = MemoryState()
     apply_genesis(shadow, genesis)
-    for block in store.stored_blocks():
+    for block, signed in _signed_blocks(store.stored_blocks(), checks or signature_checks()):
         receipts, refused = [], []
-        signed = signatures_valid([stored.tx for stored in block.txs])  # on threads, before executing (GIL)
         for stored in block.txs:
             receipt, problem = _run_again(shadow, config, stored, block)
             receipts.append(receipt)
             if problem:
                 refused.append((stored, problem))
         yield RerunBlock(block, receipts, refused, signed), shadow
+
+
+def _signed_blocks(blocks: Iterator[StoredBlock], checks: AheadMap) -> Iterator[tuple[StoredBlock, list[bool]]]:
+    for batch, signed in checks.run(_signature_batches(blocks)):
+        start = 0
+        for block in batch:
+            yield block, signed[start:start + len(block.txs)]
+            start += len(block.txs)
+
+
+def _signature_batches(blocks: Iterator[StoredBlock]
+                       ) -> Iterator[tuple[list[StoredBlock], list[SignatureJob | None]]]:
+    batch, jobs = [], []
+    for block in blocks:
+        batch.append(block)
+        jobs.extend(signature_job(stored.tx) for stored in block.txs)
+        if len(jobs) >= CHUNK:
+            yield batch, jobs
+            batch, jobs = [], []
+    if batch:
+        yield batch, jobs
 
 
 def _run_again(shadow, config, stored: StoredTx, block: StoredBlock) -> tuple[Receipt | None, str | None]:
