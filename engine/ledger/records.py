@@ -52,6 +52,29 @@ def _decided(result_text: str | None):
     return result
 
 
+SIGNED_FIELDS = {"status": "status", "root_cause": "root cause", "truth": "label root cause"}
+
+
+def result_changes(stored_run: tuple, signed: dict) -> list[str]:
+    """Where a stored run row (RUN_COLUMNS order) and the `incident.resolve` payload signed for it disagree on
+    the fields the payload names: status, root cause, label root cause. Empty when they agree (then the row
+    differs elsewhere: its times or the rest of its result). A result that is not JSON says nothing of them."""
+    said = {"status": stored_run[5], **_said_by_result(stored_run[8])}
+    return [f"{label} {said[key]!r} stored, {signed.get(key)!r} signed" for key, label in SIGNED_FIELDS.items()
+            if said[key] != signed.get(key)]
+
+
+def _said_by_result(result_text: str | None) -> dict:
+    try:
+        result = json.loads(result_text) if result_text else None
+    except ValueError:
+        result = None
+    result = result if isinstance(result, dict) else {}
+    label = result.get("label")
+    return {"root_cause": result.get("root_cause"),
+            "truth": label.get("root_cause") if isinstance(label, dict) else None}
+
+
 def resolution_payload(stored_run: tuple, result: dict) -> dict:
     """The `incident.resolve` payload for a run row and its result: its digest, status, root cause and truth."""
     payload = {"run_id": stored_run[0], "status": stored_run[5], "result_digest": run_digest(stored_run),

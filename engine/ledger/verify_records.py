@@ -7,9 +7,9 @@ from itertools import groupby
 
 from engine.contracts import sop
 from engine.ledger.findings import Finding
-from engine.ledger.records import event_hash, events_root, run_digest
+from engine.ledger.records import event_hash, events_root, result_changes, run_digest
 from engine.store.chain import ChainStore
-from engine.store.runs import RUN_COLUMNS, RunStore
+from engine.store.runs import RunStore
 
 
 def check_records(store: ChainStore, genesis: dict, sealed_roots: dict[int, str | None],
@@ -86,16 +86,7 @@ def _check_runs(stored_runs: list[tuple], resolutions: dict[str, dict]) -> list[
 
 def _difference(row: tuple, signed: dict) -> str:
     """What the stored run says against what the authority signed (the fields the signature names)."""
-    stored = dict(zip(RUN_COLUMNS, row))
-    try:
-        result = json.loads(stored["result"] or "null") or {}
-    except json.JSONDecodeError:
-        result = {}
-    said = {"status": stored["status"], "root_cause": result.get("root_cause") if isinstance(result, dict) else None,
-            "truth": ((result.get("label") or {}) if isinstance(result, dict) else {}).get("root_cause")}
-    names = {"status": "status", "root_cause": "root cause", "truth": "label root cause"}
-    changed = [f"{names[k]} {said[k]!r} stored, {signed.get(k)!r} signed" for k in names if said[k] != signed.get(k)]
-    where = f"in tx {signed['tx'][:16]}"
+    changed, where = result_changes(row, signed), f"in tx {signed['tx'][:16]}"
     if changed:
         return f"differs from the result the authority signed {where}: {'; '.join(changed)}"
     return f"the stored row (result, status or times) differs from the digest the authority signed {where}"

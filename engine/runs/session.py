@@ -15,7 +15,7 @@ from engine.contracts.token import locked_stake
 from engine.events import EventLog, RunEvent
 from engine.ledger.anchor import Anchor
 from engine.ledger.chain import Chain
-from engine.ledger.records import RESOLVE_TX, resolution_payload, run_digest
+from engine.ledger.records import RESOLVE_TX, resolution_payload, result_changes, run_digest
 from engine.ledger.verify import Expected, VerifyReport, verify_chain
 from engine.store.db import data_version, open_db, open_db_readonly, transaction
 from engine.runs.owner import current_owner, owner_is_gone
@@ -132,12 +132,7 @@ class Session:
         tx, height = proven[-1]
         signed = {**tx.payload, "tx": tx.hash, "block": height}
         if run_digest(stored) != signed["result_digest"]:
-            result = self.store.run(run_id)["result"] or {}
-            said = {"root cause": result.get("root_cause"), "label root cause": (result.get("label") or {}).get(
-                "root_cause"), "status": self.store.run(run_id)["status"]}
-            wanted = {"root cause": signed.get("root_cause"), "label root cause": signed.get("truth"),
-                      "status": signed["status"]}
-            changed = [f"{k} {said[k]!r} stored, {wanted[k]!r} signed" for k in said if said[k] != wanted[k]]
+            changed = result_changes(stored, signed)
             raise RunResultUntrusted(
                 f"run {run_id}: the stored result is not the one the DAO authority signed in tx {tx.hash[:16]} "
                 f"(block {height}){': ' + '; '.join(changed) if changed else ''}; nothing acts on an edited "

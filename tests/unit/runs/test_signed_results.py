@@ -92,3 +92,15 @@ def test_runs_finished_before_results_were_signed_are_signed_once_on_open(tmp_pa
     assert reopened.signed_result(run_id)["truth"] == "redis"
     assert reopened.verify().ok
     assert not reopened.store.results_pending()
+
+
+@pytest.mark.parametrize("edited", ["{not json", '["a list"]', '{"label": "a string"}'])
+def test_a_result_edited_into_something_else_is_refused_by_name_not_with_a_parse_error(tmp_path, edited):
+    session = _session(tmp_path)
+    run_id = session.create_run("case", None, "scripted", 0)
+    session.finish_run(run_id, "finished", {"root_cause": "cart", "label": {"root_cause": "redis"}})
+    session.conn.execute("UPDATE runs SET result = ? WHERE run_id = ?", (edited, run_id))
+    with pytest.raises(RunResultUntrusted, match="root cause None stored, 'cart' signed; label root cause None "
+                                                 "stored, 'redis' signed; nothing acts on an edited result"):
+        session.signed_result(run_id)
+    assert [f.what for f in session.verify().findings] == [f"run {run_id} result"]
