@@ -1,21 +1,25 @@
 """Run a stored chain again from genesis on a scratch state, block by block."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Iterator
 
-from engine.chain.types import Receipt
+from engine.chain.types import Receipt, Transaction
 from engine.chain.wellformed import field_problem
 from engine.contracts.registry import method_for, validate_payload
 from engine.contracts.schema import MalformedPayload
 from engine.ledger.genesis import apply_genesis, config_of
 from engine.ledger.memory_state import MemoryState
-from engine.ledger.signatures import SignatureJob, check_signatures, signature_job, signature_processes
+from engine.ledger.signatures import check_signature, signature_job, signature_processes
 from engine.ledger.vm import NotExecutable, apply_tx
 from engine.parallel import AheadMap
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
 
-CHUNK = 2000  # signature checks sent to a worker process at once; a chain shorter than two is checked here
+CHUNK = 2000  # txs whose stateless checks go to a worker process at once; a chain shorter than two is checked here
+_tx_fields = attrgetter(*(f.name for f in fields(Transaction)))
+TxJob = tuple  # a tx's fields in Transaction order, then its `SignatureJob`
+Checked = tuple[bool, "str | None"]  # whether the signature verifies for the sender; what is wrong with its shape
 
 
 @dataclass(frozen=True)
@@ -26,42 +30,47 @@ class RerunBlock:
     signed: list[bool]  # whether each tx's signature verifies for its sender
 
 
-def signature_checks() -> AheadMap:
-    """Checks a chain's signatures in worker processes, ahead of the block being run again."""
-    return AheadMap(check_signatures, signature_processes())
+def stateless_checks() -> AheadMap:
+    """Checks what each tx gives without any state (its signature and its shape) in worker processes, ahead of
+    the block being run again."""
+    return AheadMap(check_txs, signature_processes())
 
 
 def rerun_blocks(store: ChainStore, checks: AheadMap | None = None) -> Iterator[tuple[RerunBlock, MemoryState]]:
     """Each stored block, what its transactions give when run again, and the scratch state after it; `checks`
-    (by default `signature_checks()`) checks the signatures, in chunks of whole blocks."""
+    (by default `stateless_checks()`) checks signatures and shapes, in chunks of whole blocks."""
     genesis = store.genesis()
     config = config_of(genesis)
     shadow = MemoryState()
     apply_genesis(shadow, genesis)
-    for block, signed in _signed_blocks(store.stored_blocks(), checks or signature_checks()):
+    for block, checked in _checked_blocks(store.stored_blocks(), checks or stateless_checks()):
         receipts, refused = [], []
-        for stored in block.txs:
-            receipt, problem = _run_again(shadow, config, stored, block)
+        for stored, (_, problem) in zip(block.txs, checked):
+            receipt, problem = _run_again(shadow, config, stored, block, problem)
             receipts.append(receipt)
             if problem:
                 refused.append((stored, problem))
-        yield RerunBlock(block, receipts, refused, signed), shadow
+        yield RerunBlock(block, receipts, refused, [signed for signed, _ in checked]), shadow
 
 
-def _signed_blocks(blocks: Iterator[StoredBlock], checks: AheadMap) -> Iterator[tuple[StoredBlock, list[bool]]]:
-    for batch, signed in checks.run(_signature_batches(blocks)):
+def check_txs(jobs: list[TxJob]) -> list[Checked]:
+    """`Checked` for each job (what a worker process runs on a chunk of them)."""
+    return [(check_signature(signature), shape_problem(Transaction(*values))) for *values, signature in jobs]
+
+
+def _checked_blocks(blocks: Iterator[StoredBlock], checks: AheadMap) -> Iterator[tuple[StoredBlock, list[Checked]]]:
+    for batch, checked in checks.run(_batches(blocks)):
         start = 0
         for block in batch:
-            yield block, signed[start:start + len(block.txs)]
+            yield block, checked[start:start + len(block.txs)]
             start += len(block.txs)
 
 
-def _signature_batches(blocks: Iterator[StoredBlock]
-                       ) -> Iterator[tuple[list[StoredBlock], list[SignatureJob | None]]]:
+def _batches(blocks: Iterator[StoredBlock]) -> Iterator[tuple[list[StoredBlock], list[TxJob]]]:
     batch, jobs = [], []
     for block in blocks:
         batch.append(block)
-        jobs.extend(signature_job(stored.tx) for stored in block.txs)
+        jobs.extend((*_tx_fields(stored.tx), signature_job(stored.tx)) for stored in block.txs)
         if len(jobs) >= CHUNK:
             yield batch, jobs
             batch, jobs = [], []
@@ -69,8 +78,8 @@ def _signature_batches(blocks: Iterator[StoredBlock]
         yield batch, jobs
 
 
-def _run_again(shadow, config, stored: StoredTx, block: StoredBlock) -> tuple[Receipt | None, str | None]:
-    problem = shape_problem(stored.tx)
+def _run_again(shadow, config, stored: StoredTx, block: StoredBlock,
+               problem: str | None) -> tuple[Receipt | None, str | None]:
     if problem:
         return None, problem
     try:

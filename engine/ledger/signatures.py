@@ -1,10 +1,10 @@
-"""Signature checks one at a time, a batch at a time and a whole chain at a time.
+"""Signature checks one at a time and a batch at a time.
 
 A check is a `SignatureJob`: the tx's public key, signature, signing digest and sender, nothing else, so chunks of
-them travel to worker processes cheaply. libsecp256k1 runs without the GIL, so a batch being admitted is split over
-worker threads while the caller waits. Verify, though, re-executes the chain in Python at the same time, and a
-thread would queue behind it for the GIL at every step: there the checks go to worker processes, in big chunks,
-ahead of the block being re-executed (`engine.parallel.map_ahead`).
+them travel to worker processes cheaply (verify sends them there with the rest of its stateless checks:
+`engine.ledger.rerun`). libsecp256k1 runs without the GIL, so a batch being admitted is split over worker threads
+while the caller waits; verify, which re-executes the chain in Python meanwhile, uses processes instead, as a
+thread would queue behind it for the GIL at every step.
 """
 from __future__ import annotations
 
@@ -37,10 +37,6 @@ def check_signature(job: SignatureJob | None) -> bool:
         return False
 
 
-def check_signatures(jobs: list[SignatureJob | None]) -> list[bool]:
-    return [check_signature(job) for job in jobs]
-
-
 def signed_by_sender(tx: Transaction) -> bool:
     return check_signature(signature_job(tx))
 
@@ -67,7 +63,11 @@ def signatures_valid(txs: list[Transaction]) -> list[bool]:
     threads = _threads()._max_workers
     size = -(-len(txs) // threads)
     chunks = [[signature_job(tx) for tx in txs[start:start + size]] for start in range(0, len(txs), size)]
-    return [ok for chunk in _threads().map(check_signatures, chunks) for ok in chunk]
+    return [ok for chunk in _threads().map(_check_all, chunks) for ok in chunk]
+
+
+def _check_all(jobs: list[SignatureJob | None]) -> list[bool]:
+    return [check_signature(job) for job in jobs]
 
 
 @lru_cache(maxsize=1)

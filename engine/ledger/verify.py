@@ -20,7 +20,7 @@ from engine.ledger.economy import economy_rows
 from engine.ledger.findings import Finding
 from engine.ledger.genesis import GENESIS_PREV_HASH, genesis_digest
 from engine.ledger.records import seal_digest
-from engine.ledger.rerun import RerunBlock, rerun_blocks, signature_checks
+from engine.ledger.rerun import RerunBlock, rerun_blocks, stateless_checks
 from engine.ledger.verify_records import check_records
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
 from engine.store.db import read_snapshot
@@ -75,7 +75,7 @@ def _verify(store: ChainStore, expected: Expected, on_block: Callable[[int], Non
     addresses = sorted(genesis["names"] if "names" in genesis else store.names())
     previous_hash, shadow, tip_hash = GENESIS_PREV_HASH, None, None
     sealed_roots: dict[int, str | None] = {}
-    checks = signature_checks()
+    checks = stateless_checks()
     for rerun, shadow in rerun_blocks(store, checks):
         block, height = rerun.block, rerun.block.header.height
         sealed_roots[height] = block.events_root
