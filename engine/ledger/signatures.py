@@ -42,7 +42,8 @@ def signed_by_sender(tx: Transaction) -> bool:
 
 
 def signature_processes() -> int:
-    """Worker processes for a chain's signature checks: one per core beside the one re-executing it, at most 3."""
+    """Worker processes for verify's signature (and other stateless) checks: one per core beside the one
+    re-executing the chain, at most 3."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(3, cores - 1))
 
