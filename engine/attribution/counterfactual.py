@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from engine.attribution.features import store_arrays
-from engine.attribution.layout import clean_text
+from engine.attribution.layout import clean_text, header_ids, step_label, step_line, token_ids
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL, load_model, model_id
 from engine.config import settings
 
-EFFECTS_VERSION = "1"
+EFFECTS_VERSION = "2"  # 2: a space between a tested step's label and its text
 _NOT_CLAIMS = ("query", "observation")
 
 
@@ -91,11 +91,12 @@ def compute_effects(trajectory: Trajectory, tested: list[int], claim: int, model
                     config: CounterfactualConfig) -> ClaimEffects:
     import torch
 
-    header = _ids(tokenizer, f"Task: {clean_text(trajectory.query)[: config.max_query_chars]}\nSteps:\n")
-    parts = {i: _ids(tokenizer, _step_text(trajectory, i) + clean_text(trajectory.steps[i].content))[: config.step_tokens]
-             + _ids(tokenizer, "\n") for i in tested}
-    claim_prefix = _ids(tokenizer, _step_text(trajectory, claim))
-    claim_ids = _ids(tokenizer, " " + clean_text(trajectory.steps[claim].content))[-config.claim_tokens:]
+    header = header_ids(trajectory, tokenizer, config.max_query_chars)
+    newline = token_ids(tokenizer, "\n")
+    parts = {i: token_ids(tokenizer, step_line(trajectory.steps[i]))[: config.step_tokens] + newline
+             for i in tested}
+    claim_prefix = token_ids(tokenizer, step_label(trajectory.steps[claim]))
+    claim_ids = token_ids(tokenizer, " " + clean_text(trajectory.steps[claim].content))[-config.claim_tokens:]
     sequences = [_sequence(header, parts, [s for s in tested if s != left_out], claim_prefix, claim_ids)
                  for left_out in (None, *tested)]
     with torch.inference_mode():
@@ -150,15 +151,6 @@ def _gradient_x_input(model: Any, header, parts, tested, claim_prefix, claim_ids
         scores.append(float(per_token[cursor: cursor + len(parts[step])].sum()))
         cursor += len(parts[step])
     return np.array(scores)
-
-
-def _step_text(trajectory: Trajectory, index: int) -> str:
-    step = trajectory.steps[index]
-    return f"[{index}] {step.agent} ({step.kind}):"
-
-
-def _ids(tokenizer: Any, text: str) -> list[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def claim_support(effects: ClaimEffects) -> np.ndarray:

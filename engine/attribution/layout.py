@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.attribution.schema import Trajectory
+from engine.attribution.schema import Step, Trajectory
 
 HISTORY_SAMPLES = ("head", "tail", "head_tail", "uniform", "agents_first")
 _WHITESPACE = re.compile(r"\s+")
@@ -91,19 +91,28 @@ def _agents_first(n_steps: int, n_keep: int, kinds: tuple[str, ...]) -> tuple[in
     return tuple(agent_steps[i] for i in sample_steps(len(agent_steps), n_keep, "head_tail"))
 
 
-def header_ids(trajectory: Trajectory, tokenizer: Any, config: FeatureConfig) -> list[int]:
-    return _ids(tokenizer, f"Task: {clean_text(trajectory.query)[: config.max_query_chars]}\nSteps:\n")
+def header_ids(trajectory: Trajectory, tokenizer: Any, max_query_chars: int) -> list[int]:
+    """The prompt's opening: ``Task: <question cut at max_query_chars>`` then ``Steps:``."""
+    return token_ids(tokenizer, f"Task: {clean_text(trajectory.query)[:max_query_chars]}\nSteps:\n")
+
+
+def step_line(step: Step, max_chars: int | None = None) -> str:
+    """One step as the model reads it: ``[i] agent (kind): text`` (text cut at ``max_chars`` when given)."""
+    return f"{step_label(step)} {clean_text(step.content)[:max_chars]}"
+
+
+def step_label(step: Step) -> str:
+    return f"[{step.index}] {step.agent} ({step.kind}):"
 
 
 def step_ids(trajectory: Trajectory, tokenizer: Any, config: FeatureConfig) -> list[list[int]]:
-    """Every step as ``[i] agent (kind): text`` (text cut at ``max_chars_per_step``), ending in a newline."""
-    newline = _ids(tokenizer, "\n")
-    return [_ids(tokenizer, f"[{s.index}] {s.agent} ({s.kind}): {clean_text(s.content)[: config.max_chars_per_step]}")
-            + newline for s in trajectory.steps]
+    """Every step as :func:`step_line` (text cut at ``max_chars_per_step``), ending in a newline."""
+    newline = token_ids(tokenizer, "\n")
+    return [token_ids(tokenizer, step_line(s, config.max_chars_per_step)) + newline for s in trajectory.steps]
 
 
 def build_chunks(trajectory: Trajectory, tokenizer: Any, config: FeatureConfig) -> list[Chunk]:
-    header = header_ids(trajectory, tokenizer, config)
+    header = header_ids(trajectory, tokenizer, config.max_query_chars)
     budget = config.max_tokens - len(header)
     steps = step_ids(trajectory, tokenizer, config)
     if len(steps) * config.min_step_tokens <= budget:
@@ -158,7 +167,7 @@ def _largest_cap(lengths: list[int], budget: int) -> int:
     return low
 
 
-def _ids(tokenizer: Any, text: str) -> list[int]:
+def token_ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from engine.attribution.analysis import Analysis
+from engine.attribution.claim_tracer import claim_ranking
 from engine.attribution.features import extract_features
 from engine.attribution.learned import LearnedConfig, fit, score_steps
 from engine.attribution.pipeline import AttributionConfig, analyse, analyse_with_effects, attribution_from_scores
@@ -100,6 +101,15 @@ def rule_predictions(analyses: list[Analysis], config: AttributionConfig) -> lis
     return [_prediction(analysis, analysis.rule_score, config) for analysis in analyses]
 
 
+def claim_predictions(trajectories: list[Trajectory]) -> list[Prediction]:
+    """The claim tracer's (nothing fitted): who / when = the first step saying the final claim, and its agent."""
+    predictions = []
+    for trajectory in trajectories:
+        ranked = claim_ranking(trajectory)
+        predictions.append(Prediction(trajectory.id, trajectory.steps[ranked[0]].agent, ranked[0], ranked))
+    return predictions
+
+
 def learned_predictions(
     analyses: list[Analysis], attribution: AttributionConfig, learned: LearnedConfig,
     folds: int, seed: int, with_ground_truth: bool,
@@ -123,6 +133,8 @@ def evaluate_subset(analyses: list[Analysis], config: EvalConfig) -> dict:
         "baselines": _baselines(trajectories, golds, config),
         "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds,
                                           _fold_majorities(trajectories, config.folds, config.seeds[0])),
+        "claim_tracer": _scores_with_prior(claim_predictions(trajectories), golds,
+                                           _fold_majorities(trajectories, config.folds, config.seeds[0])),
         "learned_tracer": {
             mode: _over_seeds(analyses, golds, config, config.learned, with_gt)
             for mode, with_gt in (("without_gt", False), ("with_gt", True))
@@ -290,6 +302,7 @@ def evaluate_held_out(train: list[Trajectory], test: list[Trajectory], config: E
         "baselines": {name: _scores_with_prior(p, golds, majorities)
                       for name, p in all_baselines(train, test, config.seeds[0]).items()},
         "rule_tracer": _scores_with_prior(rule_predictions(test_analyses, config.attribution), golds, majorities),
+        "claim_tracer": _scores_with_prior(claim_predictions(test), golds, majorities),
         "learned_tracer": learned,
     }
     if config.ablations:
@@ -321,6 +334,7 @@ def evaluate_saved(tracer, test: list[Trajectory], config: EvalConfig = EvalConf
         "baselines": {name: _scores_with_prior(p, golds, majorities)
                       for name, p in _kfold_baselines(test, golds, config).items()},
         "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
+        "claim_tracer": _scores_with_prior(claim_predictions(test), golds, majorities),
         "learned_tracer": with_gt,
     }
     return _report("saved tracer", config, {"test": subset}, test, seconds, started)

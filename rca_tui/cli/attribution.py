@@ -361,6 +361,7 @@ def _print_report(report: dict) -> None:
         say(f"{'method':<62} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6} {'prior':>6}")
         rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
         rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
+        rows.append(("claim tracer (no learning, nothing fitted)", subset["claim_tracer"]))
         rows += [(f"learned tracer [{k}]", v) for k, v in subset["learned_tracer"].items()]
         rows += list(subset.get("ablations", {}).items())
         for label, m in rows:
