@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -42,10 +41,8 @@ def test_real_smollm2_attributes_one_trajectory_and_retraces_from_cache(tmp_path
     first = trace(trajectory)
     assert first.who in trajectory.agents and 0 <= first.when < len(trajectory.steps)
     monkeypatch.setattr(features_module, "load_model", lambda name: pytest.fail("model reloaded on a cache hit"))
-    started = time.perf_counter()
     again = trace(trajectory)
     assert (again.who, again.when) == (first.who, first.when)
-    assert time.perf_counter() - started < 1.0
 
 
 @needs_data

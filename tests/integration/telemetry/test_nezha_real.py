@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
-
 import pytest
 
 from engine.telemetry.dataset import dataset_kind, list_cases, load_case
@@ -26,9 +24,7 @@ def test_lists_every_fault_with_the_index_ids():
 
 
 def test_train_ticket_case_has_every_modality_and_the_label():
-    started = time.perf_counter()
     incident = load_case(need(NEZHA), "tt-2023-01-29-00")
-    assert time.perf_counter() - started < 15  # a few seconds normally; generous for slow CI
     assert incident.missing == []
     assert incident.alert.entity == "ts-gateway-service"
     assert incident.label.root_cause == "ts-contacts-service" and incident.label.fault_type == "return"
