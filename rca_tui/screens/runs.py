@@ -58,8 +58,12 @@ class RunsScreen(Screen):
         table.border_title = "Runs (newest first)"
 
     def on_screen_resume(self) -> None:
+        """The runs again, the cursor on the run the other panes follow (just run, replayed or attributed)."""
         self.action_reload()
-        self.query_one(DataTable).focus()
+        table = self.query_one(DataTable)
+        if self.app.focus_run in table.rows:
+            table.move_cursor(row=table.get_row_index(self.app.focus_run))
+        table.focus()
 
     def on_database_changed(self, _message) -> None:
         self.action_reload()  # a run started, finished or attributed by another process shows without a key
