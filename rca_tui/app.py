@@ -158,8 +158,12 @@ class RcaApp(App):
             raise KeyError(f"no binding with id {binding_id!r}")
         if not keys and binding.display:
             return binding.display
-        shown = self.get_key_display(Binding((keys or binding.key).split(",")[0], ""))
-        return shown.upper() if re.fullmatch(r"f\d+", shown) else shown  # F1, as the keyboard writes it
+        return self.get_key_display(Binding((keys or binding.key).split(",")[0], ""))
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys as the footer, the pane bar and Help write them: `/`, `esc`, and F1 as the keyboard writes it."""
+        shown = super().get_key_display(binding)
+        return shown.upper() if re.fullmatch(r"f\d+", shown) else shown
 
     def keys_text(self, template: str) -> str:
         """A hint naming keys as `{runs.attribute}`, written with the keys in force (the user's keymap)."""
