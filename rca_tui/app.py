@@ -158,8 +158,12 @@ class RcaApp(App):
             raise KeyError(f"no binding with id {binding_id!r}")
         if not keys and binding.display:
             return binding.display
-        shown = self.get_key_display(Binding((keys or binding.key).split(",")[0], ""))
-        return shown.upper() if re.fullmatch(r"f\d+", shown) else shown  # F1, as the keyboard writes it
+        return self.get_key_display(Binding((keys or binding.key).split(",")[0], ""))
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys as the footer, the pane bar and Help write them: `/`, `esc`, and F1 as the keyboard writes it."""
+        shown = super().get_key_display(binding)
+        return shown.upper() if re.fullmatch(r"f\d+", shown) else shown
 
     def keys_text(self, template: str) -> str:
         """A hint naming keys as `{runs.attribute}`, written with the keys in force (the user's keymap)."""
@@ -334,7 +338,12 @@ class RcaApp(App):
         """Events wait: take them at the next frame, so a burst or a flood costs one redraw per frame."""
         if self._drain_timer is None:
             wait = max(0.001, self._drained_at + FRAME_S - time.monotonic())  # Textual's timers need > 0
-            self._drain_timer = self.set_timer(wait, self._drain)
+            self._drain_timer = self.set_timer(wait, self._drain_after_paint)
+
+    def _drain_after_paint(self) -> None:
+        """A frame's events wait for the frame already due: a key handled since the last paint shows before the
+        next batch is indexed and drawn."""
+        self.call_after_refresh(self._drain)
 
     def _drain(self, budget: float = DRAIN_BUDGET_S) -> None:
         """Index what waits for at most `budget` seconds, then redraw the live console once."""
@@ -351,7 +360,7 @@ class RcaApp(App):
             self._taken_at_freeze = self._taken
             freeze_long_lived()
         if self._backlog:
-            self._drain_timer = self.set_timer(FRAME_S, self._drain)
+            self._drain_timer = self.set_timer(FRAME_S, self._drain_after_paint)
         if isinstance(self.screen, ConsoleScreen) and self.live is not None:
             self.screen.follow(self.live)
 

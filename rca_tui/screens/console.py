@@ -43,7 +43,7 @@ class ConsoleScreen(Screen):
         """New events arrived in the live timeline: draw only what changed."""
         view = self.query_one(RunView)
         if view.timeline is timeline:
-            view.advance(len(timeline))
+            view.advance(len(timeline), streaming=self.app.running)
         else:
             view.show(timeline, len(timeline))
         self._show_status(timeline)

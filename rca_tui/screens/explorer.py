@@ -1,6 +1,8 @@
 """Block explorer: blocks newest first, a block's txs, tx detail, search, Merkle proofs and chain verification."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,6 +12,7 @@ from textual.widgets import DataTable, Input, Static
 
 from engine.runs.session import Session
 from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
+from rca_tui.widgets.tables import refill, selected_key
 from rca_tui.formatting import short_agent
 from rca_tui.messages import ChainVerified
 from rca_tui.screens.chain_detail import block_markup, clock_text, proof_markup, tx_markup, verify_markup
@@ -37,6 +40,10 @@ class ExplorerScreen(Screen):
                 tooltip="Leave the search box (the pane's keys work again)"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._detail_of: str | None = None  # the block height or tx hash the detail pane shows
+
     def compose(self) -> ComposeResult:
         yield PaneBar("explorer")
         yield Input(placeholder="/ search: tx hash prefix or block height", id="search", compact=True)
@@ -61,17 +68,19 @@ class ExplorerScreen(Screen):
         self.query_one("#detail-scroll").border_title = "Detail"
 
     def on_screen_resume(self) -> None:
-        self.action_reload()
-        self.query_one("#blocks", DataTable).focus()
         target, self.app.explorer_target = self.app.explorer_target, None
-        if target is not None:  # after the reload's own row highlights have landed, or they would redraw the detail
-            self.call_after_refresh(self.go_to, *target)
+        blocks = self.query_one("#blocks", DataTable)
+        with blocks.prevent(DataTable.RowHighlighted) if target is not None else nullcontext():
+            self.action_reload()  # with a target, no highlight of the top block lands after it to redraw the detail
+        blocks.focus()
+        if target is not None:
+            self.go_to(*target)
 
     def go_to(self, kind: str, value) -> None:
         """Another pane asked for a tx (shown with its verified Merkle proof) or a block."""
         if kind == "tx":
             self.select_tx(str(value))
-            self.call_after_refresh(self.action_proof)  # after the focus change has shown the plain tx
+            self.action_proof()
         else:
             self.select_block(int(value))
 
@@ -90,15 +99,22 @@ class ExplorerScreen(Screen):
         self.select_block(block)
 
     # ---- tables --------------------------------------------------------------------------------------------
+    def on_database_changed(self, _message) -> None:
+        """Another process mined blocks (the app's data_version watch): they join the list without a key; the
+        reader's block, tx, focus and detail stay as they were (blocks never change once mined)."""
+        self.action_reload()
+
     def action_reload(self) -> None:
-        table = self.query_one("#blocks", DataTable)
-        table.clear()
-        for row in self.session.blocks(BLOCK_PAGE):
-            table.add_row(row["height"], row["hash"][:10], row["tx_count"], clock_text(row["timestamp"]),
-                          key=str(row["height"]))
+        """Read the blocks again; the selected block stays selected (and its txs and the detail as they are)."""
+        refill(self.query_one("#blocks", DataTable),
+               (((row["height"], row["hash"][:10], row["tx_count"], clock_text(row["timestamp"])), str(row["height"]))
+                for row in self.session.blocks(BLOCK_PAGE)))
 
     def on_descendant_focus(self, event) -> None:
-        if getattr(event.widget, "id", None) == "txs" and (tx_hash := self.selected_tx()):
+        """Tab into the transactions: the detail turns to the selected tx, unless it already shows it (or its
+        proof)."""
+        if getattr(event.widget, "id", None) == "txs" and (tx_hash := self.selected_tx()) \
+                and self._detail_of != tx_hash:
             self.show_tx(tx_hash)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -114,14 +130,15 @@ class ExplorerScreen(Screen):
         if block is None:
             self.notify(f"no block at height {height} (tip is {self.session.height})", severity="warning")
             return
-        self.query_one("#detail", Static).update(block_markup(block))
+        self._show_detail(block_markup(block), str(height))
         txs = self.query_one("#txs", DataTable)
-        txs.clear()
         names = self.session.names()
-        for tx in block.transactions:
-            receipt = self.session.tx(tx.hash)[1]
-            txs.add_row(tx.hash[:10], tx.tx_type, short_agent(names.get(tx.sender, tx.sender[:8])),
-                        receipt.status, key=tx.hash)
+        with txs.prevent(DataTable.RowHighlighted):  # the new first row is not the reader's choice of a tx
+            txs.clear()
+            for tx in block.transactions:
+                receipt = self.session.tx(tx.hash)[1]
+                txs.add_row(tx.hash[:10], tx.tx_type, short_agent(names.get(tx.sender, tx.sender[:8])),
+                            receipt.status, key=tx.hash)
         txs.border_title = f"Transactions of #{height}"
 
     def show_tx(self, tx_hash: str) -> None:
@@ -129,7 +146,12 @@ class ExplorerScreen(Screen):
         if found is None:
             self.notify(f"no transaction {tx_hash}", severity="warning")
             return
-        self.query_one("#detail", Static).update(tx_markup(*found, self.session.names()))
+        self._show_detail(tx_markup(*found, self.session.names()), tx_hash)
+
+    def _show_detail(self, markup: str, about: str | None) -> None:
+        """The detail pane shows `markup`, about a block height or a tx hash (None: neither)."""
+        self._detail_of = about
+        self.query_one("#detail", Static).update(markup)
 
     # ---- search, proof, verify -----------------------------------------------------------------------------
     def action_search(self) -> None:
@@ -146,7 +168,8 @@ class ExplorerScreen(Screen):
     def select_block(self, height: int) -> None:
         blocks = self.query_one("#blocks", DataTable)
         if str(height) in blocks.rows:
-            blocks.move_cursor(row=blocks.get_row_index(str(height)))
+            with blocks.prevent(DataTable.RowHighlighted):  # shown here, not again when the message lands
+                blocks.move_cursor(row=blocks.get_row_index(str(height)))
             blocks.focus()
         self.show_block(height)
 
@@ -156,7 +179,7 @@ class ExplorerScreen(Screen):
             self.notify(f"no transaction hash starts with {prefix}", severity="warning")
         elif len(matches) > 1:
             self.notify(f"{len(matches)} transactions start with {prefix}; type more of the hash", severity="warning")
-            self.query_one("#detail", Static).update("\n".join(["[b]matches[/b]", *matches]))
+            self._show_detail("\n".join(["[b]matches[/b]", *matches]), None)
         else:
             self.select_tx(matches[0])
 
@@ -164,15 +187,13 @@ class ExplorerScreen(Screen):
         height = self.session.tx(tx_hash)[2]
         self.select_block(height)
         txs = self.query_one("#txs", DataTable)
-        txs.move_cursor(row=txs.get_row_index(tx_hash))
+        with txs.prevent(DataTable.RowHighlighted):
+            txs.move_cursor(row=txs.get_row_index(tx_hash))
         txs.focus()
         self.show_tx(tx_hash)
 
     def selected_tx(self) -> str | None:
-        txs = self.query_one("#txs", DataTable)
-        if not txs.row_count:
-            return None
-        return txs.coordinate_to_cell_key(txs.cursor_coordinate).row_key.value
+        return selected_key(self.query_one("#txs", DataTable))
 
     def action_proof(self) -> None:
         tx_hash = self.selected_tx()
@@ -181,8 +202,7 @@ class ExplorerScreen(Screen):
             return
         found = self.session.tx(tx_hash)
         proof = proof_markup(*self.session.proof(tx_hash))
-        self.query_one("#detail", Static).update(
-            proof + ("\n\n" + tx_markup(*found, self.session.names()) if found else ""))
+        self._show_detail(proof + ("\n\n" + tx_markup(*found, self.session.names()) if found else ""), tx_hash)
 
     def action_verify(self) -> None:
         self.notify("verifying the chain…", timeout=2)
@@ -198,7 +218,7 @@ class ExplorerScreen(Screen):
 
     def on_chain_verified(self, message: ChainVerified) -> None:
         report = message.report
-        self.query_one("#detail", Static).update(verify_markup(report))
+        self._show_detail(verify_markup(report), None)
         if report["ok"]:
             self.notify(f"chain verified: {report['blocks']} blocks, no tampering")
         else:

@@ -77,8 +77,9 @@ class GraphScreen(Screen):
         if self.view == "soft_idg":
             attribution = graph_state.get("attribution")
             graph = soft_idg_graph(attribution, graph_state.get("step_seqs"))
-            if attribution:
-                title += f" · blamed {attribution.get('who')} @ #{graph.graph.get('when_seq')}"
+            if attribution:  # the verdict before the run id: at 80 columns the title's end is cut
+                title = (f"{VIEWS[self.view]} · blamed {attribution.get('who')} @ #{graph.graph.get('when_seq')} · "
+                         f"{source}")
             canvas.show(graph, no_attribution_message(graph_state))
         else:
             canvas.show(fault_graph(graph_state))

@@ -35,5 +35,5 @@ class HelpScreen(ModalScreen):
         table = self.query_one(DataTable)
         table.add_columns("key", "action", "where", "what it does")
         for action in screen_actions(self.underneath):
-            table.add_row(action.binding.key_display or action.binding.key, action.title, action.where, action.help)
+            table.add_row(self.app.get_key_display(action.binding), action.title, action.where, action.help)
         table.focus()

@@ -15,6 +15,7 @@ from engine.runs.session import Session
 from engine.telemetry.own import OwnTelemetry
 from rca_tui.formatting import short_agent
 from rca_tui.widgets.pane_bar import KeyFooter, PaneBar
+from rca_tui.widgets.tables import refill, selected_key
 from rca_tui.screens.dialogs import PromptScreen
 from rca_tui.screens.own_telemetry import OwnTelemetryScreen
 
@@ -57,8 +58,12 @@ class RunsScreen(Screen):
         table.border_title = "Runs (newest first)"
 
     def on_screen_resume(self) -> None:
+        """The runs again, the cursor on the run the other panes follow (just run, replayed or attributed)."""
         self.action_reload()
-        self.query_one(DataTable).focus()
+        table = self.query_one(DataTable)
+        if self.app.focus_run in table.rows:
+            table.move_cursor(row=table.get_row_index(self.app.focus_run))
+        table.focus()
 
     def on_database_changed(self, _message) -> None:
         self.action_reload()  # a run started, finished or attributed by another process shows without a key
@@ -66,22 +71,13 @@ class RunsScreen(Screen):
     def action_reload(self) -> None:
         """Read the runs again; the selected run stays selected."""
         table = self.query_one(DataTable)
-        selected = self.selected_run()
-        table.clear()
-        for row in self.app.session.run_rows():
-            cells = runs_row(row)
-            if self.text and self.text.lower() not in " ".join(cells).lower():
-                continue
-            table.add_row(*cells, key=row["run_id"])
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected))
+        rows = ((runs_row(row), row["run_id"]) for row in self.app.session.run_rows())
+        refill(table, ((cells, key) for cells, key in rows
+                       if not self.text or self.text.lower() in " ".join(cells).lower()))
         table.border_title = "Runs (newest first)" + (f" · “{self.text}”" if self.text else "")
 
     def selected_run(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return selected_key(self.query_one(DataTable))
 
     def action_attribute(self) -> None:
         run_id = self.selected_run()

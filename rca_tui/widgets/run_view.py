@@ -3,23 +3,28 @@
 The live console and the replay both use it: live shows the cursor at the end, replay anywhere."""
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from typing import Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.timer import Timer
 
 from engine.agents.roles import AGENT_KEYS
 from engine.runs.timeline import KIND_GROUPS, LogFilter, Timeline
 from rca_tui.formatting import line_at
 from rca_tui.widgets.agent_log import AgentLog
 from rca_tui.widgets.leaderboard import Leaderboard
-from rca_tui.widgets.sop_diagram import SopDiagram
+from rca_tui.widgets.sop_diagram import RECENT, SopDiagram
 from rca_tui.widgets.vote_chart import VoteChart
 
 AGENT_CHOICES = (None, *AGENT_KEYS, "system")
 GROUP_CHOICES = (None, *KIND_GROUPS)
+PANES_EVERY_S = 0.2
+"""While a run streams, the SOP, votes and leaderboard (summaries nobody reads 30 times a second; the votes alone
+cost a third of a frame) redraw at most this often; the log follows every frame, and the end of a run draws all."""
 
 
 class RunView(Container):
@@ -49,6 +54,8 @@ class RunView(Container):
         self._listed: list[int] = []
         self._scanned = 0  # `_listed` is complete below this position
         self._pane_keys: dict[str, tuple] = {}  # what the SOP and the votes were last drawn from
+        self._panes_drawn_at = 0.0
+        self._panes_timer: Timer | None = None  # a redraw of the small panes, due while a run streams
 
     def compose(self) -> ComposeResult:
         yield AgentLog(id="agent-log")
@@ -63,13 +70,26 @@ class RunView(Container):
     def show(self, timeline: Timeline | None, cursor: int) -> None:
         """Everything at `cursor` (a seek, a new filter, a screen coming back)."""
         self.timeline, self.cursor = timeline, cursor
-        self.query_one(AgentLog).show(timeline, self.positions())
+        self._list_log()
         self._show_panes()
 
-    def advance(self, cursor: int) -> None:
-        """The cursor moved forward from `self.cursor`: the log grows, the small panes redraw."""
+    def _list_log(self) -> None:
+        """The log anew at the cursor (the small panes do not depend on the log's filters)."""
+        self.query_one(AgentLog).show(self.timeline, self.positions())
+
+    def advance(self, cursor: int, streaming: bool = False) -> None:
+        """The cursor moved forward from `self.cursor`: the log grows, the small panes redraw (while a run
+        streams, at most every PANES_EVERY_S)."""
         self.cursor = cursor
         self.query_one(AgentLog).grow(self.positions())
+        if not streaming:
+            self._show_panes()
+        elif self._panes_timer is None:
+            wait = max(0.001, self._panes_drawn_at + PANES_EVERY_S - time.monotonic())  # Textual's timers need > 0
+            self._panes_timer = self.set_timer(wait, self._show_panes_when_due)
+
+    def _show_panes_when_due(self) -> None:
+        self._panes_timer = None
         self._show_panes()
 
     def positions(self) -> Sequence[int]:
@@ -83,7 +103,7 @@ class RunView(Container):
         if self._listed_for != wanted:
             indexed = self.timeline.log_positions(self.cursor, self.log_filter, self.cursor or 1)
             self._listed_for, self._scanned = wanted, self.cursor
-            self._listed = [p for p in indexed if self._has_text(p)]
+            self._listed = [p for p in indexed if self._has_text(p)] if self.text else list(indexed)
         if self.cursor > self._scanned:
             self._listed += [p for p in range(self._scanned, self.cursor)
                              if self.log_filter.accepts(self.timeline.events[p]) and self._has_text(p)]
@@ -97,6 +117,7 @@ class RunView(Container):
         """The SOP, the votes and the leaderboard at the cursor; the SOP and the votes are rebuilt only when an
         event they are made of passed the cursor (a long run's SOP history is long; most events touch neither)."""
         timeline, cursor = self.timeline, self.cursor
+        self._panes_drawn_at = time.monotonic()
         if timeline is None:
             self._pane_keys = {}
             self.query_one(SopDiagram).show(None)
@@ -104,7 +125,7 @@ class RunView(Container):
             self.query_one(Leaderboard).show([])
             return
         if self._changed("sop", timeline.by_kind.get("sop_transition", ()), timeline.failures, timeline.openings):
-            self.query_one(SopDiagram).show(timeline.sop(cursor))
+            self.query_one(SopDiagram).show(timeline.sop(cursor, RECENT))
         if self._changed("votes", *(timeline.by_kind.get(kind, ()) for kind in ("proposal", "vote_cast", "consensus"))):
             self.query_one(VoteChart).show(timeline.votes(cursor))
         self.query_one(Leaderboard).show(timeline.leaderboard(timeline.block_at(cursor)))
@@ -138,7 +159,7 @@ class RunView(Container):
             return
         self.text = text.strip()
         self._title_log()
-        self.show(self.timeline, self.cursor)
+        self._list_log()
 
     # ---- filters -------------------------------------------------------------------------------------------
     def action_next_agent(self) -> None:
@@ -152,7 +173,7 @@ class RunView(Container):
     def _set_filter(self, log_filter: LogFilter) -> None:
         self.log_filter = log_filter
         self._title_log()
-        self.show(self.timeline, self.cursor)
+        self._list_log()
 
     def _title_log(self) -> None:
         agent = self.log_filter.agent or "all agents"

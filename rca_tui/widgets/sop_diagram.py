@@ -9,6 +9,9 @@ from textual.markup import escape
 from textual.widgets import Static
 
 HISTORY_LINES = 4
+REVERT_LINES = 2
+RECENT = max(HISTORY_LINES, REVERT_LINES)
+"""Transitions and reverts the diagram needs (`Timeline.sop(cursor, RECENT)`)."""
 
 
 class SopDiagram(Static):
@@ -57,7 +60,7 @@ def _history_lines(history: list[dict], order: list[str]) -> list[str]:
 
 def _revert_lines(reverts: list[dict]) -> list[str]:
     return [f"[$error]✗ #{r['height'] if r['height'] is not None else '-'} {escape(str(r['tx_type']))}: "
-            f"{escape(str(r['reason']))}[/]" for r in reverts[-2:]]
+            f"{escape(str(r['reason']))}[/]" for r in reverts[-REVERT_LINES:]]
 
 
 def _abbrev(state: str | None) -> str:

@@ -147,6 +147,7 @@ async def live_stream(db: Path, events: list[RunEvent], rate: float | None) -> t
         keys = KeyTimer(app, FrameClock(app))
         keys.wrap(view, "action_next_kind")
         producer = threading.Thread(target=produce, args=(app, events, rate))
+        app.running = True  # as when the console's run worker streams events (what `start_run` sets)
         started = time.perf_counter()
         producer.start()
         while view.cursor < len(events) or view.timeline is None or view.timeline.run_id != RUN_ID:

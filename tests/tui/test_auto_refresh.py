@@ -8,6 +8,8 @@ from textual.widgets import DataTable
 
 from engine.runs.session import Session
 from tests.tui.helpers import settle, text_of
+from rca_tui.widgets.tables import selected_key
+from tests.tui.story import open_session
 
 
 async def wait_for(pilot, condition, seconds: float = 10.0) -> None:
@@ -47,3 +49,35 @@ async def test_live_console_follows_a_run_another_process_started(app, story):
         new_run = store_run_elsewhere(story[0])
         await wait_for(pilot, lambda: text_of(app, "#run-status").startswith(f"run {new_run} · 1 events"))
         assert text_of(app, "#agent-log").splitlines()[-1].startswith("#1    system      start")
+
+
+def mine_block_elsewhere(db) -> int:
+    """What another process does: its own connection opens an incident on chain, which mines one block."""
+    from engine.agents import council
+    from engine.agents.dao import DaoExecutor
+
+    other = open_session(db)
+    try:
+        run_id = other.create_run("ts-cancel-7", "data/demo", "rule", 7)
+        dao = DaoExecutor(other.chain, other.wallets, other.events, run_id)
+        return council.open_incident(dao, "alert_receiver", f"ts-cancel-7#{run_id}", {"entity": "ts-x"}).block.height
+    finally:
+        other.close()
+
+
+async def test_explorer_shows_a_block_another_process_mined_and_keeps_the_readers_place(app, story):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        blocks, txs = app.screen.query_one("#blocks", DataTable), app.screen.query_one("#txs", DataTable)
+        await pilot.press("down", "down", "tab", "down", "p")  # block 15, its second tx, that tx's Merkle proof
+        await settle(pilot)
+        tx_before, detail_before = app.screen.selected_tx(), text_of(app, "#detail")
+        assert selected_key(blocks) == "15" and detail_before.startswith("Merkle proof of tx")
+        height = mine_block_elsewhere(story[0])
+        await wait_for(pilot, lambda: blocks.row_count == 19)
+        await settle(pilot)
+        assert text_of(app, "#blocks").splitlines()[0].startswith(f"{height} ")  # newest first, no key pressed
+        assert selected_key(blocks) == "15" and blocks.cursor_row == 3  # the same block, one row lower
+        assert txs.has_focus and app.screen.selected_tx() == tx_before
+        assert text_of(app, "#detail") == detail_before  # the proof the reader was reading stays

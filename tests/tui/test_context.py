@@ -153,3 +153,23 @@ async def test_enter_opens_the_lowest_line_in_view_when_the_reader_scrolled_up(a
         await pilot.press("enter")
         assert isinstance(app.screen, EventScreen)
         assert f"event #{lowest.split()[0].lstrip('#')}" in text_of(app, "#event-body")
+
+
+async def test_runs_opens_on_the_run_the_panes_follow_not_the_one_it_showed_last(story):
+    """Runs seen first (cursor on the top run), then the other run replayed: back in Runs, `a` / `p` act on the
+    replayed run, not on whatever row the list had before."""
+    db, story_run = story
+    session = Session(db, FixedClock())
+    other_run = run_scripted_incident(session)["run_id"]
+    session.close()
+    app = RcaApp(db, clock=FixedClock(), offer_demo=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        first = app.screen.selected_run()
+        replayed = other_run if first == story_run else story_run
+        app.open_replay(replayed)
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        assert app.screen.selected_run() == replayed

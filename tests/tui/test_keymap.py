@@ -51,7 +51,7 @@ async def test_a_keymap_file_moves_keys_in_the_panes_footer_panebar_and_help(sto
         assert isinstance(app.screen, HelpScreen)
         rows = {row.split(" ", 1)[1].split(" ")[0]: row.split(" ", 1)[0]
                 for row in text_of(app, "#help-keys").splitlines()}
-        assert rows["Attribute"] == "ctrl+a" and rows["Explorer"] == "e"
+        assert rows["Attribute"] == "^a" and rows["Explorer"] == "e"  # written as the footer writes it
         assert not _errors(app)
 
 
