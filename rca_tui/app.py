@@ -383,9 +383,11 @@ class RcaApp(App):
         self.running = False
         self._drain_all()
         result = message.result
-        self.notify(f"run {result.get('run_id')} finished: root cause {result.get('root_cause')}", timeout=5)
-        for warning in result.get("warnings", []):
-            self.notify(warning, severity="warning", timeout=8)
+        warnings = result.get("warnings", [])
+        # one toast: at 80x24 a toast per warning covered half the screen and pushed the finish notice off it
+        self.notify("\n".join([f"run {result.get('run_id')} finished: root cause {result.get('root_cause')}",
+                                *warnings]), severity="warning" if warnings else "information",
+                    timeout=8 if warnings else 5)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker turns into a notification instead of a traceback."""
