@@ -49,7 +49,7 @@ class Toolbox:
             "propagation_path": (ToolSpec("propagation_path", "Call path from a root cause to the alerted entity",
                                           {"root": "service name"}), self.propagation_path),
         }
-        if FAULT_KIND_MODEL.is_file():
+        if covers(FAULT_KIND_MODEL, incident.system):  # the bundled classifier knows this system's signals
             self._tools["fault_type"] = (ToolSpec("fault_type", "Fault type at an entity from which of its signals "
                                                   "moved against its baseline, and why", {"entity": "service name"}),
                                          self.fault_type)

@@ -16,7 +16,7 @@ def eval_fault_type(
                                 "join every training split (repeat).")] = None,
         test: Annotated[list[Path] | None, typer.Option(
             "--test", help="Folder(s) scored after training on all of --dataset (+ --synthetic), e.g. synthetic "
-                           "cases of another seed (repeat).")] = None,
+                           "cases of another seed, at the true root cause (repeat).")] = None,
         folds: Annotated[int, typer.Option("--folds", min=2, help="k for k-fold.")] = 5,
         save: Annotated[Path | None, typer.Option("--save", help="Train on all of --dataset (+ --synthetic) and "
                                                                  "save the classifier here (+ manifest).")] = None,
@@ -33,7 +33,7 @@ def eval_fault_type(
     try:
         real = _examples(dataset)
         extra = [e for folder in synthetic or [] for e in _examples(folder, ranked=False)]
-        held_out = [e for folder in test or [] for e in _examples(folder)]
+        held_out = [e for folder in test or [] for e in _examples(folder, ranked=False)]
     except TelemetryError as exc:
         fail(str(exc))
     if not real:
@@ -75,7 +75,7 @@ def _print(result: dict) -> None:
     say(f"synthetic cases used in training (types a system lacks): {', '.join(result['synthetic_used']) or 'none'}")
     rows = [{"protocol": r["protocol"], "at": at, "cases": s["cases"], "accuracy": s["accuracy"],
              "macro-F1": s["macro_f1"], **{system: v["accuracy"] for system, v in s["per_system"].items()}}
-            for r in result["reports"] for at, s in r["at"].items()]
+            for r in result["reports"] for at, s in r["at"].items() if s["cases"]]
     systems = sorted({key for row in rows for key in row} - {"protocol", "at", "cases", "accuracy", "macro-F1"})
     print_table(rows, ["protocol", "at", "cases", "accuracy", "macro-F1", *systems],
                 title="fault type, out of sample (fault-kind classifier)")
