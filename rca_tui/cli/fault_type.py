@@ -12,8 +12,8 @@ from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation
 def eval_fault_type(
         dataset: Annotated[Path, typer.Option("--dataset", help="Labelled folder scored k-fold and cross-system.")],
         synthetic: Annotated[list[Path] | None, typer.Option(
-            "--synthetic", help="Folder(s) from `rca-tui synth`: their cases of the fault types a system lacks "
-                                "join every training split (repeat).")] = None,
+            "--synthetic", help="Folder(s) from `rca-tui synth`: their cases of the fault types no real training "
+                                "case shows join every training split (repeat).")] = None,
         test: Annotated[list[Path] | None, typer.Option(
             "--test", help="Folder(s) scored after training on all of --dataset (+ --synthetic), e.g. synthetic "
                            "cases of another seed, at the true root cause (repeat).")] = None,
@@ -72,7 +72,7 @@ def _examples(folder: Path, ranked: bool = True):
 
 
 def _print(result: dict) -> None:
-    say(f"synthetic cases used in training (types a system lacks): {', '.join(result['synthetic_used']) or 'none'}")
+    say(f"synthetic cases used in training (types no real case shows): {', '.join(result['synthetic_used']) or 'none'}")
     rows = [{"protocol": r["protocol"], "at": at, "cases": s["cases"], "accuracy": s["accuracy"],
              "macro-F1": s["macro_f1"], **{system: v["accuracy"] for system, v in s["per_system"].items()}}
             for r in result["reports"] for at, s in r["at"].items() if s["cases"]]
@@ -84,4 +84,5 @@ def _print(result: dict) -> None:
         print_table([{"true type": t, **row} for t, row in confusion.items()], ["true type", *confusion],
                     title=f"{report['protocol']}, at the true root cause: confusion (columns: guessed)")
     if "saved" in result:
-        say(f"classifier trained on all of {result['dataset']} (+ synthetic) -> {result['saved']} (+ manifest)")
+        extra = " + the synthetic cases above" if result["synthetic_used"] else ""
+        say(f"classifier trained on all of {result['dataset']}{extra} -> {result['saved']} (+ manifest)")
