@@ -147,11 +147,11 @@ def tamo_out_of_fold(protocol: str, scored: Path, cases: list[CaseTools], labell
     config = config or TrainConfig()
     train_results = []
     if protocol in HELD_OUT_PROTOCOLS:
-        folds_of = protocol_folds(labelled, protocol, folds, _source(scored))
+        folds_of = protocol_folds(labelled, protocol, folds, fold_source(protocol, scored, train_dir))
     else:
         train_results = cross_validate(protocol_folds(train_labelled, "kfold", folds, _source(train_dir)), config,
                                        on_progress, cache_dir, workers, scheduler)
-        folds_of = [Fold(protocol, train_labelled, labelled, f"{_source(train_dir)} -> {_source(scored)}")]
+        folds_of = [Fold(protocol, train_labelled, labelled, fold_source(protocol, scored, train_dir))]
     results = cross_validate(folds_of, config, on_progress, cache_dir, workers, scheduler)
     # leaving a fault type out, T3 cannot name the held-out type: no fault-type score there
     typed = [(case, inference) for case, inference in results if case.fault_type
@@ -173,7 +173,7 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], tr
     from engine.runs.batch import AgentRanking
 
     config = config or TrainConfig()
-    source = _source(scored) if protocol in HELD_OUT_PROTOCOLS else f"{_source(train_dir)} -> {_source(scored)}"
+    source = fold_source(protocol, scored, train_dir)
     splits = splits_for(protocol, cases, train_cases, folds)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,6 +195,12 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], tr
 def _attach(cases: list[CaseTools], results: list[tuple[LabelledCase, Inference]]) -> list[CaseTools]:
     by_id = {case.features.case_id: inference for case, inference in results}
     return [with_tamo(c, by_id[c.case_id].ranking) if c.case_id in by_id else c for c in cases]
+
+
+def fold_source(protocol: str, scored: Path, train_dir: Path | None) -> str:
+    """What a protocol's TAMO folds are trained and scored on, as their cache key names it: the scored folder,
+    or training folder -> scored folder."""
+    return _source(scored) if protocol in HELD_OUT_PROTOCOLS else f"{_source(train_dir)} -> {_source(scored)}"
 
 
 def _source(folder: Path) -> str:
