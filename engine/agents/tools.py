@@ -186,10 +186,8 @@ class Toolbox:
     @cached_property
     def in_sample_warnings(self) -> list[str]:
         """Which trained artefacts this run uses were fitted on this very incident."""
-        artefacts = list(self.choice.artefacts)
-        if "fault_type" in self._tools:
-            artefacts.append((FAULT_KIND_MODEL, "fault-type classifier"))
-        warnings = [in_sample_warning(path, self.incident.case_id, what) for path, what in artefacts if path.is_file()]
+        warnings = [in_sample_warning(path, self.incident.case_id, what) for path, what in self.choice.artefacts
+                    if path.is_file()]
         return [warning for warning in warnings if warning]
 
     def propagation_path(self, root: str) -> dict:
