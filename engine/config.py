@@ -26,6 +26,7 @@ DATA_DIR = PROJECT_ROOT / "data"
 DEMO_DIR = DATA_DIR / "demo"
 TAMO_CHECKPOINT = DATA_DIR / "tamo" / "tamo-nezha.pt"
 DEFAULT_STACKER = DATA_DIR / "stacking" / "nezha-stacker.json"  # fitted on out-of-fold TAMO T2 scores
+FAULT_KIND_MODEL = DATA_DIR / "tamo" / "fault-kind.json"  # the fault-type classifier the Solution Engineer asks
 ENGINE_RUNS_TRACER = DATA_DIR / "attribution" / "engine-runs-tracer.npz"
 THEMES_DIR = PROJECT_ROOT / "themes"
 

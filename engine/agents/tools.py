@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from engine.config import DEFAULT_STACKER, TAMO_CHECKPOINT
+from engine.config import DEFAULT_STACKER, FAULT_KIND_MODEL, TAMO_CHECKPOINT
 from engine.provenance import covers, in_sample_warning
 from engine.reasoners.base import ToolSpec
 from engine.telemetry import analysis
@@ -49,6 +49,10 @@ class Toolbox:
             "propagation_path": (ToolSpec("propagation_path", "Call path from a root cause to the alerted entity",
                                           {"root": "service name"}), self.propagation_path),
         }
+        if covers(FAULT_KIND_MODEL, incident.system):  # the bundled classifier knows this system's signals
+            self._tools["fault_type"] = (ToolSpec("fault_type", "Fault type at an entity from which of its signals "
+                                                  "moved against its baseline, and why", {"entity": "service name"}),
+                                         self.fault_type)
         if self.tamo_checkpoint is not None:
             self._tools.update({
                 "tamo_rank": (ToolSpec("tamo_rank", "TAMO T2: root-cause ranking from frequency-domain attention",
@@ -162,6 +166,9 @@ class Toolbox:
     def tamo_report(self) -> dict:
         report = self._tamo().report(self.incident, self._tamo_model())
         return {"fault_type": report["fault_type"], "report": report["report"]}
+
+    def fault_type(self, entity: str) -> dict:
+        return self._tamo().fault_kind(self.incident, self._entity(entity), signals=self.signals)
 
     def _tamo(self):
         from engine.tamo import api

@@ -22,7 +22,7 @@ from engine.evaluation.tamo import Fold, cross_validate, fault_type_scores, fold
 from engine.evaluation.splits import HELD_OUT_PROTOCOLS, CaseKey, held_out_splits
 from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, fit_ranker
 from engine.stacking.tools import FEATURES, CaseTools, with_tamo
-from engine.tamo.dataset import LabelledCase, dataset_features
+from engine.tamo.dataset import LabelledCase
 from engine.tamo.model import Inference, TrainConfig
 
 PROTOCOLS = (*HELD_OUT_PROTOCOLS, "synthetic", "train-test")
@@ -134,23 +134,24 @@ def per_fault_rows(protocol: str, pooled: dict[str, list[tuple[CaseTools, list[s
     return [score_row(protocol, method, name, members) for name, members in sorted(groups.items())]
 
 
-def tamo_out_of_fold(protocol: str, scored: Path, cases: list[CaseTools], train_dir: Path | None = None,
-                     train_cases: list[CaseTools] | None = None, folds: int = 5, cache_dir: Path | None = None,
+def tamo_out_of_fold(protocol: str, scored: Path, cases: list[CaseTools], labelled: list[LabelledCase],
+                     train_dir: Path | None = None, train_cases: list[CaseTools] | None = None,
+                     train_labelled: list[LabelledCase] | None = None, folds: int = 5, cache_dir: Path | None = None,
                      workers: int = 1, scheduler: str | None = None, on_progress=None,
                      config: TrainConfig | None = None) -> tuple[list[CaseTools], list[CaseTools] | None, dict]:
     """`cases` (and `train_cases`) with TAMO T2's columns from models that never saw them: one TAMO trained per
     split of the protocol (train-test / synthetic: on the whole training folder for the scored cases, k-fold within
-    it for the training cases); cached per fold. Also T3's fault-type scores on the same held-out cases."""
+    it for the training cases); cached per fold. Also T3's fault-type scores on the same held-out cases.
+    `labelled` / `train_labelled`: the folders' TAMO features (:func:`dataset_features`), read once for every
+    protocol."""
     config = config or TrainConfig()
-    labelled = dataset_features(scored, workers=workers, scheduler=scheduler)
     train_results = []
     if protocol in HELD_OUT_PROTOCOLS:
-        folds_of = protocol_folds(labelled, protocol, folds, _source(scored))
+        folds_of = protocol_folds(labelled, protocol, folds, fold_source(protocol, scored, train_dir))
     else:
-        train_labelled = dataset_features(train_dir, workers=workers, scheduler=scheduler)
         train_results = cross_validate(protocol_folds(train_labelled, "kfold", folds, _source(train_dir)), config,
                                        on_progress, cache_dir, workers, scheduler)
-        folds_of = [Fold(protocol, train_labelled, labelled, f"{_source(train_dir)} -> {_source(scored)}")]
+        folds_of = [Fold(protocol, train_labelled, labelled, fold_source(protocol, scored, train_dir))]
     results = cross_validate(folds_of, config, on_progress, cache_dir, workers, scheduler)
     # leaving a fault type out, T3 cannot name the held-out type: no fault-type score there
     typed = [(case, inference) for case, inference in results if case.fault_type
@@ -172,7 +173,7 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], tr
     from engine.runs.batch import AgentRanking
 
     config = config or TrainConfig()
-    source = _source(scored) if protocol in HELD_OUT_PROTOCOLS else f"{_source(train_dir)} -> {_source(scored)}"
+    source = fold_source(protocol, scored, train_dir)
     splits = splits_for(protocol, cases, train_cases, folds)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,6 +195,12 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], tr
 def _attach(cases: list[CaseTools], results: list[tuple[LabelledCase, Inference]]) -> list[CaseTools]:
     by_id = {case.features.case_id: inference for case, inference in results}
     return [with_tamo(c, by_id[c.case_id].ranking) if c.case_id in by_id else c for c in cases]
+
+
+def fold_source(protocol: str, scored: Path, train_dir: Path | None) -> str:
+    """What a protocol's TAMO folds are trained and scored on, as their cache key names it: the scored folder,
+    or training folder -> scored folder."""
+    return _source(scored) if protocol in HELD_OUT_PROTOCOLS else f"{_source(train_dir)} -> {_source(scored)}"
 
 
 def _source(folder: Path) -> str:

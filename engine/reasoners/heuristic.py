@@ -106,6 +106,9 @@ class HeuristicReasoner:
             return StepDecision(f"What exactly is wrong with {root}?", tool="baseline_compare", args={"entity": root})
         if not any(obs.tool == "log_stats" for obs in seen):
             return StepDecision(f"Which errors does {root} log?", tool="log_stats", args={"entity": root})
+        if _offers(request, "fault_type") and _first(seen, "fault_type") is None:
+            return StepDecision(f"What kind of fault is it? Which of {root}'s signals moved, and how much?",
+                                tool="fault_type", args={"entity": root})
         if _offers(request, "tamo_report") and not any(obs.tool == "tamo_report" for obs in seen):
             return StepDecision("What kind of fault is it? Ask TAMO's classifier and expert.", tool="tamo_report",
                                 args={})
@@ -210,6 +213,21 @@ def _first(seen: list[Observation], tool: str) -> Observation | None:
     return next((obs for obs in seen if obs.tool == tool), None)
 
 
+def fault_kind(seen: list[Observation], tamo: dict | None) -> tuple[str | None, float, str, list[str]]:
+    """(fault type, its probability, what said so, remediation): the fault-kind classifier at the root cause when
+    it was asked, else TAMO T3; (None, 0, "", []) when neither was."""
+    classified = _first(seen, "fault_type")
+    if classified is not None:
+        result = classified.result
+        because = ", ".join(f"{b['feature']} {b['value']:+.2f}" for b in result["because"])
+        return (result["fault_type"], result["probabilities"][result["fault_type"]],
+                f"signals: {because};" if because else "signals:", result["remediation"])
+    if tamo:
+        kind = tamo["report"]["fault_type"]
+        return kind, tamo["fault_type"].get(kind, 0.0), "TAMO T3", tamo["report"]["remediation"]
+    return None, 0.0, "", []
+
+
 def repair_steps(root: str, seen: list[Observation], shared: dict[str, Any]) -> list[dict]:
     """Repair steps grounded in the evidence the Solution Engineer and the consensus produced."""
     compare = next(obs.result for obs in seen if obs.tool == "baseline_compare")
@@ -223,18 +241,18 @@ def repair_steps(root: str, seen: list[Observation], shared: dict[str, Any]) -> 
                                               f"{logs['new_error_templates'][0]['template'][:160]}"))
     modalities = compare["modalities"]
     tamo = next((obs.result for obs in seen if obs.tool == "tamo_report"), None)
-    kind = tamo["report"]["fault_type"] if tamo else None
+    kind, probability, source, remediation = fault_kind(seen, tamo)
     if "metrics" in modalities and modalities["metrics"]["score"] > 0 and kind in (None, "cpu_contention",
-                                                                                  "cpu_consumed"):
+                                                                                  "cpu_consumed", "memory_leak"):
         steps.append(("Relieve resource pressure", f"{modalities['metrics']['summary']}: scale out {root} or "
                                                    f"raise its CPU/memory limits, and look for noisy neighbours."))
     if "latency" in modalities or "edges" in modalities:
         steps.append(("Check the slow calls", f"Trace {root}'s slowest operations and its network path; "
                                               f"propagation seen along {' -> '.join(path)}."))
+    if kind:
+        steps.append((f"Treat it as {kind} ({source} p={probability:.2f})", " ".join(remediation)))
     if tamo:
-        probability = tamo["fault_type"].get(kind, 0.0)
         priority = tamo["report"]["priority"]
-        steps.append((f"Treat it as {kind} (TAMO T3 p={probability:.2f})", " ".join(tamo["report"]["remediation"])))
         steps.append((f"Priority {priority['level']}", priority["reason"]))
     steps.append(("Roll back or restart", f"If {root} changed recently, roll back; otherwise restart it gracefully."))
     steps.append(("Verify recovery", f"Watch {' -> '.join(path)} until error rate and latency return to baseline."))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 import time
 from collections import defaultdict
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from engine.synth.catalog import ONSET_SECOND, parse_fault_types
 from engine.synth.files import write_csv, write_json
 from engine.synth.logs import ErrorTemplates
 from engine.synth.metric_faults import MetricTable, Reach, inject_metrics
-from engine.synth.nezha_minutes import NS, MinuteSource, Placement, write_minute
+from engine.synth.nezha_minutes import NS, BackgroundMinute, Placement, write_minute
 from engine.synth.nezha_source import (BASELINE_S, CASE_SPAN_S, NezhaDay, day_metrics, free_slots, nezha_days,
                                        read_metric_tables)
 from engine.synth.plan import PlannedFault, Skipped, SynthCase, SynthOptions, SynthResult, choose_services, plan_faults
@@ -50,6 +49,7 @@ def synthesize_nezha(root: Path, out: Path, options: SynthOptions, on_progress, 
     for day, planned in zip(days, plans):
         result.sources.append(str(day.day_dir))
         result.window_notes += day.pool_choice.notes(day.date) if day.pool_choice else []
+        result.window_notes.append(f"{day.date}: backgrounds drawn from {', '.join(map(str, day.pool))}")
         _write_day(day, planned, out, options.seed, rows, inner[day.system_key], result, on_progress, total,
                    workers, scheduler)
     for key, labels in inner.items():
@@ -87,9 +87,7 @@ def _write_day(day: NezhaDay, planned: list[PlannedFault], out: Path, seed: int,
         tables = {stem: _shifted_table(table, day.date, date, shift_days) for stem, table in source_tables.items()}
         metrics = day_metrics(day, tables)
         entries: dict[str, list[dict]] = defaultdict(list)
-        scaled_out = workers > 1 or scheduler is not None
-        job = partial(_case_telemetry, replace(day, minutes=MinuteSource(day.minutes.folder, day.minutes.cutoff_ns)) if scaled_out else day,
-                      out / "rca_data" / date, 86400 * shift_days, order, templates, seed, scaled_out)
+        job = partial(_case_telemetry, day, out / "rca_data" / date, 86400 * shift_days, order, templates, seed)
         for (slot, fault), (case, active, reach, rng) in zip(placed, ordered_map(job, placed, workers, scheduler)):
             inject_metrics(metrics, active, reach, rng)
             hour = time.strftime("%H", time.gmtime(case.onset))
@@ -130,17 +128,12 @@ def _slot_time(position: int, slots: list[int]) -> int:
     return slots[position % len(slots)] + 86400 * (position // len(slots))
 
 
-_MINUTES: dict[Path, MinuteSource] = {}  # a worker process's read cache of the source minutes, per folder
-
-
-def _case_telemetry(day: NezhaDay, out_day: Path, shift_s: int, order: list[str], templates: ErrorTemplates | None,
-                    seed: int, in_worker: bool,
-                    placed: tuple[int, PlannedFault]) -> tuple[SynthCase, ActiveFault, Reach, np.random.Generator]:
+def _case_telemetry(day: NezhaDay, out_day: Path, shift_s: int, order: list[BackgroundMinute],
+                    templates: ErrorTemplates | None, seed: int, placed: tuple[int, PlannedFault]) -> tuple[SynthCase, ActiveFault, Reach, np.random.Generator]:
     """One case's trace / log / traceid minute files; returns what its metric injection needs (the random stream
     as the telemetry left it). Touches nothing shared, so cases can run in any process."""
     slot, planned = placed
     minute = slot + shift_s
-    minutes = _MINUTES.setdefault(day.minutes.folder, day.minutes) if in_worker else day.minutes
     timing = planned.rng(seed, "timing")
     onset = minute + float(timing.uniform(*ONSET_SECOND))
     onset = float(int(onset))  # Nezha's inject times are whole seconds
@@ -150,9 +143,9 @@ def _case_telemetry(day: NezhaDay, out_day: Path, shift_s: int, order: list[str]
     window_spans: list[SpanRow] = []
     for step in range(3):  # the minute before the onset (left as it was), then the two window minutes
         target = minute + 60 * step
-        source_name = order[(3 * planned.index + step) % len(order)]
-        placement = Placement(out_day, _minute_name(target), (target - day.minute_epoch(source_name)) * NS)
-        spans, _ = write_minute(minutes, source_name, placement, fault if step else None, templates, rng)
+        background = order[(3 * planned.index + step) % len(order)]
+        placement = Placement(out_day, _minute_name(target), (target - day.background_epoch(background)) * NS)
+        spans, _ = write_minute(day.background(background), placement, fault if step else None, templates, rng)
         window_spans += spans if step else []
     reach = Reach(day.callers.get(planned.service, []), _front_share(window_spans, planned.service))
     case_id = f"{'tt' if day.system_key == 'ts' else 'ob'}-syn-{out_day.name}-{planned.index:03d}"
@@ -169,10 +162,9 @@ def _front_share(spans: list[SpanRow], service: str) -> float:
 
 def _write_reference(day: NezhaDay, out_day: Path, shift_s: int) -> None:
     """The day's fault-free reference window, moved with the day."""
-    source = MinuteSource(day.root / "construct_data" / day.date)
     for name in day.construct_minutes:
         placement = Placement(out_day, name, shift_s * NS, with_traceid=False)
-        write_minute(source, name, placement, None, None, np.random.default_rng(0))
+        write_minute(day.reference.rows(name), placement, None, None, np.random.default_rng(0))
 
 
 def _all_log_rows(day: NezhaDay) -> list[dict[str, str]]:

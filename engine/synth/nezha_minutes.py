@@ -4,6 +4,7 @@ with fresh ids, and with a fault's edits when the minute lies inside a fault."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +18,55 @@ from engine.telemetry.readers import read_csv_rows
 NS = 10**9
 
 
-@dataclass
+@dataclass(frozen=True)
 class MinuteSource:
-    """Raw rows of a folder's minute files, read once however often a minute is reused."""
+    """The minute files of one folder; each file is parsed once per process (`_parsed`), however often it is
+    reused or whoever reads it (the pool choice, the call counts, every case), and a copy of this for a worker
+    process holds no rows."""
 
     folder: Path  # rca_data/<date> or construct_data/<date>
     cutoff_ns: dict[str, int] = field(default_factory=dict)  # minute -> its real alert's onset: later rows dropped
-    _cache: dict[str, tuple[list[dict], list[dict] | None]] = field(default_factory=dict)
 
     def rows(self, name: str) -> tuple[list[dict[str, str]], list[dict[str, str]] | None]:
-        if name not in self._cache:
-            log_file = self.folder / "log" / f"{name}_log.csv.gz"
-            traces = read_csv_rows(self.folder / "trace" / f"{name}_trace.csv.gz", ("TraceID",))
-            logs = read_csv_rows(log_file, ("TimeUnixNano",)) if log_file.exists() else None
-            cutoff = self.cutoff_ns.get(name)
-            if cutoff is not None:
-                traces = [row for row in traces if int(row["StartTimeUnixNano"]) < cutoff]
-                logs = None if logs is None else [row for row in logs if int(row["TimeUnixNano"]) < cutoff]
-            self._cache[name] = (traces, logs)
-        return self._cache[name]
+        traces, logs = _parsed(self.folder, name)
+        cutoff = self.cutoff_ns.get(name)
+        if cutoff is None:
+            return traces, logs
+        return ([row for row in traces if int(row["StartTimeUnixNano"]) < cutoff],
+                None if logs is None else [row for row in logs if int(row["TimeUnixNano"]) < cutoff])
+
+    def whole_minutes(self, name: str) -> int:
+        """How many one-minute slices file `name` holds (at least one)."""
+        starts = [int(row["StartTimeUnixNano"]) for row in self.rows(name)[0]]
+        return max(1, (max(starts) - min(starts)) // (60 * NS)) if starts else 1
+
+    def slice(self, name: str, offset_s: int) -> tuple[list[dict[str, str]], list[dict[str, str]] | None]:
+        """The minute of file `name` that starts `offset_s` after its first span."""
+        traces, logs = self.rows(name)
+        low = min((int(row["StartTimeUnixNano"]) for row in traces), default=0) + offset_s * NS
+        high = low + 60 * NS
+        return ([row for row in traces if low <= int(row["StartTimeUnixNano"]) < high],
+                None if logs is None else [row for row in logs if low <= int(row["TimeUnixNano"]) < high])
+
+
+@lru_cache(maxsize=64)  # a day's alert minutes, its fault-free pool and its reference window
+def _parsed(folder: Path, name: str) -> tuple[list[dict[str, str]], list[dict[str, str]] | None]:
+    log_file = folder / "log" / f"{name}_log.csv.gz"
+    traces = read_csv_rows(folder / "trace" / f"{name}_trace.csv.gz", ("TraceID",))
+    return traces, read_csv_rows(log_file, ("TimeUnixNano",)) if log_file.exists() else None
+
+
+@dataclass(frozen=True)
+class BackgroundMinute:
+    """A fault-free minute a case is drawn on: an alert-minute file of the fault day (whole), or a one-minute slice
+    of the day's fault-free reference window (construct_data), `offset_s` after that file's first span."""
+
+    name: str  # HH_MM of the source file
+    reference: bool = False  # from construct_data/<date> rather than rca_data/<date>
+    offset_s: int = 0
+
+    def __str__(self) -> str:
+        return f"construct {self.name}+{self.offset_s // 60}min" if self.reference else self.name
 
 
 @dataclass(frozen=True)
@@ -69,11 +100,12 @@ def placed_logs(rows: list[dict[str, str]], placement: Placement) -> list[dict[s
     return moved
 
 
-def write_minute(source: MinuteSource, source_name: str, placement: Placement, fault: ActiveFault | None,
-                 templates: ErrorTemplates | None, rng: np.random.Generator) -> tuple[list[SpanRow], TraceEdits]:
-    """Writes trace/, log/ and traceid/ files of the target minute; returns the spans as placed (before the
-    fault's edits) and the edits."""
-    trace_rows, log_rows = source.rows(source_name)
+def write_minute(rows: tuple[list[dict[str, str]], list[dict[str, str]] | None], placement: Placement,
+                 fault: ActiveFault | None, templates: ErrorTemplates | None,
+                 rng: np.random.Generator) -> tuple[list[SpanRow], TraceEdits]:
+    """Writes trace/, log/ and traceid/ files of the target minute from a source minute's (traces, logs); returns
+    the spans as placed (before the fault's edits) and the edits."""
+    trace_rows, log_rows = rows
     spans = placed_spans(trace_rows, placement)
     before = [SpanRow(span.row, span.service, span.start_ns, span.end_ns, span.duration_us) for span in spans]
     edits = inject_traces(spans, fault, rng) if fault else TraceEdits()

@@ -103,6 +103,14 @@ def choose_pool(candidates: dict[str, MinuteLevels], reference: MinuteLevels, fa
     return PoolChoice(kept, cutoff, recovery_s, excluded)
 
 
+def clear_of_faults(first_s: float, last_s: float, faults: list[RealFault], recovery_s: int) -> bool:
+    """A stretch of telemetry (a reference-window minute) holds no real fault's onset and starts at least the day's
+    recovery time after the previous one: the rule the alert minutes pass, for minutes that follow no alert."""
+    previous = _previous(faults, first_s)
+    return (not any(first_s <= fault.onset_s <= last_s for fault in faults)
+            and (previous is None or first_s - previous.onset_s >= recovery_s))
+
+
 def _previous(faults: list[RealFault], moment_s: float) -> RealFault | None:
     before = [fault for fault in faults if fault.onset_s < moment_s]
     return max(before, key=lambda fault: fault.onset_s) if before else None

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from engine.synth.errors import SynthError
 from engine.synth.metric_faults import DayMetrics, MetricTable
-from engine.synth.nezha_minutes import MinuteSource
-from engine.synth.nezha_pool import PoolChoice, RealFault, choose_pool, levels, minute_label
+from engine.synth.nezha_minutes import NS, BackgroundMinute, MinuteSource
+from engine.synth.nezha_pool import PoolChoice, RealFault, choose_pool, clear_of_faults, levels, minute_label
 from engine.synth.spans import TraceIndex, span_row
 from engine.telemetry.nezha_files import service_of
 from engine.telemetry.readers import read_csv_rows, read_json
@@ -36,9 +36,10 @@ class NezhaDay:
     system_key: str
     pods: dict[str, str]  # service -> pod name
     fault_times: list[float]
-    pool: list[str]  # HH_MM names of the fault-free alert minutes under rca_data/<date> (nezha_pool)
+    pool: list[BackgroundMinute]  # the fault-free alert minutes (nezha_pool), then the reference window's minutes
     construct_minutes: list[str]
-    minutes: MinuteSource  # the fault-free minute files, read once
+    minutes: MinuteSource  # the fault day's minute files (rca_data/<date>)
+    reference: MinuteSource  # the day's fault-free reference window (construct_data/<date>)
     callers: dict[str, list[str]] = field(default_factory=dict)
     calls_per_minute: dict[str, float] = field(default_factory=dict)
     has_logs: bool = False
@@ -54,6 +55,16 @@ class NezhaDay:
 
     def minute_epoch(self, name: str) -> int:
         return calendar.timegm(time.strptime(f"{self.date} {name}", "%Y-%m-%d %H_%M"))
+
+    def background(self, minute: BackgroundMinute) -> tuple[list[dict[str, str]], list[dict[str, str]] | None]:
+        """(trace rows, log rows or None) of a pool minute."""
+        if minute.reference:
+            return self.reference.slice(minute.name, minute.offset_s)
+        return self.minutes.rows(minute.name)
+
+    def background_epoch(self, minute: BackgroundMinute) -> int:
+        """The minute a pool minute's rows are timed against (placing it elsewhere shifts them by the difference)."""
+        return self.minute_epoch(minute.name) + minute.offset_s
 
     def traced_services(self) -> list[str]:
         return sorted(s for s, calls in self.calls_per_minute.items() if calls >= MIN_CALLS_PER_MINUTE and s in self.pods)
@@ -89,21 +100,37 @@ def _day(root: Path, day_dir: Path, wanted: str | None) -> NezhaDay | None:
     key = "ts" if any(service.startswith("ts-") for service in pods) else "ob"
     if not alert_minutes or not construct or wanted not in (None, key):
         return None
-    choice = _fault_free_minutes(day_dir, root / "construct_data" / day_dir.name, construct[0], alert_minutes, faults)
+    reference = MinuteSource(root / "construct_data" / day_dir.name)
+    choice = _fault_free_minutes(day_dir, reference, construct[0], alert_minutes, faults)
     if not choice.kept:
         raise SynthError(f"{day_dir}: no alert minute is {choice.recovery_s // 60} min (the day's recovery time) "
                          "clear of the previous real fault")
-    day = NezhaDay(root, day_dir.name, key, pods, [fault.onset_s for fault in faults], choice.kept, construct,
-                   MinuteSource(day_dir, choice.cutoff_ns), pool_choice=choice)
+    pool = [BackgroundMinute(name) for name in choice.kept] + _reference_minutes(reference, construct, faults, choice)
+    day = NezhaDay(root, day_dir.name, key, pods, [fault.onset_s for fault in faults], pool, construct,
+                   MinuteSource(day_dir, choice.cutoff_ns), reference, pool_choice=choice)
     _learn_calls(day)
     return day
 
 
-def _fault_free_minutes(day_dir: Path, construct_dir: Path, reference: str, alert_minutes: list[str],
+def _reference_minutes(reference: MinuteSource, names: list[str], faults: list[RealFault],
+                       choice: PoolChoice) -> list[BackgroundMinute]:
+    """The reference window cut into minutes, each kept when it is as clear of real faults as a kept alert minute;
+    the others are noted in `choice.excluded`."""
+    kept = []
+    for minute in (BackgroundMinute(name, True, 60 * k) for name in names for k in range(reference.whole_minutes(name))):
+        starts = [int(row["StartTimeUnixNano"]) / NS for row in reference.slice(minute.name, minute.offset_s)[0]]
+        if starts and clear_of_faults(min(starts), max(starts), faults, choice.recovery_s):
+            kept.append(minute)
+        else:
+            choice.excluded[str(minute)] = f"within {choice.recovery_s // 60} min after a real fault, or holds one"
+    return kept
+
+
+def _fault_free_minutes(day_dir: Path, reference: MinuteSource, reference_minute: str, alert_minutes: list[str],
                         faults: list[RealFault]) -> PoolChoice:
     whole = MinuteSource(day_dir)
     candidates = {name: levels(whole, name) for name in alert_minutes}
-    return choose_pool(candidates, levels(MinuteSource(construct_dir), reference), faults)
+    return choose_pool(candidates, levels(reference, reference_minute), faults)
 
 
 def real_faults(fault_file: Path) -> list[RealFault]:
@@ -121,15 +148,16 @@ def _learn_calls(day: NezhaDay) -> None:
     """Who calls whom, and how often each service is called, over the fault-free minutes."""
     callers: dict[str, set[str]] = {}
     calls: Counter[str] = Counter()
-    for name in day.pool:
-        index = TraceIndex([span_row(row) for row in day.minutes.rows(name)[0]])
+    for minute in day.pool:
+        traces, logs = day.background(minute)
+        index = TraceIndex([span_row(row) for row in traces])
         for span in index.spans:
             parent = index.parent(span)
             if parent is None or parent.service != span.service:
                 calls[span.service] += 1
             if parent is not None and parent.service != span.service:
                 callers.setdefault(span.service, set()).add(parent.service)
-        day.has_logs |= (day.day_dir / "log" / f"{name}_log.csv.gz").exists()
+        day.has_logs |= logs is not None
     dependency = day.day_dir / "metric" / "dependency.csv"
     for row in read_csv_rows(dependency, ("Source", "Target")) if dependency.exists() else ():
         callers.setdefault(row["Target"], set()).add(row["Source"])

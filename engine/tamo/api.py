@@ -4,6 +4,7 @@
     rank(incident)                  -> [(entity, score)], best first (T2)
     causal_edges(incident)          -> [(src, dst, weight)]: src's behaviour explains dst's (T2 attention)
     report(incident)                -> top-K, causal graph, fault type (T3) and the expert report (A)
+    fault_kind(incident, entity)    -> fault type at one entity from its signals (engine.tamo.fault_kind)
 
 Features are extracted once per incident object and the result reused by the calls that follow.
 """
@@ -13,14 +14,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
-from engine.config import TAMO_CHECKPOINT
+from engine.config import FAULT_KIND_MODEL, TAMO_CHECKPOINT
 from engine.telemetry.model import Incident
-from engine.tamo.expert import expert_report
-from engine.tamo.features import extract_features
+from engine.tamo.expert import GENERIC_REMEDIATION, REMEDIATION, expert_report
+from engine.tamo.fault_kind import FaultKindClassifier, entity_row, load_classifier
+from engine.tamo.features import CaseFeatures, extract_features
 from engine.tamo.model import Inference, TamoModel, load_model_file
 
 _models: dict[Path, TamoModel] = {}
+_classifiers: dict[Path, FaultKindClassifier] = {}
 _recent: OrderedDict[tuple[int, int], tuple[Incident, Inference]] = OrderedDict()
+_features: OrderedDict[int, tuple[Incident, CaseFeatures]] = OrderedDict()
 
 
 def load_model(path: Path | str | None = None) -> TamoModel:
@@ -38,11 +42,35 @@ def analyse(incident: Incident, model: TamoModel | None = None, signals: dict | 
     key = (id(incident), id(model))
     if key in _recent and _recent[key][0] is incident:
         return _recent[key][1]
-    inference = model.infer(extract_features(incident, signals))
+    inference = model.infer(features(incident, signals))
     _recent[key] = (incident, inference)
     while len(_recent) > 8:
         _recent.popitem(last=False)
     return inference
+
+
+def features(incident: Incident, signals: dict | None = None) -> CaseFeatures:
+    """The incident's feature tensors, extracted once for T2 / T3 and the fault-kind classifier alike."""
+    key = id(incident)
+    if key in _features and _features[key][0] is incident:
+        return _features[key][1]
+    extracted = extract_features(incident, signals)
+    _features[key] = (incident, extracted)
+    while len(_features) > 8:
+        _features.popitem(last=False)
+    return extracted
+
+
+def fault_kind(incident: Incident, entity: str, path: Path | None = None, signals: dict | None = None) -> dict:
+    """The fault type at `entity`, its class probabilities and the signals that decided it."""
+    resolved = Path(path or FAULT_KIND_MODEL).resolve()
+    if resolved not in _classifiers:
+        _classifiers[resolved] = load_classifier(resolved)
+    model = _classifiers[resolved]
+    row = entity_row(features(incident, signals), entity)
+    kind = model.predict(row)
+    return {"entity": entity, "fault_type": kind, "probabilities": model.probabilities(row),
+            "because": model.explain(row), "remediation": REMEDIATION.get(kind, GENERIC_REMEDIATION)}
 
 
 def rank(incident: Incident, model: TamoModel | None = None, signals: dict | None = None) -> list[tuple[str, float]]:

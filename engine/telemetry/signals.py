@@ -119,7 +119,7 @@ def own_excess_signal(incident: Incident) -> dict[str, Signal]:
         if family is not None and metric_family != family:
             continue
         excess = _excess(incident, name, scale)
-        alerted = _window_peak(incident, *excess[incident.alert.entity]) if incident.alert.entity in excess else 0.0
+        alerted = _window_peak(incident, *excess[incident.alert.entity][:2]) if incident.alert.entity in excess else 0.0
         for entity in excess:
             found = _own_excess(incident, excess, entity, name, alerted)
             if found is not None and found.score > signals.get(entity, NO_SIGNAL).score:
@@ -128,7 +128,7 @@ def own_excess_signal(incident: Incident) -> dict[str, Signal]:
 
 
 def _own_excess(incident: Incident, excess: dict, entity: str, name: str, alerted: float) -> Signal | None:
-    times, own = excess[entity]
+    times, own, level = excess[entity]
     callees = [excess[c][1] for c in _callees(incident, entity) if c in excess and len(excess[c][1]) == len(own)]
     explained = np.sum([np.clip(c, 0, None) for c in callees], axis=0) if callees else np.zeros_like(own)
     residual = own - explained
@@ -140,7 +140,7 @@ def _own_excess(incident: Incident, excess: dict, entity: str, name: str, alerte
     step = int(np.argmax(np.where(in_window, residual, -np.inf)))
     z = max(float(residual[step]), 0.0) / spread
     share = min(1.0, max(float(own[step]), 0.0) / alerted) if alerted > 0 else 1.0
-    summary = _excess_summary(incident, entity, name, step, own[step], explained[step])
+    summary = _excess_summary(incident, entity, name, step, own[step], explained[step], level)
     return Signal(z * share, {f"{name} own excess": z, "share of the alerted excess": share}, summary)
 
 
@@ -156,14 +156,16 @@ def _tail_spread(normal: np.ndarray) -> float:
     return max(1.4826 * float(np.median(deviations)), float(np.quantile(deviations, TAIL)) / TAIL_Z)
 
 
-def _excess(incident: Incident, name: str, scale: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _excess(incident: Incident, name: str, scale: float) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """Entity -> (times, its excess over its normal per-request level at each time, that level)."""
     found = {}
     for entity, series in incident.metrics.items():
         if name not in series.values or REQUESTS not in series.values or entity in incident.observed_only:
             continue
         level = _per_request_level(incident, series, name, scale)
         if np.isfinite(level):
-            found[entity] = (series.times, np.nan_to_num(series.values[REQUESTS] * scale * (series.values[name] - level)))
+            found[entity] = (series.times, np.nan_to_num(series.values[REQUESTS] * scale * (series.values[name] - level)),
+                             level)
     return found
 
 
@@ -187,9 +189,9 @@ def _callees(incident: Incident, entity: str) -> list[str]:
     return sorted(incident.topology.successors(entity)) if entity in incident.topology else []
 
 
-def _excess_summary(incident: Incident, entity: str, name: str, step: int, own: float, explained: float) -> str:
+def _excess_summary(incident: Incident, entity: str, name: str, step: int, own: float, explained: float,
+                    normal: float) -> str:
     series = incident.metrics[entity]
-    normal = _per_request_level(incident, series, name, PER_REQUEST[name][1])
     unit = "request-seconds" if name.startswith("latency") else "failed requests"
     return (f"{name} {_number(series.values[name][step])} on {_number(series.values[REQUESTS][step])} requests "
             f"(normal {_number(normal)}): {_number(own)} {unit} beyond normal, {_number(explained)} of them in its callees")

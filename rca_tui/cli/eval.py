@@ -10,11 +10,13 @@ from rca_tui.cli.attribution import eval_attribution
 from rca_tui.cli.attribution_studies import attribution_bench, eval_injection
 from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, out, progress, ranker_choice, say,
                                 scale_out_note)
+from rca_tui.cli.fault_type import eval_fault_type
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
 app.command("attribution")(eval_attribution)
 app.command("injection")(eval_injection)
 app.command("attribution-bench")(attribution_bench)
+app.command("fault-type")(eval_fault_type)
 
 
 @app.command("rca")

@@ -35,6 +35,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     from engine.provenance import write_manifest
     from engine.stacking.ranker import DEFAULT_METHOD, fit_ranker
     from engine.stacking.tools import dataset_tools
+    from engine.tamo.dataset import dataset_features
     from engine.telemetry.errors import TelemetryError
 
     scored = test or dataset
@@ -51,11 +52,16 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     try:
         cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
         train_cases = progress(lambda p: dataset_tools(train, checkpoint, p)) if train else None
+        if per_fold:  # TAMO's features, read once for every protocol
+            labelled = progress(lambda p: dataset_features(scored, p, workers=workers, scheduler=scheduler))
+            train_labelled = progress(lambda p: dataset_features(train, p, workers=workers, scheduler=scheduler)) \
+                if train else None
         for name in names:
             scored_cases, training = cases, train_cases
             if per_fold:
                 scored_cases, training, fault_types[name] = progress(lambda p: tamo_out_of_fold(
-                    name, scored, cases, train, train_cases, folds, settings().oof_cache, workers, scheduler, p))
+                    name, scored, cases, labelled, train, train_cases, train_labelled, folds, settings().oof_cache,
+                    workers, scheduler, p))
             pooled = pooled_results(name, scored_cases, training, folds)
             if agents:
                 pooled[CONSENSUS] = progress(lambda p: agents_out_of_sample(

@@ -39,12 +39,13 @@ def test_no_source_minute_overlaps_a_real_fault_or_follows_one_within_the_recove
         windows = _real_fault_windows(day.date)
         assert windows and day.pool
         recovery = day.pool_choice.recovery_s
-        for name in day.pool:
-            starts = [span_row(row).start_ns / NS for row in day.minutes.rows(name)[0]]
+        for minute in day.pool:
+            starts = [span_row(row).start_ns / NS for row in day.background(minute)[0]]
             first, last = min(starts), max(starts)
+            assert last - first < 90, f"{day.date} {minute} is not one minute of telemetry"
             for case_id, onset, end in windows:
-                assert last < onset or first >= end, f"{day.date} {name} overlaps real case {case_id}"
-                assert not 0 <= first - onset < recovery, f"{day.date} {name} within recovery of {case_id}"
+                assert last < onset or first >= end, f"{day.date} {minute} overlaps real case {case_id}"
+                assert not 0 <= first - onset < recovery, f"{day.date} {minute} within recovery of {case_id}"
 
 
 @pytest.mark.skipif(not (NEZHA / "cases.csv").exists(), reason=f"dataset folder {NEZHA} is absent")
@@ -53,4 +54,14 @@ def test_train_ticket_minutes_still_erroring_from_the_previous_fault_are_not_use
     09:12 fault."""
     (day,) = nezha_days(NEZHA, "TT")
     assert {"08_52", "09_21"} <= set(day.pool_choice.excluded)
-    assert not {"08_52", "09_21"} & set(day.pool)
+    assert not {"08_52", "09_21"} & {minute.name for minute in day.pool if not minute.reference}
+
+
+@pytest.mark.skipif(not (NEZHA / "cases.csv").exists(), reason=f"dataset folder {NEZHA} is absent")
+def test_online_boutique_backgrounds_come_from_more_than_the_one_alert_minute_the_recovery_time_leaves():
+    """Issue 12: the recovery filter keeps one of Online Boutique's alert minutes; the reference window's minutes
+    (construct_data) join the pool, so synthetic cases do not all share one background."""
+    (day,) = nezha_days(NEZHA, "OB")
+    assert len(day.pool_choice.kept) == 1
+    sources = {tuple(sorted(row["TraceID"] for row in day.background(minute)[0][:50])) for minute in day.pool}
+    assert len(day.pool) >= 2 and len(sources) == len(day.pool)
