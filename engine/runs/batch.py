@@ -1,7 +1,10 @@
 """The seven agents as a picklable ranking function for batch evaluations, serial or scaled out.
 
 The process that creates it records its runs in the given database; any other process (a local worker, a
-Dask worker) in its own file beside it, `<stem>-<pid>.db`, so no two processes share a SQLite writer.
+Dask worker) in its own file beside it, `<stem>-<pid>.db`, so no two processes share a SQLite writer. Gas and
+penalties drain the agents over a long batch; when an agent can no longer pay for its transactions the batch goes
+on, from that case, on a fresh ledger beside the spent one (`<stem>-ledger<k>.db`), instead of failing every
+remaining case.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from engine.agents.workflow import RunFailed
+from engine.ledger.mempool import RejectCode, TxRejected
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.runner import run_incident
 from engine.runs.session import Session
@@ -25,6 +30,15 @@ class AgentRanking:
     owner_pid: int = field(default_factory=os.getpid)
 
     def __call__(self, incident: Incident) -> list[str]:
+        try:
+            return self._run(incident)
+        except RunFailed as failed:
+            if not _out_of_funds(failed):
+                raise
+        _spent_ledgers[self.database()] = _next_ledger(Path(self._own_database()))
+        return self._run(incident)
+
+    def _run(self, incident: Incident) -> list[str]:
         result = run_incident(_session(self.database()), incident, HeuristicReasoner(), dataset=self.dataset,
                               tamo_model=self.tamo_model, stacker=self.stacker)
         return result["ranking"]
@@ -44,6 +58,12 @@ class AgentRanking:
         return {"rankers": rankers, "in_sample_cases": sorted(in_sample)}
 
     def database(self) -> str:
+        current = self._own_database()
+        while current in _spent_ledgers:
+            current = _spent_ledgers[current]
+        return current
+
+    def _own_database(self) -> str:
         if os.getpid() == self.owner_pid:
             return self.db
         path = Path(self.db)
@@ -58,6 +78,25 @@ class AgentRanking:
 
 def chains_verified(ranking: AgentRanking) -> bool:
     return all(Session(path).verify().ok for path in ranking.databases())
+
+
+_spent_ledgers: dict[str, str] = {}   # a ledger whose agents ran out of gas money -> the one that replaced it
+
+
+def _out_of_funds(failed: BaseException) -> bool:
+    cause = failed.__cause__ or failed.__context__
+    while cause is not None:
+        if isinstance(cause, TxRejected) and cause.code is RejectCode.INSUFFICIENT_FUNDS:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _next_ledger(spent: Path) -> str:
+    number = 2
+    while (fresh := spent.with_name(f"{spent.stem}-ledger{number}{spent.suffix}")).exists():
+        number += 1
+    return str(fresh)
 
 
 @lru_cache(maxsize=4)
