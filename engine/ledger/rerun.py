@@ -16,7 +16,7 @@ from engine.ledger.vm import NotExecutable, apply_tx
 from engine.parallel import AheadMap
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
 
-CHUNK = 2000  # txs whose stateless checks go to a worker process at once; a chain shorter than two is checked here
+CHUNK = 1000  # txs whose stateless checks go to a worker process at once; a chain shorter than two is checked here
 _tx_fields = attrgetter(*(f.name for f in fields(Transaction)))
 TxJob = tuple  # a tx's fields in Transaction order, then its `SignatureJob`
 Checked = tuple[bool, "str | None"]  # whether the signature verifies for the sender; what is wrong with its shape
