@@ -44,7 +44,7 @@ test-llm: $(STAMP)
 prometheus:
 	@command -v promtool >/dev/null || { command -v apt-get >/dev/null \
 	  && $$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update -qq && apt-get install -y -qq prometheus' \
-	  || echo "prometheus not installed: no apt-get here; install it and put prometheus / promtool on PATH"; }
+	  || echo "prometheus not installed (no apt-get here, or it failed above): install it and put prometheus / promtool on PATH"; }
 
 clean:
 	rm -rf $(VENV) $(LLM_VENV)
