@@ -15,10 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pathlib import Path
+
 from engine.evaluation.metrics import accuracy, confusion_matrix, macro_f1
 from engine.evaluation.splits import CaseKey, held_out_splits
+from engine.provenance import covers, in_sample_cases
 from engine.tamo.dataset import LabelledCase
-from engine.tamo.fault_kind import FaultKindClassifier, entity_row, fit_classifier
+from engine.tamo.fault_kind import FaultKindClassifier, entity_row, fit_classifier, load_classifier
 
 PROTOCOLS = ("kfold", "cross-system")
 AT = ("true root cause", "top of the statistical ranking")
@@ -75,6 +78,22 @@ def held_out_report(real: Sequence[Example], synthetic: Sequence[Example], test:
     """Trained on every real example and the synthetic ones of lacking types; scored on `test` (another folder)."""
     model = train(real, synthetic)
     return scores("synthetic (another seed)", [(e, model) for e in test])
+
+
+def saved_classifier_report(cases: Sequence[LabelledCase], path: Path) -> dict | None:
+    """A saved classifier (by default the one the Solution Engineer asks) scored at the true root cause of the
+    cases of systems it covers; the cases its manifest lists are scored apart (in-sample). None without one."""
+    if not path.exists():
+        return None
+    model = load_classifier(path)
+    covered = [e for e in examples(cases) if covers(path, e.system)]
+    seen = set(in_sample_cases(path, [e.case_id for e in covered]))
+    report = {"classifier": str(path), "variants": {}}
+    for name, members in (("out-of-sample", [e for e in covered if e.case_id not in seen]),
+                          ("in-sample (trained on these)", [e for e in covered if e.case_id in seen])):
+        if members:
+            report["variants"][name] = _summary([(e, model.predict(e.at_truth)) for e in members])
+    return report
 
 
 def scores(name: str, scored: Sequence[tuple[Example, FaultKindClassifier]]) -> dict:

@@ -185,9 +185,11 @@ def evaluation_report(cases: list[LabelledCase], config: TrainConfig, folds: int
     return report
 
 
-def checkpoint_report(cases: list[LabelledCase], model, checkpoint) -> dict:
+def checkpoint_report(cases: list[LabelledCase], model, checkpoint, fault_kind: Path | None = None) -> dict:
     """A given checkpoint scored on `cases`: the out-of-sample ones (not in its manifest) and, apart and labelled,
-    the in-sample ones; the same shape as :func:`evaluation_report`."""
+    the in-sample ones; the same shape as :func:`evaluation_report`. With `fault_kind`, also that saved fault-type
+    classifier (the fault type the agents use, where T3 is not) at the true root causes."""
+    from engine.evaluation.fault_type import saved_classifier_report
     from engine.provenance import in_sample_cases, read_manifest
 
     seen = set(in_sample_cases(checkpoint, [case.features.case_id for case in cases]))
@@ -199,4 +201,6 @@ def checkpoint_report(cases: list[LabelledCase], model, checkpoint) -> dict:
                           ("in-sample (trained on these)", [r for r in results if r[0].features.case_id in seen])):
         if members:
             report["variants"][name] = {"ranking": ranking_scores(members), "fault_type": fault_type_scores(members)}
+    if fault_kind is not None:
+        report["fault_kind_classifier"] = saved_classifier_report(cases, fault_kind)
     return report

@@ -144,6 +144,7 @@ def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 
 
 def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool, workers: int = 1,
                       scheduler: str | None = None) -> None:
+    from engine.config import FAULT_KIND_MODEL
     from engine.evaluation.tamo import checkpoint_report
     from engine.tamo import api
 
@@ -153,7 +154,7 @@ def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool, workers: 
         fail(str(exc), ExitCode.NOT_FOUND)
     with progress("tamo") as on_progress:  # stderr, --json or not
         cases = _cases(dataset, on_progress, least=1, workers=workers, scheduler=scheduler)
-    report = checkpoint_report(cases, model, model_path)
+    report = checkpoint_report(cases, model, model_path, FAULT_KIND_MODEL)
     if json_out:
         emit_json(report)
         return
@@ -162,6 +163,23 @@ def _score_checkpoint(dataset: Path, model_path: Path, json_out: bool, workers: 
             "(its manifest lists them): their scores are in-sample, shown apart, and are not evidence of how it "
             "does on unseen incidents")
     _print_scores(report)
+    _print_fault_kind(report.get("fault_kind_classifier"))
+
+
+def _print_fault_kind(report: dict | None) -> None:
+    """The fault type the agents act on: the saved classifier at the true root causes, next to T3's above."""
+    if not report or not report["variants"]:
+        return
+    rows = [{"variant": name, "system": system, "cases": scores["cases"], "type_acc": scores["accuracy"],
+             "type_macro_f1": v["macro_f1"] if system == "all" else None}
+            for name, v in report["variants"].items()
+            for system, scores in [("all", v), *v["per_system"].items()]]
+    print_table(rows, ["variant", "system", "cases", "type_acc", "type_macro_f1"],
+                title=f"fault type the agents use: {report['classifier']} at the true root cause")
+    for name, variant in report["variants"].items():
+        confusion = variant["confusion"]
+        print_table([{"true type": truth, **row} for truth, row in confusion.items()], ["true type", *confusion],
+                    title=f"{name}: fault-kind classifier confusion (columns: guessed type)")
 
 
 def _print_scores(report: dict) -> None:

@@ -82,6 +82,10 @@ def test_tamo_eval_model_flags_the_cases_the_checkpoint_was_trained_on():
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["in_sample_cases"] and list(report["variants"]) == ["in-sample (trained on these)"]
+    # the fault type the agents act on is scored too, and the demo case (in its manifest) is kept apart
+    classifier = report["fault_kind_classifier"]
+    assert list(classifier["variants"]) == ["in-sample (trained on these)"]
+    assert classifier["variants"]["in-sample (trained on these)"]["cases"] == 1
 
 
 def test_protocol_trains_tamo_per_split_once_and_scores_the_agents_consensus(synthetic, monkeypatch, tmp_path,
