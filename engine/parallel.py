@@ -2,7 +2,7 @@
 
 Results come back in the order of the items whatever ran where, so a batch gives the same figures serially and
 scaled out. Worker processes start with `spawn` (torch and SQLite handles do not survive a fork well); Dask
-workers must have rca-tui installed (the same version) and see the same data paths. `map_ahead` is the exception:
+workers must have rca-tui installed (the same version) and see the same data paths. `AheadMap` is the exception:
 its workers run short pure functions while the caller goes on working, so they start with a fork (in
 milliseconds, where a spawn re-imports the engine) and never touch what they inherit.
 """

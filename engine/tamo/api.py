@@ -39,26 +39,25 @@ def load_model(path: Path | str | None = None) -> TamoModel:
 def analyse(incident: Incident, model: TamoModel | None = None, signals: dict | None = None) -> Inference:
     """`signals`: the incident's `modality_signals`, when the caller has them already."""
     model = model or load_model()
-    key = (id(incident), id(model))
-    if key in _recent and _recent[key][0] is incident:
-        return _recent[key][1]
-    inference = model.infer(features(incident, signals))
-    _recent[key] = (incident, inference)
-    while len(_recent) > 8:
-        _recent.popitem(last=False)
-    return inference
+    return _remembered(_recent, (id(incident), id(model)), incident,
+                       lambda: model.infer(features(incident, signals)))
 
 
 def features(incident: Incident, signals: dict | None = None) -> CaseFeatures:
     """The incident's feature tensors, extracted once for T2 / T3 and the fault-kind classifier alike."""
-    key = id(incident)
-    if key in _features and _features[key][0] is incident:
-        return _features[key][1]
-    extracted = extract_features(incident, signals)
-    _features[key] = (incident, extracted)
-    while len(_features) > 8:
-        _features.popitem(last=False)
-    return extracted
+    return _remembered(_features, id(incident), incident, lambda: extract_features(incident, signals))
+
+
+def _remembered(memo: OrderedDict, key, incident: Incident, compute):
+    """What `compute` gives for this incident object, kept for the 8 newest keys (an id is reused once its object
+    is gone, so the incident itself is kept beside the value and compared)."""
+    if key in memo and memo[key][0] is incident:
+        return memo[key][1]
+    value = compute()
+    memo[key] = (incident, value)
+    while len(memo) > 8:
+        memo.popitem(last=False)
+    return value
 
 
 def fault_kind(incident: Incident, entity: str, path: Path | None = None, signals: dict | None = None) -> dict:
