@@ -127,14 +127,14 @@ def learned_predictions(
 def evaluate_subset(analyses: list[Analysis], config: EvalConfig) -> dict:
     trajectories = [a.trajectory for a in analyses]
     golds = [_gold(t) for t in trajectories]
+    majorities = _fold_majorities(trajectories, config.folds, config.seeds[0])
     report = {
         "n": len(trajectories),
         "labelled_steps_encoded": labelled_steps_encoded(analyses),
-        "baselines": _baselines(trajectories, golds, config),
-        "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds,
-                                          _fold_majorities(trajectories, config.folds, config.seeds[0])),
-        "claim_tracer": _scores_with_prior(claim_predictions(trajectories), golds,
-                                           _fold_majorities(trajectories, config.folds, config.seeds[0])),
+        "baselines": {name: _scores_with_prior(p, golds, majorities)
+                      for name, p in _kfold_baselines(trajectories, golds, config).items()},
+        "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
+        "claim_tracer": _scores_with_prior(claim_predictions(trajectories), golds, majorities),
         "learned_tracer": {
             mode: _over_seeds(analyses, golds, config, config.learned, with_gt)
             for mode, with_gt in (("without_gt", False), ("with_gt", True))
@@ -143,12 +143,6 @@ def evaluate_subset(analyses: list[Analysis], config: EvalConfig) -> dict:
     if config.ablations:
         report["ablations"] = _ablations(analyses, golds, config)
     return report
-
-
-def _baselines(trajectories: list[Trajectory], golds: list[Gold], config: EvalConfig) -> dict:
-    majorities = _fold_majorities(trajectories, config.folds, config.seeds[0])
-    return {name: _scores_with_prior(p, golds, majorities)
-            for name, p in _kfold_baselines(trajectories, golds, config).items()}
 
 
 def _kfold_baselines(trajectories: list[Trajectory], golds: list[Gold], config: EvalConfig) -> dict:
