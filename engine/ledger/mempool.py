@@ -43,7 +43,8 @@ class Mempool:
         return len(self.pending)
 
     def admit(self, tx: Transaction, state: WorldState, signed: bool | None = None) -> None:
-        """`signed`: the signature check's result when the caller already ran it (see `engine.ledger.signatures.signatures_valid`)."""
+        """`signed`: the signature check's result when the caller already ran it
+        (`engine.ledger.signatures.signatures_valid`)."""
         self._check(tx, state, signed)
         self.pending.append(tx)
         self._hashes.add(tx.hash)

@@ -129,7 +129,8 @@ def _slot_time(position: int, slots: list[int]) -> int:
 
 
 def _case_telemetry(day: NezhaDay, out_day: Path, shift_s: int, order: list[BackgroundMinute],
-                    templates: ErrorTemplates | None, seed: int, placed: tuple[int, PlannedFault]) -> tuple[SynthCase, ActiveFault, Reach, np.random.Generator]:
+                    templates: ErrorTemplates | None, seed: int,
+                    placed: tuple[int, PlannedFault]) -> tuple[SynthCase, ActiveFault, Reach, np.random.Generator]:
     """One case's trace / log / traceid minute files; returns what its metric injection needs (the random stream
     as the telemetry left it). Touches nothing shared, so cases can run in any process."""
     slot, planned = placed

@@ -107,6 +107,12 @@ def print_table(rows: list[dict[str, Any]], columns: list[str], title: str | Non
 SHORT_CELL = 20
 
 
+
+def print_confusion(confusion: dict[str, dict[str, int]], title: str) -> None:
+    """A fault-type confusion matrix (true type -> guessed type -> cases) as a table, a row per true type."""
+    print_table([{"true type": truth, **row} for truth, row in confusion.items()], ["true type", *confusion],
+                title=title)
+
 def plain_table(cells: list[list[str]], columns: list[str], title: str | None, width: int) -> str:
     """Columns two spaces apart; columns wider than SHORT_CELL share what `width` leaves and fold."""
     natural = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, print_table, progress, say
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, print_confusion, print_table, progress, say
 
 
 def eval_fault_type(
@@ -80,9 +80,8 @@ def _print(result: dict) -> None:
     print_table(rows, ["protocol", "at", "cases", "accuracy", "macro-F1", *systems],
                 title="fault type, out of sample (fault-kind classifier)")
     for report in result["reports"]:
-        confusion = report["at"]["true root cause"]["confusion"]
-        print_table([{"true type": t, **row} for t, row in confusion.items()], ["true type", *confusion],
-                    title=f"{report['protocol']}, at the true root cause: confusion (columns: guessed)")
+        print_confusion(report["at"]["true root cause"]["confusion"],
+                        f"{report['protocol']}, at the true root cause: confusion (columns: guessed)")
     if "saved" in result:
         extra = " + the synthetic cases above" if result["synthetic_used"] else ""
         say(f"classifier trained on all of {result['dataset']}{extra} -> {result['saved']} (+ manifest)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rca_tui.cli.common import ExitCode, emit_json, fail, invocation, print_table, say
+from rca_tui.cli.common import ExitCode, emit_json, fail, invocation, print_confusion, print_table, say
 
 ALL = ("kfold", "cross-system", "leave-fault-type-out")
 CONSENSUS = "consensus (the seven agents)"
@@ -97,8 +97,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         if types:
             say(f"TAMO T3 fault type, {name} (out of fold): accuracy {types['accuracy']}, macro-F1 "
                 f"{types['macro_f1']} ({types['cases']} cases)")
-            print_table([{"true type": t, **row} for t, row in types["confusion"].items()],
-                        ["true type", *types["confusion"]], title=f"{name}: fault-type confusion (columns: guessed)")
+            print_confusion(types["confusion"], f"{name}: fault-type confusion (columns: guessed)")
     if save_stacker:
         say(f"stacked ranker fitted on {len(ranker.trained_on)} cases -> {path} (+ manifest)")
 

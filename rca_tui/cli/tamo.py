@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, out, print_table, progress, say
+from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, out, print_confusion, print_table, progress, say
 
 app = typer.Typer(help="TAMO tools: multimodal fusion, causal root-cause ranking, fault-type classification.",
                   no_args_is_help=True)
@@ -177,9 +177,7 @@ def _print_fault_kind(report: dict | None) -> None:
     print_table(rows, ["variant", "system", "cases", "type_acc", "type_macro_f1"],
                 title=f"fault type the agents use: {report['classifier']} at the true root cause")
     for name, variant in report["variants"].items():
-        confusion = variant["confusion"]
-        print_table([{"true type": truth, **row} for truth, row in confusion.items()], ["true type", *confusion],
-                    title=f"{name}: fault-kind classifier confusion (columns: guessed type)")
+        print_confusion(variant["confusion"], f"{name}: fault-kind classifier confusion (columns: guessed type)")
 
 
 def _print_scores(report: dict) -> None:
@@ -196,6 +194,4 @@ def _print_scores(report: dict) -> None:
         if variant["fault_type"] is None:
             say(f"{name}: no fault-type score (each fold holds out a type its T3 never saw)")
             continue
-        confusion = variant["fault_type"]["confusion"]
-        print_table([{"true type": truth, **row} for truth, row in confusion.items()], ["true type", *confusion],
-                    title=f"{name}: fault-type confusion (columns: guessed type)")
+        print_confusion(variant["fault_type"]["confusion"], f"{name}: fault-type confusion (columns: guessed type)")
