@@ -72,6 +72,8 @@ class RcaApp(App):
         Binding("d", "start_demo", "Demo", id="app.demo", show=False, tooltip="Run the bundled demo incident"),
         Binding("t", "next_theme", "Theme", id="app.theme", show=False, tooltip="Next colour theme"),
         Binding("q", "quit", "Quit", id="app.quit", show=False, tooltip="Leave the console"),
+        Binding("ctrl+p", "command_palette", "Actions", id="app.actions", show=False, priority=True,
+                tooltip="Find any action of this pane by name"),
     ]
 
     def __init__(self, db_path: Path, clock=None, offer_demo: bool = True, replay_run: str | None = None,
@@ -161,9 +163,10 @@ class RcaApp(App):
         return self.get_key_display(Binding((keys or binding.key).split(",")[0], ""))
 
     def get_key_display(self, binding: Binding) -> str:
-        """Keys as the footer, the pane bar and Help write them: `/`, `esc`, and F1 as the keyboard writes it."""
+        """Keys as the footer, the pane bar and Help write them: `/`, `esc`, and F1 and ^P as the keyboard writes
+        them."""
         shown = super().get_key_display(binding)
-        return shown.upper() if re.fullmatch(r"f\d+", shown) else shown
+        return shown.upper() if re.fullmatch(r"f\d+|\^[a-z]", shown) else shown
 
     def keys_text(self, template: str) -> str:
         """A hint naming keys as `{runs.attribute}`, written with the keys in force (the user's keymap)."""

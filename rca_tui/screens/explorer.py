@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,7 +24,8 @@ BLOCK_PAGE = 500
 class ExplorerScreen(Screen):
     DEFAULT_CSS = """
     ExplorerScreen #search { margin: 0 1; }
-    ExplorerScreen #tables { width: 42; }
+    ExplorerScreen #tables { width: 1fr; min-width: 42; }
+    ExplorerScreen #detail-scroll { width: 1fr; min-width: 36; }
     ExplorerScreen DataTable { height: 1fr; border: round $primary-muted; }
     ExplorerScreen DataTable:focus { border: round $primary; }
     ExplorerScreen #detail-scroll { border: round $secondary-muted; }
@@ -62,7 +64,7 @@ class ExplorerScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "explorer"
         self.query_one("#blocks", DataTable).add_columns("height", "hash", "txs", "time")
-        self.query_one("#txs", DataTable).add_columns("tx", "type", "sender", "status")
+        self.query_one("#txs", DataTable).add_columns("tx", "type", "sender")
         self.query_one("#blocks", DataTable).border_title = "Blocks (newest first)"
         self.query_one("#txs", DataTable).border_title = "Transactions"
         self.query_one("#detail-scroll").border_title = "Detail"
@@ -133,13 +135,15 @@ class ExplorerScreen(Screen):
         self._show_detail(block_markup(block), str(height))
         txs = self.query_one("#txs", DataTable)
         names = self.session.names()
+        reverted = 0
         with txs.prevent(DataTable.RowHighlighted):  # the new first row is not the reader's choice of a tx
             txs.clear()
             for tx in block.transactions:
-                receipt = self.session.tx(tx.hash)[1]
-                txs.add_row(tx.hash[:10], tx.tx_type, short_agent(names.get(tx.sender, tx.sender[:8])),
-                            receipt.status, key=tx.hash)
-        txs.border_title = f"Transactions of #{height}"
+                failed = self.session.tx(tx.hash)[1].status != "success"
+                reverted += failed
+                kind = Text(f"✗ {tx.tx_type}", style="bold red") if failed else tx.tx_type
+                txs.add_row(tx.hash[:8], kind, short_agent(names.get(tx.sender, tx.sender[:8])), key=tx.hash)
+        txs.border_title = f"Transactions of #{height}" + (f" · ✗ {reverted} reverted" if reverted else "")
 
     def show_tx(self, tx_hash: str) -> None:
         found = self.session.tx(tx_hash)

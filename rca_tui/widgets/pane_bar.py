@@ -7,7 +7,7 @@ from textual.widgets import Footer, Static
 
 PANES = (("1", "Console", "console"), ("2", "Explorer", "explorer"), ("3", "Graph", "graph"),
          ("4", "Replay", "replay"), ("5", "Runs", "runs"))  # default key, name, mode (binding id app.<mode>)
-GLOBAL_KEYS = (("app.help", "F1", "help"), (None, "^P", "actions"), ("app.quit", "q", "quit"))
+GLOBAL_KEYS = (("app.help", "F1", "help"), ("app.actions", "^P", "actions"), ("app.quit", "q", "quit"))
 
 
 class PaneBar(Static):
@@ -22,9 +22,9 @@ class PaneBar(Static):
     def on_mount(self) -> None:
         self.update(self.line())
 
-    def _key(self, binding_id: str | None, default: str) -> str:
+    def _key(self, binding_id: str, default: str) -> str:
         key_of = getattr(self.app, "key_of", None)  # the user's keymap, when the app has one
-        return key_of(binding_id) if key_of and binding_id else default
+        return key_of(binding_id) if key_of else default
 
     def line(self) -> Text:
         text = Text()

@@ -39,9 +39,19 @@ async def test_help_lists_only_our_keys(app):
         await pilot.press("5", "f1")
         assert isinstance(app.screen, HelpScreen)
         keys = text_of(app, "#help-keys")
-        assert "Attribute" in keys and "Report" in keys and "palette" in keys
+        assert "Attribute" in keys and "Report" in keys and "^P Actions" in keys
         for foreign in ("Focus Next", "Copy selected text", "ctrl+q"):
             assert foreign not in keys
+
+
+async def test_help_shows_the_whole_description_the_table_cuts_at_80_columns(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        rows = text_of(app, "#help-keys").splitlines()
+        event_row = next(i for i, row in enumerate(rows) if " Event " in row)
+        await pilot.press(*["down"] * event_row)
+        await settle(pilot)
+        assert "the tx it led to" in text_of(app, "#help-what")  # past column 80 in the table
 
 
 async def test_escape_leaves_the_explorer_search_and_the_pane_keys_work_again(app):

@@ -45,13 +45,13 @@ async def test_a_keymap_file_moves_keys_in_the_panes_footer_panebar_and_help(sto
         await pilot.press("5")
         await settle(pilot)
         assert isinstance(app.screen, RunsScreen)
-        assert "^a Attribute" in _footer(app) and "a Attribute" not in _footer(app).replace("^a", "")
-        assert "^a attribute" in text_of(app, "#runs-hint")  # the pane's hint line follows the keymap too
+        assert "^A Attribute" in _footer(app) and "a Attribute" not in _footer(app).replace("^A", "")
+        assert "^A attribute" in text_of(app, "#runs-hint")  # the pane's hint line follows the keymap too
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         rows = {row.split(" ", 1)[1].split(" ")[0]: row.split(" ", 1)[0]
                 for row in text_of(app, "#help-keys").splitlines()}
-        assert rows["Attribute"] == "^a" and rows["Explorer"] == "e"  # written as the footer writes it
+        assert rows["Attribute"] == "^A" and rows["Explorer"] == "e"  # written as the footer writes it
         assert not _errors(app)
 
 
