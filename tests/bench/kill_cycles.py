@@ -39,8 +39,8 @@ if path.exists():
 else:
     chain, keys = build_funded_chain(path)
 while True:
-    chain.submit_many(signed_transfers(chain, keys, 256, seed=chain.height))
-    chain.mine()
+    for _ in chain.mine_batches([signed_transfers(chain, keys, 256, seed=chain.height)]):
+        pass
 """
 RUNNER = """
 import sys

@@ -5,6 +5,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from engine.ledger import rerun
+from engine.ledger.signatures import signature_processes
 from engine.ledger.verify import verify_chain
 from engine.parallel import AheadMap
 
@@ -32,7 +33,7 @@ def test_a_forged_signature_is_found_at_its_block_whether_checked_here_or_in_wor
     here, here_findings = _findings(ledger)
     monkeypatch.setattr(rerun, "CHUNK", 2)  # six chunks: the checks go to worker processes
     there, there_findings = _findings(ledger)
-    assert (here, there) == (0, rerun.signature_processes())
+    assert (here, there) == (0, signature_processes())
     assert there_findings == here_findings
     assert {"height": 4, "what": f"tx {tx_hash[:16]} signature",
             "detail": "signature does not verify over the stored fields"} in there_findings
