@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -46,8 +48,9 @@ class AheadMap:
     """`run` yields (key, function(item)) for each (key, item) in order while up to `ahead` later items are computed
     in `workers` worker processes; the caller works on each result meanwhile. The keys stay in this process (they
     are never pickled). A single item is computed here: starting a process would cost more than it saves. Where
-    processes cannot be started, or die, the items are computed here as their results are asked for.
-    `processes` says how many worker processes took part (0: everything ran here)."""
+    processes cannot be started, or die, the items are computed here as their results are asked for; where the
+    caller dies (even by kill -9), its workers exit within a second. `processes` says how many worker processes
+    took part (0: everything ran here)."""
 
     def __init__(self, function: Callable[[Item], Result], workers: int, ahead: int | None = None):
         self.function, self.workers, self.ahead = function, workers, ahead or workers + 1
@@ -78,7 +81,8 @@ class AheadMap:
             return None
         try:
             return ProcessPoolExecutor(self.workers, mp_context=get_context("fork" if sys.platform == "linux"
-                                                                            else "spawn"))
+                                                                            else "spawn"),
+                                       initializer=_exit_with_parent, initargs=(os.getpid(),))
         except (OSError, ValueError, NotImplementedError):
             return None
 
@@ -101,6 +105,20 @@ class AheadMap:
             except (BrokenProcessPool, CancelledError):
                 pass
         return key, self.function(item)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker process: exit as soon as `parent` is gone (a worker waiting for items would otherwise wait
+    forever, as its forked copy of the pipe keeps the queue open)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+PARENT_POLL_SECONDS = 0.5
 
 
 def _dask_map(function: Callable[[Any], Any], items: list, scheduler: str) -> Iterator[Any]:

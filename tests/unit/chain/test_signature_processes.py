@@ -1,5 +1,9 @@
 """Verify checks signatures in worker processes ahead of re-execution; what it finds does not depend on where the
 checks ran, and it still works where no process can be started."""
+import os
+import subprocess
+import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -57,3 +61,55 @@ def test_ahead_map_keeps_order_and_keys_and_runs_one_item_here():
     several = AheadMap(len, workers=2, ahead=1)
     pairs = [(i, list(range(i))) for i in range(9)]
     assert list(several.run(pairs)) == [(i, i) for i in range(9)] and several.processes == 2
+
+
+CALLER = """
+import time
+from engine.parallel import AheadMap
+
+def slow(item):
+    time.sleep(120)
+    return item
+
+list(AheadMap(slow, workers=1).run([(i, i) for i in range(3)]))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads processes from /proc")
+def test_ahead_map_workers_exit_when_their_caller_is_killed_minus_9():
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    caller = subprocess.Popen([sys.executable, "-c", CALLER], cwd=repo)
+    try:
+        workers = _wait_for(lambda: _children(caller.pid), "the caller never started a worker")
+    finally:
+        caller.kill()
+        caller.wait()
+    _wait_for(lambda: not any(_alive(worker) for worker in workers), "a worker outlived its killed caller")
+
+
+def _stat(pid: str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, parent pid, ...); None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _children(parent: int) -> list[str]:
+    return [pid for pid in os.listdir("/proc") if pid.isdigit() and (_stat(pid) or [None, None])[1] == str(parent)]
+
+
+def _alive(pid: str) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def _wait_for(condition, failure: str, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(failure)
