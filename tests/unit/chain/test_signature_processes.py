@@ -63,6 +63,21 @@ def test_ahead_map_keeps_order_and_keys_and_runs_one_item_here():
     assert list(several.run(pairs)) == [(i, i) for i in range(9)] and several.processes == 2
 
 
+TEST_PROCESS = os.getpid()
+
+
+def _slow_in_a_worker(item: int) -> tuple[int, int]:
+    if os.getpid() != TEST_PROCESS:
+        time.sleep(0.2)
+    return item, os.getpid()
+
+
+def test_ahead_map_caller_computes_items_no_worker_has_taken_instead_of_waiting():
+    results = list(AheadMap(_slow_in_a_worker, workers=1).run((i, i) for i in range(8)))
+    assert [(key, item) for key, (item, _) in results] == [(i, i) for i in range(8)]
+    assert {pid == TEST_PROCESS for _, (_, pid) in results} == {True, False}
+
+
 CALLER = """
 import time
 from engine.parallel import AheadMap
