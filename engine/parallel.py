@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -45,12 +47,17 @@ def ordered_map(function: Callable[[Item], Result], items: Iterable[Item], worke
 class AheadMap:
     """`run` yields (key, function(item)) for each (key, item) in order while up to `ahead` later items are computed
     in `workers` worker processes; the caller works on each result meanwhile. The keys stay in this process (they
-    are never pickled). A single item is computed here: starting a process would cost more than it saves. Where
-    processes cannot be started, or die, the items are computed here as their results are asked for.
-    `processes` says how many worker processes took part (0: everything ran here)."""
+    are never pickled). A caller that would wait for a result computes, meanwhile, the newest item no worker has
+    taken yet, so the work balances itself between the caller and the workers, however busy their cores are.
+    A single item is computed here: starting a process would cost more than it saves. Where
+    processes cannot be started, or die, the items are computed here as their results are asked for; where the
+    caller dies (even by kill -9), its workers exit within a second. `processes` says how many worker processes
+    took part (0: everything ran here)."""
 
     def __init__(self, function: Callable[[Item], Result], workers: int, ahead: int | None = None):
-        self.function, self.workers, self.ahead = function, workers, ahead or workers + 1
+        # by default what the pool holds (an item running in each worker, one queued per worker and one more) and
+        # two that the caller may take
+        self.function, self.workers, self.ahead = function, workers, ahead or 2 * workers + 2
         self.processes = 0
         self._pool: ProcessPoolExecutor | None = None
 
@@ -66,9 +73,9 @@ class AheadMap:
             for key, item in chain(head, pairs):
                 pending.append((key, item, self._submit(item)))
                 if len(pending) > self.ahead:
-                    yield self._collect(*pending.popleft())
+                    yield self._collect(pending)
             while pending:
-                yield self._collect(*pending.popleft())
+                yield self._collect(pending)
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
@@ -78,7 +85,8 @@ class AheadMap:
             return None
         try:
             return ProcessPoolExecutor(self.workers, mp_context=get_context("fork" if sys.platform == "linux"
-                                                                            else "spawn"))
+                                                                            else "spawn"),
+                                       initializer=_exit_with_parent, initargs=(os.getpid(),))
         except (OSError, ValueError, NotImplementedError):
             return None
 
@@ -94,13 +102,46 @@ class AheadMap:
         self.processes = self.workers
         return future
 
-    def _collect(self, key: Key, item: Item, future: Future | None) -> tuple[Key, Result]:
+    def _collect(self, pending: deque[tuple[Key, Item, Future | None]]) -> tuple[Key, Result]:
+        """The oldest pending item's result; while it is not ready, compute later items no worker has taken."""
+        while pending[0][2] is not None and not pending[0][2].done() and self._take_one(pending):
+            pass
+        key, item, future = pending.popleft()
         if future is not None:
             try:
                 return key, future.result()
             except (BrokenProcessPool, CancelledError):
                 pass
         return key, self.function(item)
+
+    def _take_one(self, pending: deque[tuple[Key, Item, Future | None]]) -> bool:
+        """Compute here the newest pending item that no worker has taken yet; False when there is none."""
+        for index in range(len(pending) - 1, 0, -1):
+            key, item, future = pending[index]
+            if future is not None and future.cancel():
+                pending[index] = (key, item, _finished(self.function(item)))
+                return True
+        return False
+
+
+def _finished(result: Result) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker process: exit as soon as `parent` is gone (a worker waiting for items would otherwise wait
+    forever, as its forked copy of the pipe keeps the queue open)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+PARENT_POLL_SECONDS = 0.5
 
 
 def _dask_map(function: Callable[[Any], Any], items: list, scheduler: str) -> Iterator[Any]:

@@ -74,6 +74,11 @@ class Transaction:
     def _digest(self) -> bytes:
         return hashlib.sha256(canonical_json(self.signing_fields()).encode()).digest()
 
+    def adopt_hashes(self, hashes: Hashes) -> None:
+        """Keep what another process computed from these same fields (`hashes_of` a copy of this tx), as if it
+        had run here: `engine.ledger.stateless` hashes txs in its worker processes."""
+        self.__dict__["_digest"], self.__dict__["hash"], self.__dict__["_payload_json"] = hashes
+
     @cached_property
     def hash(self) -> str:
         return sha256_hex(self.signing_digest().hex() + self.public_key + self.signature)
@@ -90,6 +95,17 @@ class Transaction:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.signing_fields(), "public_key": self.public_key, "signature": self.signature, "hash": self.hash}
+
+
+Hashes = tuple[bytes, str, str]  # a tx's signing digest, hash and canonical payload JSON
+
+
+def hashes_of(tx: Transaction) -> Hashes | None:
+    """None when the fields cannot be hashed (a field of the wrong type)."""
+    try:
+        return tx.signing_digest(), tx.hash, tx.payload_json()
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

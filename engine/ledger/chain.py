@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from engine.chain import crypto, merkle
 from engine.chain.config import CHAIN_ID, VOTING_PERIOD_BLOCKS
@@ -19,7 +19,8 @@ from engine.ledger.genesis import GENESIS_PREV_HASH, apply_genesis, config_of, g
 from engine.ledger.memory_state import MemoryState
 from engine.ledger.mempool import Mempool, TxRejected
 from engine.ledger.records import RESOLVE_TX, event_hash, events_root, seal_digest
-from engine.ledger.signatures import signatures_valid, signed_by_sender
+from engine.ledger.signatures import signed_by_sender
+from engine.ledger.stateless import Checked, adopt_hashes, stateless_checks, tx_job
 from engine.ledger.vm import NotExecutable, apply_tx, gas_required
 from engine.store.chain import ChainStore
 from engine.store.db import transaction
@@ -129,12 +130,21 @@ class Chain:
         self.mempool.admit(tx, self.state)
         return tx.hash
 
-    def submit_many(self, txs: list[Transaction]) -> list[TxRejected]:
-        """Admit txs in order, their signatures checked on worker threads first; returns the rejections."""
+    def mine_batches(self, batches: Iterable[list[Transaction]]) -> Iterator[tuple[Block | None, list[TxRejected]]]:
+        """Admit each batch of txs and mine what was admitted as one block, yielding the block (None if nothing
+        was pending) and the batch's rejections. The stateless checks of the next batches (signature, field
+        types, payload) run in a worker process while this one is admitted and executed."""
+        checks = stateless_checks()
+        for batch, checked in checks.run((batch, [tx_job(tx) for tx in batch]) for batch in batches):
+            rejected = self._admit_checked(batch, checked)
+            yield self.mine(), rejected
+
+    def _admit_checked(self, txs: list[Transaction], checked: list[Checked]) -> list[TxRejected]:
         rejected, accounts = [], MemoryState(self.state)  # reads each sender's account once
-        for tx, signed in zip(txs, signatures_valid(txs)):
+        for tx, tx_checked in zip(txs, checked):
+            adopt_hashes(tx, tx_checked)
             try:
-                self.mempool.admit(tx, accounts, signed)
+                self.mempool.admit(tx, accounts, stateless_ok=tx_checked[1] and tx_checked[2] is None)
             except TxRejected as exc:
                 rejected.append(exc)
         return rejected

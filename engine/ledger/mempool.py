@@ -42,10 +42,10 @@ class Mempool:
     def __len__(self) -> int:
         return len(self.pending)
 
-    def admit(self, tx: Transaction, state: WorldState, signed: bool | None = None) -> None:
-        """`signed`: the signature check's result when the caller already ran it
-        (`engine.ledger.signatures.signatures_valid`)."""
-        self._check(tx, state, signed)
+    def admit(self, tx: Transaction, state: WorldState, stateless_ok: bool = False) -> None:
+        """`stateless_ok`: the caller already found the signature and the shape (field types, tx type, payload)
+        good (`engine.ledger.stateless`), so they are not checked again."""
+        self._check(tx, state, stateless_ok)
         self.pending.append(tx)
         self._hashes.add(tx.hash)
         self._pending_nonce[tx.sender] = tx.nonce + 1
@@ -68,11 +68,11 @@ class Mempool:
             self._pending_nonce[tx.sender] = tx.nonce + 1
             self._reserved[tx.sender] = self._reserved.get(tx.sender, 0) + tx.gas_limit * tx.gas_price
 
-    def _check(self, tx: Transaction, state: WorldState, signed: bool | None) -> None:
+    def _check(self, tx: Transaction, state: WorldState, stateless_ok: bool) -> None:
         def reject(code: RejectCode, detail: str) -> None:
             raise TxRejected(tx, code, detail)
 
-        problem = field_problem(tx)
+        problem = None if stateless_ok else field_problem(tx)
         if problem:
             reject(RejectCode.MALFORMED_FIELD, problem)
         if tx.hash in self._hashes:
@@ -82,12 +82,13 @@ class Mempool:
         method = method_for(tx.tx_type)
         if method is None:
             reject(RejectCode.UNKNOWN_TYPE, f"no contract handles tx type {tx.tx_type!r}")
-        try:
-            validate_payload(tx.tx_type, tx.payload)
-        except MalformedPayload as exc:
-            reject(RejectCode.MALFORMED_PAYLOAD, str(exc))
-        if not (signed_by_sender(tx) if signed is None else signed):
-            reject(RejectCode.BAD_SIGNATURE, f"signature does not verify for sender {tx.sender}")
+        if not stateless_ok:
+            try:
+                validate_payload(tx.tx_type, tx.payload)
+            except MalformedPayload as exc:
+                reject(RejectCode.MALFORMED_PAYLOAD, str(exc))
+            if not signed_by_sender(tx):
+                reject(RejectCode.BAD_SIGNATURE, f"signature does not verify for sender {tx.sender}")
         expected = self.next_nonce(tx.sender, state)
         if tx.nonce != expected:
             reject(RejectCode.BAD_NONCE, f"nonce {tx.nonce}, expected {expected}")

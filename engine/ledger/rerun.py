@@ -1,25 +1,18 @@
 """Run a stored chain again from genesis on a scratch state, block by block."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from operator import attrgetter
+from dataclasses import dataclass
 from typing import Iterator
 
-from engine.chain.types import Receipt, Transaction
-from engine.chain.wellformed import field_problem
-from engine.contracts.registry import method_for, validate_payload
-from engine.contracts.schema import MalformedPayload
+from engine.chain.types import Receipt
 from engine.ledger.genesis import apply_genesis, config_of
 from engine.ledger.memory_state import MemoryState
-from engine.ledger.signatures import check_signature, signature_job, signature_processes
+from engine.ledger.stateless import Checked, TxJob, adopt_hashes, stateless_checks, tx_job
 from engine.ledger.vm import NotExecutable, apply_tx
 from engine.parallel import AheadMap
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
 
 CHUNK = 1000  # txs whose stateless checks go to a worker process at once; a chain shorter than two is checked here
-_tx_fields = attrgetter(*(f.name for f in fields(Transaction)))
-TxJob = tuple  # a tx's fields in Transaction order, then its `SignatureJob`
-Checked = tuple[bool, "str | None"]  # whether the signature verifies for the sender; what is wrong with its shape
 
 
 @dataclass(frozen=True)
@@ -28,12 +21,6 @@ class RerunBlock:
     receipts: list[Receipt | None]  # None where the tx could not run again (see `refused`)
     refused: list[tuple[StoredTx, str]]  # txs the VM or the admission rules refuse, and why
     signed: list[bool]  # whether each tx's signature verifies for its sender
-
-
-def stateless_checks() -> AheadMap:
-    """Checks what each tx gives without any state (its signature and its shape) in worker processes, ahead of
-    the block being run again."""
-    return AheadMap(check_txs, signature_processes())
 
 
 def rerun_blocks(store: ChainStore, checks: AheadMap | None = None) -> Iterator[tuple[RerunBlock, MemoryState]]:
@@ -45,17 +32,13 @@ def rerun_blocks(store: ChainStore, checks: AheadMap | None = None) -> Iterator[
     apply_genesis(shadow, genesis)
     for block, checked in _checked_blocks(store.stored_blocks(), checks or stateless_checks()):
         receipts, refused = [], []
-        for stored, (_, problem) in zip(block.txs, checked):
-            receipt, problem = _run_again(shadow, config, stored, block, problem)
+        for stored, tx_checked in zip(block.txs, checked):
+            adopt_hashes(stored.tx, tx_checked)
+            receipt, problem = _run_again(shadow, config, stored, block, tx_checked[2])
             receipts.append(receipt)
             if problem:
                 refused.append((stored, problem))
-        yield RerunBlock(block, receipts, refused, [signed for signed, _ in checked]), shadow
-
-
-def check_txs(jobs: list[TxJob]) -> list[Checked]:
-    """`Checked` for each job (what a worker process runs on a chunk of them)."""
-    return [(check_signature(signature), shape_problem(Transaction(*values))) for *values, signature in jobs]
+        yield RerunBlock(block, receipts, refused, [signed for _, signed, _ in checked]), shadow
 
 
 def _checked_blocks(blocks: Iterator[StoredBlock], checks: AheadMap) -> Iterator[tuple[StoredBlock, list[Checked]]]:
@@ -70,7 +53,7 @@ def _batches(blocks: Iterator[StoredBlock]) -> Iterator[tuple[list[StoredBlock],
     batch, jobs = [], []
     for block in blocks:
         batch.append(block)
-        jobs.extend((*_tx_fields(stored.tx), signature_job(stored.tx)) for stored in block.txs)
+        jobs.extend(tx_job(stored.tx) for stored in block.txs)
         if len(jobs) >= CHUNK:
             yield batch, jobs
             batch, jobs = [], []
@@ -87,14 +70,3 @@ def _run_again(shadow, config, stored: StoredTx, block: StoredBlock,
     except NotExecutable as exc:
         return None, str(exc)
 
-
-def shape_problem(tx) -> str | None:
-    """Fields, type and payload as admission requires them (what a tx read back from a file may lack)."""
-    problem = field_problem(tx)
-    if problem or method_for(tx.tx_type) is None:
-        return problem or f"unknown tx type {tx.tx_type!r}"
-    try:
-        validate_payload(tx.tx_type, tx.payload)
-    except MalformedPayload as exc:
-        return str(exc)
-    return None

@@ -1,15 +1,12 @@
-"""Signature checks one at a time and a batch at a time.
+"""Signature checks: the tx's public key must be its sender's and sign the digest of its fields.
 
-A check is a `SignatureJob`: the tx's public key, signature, signing digest and sender, nothing else, so chunks of
-them travel to worker processes cheaply (verify sends them there with the rest of its stateless checks:
-`engine.ledger.rerun`). libsecp256k1 runs without the GIL, so a batch being admitted is split over worker threads
-while the caller waits; verify, which re-executes the chain in Python meanwhile, uses processes instead, as a
-thread would queue behind it for the GIL at every step.
+A batch of txs is checked in worker processes with the rest of their stateless checks (`engine.ledger.stateless`),
+while the main process admits and executes (mining) or re-executes (verify) the batch before: a thread would queue
+behind that Python work for the GIL at every step.
 """
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from engine.chain import crypto
@@ -42,8 +39,8 @@ def signed_by_sender(tx: Transaction) -> bool:
 
 
 def signature_processes() -> int:
-    """Worker processes for verify's signature (and other stateless) checks: one per core beside the one
-    re-executing the chain, at most 3."""
+    """Worker processes for the signature (and other stateless) checks of verify and mining: one per core beside
+    the one executing, at most 3."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(3, cores - 1))
 
@@ -52,25 +49,3 @@ def signature_processes() -> int:
 def _address(public_key: str) -> str:
     return crypto.address_of(public_key)
 
-
-PARALLEL_FROM = 64  # fewer signatures are checked inline: threads would cost more than they save
-
-
-def signatures_valid(txs: list[Transaction]) -> list[bool]:
-    """`signed_by_sender` of every tx, split over worker threads while the caller waits; the caller must not run
-    Python meanwhile, or every check would queue behind it for the GIL."""
-    if len(txs) < PARALLEL_FROM:
-        return [signed_by_sender(tx) for tx in txs]
-    threads = _threads()._max_workers
-    size = -(-len(txs) // threads)
-    chunks = [[signature_job(tx) for tx in txs[start:start + size]] for start in range(0, len(txs), size)]
-    return [ok for chunk in _threads().map(_check_all, chunks) for ok in chunk]
-
-
-def _check_all(jobs: list[SignatureJob | None]) -> list[bool]:
-    return [check_signature(job) for job in jobs]
-
-
-@lru_cache(maxsize=1)
-def _threads() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="signatures")

@@ -20,7 +20,8 @@ from engine.ledger.economy import economy_rows
 from engine.ledger.findings import Finding
 from engine.ledger.genesis import GENESIS_PREV_HASH, genesis_digest
 from engine.ledger.records import seal_digest
-from engine.ledger.rerun import RerunBlock, rerun_blocks, stateless_checks
+from engine.ledger.rerun import RerunBlock, rerun_blocks
+from engine.ledger.stateless import stateless_checks
 from engine.ledger.verify_records import check_records
 from engine.store.chain import ChainStore, StoredBlock, StoredTx
 from engine.store.db import read_snapshot

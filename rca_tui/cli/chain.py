@@ -129,8 +129,8 @@ def bench(txs: Annotated[int, typer.Option("--txs", help="Signed transfers to pu
         return
     t = result["throughput"]
     out(f"{t['transactions']} signed transfers: {t['tx_per_second']} tx/s admitted+executed+mined "
-        f"({t['signature_backend']}; {t['tx_per_cpu_second']} per CPU second); sealing "
-        f"{100 * t['sealing_share']:.1f} % of it")
+        f"({t['signature_backend']}; with a free core each {t['tx_per_second_on_free_cores']} tx/s); sealing "
+        f"{100 * t['sealing_share']:.1f} % of it ({t['tx_per_second_without_sealing']} tx/s without)")
     out(f"raw signature checks: {t['raw_verify_per_second']} /s (one process; {t['raw_verify_per_cpu_second']} per "
         "CPU second)")
     if verify_chain:

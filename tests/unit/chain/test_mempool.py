@@ -126,3 +126,33 @@ def test_only_the_authoritys_settlement_txs_are_gas_free(ledger):
     free_transfer = ledger.chain.build_tx(ledger.authority, "token.transfer",
                                           {"to": ledger.members[0].address, "amount": 1}, gas_price=0)
     _rejected(ledger, free_transfer, RejectCode.GAS_PRICE_TOO_LOW)
+
+
+def test_batches_checked_in_a_worker_process_are_refused_for_what_submit_refuses(ledger):
+    """`mine_batches` checks signatures and shapes in a worker process ahead of admission; each batch still
+    rejects exactly what `submit` rejects, with the same code, and mines the rest as one block."""
+    key, to = ledger.members[0], ledger.members[1].address
+    first = ledger.chain.next_nonce(key.address)
+
+    def transfer(nonce: int, **overrides):
+        tx = ledger.chain.build_tx(key, "token.transfer", {"to": to, "amount": 5}, nonce=nonce)
+        return _resign(ledger, key, replace(tx, **overrides)) if overrides else tx
+
+    good = [transfer(first + i) for i in range(5)]
+    refused = {"forged": (replace(good[1], payload={"to": to, "amount": 5000}), RejectCode.BAD_SIGNATURE),
+               "float gas": (transfer(first + 1, gas_limit=2000.0), RejectCode.MALFORMED_FIELD),
+               "bad payload": (transfer(first + 3, payload={"to": to, "amount": "5"}), RejectCode.MALFORMED_PAYLOAD),
+               "unknown type": (transfer(first + 3, tx_type="token.mint"), RejectCode.UNKNOWN_TYPE),
+               "future nonce": (transfer(first + 9), RejectCode.BAD_NONCE),
+               "unpayable gas": (transfer(first + 4, gas_limit=10**9), RejectCode.INSUFFICIENT_FUNDS)}
+    batches = [[good[0], refused["forged"][0], refused["float gas"][0], good[1], good[2]],
+               [refused["bad payload"][0], refused["unknown type"][0], good[3], refused["future nonce"][0]],
+               [refused["unpayable gas"][0], good[4]]]
+    height = ledger.chain.height
+    mined = list(ledger.chain.mine_batches(batches))
+    assert [block.header.tx_count for block, _ in mined] == [3, 1, 1]
+    assert [block.height for block, _ in mined] == [height + 1, height + 2, height + 3]
+    assert [(rejection.tx.hash, rejection.code) for _, rejections in mined for rejection in rejections] == \
+        [(tx.hash, code) for tx, code in refused.values()]
+    assert [ledger.chain.transaction(tx.hash)[1].status for tx in good] == ["success"] * 5
+    assert not ledger.chain.mempool.pending
