@@ -1,8 +1,9 @@
-"""Nezha container log rows: moved in time with their spans, and ERROR lines written for failing spans.
+"""Nezha container log rows: moved in time with their spans, cut with the handling that stopped, and ERROR lines
+written for failing spans.
 
-An ERROR line is a real line of the same system: one the failing service itself printed somewhere in the
-source day, else the framework's uncaught-exception line that several of its services print. Nothing in
-a line says it was made here.
+An ERROR line is a real line of the same system: for a service failing on its own terms, one of its own
+application ERROR statements from the source day; for a call that came back failed, the framework's
+uncaught-exception line that several of its services print. Nothing in a line says it was made here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ DAY_NS = 86_400 * 10**9
 
 
 class ErrorTemplates:
-    """ERROR log rows of the source, per service, and the framework lines shared by several services."""
+    """ERROR log rows of the source, per service: its own application lines and its copies of the framework lines
+    (those several services print), and every framework line."""
 
     def __init__(self, rows: list[dict[str, str]]):
         self.by_service: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -34,12 +36,18 @@ class ErrorTemplates:
                 self.by_service[service].append(row)
                 seen[log_template(message)].add(service)
         shared = {template for template, services in seen.items() if len(services) > 1}
-        self.shared = [row for service in sorted(self.by_service) for row in self.by_service[service]
-                       if log_template(parse_log_message(row["Log"])[1]) in shared]
+        self.of_kind: dict[tuple[str, bool], list[dict[str, str]]] = defaultdict(list)  # (service, framework?)
+        for service in sorted(self.by_service):
+            for row in self.by_service[service]:
+                self.of_kind[service, log_template(parse_log_message(row["Log"])[1]) in shared].append(row)
+        self.shared = [row for (_, framework), rows in self.of_kind.items() if framework for row in rows]
 
-    def pick(self, service: str, rng: np.random.Generator) -> dict[str, str] | None:
-        own = self.by_service.get(service) or self.shared
-        return own[int(rng.integers(len(own)))] if own else None
+    def pick(self, service: str, rng: np.random.Generator, framework: bool = False) -> dict[str, str] | None:
+        """One of the service's own application ERROR lines (else any of its own, else a framework line); with
+        `framework`, the framework's line for a failed call (the service's own copy where it printed one)."""
+        fallback = self.shared if framework else self.by_service.get(service) or self.shared
+        rows = self.of_kind.get((service, framework)) or fallback
+        return rows[int(rng.integers(len(rows)))] if rows else None
 
     def logger_of(self, service: str) -> str | None:
         """`Class#line` of the service's own ERROR statement, the inner-service label of a code fault."""
@@ -83,20 +91,27 @@ def _shifted_clock(match: re.Match, delta_ns: int) -> str:
 
 def edited_logs(rows: list[dict[str, str]], edits: TraceEdits, templates: ErrorTemplates,
                 rng: np.random.Generator) -> list[dict[str, str]]:
-    """Logs of dropped spans go, logs of moved spans move, and each failing span prints an ERROR line."""
+    """Logs of dropped spans go, and those a stopped handling would have written after it stopped; logs of moved
+    spans move; each failing span prints one of its service's ERROR lines, each uncaught one the framework's."""
     kept = []
     for row in rows:
         span_id = row.get("SpanID", "")
-        if span_id in edits.dropped:
+        if span_id in edits.dropped or _after_stop(row, edits.stopped_ns.get(span_id)):
             continue
         shift = edits.shifted_ns.get(span_id, 0)
         kept.append(moved_row(row, shift, {}) if shift else row)
-    kept.extend(row for span in edits.failing if (row := _error_row(span, templates, rng)) is not None)
+    for spans, framework in ((edits.failing, False), (edits.uncaught, True)):
+        kept.extend(row for span in spans if (row := _error_row(span, templates, rng, framework)) is not None)
     return sorted(kept, key=lambda row: int(row["TimeUnixNano"]))
 
 
-def _error_row(span: SpanRow, templates: ErrorTemplates, rng: np.random.Generator) -> dict[str, str] | None:
-    template = templates.pick(span.service, rng)
+def _after_stop(row: dict[str, str], stopped_ns: int | None) -> bool:
+    return stopped_ns is not None and int(row["TimeUnixNano"]) > stopped_ns
+
+
+def _error_row(span: SpanRow, templates: ErrorTemplates, rng: np.random.Generator,
+               framework: bool) -> dict[str, str] | None:
+    template = templates.pick(span.service, rng, framework)
     if template is None:
         return None
     at_ns = span.end_ns - int(rng.uniform(0.2, 3.0) * 1e6)

@@ -17,8 +17,8 @@ HOW_FAULTS_SHOW = """\
 | cpu_contention | pod and node CPU up; the service's own work (not its waits on callees) takes `slowdown` times longer, callers inherit it |
 | cpu_consumed | pod CPU driven to `pod_cpu_level` %; the same slowdown, larger |
 | memory_leak | memory usage climbs from the onset to the end of the fault; a small slowdown |
-| exception | a share `error_rate` of its requests end part-way (the rest of their calls never happen), an ERROR line in the service (and sometimes in its caller); success rate down |
-| return | a share `wrong_rate` of answers are wrong: the caller stops its handling right after the call, and (share `caller_logs`) logs an ERROR |
+| exception | a share `error_rate` of its requests end part-way: the rest of their calls and of the service's log lines never happen, and the service logs no ERROR about it; a share `caller_logs` of its callers log the framework's failed-call line; success rate down |
+| return | a share `wrong_rate` of answers are wrong: the service logs one of its own ERROR lines for each and answers in its usual time; the caller stops its handling right after the call, and (share `caller_logs`) logs the framework's failed-call line |
 
 PetShop records metrics only: the component's own latency / availability change (delay adds `delay_ms` times
 `affected`; loss adds retransmit waits and fails `loss` x `failed_share` of calls; exception fails `error_rate`),
@@ -26,8 +26,8 @@ and each caller up to PetSite takes the part its share of requests through the c
 
 Services that neither call nor are called by traced services are given no network or code fault (nothing would
 show); the generator lists such skips. Entry services (no traced caller) get network faults on their outgoing calls.
-ERROR lines are real lines of the same system (the service's own ERROR statements, else the framework's
-uncaught-exception line several of its services print), re-stamped with the failing span's ids and time; no line
+ERROR lines are real lines of the same system (a failing service's own ERROR statements; for a failed call, the
+framework's uncaught-exception line several of its services print), re-stamped with the failing span's ids and time; no line
 or file names the fault. Ids of every copied minute are re-drawn, so a reused minute is never the same traces twice.
 """
 

@@ -46,6 +46,8 @@ class TraceEdits:
     shifted_ns: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     dropped: set[str] = field(default_factory=set)
     failing: list[SpanRow] = field(default_factory=list)  # each logs an ERROR line of its own service
+    uncaught: list[SpanRow] = field(default_factory=list)  # each logs the framework's uncaught-exception line
+    stopped_ns: dict[str, int] = field(default_factory=dict)  # span id -> when its handling stopped: no line after
 
 
 class TraceIndex:

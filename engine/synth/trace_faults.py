@@ -77,38 +77,44 @@ def _slowdown(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, e
 
 
 def _exception(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
-    """A share of requests throw part-way: the rest of their work (and calls) never happens, callers get an
-    error back sooner than a normal answer."""
+    """A share of requests throw part-way: the rest of their work, calls and log lines never happen, and the
+    service itself logs nothing about it. As in the real Train-Ticket exceptions: no extra ERROR line at the
+    faulty service, fewer of its usual lines, and now and then the caller's framework line for the failed call."""
     for span in index.entry_spans(fault.service):
         if not fault.active(span, edits) or rng.random() >= fault.parameters["error_rate"]:
             continue
         kept = fault.parameters["kept_share"] * rng.uniform(0.8, 1.2)
         _cut_short(index, span, span.start_ns + int((span.end_ns - span.start_ns) * kept), edits)
-        edits.failing.append(span)
         caller = index.parent(span)
         if caller is not None and rng.random() < fault.parameters["caller_logs"]:
-            edits.failing.append(caller)
+            edits.uncaught.append(caller)
 
 
 def _wrong_return(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
-    """The service answers normally but with a wrong value: the caller stops its own handling there."""
+    """The service answers in its usual time but with a wrong (empty, failed) value, and logs one of its own ERROR
+    lines for it, as the real Train-Ticket returns do; the caller stops its own handling there and now and then
+    logs its framework line."""
     for span in index.entry_spans(fault.service):
         caller = index.parent(span)
         if caller is None or not fault.active(span, edits) or rng.random() >= fault.parameters["wrong_rate"]:
             continue
+        edits.failing.append(span)
         handler = index.local_root(caller)
         _cut_short(index, handler, span.end_ns, edits)
         if rng.random() < fault.parameters["caller_logs"]:
-            edits.failing.append(caller)
+            edits.uncaught.append(caller)
 
 
 def _cut_short(index: TraceIndex, span: SpanRow, at_ns: int, edits: TraceEdits) -> None:
-    """`span` ends at `at_ns`: what it would have started later is dropped, and the time saved comes off
-    its ancestors."""
+    """`span` ends at `at_ns`: what it would have started later is dropped, its service's spans under way log
+    nothing more (a service logs from its inner spans too), and the time saved comes off its ancestors."""
     saved = span.end_ns - at_ns
     if saved <= 0:
         return
-    index.drop([child for child in index.subtree(span)[1:] if child.start_ns >= at_ns], edits)
+    under = index.subtree(span)
+    edits.stopped_ns.update((inner.span_id, at_ns) for inner in under
+                            if inner.service == span.service and inner.start_ns < at_ns)
+    index.drop([child for child in under[1:] if child.start_ns >= at_ns], edits)
     index.insert_pause(span, at_ns, -saved, edits)
 
 

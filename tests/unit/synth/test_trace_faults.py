@@ -70,21 +70,23 @@ def test_cpu_slowdown_stretches_own_work_not_the_waits_on_others():
     assert s["d"].duration_us == 10_000
 
 
-def test_exception_cuts_the_request_short_and_its_service_fails():
+def test_exception_cuts_the_request_short_silently_and_its_caller_logs_the_failed_call():
     spans = _trace()
-    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=0.0),
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=1.0),
                           np.random.default_rng(0))
     s = _by_id(spans)
-    assert "d" in edits.dropped and [span.span_id for span in edits.failing] == ["s"]
-    assert s["s"].end_ns - s["s"].start_ns < 40 * MS
+    assert "d" in edits.dropped and not edits.failing and [span.span_id for span in edits.uncaught] == ["c"]
+    assert s["s"].end_ns - s["s"].start_ns < 40 * MS and edits.stopped_ns["s"] == s["s"].end_ns
     assert s["g"].end_ns - s["g"].start_ns < 100 * MS
 
 
-def test_wrong_return_stops_the_callers_handling_after_the_call():
+def test_wrong_return_logs_at_the_service_and_stops_the_callers_handling_after_the_call():
     spans = _trace()
     edits = inject_traces(spans, _fault("return", wrong_rate=1.0, caller_logs=1.0), np.random.default_rng(0))
-    assert "o" in edits.dropped and "s" not in edits.dropped
-    assert [span.span_id for span in edits.failing] == ["c"]
+    s = _by_id(spans)
+    assert "o" in edits.dropped and "s" not in edits.dropped and s["s"].duration_us == 40_000
+    assert [span.span_id for span in edits.failing] == ["s"] and [span.span_id for span in edits.uncaught] == ["c"]
+    assert edits.stopped_ns["c"] == s["s"].end_ns
 
 
 @pytest.mark.parametrize("fault_type", ["network_delay", "exception"])
