@@ -7,7 +7,8 @@ most ``top_n``: the cost bound), one compact prompt is built:
     Task: <question>  /  [i] agent (kind): <first step_tokens tokens of step i>  (each tested step, in order)
     /  [k] agent (kind): <last claim_tokens tokens of the final claim>
 
-and scored as it is and once with each tested step removed (one batch). Per tested step:
+and scored as it is and once with each tested step removed (each removal re-reads only the text after the
+removed step, on the cached keys and values of the prompt before it). Per tested step:
 
 * ``mask_delta``: mean NLL of the claim's tokens without the step minus with it (> 0: the step supports the claim);
 * ``grad_input``: gradient × input of the claim's log-likelihood w.r.t. the step's token embeddings, summed over
@@ -27,7 +28,7 @@ import numpy as np
 from engine.attribution.features import store_arrays
 from engine.attribution.layout import clean_text, header_ids, step_label, step_line, token_ids
 from engine.attribution.schema import Trajectory
-from engine.attribution.slm import DEFAULT_MODEL, load_model, model_id
+from engine.attribution.slm import DEFAULT_MODEL, cache_argument, load_model, model_id
 from engine.config import settings
 
 EFFECTS_VERSION = "2"  # 2: a space between a tested step's label and its text
@@ -89,68 +90,69 @@ def claim_effects(trajectory: Trajectory, steps: list[int], model_name: str = DE
 
 def compute_effects(trajectory: Trajectory, tested: list[int], claim: int, model: Any, tokenizer: Any,
                     config: CounterfactualConfig) -> ClaimEffects:
-    import torch
-
+    """One pass over the whole prompt (and its backward pass, for gradient × input) keeps its keys and values;
+    the prompt without step ``s`` shares everything before ``s`` with it, so each removal only re-reads the text
+    after ``s`` on top of that cached prefix."""
     header = header_ids(trajectory, tokenizer, config.max_query_chars)
     newline = token_ids(tokenizer, "\n")
-    parts = {i: token_ids(tokenizer, step_line(trajectory.steps[i]))[: config.step_tokens] + newline
-             for i in tested}
+    parts = [token_ids(tokenizer, step_line(trajectory.steps[i]))[: config.step_tokens] + newline for i in tested]
     claim_prefix = token_ids(tokenizer, step_label(trajectory.steps[claim]))
     claim_ids = token_ids(tokenizer, " " + clean_text(trajectory.steps[claim].content))[-config.claim_tokens:]
-    sequences = [_sequence(header, parts, [s for s in tested if s != left_out], claim_prefix, claim_ids)
-                 for left_out in (None, *tested)]
-    with torch.inference_mode():
-        nll = _claim_nll(model, sequences, len(claim_ids))
+    sequence = header + [t for part in parts for t in part] + claim_prefix + claim_ids
+    full_nll, grad_input, keys_values = _whole_prompt(model, sequence, len(claim_ids), config.gradient)
+    starts = np.cumsum([len(header)] + [len(part) for part in parts])
+    without = [_claim_nll_after(model, keys_values, int(start), sequence[start + len(part):], len(claim_ids))
+               for start, part in zip(starts, parts)]
     n = len(trajectory.steps)
     effects = ClaimEffects(np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n))
     effects.tested[tested] = True
-    effects.mask_delta[tested] = nll[1:] - nll[0]
+    effects.mask_delta[tested] = np.array(without) - full_nll
     if config.gradient:
-        effects.grad_input[tested] = _gradient_x_input(model, header, parts, tested, claim_prefix, claim_ids)
+        effects.grad_input[tested] = [float(grad_input[start: start + len(part)].sum())
+                                      for start, part in zip(starts, parts)]
     return effects
 
 
-def _sequence(header: list[int], parts: dict[int, list[int]], kept: list[int], claim_prefix: list[int],
-              claim_ids: list[int]) -> list[int]:
-    return header + [t for s in kept for t in parts[s]] + claim_prefix + claim_ids
-
-
-def _claim_nll(model: Any, sequences: list[list[int]], n_claim: int) -> np.ndarray:
-    """Mean NLL of the last ``n_claim`` tokens of every sequence (right-padded batch)."""
+def _whole_prompt(model: Any, sequence: list[int], n_claim: int, gradient: bool) -> tuple[float, Any, list]:
+    """The claim's mean NLL, gradient × input per token (None without ``gradient``) and every layer's keys and
+    values, from one pass over ``sequence``."""
     import torch
+    from transformers import DynamicCache
 
-    longest = max(len(s) for s in sequences)
-    ids = torch.zeros((len(sequences), longest), dtype=torch.long)
-    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
-    for row, sequence in enumerate(sequences):
-        ids[row, : len(sequence)] = torch.tensor(sequence)
-        mask[row, : len(sequence)] = 1
-    log_probs = torch.log_softmax(model(ids, attention_mask=mask, use_cache=False).logits.float(), dim=-1)
-    nll = []
-    for row, sequence in enumerate(sequences):
-        positions = torch.arange(len(sequence) - n_claim, len(sequence))
-        nll.append(-log_probs[row, positions - 1, ids[row, positions]].mean().item())
-    return np.array(nll)
-
-
-def _gradient_x_input(model: Any, header, parts, tested, claim_prefix, claim_ids) -> np.ndarray:
-    import torch
-
-    sequence = _sequence(header, parts, tested, claim_prefix, claim_ids)
     ids = torch.tensor([sequence])
-    embeddings = model.get_input_embeddings()(ids).detach().requires_grad_(True)
-    with torch.enable_grad():
-        logits = model(inputs_embeds=embeddings, use_cache=False).logits[0].float()
-        positions = torch.arange(len(sequence) - len(claim_ids), len(sequence))
-        log_likelihood = torch.log_softmax(logits[positions - 1], dim=-1)[
-            torch.arange(len(claim_ids)), ids[0, positions]].sum()
-        (gradient,) = torch.autograd.grad(log_likelihood, embeddings)
-    per_token = (gradient * embeddings).sum(-1)[0].detach().numpy()
-    scores, cursor = [], len(header)
-    for step in tested:
-        scores.append(float(per_token[cursor: cursor + len(parts[step])].sum()))
-        cursor += len(parts[step])
-    return np.array(scores)
+    embeddings = model.get_input_embeddings()(ids).detach().requires_grad_(gradient)
+    cache = DynamicCache()
+    with torch.enable_grad() if gradient else torch.inference_mode():
+        logits = model(inputs_embeds=embeddings, use_cache=True, logits_to_keep=n_claim + 1,
+                       **{cache_argument(model): cache}).logits[0, :-1]
+        log_likelihood = _claim_log_likelihood(logits, sequence[-n_claim:])
+        grad_input = None
+        if gradient:
+            (grad,) = torch.autograd.grad(log_likelihood, embeddings)
+            grad_input = (grad * embeddings).sum(-1)[0].detach().numpy()
+    keys_values = [(keys.detach(), values.detach()) for keys, values, *_ in cache]
+    return -log_likelihood.item() / n_claim, grad_input, keys_values
+
+
+def _claim_nll_after(model: Any, keys_values: list, prefix: int, rest: list[int], n_claim: int) -> float:
+    """Mean NLL of the last ``n_claim`` tokens of ``rest`` read after the first ``prefix`` cached tokens."""
+    import torch
+    from transformers import DynamicCache
+
+    with torch.inference_mode():
+        cache = DynamicCache(ddp_cache_data=[(keys[:, :, :prefix], values[:, :, :prefix])
+                                             for keys, values in keys_values])
+        logits = model(torch.tensor([rest]), use_cache=True, logits_to_keep=n_claim + 1,
+                       **{cache_argument(model): cache}).logits[0, :-1]
+        return -_claim_log_likelihood(logits, rest[-n_claim:]).item() / n_claim
+
+
+def _claim_log_likelihood(logits: Any, claim_ids: list[int]) -> Any:
+    """Summed log-likelihood of ``claim_ids`` from the logits at the positions before each of them."""
+    import torch
+
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    return log_probs[torch.arange(len(claim_ids)), torch.tensor(claim_ids)].sum()
 
 
 def claim_support(effects: ClaimEffects) -> np.ndarray:

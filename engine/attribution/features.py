@@ -20,7 +20,7 @@ import numpy as np
 
 from engine.attribution.layout import Chunk, FeatureConfig, build_chunks
 from engine.attribution.schema import Trajectory
-from engine.attribution.slm import DEFAULT_MODEL, load_model, model_id
+from engine.attribution.slm import DEFAULT_MODEL, attention_weights_from, load_model, model_id
 from engine.config import settings
 from engine.parallel import write_atomically
 
@@ -69,7 +69,7 @@ def compute_features(trajectory: Trajectory, model: Any, tokenizer: Any, config:
     n_steps = len(trajectory.steps)
     collected = _Collector(n_steps, model.config.hidden_size)
     for chunk in build_chunks(trajectory, tokenizer, config):
-        with torch.inference_mode():
+        with torch.inference_mode(), attention_weights_from(model, config.last_n_layers):
             output = model(torch.tensor([chunk.token_ids]), output_attentions=True, output_hidden_states=True,
                            use_cache=False)
         collected.add(chunk, _aggregate_attention(output.attentions, config).numpy(),
@@ -78,8 +78,8 @@ def compute_features(trajectory: Trajectory, model: Any, tokenizer: Any, config:
     return collected.features()
 
 
-def _aggregate_attention(attentions: tuple[Any, ...], config: FeatureConfig) -> Any:
-    layers = attentions[-config.last_n_layers :]
+def _aggregate_attention(layers: tuple[Any, ...], config: FeatureConfig) -> Any:
+    """Mean over ``layers`` (the last ``last_n_layers``, the only ones whose weights the pass returns)."""
     per_layer = [a[0].max(dim=0).values if config.head_agg == "max" else a[0].mean(dim=0) for a in layers]
     return sum(per_layer) / len(per_layer)
 

@@ -2,6 +2,7 @@
 agents, and its latency. Progress on stderr, ``--json`` on stdout; heavy imports stay inside the commands."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -73,7 +74,7 @@ def attribution_bench(
     threads: Annotated[int, typer.Option("--threads", min=1, help="torch CPU threads.")] = 2,
     json_out: JsonOption = False,
 ) -> None:
-    """Attribution latency per trajectory, uncached (one SLM forward pass) and cached; figures, not pass/fail."""
+    """Attribution latency per trajectory, uncached (the SLM passes) and cached; figures, not pass/fail."""
     import torch
 
     from engine.attribution.adapters import load_trajectories
@@ -85,7 +86,8 @@ def attribution_bench(
     except ValueError as error:
         fail(str(error), ExitCode.USAGE)
     say(f"timing {min(n, len(trajectories))} trajectories with {model} on {threads} thread(s)")
-    report = {**run_benchmark(spread(trajectories, n), model), "threads": threads}
+    report = {**run_benchmark(spread(trajectories, n), model), "threads": threads,
+              "load_average": [round(load, 2) for load in os.getloadavg()]}
     if json_out:
         emit_json(report)
         return
@@ -94,6 +96,9 @@ def attribution_bench(
         stats, short = report[f"{label}_{unit}"], "s" if unit == "seconds" else "ms"
         say(f"{label:<9} median {stats['median']} {short} (target <= {target}), p90 {stats['p90']} {short}, "
             f"max {stats['max']} {short}")
+    cpu = report["uncached_cpu_seconds"]
+    say(f"uncached CPU time (all threads) median {cpu['median']} s, p90 {cpu['p90']} s; load average "
+        f"{report['load_average']} (the wall clock counts other processes' use of the cores too)")
 
 
 def _print_injection(report: dict) -> None:

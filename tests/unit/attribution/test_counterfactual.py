@@ -49,3 +49,31 @@ def test_counterfactual_support_reorders_the_rule_tracers_best_candidates(tiny_m
     changed = np.where(candidates, tested.rule_score, 0.0) - np.where(candidates, plain.rule_score, 0.0)
     assert np.allclose(changed[~tested.effects.tested], 0.0)
     assert changed[tested.effects.tested].max() > 0
+
+
+def test_removal_scored_on_the_cached_prefix_equals_rescoring_the_whole_shortened_prompt(
+        tiny_model_dir, small_trajectory):
+    import torch
+
+    from engine.attribution.layout import clean_text, header_ids, step_label, step_line, token_ids
+    from engine.attribution.slm import load_model
+
+    model, tokenizer = load_model(str(tiny_model_dir))
+    config = CounterfactualConfig()
+    header = header_ids(small_trajectory, tokenizer, config.max_query_chars)
+    parts = {i: token_ids(tokenizer, step_line(small_trajectory.steps[i]))[: config.step_tokens]
+             + token_ids(tokenizer, "\n") for i in (1, 2, 4)}
+    claim = token_ids(tokenizer, step_label(small_trajectory.steps[5]))
+    claim_ids = token_ids(tokenizer, " " + clean_text(small_trajectory.steps[5].content))[-config.claim_tokens:]
+
+    def claim_nll(kept: list[int]) -> float:  # the whole prompt read from scratch, no cache
+        sequence = header + [t for s in kept for t in parts[s]] + claim + claim_ids
+        with torch.inference_mode():
+            logits = model(torch.tensor([sequence]), use_cache=False).logits[0]
+        log_probs = torch.log_softmax(logits, dim=-1)
+        positions = torch.arange(len(sequence) - len(claim_ids), len(sequence))
+        return -log_probs[positions - 1, torch.tensor(sequence)[positions]].mean().item()
+
+    effects = claim_effects(small_trajectory, [1, 2, 4], str(tiny_model_dir), config, use_cache=False)
+    expected = [claim_nll([s for s in (1, 2, 4) if s != left_out]) - claim_nll([1, 2, 4]) for left_out in (1, 2, 4)]
+    assert np.allclose(effects.mask_delta[[1, 2, 4]], expected, atol=1e-5)

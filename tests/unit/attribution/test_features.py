@@ -97,3 +97,21 @@ def test_a_one_step_trajectory_still_gets_an_answer(tiny_model_dir):
 
     result = trace(make_trajectory([("Solo", "message", "I did everything myself.")]), str(tiny_model_dir))
     assert (result.who, result.when, result.evidence_path) == ("Solo", 0, [0])
+
+
+def test_sdpa_layers_change_nothing_and_only_the_read_layers_return_attention_weights(tiny_model_dir):
+    import torch
+
+    from engine.attribution.slm import attention_weights_from
+
+    model, _ = load_model(str(tiny_model_dir))
+    ids = torch.tensor([[5, 9, 13, 2, 7, 11, 3]])
+    n_layers = len(model.base_model.layers)
+    with torch.inference_mode():
+        with attention_weights_from(model, n_layers):  # every layer eager: the reference
+            reference = model(ids, output_attentions=True, use_cache=False)
+        with attention_weights_from(model, 1):
+            read = model(ids, output_attentions=True, use_cache=False)
+    assert n_layers > 1 and len(read.attentions) == 1
+    assert torch.allclose(read.attentions[0], reference.attentions[-1], atol=1e-6)
+    assert torch.allclose(read.logits, reference.logits, atol=1e-5)

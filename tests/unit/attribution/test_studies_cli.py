@@ -18,6 +18,7 @@ def test_attribution_bench_reports_uncached_and_cached_latency(tiny_model_dir, t
     report = json.loads(result.stdout)
     assert report["trajectories"] == 2 and report["threads"] == 1
     assert set(report["uncached_seconds"]) == set(report["cached_milliseconds"]) == {"median", "p90", "max"}
+    assert 0 < report["uncached_cpu_seconds"]["median"] and len(report["load_average"]) == 3
 
 
 def test_injection_study_refuses_a_missing_nezha_root_before_running_anything(tmp_path, monkeypatch):
