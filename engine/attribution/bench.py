@@ -8,6 +8,7 @@ Not a pass/fail test: it reports figures.
 """
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -51,6 +52,7 @@ def run_benchmark(trajectories: list[Trajectory], model_name: str = DEFAULT_MODE
         "uncached_seconds": _stats([wall for wall, _ in uncached]),
         "uncached_cpu_seconds": _stats([cpu for _, cpu in uncached]),
         "cached_milliseconds": _stats([1000 * c for c in cached]),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
     }
 
 

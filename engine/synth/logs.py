@@ -27,19 +27,19 @@ class ErrorTemplates:
     (those several services print), and every framework line."""
 
     def __init__(self, rows: list[dict[str, str]]):
-        self.by_service: dict[str, list[dict[str, str]]] = defaultdict(list)
-        seen: dict[str, set[str]] = defaultdict(set)
+        errors = []  # (service, template, row) of every ERROR row, each line parsed once
         for row in rows:
             level, message = parse_log_message(row["Log"])
             if level == "ERROR":
-                service = service_of(row["PodName"])
-                self.by_service[service].append(row)
-                seen[log_template(message)].add(service)
-        shared = {template for template, services in seen.items() if len(services) > 1}
+                errors.append((service_of(row["PodName"]), log_template(message), row))
+        services_of: dict[str, set[str]] = defaultdict(set)
+        for service, template, _ in errors:
+            services_of[template].add(service)
+        self.by_service: dict[str, list[dict[str, str]]] = defaultdict(list)
         self.of_kind: dict[tuple[str, bool], list[dict[str, str]]] = defaultdict(list)  # (service, framework?)
-        for service in sorted(self.by_service):
-            for row in self.by_service[service]:
-                self.of_kind[service, log_template(parse_log_message(row["Log"])[1]) in shared].append(row)
+        for service, template, row in sorted(errors, key=lambda error: error[0]):
+            self.by_service[service].append(row)
+            self.of_kind[service, len(services_of[template]) > 1].append(row)
         self.shared = [row for (_, framework), rows in self.of_kind.items() if framework for row in rows]
 
     def pick(self, service: str, rng: np.random.Generator, framework: bool = False) -> dict[str, str] | None:

@@ -2,7 +2,6 @@
 agents, and its latency. Progress on stderr, ``--json`` on stdout; heavy imports stay inside the commands."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -86,8 +85,7 @@ def attribution_bench(
     except ValueError as error:
         fail(str(error), ExitCode.USAGE)
     say(f"timing {min(n, len(trajectories))} trajectories with {model} on {threads} thread(s)")
-    report = {**run_benchmark(spread(trajectories, n), model), "threads": threads,
-              "load_average": [round(load, 2) for load in os.getloadavg()]}
+    report = {**run_benchmark(spread(trajectories, n), model), "threads": threads}
     if json_out:
         emit_json(report)
         return
