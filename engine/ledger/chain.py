@@ -263,6 +263,10 @@ class Chain:
     def transaction(self, tx_hash: str) -> tuple[Transaction, Receipt, int] | None:
         return self.store.transaction(tx_hash)
 
+    def reverted_tx_hashes(self, height: int) -> set[str]:
+        """The txs of block `height` whose receipt is not a success (reverted: their effects rolled back)."""
+        return self.store.reverted_tx_hashes(height)
+
     def find_tx_hashes(self, prefix: str, limit: int = 20) -> list[str]:
         return self.store.find_tx_hashes(prefix, limit)
 

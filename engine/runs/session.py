@@ -185,6 +185,9 @@ class Session:
         """A mined transaction, its receipt and its block height."""
         return self.chain.transaction(tx_hash)
 
+    def reverted_txs(self, height: int) -> set[str]:
+        return self.chain.reverted_tx_hashes(height)
+
     def find_txs(self, prefix: str, limit: int = 20) -> list[str]:
         """Hashes of mined transactions that start with `prefix`."""
         return self.chain.find_tx_hashes(prefix, limit)

@@ -142,6 +142,11 @@ class ChainStore:
         receipt_row = self.conn.execute("SELECT * FROM receipts WHERE tx_hash = ?", (tx_hash,)).fetchone()
         return _tx(row), _receipt(receipt_row), row["block_height"]
 
+    def reverted_tx_hashes(self, height: int) -> set[str]:
+        rows = self.conn.execute("SELECT t.hash FROM transactions t JOIN receipts r ON r.tx_hash = t.hash"
+                                 " WHERE t.block_height = ? AND r.status != 'success'", (height,))
+        return {r[0] for r in rows}
+
     def find_tx_hashes(self, prefix: str, limit: int) -> list[str]:
         rows = self.conn.execute("SELECT hash FROM transactions WHERE hash >= ? AND hash < ? ORDER BY hash LIMIT ?",
                                  (prefix.lower(), prefix.lower() + "g", limit))

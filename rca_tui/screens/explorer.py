@@ -135,15 +135,13 @@ class ExplorerScreen(Screen):
         self._show_detail(block_markup(block), str(height))
         txs = self.query_one("#txs", DataTable)
         names = self.session.names()
-        reverted = 0
+        reverted = self.session.reverted_txs(height)
         with txs.prevent(DataTable.RowHighlighted):  # the new first row is not the reader's choice of a tx
             txs.clear()
             for tx in block.transactions:
-                failed = self.session.tx(tx.hash)[1].status != "success"
-                reverted += failed
-                kind = Text(f"✗ {tx.tx_type}", style="bold red") if failed else tx.tx_type
+                kind = Text(f"✗ {tx.tx_type}", style="bold red") if tx.hash in reverted else tx.tx_type
                 txs.add_row(tx.hash[:8], kind, short_agent(names.get(tx.sender, tx.sender[:8])), key=tx.hash)
-        txs.border_title = f"Transactions of #{height}" + (f" · ✗ {reverted} reverted" if reverted else "")
+        txs.border_title = f"Transactions of #{height}" + (f" · ✗ {len(reverted)} reverted" if reverted else "")
 
     def show_tx(self, tx_hash: str) -> None:
         found = self.session.tx(tx_hash)
