@@ -107,7 +107,7 @@ def _position(analysis: Analysis) -> np.ndarray:
 def _text(analysis: Analysis) -> np.ndarray:
     steps = analysis.trajectory.steps
     query_words = set(_WORD.findall(analysis.trajectory.query.lower()))
-    negative = np.array([bool(_NEGATIVE_FEEDBACK.search(s.content)) and s.kind != "query" for s in steps])
+    negative = np.array([gives_negative_feedback(s.content) and s.kind != "query" for s in steps])
     culprit_before_first = _last_other_candidate_before(analysis, int(np.argmax(negative)) if negative.any() else -1)
     novel = novel_numbers(analysis.trajectory)
     echo = echo_shares(analysis.trajectory)
@@ -171,6 +171,12 @@ def final_claim_shares(trajectory) -> np.ndarray:
 def first_claimer(shares: np.ndarray) -> int:
     """The first step saying at least half of what the most complete one says (-1 when none says any)."""
     return int(np.argmax(shares >= 0.5 * shares.max())) if shares.max() > 0 else -1
+
+
+def gives_negative_feedback(text: str) -> bool:
+    """Whether a step says that what came before failed, was wrong or made no progress (a Magentic-One ledger's
+    "is_progress_being_made": false or "is_in_loop": true counts)."""
+    return bool(_NEGATIVE_FEEDBACK.search(text))
 
 
 def dissenting_votes(trajectory) -> set[int]:
