@@ -14,6 +14,8 @@ trajectory, no model.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from engine.attribution.counterfactual import claim_step
@@ -44,16 +46,17 @@ def claim_ranking(trajectory: Trajectory, top_k: int = 5) -> list[int]:
     return [int(i) for i in np.argsort(-scores, kind="stable") if np.isfinite(scores[i])][:top_k]
 
 
-def first_rejected_step(trajectory: Trajectory) -> int:
-    """The first acting step whose reply (the next step by another agent, tool output aside) gives negative
-    feedback; -1 when there is none."""
+def first_rejected_step(trajectory: Trajectory, rejects: Callable[[str], bool] = gives_negative_feedback,
+                        not_replies: tuple[str, ...] = _NOT_CAUSES) -> int:
+    """The first acting step whose reply (the next step by another agent whose kind is not in ``not_replies``:
+    by default the question and tool output are no replies) ``rejects``; -1 when there is none."""
     steps = trajectory.steps
     for step in steps:
         if step.kind != _ACTING:
             continue
         reply = next((later for later in steps[step.index + 1:]
-                      if later.agent != step.agent and later.kind not in _NOT_CAUSES), None)
-        if reply is not None and gives_negative_feedback(reply.content):
+                      if later.agent != step.agent and later.kind not in not_replies), None)
+        if reply is not None and rejects(reply.content):
             return step.index
     return -1
 
