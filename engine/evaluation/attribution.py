@@ -106,7 +106,7 @@ TEXT_TRACERS = {"claim_tracer": claim_ranking, "feedback_tracer": feedback_ranki
 
 
 def text_tracer_predictions(trajectories: list[Trajectory],
-                      ranking: Callable[[Trajectory], list[int]] = claim_ranking) -> list[Prediction]:
+                            ranking: Callable[[Trajectory], list[int]] = claim_ranking) -> list[Prediction]:
     """A text tracer's predictions (the claim tracer's by default): when = its best step, who = that step's agent."""
     predictions = []
     for trajectory in trajectories:
