@@ -33,10 +33,12 @@ _CODE = re.compile(r"```|\bdef |\bimport |\bprint\(")
 _MADE_UP = re.compile(r"\b(assume|assuming|hypothetical|placeholder|example data|simulat\w*|mock|dummy)\b", re.I)
 _FINAL = re.compile(r"\b(final answer|TERMINATE|in conclusion|the answer is)\b", re.I)
 _AGREES = re.compile(r"\b(i agree|agreed|confirm\w*|verified|looks (?:good|correct)|is correct|well done)\b", re.I)
+_NO_PROGRESS_VERDICT = (r'"is_progress_being_made"\s*:\s*\{[^}]*"answer"\s*:\s*false|'
+                        r'"is_in_loop"\s*:\s*\{[^}]*"answer"\s*:\s*true')
+_LEDGER_NO_PROGRESS = re.compile(_NO_PROGRESS_VERDICT, re.I)
 _NEGATIVE_FEEDBACK = re.compile(
     r"\b(unable to|did not|didn't|failed|incorrect|wrong|no relevant|not (?:found|relevant|helpful|correct)|"
-    r"in a loop|stuck|irrelevant|mistake)\b|"
-    r'"is_progress_being_made"\s*:\s*\{[^}]*"answer"\s*:\s*false|"is_in_loop"\s*:\s*\{[^}]*"answer"\s*:\s*true',
+    r"in a loop|stuck|irrelevant|mistake)\b|" + _NO_PROGRESS_VERDICT,
     re.I,
 )
 _WORD = re.compile(r"[a-z0-9]+")
@@ -107,7 +109,7 @@ def _position(analysis: Analysis) -> np.ndarray:
 def _text(analysis: Analysis) -> np.ndarray:
     steps = analysis.trajectory.steps
     query_words = set(_WORD.findall(analysis.trajectory.query.lower()))
-    negative = np.array([bool(_NEGATIVE_FEEDBACK.search(s.content)) and s.kind != "query" for s in steps])
+    negative = np.array([gives_negative_feedback(s.content) and s.kind != "query" for s in steps])
     culprit_before_first = _last_other_candidate_before(analysis, int(np.argmax(negative)) if negative.any() else -1)
     novel = novel_numbers(analysis.trajectory)
     echo = echo_shares(analysis.trajectory)
@@ -151,26 +153,42 @@ _FILLER = set("the a an of to and in is are was were be been for on with that th
 def final_claim_shares(trajectory) -> np.ndarray:
     """Per agent step: the share of the final claim's distinctive words (not in the question, not filler) that the
     step already says. The run failed, so its final claim is wrong; the step that first makes it is suspect."""
-    question = set(_CLAIM_WORD.findall(trajectory.query.lower()))
-
-    def distinctive(text: str) -> set[str]:
-        return {w for w in _CLAIM_WORD.findall(text.lower())
-                if w not in question and w not in _FILLER and (len(w) > 2 or w.isdigit())}
-
+    question = question_words(trajectory)
     agent_steps = [s for s in trajectory.steps if s.kind not in ("query", "observation")]
     claim = claim_step(trajectory)
-    final = distinctive(trajectory.steps[claim].content) if claim is not None else set()
+    final = distinctive_words(trajectory.steps[claim].content, question) if claim is not None else set()
     shares = np.zeros(len(trajectory.steps))
     if not final:
         return shares
     for step in agent_steps:
-        shares[step.index] = len(distinctive(step.content) & final) / len(final)
+        shares[step.index] = len(distinctive_words(step.content, question) & final) / len(final)
     return shares
+
+
+def question_words(trajectory) -> set[str]:
+    return set(_CLAIM_WORD.findall(trajectory.query.lower()))
+
+
+def distinctive_words(text: str, question: set[str]) -> set[str]:
+    """The words (and numbers) of ``text`` that are neither in the question nor filler."""
+    return {w for w in _CLAIM_WORD.findall(text.lower())
+            if w not in question and w not in _FILLER and (len(w) > 2 or w.isdigit())}
 
 
 def first_claimer(shares: np.ndarray) -> int:
     """The first step saying at least half of what the most complete one says (-1 when none says any)."""
     return int(np.argmax(shares >= 0.5 * shares.max())) if shares.max() > 0 else -1
+
+
+def gives_negative_feedback(text: str) -> bool:
+    """Whether a step says that what came before failed, was wrong or made no progress (a Magentic-One ledger's
+    "is_progress_being_made": false or "is_in_loop": true counts)."""
+    return bool(_NEGATIVE_FEEDBACK.search(text))
+
+
+def ledger_says_no_progress(text: str) -> bool:
+    """Whether a step is a Magentic-One ledger judging "is_progress_being_made": false or "is_in_loop": true."""
+    return bool(_LEDGER_NO_PROGRESS.search(text))
 
 
 def dissenting_votes(trajectory) -> set[int]:

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from engine.attribution.analysis import Analysis
-from engine.attribution.claim_tracer import claim_ranking
+from engine.attribution.claim_tracer import claim_ranking, feedback_ranking
 from engine.attribution.features import extract_features
 from engine.attribution.learned import LearnedConfig, fit, score_steps
 from engine.attribution.pipeline import AttributionConfig, analyse, analyse_with_effects, attribution_from_scores
@@ -101,13 +101,23 @@ def rule_predictions(analyses: list[Analysis], config: AttributionConfig) -> lis
     return [_prediction(analysis, analysis.rule_score, config) for analysis in analyses]
 
 
-def claim_predictions(trajectories: list[Trajectory]) -> list[Prediction]:
-    """The claim tracer's (nothing fitted): who / when = the first step saying the final claim, and its agent."""
+TEXT_TRACERS = {"claim_tracer": claim_ranking, "feedback_tracer": feedback_ranking}
+"""The unsupervised tracers that read only the text (nothing fitted): report key -> step ranking."""
+
+
+def text_tracer_predictions(trajectories: list[Trajectory],
+                            ranking: Callable[[Trajectory], list[int]] = claim_ranking) -> list[Prediction]:
+    """A text tracer's predictions (the claim tracer's by default): when = its best step, who = that step's agent."""
     predictions = []
     for trajectory in trajectories:
-        ranked = claim_ranking(trajectory)
+        ranked = ranking(trajectory)
         predictions.append(Prediction(trajectory.id, trajectory.steps[ranked[0]].agent, ranked[0], ranked))
     return predictions
+
+
+def _text_tracer_scores(trajectories: list[Trajectory], golds: list[Gold], majorities: list[str]) -> dict:
+    return {name: _scores_with_prior(text_tracer_predictions(trajectories, ranking), golds, majorities)
+            for name, ranking in TEXT_TRACERS.items()}
 
 
 def learned_predictions(
@@ -134,7 +144,7 @@ def evaluate_subset(analyses: list[Analysis], config: EvalConfig) -> dict:
         "baselines": {name: _scores_with_prior(p, golds, majorities)
                       for name, p in _kfold_baselines(trajectories, golds, config).items()},
         "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
-        "claim_tracer": _scores_with_prior(claim_predictions(trajectories), golds, majorities),
+        **_text_tracer_scores(trajectories, golds, majorities),
         "learned_tracer": {
             mode: _over_seeds(analyses, golds, config, config.learned, with_gt)
             for mode, with_gt in (("without_gt", False), ("with_gt", True))
@@ -296,7 +306,7 @@ def evaluate_held_out(train: list[Trajectory], test: list[Trajectory], config: E
         "baselines": {name: _scores_with_prior(p, golds, majorities)
                       for name, p in all_baselines(train, test, config.seeds[0]).items()},
         "rule_tracer": _scores_with_prior(rule_predictions(test_analyses, config.attribution), golds, majorities),
-        "claim_tracer": _scores_with_prior(claim_predictions(test), golds, majorities),
+        **_text_tracer_scores(test, golds, majorities),
         "learned_tracer": learned,
     }
     if config.ablations:
@@ -328,7 +338,7 @@ def evaluate_saved(tracer, test: list[Trajectory], config: EvalConfig = EvalConf
         "baselines": {name: _scores_with_prior(p, golds, majorities)
                       for name, p in _kfold_baselines(test, golds, config).items()},
         "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
-        "claim_tracer": _scores_with_prior(claim_predictions(test), golds, majorities),
+        **_text_tracer_scores(test, golds, majorities),
         "learned_tracer": with_gt,
     }
     return _report("saved tracer", config, {"test": subset}, test, seconds, started)

@@ -1,8 +1,10 @@
 import numpy as np
 
 from engine.attribution.adapters import from_steps
-from engine.attribution.claim_tracer import claim_ranking, claim_scores
-from engine.evaluation.attribution import claim_predictions
+from engine.attribution.claim_tracer import (
+    claim_ranking, claim_scores, feedback_ranking, first_earlier_carrier, first_rejected_step,
+)
+from engine.evaluation.attribution import text_tracer_predictions
 from engine.attribution.schema import Label
 
 
@@ -20,7 +22,7 @@ def test_the_first_step_saying_the_final_claim_is_named_not_the_ones_repeating_i
         ("Checker", "message", "Confirmed: Zorblax has 17 moons orbiting retrograde. TERMINATE"),
     )
     assert claim_ranking(trajectory)[0] == 2
-    prediction = claim_predictions([trajectory])[0]
+    prediction = text_tracer_predictions([trajectory])[0]
     assert (prediction.who, prediction.when) == ("Planner", 2)
 
 
@@ -41,3 +43,49 @@ def test_without_any_claim_the_first_agent_step_is_named():
         ("Planner", "message", "TERMINATE"),
     )
     assert claim_ranking(trajectory)[0] == 1
+
+
+def test_feedback_tracer_names_the_first_acting_step_the_next_other_agent_rejects():
+    trajectory = _trajectory(
+        ("human", "query", "How many moons does the planet Zorblax have?"),
+        ("Orchestrator", "thought", "Plan: search the planetary catalogue for Zorblax."),
+        ("Orchestrator", "action", "Please search the catalogue for Zorblax."),
+        ("WebSurfer", "message", "I typed 'Zorblax moons': a catalogue lists 17 moons, orbiting retrograde."),
+        ("ComputerTerminal", "observation", "error: the page failed to load one image"),
+        ("Orchestrator", "thought", '{"is_in_loop": {"reason": "fine", "answer": false}, '
+                                    '"is_progress_being_made": {"reason": "a catalogue was found", "answer": true}}'),
+        ("WebSurfer", "message", "I clicked an advert about telescopes: Zorblax has 17 moons orbiting retrograde."),
+        ("Orchestrator", "thought", '{"is_in_loop": {"reason": "it keeps clicking adverts", "answer": true}, '
+                                    '"is_progress_being_made": {"reason": "none", "answer": false}}'),
+        ("Orchestrator", "thought", "FINAL ANSWER: Zorblax has 17 moons orbiting retrograde."),
+    )
+    # tool output that says "error" is not a reply; the ledger after step 6 rejects it, the one after step 3 does not
+    # (step 3 is the first carrier of the claim, so a tracer that missed the rejection would name it)
+    assert first_earlier_carrier(trajectory) == 3
+    assert first_rejected_step(trajectory) == 6
+    assert feedback_ranking(trajectory)[0] == 6
+    prediction = text_tracer_predictions([trajectory], feedback_ranking)[0]
+    assert (prediction.who, prediction.when) == ("WebSurfer", 6)
+
+
+def test_without_a_rejection_the_feedback_tracer_names_the_first_earlier_carrier_of_the_claim():
+    trajectory = _trajectory(
+        ("user", "query", "How many moons does the planet Zorblax have?"),
+        ("Searcher", "message", "Zorblax: 17 moons, orbiting retrograde."),
+        ("Planner", "message", "So 17, then."),
+        ("Checker", "message", "Final: Zorblax has 17 moons orbiting retrograde, per the outer planets catalogue "
+                               "listing of satellites. TERMINATE"),
+    )
+    # no step says half of the claim (the claim tracer names the claim itself); step 1 says the most of it before
+    assert first_rejected_step(trajectory) == -1
+    assert claim_ranking(trajectory)[0] == 3
+    assert first_earlier_carrier(trajectory) == 1 and feedback_ranking(trajectory)[0] == 1
+
+
+def test_the_claim_step_is_the_earlier_carrier_when_nothing_before_it_says_any_of_the_claim():
+    trajectory = _trajectory(
+        ("user", "query", "How many moons does the planet Zorblax have?"),
+        ("Searcher", "message", "I could not reach the catalogue."),
+        ("Checker", "message", "Final: Zorblax has 17 moons orbiting retrograde. TERMINATE"),
+    )
+    assert first_earlier_carrier(trajectory) == 2
