@@ -207,7 +207,7 @@ def corrupt(answer: dict | None, request: StepRequest, telemetry: Telemetry, mod
     answer = copy.deepcopy(answer or {})
     role, t = request.role, telemetry
     if role == "probability_oracle":
-        answer["candidates"] = _reranked(answer.get("candidates") or _real_candidates(t), beliefs, t)
+        answer["candidates"] = _reranked(answer.get("candidates", []), beliefs)
     elif role == "data_detective":
         answer["focus"] = [t.decoy] + [e for e in answer.get("focus", []) if e != t.decoy]
         answer["summary"] = "; ".join(_describe(e, parts) for e, (_, parts) in beliefs.items())
@@ -229,19 +229,16 @@ def _thought(mode: str, template: int, beliefs: dict, t: Telemetry) -> str:
         evidence=_describe_parts(parts), leader_evidence=_describe_parts(beliefs[t.leader][1]))
 
 
-def _real_candidates(t: Telemetry) -> list[dict]:
-    return [{"entity": e, "score": s, "reason": _reason(e, t.parts.get(e, []))} for e, s in t.scores.items()][:5]
-
-
-def _reranked(candidates: list[dict], beliefs: dict, t: Telemetry) -> list[dict]:
-    """The decoy first, the leader where its believed score puts it; every other row as it was."""
+def _reranked(candidates: list[dict], beliefs: dict) -> list[dict]:
+    """The decoy first, the leader where its believed score puts it, every other row as it was; an agent that
+    stopped before ranking anything lists the decoy alone."""
     rows = [dict(c) for c in candidates if c["entity"] not in beliefs]
     believed_rows = [{**next((c for c in candidates if c["entity"] == e), {"entity": e}), "score": score,
                       "reason": _reason(e, parts)} for e, (score, parts) in beliefs.items()]
     decoy, others = believed_rows[0], believed_rows[1:]
     decoy["score"] = max([c["score"] for c in candidates] + [decoy["score"]])
     rest = sorted(rows + others, key=lambda c: -c["score"])
-    return [decoy] + rest[:max(len(candidates), 2) - 1]
+    return [decoy] + rest[:len(candidates) - 1]
 
 
 def _reason(entity: str, parts: list[tuple[str, str]]) -> str:

@@ -122,12 +122,13 @@ def _load(folder: Path, case_id: str) -> Incident:
 
 
 def load_incidents(nezha_dir: Path | None, cases: int, seed: int) -> tuple[list[CaseSource], list[str]]:
-    """The demo incident plus up to `cases` Nezha cases (seeded pick across systems) that load; and the cases
-    skipped because they would not load (``case_id: error``)."""
+    """The demo incident plus up to `cases` Nezha cases (seeded pick across systems) that load, never the demo's own
+    case (the demo is a trimmed copy of it, and must stay out of training); and the cases skipped because they
+    would not load (``case_id: error``)."""
     incidents = [CaseSource(DEMO_DIR, list_cases(DEMO_DIR)[0].case_id)]
     skipped = []
     if nezha_dir and cases:
-        refs = list_cases(nezha_dir)
+        refs = [ref for ref in list_cases(nezha_dir) if ref.case_id != incidents[0].case_id]
         random.Random(seed).shuffle(refs)
         for ref in refs:
             if len(incidents) > cases:

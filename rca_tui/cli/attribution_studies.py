@@ -142,4 +142,4 @@ def _print_held_out(held_out: dict) -> None:
     for label, row in rows:
         cells = [f"{row[name]['who']:.3f} / {row[name]['when']:.3f}" if name in row else "-"
                  for name in HELD_OUT_METHODS]
-        say(f"{label:<34} {row.get('n_test', row['n']):>4} " + " ".join(f"{cell:>18}" for cell in cells))
+        say(f"{label:<34} {row.get('n_test', row.get('n', 0)):>4} " + " ".join(f"{cell:>18}" for cell in cells))
