@@ -64,7 +64,8 @@ class InjectionStudy:
 def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_tracer: Path | None = None,
               progress: Progress | None = None) -> dict:
     """Generate the labelled runs, score every tracer on them; ``given_tracer`` is also scored as it is (no CV),
-    and ``save_tracer`` receives a learned tracer trained on every kept run."""
+    and ``save_tracer`` receives a learned tracer trained on every kept run but the demo incident's (the demo is
+    what users attribute first: it stays out of training)."""
     started = time.perf_counter()
     db = study.db or Path(tempfile.mkdtemp(prefix="injection-eval-"))
     incidents, skipped = load_incidents(study.nezha, study.cases, study.seed)
@@ -83,8 +84,9 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
                                   **score_tracer(trajectories, learned.load(given_tracer), config)}
     if save_tracer:
         save_tracer.parent.mkdir(parents=True, exist_ok=True)
-        learned.save(fit_all(trajectories, config), save_tracer)
-        report["saved_tracer"] = str(save_tracer)
+        training = [t for t in trajectories if t.meta["incident"] != incidents[0].case_id]
+        learned.save(fit_all(training, config), save_tracer)
+        report["saved_tracer"] = {"path": str(save_tracer), "trained_on": [t.id for t in training]}
     report["steps_median"] = sorted(len(t.steps) for t in trajectories)[len(trajectories) // 2] if trajectories else 0
     return report
 

@@ -46,6 +46,8 @@ def eval_injection(
     from engine.evaluation.injection import InjectionStudy, run_study
     from engine.parallel import ParallelError
 
+    if save_tracer and not (nezha and cases):
+        fail("--save-tracer needs --nezha and --cases >= 1: the demo incident is never trained on", ExitCode.USAGE)
     study = InjectionStudy(runs=runs, cases=cases, nezha=nezha, model=model, folds=folds,
                            seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db,
                            workers=workers, scheduler=dask_scheduler)
@@ -59,7 +61,7 @@ def eval_injection(
         from engine.provenance import write_manifest
 
         write_manifest(save_tracer, invocation(), seed, str(nezha or "data/demo"),
-                       report["generation"]["trajectory_ids"])
+                       report["saved_tracer"]["trained_on"])
     if json_out:
         emit_json(report)
     else:
@@ -121,7 +123,8 @@ def _print_injection(report: dict) -> None:
             say(f"{label:<44} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f}")
     _print_held_out(report["held_out"])
     if "saved_tracer" in report:
-        say(f"\nsaved the learned tracer to {report['saved_tracer']}")
+        say(f"\nsaved the learned tracer to {report['saved_tracer']['path']} (trained on "
+            f"{len(report['saved_tracer']['trained_on'])} runs, none of the demo incident)")
     timing = report["timing"]
     say(f"\nfeatures: {timing['trajectories']} trajectories in {timing['feature_seconds_total']} s "
         f"(median {timing['feature_seconds_median']} s); evaluation {timing['evaluation_seconds_total']} s")
