@@ -4,8 +4,9 @@ Runs the seven agents (heuristic reasoner) on several incidents (Nezha cases, ea
 demo) with one injected fault each (agent x step x mode, seeded), keeps the runs whose consensus went wrong
 (consensus != label root cause, no consensus included) as labelled trajectories (who = the injected agent, when =
 the step where the fault took effect), and scores who / when exact-match accuracy of the rule tracer, the learned
-tracer (k-fold CV) and the trivial baselines. The runs (in batches on fresh ledgers) and the feature extraction
-scale out over local processes or a Dask cluster with the serial results.
+tracer and the trivial baselines: held out (templates, modes and incidents the tracer never trained on, the demo
+never in training; see injection_split) and, for comparison, k-fold over every kept run. The runs (in batches on
+fresh ledgers) and the feature extraction scale out over local processes or a Dask cluster with the serial results.
 """
 from __future__ import annotations
 
