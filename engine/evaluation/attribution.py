@@ -83,7 +83,7 @@ def score_tracer(trajectories: list[Trajectory], tracer, config: EvalConfig) -> 
     """who / when of an already trained tracer on labelled trajectories it never saw (no cross-validation)."""
     analyses = _labelled_analyses(trajectories, config)
     predictions = [_prediction(a, score_steps(tracer, a), config.attribution) for a in analyses]
-    return who_when_scores(predictions, [_gold(a.trajectory) for a in analyses])
+    return who_when_scores(predictions, [gold_of(a.trajectory) for a in analyses])
 
 
 def _labelled_analyses(trajectories: list[Trajectory], config: EvalConfig) -> list[Analysis]:
@@ -116,7 +116,7 @@ def text_tracer_predictions(trajectories: list[Trajectory],
 
 
 def _text_tracer_scores(trajectories: list[Trajectory], golds: list[Gold], majorities: list[str]) -> dict:
-    return {name: _scores_with_prior(text_tracer_predictions(trajectories, ranking), golds, majorities)
+    return {name: scores_with_prior(text_tracer_predictions(trajectories, ranking), golds, majorities)
             for name, ranking in TEXT_TRACERS.items()}
 
 
@@ -136,14 +136,14 @@ def learned_predictions(
 
 def evaluate_subset(analyses: list[Analysis], config: EvalConfig) -> dict:
     trajectories = [a.trajectory for a in analyses]
-    golds = [_gold(t) for t in trajectories]
+    golds = [gold_of(t) for t in trajectories]
     majorities = _fold_majorities(trajectories, config.folds, config.seeds[0])
     report = {
         "n": len(trajectories),
         "labelled_steps_encoded": labelled_steps_encoded(analyses),
-        "baselines": {name: _scores_with_prior(p, golds, majorities)
+        "baselines": {name: scores_with_prior(p, golds, majorities)
                       for name, p in _kfold_baselines(trajectories, golds, config).items()},
-        "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
+        "rule_tracer": scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
         **_text_tracer_scores(trajectories, golds, majorities),
         "learned_tracer": {
             mode: _over_seeds(analyses, golds, config, config.learned, with_gt)
@@ -171,7 +171,7 @@ def _kfold_baselines(trajectories: list[Trajectory], golds: list[Gold], config: 
 def _over_seeds(analyses: list[Analysis], golds: list[Gold], config: EvalConfig,
                 learned: LearnedConfig, with_gt: bool) -> dict:
     trajectories = [a.trajectory for a in analyses]
-    runs = [_scores_with_prior(learned_predictions(analyses, config.attribution, learned, config.folds, seed, with_gt),
+    runs = [scores_with_prior(learned_predictions(analyses, config.attribution, learned, config.folds, seed, with_gt),
                                golds, _fold_majorities(trajectories, config.folds, seed)) for seed in config.seeds]
     return _mean_over_seeds(runs, config.seeds)
 
@@ -264,7 +264,7 @@ def majority_share(predictions: list[Prediction], majorities: list[str]) -> floa
     return round(hits / len(predictions), 4)
 
 
-def _scores_with_prior(predictions: list[Prediction], golds: list[Gold], majorities: list[str]) -> dict:
+def scores_with_prior(predictions: list[Prediction], golds: list[Gold], majorities: list[str]) -> dict:
     return {**who_when_scores(predictions, golds), "majority_share": majority_share(predictions, majorities)}
 
 
@@ -288,30 +288,40 @@ def evaluate_held_out(train: list[Trajectory], test: list[Trajectory], config: E
     started = time.perf_counter()
     train_analyses, _ = extract_all(train, config, progress)
     test_analyses, seconds = extract_all(test, config, progress)
-    golds = [_gold(t) for t in test]
+    golds = [gold_of(t) for t in test]
     majorities = [majority_agent_of(train)] * len(test)
-    learned = {}
-    for mode, with_gt in (("without_gt", False), ("with_gt", True)):
-        runs = []
-        for seed in config.seeds:
-            tracer = fit(train_analyses, replace(config.learned, seed=seed), with_gt)
-            predictions = [_prediction(a, score_steps(tracer, a, with_gt), config.attribution) for a in test_analyses]
-            runs.append(_scores_with_prior(predictions, golds, majorities))
-        learned[mode] = _mean_over_seeds(runs, config.seeds)
+    learned = {mode: scores_over_seeds(held_out_learned(train_analyses, test_analyses, config, with_gt), golds,
+                                       majorities, config.seeds)
+               for mode, with_gt in (("without_gt", False), ("with_gt", True))}
     subset = {
         "n": len(test),
         "labelled_steps_encoded": labelled_steps_encoded(test_analyses),
         "n_train": len(train),
         "train_majority_agent": majorities[0],
-        "baselines": {name: _scores_with_prior(p, golds, majorities)
+        "baselines": {name: scores_with_prior(p, golds, majorities)
                       for name, p in all_baselines(train, test, config.seeds[0]).items()},
-        "rule_tracer": _scores_with_prior(rule_predictions(test_analyses, config.attribution), golds, majorities),
+        "rule_tracer": scores_with_prior(rule_predictions(test_analyses, config.attribution), golds, majorities),
         **_text_tracer_scores(test, golds, majorities),
         "learned_tracer": learned,
     }
     if config.ablations:
         subset["ablations"] = _rule_ablations(test_analyses, golds, config)
     return _report("train/test", config, {"test": subset}, test, seconds, started)
+
+
+def held_out_learned(train: list[Analysis], test: list[Analysis], config: EvalConfig,
+                     with_gt: bool = False) -> list[list[Prediction]]:
+    """The learned tracer fitted on ``train`` (once per seed of ``config.seeds``), its predictions on ``test``."""
+    runs = []
+    for seed in config.seeds:
+        tracer = fit(train, replace(config.learned, seed=seed), with_gt)
+        runs.append([_prediction(a, score_steps(tracer, a, with_gt), config.attribution) for a in test])
+    return runs
+
+
+def scores_over_seeds(runs: list[list[Prediction]], golds: list[Gold], majorities: list[str], seeds) -> dict:
+    """who / when (and the share naming the training majority) of each seed's predictions, averaged."""
+    return _mean_over_seeds([scores_with_prior(predictions, golds, majorities) for predictions in runs], seeds)
 
 
 def evaluate_saved(tracer, test: list[Trajectory], config: EvalConfig = EvalConfig(), trained_on: list[str] = (),
@@ -325,19 +335,19 @@ def evaluate_saved(tracer, test: list[Trajectory], config: EvalConfig = EvalConf
         raise ValueError("no labelled trajectory to score")
     started = time.perf_counter()
     analyses, seconds = extract_all(test, config, progress)
-    golds = [_gold(t) for t in test]
+    golds = [gold_of(t) for t in test]
     majorities = [majority_agent_of(test)] * len(test)
     with_gt = {}
     for mode, flag in (("without_gt", False), ("with_gt", True)):
         predictions = [_prediction(a, score_steps(tracer, a, flag), config.attribution) for a in analyses]
-        with_gt[mode] = _scores_with_prior(predictions, golds, majorities)
+        with_gt[mode] = scores_with_prior(predictions, golds, majorities)
     subset = {
         "n": len(test),
         "labelled_steps_encoded": labelled_steps_encoded(analyses),
         "in_sample": sorted(set(trained_on) & {t.id for t in test}),
-        "baselines": {name: _scores_with_prior(p, golds, majorities)
+        "baselines": {name: scores_with_prior(p, golds, majorities)
                       for name, p in _kfold_baselines(test, golds, config).items()},
-        "rule_tracer": _scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
+        "rule_tracer": scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
         **_text_tracer_scores(test, golds, majorities),
         "learned_tracer": with_gt,
     }
@@ -370,7 +380,7 @@ def _mean_over_seeds(runs: list[dict], seeds) -> dict:
     return summary
 
 
-def _gold(trajectory: Trajectory) -> Gold:
+def gold_of(trajectory: Trajectory) -> Gold:
     return Gold(trajectory.label.who or "", int(trajectory.label.when))
 
 

@@ -4,8 +4,9 @@ Runs the seven agents (heuristic reasoner) on several incidents (Nezha cases, ea
 demo) with one injected fault each (agent x step x mode, seeded), keeps the runs whose consensus went wrong
 (consensus != label root cause, no consensus included) as labelled trajectories (who = the injected agent, when =
 the step where the fault took effect), and scores who / when exact-match accuracy of the rule tracer, the learned
-tracer (k-fold CV) and the trivial baselines. The runs (in batches on fresh ledgers) and the feature extraction
-scale out over local processes or a Dask cluster with the serial results.
+tracer and the trivial baselines: held out (templates, modes and incidents the tracer never trained on, the demo
+never in training; see injection_split) and, for comparison, k-fold over every kept run. The runs (in batches on
+fresh ledgers) and the feature extraction scale out over local processes or a Dask cluster with the serial results.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from engine.agents.workflow import RunFailed
 from engine.attribution import learned
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL
-from engine.evaluation.attribution import EvalConfig, Progress, evaluate, fit_all, score_tracer
+from engine.evaluation.attribution import EvalConfig, Progress, evaluate, extract_all, fit_all, score_tracer
+from engine.evaluation.injection_split import IncidentSplit, held_out_report, split_incidents
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.attribution import engine_run_config, run_trajectory
 from engine.config import DEMO_DIR
@@ -63,25 +65,29 @@ class InjectionStudy:
 def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_tracer: Path | None = None,
               progress: Progress | None = None) -> dict:
     """Generate the labelled runs, score every tracer on them; ``given_tracer`` is also scored as it is (no CV),
-    and ``save_tracer`` receives a learned tracer trained on every kept run."""
+    and ``save_tracer`` receives a learned tracer trained on every kept run but the demo incident's (the demo is
+    what users attribute first: it stays out of training)."""
     started = time.perf_counter()
     db = study.db or Path(tempfile.mkdtemp(prefix="injection-eval-"))
     incidents, skipped = load_incidents(study.nezha, study.cases, study.seed)
-    trajectories, stats = generate(db, incidents, study.runs, study.seed, progress=progress, workers=study.workers,
-                                   scheduler=study.scheduler)
+    split = split_incidents(incidents[0].case_id, [i.case_id for i in incidents[1:]])
+    trajectories, stats = generate(db, incidents, split, study.runs, study.seed, progress=progress,
+                                   workers=study.workers, scheduler=study.scheduler)
     stats.update(generation_seconds=round(time.perf_counter() - started, 2), incidents=[i.case_id for i in incidents],
                  skipped_cases=skipped, db=str(db), trajectory_ids=[t.id for t in trajectories])
     config = _eval_config(study)
     features_progress = progress and (lambda done, total, label: progress(done, total, f"features {label}"))
     report = evaluate(trajectories, config, features_progress)
     report["generation"] = stats
+    report["held_out"] = held_out_report(extract_all(trajectories, config)[0], split, config)  # features cached
     if given_tracer:
         report["given_tracer"] = {"path": str(given_tracer),
                                   **score_tracer(trajectories, learned.load(given_tracer), config)}
     if save_tracer:
         save_tracer.parent.mkdir(parents=True, exist_ok=True)
-        learned.save(fit_all(trajectories, config), save_tracer)
-        report["saved_tracer"] = str(save_tracer)
+        training = [t for t in trajectories if t.meta["incident"] != incidents[0].case_id]
+        learned.save(fit_all(training, config), save_tracer)
+        report["saved_tracer"] = {"path": str(save_tracer), "trained_on": [t.id for t in training]}
     report["steps_median"] = sorted(len(t.steps) for t in trajectories)[len(trajectories) // 2] if trajectories else 0
     return report
 
@@ -119,12 +125,13 @@ def _load(folder: Path, case_id: str) -> Incident:
 
 
 def load_incidents(nezha_dir: Path | None, cases: int, seed: int) -> tuple[list[CaseSource], list[str]]:
-    """The demo incident plus up to `cases` Nezha cases (seeded pick across systems) that load; and the cases
-    skipped because they would not load (``case_id: error``)."""
+    """The demo incident plus up to `cases` Nezha cases (seeded pick across systems) that load, never the demo's own
+    case (the demo is a trimmed copy of it, and must stay out of training); and the cases skipped because they
+    would not load (``case_id: error``)."""
     incidents = [CaseSource(DEMO_DIR, list_cases(DEMO_DIR)[0].case_id)]
     skipped = []
     if nezha_dir and cases:
-        refs = list_cases(nezha_dir)
+        refs = [ref for ref in list_cases(nezha_dir) if ref.case_id != incidents[0].case_id]
         random.Random(seed).shuffle(refs)
         for ref in refs:
             if len(incidents) > cases:
@@ -166,10 +173,12 @@ class RunOutcome:
     """A wrong run's trajectory when the step where its fault took effect is known."""
 
 
-def generate(folder: Path, incidents: list[CaseSource], target: int, seed: int, max_runs: int = 2000,
+def generate(folder: Path, incidents: list[CaseSource], split: IncidentSplit, target: int, seed: int,
+             max_runs: int = 2000,
              runs_per_db: int = 8, progress: Progress | None = None, workers: int = 1,
              scheduler: str | None = None) -> tuple[list[Trajectory], dict]:
-    """Fault-injected runs until `target` wrong (labelled) runs are kept; round-robin over incidents and faults.
+    """Fault-injected runs until `target` wrong (labelled) runs are kept; round-robin over incidents and faults,
+    each run with a phrasing template of its incident's side of the `split`.
 
     Wrong runs cost the agents stake and gas, so every `runs_per_db` runs (a batch) start on a fresh session
     database (fresh genesis), and so does the rest of a batch after a run stops for lack of funds. Batches run
@@ -178,10 +187,10 @@ def generate(folder: Path, incidents: list[CaseSource], target: int, seed: int, 
     folder.mkdir(parents=True, exist_ok=True)
     kept: list[Trajectory] = []
     stats = {"runs": 0, "wrong": 0, "wrong_without_fault": 0, "duplicates": 0, "no_fault_step": 0, "failed": 0,
-             "by_mode": {}, "by_agent": {}, "by_incident": {}}
+             "by_mode": {}, "by_agent": {}, "by_incident": {}, "by_template": {}}
     seen: set = set()
-    batches = _batches(folder, incidents, seed, min(max_runs, len(fault_grid(seed)) * len(incidents) * 3),
-                       runs_per_db)
+    batches = _batches(folder, incidents, split, seed,
+                       min(max_runs, len(fault_grid(seed)) * len(incidents) * 3), runs_per_db)
     with closing(ordered_map(run_batch, batches, workers, scheduler)) as outcomes:
         for outcome in (outcome for batch in outcomes for outcome in batch):
             if len(kept) >= target:
@@ -194,12 +203,15 @@ def generate(folder: Path, incidents: list[CaseSource], target: int, seed: int, 
     return kept, stats
 
 
-def _batches(folder: Path, incidents: list[CaseSource], seed: int, runs: int, runs_per_db: int) -> list[Batch]:
+def _batches(folder: Path, incidents: list[CaseSource], split: IncidentSplit, seed: int, runs: int,
+             runs_per_db: int) -> list[Batch]:
     grid = fault_grid(seed)
     planned = []
     for index in range(runs):
         incident = incidents[index % len(incidents)]
-        fault = grid[(index // len(incidents)) % len(grid)]
+        templates = split.templates(incident.case_id)
+        fault = replace(grid[(index // len(incidents)) % len(grid)],
+                        template=templates[(index // len(incidents)) % len(templates)])
         run_seed = index // (len(incidents) * len(grid))  # the seed picks the decoy; new decoys on later passes
         planned.append(PlannedRun(incident, fault, run_seed))
     return [Batch(folder, number, tuple(planned[start:start + runs_per_db]))
@@ -255,7 +267,7 @@ def _tally(outcome: RunOutcome, kept: list[Trajectory], seen: set, stats: dict) 
     seen.add(content)
     kept.append(outcome.trajectory)
     for tally, key in (("by_mode", outcome.fault.mode), ("by_agent", outcome.fault.agent),
-                       ("by_incident", outcome.case_id)):
+                       ("by_incident", outcome.case_id), ("by_template", str(outcome.fault.template))):
         stats[tally][key] = stats[tally].get(key, 0) + 1
 
 

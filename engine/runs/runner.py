@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.agents.faults import FaultSpec, FaultyReasoner
+from engine.agents.faults import FaultSpec, FaultyReasoner, read_telemetry
 from engine.agents.tools import Toolbox
 from engine.agents.workflow import Workflow
 from engine.config import DEMO_DIR
@@ -59,21 +59,16 @@ def run_incident(session: Session, incident: Incident, reasoner: Reasoner, datas
     toolbox = Toolbox(incident, tamo_model, stacker)
     if fault is None:
         return Workflow(session, reasoner, fallback=fallback).run(incident, dataset, seed, toolbox)
-    faulty = FaultyReasoner(reasoner, fault, decoy=_decoy(toolbox, seed))
+    faulty = FaultyReasoner(reasoner, fault, read_telemetry(toolbox, seed), seed)
     result = Workflow(session, faulty, fallback=fallback).run(incident, dataset, seed, toolbox)
     events = session.run_events(result["run_id"])
     steps = trajectory_steps(events)
-    result["injected_fault"] = {**fault.to_dict(), "decoy": faulty.decoy, "agent_step": faulty.struck_at,
+    result["injected_fault"] = {**fault.to_dict(), "template": faulty.template, "decoy": faulty.decoy,
+                                "agent_step": faulty.struck_at,
                                 "trajectory_step": fault_step_index(steps, events, fault.agent, fault.mode,
                                                                     faulty.struck_at)}
     session.finish_run(result["run_id"], result["status"], result)  # keep who / when with the stored run
     return result
-
-
-def _decoy(toolbox: Toolbox, seed: int) -> str:
-    """A plausible wrong answer: one of the runners-up of the honest ranking, chosen by the seed."""
-    runners_up = [c.entity for c in toolbox.ranking[1:4]] or [c.entity for c in toolbox.ranking]
-    return runners_up[seed % len(runners_up)]
 
 
 def load_incident(dataset_dir: Path, case_id: str) -> Incident:

@@ -46,6 +46,8 @@ def eval_injection(
     from engine.evaluation.injection import InjectionStudy, run_study
     from engine.parallel import ParallelError
 
+    if save_tracer and not (nezha and cases):
+        fail("--save-tracer needs --nezha and --cases >= 1: the demo incident is never trained on", ExitCode.USAGE)
     study = InjectionStudy(runs=runs, cases=cases, nezha=nezha, model=model, folds=folds,
                            seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db,
                            workers=workers, scheduler=dask_scheduler)
@@ -59,7 +61,7 @@ def eval_injection(
         from engine.provenance import write_manifest
 
         write_manifest(save_tracer, invocation(), seed, str(nezha or "data/demo"),
-                       report["generation"]["trajectory_ids"])
+                       report["saved_tracer"]["trained_on"])
     if json_out:
         emit_json(report)
     else:
@@ -109,8 +111,8 @@ def _print_injection(report: dict) -> None:
     say(f"median steps per trajectory: {report['steps_median']}; generation {stats['generation_seconds']} s"
         + scale_out_note(report["scale_out"]))
     for subset in report["subsets"].values():
-        say(f"\n== injected faults (n={subset['n']}, model {report['model']}, {report['folds']}-fold CV, "
-            f"seeds {report['seeds']}) ==")
+        say(f"\n== in distribution: k-fold over every kept run (templates, modes and incidents shared by train and "
+            f"test; n={subset['n']}, model {report['model']}, {report['folds']}-fold CV, seeds {report['seeds']}) ==")
         say(f"{'method':<44} {'who':>6} {'when':>6} {'top3':>6}")
         rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
         rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
@@ -119,8 +121,28 @@ def _print_injection(report: dict) -> None:
             rows.append((f"given tracer, no CV ({Path(report['given_tracer']['path']).name})", report["given_tracer"]))
         for label, m in rows:
             say(f"{label:<44} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f}")
+    _print_held_out(report["held_out"])
     if "saved_tracer" in report:
-        say(f"\nsaved the learned tracer to {report['saved_tracer']}")
+        say(f"\nsaved the learned tracer to {report['saved_tracer']['path']} (trained on "
+            f"{len(report['saved_tracer']['trained_on'])} runs, none of the demo incident)")
     timing = report["timing"]
     say(f"\nfeatures: {timing['trajectories']} trajectories in {timing['feature_seconds_total']} s "
         f"(median {timing['feature_seconds_median']} s); evaluation {timing['evaluation_seconds_total']} s")
+
+
+HELD_OUT_METHODS = ("learned_tracer", "rule_tracer", "majority_agent(train)", "first_step", "most_frequent_speaker")
+
+
+def _print_held_out(held_out: dict) -> None:
+    say(f"\n== held out: templates {held_out['test_templates']} (trained on {held_out['train_templates']}), "
+        f"incidents {', '.join(held_out['test_incidents'])} (trained on {', '.join(held_out['train_incidents']) or 'none'}), "
+        f"leave one mode out ==")
+    say(f"{'runs':<34} {'n':>4} " + " ".join(f"{name[:18]:>18}" for name in HELD_OUT_METHODS) + "   (who / when)")
+    rows = [(f"held-out mode {mode} (train {row['n_train']})", row)
+            for mode, row in held_out["by_held_out_mode"].items()]
+    rows.append(("pooled", held_out["pooled"]))
+    rows += [(f"agent {agent}", row) for agent, row in held_out["by_agent"].items()]
+    for label, row in rows:
+        cells = [f"{row[name]['who']:.3f} / {row[name]['when']:.3f}" if name in row else "-"
+                 for name in HELD_OUT_METHODS]
+        say(f"{label:<34} {row.get('n_test', row.get('n', 0)):>4} " + " ".join(f"{cell:>18}" for cell in cells))

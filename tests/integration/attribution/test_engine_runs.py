@@ -12,6 +12,8 @@ import pytest
 
 from tests.tiny_llm import build_tiny_llama
 
+from engine.agents.council import top_up_stakes
+from engine.agents.dao import DaoExecutor
 from engine.agents.faults import FaultSpec
 from engine.agents.roles import ROLES
 from engine.attribution.view import SoftIdgView
@@ -68,6 +70,9 @@ def test_injected_fault_is_attributed_and_slashed_on_chain(tmp_path, tiny_model,
     assert path == sorted(set(path)), "the evidence runs forward in time, step by step"
     assert np.isfinite(attribution.scores[trajectory.label.when]), "the injected step is ranked like any other"
 
+    # settling the wrong proposal may have taken the proposer's whole stake: restake as the next run would
+    # (auto-staking), so that the attribution slash has something to take
+    top_up_stakes(DaoExecutor(session.chain, session.wallets, session.events, run_id))
     stakes_before = _stakes(session)
     recorded = slash_culprit(session, run_id, attribution, trajectory)
     stakes_after = _stakes(session)

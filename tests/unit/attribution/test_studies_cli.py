@@ -25,3 +25,9 @@ def test_injection_study_refuses_a_missing_nezha_root_before_running_anything(tm
     monkeypatch.chdir(tmp_path)  # a short path: the error box is not wide enough to show a long one whole
     result = CliRunner().invoke(app, ["injection", "--nezha", "nowhere"])
     assert result.exit_code == 2 and "nowhere" in result.output
+
+
+def test_injection_study_will_not_train_a_tracer_on_the_demo_alone(tmp_path):
+    result = CliRunner().invoke(app, ["injection", "--save-tracer", str(tmp_path / "t.npz")])
+    assert result.exit_code == 2 and "--nezha" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "t.npz").exists()
