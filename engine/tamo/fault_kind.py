@@ -6,8 +6,9 @@ and missing templates) and the change of its trace and log channels in the alert
 span count and latency, lost calls, log volume and errors, each a baseline-normalised z against the minutes
 before the alert), then multinomial logistic regressions over those rows (standardised, L2, classes weighted
 by their inverse frequency) in two stages: the group of types (resource, code, network), then the type within
-its group from the signals that group's types differ in. Trained at the true root cause of labelled cases, applied where the ranking points.
-Its explanation is each feature's share of the winning group's and type's scores: which signals made it that type.
+its group from the signals that group's types differ in. Trained at the true root cause of labelled cases, applied
+where the ranking points. Its explanation is each feature's share of the winning group's and type's scores: which
+signals made it that type.
 """
 
 from __future__ import annotations
