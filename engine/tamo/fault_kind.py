@@ -122,9 +122,12 @@ class FaultKindClassifier:
 
     def explain(self, row: np.ndarray, top: int = 3) -> list[dict]:
         """The signals that pushed the predicted group above the others, and the type above its group's others,
-        most first."""
-        pushes = self.groups.explain(row) + self.within[self._group(row)].explain(row)
-        return sorted(pushes, key=lambda push: -push["push"])[:top]
+        most first (a signal that pushed in both stages: the sum of its pushes)."""
+        merged: dict[str, dict] = {}
+        for push in self.groups.explain(row) + self.within[self._group(row)].explain(row):
+            seen = merged.setdefault(push["feature"], {**push, "push": 0.0})
+            seen["push"] = round(seen["push"] + push["push"], 3)
+        return sorted(merged.values(), key=lambda push: -push["push"])[:top]
 
     def save(self, path: Path) -> Path:
         path = Path(path)
