@@ -4,9 +4,11 @@ A small, explainable alternative to T3 (the graph classifier): one row of named 
 entity's fault signatures (engine.tamo.signatures: CPU, memory, latency and edge-latency ratios, log errors, new
 and missing templates) and the change of its trace and log channels in the alert window (engine.tamo.features:
 span count and latency, lost calls, log volume and errors, each a baseline-normalised z against the minutes
-before the alert), then a multinomial logistic regression over those rows (standardised, L2, classes weighted
-by their inverse frequency). Trained at the true root cause of labelled cases, applied where the ranking points.
-Its explanation is each feature's share of the winning class's score: which signals made it that type.
+before the alert), then multinomial logistic regressions over those rows (standardised, L2, classes weighted
+by their inverse frequency) in two stages: the group of types (resource, code, network), then the type within
+its group from the signals that group's types differ in. Trained at the true root cause of labelled cases, applied
+where the ranking points. Its explanation is each feature's share of the winning group's and type's scores: which
+signals made it that type.
 """
 
 from __future__ import annotations
@@ -38,44 +40,104 @@ def entity_row(features: CaseFeatures, entity: str) -> np.ndarray:
     return np.concatenate([features.signature[i][SIGNATURE_COLUMNS], change]).astype(np.float64)
 
 
+# The fault types told apart in two stages: first which group (what kind of thing broke), then the type within
+# it from the signals that group's types differ in (fixed here, not searched on the scored cases). The CPU
+# faults differ in how the container and its node spend CPU and memory; the code faults in what the code itself
+# logs, serves, calls and computes, where the node's and the memory's levels only add noise. A type of no group
+# here is a group of its own.
+GROUPS = {"resource": ("cpu_contention", "cpu_consumed", "memory_leak"), "code": ("exception", "return"),
+          "network": ("network_delay", "network_loss")}
+CODE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:SyscallRead", "ratio:SyscallWrite", "ratio:PodServerLatencyP90(s)",
+                "ratio:PodWorkload(Ops)", "ratio:PodSuccessRate(%)", "edge_in_latency", "wire_delay")
+STAGE_COLUMNS = {
+    "resource": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("ratio:", "delta:"))),
+    "code": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("log_", "window:")) or name in CODE_SIGNALS),
+}
+
+
+def group_of(fault_type: str) -> str:
+    return next((group for group, members in GROUPS.items() if fault_type in members), fault_type)
+
+
+@dataclass
+class SoftmaxStage:
+    """One softmax regression over some of the FEATURES columns."""
+    classes: list[str]
+    columns: np.ndarray  # [F'] indices into FEATURES
+    mean: np.ndarray  # [F'] standardisation of the training rows
+    scale: np.ndarray  # [F']
+    weights: np.ndarray  # [F', K]
+    bias: np.ndarray  # [K]
+
+    def probabilities(self, row: np.ndarray) -> np.ndarray:
+        return _softmax(self._logits(row))[0]
+
+    def explain(self, row: np.ndarray) -> list[dict]:
+        """Each feature's weight margin for the winning class times its change from "no change" (every feature
+        reads 0 where the entity is at its baseline), so a signal that did not move explains nothing; nothing
+        when the stage has one class (it decided nothing)."""
+        if len(self.classes) < 2:
+            return []
+        k = int(np.argmax(self._logits(row)[0]))
+        margin = self.weights[:, k] - np.delete(self.weights, k, axis=1).mean(axis=1)
+        values = row[self.columns]
+        contribution = margin * values / self.scale
+        return [{"feature": FEATURES[j], "value": round(float(v), 3), "push": round(float(c), 3)}
+                for j, v, c in zip(self.columns, values, contribution) if c > 0]
+
+    def as_dict(self) -> dict:
+        return {"classes": self.classes, "columns": self.columns.tolist(), "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(), "weights": self.weights.tolist(), "bias": self.bias.tolist()}
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> SoftmaxStage:
+        return cls(stored["classes"], np.array(stored["columns"], dtype=int), np.array(stored["mean"]),
+                   np.array(stored["scale"]), np.array(stored["weights"]), np.array(stored["bias"]))
+
+    def _logits(self, row: np.ndarray) -> np.ndarray:
+        return ((row[self.columns] - self.mean) / self.scale)[None] @ self.weights + self.bias
+
+
 @dataclass
 class FaultKindClassifier:
-    classes: list[str]
-    mean: np.ndarray  # [F] standardisation of the training rows
-    scale: np.ndarray  # [F]
-    weights: np.ndarray  # [F, K]
-    bias: np.ndarray  # [K]
+    groups: SoftmaxStage  # which group
+    within: dict[str, SoftmaxStage]  # group -> which of its types
     trained_on: list[str]  # case ids
 
+    @property
+    def classes(self) -> list[str]:
+        return sorted(kind for stage in self.within.values() for kind in stage.classes)
+
     def probabilities(self, row: np.ndarray) -> dict[str, float]:
-        return dict(zip(self.classes, _softmax(self._logits(row[None]))[0].round(4).tolist()))
+        """P(type) = P(its group) * P(type | its group)."""
+        out = {}
+        for group, p_group in zip(self.groups.classes, self.groups.probabilities(row)):
+            stage = self.within[group]
+            out.update({kind: p_group * p for kind, p in zip(stage.classes, stage.probabilities(row))})
+        return {kind: round(float(out[kind]), 4) for kind in self.classes}
 
     def predict(self, row: np.ndarray) -> str:
-        return self.classes[int(np.argmax(self._logits(row[None])[0]))]
+        stage = self.within[self._group(row)]
+        return stage.classes[int(np.argmax(stage.probabilities(row)))]
 
     def explain(self, row: np.ndarray, top: int = 3) -> list[dict]:
-        """The signals that pushed the predicted class above the others most: each feature's weight margin times
-        its change from "no change" (every feature reads 0 where the entity is at its baseline), so a signal
-        that did not move explains nothing."""
-        k = int(np.argmax(self._logits(row[None])[0]))
-        margin = self.weights[:, k] - np.delete(self.weights, k, axis=1).mean(axis=1)
-        contribution = margin * row / self.scale
-        order = np.argsort(-contribution)[:top]
-        return [{"feature": FEATURES[j], "value": round(float(row[j]), 3), "push": round(float(contribution[j]), 3)}
-                for j in order if contribution[j] > 0]
+        """The signals that pushed the predicted group above the others, and the type above its group's others,
+        most first (a signal that pushed in both stages: the sum of its pushes)."""
+        merged: dict[str, dict] = {}
+        for push in self.groups.explain(row) + self.within[self._group(row)].explain(row):
+            seen = merged.setdefault(push["feature"], {**push, "push": 0.0})
+            seen["push"] = round(seen["push"] + push["push"], 3)
+        return sorted(merged.values(), key=lambda push: -push["push"])[:top]
 
     def save(self, path: Path) -> Path:
         path = Path(path)
-        path.write_text(json.dumps({"features": list(FEATURES), "classes": self.classes, "mean": self.mean.tolist(),
-                                    "scale": self.scale.tolist(), "weights": self.weights.tolist(),
-                                    "bias": self.bias.tolist(), "trained_on": self.trained_on}, indent=1))
+        path.write_text(json.dumps({"features": list(FEATURES), "groups": self.groups.as_dict(),
+                                    "within": {g: stage.as_dict() for g, stage in self.within.items()},
+                                    "trained_on": self.trained_on}, indent=1))
         return path
 
-    def _standardised(self, rows: np.ndarray) -> np.ndarray:
-        return (rows - self.mean) / self.scale
-
-    def _logits(self, rows: np.ndarray) -> np.ndarray:
-        return self._standardised(rows) @ self.weights + self.bias
+    def _group(self, row: np.ndarray) -> str:
+        return self.groups.classes[int(np.argmax(self.groups.probabilities(row)))]
 
 
 def load_classifier(path: Path) -> FaultKindClassifier:
@@ -83,13 +145,26 @@ def load_classifier(path: Path) -> FaultKindClassifier:
         stored = json.loads(Path(path).read_text())
         if stored["features"] != list(FEATURES):
             raise ValueError("its features are not this version's; retrain it")
-        return FaultKindClassifier(stored["classes"], np.array(stored["mean"]), np.array(stored["scale"]),
-                                   np.array(stored["weights"]), np.array(stored["bias"]), stored["trained_on"])
+        return FaultKindClassifier(SoftmaxStage.from_dict(stored["groups"]),
+                                   {g: SoftmaxStage.from_dict(stage) for g, stage in stored["within"].items()},
+                                   stored["trained_on"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a fault-type classifier ({exc})") from exc
 
 
 def fit_classifier(rows: np.ndarray, labels: list[str], case_ids: list[str]) -> FaultKindClassifier:
+    """The group stage over every feature, then one stage per group over its STAGE_COLUMNS (every feature for a
+    group without its own)."""
+    groups = [group_of(label) for label in labels]
+    within = {}
+    for group in sorted(set(groups)):
+        members = [k for k, g in enumerate(groups) if g == group]
+        columns = np.array(STAGE_COLUMNS.get(group, range(len(FEATURES))), dtype=int)
+        within[group] = fit_stage(rows[members][:, columns], [labels[k] for k in members], columns)
+    return FaultKindClassifier(fit_stage(rows, groups, np.arange(len(FEATURES))), within, sorted(case_ids))
+
+
+def fit_stage(rows: np.ndarray, labels: list[str], columns: np.ndarray) -> SoftmaxStage:
     """Softmax regression by full-batch gradient descent (convex: the same rows give the same weights), with the
     usual default penalty (scikit-learn's C=1: an L2 of 1/n on the mean loss over standardised features)."""
     classes = sorted(set(labels))
@@ -105,7 +180,7 @@ def fit_classifier(rows: np.ndarray, labels: list[str], case_ids: list[str]) -> 
         error = (_softmax(x @ weights + bias) - onehot) * sample_weight[:, None] / len(x)
         weights -= LEARNING_RATE * (x.T @ error + weights / len(x))
         bias -= LEARNING_RATE * error.sum(axis=0)
-    return FaultKindClassifier(classes, mean, scale, weights, bias, sorted(case_ids))
+    return SoftmaxStage(classes, columns, mean, scale, weights, bias)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 
 from engine.evaluation.fault_type import examples, held_out_report, lacking, protocol_report, train
 from engine.tamo.dataset import LabelledCase
-from engine.tamo.fault_kind import FEATURES, load_classifier
+from engine.tamo.fault_kind import FEATURES, fit_classifier, load_classifier
 from engine.tamo.features import CHANNELS, PRIOR_SIGNALS, CaseFeatures
 from engine.tamo.logs import SEMANTIC_DIM
 from engine.tamo.signatures import SIGNATURES
@@ -38,6 +38,23 @@ def test_it_names_the_type_whose_signal_moved_and_says_which_signal():
     for held_out in examples(cases("A", tuple(MOVES), seed=2, each=3)):
         assert model.predict(held_out.at_truth) == held_out.fault_type
         assert model.explain(held_out.at_truth)[0]["feature"] == MOVES[held_out.fault_type]
+
+
+def test_exception_and_return_are_told_apart_by_what_the_code_does_not_by_the_containers_memory():
+    """In training every exception also happened to raise memory; a return whose memory rises is still a
+    return, because the code group's stage does not read memory (one softmax over every feature would follow
+    the memory and call it an exception)."""
+    rng = np.random.default_rng(4)
+    rows = rng.normal(0.0, 0.2, size=(40, len(FEATURES)))
+    labels = ["exception"] * 20 + ["return"] * 20
+    rows[:20, FEATURES.index("log_missing_templates")] += 1.0
+    rows[:20, FEATURES.index("ratio:MemoryUsageRate(%)")] += 2.0
+    rows[20:, FEATURES.index("log_new_error_lines")] += 1.0
+    model = fit_classifier(rows, labels, [f"case-{k}" for k in range(40)])
+    a_return = np.zeros(len(FEATURES))
+    a_return[FEATURES.index("log_new_error_lines")] = 1.0
+    a_return[FEATURES.index("ratio:MemoryUsageRate(%)")] = 3.0
+    assert model.predict(a_return) == "return"
 
 
 def test_saved_and_loaded_it_gives_the_same_probabilities(tmp_path):
