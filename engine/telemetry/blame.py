@@ -1,14 +1,16 @@
 """Trace blame: in each trace, the deepest span that broke a habit of its operation is where the fault
-sits; the spans above it only suffer from it (their anomaly has an anomalous span below)."""
+sits; the spans above it only suffer from it (their anomaly has an anomalous span below). A call that left
+its caller but was never served (a client span without the callee's span under it) is the callee's."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Container
 
 import numpy as np
 
 from engine.telemetry.model import Incident, Span
-from engine.telemetry.profiles import minute_profile, span_anchors, window_events
+from engine.telemetry.profiles import minute_profile, span_anchors, window_events, window_profile
 from engine.telemetry.signals import MIN_CALLS, Signal
 
 HABIT = 0.9  # an event that follows an anchor at least this often in the reference is expected
@@ -20,13 +22,14 @@ def trace_blame_signal(incident: Incident) -> dict[str, Signal]:
     habits = _habits(incident)
     events = window_events(incident)
     by_id = {span.span_id: span for span in incident.spans}
-    broken = {span.span_id for span in incident.spans if _breaks_habit(span, by_id, events, habits)}
     children: dict[str, list[str]] = defaultdict(list)
     for span in incident.spans:
         if span.parent_id:
             children[span.parent_id].append(span.span_id)
-    entity_of = {span.span_id: span.entity for span in incident.spans}
-    blamed = Counter(entity_of[s] for s in broken if not _broken_below(s, children, broken))
+    unserved = _unserved_callees(incident)
+    culprits = {span.span_id: culprit for span in incident.spans
+                if (culprit := _culprit(span, by_id, events, habits, None if children.get(span.span_id) else unserved))}
+    blamed = Counter(entity for s, entity in culprits.items() if not _broken_below(s, children, culprits))
     minutes = incident.window_trace_minutes or 1.0
     return {
         entity: Signal(
@@ -57,21 +60,50 @@ def _habits(incident: Incident) -> dict[tuple[str, str], tuple[set[str], set[str
     }
 
 
-def _breaks_habit(span: Span, by_id: dict[str, Span], events: dict[str, set[str]], habits: dict) -> bool:
+def _culprit(span: Span, by_id: dict[str, Span], events: dict[str, set[str]], habits: dict,
+             unserved: dict[tuple[str, str], str] | None) -> str | None:
+    """Who a span that broke a habit points at: its own service, or, for a call that left and was never served
+    (a span without children whose operation always calls another service; `unserved`, given for such spans
+    only), the service that call was to. None for a span that kept its habits."""
     happened = events.get(span.span_id, set())
-    for anchor in span_anchors(span, by_id, happened):
+    anchors = span_anchors(span, by_id, happened)
+    if unserved and anchors[0] in unserved:
+        return unserved[anchors[0]]
+    for anchor in anchors:
         habit = habits.get(anchor)
         if habit is None:
             continue
         expected, known_errors = habit
         if expected - happened - {anchor[1]}:
-            return True
+            return span.entity
         if any(e.startswith("log:ERROR") and e not in known_errors for e in happened):
-            return True
-    return False
+            return span.entity
+    return None
 
 
-def _broken_below(span_id: str, children: dict[str, list[str]], broken: set[str]) -> bool:
+def _unserved_callees(incident: Incident) -> dict[tuple[str, str], str]:
+    """Operations (client calls) that nearly always reached another service in the reference minutes, each with
+    the service whose share of their calls fell most in the window: where such a call now reaches nobody, the
+    request was lost on its way to that service or the service never served it."""
+    usual: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
+    for minute in incident.reference:
+        for anchor, (count, rates) in minute_profile(minute).anchors.items():
+            if count >= MIN_CALLS:
+                usual[anchor].append({e: r for e, r in rates.items() if e.startswith("call:")})
+    found = {}
+    for anchor, (count, rates) in window_profile(incident).anchors.items():
+        minutes = usual.get(anchor, [])
+        if count < MIN_CALLS or not minutes or np.median([sum(calls.values()) for calls in minutes]) < HABIT:
+            continue
+        events = {e for calls in minutes for e in calls}
+        fall = {e: float(np.median([calls.get(e, 0.0) for calls in minutes])) - rates.get(e, 0.0) for e in events}
+        event = max(sorted(fall), key=fall.get)
+        if fall[event] > 0:
+            found[anchor] = event.split(" ", 1)[0][len("call:"):]
+    return found
+
+
+def _broken_below(span_id: str, children: dict[str, list[str]], broken: Container[str]) -> bool:
     stack = list(children.get(span_id, ()))
     while stack:
         current = stack.pop()

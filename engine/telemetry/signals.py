@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.telemetry.model import Incident
-from engine.telemetry.profiles import minute_profile, window_profile
+from engine.telemetry.profiles import minute_profile, unserved_callee, window_profile
 
 # metric name prefix -> (direction that indicates trouble: +1 up / -1 down, weight in the ranking,
 # smallest spread that counts as a deviation in the metric's unit). First match wins. Node-level and
@@ -337,7 +337,7 @@ def pattern_signal(incident: Incident) -> dict[str, Signal]:
     strongest: dict[str, dict[str, Change]] = defaultdict(dict)
     for minute in minutes:
         changes = _pattern_changes(minute_profile(minute).anchors, after)
-        for entity in {anchor[0] for anchor in after}:
+        for entity in {anchor[0] for anchor in after} | set(incident.entities):  # a callee may show only lost calls
             found = changes.get(entity, {})
             scores[entity].append(float(sum(change.strength for change in found.values())))
             for key, change in found.items():
@@ -378,8 +378,9 @@ def _pattern_changes(before: dict, after: dict) -> dict[str, dict[str, Change]]:
         for event, usual, now in _changed_events(reference[1], rates):
             key = f"{'lost' if now < usual else 'now'} {event}"
             change = Change(event, anchor[1].split(":", 1)[-1], usual, now, abs(now - usual) * np.sqrt(count))
-            if change.strength > per_entity[anchor[0]].get(key, NO_CHANGE).strength:  # counted once, at its strongest anchor
-                per_entity[anchor[0]][key] = change
+            entity = (now < usual and unserved_callee({event})) or anchor[0]  # a call made and never served
+            if change.strength > per_entity[entity].get(key, NO_CHANGE).strength:  # counted once, at its strongest anchor
+                per_entity[entity][key] = change
     return per_entity
 
 
