@@ -77,3 +77,31 @@ def test_removal_scored_on_the_cached_prefix_equals_rescoring_the_whole_shortene
     effects = claim_effects(small_trajectory, [1, 2, 4], str(tiny_model_dir), config, use_cache=False)
     expected = [claim_nll([s for s in (1, 2, 4) if s != left_out]) - claim_nll([1, 2, 4]) for left_out in (1, 2, 4)]
     assert np.allclose(effects.mask_delta[[1, 2, 4]], expected, atol=1e-5)
+
+
+def test_gradient_times_input_with_the_header_read_without_gradient_equals_one_plain_backward_pass(
+        tiny_model_dir, small_trajectory):
+    import torch
+
+    from engine.attribution.layout import clean_text, header_ids, step_label, step_line, token_ids
+    from engine.attribution.slm import load_model
+
+    model, tokenizer = load_model(str(tiny_model_dir))
+    config = CounterfactualConfig()
+    header = header_ids(small_trajectory, tokenizer, config.max_query_chars)
+    parts = [token_ids(tokenizer, step_line(small_trajectory.steps[i]))[: config.step_tokens]
+             + token_ids(tokenizer, "\n") for i in (1, 2, 4)]
+    claim_ids = token_ids(tokenizer, " " + clean_text(small_trajectory.steps[5].content))[-config.claim_tokens:]
+    sequence = header + [t for part in parts for t in part] + token_ids(tokenizer, step_label(
+        small_trajectory.steps[5])) + claim_ids
+    embeddings = model.get_input_embeddings()(torch.tensor([sequence])).detach().requires_grad_(True)
+    log_probs = torch.log_softmax(model(inputs_embeds=embeddings, use_cache=False).logits[0], dim=-1)
+    positions = torch.arange(len(sequence) - len(claim_ids), len(sequence))
+    log_probs[positions - 1, torch.tensor(sequence)[positions]].sum().backward()
+    per_token = (embeddings.grad * embeddings).sum(-1)[0].detach().numpy()
+    starts = np.cumsum([len(header)] + [len(part) for part in parts])
+    expected = [per_token[start: start + len(part)].sum() for start, part in zip(starts, parts)]
+
+    effects = claim_effects(small_trajectory, [1, 2, 4], str(tiny_model_dir), config, use_cache=False)
+    assert np.allclose(effects.grad_input[[1, 2, 4]], expected, atol=1e-5)
+    assert np.abs(expected).min() > 1e-4  # a real gradient, not zeros on both sides
