@@ -23,7 +23,7 @@ def test_only_steps_before_the_claim_are_tested_and_removing_one_changes_the_cla
         tiny_model_dir, small_trajectory):
     effects = claim_effects(small_trajectory, [1, 4, 5], str(tiny_model_dir))
     assert list(np.nonzero(effects.tested)[0]) == [1, 4]  # the claim itself is never masked
-    assert np.all(effects.mask_delta[[1, 4]] != 0) and np.all(effects.grad_input[[1, 4]] != 0)
+    assert np.all(effects.mask_delta[[1, 4]] != 0) and not effects.grad_input.any()  # no gradient by default
     assert not effects.mask_delta[[0, 2, 3, 5]].any()
 
 
@@ -109,6 +109,7 @@ def test_gradient_times_input_with_the_header_read_without_gradient_equals_one_p
     starts = np.cumsum([len(header)] + [len(part) for part in parts.values()])
     expected = [per_token[start: start + len(part)].sum() for start, part in zip(starts, parts.values())]
 
-    effects = claim_effects(small_trajectory, [1, 2, 4], str(tiny_model_dir), use_cache=False)
+    effects = claim_effects(small_trajectory, [1, 2, 4], str(tiny_model_dir), CounterfactualConfig(gradient=True),
+                            use_cache=False)
     assert np.allclose(effects.grad_input[[1, 2, 4]], expected, atol=1e-5)
     assert np.abs(expected).min() > 1e-4  # a real gradient, not zeros on both sides
