@@ -11,8 +11,9 @@ and scored as it is and once with each tested step removed (each removal re-read
 removed step, on the cached keys and values of the prompt before it). Per tested step:
 
 * ``mask_delta``: mean NLL of the claim's tokens without the step minus with it (> 0: the step supports the claim);
-* ``grad_input``: gradient × input of the claim's log-likelihood w.r.t. the step's token embeddings, summed over
-  its tokens and embedding dimensions (> 0: the step pushes towards the claim); from one backward pass.
+* ``grad_input`` (only with ``gradient``, off by default): gradient × input of the claim's log-likelihood w.r.t.
+  the step's token embeddings, summed over its tokens and embedding dimensions (> 0: the step pushes towards the
+  claim); from one backward pass.
 
 Untested steps get 0 and ``tested`` False. Results are cached on disk like the step features.
 """
@@ -42,8 +43,11 @@ class CounterfactualConfig:
     step_tokens: int = 24
     claim_tokens: int = 24
     max_query_chars: int = 120
-    gradient: bool = True
-    """Also gradient × input (one backward pass over the unmasked prompt)."""
+    gradient: bool = False
+    """Also gradient × input (one backward pass over the unmasked prompt, about 0.45 CPU-seconds). Off by
+    default: on the Who&When dev split (5-fold × 3 seeds) the tracers did as well or better without it (learned
+    Hand-Crafted when .161 → .172, Algorithm-Generated .386 → .397; rule tracer Hand-Crafted who .483 → .586,
+    Algorithm-Generated when .191 → .238 but who .444 → .429)."""
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -92,17 +96,18 @@ def compute_effects(trajectory: Trajectory, tested: list[int], claim: int, model
                     config: CounterfactualConfig) -> ClaimEffects:
     """One pass over the whole prompt (and its backward pass, for gradient × input) keeps its keys and values;
     the prompt without step ``s`` shares everything before ``s`` with it, so each removal only re-reads the text
-    after ``s`` on top of that cached prefix."""
+    after ``s`` on top of that cached prefix (all the removals in one more pass)."""
     header = header_ids(trajectory, tokenizer, config.max_query_chars)
     newline = token_ids(tokenizer, "\n")
     parts = [token_ids(tokenizer, step_line(trajectory.steps[i]))[: config.step_tokens] + newline for i in tested]
     claim_prefix = token_ids(tokenizer, step_label(trajectory.steps[claim]))
     claim_ids = token_ids(tokenizer, " " + clean_text(trajectory.steps[claim].content))[-config.claim_tokens:]
     sequence = header + [t for part in parts for t in part] + claim_prefix + claim_ids
-    full_nll, grad_input, keys_values = _whole_prompt(model, sequence, len(claim_ids), config.gradient)
+    full_nll, grad_input, keys_values = _whole_prompt(model, sequence, len(header), len(claim_ids),
+                                                      config.gradient)
     starts = np.cumsum([len(header)] + [len(part) for part in parts])
-    without = [_claim_nll_after(model, keys_values, int(start), sequence[start + len(part):], len(claim_ids))
-               for start, part in zip(starts, parts)]
+    without = _claim_nll_without(model, keys_values, sequence, [(int(start), int(start) + len(part))
+                                                                for start, part in zip(starts, parts)], len(claim_ids))
     n = len(trajectory.steps)
     effects = ClaimEffects(np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n))
     effects.tested[tested] = True
@@ -113,15 +118,19 @@ def compute_effects(trajectory: Trajectory, tested: list[int], claim: int, model
     return effects
 
 
-def _whole_prompt(model: Any, sequence: list[int], n_claim: int, gradient: bool) -> tuple[float, Any, list]:
+def _whole_prompt(model: Any, sequence: list[int], fixed: int, n_claim: int,
+                  gradient: bool) -> tuple[float, Any, list]:
     """The claim's mean NLL, gradient × input per token (None without ``gradient``) and every layer's keys and
-    values, from one pass over ``sequence``."""
+    values, from one pass over ``sequence``. Its first ``fixed`` tokens (the task header: no tested step can
+    change what the model makes of them) are read without gradient, so the backward pass skips them."""
     import torch
     from transformers import DynamicCache
 
     ids = torch.tensor([sequence])
-    embeddings = model.get_input_embeddings()(ids).detach().requires_grad_(gradient)
     cache = DynamicCache()
+    with torch.no_grad():
+        model(ids[:, :fixed], use_cache=True, logits_to_keep=1, **{cache_argument(model): cache})
+    embeddings = model.get_input_embeddings()(ids[:, fixed:]).detach().requires_grad_(gradient)
     with torch.enable_grad() if gradient else torch.inference_mode():
         logits = model(inputs_embeds=embeddings, use_cache=True, logits_to_keep=n_claim + 1,
                        **{cache_argument(model): cache}).logits[0, :-1]
@@ -129,22 +138,47 @@ def _whole_prompt(model: Any, sequence: list[int], n_claim: int, gradient: bool)
         grad_input = None
         if gradient:
             (grad,) = torch.autograd.grad(log_likelihood, embeddings)
-            grad_input = (grad * embeddings).sum(-1)[0].detach().numpy()
+            grad_input = np.concatenate([np.zeros(fixed), (grad * embeddings).sum(-1)[0].detach().numpy()])
     keys_values = [(keys.detach(), values.detach()) for keys, values, *_ in cache]
     return -log_likelihood.item() / n_claim, grad_input, keys_values
 
 
-def _claim_nll_after(model: Any, keys_values: list, prefix: int, rest: list[int], n_claim: int) -> float:
-    """Mean NLL of the last ``n_claim`` tokens of ``rest`` read after the first ``prefix`` cached tokens."""
+def _claim_nll_without(model: Any, keys_values: list, sequence: list[int], removed: list[tuple[int, int]],
+                       n_claim: int) -> list[float]:
+    """Mean NLL of the claim (the last ``n_claim`` tokens) in ``sequence`` without each ``[start, end)`` span, from
+    one pass on top of the whole prompt's cached keys and values: the re-reads (the text after each span, at its
+    shortened positions) are laid side by side (:func:`_side_by_side_mask`)."""
     import torch
     from transformers import DynamicCache
 
+    rests = [sequence[end:] for _, end in removed]
+    ends = np.cumsum([len(rest) for rest in rests])
+    positions = torch.cat([torch.arange(start, start + len(rest)) for (start, _), rest in zip(removed, rests)])
+    claim_rows = torch.cat([torch.arange(end - n_claim - 1, end - 1) for end in ends])
     with torch.inference_mode():
-        cache = DynamicCache(ddp_cache_data=[(keys[:, :, :prefix], values[:, :, :prefix])
-                                             for keys, values in keys_values])
-        logits = model(torch.tensor([rest]), use_cache=True, logits_to_keep=n_claim + 1,
-                       **{cache_argument(model): cache}).logits[0, :-1]
-        return -_claim_log_likelihood(logits, rest[-n_claim:]).item() / n_claim
+        logits = model(torch.tensor([[t for rest in rests for t in rest]]), position_ids=positions[None],
+                       attention_mask=_side_by_side_mask(len(sequence), removed, rests)[None, None],
+                       use_cache=True, logits_to_keep=claim_rows,
+                       **{cache_argument(model): DynamicCache(ddp_cache_data=keys_values)}).logits[0]
+        return [-_claim_log_likelihood(claim_logits, sequence[-n_claim:]).item() / n_claim
+                for claim_logits in logits.split(n_claim)]
+
+
+def _side_by_side_mask(cached: int, removed: list[tuple[int, int]], rests: list[list[int]]) -> Any:
+    """Additive attention mask [re-read token, cached token + re-read token]: each re-read sees the ``cached``
+    prompt before its removed span, and itself causally; nothing of the other re-reads."""
+    import torch
+
+    blocked = torch.finfo(torch.float32).min
+    total = sum(len(rest) for rest in rests)
+    mask = torch.full((total, cached + total), blocked)
+    row = 0
+    for (start, _), rest in zip(removed, rests):
+        rows = slice(row, row + len(rest))
+        mask[rows, :start] = 0.0
+        mask[rows, cached + row: cached + row + len(rest)] = torch.full((len(rest), len(rest)), blocked).triu(1)
+        row += len(rest)
+    return mask
 
 
 def _claim_log_likelihood(logits: Any, claim_ids: list[int]) -> Any:

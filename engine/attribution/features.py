@@ -69,12 +69,13 @@ def compute_features(trajectory: Trajectory, model: Any, tokenizer: Any, config:
     n_steps = len(trajectory.steps)
     collected = _Collector(n_steps, model.config.hidden_size)
     for chunk in build_chunks(trajectory, tokenizer, config):
+        scored = chunk.first_own_token()
         with torch.inference_mode(), attention_weights_from(model, config.last_n_layers):
             output = model(torch.tensor([chunk.token_ids]), output_attentions=True, output_hidden_states=True,
-                           use_cache=False)
+                           use_cache=False, logits_to_keep=len(chunk.token_ids) - scored + 1)
         collected.add(chunk, _aggregate_attention(output.attentions, config).numpy(),
                       output.hidden_states[config.embed_layer][0].float().numpy(),
-                      _token_nll(output.logits[0], chunk.token_ids))
+                      _token_nll(output.logits[0], chunk.token_ids, scored))
     return collected.features()
 
 
@@ -84,13 +85,16 @@ def _aggregate_attention(layers: tuple[Any, ...], config: FeatureConfig) -> Any:
     return sum(per_layer) / len(per_layer)
 
 
-def _token_nll(logits: Any, token_ids: list[int]) -> np.ndarray:
+def _token_nll(logits: Any, token_ids: list[int], first: int) -> np.ndarray:
+    """Each token's NLL from ``first`` on, 0 before it (the header and context tail: never read); ``logits`` are
+    those of the positions from ``first - 1`` on (each predicts the next token), so the model's output layer, a
+    fifth of a 640-token pass, skips the tokens nobody reads."""
     import torch
 
     log_probs = torch.log_softmax(logits[:-1].float(), dim=-1)
-    targets = torch.tensor(token_ids[1:])
+    targets = torch.tensor(token_ids[first:])
     nll = -log_probs.gather(1, targets[:, None])[:, 0]
-    return np.concatenate([[0.0], nll.numpy()])
+    return np.concatenate([np.zeros(first), nll.numpy()])
 
 
 class _Collector:

@@ -57,6 +57,10 @@ class Chunk:
     token_step: np.ndarray
     own: tuple[int, ...]
 
+    def first_own_token(self) -> int:
+        """Where the encoded steps start (after the header and the context tail; never 0: the header opens it)."""
+        return int(np.isin(self.token_step, self.own).argmax())
+
 
 def sample_steps(n_steps: int, n_keep: int, mode: str, kinds: tuple[str, ...] = ()) -> tuple[int, ...]:
     """Which steps to keep when only ``n_keep`` fit. The last step (where failure shows) is always kept.

