@@ -62,5 +62,7 @@ def test_the_shipped_engine_run_tracer_has_a_current_manifest():
     from engine.config import ENGINE_RUNS_TRACER
 
     manifest = read_manifest(ENGINE_RUNS_TRACER)
-    assert manifest is not None and "tt-2023-01-29-18" in manifest.trained_on  # its runs include the demo's
+    assert manifest is not None and manifest.trained_on  # the runs it was fitted on
+    assert all(entry.startswith("run-") for entry in manifest.trained_on)
+    assert "data/demo" not in manifest.data  # the demo incident's runs stay out of training
     assert "differs" not in (in_sample_warning(ENGINE_RUNS_TRACER, "unseen-case", "x") or "")
