@@ -10,7 +10,7 @@ from collections.abc import Container
 import numpy as np
 
 from engine.telemetry.model import Incident, Span
-from engine.telemetry.profiles import minute_profile, span_anchors, window_events, window_profile
+from engine.telemetry.profiles import called_service, minute_profile, span_anchors, window_events, window_profile
 from engine.telemetry.signals import MIN_CALLS, Signal
 
 HABIT = 0.9  # an event that follows an anchor at least this often in the reference is expected
@@ -99,7 +99,7 @@ def _unserved_callees(incident: Incident) -> dict[tuple[str, str], str]:
         fall = {e: float(np.median([calls.get(e, 0.0) for calls in minutes])) - rates.get(e, 0.0) for e in events}
         event = max(sorted(fall), key=fall.get)
         if fall[event] > 0:
-            found[anchor] = event.split(" ", 1)[0][len("call:"):]
+            found[anchor] = called_service(event)
     return found
 
 

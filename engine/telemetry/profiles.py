@@ -46,11 +46,10 @@ def span_events(spans: list[Span], logs: list[LogRecord]) -> dict[str, set[str]]
     return events
 
 
-def unserved_callee(lost_events: set[str]) -> str | None:
-    """The one service whose calls are all a span lost (a call that left and was never served: network loss,
-    a callee that is down), else None."""
-    callees = {event.split(" ", 1)[0][len("call:"):] for event in lost_events if event.startswith("call:")}
-    return callees.pop() if len(callees) == 1 and all(e.startswith("call:") for e in lost_events) else None
+def called_service(event: str) -> str | None:
+    """The service a call event (``call:<service> <operation>``, written by :func:`span_events`) went to; None for
+    any other event."""
+    return event.split(" ", 1)[0][len("call:"):] if event.startswith("call:") else None
 
 
 def span_anchors(span: Span, by_id: dict[str, Span], happened: set[str]) -> list[tuple[str, str]]:

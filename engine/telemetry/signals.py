@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.telemetry.model import Incident
-from engine.telemetry.profiles import minute_profile, unserved_callee, window_profile
+from engine.telemetry.profiles import called_service, minute_profile, window_profile
 
 # metric name prefix -> (direction that indicates trouble: +1 up / -1 down, weight in the ranking,
 # smallest spread that counts as a deviation in the metric's unit). First match wins. Node-level and
@@ -378,7 +378,7 @@ def _pattern_changes(before: dict, after: dict) -> dict[str, dict[str, Change]]:
         for event, usual, now in _changed_events(reference[1], rates):
             key = f"{'lost' if now < usual else 'now'} {event}"
             change = Change(event, anchor[1].split(":", 1)[-1], usual, now, abs(now - usual) * np.sqrt(count))
-            entity = (now < usual and unserved_callee({event})) or anchor[0]  # a call made and never served
+            entity = (now < usual and called_service(event)) or anchor[0]  # a call made and never served
             if change.strength > per_entity[entity].get(key, NO_CHANGE).strength:  # counted once, at its strongest anchor
                 per_entity[entity][key] = change
     return per_entity
