@@ -139,46 +139,36 @@ def _gradient_times_input(model: Any, sequence: list[int], fixed: int, n_claim: 
 def _claim_nlls(model: Any, sequence: list[int], removed: list[tuple[int, int]], n_claim: int) -> list[float]:
     """Mean NLL of the claim (the last ``n_claim`` tokens) in ``sequence``, then in ``sequence`` without each
     ``[start, end)`` span, from one pass: the whole prompt and the re-reads (the text after each span, at its
-    shortened positions, seeing the whole prompt before the span) laid side by side (:func:`_side_by_side_mask`)."""
+    shortened positions) laid side by side (:func:`_side_by_side_mask`)."""
     import torch
 
-    rests = [sequence[end:] for _, end in removed]
-    reads = [sequence, *rests]
-    ends = np.cumsum([len(read) for read in reads])
-    positions = torch.cat([torch.arange(len(sequence))] + [torch.arange(start, start + len(rest))
-                                                            for (start, _), rest in zip(removed, rests)])
+    reads = [(0, sequence)] + [(start, sequence[end:]) for start, end in removed]
+    ends = np.cumsum([len(tokens) for _, tokens in reads])
+    positions = torch.cat([torch.arange(start, start + len(tokens)) for start, tokens in reads])
     claim_rows = torch.cat([torch.arange(end - n_claim - 1, end - 1) for end in ends])
     with torch.inference_mode(), masked_attention(model):
-        logits = model(torch.tensor([[t for read in reads for t in read]]), position_ids=positions[None],
-                       attention_mask=_side_by_side_mask(len(sequence), removed, rests)[None, None],
-                       use_cache=False, logits_to_keep=claim_rows).logits[0]
+        logits = model(torch.tensor([[t for _, tokens in reads for t in tokens]]), position_ids=positions[None],
+                       attention_mask=_side_by_side_mask(reads)[None, None], use_cache=False,
+                       logits_to_keep=claim_rows).logits[0]
         return [-_claim_log_likelihood(claim_logits, sequence[-n_claim:]).item() / n_claim
                 for claim_logits in logits.split(n_claim)]
 
 
-def _side_by_side_mask(whole: int, removed: list[tuple[int, int]], rests: list[list[int]]) -> Any:
-    """Additive attention mask over the whole prompt (``whole`` tokens) followed by the re-reads: the whole prompt
-    sees itself causally; each re-read sees the whole prompt before its removed span, and itself causally, nothing
-    of the other re-reads."""
+def _side_by_side_mask(reads: list[tuple[int, list[int]]]) -> Any:
+    """Additive attention mask over reads laid side by side, the first the whole prompt: each ``(start, tokens)``
+    sees the whole prompt before ``start`` and itself causally, nothing of the other re-reads."""
     import torch
 
     blocked = torch.finfo(torch.float32).min
-    total = whole + sum(len(rest) for rest in rests)
+    total = sum(len(tokens) for _, tokens in reads)
     mask = torch.full((total, total), blocked)
-    mask[:whole, :whole] = _causal(whole, blocked)
-    row = whole
-    for (start, _), rest in zip(removed, rests):
-        rows = slice(row, row + len(rest))
+    row = 0
+    for start, tokens in reads:
+        rows = slice(row, row + len(tokens))
         mask[rows, :start] = 0.0
-        mask[rows, rows] = _causal(len(rest), blocked)
-        row += len(rest)
+        mask[rows, rows] = torch.full((len(tokens), len(tokens)), blocked).triu(1)
+        row += len(tokens)
     return mask
-
-
-def _causal(size: int, blocked: float) -> Any:
-    import torch
-
-    return torch.full((size, size), blocked).triu(1)
 
 
 def _claim_log_likelihood(logits: Any, claim_ids: list[int]) -> Any:
