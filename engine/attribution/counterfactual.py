@@ -39,12 +39,13 @@ _NOT_CLAIMS = ("query", "observation")
 @dataclass(frozen=True)
 class CounterfactualConfig:
     top_n: int = 3
-    """Steps tested per trajectory (0 = off). Each costs one more compact forward pass."""
+    """Steps tested per trajectory (0 = off). Each adds its re-read (the text after it) to the one pass."""
     step_tokens: int = 24
     claim_tokens: int = 24
     max_query_chars: int = 120
     gradient: bool = False
-    """Also gradient × input (one backward pass over the unmasked prompt, about 0.45 CPU-seconds). Off by
+    """Also gradient × input (one more forward and backward pass over the unmasked prompt; the backward pass alone
+    was about 0.45 CPU-seconds). Off by
     default: on the Who&When dev split (5-fold × 3 seeds) the tracers did as well or better without it (learned
     Hand-Crafted when .161 → .172, Algorithm-Generated .386 → .397; rule tracer Hand-Crafted who .483 → .586,
     Algorithm-Generated when .191 → .238 but who .444 → .429)."""

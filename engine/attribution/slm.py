@@ -7,7 +7,8 @@ loads in about two seconds. Any other HF causal LM is named by its folder path. 
 Attention: the model is loaded with eager attention, so every layer gets an explicit causal mask, but each layer then
 runs SDPA (the same result without materialising the weights: a 640-token pass took a third less CPU) except inside
 :func:`attention_weights_from`, which switches the layers whose weights are read back to eager. On a pass without
-cached keys the SDPA layers drop that mask and let the kernel apply causality itself (:func:`_causal_sdpa`).
+cached keys the SDPA layers drop that mask and let the kernel apply causality itself (:func:`_causal_sdpa`), except
+inside :func:`masked_attention` (a pass whose own mask is not purely causal).
 """
 from __future__ import annotations
 
