@@ -7,8 +7,8 @@ most ``top_n``: the cost bound), one compact prompt is built:
     Task: <question>  /  [i] agent (kind): <first step_tokens tokens of step i>  (each tested step, in order)
     /  [k] agent (kind): <last claim_tokens tokens of the final claim>
 
-and scored as it is and once with each tested step removed (each removal re-reads only the text after the
-removed step, on the cached keys and values of the prompt before it). Per tested step:
+and scored as it is and once with each tested step removed, all in one pass (each removal re-reads only the text
+after the removed step, attending to the whole prompt before it). Per tested step:
 
 * ``mask_delta``: mean NLL of the claim's tokens without the step minus with it (> 0: the step supports the claim);
 * ``grad_input`` (only with ``gradient``, off by default): gradient × input of the claim's log-likelihood w.r.t.
@@ -29,7 +29,7 @@ import numpy as np
 from engine.attribution.features import store_arrays
 from engine.attribution.layout import clean_text, header_ids, step_label, step_line, token_ids
 from engine.attribution.schema import Trajectory
-from engine.attribution.slm import DEFAULT_MODEL, cache_argument, load_model, model_id
+from engine.attribution.slm import DEFAULT_MODEL, cache_argument, load_model, masked_attention, model_id
 from engine.config import settings
 
 EFFECTS_VERSION = "2"  # 2: a space between a tested step's label and its text
@@ -39,12 +39,13 @@ _NOT_CLAIMS = ("query", "observation")
 @dataclass(frozen=True)
 class CounterfactualConfig:
     top_n: int = 3
-    """Steps tested per trajectory (0 = off). Each costs one more compact forward pass."""
+    """Steps tested per trajectory (0 = off). Each adds its re-read (the text after it) to the one pass."""
     step_tokens: int = 24
     claim_tokens: int = 24
     max_query_chars: int = 120
     gradient: bool = False
-    """Also gradient × input (one backward pass over the unmasked prompt, about 0.45 CPU-seconds). Off by
+    """Also gradient × input (one more forward and backward pass over the unmasked prompt; the backward pass alone
+    was about 0.45 CPU-seconds). Off by
     default: on the Who&When dev split (5-fold × 3 seeds) the tracers did as well or better without it (learned
     Hand-Crafted when .161 → .172, Algorithm-Generated .386 → .397; rule tracer Hand-Crafted who .483 → .586,
     Algorithm-Generated when .191 → .238 but who .444 → .429)."""
@@ -94,35 +95,33 @@ def claim_effects(trajectory: Trajectory, steps: list[int], model_name: str = DE
 
 def compute_effects(trajectory: Trajectory, tested: list[int], claim: int, model: Any, tokenizer: Any,
                     config: CounterfactualConfig) -> ClaimEffects:
-    """One pass over the whole prompt (and its backward pass, for gradient × input) keeps its keys and values;
-    the prompt without step ``s`` shares everything before ``s`` with it, so each removal only re-reads the text
-    after ``s`` on top of that cached prefix (all the removals in one more pass)."""
+    """The prompt without step ``s`` shares everything before ``s`` with the whole prompt, so each removal only
+    re-reads the text after ``s``; the whole prompt and every re-read go side by side through one pass (and,
+    for gradient × input, the whole prompt through one more with its backward pass)."""
     header = header_ids(trajectory, tokenizer, config.max_query_chars)
     newline = token_ids(tokenizer, "\n")
     parts = [token_ids(tokenizer, step_line(trajectory.steps[i]))[: config.step_tokens] + newline for i in tested]
     claim_prefix = token_ids(tokenizer, step_label(trajectory.steps[claim]))
     claim_ids = token_ids(tokenizer, " " + clean_text(trajectory.steps[claim].content))[-config.claim_tokens:]
     sequence = header + [t for part in parts for t in part] + claim_prefix + claim_ids
-    full_nll, grad_input, keys_values = _whole_prompt(model, sequence, len(header), len(claim_ids),
-                                                      config.gradient)
     starts = np.cumsum([len(header)] + [len(part) for part in parts])
-    without = _claim_nll_without(model, keys_values, sequence, [(int(start), int(start) + len(part))
-                                                                for start, part in zip(starts, parts)], len(claim_ids))
+    full_nll, *without = _claim_nlls(model, sequence, [(int(start), int(start) + len(part))
+                                                       for start, part in zip(starts, parts)], len(claim_ids))
     n = len(trajectory.steps)
     effects = ClaimEffects(np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n))
     effects.tested[tested] = True
     effects.mask_delta[tested] = np.array(without) - full_nll
     if config.gradient:
+        grad_input = _gradient_times_input(model, sequence, len(header), len(claim_ids))
         effects.grad_input[tested] = [float(grad_input[start: start + len(part)].sum())
                                       for start, part in zip(starts, parts)]
     return effects
 
 
-def _whole_prompt(model: Any, sequence: list[int], fixed: int, n_claim: int,
-                  gradient: bool) -> tuple[float, Any, list]:
-    """The claim's mean NLL, gradient × input per token (None without ``gradient``) and every layer's keys and
-    values, from one pass over ``sequence``. Its first ``fixed`` tokens (the task header: no tested step can
-    change what the model makes of them) are read without gradient, so the backward pass skips them."""
+def _gradient_times_input(model: Any, sequence: list[int], fixed: int, n_claim: int) -> np.ndarray:
+    """Gradient × input of the claim's log-likelihood (its last ``n_claim`` tokens) per token of ``sequence``.
+    Its first ``fixed`` tokens (the task header: no tested step can change what the model makes of them) are read
+    without gradient, so the backward pass skips them (0 there)."""
     import torch
     from transformers import DynamicCache
 
@@ -130,54 +129,46 @@ def _whole_prompt(model: Any, sequence: list[int], fixed: int, n_claim: int,
     cache = DynamicCache()
     with torch.no_grad():
         model(ids[:, :fixed], use_cache=True, logits_to_keep=1, **{cache_argument(model): cache})
-    embeddings = model.get_input_embeddings()(ids[:, fixed:]).detach().requires_grad_(gradient)
-    with torch.enable_grad() if gradient else torch.inference_mode():
+    embeddings = model.get_input_embeddings()(ids[:, fixed:]).detach().requires_grad_(True)
+    with torch.enable_grad():
         logits = model(inputs_embeds=embeddings, use_cache=True, logits_to_keep=n_claim + 1,
                        **{cache_argument(model): cache}).logits[0, :-1]
-        log_likelihood = _claim_log_likelihood(logits, sequence[-n_claim:])
-        grad_input = None
-        if gradient:
-            (grad,) = torch.autograd.grad(log_likelihood, embeddings)
-            grad_input = np.concatenate([np.zeros(fixed), (grad * embeddings).sum(-1)[0].detach().numpy()])
-    keys_values = [(keys.detach(), values.detach()) for keys, values, *_ in cache]
-    return -log_likelihood.item() / n_claim, grad_input, keys_values
+        (grad,) = torch.autograd.grad(_claim_log_likelihood(logits, sequence[-n_claim:]), embeddings)
+    return np.concatenate([np.zeros(fixed), (grad * embeddings).sum(-1)[0].detach().numpy()])
 
 
-def _claim_nll_without(model: Any, keys_values: list, sequence: list[int], removed: list[tuple[int, int]],
-                       n_claim: int) -> list[float]:
-    """Mean NLL of the claim (the last ``n_claim`` tokens) in ``sequence`` without each ``[start, end)`` span, from
-    one pass on top of the whole prompt's cached keys and values: the re-reads (the text after each span, at its
-    shortened positions) are laid side by side (:func:`_side_by_side_mask`)."""
+def _claim_nlls(model: Any, sequence: list[int], removed: list[tuple[int, int]], n_claim: int) -> list[float]:
+    """Mean NLL of the claim (the last ``n_claim`` tokens) in ``sequence``, then in ``sequence`` without each
+    ``[start, end)`` span, from one pass: the whole prompt and the re-reads (the text after each span, at its
+    shortened positions) laid side by side (:func:`_side_by_side_mask`)."""
     import torch
-    from transformers import DynamicCache
 
-    rests = [sequence[end:] for _, end in removed]
-    ends = np.cumsum([len(rest) for rest in rests])
-    positions = torch.cat([torch.arange(start, start + len(rest)) for (start, _), rest in zip(removed, rests)])
+    reads = [(0, sequence)] + [(start, sequence[end:]) for start, end in removed]
+    ends = np.cumsum([len(tokens) for _, tokens in reads])
+    positions = torch.cat([torch.arange(start, start + len(tokens)) for start, tokens in reads])
     claim_rows = torch.cat([torch.arange(end - n_claim - 1, end - 1) for end in ends])
-    with torch.inference_mode():
-        logits = model(torch.tensor([[t for rest in rests for t in rest]]), position_ids=positions[None],
-                       attention_mask=_side_by_side_mask(len(sequence), removed, rests)[None, None],
-                       use_cache=True, logits_to_keep=claim_rows,
-                       **{cache_argument(model): DynamicCache(ddp_cache_data=keys_values)}).logits[0]
+    with torch.inference_mode(), masked_attention(model):
+        logits = model(torch.tensor([[t for _, tokens in reads for t in tokens]]), position_ids=positions[None],
+                       attention_mask=_side_by_side_mask(reads)[None, None], use_cache=False,
+                       logits_to_keep=claim_rows).logits[0]
         return [-_claim_log_likelihood(claim_logits, sequence[-n_claim:]).item() / n_claim
                 for claim_logits in logits.split(n_claim)]
 
 
-def _side_by_side_mask(cached: int, removed: list[tuple[int, int]], rests: list[list[int]]) -> Any:
-    """Additive attention mask [re-read token, cached token + re-read token]: each re-read sees the ``cached``
-    prompt before its removed span, and itself causally; nothing of the other re-reads."""
+def _side_by_side_mask(reads: list[tuple[int, list[int]]]) -> Any:
+    """Additive attention mask over reads laid side by side, the first the whole prompt: each ``(start, tokens)``
+    sees the whole prompt before ``start`` and itself causally, nothing of the other re-reads."""
     import torch
 
     blocked = torch.finfo(torch.float32).min
-    total = sum(len(rest) for rest in rests)
-    mask = torch.full((total, cached + total), blocked)
+    total = sum(len(tokens) for _, tokens in reads)
+    mask = torch.full((total, total), blocked)
     row = 0
-    for (start, _), rest in zip(removed, rests):
-        rows = slice(row, row + len(rest))
+    for start, tokens in reads:
+        rows = slice(row, row + len(tokens))
         mask[rows, :start] = 0.0
-        mask[rows, cached + row: cached + row + len(rest)] = torch.full((len(rest), len(rest)), blocked).triu(1)
-        row += len(rest)
+        mask[rows, rows] = torch.full((len(tokens), len(tokens)), blocked).triu(1)
+        row += len(tokens)
     return mask
 
 

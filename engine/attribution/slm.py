@@ -7,7 +7,8 @@ loads in about two seconds. Any other HF causal LM is named by its folder path. 
 Attention: the model is loaded with eager attention, so every layer gets an explicit causal mask, but each layer then
 runs SDPA (the same result without materialising the weights: a 640-token pass took a third less CPU) except inside
 :func:`attention_weights_from`, which switches the layers whose weights are read back to eager. On a pass without
-cached keys the SDPA layers drop that mask and let the kernel apply causality itself (:func:`_causal_sdpa`).
+cached keys the SDPA layers drop that mask and let the kernel apply causality itself (:func:`_causal_sdpa`), except
+inside :func:`masked_attention` (a pass whose own mask is not purely causal).
 """
 from __future__ import annotations
 
@@ -84,8 +85,21 @@ def load_model(name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
 def attention_weights_from(model: Any, last_n_layers: int) -> Iterator[None]:
     """Within the block, the last ``last_n_layers`` layers run eager attention, so ``output_attentions=True``
     returns exactly their weights (the SDPA layers return none)."""
-    layers = _layers(model)[-last_n_layers:]
-    _set_layer_attention(model, layers, "eager")
+    with _layer_attention(model, _layers(model)[-last_n_layers:], "eager"):
+        yield
+
+
+@contextmanager
+def masked_attention(model: Any) -> Iterator[None]:
+    """Within the block every layer runs plain SDPA, which always applies the explicit mask: for a pass without
+    cached keys whose mask is not purely causal."""
+    with _layer_attention(model, _layers(model), "sdpa"):
+        yield
+
+
+@contextmanager
+def _layer_attention(model: Any, layers: list[Any], implementation: str) -> Iterator[None]:
+    _set_layer_attention(model, layers, implementation)
     try:
         yield
     finally:
@@ -113,7 +127,7 @@ def _causal_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: 
     """SDPA; with as many keys as queries (no cached keys) the explicit mask is dropped and the kernel applies
     causality itself, skipping the blocks above the diagonal (a quarter less attention CPU on 640 tokens, the same
     numbers). That mask is purely causal there: every pass here is one unpadded sequence, and a pass with a mask of
-    its own (the counterfactual's re-reads) always reads cached keys."""
+    its own (the counterfactual's side-by-side re-reads) runs inside :func:`masked_attention`."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if query.shape[2] == key.shape[2]:
