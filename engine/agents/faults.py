@@ -17,12 +17,14 @@ AGENT:STEP:MODE, STEP counted within the agent's own steps (0 = its first decisi
 from __future__ import annotations
 
 import copy
-import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from engine.agents.roles import ROLE_BY_KEY
 from engine.agents.tools import Toolbox
 from engine.reasoners.base import Reasoner, StepDecision, StepRequest, VoteDecision, VoteRequest
+from engine.reasoners.heuristic import describe_reach, share_of_top
 
 MODES = ("hallucinate", "misreport", "vote_against")
 TEMPLATES = 4
@@ -77,7 +79,11 @@ class Telemetry:
     """Per entity, its score in each modality as a share of that modality's top score."""
     callees: dict[str, list[str]] = field(default_factory=dict)
     paths: dict[str, list[str]] = field(default_factory=dict)
-    """Call path from an entity up to the alerted one."""
+    """Call path from the alerted entity down to an entity."""
+    readings: dict[str, dict[str, dict]] = field(default_factory=dict)
+    """Per entity, its modalities' score and summary as baseline_compare shows them."""
+    below: dict[str, list[str]] = field(default_factory=dict)
+    """Per entity, every entity it depends on, as the dependencies tool shows them."""
 
 
 def read_telemetry(toolbox: Toolbox, seed: int) -> Telemetry:
@@ -91,7 +97,9 @@ def read_telemetry(toolbox: Toolbox, seed: int) -> Telemetry:
                      metrics={e: toolbox.metric_query(e)["metrics"] for e in (leader, decoy)},
                      shares={e: _shares(toolbox.signals, e) for e in named},
                      callees={e: toolbox.dependencies(e)["direct"] for e in (leader, decoy)},
-                     paths={e: toolbox.propagation_path(e)["path"] for e in (leader, decoy)})
+                     paths={e: toolbox.propagation_path(e)["path"] for e in (leader, decoy)},
+                     readings={e: toolbox.baseline_compare(e)["modalities"] for e in (leader, decoy)},
+                     below={e: _below(toolbox, e) for e in (leader, decoy)})
 
 
 def choose_decoy(toolbox: Toolbox, leader: str, seed: int) -> str:
@@ -109,12 +117,15 @@ def _parts(signals: dict, entity: str) -> list[tuple[str, str]]:
 
 
 def _shares(signals: dict, entity: str) -> dict[str, float]:
-    shares = {}
-    for modality, per_entity in signals.items():
-        top = max((s.score for s in per_entity.values()), default=0.0)
-        if entity in per_entity and top > 0:
-            shares[modality] = per_entity[entity].score / top
-    return shares
+    """Per modality where `entity` has a reading and some entity scores, its share of the top score."""
+    scores = {modality: {e: s.score for e, s in per_entity.items()} for modality, per_entity in signals.items()}
+    return {modality: share_of_top(row, entity) for modality, row in scores.items()
+            if entity in row and max(row.values()) > 0}
+
+
+def _below(toolbox: Toolbox, entity: str) -> list[str]:
+    dependencies = toolbox.dependencies(entity)
+    return dependencies["direct"] + dependencies["indirect"]
 
 
 class FaultyReasoner:
@@ -130,6 +141,17 @@ class FaultyReasoner:
     def decoy(self) -> str:
         return self.telemetry.decoy
 
+    def as_believed(self, request: VoteRequest) -> VoteRequest:
+        """Once its answer went wrong, the agent votes from what it believes: its own observations with the decoy's
+        and the leader's readings the other way round, as its answer reported them."""
+        if self.struck_at is None:
+            return request
+        t = self.telemetry
+        swap = {t.decoy: t.leader, t.leader: t.decoy}
+        evidence = [(thought, replace(obs, args=_renamed(obs.args, swap), result=_renamed(obs.result, swap)))
+                    for thought, obs in request.evidence]
+        return replace(request, evidence=evidence)
+
     def next_step(self, request: StepRequest) -> StepDecision:
         decision = self.inner.next_step(request)
         strikes = (request.role == self.fault.agent and self.fault.mode != "vote_against"
@@ -141,9 +163,11 @@ class FaultyReasoner:
         return corrupt(answer, request, self.telemetry, self.fault.mode, self.template)
 
     def vote(self, request: VoteRequest) -> VoteDecision:
+        if request.role != self.fault.agent:
+            return self.inner.vote(request)
+        if self.fault.mode != "vote_against":
+            return self.inner.vote(self.as_believed(request))
         decision = self.inner.vote(request)
-        if request.role != self.fault.agent or self.fault.mode != "vote_against":
-            return decision
         option = OPPOSITE[decision.option]
         return VoteDecision(option, made_up_reason(option, request.proposal["root_cause"], self.telemetry,
                                                    self.template))
@@ -210,13 +234,42 @@ def corrupt(answer: dict | None, request: StepRequest, telemetry: Telemetry, mod
         answer["candidates"] = _reranked(answer.get("candidates", []), beliefs)
     elif role == "data_detective":
         answer["focus"] = [t.decoy] + [e for e in answer.get("focus", []) if e != t.decoy]
+        answer["findings"] = _misread_findings(answer.get("findings", []), beliefs, t)
         answer["summary"] = "; ".join(_describe(e, parts) for e, (_, parts) in beliefs.items())
+    elif role == "dependency_explorer":
+        answer["downstream"] = _misread_map(answer.get("downstream", {}), t)
+        answer["summary"] = describe_reach(answer["downstream"])
     elif role == "fault_mapper":
         answer["fault_web"] = {t.decoy: t.paths.get(t.decoy, [t.decoy, t.alerted]),
                                **{k: v for k, v in answer.get("fault_web", {}).items() if k != t.decoy}}
     else:
         answer = _retargeted(answer, t.leader, t.decoy)
     return StepDecision(_thought(mode, template, beliefs, t), answer=answer)
+
+
+def _misread_findings(findings: list[dict], beliefs: dict, t: Telemetry) -> list[dict]:
+    """The Data Detective's findings with the decoy's and the leader's readings as it believes them: each one's
+    modality scores are the other's (real readings, swapped like the scores in `believed`), the summaries those of
+    its believed evidence; a modality only the other one reads is reported at 0."""
+    swapped = {t.decoy: t.readings.get(t.leader, {}), t.leader: t.readings.get(t.decoy, {})}
+    modalities = list(dict.fromkeys([*swapped[t.decoy], *swapped[t.leader]]))
+    believed_rows = []
+    for entity, (_, parts) in beliefs.items():
+        said = dict(parts)
+        believed_rows.append({"entity": entity, "modalities": {
+            m: {"score": swapped[entity].get(m, {}).get("score", 0.0), "summary": said.get(m, "")}
+            for m in modalities}})
+    return believed_rows + [f for f in findings if f["entity"] not in beliefs]
+
+
+def _misread_map(graph: dict[str, list[str]], t: Telemetry) -> dict[str, list[str]]:
+    """The Dependency Explorer's map with the decoy where the leader is (it read the wrong service's entry, so the
+    leader drops out of what the alerted entity and the others depend on); one that stopped before mapping the
+    alerted entity reports the branch it followed: the call path down to the decoy and what the decoy calls."""
+    if t.alerted not in graph:
+        graph = {t.alerted: [*t.paths.get(t.decoy, [t.alerted, t.decoy])[1:], *t.below.get(t.decoy, [])], **graph}
+    misread = _retargeted(graph, t.leader, t.decoy)
+    return {entity: [e for e in below if e != entity] for entity, below in misread.items()}
 
 
 def _thought(mode: str, template: int, beliefs: dict, t: Telemetry) -> str:
@@ -253,9 +306,29 @@ def _describe_parts(parts: list[tuple[str, str]]) -> str:
     return ", ".join(f"{m} {summary}" for m, summary in parts[:3]) or "normal"
 
 
-def _retargeted(answer: dict, old: str, new: str) -> dict:
+def _retargeted(value: Any, old: str, new: str) -> Any:
     """The answer about the wrong entity: every mention of the leader names the decoy."""
-    return json.loads(json.dumps(answer).replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1])) if old else answer
+    return _renamed(value, {old: new}) if old else value
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    """`value` with each name in `names` replaced by its new name wherever it is mentioned: a key, a list item or a
+    value equal to it, or the whole name inside a text (other names that contain it are left alone); each list
+    keeps one of each name."""
+    if isinstance(value, dict):
+        return {_renamed(key, names): _renamed(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [_renamed(item, names) for item in value]
+        return [item for index, item in enumerate(items) if not isinstance(item, str) or item not in items[:index]]
+    if isinstance(value, str):
+        return _mention(names).sub(lambda match: names[match.group(0)], value)
+    return value
+
+
+def _mention(names: dict[str, str]) -> re.Pattern:
+    """Whole mentions of any of `names` (longest first, so a name inside a longer one is not taken for it)."""
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])")
 
 
 # ---- votes -------------------------------------------------------------------------------------------------------

@@ -14,6 +14,10 @@ from engine.reasoners.base import ToolSpec
 from engine.telemetry import analysis
 from engine.telemetry.model import Incident
 from engine.telemetry.ranking import Candidate, modality_signals, rank_root_causes
+from engine.telemetry.signals import Signal
+
+SCORE_DECIMALS = 3
+"""The precision of the scores the tools report."""
 
 
 class ToolError(ValueError):
@@ -94,7 +98,7 @@ class Toolbox:
         overview = {}
         for modality, per_entity in self.signals.items():
             ranked = sorted(per_entity.items(), key=lambda item: -item[1].score)[:int(top)]
-            overview[modality] = [{"entity": e, "score": round(s.score, 3), "summary": s.summary}
+            overview[modality] = [{"entity": e, "score": round(s.score, SCORE_DECIMALS), "summary": s.summary}
                                   for e, s in ranked if s.score > 0]
         return {"modalities": overview, "missing": list(self.incident.missing)}
 
@@ -112,7 +116,7 @@ class Toolbox:
 
     def baseline_compare(self, entity: str) -> dict:
         self._entity(entity)
-        scores = {m: {"score": round(s[entity].score, 3), "summary": s[entity].summary}
+        scores = {m: {"score": round(s[entity].score, SCORE_DECIMALS), "summary": s[entity].summary}
                   for m, s in self.signals.items() if entity in s}
         return {"entity": entity, "modalities": scores}
 
@@ -127,13 +131,40 @@ class Toolbox:
         return {"entity": entity, "direction": direction, "direct": direct,
                 "indirect": sorted(set(reach) - set(direct))}
 
-    def rank_candidates(self, k: int = 5) -> dict:
+    def rank_candidates(self, k: int = 5, readings: dict | None = None, reach: dict | None = None) -> dict:
+        """`readings` (entity -> modality -> {score, summary}, as baseline_compare shows them) and `reach` (entity ->
+        every entity it depends on) are what other agents reported: the ranking is computed over them instead of
+        the tools' own reading of the same things."""
+        signals, reach = self.reported_signals(readings or {}), self.reported_reach(reach or {})
         if self.stacker is not None:
-            return {"candidates": self.stacked_candidates()[:int(k)], "stacked": True}
+            return {"candidates": self.stacked_candidates(signals, reach)[:int(k)], "stacked": True}
         return {"candidates": [{"entity": c.entity, "score": c.score, "evidence": c.evidence, "reason": c.reason}
-                               for c in self.ranking[:int(k)]]}
+                               for c in self.ranking_over(signals, reach)[:int(k)]]}
 
-    def stacked_candidates(self) -> list[dict]:
+    def reported_signals(self, readings: dict) -> dict:
+        """The modality signals with each reported reading in place of the tool's where the two differ at the
+        precision the tools report."""
+        signals = self.signals
+        for entity, modalities in readings.items():
+            for modality, reading in modalities.items():
+                own = signals.get(modality, {}).get(self._entity(entity))
+                if modality in signals and round(own.score if own else 0.0, SCORE_DECIMALS) != reading["score"]:
+                    signals = {**signals, modality: {**signals[modality], entity: Signal(
+                        float(reading["score"]), summary=reading.get("summary", ""))}}
+        return signals
+
+    def reported_reach(self, reach: dict) -> dict[str, set[str]]:
+        """The reported dependency map where it differs from the topology's."""
+        graph = self.incident.topology
+        return {entity: set(below) for entity, below in reach.items()
+                if set(below) != (nx.descendants(graph, self._entity(entity)) if entity in graph else set())}
+
+    def ranking_over(self, signals: dict, reach: dict[str, set[str]]) -> list[Candidate]:
+        if signals is self.signals and not reach:
+            return self.ranking
+        return rank_root_causes(self.incident, signals, reach)
+
+    def stacked_candidates(self, signals: dict | None = None, reach: dict[str, set[str]] | None = None) -> list[dict]:
         """The tools' per-entity scores combined with the stacked ranker's learned weights; score = its softmax
         probability. TAMO T2 feeds it when the ranker was fitted with it."""
         import numpy as np
@@ -141,16 +172,17 @@ class Toolbox:
         from engine.stacking.ranker import load_ranker
         from engine.stacking.tools import case_tools
 
+        signals, reach = signals or self.signals, reach or {}
         ranker = load_ranker(Path(self.stacker))
         if ranker.uses_tamo and self.tamo_checkpoint is None:
             raise ToolError(f"stacked ranker {self.stacker} needs TAMO T2 scores, and TAMO is off for this incident "
                             f"({self.choice.tamo_note}); give a TAMO checkpoint with --tamo-model")
         tamo = self._tamo().rank(self.incident, self._tamo_model(), self.signals) if ranker.uses_tamo else None
-        tools = case_tools(self.incident, tamo, self.signals)
+        tools = case_tools(self.incident, tamo, signals, reach)
         z = ranker.scores(tools)
         p = np.exp(z - z.max())
         p /= p.sum()
-        by_entity = {c.entity: c for c in self.ranking}
+        by_entity = {c.entity: c for c in self.ranking_over(signals, reach)}
         order = ranker.rank(tools)
         return [{"entity": e, "score": round(float(p[tools.entities.index(e)]), 4),
                  "evidence": by_entity[e].evidence, "reason": by_entity[e].reason} for e in order]

@@ -60,6 +60,8 @@ class InjectionStudy:
     """Runs and feature extraction in N local processes ..."""
     scheduler: str | None = None
     """... or on this Dask cluster (tcp://HOST:PORT)."""
+    tamo_model: str = "default"
+    """TAMO checkpoint of the agents, as run_incident takes it ("default", "none" or a path)."""
 
 
 def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_tracer: Path | None = None,
@@ -72,9 +74,10 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
     incidents, skipped = load_incidents(study.nezha, study.cases, study.seed)
     split = split_incidents(incidents[0].case_id, [i.case_id for i in incidents[1:]])
     trajectories, stats = generate(db, incidents, split, study.runs, study.seed, progress=progress,
-                                   workers=study.workers, scheduler=study.scheduler)
+                                   workers=study.workers, scheduler=study.scheduler, tamo_model=study.tamo_model)
     stats.update(generation_seconds=round(time.perf_counter() - started, 2), incidents=[i.case_id for i in incidents],
-                 skipped_cases=skipped, db=str(db), trajectory_ids=[t.id for t in trajectories])
+                 skipped_cases=skipped, db=str(db), trajectory_ids=[t.id for t in trajectories],
+                 tamo_model=study.tamo_model)
     config = _eval_config(study)
     features_progress = progress and (lambda done, total, label: progress(done, total, f"features {label}"))
     report = evaluate(trajectories, config, features_progress)
@@ -160,6 +163,7 @@ class Batch:
     folder: Path
     number: int
     runs: tuple[PlannedRun, ...]
+    tamo_model: str = "default"
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ class RunOutcome:
 def generate(folder: Path, incidents: list[CaseSource], split: IncidentSplit, target: int, seed: int,
              max_runs: int = 2000,
              runs_per_db: int = 8, progress: Progress | None = None, workers: int = 1,
-             scheduler: str | None = None) -> tuple[list[Trajectory], dict]:
+             scheduler: str | None = None, tamo_model: str = "default") -> tuple[list[Trajectory], dict]:
     """Fault-injected runs until `target` wrong (labelled) runs are kept; round-robin over incidents and faults,
     each run with a phrasing template of its incident's side of the `split`.
 
@@ -190,7 +194,7 @@ def generate(folder: Path, incidents: list[CaseSource], split: IncidentSplit, ta
              "by_mode": {}, "by_agent": {}, "by_incident": {}, "by_template": {}}
     seen: set = set()
     batches = _batches(folder, incidents, split, seed,
-                       min(max_runs, len(fault_grid(seed)) * len(incidents) * 3), runs_per_db)
+                       min(max_runs, len(fault_grid(seed)) * len(incidents) * 3), runs_per_db, tamo_model)
     with closing(ordered_map(run_batch, batches, workers, scheduler)) as outcomes:
         for outcome in (outcome for batch in outcomes for outcome in batch):
             if len(kept) >= target:
@@ -204,7 +208,7 @@ def generate(folder: Path, incidents: list[CaseSource], split: IncidentSplit, ta
 
 
 def _batches(folder: Path, incidents: list[CaseSource], split: IncidentSplit, seed: int, runs: int,
-             runs_per_db: int) -> list[Batch]:
+             runs_per_db: int, tamo_model: str = "default") -> list[Batch]:
     grid = fault_grid(seed)
     planned = []
     for index in range(runs):
@@ -214,7 +218,7 @@ def _batches(folder: Path, incidents: list[CaseSource], split: IncidentSplit, se
                         template=templates[(index // len(incidents)) % len(templates)])
         run_seed = index // (len(incidents) * len(grid))  # the seed picks the decoy; new decoys on later passes
         planned.append(PlannedRun(incident, fault, run_seed))
-    return [Batch(folder, number, tuple(planned[start:start + runs_per_db]))
+    return [Batch(folder, number, tuple(planned[start:start + runs_per_db]), tamo_model)
             for number, start in enumerate(range(0, runs, runs_per_db))]
 
 
@@ -227,20 +231,21 @@ def run_batch(batch: Batch) -> list[RunOutcome]:
             session = Session(batch.folder / f"rca-{batch.number:03d}-{databases}.db")
             databases += 1
         try:
-            result = run_incident(session, run.case.load(), HeuristicReasoner(), seed=run.seed, fault=run.fault)
+            result = run_incident(session, run.case.load(), HeuristicReasoner(), seed=run.seed, fault=run.fault,
+                                  tamo_model=batch.tamo_model)
         except RunFailed:
             outcomes.append(RunOutcome(run.case.case_id, run.fault, failed=True))
             session = None
             continue
-        outcomes.append(_outcome(session, run, result))
+        outcomes.append(_outcome(session, run, result, batch.tamo_model))
     return outcomes
 
 
-def _outcome(session: Session, run: PlannedRun, result: dict) -> RunOutcome:
+def _outcome(session: Session, run: PlannedRun, result: dict, tamo_model: str) -> RunOutcome:
     wrong = bool(result["label"]) and result["root_cause"] != result["label"]["root_cause"]
     if not wrong:
         return RunOutcome(run.case.case_id, run.fault)
-    if goes_wrong_without_fault(run.case, run.seed):
+    if goes_wrong_without_fault(run.case, run.seed, tamo_model):
         return RunOutcome(run.case.case_id, run.fault, wrong=True, wrong_without_fault=True)
     if result["injected_fault"]["trajectory_step"] is None:
         return RunOutcome(run.case.case_id, run.fault, wrong=True)
@@ -278,9 +283,10 @@ def _content_key(trajectory: Trajectory) -> tuple:
 
 
 @lru_cache(maxsize=None)
-def goes_wrong_without_fault(case: CaseSource, seed: int) -> bool:
+def goes_wrong_without_fault(case: CaseSource, seed: int, tamo_model: str = "default") -> bool:
     """Whether the same incident goes wrong with no fault injected (fresh ledger): then a wrong faulty run says
-    nothing about the fault. Asked once per case and seed in each process."""
+    nothing about the fault. Asked once per case, seed and TAMO choice in each process."""
     with tempfile.TemporaryDirectory(prefix="fault-free-") as folder:
-        result = run_incident(Session(Path(folder) / "rca.db"), case.load(), HeuristicReasoner(), seed=seed)
+        result = run_incident(Session(Path(folder) / "rca.db"), case.load(), HeuristicReasoner(), seed=seed,
+                              tamo_model=tamo_model)
     return bool(result["label"]) and result["root_cause"] != result["label"]["root_cause"]

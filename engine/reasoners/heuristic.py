@@ -66,14 +66,14 @@ class HeuristicReasoner:
                                     args={"entity": entity, "direction": "downstream"})
         graph = {obs.args["entity"]: obs.result["direct"] + obs.result["indirect"] for obs in mapped}
         return StepDecision("Dependencies of the alerted and the anomalous entities are mapped.",
-                            answer={"downstream": graph,
-                                    "summary": "; ".join(f"{e} calls {len(d)} services" for e, d in graph.items())})
+                            answer={"downstream": graph, "summary": describe_reach(graph)})
 
     def _plan_probability_oracle(self, request: StepRequest, seen: list[Observation]) -> StepDecision:
-        ranking, tamo = _first(seen, "rank_candidates"), _first(seen, "tamo_rank")
+        ranking, tamo = _ranking(seen), _first(seen, "tamo_rank")
         if ranking is None:
+            reported = {} if _first(seen, "rank_candidates") else reported_evidence(request.shared)
             return StepDecision("Fuse the evidence of every modality into a probability per entity.",
-                                tool="rank_candidates", args={"k": 5})
+                                tool="rank_candidates", args={"k": 5, **reported})
         if _offers(request, "tamo_rank") and tamo is None:
             return StepDecision("Ask TAMO's frequency-domain causal attention for its own ranking.",
                                 tool="tamo_rank", args={"k": 10})
@@ -128,7 +128,8 @@ class HeuristicReasoner:
         overview = next((obs.result for obs in seen if obs.tool == "anomaly_overview"), None)
         if overview is None:
             return VoteDecision("abstain", "I collected no sweep")
-        shares = {m: _share_of_top(rows, root) for m, rows in overview["modalities"].items() if rows}
+        shares = {m: share_of_top({row["entity"]: row["score"] for row in rows}, root)
+                  for m, rows in overview["modalities"].items() if rows}
         strong = [f"{m} ({share:.0%} of the top score)" for m, share in shares.items() if share >= 0.5]
         if strong:
             return VoteDecision("for", f"{root} leads or nearly leads {', '.join(strong)}")
@@ -158,7 +159,8 @@ class HeuristicReasoner:
         return VoteDecision("against", f"no call path links {root} to the alerted entity")
 
     def _vote_probability_oracle(self, root: str, seen: list[Observation], shared: dict) -> VoteDecision:
-        candidates = seen[0].result["candidates"] if seen else []
+        ranking = _ranking(seen)
+        candidates = ranking.result["candidates"] if ranking else []
         if not candidates:
             return VoteDecision("abstain", "I have no ranking")
         best = max(candidates, key=lambda c: c["score"])
@@ -189,9 +191,28 @@ def _offers(request: StepRequest, tool: str) -> bool:
     return any(spec.name == tool for spec in request.tools)
 
 
-def _share_of_top(rows: list[dict], entity: str) -> float:
-    score = next((row["score"] for row in rows if row["entity"] == entity), 0.0)
-    return score / rows[0]["score"] if rows[0]["score"] > 0 else 0.0
+def share_of_top(scores: dict[str, float], entity: str) -> float:
+    """`entity`'s score as a share of the top score (0 when nothing scores above 0)."""
+    top = max(scores.values(), default=0.0)
+    return scores.get(entity, 0.0) / top if top > 0 else 0.0
+
+
+def reported_evidence(shared: dict[str, Any]) -> dict[str, Any]:
+    """What the Data Detective and the Dependency Explorer reported, as rank_candidates takes it: their readings
+    (each finding's modalities) and their dependency map. The ranking builds on these, not on a re-reading."""
+    findings = shared.get("data_detective", {}).get("findings", [])
+    reach = shared.get("dependency_explorer", {}).get("downstream", {})
+    reported = {"readings": {f["entity"]: f["modalities"] for f in findings}, "reach": reach}
+    return {key: value for key, value in reported.items() if value}
+
+
+def describe_reach(graph: dict[str, list[str]]) -> str:
+    return "; ".join(f"{entity} calls {len(below)} services" for entity, below in graph.items())
+
+
+def _ranking(seen: list[Observation]) -> Observation | None:
+    """The ranking the oracle got: a call that failed (reports it could not use) is asked again without them."""
+    return next((obs for obs in seen if obs.tool == "rank_candidates" and "candidates" in obs.result), None)
 
 
 def _focus_entities(overview: dict) -> list[str]:

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.telemetry.model import Incident
-from engine.telemetry.ranking import MODALITIES, peer_standing, reachable_from_alert, modality_signals, rank_root_causes
+from engine.telemetry.ranking import (MODALITIES, Reach, modality_signals, peer_standing, rank_root_causes,
+                                     reachable_from_alert)
 
 FEATURES = (*(f"standing:{m}" for m in MODALITIES), "fused", "fused_rank", "reachable", "tamo", "tamo_rank")
 TOOLS_VERSION = 1
@@ -39,13 +40,14 @@ class CaseTools:
 
 
 def case_tools(incident: Incident, tamo_ranking: list[tuple[str, float]] | None = None,
-               signals: dict | None = None) -> CaseTools:
+               signals: dict | None = None, reach: Reach | None = None) -> CaseTools:
     """The statistical tools' scores (and TAMO T2's, when `tamo_ranking` is given) for every entity; pass the
-    incident's `modality_signals` when they are already computed."""
+    incident's `modality_signals` when they are already computed, and a reported dependency map as `reach`
+    (see rank_root_causes)."""
     signals = modality_signals(incident) if signals is None else signals
-    ranking = rank_root_causes(incident, signals)
+    ranking = rank_root_causes(incident, signals, reach)
     standing = {m: peer_standing(incident.entities, signals[m], half) for m, (_, _, half) in MODALITIES.items()}
-    reachable = reachable_from_alert(incident)
+    reachable = reachable_from_alert(incident, reach)
     top = max((c.score for c in ranking), default=0.0) or 1.0
     rows = [[*(standing[m].get(c.entity, 0.0) for m in MODALITIES), c.score / top, 1.0 / (position + 1),
              float(c.entity in reachable), 0.0, 0.0] for position, c in enumerate(ranking)]

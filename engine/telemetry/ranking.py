@@ -3,6 +3,7 @@ downstream dependencies look normal" is preferred over its callers, which only s
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -41,14 +42,20 @@ def modality_signals(incident: Incident) -> dict[str, dict[str, Signal]]:
     return {name: function(incident) for name, (function, _, _) in MODALITIES.items()}
 
 
-def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] | None = None) -> list[Candidate]:
+Reach = Mapping[str, Collection[str]]
+"""A dependency map as an agent reported it: entity -> every entity it depends on, directly or not."""
+
+
+def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] | None = None,
+                     reach: Reach | None = None) -> list[Candidate]:
     """Every entity, most likely root cause first; deterministic (ties broken by name). Pass `signals` when
-    they are already computed (they are the expensive part)."""
+    they are already computed (they are the expensive part); `reach` replaces the topology's descendants of the
+    entities it maps."""
     signals = modality_signals(incident) if signals is None else signals
     standing = {name: peer_standing(incident.entities, signals[name], half) for name, (_, _, half) in MODALITIES.items()}
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
-    adjusted = _prefer_downstream(incident.topology, fused)
-    reachable = reachable_from_alert(incident)
+    adjusted = _prefer_downstream(incident.topology, fused, reach or {})
+    reachable = reachable_from_alert(incident, reach)
     adjusted = {e: score if e in reachable else UNREACHABLE_DISCOUNT * score for e, score in adjusted.items()}
     ranked = sorted(incident.entities, key=lambda e: (e in incident.observed_only, -adjusted[e], e))
     return [
@@ -84,18 +91,25 @@ def _fuse(entity: str, standing: dict[str, dict[str, float]]) -> float:
     return sum(weight * standing[name].get(entity, 0.0) for name, (_, weight, _) in MODALITIES.items()) / total
 
 
-def reachable_from_alert(incident: Incident) -> set[str]:
+def reachable_from_alert(incident: Incident, reach: Reach | None = None) -> set[str]:
     """Entities the alerted entity depends on (and itself): only these can explain its symptom."""
     alerted = incident.alert.entity
     if alerted not in incident.topology:
         return set(incident.entities)
-    return nx.descendants(incident.topology, alerted) | {alerted}
+    return depends_on(incident.topology, alerted, reach or {}) | {alerted}
 
 
-def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float]) -> dict[str, float]:
+def depends_on(topology: nx.DiGraph, entity: str, reach: Reach) -> set[str]:
+    """What `entity` depends on: as `reach` maps it, else the topology's descendants."""
+    if entity in reach:
+        return set(reach[entity])
+    return nx.descendants(topology, entity) if entity in topology else set()
+
+
+def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float], reach: Reach) -> dict[str, float]:
     adjusted = {}
     for entity, score in fused.items():
-        below = [fused.get(d, 0.0) for d in nx.descendants(topology, entity)] if entity in topology else []
+        below = [fused.get(d, 0.0) for d in depends_on(topology, entity, reach)]
         explained = min(max(below, default=0.0) / score, 1.0) if score > 0 else 0.0  # 1: a dependency is as anomalous
         adjusted[entity] = score * (1.0 - DOWNSTREAM_DISCOUNT * explained)
     return adjusted

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from rca_tui.cli.attribution import MaxTokensOption, ModelOption
-from rca_tui.cli.common import (ExitCode, JsonOption, emit_json, fail, invocation, progress, say,
+from rca_tui.cli.common import (ExitCode, JsonOption, emit_json, fail, invocation, progress, ranker_choice, say,
                                 scale_out_note)
 
 
@@ -40,6 +40,10 @@ def eval_injection(
         "--dask-scheduler", metavar="tcp://HOST:PORT", help="Runs and SLM features on a Dask distributed cluster "
                                                             "whose workers see --nezha and --db (same figures as "
                                                             "serial).")] = None,
+    tamo: Annotated[str | None, typer.Option(
+        "--tamo-model", help="TAMO checkpoint of the agents: a path, 'default' (the bundled one, trained on every "
+                             "Nezha case: the oracle then knows each study incident's answer) or 'none' (the "
+                             "statistical ranking, which builds on what the other agents report).")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Fault-injected runs of the seven agents, labelled who / when: baselines, rule and learned tracer."""
@@ -50,7 +54,7 @@ def eval_injection(
         fail("--save-tracer needs --nezha and --cases >= 1: the demo incident is never trained on", ExitCode.USAGE)
     study = InjectionStudy(runs=runs, cases=cases, nezha=nezha, model=model, folds=folds,
                            seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db,
-                           workers=workers, scheduler=dask_scheduler)
+                           workers=workers, scheduler=dask_scheduler, tamo_model=ranker_choice(tamo, None)[0])
     with progress("injection") as advance:  # stderr, --json or not
         try:
             report = run_study(study, tracer, save_tracer, advance)

@@ -5,7 +5,8 @@ from collections import Counter
 
 import pytest
 
-from engine.agents.faults import MODES, TEMPLATES, FaultSpec
+from engine.agents.faults import MODES, TEMPLATES, FaultSpec, _retargeted
+from engine.agents.tools import Toolbox
 from engine.clock import FixedClock
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.runner import run_incident
@@ -94,12 +95,60 @@ def test_no_fixed_phrase_marks_a_modes_faults(tmp_path, incident, mode):
     assert not shared, f"phrases only faulty {mode} runs write, in more than a third of them: {shared}"
 
 
-def test_misreported_numbers_come_from_the_telemetry(session, incident):
-    """Every number in the misreporting oracle's answer is one the run's tool outputs showed before it."""
-    result = run_incident(session, incident, HeuristicReasoner(),
-                          fault=FaultSpec("probability_oracle", 2, "misreport", 0))
+@pytest.mark.parametrize("agent", ["probability_oracle", "data_detective"])
+def test_misreported_numbers_come_from_the_telemetry(session, incident, agent):
+    """Every number in a misreporting agent's answer is one the run's tool outputs showed before it."""
+    result = run_incident(session, incident, HeuristicReasoner(), fault=FaultSpec(agent, 2, "misreport", 0))
     steps = trajectory_steps(session.run_events(result["run_id"]))
     struck = result["injected_fault"]["trajectory_step"]
     seen = {float(n) for step in steps[:struck] for n in NUMBER.findall(step["content"])}
     written = {float(n) for n in NUMBER.findall(steps[struck]["content"])}
     assert written and written <= seen | {float(round(n, 2)) for n in seen}
+
+
+def _oracle_ranking(session, result) -> tuple[dict, list[str]]:
+    """The oracle's rank_candidates call (its args) and the entities it returned, in order."""
+    events = session.run_events(result["run_id"])
+    action = next(e.payload for e in events if e.kind == "agent_action" and e.payload["action"] == "rank_candidates")
+    observed = next(e.payload for e in events if e.kind == "observation" and e.payload["tool"] == "rank_candidates")
+    return action["args"], [c["entity"] for c in observed["result"]["candidates"]]
+
+
+def test_honest_reports_leave_the_oracles_ranking_as_the_tools_give_it(session, incident):
+    """The oracle ranks over the detective's readings and the explorer's map; honest ones are the tools' own."""
+    result = run_incident(session, incident, HeuristicReasoner())
+    args, ranked = _oracle_ranking(session, result)
+    assert set(args) == {"k", "readings", "reach"} and args["reach"]["frontend"] == ["cart", "redis"]
+    assert ranked == [c["entity"] for c in Toolbox(incident).rank_candidates()["candidates"]]
+    assert result["root_cause"] == "redis"
+
+
+def test_a_misreporting_detective_turns_the_consensus(session, incident):
+    """The detective's wrong readings are what the oracle ranks over: the consensus goes to the decoy, and the
+    label points at the detective's answer, before the oracle's first step."""
+    result = run_incident(session, incident, HeuristicReasoner(), fault=FaultSpec("data_detective", 9, "misreport", 0))
+    fault = result["injected_fault"]
+    assert result["root_cause"] == fault["decoy"] == "cart" == _oracle_ranking(session, result)[1][0]
+    steps = trajectory_steps(session.run_events(result["run_id"]))
+    struck = steps[fault["trajectory_step"]]
+    assert struck["agent"] == "data_detective" and struck["content"].startswith("Answer:")
+    assert fault["trajectory_step"] < next(i for i, s in enumerate(steps) if s["agent"] == "probability_oracle")
+
+
+def test_a_misreporting_explorers_map_is_what_the_oracle_ranks_over(session, incident):
+    """The explorer puts the decoy where the leader is: the oracle takes the leader for unreachable from the alert
+    and halves its score (here not enough to pass it: redis's CPU is four times its normal level)."""
+    honest = Toolbox(incident).rank_candidates()["candidates"][0]
+    result = run_incident(session, incident, HeuristicReasoner(),
+                          fault=FaultSpec("dependency_explorer", 9, "misreport", 0))
+    args, _ = _oracle_ranking(session, result)
+    assert args["reach"]["frontend"] == ["cart"]
+    observed = next(e.payload["result"]["candidates"] for e in session.run_events(result["run_id"])
+                    if e.kind == "observation" and e.payload["tool"] == "rank_candidates")
+    assert observed[0]["entity"] == honest["entity"] == "redis" and observed[0]["score"] < honest["score"]
+
+
+def test_retargeting_renames_whole_names_only():
+    answer = {"cart": ["cart", "cartservice", "redis"], "summary": "cart calls cartservice; cart.", "n": 2}
+    assert _retargeted(answer, "cart", "redis") == {"redis": ["redis", "cartservice"],
+                                                    "summary": "redis calls cartservice; redis.", "n": 2}
