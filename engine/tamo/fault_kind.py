@@ -7,8 +7,8 @@ span count and latency, lost calls, log volume and errors, each a baseline-norma
 before the alert), then multinomial logistic regressions over those rows (standardised, L2, classes weighted
 by their inverse frequency; each row also once without each kind of telemetry it shows) in two stages: the group
 of types (resource, code, network), then the type within its group from the signals that group's types differ in.
-Trained at the true root cause of labelled cases, applied where the ranking points. Its explanation is each feature's share of the winning group's and type's scores: which
-signals made it that type.
+Trained at the true root cause of labelled cases, applied where the ranking points. Its explanation is each
+feature's share of the winning group's and type's scores: which signals made it that type.
 """
 
 from __future__ import annotations
