@@ -5,10 +5,10 @@ entity's fault signatures (engine.tamo.signatures: CPU, memory, latency and edge
 and missing templates) and the change of its trace and log channels in the alert window (engine.tamo.features:
 span count and latency, lost calls, log volume and errors, each a baseline-normalised z against the minutes
 before the alert), then multinomial logistic regressions over those rows (standardised, L2, classes weighted
-by their inverse frequency) in two stages: the group of types (resource, code, network), then the type within
-its group from the signals that group's types differ in. Trained at the true root cause of labelled cases, applied
-where the ranking points. Its explanation is each feature's share of the winning group's and type's scores: which
-signals made it that type.
+by their inverse frequency; each row also once without each kind of telemetry it shows) in two stages: the group
+of types (resource, code, network), then the type within its group from the signals that group's types differ in.
+Trained at the true root cause of labelled cases, applied where the ranking points. Its explanation is each
+feature's share of the winning group's and type's scores: which signals made it that type.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.tamo.features import CHANNELS, CaseFeatures
-from engine.tamo.signatures import SIGNATURES, WINDOW_START
+from engine.tamo.signatures import EDGE_SIGNATURES, SIGNATURES, WINDOW_START
 
 WINDOW_CHANNELS = tuple(c for c in CHANNELS if c.startswith(("trace_", "log_")))
 # what changed, not what a system records: "log_present" would only say which system a case comes from
@@ -53,6 +53,30 @@ STAGE_COLUMNS = {
     "resource": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("ratio:", "delta:"))),
     "code": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("log_", "window:")) or name in CODE_SIGNALS),
 }
+
+
+# The FEATURES each kind of telemetry feeds. A system may not record one (Train-Ticket has no edge-latency table,
+# Online Boutique almost no logs, some windows no traces), and then its features read 0, "no change"; so every
+# training row also trains once without each kind it shows, and a type learnt where it shows in that telemetry
+# (a network delay in Online Boutique's edge latencies) is still known where the telemetry is missing.
+TELEMETRY_FEATURES = {
+    "edge latency": tuple(j for j, name in enumerate(FEATURES) if name in EDGE_SIGNATURES),
+    "logs": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("log_", "window:log_"))),
+    "traces": tuple(j for j, name in enumerate(FEATURES) if name.startswith("window:trace_")),
+}
+
+
+def with_telemetry_missing(rows: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The rows, then per row and per kind of telemetry it shows (a non-zero feature) a copy with that kind's
+    features 0, of the same label."""
+    copies, copy_labels = [], []
+    for row, label in zip(rows, labels):
+        for columns in map(list, TELEMETRY_FEATURES.values()):
+            if np.any(row[columns] != 0):
+                copies.append(row.copy())
+                copies[-1][columns] = 0.0
+                copy_labels.append(label)
+    return (np.concatenate([rows, np.stack(copies)]) if copies else rows), list(labels) + copy_labels
 
 
 def group_of(fault_type: str) -> str:
@@ -154,7 +178,8 @@ def load_classifier(path: Path) -> FaultKindClassifier:
 
 def fit_classifier(rows: np.ndarray, labels: list[str], case_ids: list[str]) -> FaultKindClassifier:
     """The group stage over every feature, then one stage per group over its STAGE_COLUMNS (every feature for a
-    group without its own)."""
+    group without its own), each trained on the rows and their copies without each kind of telemetry."""
+    rows, labels = with_telemetry_missing(rows, labels)
     groups = [group_of(label) for label in labels]
     within = {}
     for group in sorted(set(groups)):

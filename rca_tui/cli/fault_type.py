@@ -14,6 +14,9 @@ def eval_fault_type(
         synthetic: Annotated[list[Path] | None, typer.Option(
             "--synthetic", help="Folder(s) from `rca-tui synth`: their cases of the fault types no real training "
                                 "case shows join every training split (repeat).")] = None,
+        synthetic_faults: Annotated[str, typer.Option(
+            "--synthetic-faults", help="Comma list of the fault types taken from --synthetic and --test, e.g. the "
+                                       "types the dataset's systems can have; 'all' takes every type.")] = "all",
         test: Annotated[list[Path] | None, typer.Option(
             "--test", help="Folder(s) scored after training on all of --dataset (+ --synthetic), e.g. synthetic "
                            "cases of another seed, at the true root cause (repeat).")] = None,
@@ -30,10 +33,11 @@ def eval_fault_type(
     for folder in [dataset, *(synthetic or []), *(test or [])]:
         if not folder.is_dir():
             fail(f"{folder}: not a folder; expected a labelled dataset folder", ExitCode.USAGE)
+    kinds = _fault_types(synthetic_faults)
     try:
         real = _examples(dataset)
-        extra = [e for folder in synthetic or [] for e in _examples(folder, ranked=False)]
-        held_out = [e for folder in test or [] for e in _examples(folder, ranked=False)]
+        extra = [e for folder in synthetic or [] for e in _examples(folder, ranked=False) if e.fault_type in kinds]
+        held_out = [e for folder in test or [] for e in _examples(folder, ranked=False) if e.fault_type in kinds]
     except TelemetryError as exc:
         fail(str(exc))
     if not real:
@@ -54,6 +58,17 @@ def eval_fault_type(
         emit_json(result)
         return
     _print(result)
+
+
+def _fault_types(text: str) -> set[str]:
+    """--synthetic-faults as a set of the generator's fault types (all of them for 'all')."""
+    from engine.synth import SynthError
+    from engine.synth.catalog import FAULT_TYPES, parse_fault_types
+
+    try:
+        return set(parse_fault_types(text, frozenset().union(*(f.needs for f in FAULT_TYPES.values())), "--synthetic"))
+    except SynthError as exc:
+        fail(f"--synthetic-faults: {exc}", ExitCode.USAGE)
 
 
 def _examples(folder: Path, ranked: bool = True):

@@ -110,3 +110,21 @@ def test_protocol_trains_tamo_per_split_once_and_scores_the_agents_consensus(syn
     assert again.exit_code == 0, again.output
     assert {r["method"]: r for r in json.loads(again.stdout)["table"] if r["system"] == "all"}["TAMO T2 alone"] \
         == rows["TAMO T2 alone"]
+
+
+def test_fault_type_takes_only_the_named_synthetic_fault_types(synthetic, isolated_cache):
+    real, other = synthetic
+    result = CliRunner().invoke(app, ["eval", "fault-type", "--dataset", str(real), "--test", str(other),
+                                      "--synthetic-faults", "network_delay", "--folds", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    held_out = json.loads(result.stdout)["reports"][-1]
+    assert held_out["protocol"] == "synthetic (another seed)"
+    confusion = held_out["at"]["true root cause"]["confusion"]
+    assert {kind for kind, row in confusion.items() if sum(row.values())} == {"network_delay"}
+
+
+def test_fault_type_refuses_an_unknown_synthetic_fault_type_naming_the_option(synthetic):
+    result = CliRunner().invoke(app, ["eval", "fault-type", "--dataset", str(synthetic[0]),
+                                      "--synthetic-faults", "network_delay,disk_full"])
+    assert result.exit_code == 2
+    assert "--synthetic-faults" in result.output and "disk_full" in result.output

@@ -7,7 +7,7 @@ import pytest
 
 from engine.evaluation.fault_type import examples, held_out_report, lacking, protocol_report, train
 from engine.tamo.dataset import LabelledCase
-from engine.tamo.fault_kind import FEATURES, fit_classifier, load_classifier
+from engine.tamo.fault_kind import FEATURES, TELEMETRY_FEATURES, fit_classifier, load_classifier
 from engine.tamo.features import CHANNELS, PRIOR_SIGNALS, CaseFeatures
 from engine.tamo.logs import SEMANTIC_DIM
 from engine.tamo.signatures import SIGNATURES
@@ -55,6 +55,24 @@ def test_exception_and_return_are_told_apart_by_what_the_code_does_not_by_the_co
     a_return[FEATURES.index("log_new_error_lines")] = 1.0
     a_return[FEATURES.index("ratio:MemoryUsageRate(%)")] = 3.0
     assert model.predict(a_return) == "return"
+
+
+def test_a_delay_learnt_from_edge_latencies_is_still_named_where_the_system_records_none():
+    """In training every delay showed on the edge-latency signatures and in the root's own span time, every CPU
+    fault in its CPU and span time; a delay on a system without an edge-latency table (those features 0) moves
+    only the span time, and is still a delay, not a CPU fault nor "nothing moved" (an exception here)."""
+    rng = np.random.default_rng(7)
+    rows = rng.normal(0.0, 0.1, size=(45, len(FEATURES)))
+    labels = ["network_delay"] * 15 + ["cpu_contention"] * 15 + ["exception"] * 15
+    own_time, cpu = FEATURES.index("window:trace_own_time"), FEATURES.index("ratio:CpuUsageRate(%)")
+    rows[:15, list(TELEMETRY_FEATURES["edge latency"])] += 3.0
+    rows[:15, own_time] += 1.5
+    rows[15:30, [cpu, own_time]] += 1.5
+    rows[30:, FEATURES.index("log_missing_templates")] += 1.0
+    model = fit_classifier(rows, labels, [f"case-{k}" for k in range(45)])
+    delay_without_edges = np.zeros(len(FEATURES))
+    delay_without_edges[own_time] = 1.5
+    assert model.predict(delay_without_edges) == "network_delay"
 
 
 def test_saved_and_loaded_it_gives_the_same_probabilities(tmp_path):
