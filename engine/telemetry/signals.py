@@ -326,17 +326,20 @@ def wait_signal(incident: Incident) -> dict[str, Signal]:
     calls' median, in spreads of that same wait over the reference calls (a spread that knows the edge's own
     excursions, so an edge that is jittery while all is well needs a larger rise, and a service noisy in other
     ways gains nothing here), counted beyond the TAIL_Z spreads that a fault-free minute reaches now and then.
-    Only a caller that now waits longer on this one service counts: one that waits longer on several is slow on
-    its own side (its CPU, its network)."""
+    Only a caller that now waits longer on this one service, and whose own work did not double, counts: one that
+    waits longer on several, or works slower itself, is slow on its own side (its CPU, its network) and is late
+    to read the answers."""
     rises = _wait_rises(incident)
     rising: dict[str, set[str]] = defaultdict(set)
     for (callee, caller, _), (z, _, _) in rises.items():
         if z >= TAIL_Z:
             rising[caller].add(callee)
+    slower = {entity for entity, signal in latency_signal(incident).items() if signal.score >= np.log(2.0)}
     evidence: dict[str, dict[str, float]] = defaultdict(dict)
     summaries: dict[str, tuple[float, str]] = {}
     for (callee, caller, operation), (z, now, level) in rises.items():
-        score = max(z - TAIL_Z, 0.0) if rising[caller] <= {callee} else 0.0  # beyond the reference's own excursion
+        waiting_only = rising[caller] <= {callee} and caller not in slower
+        score = max(z - TAIL_Z, 0.0) if waiting_only else 0.0  # beyond the reference's own excursion
         evidence[callee][f"{caller} {operation}"] = score
         if score > summaries.get(callee, (0.0, ""))[0]:
             summaries[callee] = (score, f"{caller}'s calls '{operation}' wait {_number(now)} ms for it beyond its "
