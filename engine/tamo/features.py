@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.parallel import write_atomically
 from engine.telemetry.model import Incident
-from engine.telemetry.ranking import MODALITIES, modality_signals
+from engine.telemetry.ranking import modality_signals
 from engine.tamo.grid import Grid, robust_z, squash
 from engine.tamo.logs import LOG_CHANNELS, SEMANTIC_DIM, log_channels
 from engine.tamo.signatures import SIGNATURES, log_signature, metric_signature
@@ -43,7 +43,9 @@ MODALITY_OF_CHANNEL = tuple(
     "metrics" if c.startswith("metric") else "traces" if c.startswith("trace") or c == "has_trace" else "logs"
     for c in CHANNELS
 )
-PRIOR_SIGNALS = tuple(MODALITIES)  # engine.telemetry.ranking's statistical signals, used as priors
+# engine.telemetry.ranking's statistical signals used as priors: the ones the shipped checkpoint was trained with
+# (a checkpoint names them; ranking modalities added since are not among its inputs)
+PRIOR_SIGNALS = ("pattern", "blame", "logs", "latency", "metrics", "edges")
 
 
 @dataclass

@@ -12,7 +12,15 @@ import numpy as np
 from engine.telemetry.blame import trace_blame_signal
 from engine.telemetry.model import Incident
 from engine.telemetry.reasons import explain
-from engine.telemetry.signals import Signal, edge_metric_signal, latency_signal, log_error_signal, metric_signal, pattern_signal
+from engine.telemetry.signals import (
+    Signal,
+    edge_metric_signal,
+    latency_signal,
+    log_error_signal,
+    metric_signal,
+    pattern_signal,
+    wait_signal,
+)
 
 # modality -> (signal function, weight, value at which the modality is "half convinced"). Specific
 # evidence (a broken code path in traces and logs, a resource metric) weighs double; own span time
@@ -24,6 +32,7 @@ MODALITIES = {
     "latency": (latency_signal, 1.0, 4.0),
     "metrics": (metric_signal, 2.0, 20.0),
     "edges": (edge_metric_signal, 1.0, 20.0),
+    "wait": (wait_signal, 2.0, 3.0),  # in spreads of the call's own wait: 3 is the reference's 1% excursion
 }
 DOWNSTREAM_DISCOUNT = 0.5
 UNREACHABLE_DISCOUNT = 0.5

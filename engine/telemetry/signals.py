@@ -13,6 +13,7 @@ import numpy as np
 
 from engine.telemetry.model import Incident
 from engine.telemetry.profiles import called_service, minute_profile, window_profile
+from engine.telemetry.spans import WAIT
 
 # metric name prefix -> (direction that indicates trouble: +1 up / -1 down, weight in the ranking,
 # smallest spread that counts as a deviation in the metric's unit). First match wins. Node-level and
@@ -34,6 +35,7 @@ ENTITY_METRICS = {
     "availability": (-1, 0.0, 0.5),  # PetShop, likewise
     "success_rate": (-1, 1.0, 0.5),
 }
+CLIMBING = ("MemoryUsageRate",)  # metrics that accumulate: a leak climbs steadily and does not come back down
 # per-request metric -> (alert family, sign and scale that turn it into trouble per request: seconds waited,
 # requests failed). Times the requests served, what a component adds is what its callers inherit (each call
 # waits or fails with it), so the excess adds up along the call graph and the part its callees do not carry
@@ -44,6 +46,7 @@ EXCESS_FLOOR = {"latency.Average": 0.01, "availability.Average": 0.5}  # request
 TAIL, TAIL_Z = 0.99, 3.0  # a normal period's excursion reached now and then, read as this many spreads
 CALLER_SHARE = 0.5  # an edge's slow-down is mostly the callee's doing; the caller's network shares it
 MIN_CALLS = 3
+WAIT_FLOOR_MS = 1.0  # a wait steadier than this on a call is below what span timestamps resolve
 RECENT_SECONDS = 15 * 60
 
 
@@ -229,7 +232,22 @@ def _deviations(incident: Incident, series, direction: int | None = None) -> dic
         sign = direction if direction is not None else rule_sign
         if sign:
             found[name] = robust_z(window[name], baseline[name], sign, floor, recent[name])
+        if name.startswith(CLIMBING):
+            found[name] = max(found[name], climb_z(window[name], baseline[name], recent[name], floor), key=lambda d: d.z)
     return found
+
+
+def climb_z(window: np.ndarray, baseline: np.ndarray, recent: np.ndarray, floor: float) -> Deviation:
+    """How far a metric climbed over the window (its last value against the last one before the window), in
+    robust spreads of the baseline's own change over as many samples: a steady climb stands out against the
+    metric's usual drift even when it never doubles, while a spike that comes back does not count."""
+    window, baseline, recent = (values[np.isfinite(values)] for values in (window, baseline, recent))
+    steps = len(window)
+    if steps == 0 or len(recent) == 0 or len(baseline) <= steps + MIN_CALLS:
+        return NO_DEVIATION
+    drift = baseline[steps:] - baseline[:-steps]
+    level = float(recent[-1])
+    return Deviation(max(float(window[-1]) - level, 0.0) / max(_tail_spread(drift), floor), float(window[-1]), level)
 
 
 def _has_metric_baseline(incident: Incident) -> bool:
@@ -300,6 +318,55 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
             summary = f"{operation} takes {_number(now_ms)} ms of its own (normal {_number(before_ms)} ms)"
             signals[entity] = Signal(score, {operation: score}, summary)
     return signals
+
+
+def wait_signal(incident: Incident) -> dict[str, Signal]:
+    """Network delay into a service: the time its callers' client spans wait beyond its own server span (charged
+    to it by span_costs), per caller and operation: how far the window's median wait sits above the reference
+    calls' median, in spreads of that same wait over the reference calls (a spread that knows the edge's own
+    excursions, so an edge that is jittery while all is well needs a larger rise, and a service noisy in other
+    ways gains nothing here), counted beyond the TAIL_Z spreads that a fault-free minute reaches now and then.
+    Only a caller that now waits longer on this one service, and whose own work did not double, counts: one that
+    waits longer on several, or works slower itself, is slow on its own side (its CPU, its network) and is late
+    to read the answers."""
+    rises = _wait_rises(incident)
+    rising: dict[str, set[str]] = defaultdict(set)
+    for (callee, caller, _), (z, _, _) in rises.items():
+        if z >= TAIL_Z:
+            rising[caller].add(callee)
+    slower = {entity for entity, signal in latency_signal(incident).items() if signal.score >= np.log(2.0)}
+    evidence: dict[str, dict[str, float]] = defaultdict(dict)
+    summaries: dict[str, tuple[float, str]] = {}
+    for (callee, caller, operation), (z, now, level) in rises.items():
+        waiting_only = rising[caller] <= {callee} and caller not in slower
+        score = max(z - TAIL_Z, 0.0) if waiting_only else 0.0  # beyond the reference's own excursion
+        evidence[callee][f"{caller} {operation}"] = score
+        if score > summaries.get(callee, (0.0, ""))[0]:
+            summaries[callee] = (score, f"{caller}'s calls '{operation}' wait {_number(now)} ms for it beyond its "
+                                        f"own work (normal {_number(level)} ms)")
+    return {entity: Signal(summaries[entity][0], scores, summaries[entity][1])
+            for entity, scores in evidence.items() if entity in summaries}
+
+
+def _wait_rises(incident: Incident) -> dict[tuple[str, str, str], tuple[float, float, float]]:
+    """(callee, caller, operation) -> (rise of the median wait in reference spreads, median now, median before)."""
+    minutes = [minute for minute in incident.reference if minute.spans]
+    if not incident.spans or not minutes:
+        return {}
+    reference: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for minute in minutes:
+        for key, waits in minute_profile(minute).own_time.items():
+            if key[1].startswith(WAIT):
+                reference[key].extend(waits)
+    rises = {}
+    for (callee, name), waits in window_profile(incident).own_time.items():
+        normal = np.asarray(reference.get((callee, name), []))
+        if not name.startswith(WAIT) or len(waits) < MIN_CALLS or len(normal) < MIN_CALLS:
+            continue
+        caller, _, operation = name.removeprefix(WAIT).partition(" ")
+        level, now = float(np.median(normal)), float(np.median(waits))
+        rises[(callee, caller, operation)] = (max(now - level, 0.0) / max(_tail_spread(normal), WAIT_FLOOR_MS), now, level)
+    return rises
 
 
 def log_error_signal(incident: Incident) -> dict[str, Signal]:

@@ -10,6 +10,9 @@ import numpy as np
 from engine.telemetry.model import Span
 
 
+WAIT = "wait:"  # operation prefix of a client span's own time charged to its callee: "wait:<caller> <operation>"
+
+
 @dataclass(frozen=True, slots=True)
 class SpanCost:
     """Where a span's own time goes: to its entity, or (client-side wait of a remote call) to the callee."""
@@ -36,7 +39,7 @@ def span_costs(spans: list[Span]) -> list[SpanCost]:
         own = max(span.duration_ms - child_time.get(span.span_id, 0.0), 0.0)
         below = child_entities.get(span.span_id)
         if below and len(below) == 1 and span.entity not in below:
-            costs.append(SpanCost(next(iter(below)), f"wait:{span.operation}", own))
+            costs.append(SpanCost(next(iter(below)), f"{WAIT}{span.entity} {span.operation}", own))
         else:
             costs.append(SpanCost(span.entity, span.operation, own))
     return costs
