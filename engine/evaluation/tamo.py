@@ -174,14 +174,20 @@ def rank_of(inference: Inference, truth: str) -> int:
     return names.index(truth) if truth in names else len(names)
 
 
-def ranking_scores(results: list[tuple[LabelledCase, Inference]]) -> dict[str, dict[str, float]]:
-    """Per system and overall: AC@1, AC@3, Avg@5 (mean of AC@1..AC@5), number of cases."""
+def ranking_scores(results: list[tuple[LabelledCase, Inference]],
+                   group: Callable[[LabelledCase], str] = lambda case: case.features.system,
+                   ) -> dict[str, dict[str, float]]:
+    """Per system (or other `group`) and overall: AC@1, AC@3, Avg@5 (mean of AC@1..AC@5), number of cases."""
     groups = defaultdict(list)
     for case, inference in results:
         ranked = ([entity for entity, _ in inference.ranking], case.root_cause)
-        groups[case.features.system].append(ranked)
+        groups[group(case)].append(ranked)
         groups["all"].append(ranked)
     return {name: _ranking_row(members) for name, members in sorted(groups.items())}
+
+
+def system_and_fault_type(case: LabelledCase) -> str:
+    return f"{case.features.system} / {case.fault_type or '?'}"
 
 
 def _ranking_row(members: list[tuple[list[str], str]]) -> dict[str, float]:
@@ -247,7 +253,8 @@ def checkpoint_report(cases: list[LabelledCase], model, checkpoint, fault_kind: 
     for name, members in (("out-of-sample", [r for r in results if r[0].features.case_id not in seen]),
                           ("in-sample (trained on these)", [r for r in results if r[0].features.case_id in seen])):
         if members:
-            report["variants"][name] = {"ranking": ranking_scores(members), "fault_type": fault_type_scores(members)}
+            report["variants"][name] = {"ranking": ranking_scores(members), "fault_type": fault_type_scores(members),
+                                        "ranking_by_fault_type": ranking_scores(members, system_and_fault_type)}
     if fault_kind is not None:
         report["fault_kind_classifier"] = saved_classifier_report(cases, fault_kind)
     return report

@@ -227,6 +227,11 @@ def _print_scores(report: dict) -> None:
                          "type_macro_f1": types.get("macro_f1") if system == "all" else None})
     columns = ["variant", "system", "AC@1", "AC@3", "Avg@5", "cases", "type_acc", "type_macro_f1"]
     print_table(rows, columns, title=f"TAMO, {report['scheme']}")
+    by_type = [{"variant": name, "system / fault type": group, **scores} for name, variant in report["variants"].items()
+               for group, scores in variant.get("ranking_by_fault_type", {}).items() if group != "all"]
+    if by_type:
+        print_table(by_type, ["variant", "system / fault type", "AC@1", "AC@3", "Avg@5", "cases"],
+                    title="where T2 ranks right and wrong, per system and fault type")
     for name, variant in report["variants"].items():
         if variant["fault_type"] is None:
             say(f"{name}: no fault-type score (each fold holds out a type its T3 never saw)")
