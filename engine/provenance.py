@@ -27,9 +27,13 @@ class Manifest:
     data: str
     trained_on: tuple[str, ...]
     systems: tuple[str, ...] = ()  # the systems of those cases: where the artefact may be used by default
+    # other folders it was also fitted on (synthetic incidents): folder, how it was made, its case ids. Their ids are
+    # not in `trained_on`: another synthetic folder reuses them for other cases
+    extra_train: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "trained_on": list(self.trained_on), "systems": list(self.systems)}
+        return {**asdict(self), "trained_on": list(self.trained_on), "systems": list(self.systems),
+                "extra_train": list(self.extra_train)}
 
 
 def manifest_path(artefact: Path) -> Path:
@@ -37,10 +41,11 @@ def manifest_path(artefact: Path) -> Path:
 
 
 def write_manifest(artefact: Path, command: str, seed: int | None, data: str, trained_on: list[str],
-                   systems: list[str] | tuple[str, ...] = ()) -> Manifest:
+                   systems: list[str] | tuple[str, ...] = (),
+                   extra_train: list[dict] | tuple[dict, ...] = ()) -> Manifest:
     artefact = Path(artefact)
     manifest = Manifest(artefact.name, file_sha256(artefact), command, seed, data, tuple(trained_on),
-                        tuple(sorted(set(systems))))
+                        tuple(sorted(set(systems))), tuple(extra_train))
     manifest_path(artefact).write_text(json.dumps(manifest.to_dict(), indent=1) + "\n", encoding="utf-8")
     return manifest
 
@@ -54,7 +59,8 @@ def read_manifest(artefact: Path) -> Manifest | None:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return Manifest(str(raw["artefact"]), str(raw["sha256"]), str(raw["command"]), raw["seed"],
                         str(raw["data"]), tuple(str(case) for case in raw["trained_on"]),
-                        tuple(str(system) for system in raw.get("systems", [])))
+                        tuple(str(system) for system in raw.get("systems", [])),
+                        tuple(dict(extra) for extra in raw.get("extra_train", [])))
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ManifestError(f"{path}: not a manifest ({type(exc).__name__}: {exc}); expected the keys artefact, "
                             "sha256, command, seed, data, trained_on") from exc

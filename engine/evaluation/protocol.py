@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.evaluation.metrics import ac_at_k, avg_at_k
-from engine.evaluation.tamo import Fold, cross_validate, fault_type_scores, fold_checkpoint, protocol_folds
+from engine.evaluation.tamo import (ExtraTraining, Fold, cross_validate, fault_type_scores, fold_checkpoint,
+                                   protocol_folds)
 from engine.evaluation.splits import HELD_OUT_PROTOCOLS, CaseKey, held_out_splits
 from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, fit_ranker
 from engine.stacking.tools import FEATURES, CaseTools, with_tamo
@@ -138,20 +139,22 @@ def tamo_out_of_fold(protocol: str, scored: Path, cases: list[CaseTools], labell
                      train_dir: Path | None = None, train_cases: list[CaseTools] | None = None,
                      train_labelled: list[LabelledCase] | None = None, folds: int = 5, cache_dir: Path | None = None,
                      workers: int = 1, scheduler: str | None = None, on_progress=None,
-                     config: TrainConfig | None = None) -> tuple[list[CaseTools], list[CaseTools] | None, dict]:
+                     config: TrainConfig | None = None,
+                     extra: ExtraTraining | None = None) -> tuple[list[CaseTools], list[CaseTools] | None, dict]:
     """`cases` (and `train_cases`) with TAMO T2's columns from models that never saw them: one TAMO trained per
     split of the protocol (train-test / synthetic: on the whole training folder for the scored cases, k-fold within
     it for the training cases); cached per fold. Also T3's fault-type scores on the same held-out cases.
     `labelled` / `train_labelled`: the folders' TAMO features (:func:`dataset_features`), read once for every
-    protocol."""
+    protocol. `extra`: cases every split's TAMO also trains on (never scored)."""
     config = config or TrainConfig()
     train_results = []
     if protocol in HELD_OUT_PROTOCOLS:
-        folds_of = protocol_folds(labelled, protocol, folds, fold_source(protocol, scored, train_dir))
+        folds_of = protocol_folds(labelled, protocol, folds, fold_source(protocol, scored, train_dir), extra)
     else:
-        train_results = cross_validate(protocol_folds(train_labelled, "kfold", folds, _source(train_dir)), config,
-                                       on_progress, cache_dir, workers, scheduler)
-        folds_of = [Fold(protocol, train_labelled, labelled, fold_source(protocol, scored, train_dir))]
+        train_results = cross_validate(protocol_folds(train_labelled, "kfold", folds, _source(train_dir), extra),
+                                       config, on_progress, cache_dir, workers, scheduler)
+        folds_of = [Fold(protocol, train_labelled, labelled, fold_source(protocol, scored, train_dir),
+                         extra or ExtraTraining())]
     results = cross_validate(folds_of, config, on_progress, cache_dir, workers, scheduler)
     # leaving a fault type out, T3 cannot name the held-out type: no fault-type score there
     typed = [(case, inference) for case, inference in results if case.fault_type
@@ -163,10 +166,11 @@ def tamo_out_of_fold(protocol: str, scored: Path, cases: list[CaseTools], labell
 def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], train_dir: Path | None = None,
                          train_cases: list[CaseTools] | None = None, folds: int = 5, cache_dir: Path | None = None,
                          config: TrainConfig | None = None, workers: int = 1, scheduler: str | None = None,
-                         on_progress=None) -> list[tuple[CaseTools, list[str] | None]]:
+                         on_progress=None,
+                         extra: ExtraTraining | None = None) -> list[tuple[CaseTools, list[str] | None]]:
     """The seven agents' consensus on every held-out case, each split with its own TAMO (the checkpoint
-    :func:`tamo_out_of_fold` trained without the split's test cases) and the default stacked ranker fitted on the
-    split's training cases; without TAMO scores (`cache_dir` None), the agents' statistical ranking."""
+    :func:`tamo_out_of_fold` trained without the split's test cases, with `extra`) and the default stacked ranker
+    fitted on the split's training cases; without TAMO scores (`cache_dir` None), the agents' statistical ranking."""
     import tempfile
 
     from engine.evaluation.rca import evaluate_rca
@@ -179,7 +183,7 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], tr
     with tempfile.TemporaryDirectory() as tmp:
         for number, (name, train, test) in enumerate(splits, start=1):
             checkpoint = cache_dir and fold_checkpoint(cache_dir, source, [c.case_id for c in train],
-                                                       [c.case_id for c in test], config)
+                                                       [c.case_id for c in test], config, extra)
             stacker = fit_ranker(train, FEATURE_SETS[DEFAULT_SET]).save(Path(tmp) / f"stacker-{number}.json") \
                 if checkpoint else None
             ranking = AgentRanking(str(Path(tmp) / "agents.db"), str(scored), str(checkpoint or "none"),

@@ -2,8 +2,10 @@
 system out, leave one fault type out; the folds of :mod:`engine.evaluation.splits`).
 
 Each fold's model and its inferences on the held-out cases are cached on disk (`$RCA_TUI_CACHE/tamo-oof`), keyed by
-the training cases (dataset + case ids), the training config and the code version, so `tamo eval` and
-`eval rca --protocol` train each fold once and later runs read the out-of-fold scores back.
+the training cases (dataset + case ids, and the folders of any extra training cases), the training config and the
+code version, so `tamo eval` and `eval rca --protocol` train each fold once and later runs read the out-of-fold
+scores back. Extra training cases (:class:`ExtraTraining`, e.g. synthetic incidents of fault types a system lacks)
+join every fold's training side and never its test side.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,7 @@ from engine.evaluation.metrics import ac_at_k, accuracy, avg_at_k, confusion_mat
 from engine.evaluation.splits import CaseKey, held_out_splits
 from engine.parallel import ordered_map, write_atomically
 from engine.provenance import code_version
-from engine.tamo.dataset import LabelledCase
+from engine.tamo.dataset import LabelledCase, Progress as FeatureProgress, dataset_features
 from engine.tamo.model import Inference, Progress, TrainConfig, train_model
 
 SCHEMES = {"kfold": "kfold", "loso": "cross-system", "lfto": "leave-fault-type-out"}  # tamo eval --scheme
@@ -32,17 +34,58 @@ def case_key(case: LabelledCase) -> CaseKey:
 
 
 @dataclass
+class ExtraTraining:
+    """Labelled cases of other folders (e.g. synthetic incidents of fault types a system lacks) that every fold
+    trains on besides its own training cases, and never scores."""
+    by_folder: dict[str, list[LabelledCase]] = field(default_factory=dict)
+
+    @property
+    def folders(self) -> tuple[str, ...]:
+        return tuple(self.by_folder)
+
+    @property
+    def cases(self) -> list[LabelledCase]:
+        return [case for cases in self.by_folder.values() for case in cases]
+
+    def cache_key(self) -> list:
+        return [[folder, sorted(case.features.case_id for case in cases)] for folder, cases in self.by_folder.items()]
+
+    def manifest(self) -> list[dict]:
+        """What a trained artefact's manifest records of them: each folder, how it was made, its case ids."""
+        from engine.synth.provenance import how_made
+
+        return [{"folder": folder, "made_by": how_made(Path(folder)),
+                 "cases": sorted(case.features.case_id for case in cases)} for folder, cases in self.by_folder.items()]
+
+
+def extra_training(folders: Sequence[Path], scored: Sequence[Path], on_progress: FeatureProgress | None = None,
+                   workers: int = 1, scheduler: str | None = None) -> ExtraTraining:
+    """Every labelled case of `folders` (their features read once), refused when a folder is also `scored`."""
+    resolved = [Path(folder).resolve() for folder in folders]
+    clash = sorted(str(folder) for folder in set(resolved) & {Path(s).resolve() for s in scored})
+    if clash:
+        raise ValueError(f"--extra-train {', '.join(clash)}: also a folder that is scored; extra training cases "
+                         "never join a test side")
+    return ExtraTraining({str(folder): dataset_features(folder, on_progress, workers=workers, scheduler=scheduler)
+                          for folder in dict.fromkeys(resolved)})
+
+
+@dataclass
 class Fold:
-    """Train on `train`, score `test`; `source` names the folder(s) the cases come from (part of the cache key)."""
+    """Train on `train` (+ `extra`), score `test`; `source` names the folder(s) the cases come from (part of the cache
+    key, as are the extra cases' folders)."""
     name: str
     train: list[LabelledCase]
     test: list[LabelledCase]
     source: str = ""
+    extra: ExtraTraining = field(default_factory=ExtraTraining)
 
 
-def protocol_folds(cases: list[LabelledCase], protocol: str, k: int = 5, source: str = "") -> list[Fold]:
+def protocol_folds(cases: list[LabelledCase], protocol: str, k: int = 5, source: str = "",
+                   extra: ExtraTraining | None = None) -> list[Fold]:
     by_id = {case.features.case_id: case for case in cases}
-    return [Fold(split.name, [by_id[c] for c in split.train], [by_id[c] for c in split.test], source)
+    return [Fold(split.name, [by_id[c] for c in split.train], [by_id[c] for c in split.test], source,
+                 extra or ExtraTraining())
             for split in held_out_splits([case_key(c) for c in cases], protocol, k)]
 
 
@@ -75,7 +118,7 @@ class _FoldJob:
 
 
 def _train_fold(job: _FoldJob) -> dict[str, Inference]:
-    model = train_model(job.fold.train, replace(job.config), _prefixed(job.progress, job.label))
+    model = train_model(job.fold.train + job.fold.extra.cases, replace(job.config), _prefixed(job.progress, job.label))
     inferences = {case.features.case_id: model.infer(case.features) for case in job.fold.test}
     if job.path:
         path = Path(job.path)
@@ -86,11 +129,11 @@ def _train_fold(job: _FoldJob) -> dict[str, Inference]:
     return inferences
 
 
-def fold_checkpoint(cache_dir: Path, source: str, train: list[str], test: list[str],
-                    config: TrainConfig) -> Path | None:
-    """The cached model trained on the cases `train` for scoring `test` (by :func:`cross_validate`), or None when
-    it was never trained."""
-    path = _cache_path(cache_dir, source, train, test, config).with_suffix(".pt")
+def fold_checkpoint(cache_dir: Path, source: str, train: list[str], test: list[str], config: TrainConfig,
+                    extra: ExtraTraining | None = None) -> Path | None:
+    """The cached model trained on the cases `train` (+ `extra`) for scoring `test` (by :func:`cross_validate`), or
+    None when it was never trained."""
+    path = _cache_path(cache_dir, source, train, test, config, extra).with_suffix(".pt")
     return path if path.is_file() else None
 
 
@@ -108,15 +151,16 @@ def _read_fold(cache_dir: Path, fold: Fold, config: TrainConfig) -> dict[str, In
 
 def _fold_path(cache_dir: Path, fold: Fold, config: TrainConfig) -> Path:
     return _cache_path(cache_dir, fold.source, [c.features.case_id for c in fold.train],
-                       [c.features.case_id for c in fold.test], config)
+                       [c.features.case_id for c in fold.test], config, fold.extra)
 
 
-def _cache_path(cache_dir: Path, source: str, train: list[str], test: list[str], config: TrainConfig) -> Path:
-    key = json.dumps([code_version("tamo", "telemetry"), asdict(config), source, sorted(train), sorted(test)],
-                     default=list)
+def _cache_path(cache_dir: Path, source: str, train: list[str], test: list[str], config: TrainConfig,
+                extra: ExtraTraining | None = None) -> Path:
+    parts = [code_version("tamo", "telemetry"), asdict(config), source, sorted(train), sorted(test)]
+    if extra and extra.folders:  # without extra cases the key is the one folds were always cached under
+        parts.append(extra.cache_key())
+    key = json.dumps(parts, default=list)
     return Path(cache_dir) / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
-
-
 
 
 def _prefixed(on_progress: Progress | None, prefix: str) -> Progress | None:
@@ -130,14 +174,20 @@ def rank_of(inference: Inference, truth: str) -> int:
     return names.index(truth) if truth in names else len(names)
 
 
-def ranking_scores(results: list[tuple[LabelledCase, Inference]]) -> dict[str, dict[str, float]]:
-    """Per system and overall: AC@1, AC@3, Avg@5 (mean of AC@1..AC@5), number of cases."""
+def ranking_scores(results: list[tuple[LabelledCase, Inference]],
+                   group: Callable[[LabelledCase], str] = lambda case: case.features.system,
+                   ) -> dict[str, dict[str, float]]:
+    """Per system (or other `group`) and overall: AC@1, AC@3, Avg@5 (mean of AC@1..AC@5), number of cases."""
     groups = defaultdict(list)
     for case, inference in results:
         ranked = ([entity for entity, _ in inference.ranking], case.root_cause)
-        groups[case.features.system].append(ranked)
+        groups[group(case)].append(ranked)
         groups["all"].append(ranked)
     return {name: _ranking_row(members) for name, members in sorted(groups.items())}
+
+
+def system_and_fault_type(case: LabelledCase) -> str:
+    return f"{case.features.system} / {case.fault_type or '?'}"
 
 
 def _ranking_row(members: list[tuple[list[str], str]]) -> dict[str, float]:
@@ -167,11 +217,14 @@ ABLATIONS: dict[str, Callable[[TrainConfig], TrainConfig]] = {
 def evaluation_report(cases: list[LabelledCase], config: TrainConfig, folds: int = 5, scheme: str = "kfold",
                       ablations: tuple[str, ...] = ("full",), on_progress: Progress | None = None,
                       cache_dir: Path | None = None, source: str = "", workers: int = 1,
-                      scheduler: str | None = None) -> dict:
-    """Scores of each named ablation under one fold scheme (see SCHEMES)."""
-    split = protocol_folds(cases, SCHEMES[scheme], folds, source)
+                      scheduler: str | None = None, extra: ExtraTraining | None = None) -> dict:
+    """Scores of each named ablation under one fold scheme (see SCHEMES); every fold also trains on `extra`."""
+    split = protocol_folds(cases, SCHEMES[scheme], folds, source, extra)
     report = {"scheme": f"{len(split)}-fold over cases, stratified by system" if scheme == "kfold" else
-              f"{SCHEMES[scheme]} ({len(split)} folds)", "cases": len(cases), "seed": config.seed, "variants": {}}
+              f"{SCHEMES[scheme]} ({len(split)} folds)", "cases": len(cases), "seed": config.seed,
+              "extra_train": {"folders": list(extra.folders), "cases": len(extra.cases)} if extra and extra.cases
+              else None,
+              "variants": {}}
     for name in ablations:
         results = cross_validate(split, ABLATIONS[name](config), _prefixed(on_progress, name), cache_dir, workers,
                                  scheduler)
@@ -200,7 +253,8 @@ def checkpoint_report(cases: list[LabelledCase], model, checkpoint, fault_kind: 
     for name, members in (("out-of-sample", [r for r in results if r[0].features.case_id not in seen]),
                           ("in-sample (trained on these)", [r for r in results if r[0].features.case_id in seen])):
         if members:
-            report["variants"][name] = {"ranking": ranking_scores(members), "fault_type": fault_type_scores(members)}
+            report["variants"][name] = {"ranking": ranking_scores(members), "fault_type": fault_type_scores(members),
+                                        "ranking_by_fault_type": ranking_scores(members, system_and_fault_type)}
     if fault_kind is not None:
         report["fault_kind_classifier"] = saved_classifier_report(cases, fault_kind)
     return report

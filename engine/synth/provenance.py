@@ -9,6 +9,8 @@ from engine.synth.catalog import FAULT_DURATION_S, FAULT_TYPES
 from engine.synth.files import write_bytes
 from engine.synth.plan import SynthOptions, SynthResult
 
+MADE_BY = "Made by `rca-tui synth`"
+
 HOW_FAULTS_SHOW = """\
 | fault type | what changes after the onset (never before) |
 |---|---|
@@ -40,12 +42,22 @@ minutes starting at least that long after the previous real fault are used (the 
 it), with their rows from the alert's own onset on dropped."""
 
 
+def how_made(folder: Path) -> str:
+    """The "Made by" sentence of a generated folder's SOURCE.md (the command, its seed and options), or "" when the
+    folder has none."""
+    try:
+        lines = (folder / "SOURCE.md").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    return next((line for line in lines if line.startswith(MADE_BY)), "")
+
+
 def write_source_md(path: Path, source: Path, options: SynthOptions, result: SynthResult) -> None:
     counts = Counter((case.system, case.fault_type) for case in result.cases)
     lines = [
         "# Synthetic labelled incidents on real fault-free telemetry",
         "",
-        f"Made by `rca-tui synth` from `{source}` with seed {options.seed}: system {options.system or 'all'}, "
+        f"{MADE_BY} from `{source}` with seed {options.seed}: system {options.system or 'all'}, "
         f"faults {options.faults or 'all'}, services {options.services or 'all'}, {options.per_service} per service "
         "and fault type. The same command with the same seed writes the same bytes.",
         "",

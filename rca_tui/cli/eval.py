@@ -11,6 +11,7 @@ from rca_tui.cli.attribution_studies import attribution_bench, eval_injection
 from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, out, progress, ranker_choice, say,
                                 scale_out_note)
 from rca_tui.cli.fault_type import eval_fault_type
+from rca_tui.cli.tamo import ExtraTrainOption
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
 app.command("attribution")(eval_attribution)
@@ -49,6 +50,7 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
              stacker: Annotated[str | None, typer.Option("--stacker", help="The oracle ranks with this stacked "
                                                          "ranker (from --save-stacker), 'default' (the bundled "
                                                          "one, whenever TAMO is on) or 'none'.")] = None,
+             extra_train: ExtraTrainOption = None,
              workers: Annotated[int, typer.Option("--workers", min=1, help="Cases in parallel in N local "
                                                                            "processes.")] = 1,
              dask_scheduler: Annotated[str | None, typer.Option(
@@ -63,7 +65,7 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
         from rca_tui.cli.protocol import run_protocols
 
         return run_protocols(dataset, protocol, train, test, folds, tamo, save_stacker, json_out, _with_progress,
-                             workers, dask_scheduler, agents)
+                             workers, dask_scheduler, agents, extra_train)
 
     from engine.evaluation.rca import evaluate_rca, flag_in_sample
     from engine.parallel import ParallelError
@@ -71,6 +73,9 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
 
     if dataset is None:
         fail("--dataset DIR is required (or --train DIR --test DIR)", ExitCode.USAGE)
+    if extra_train:
+        fail("--extra-train joins the training side of --protocol / --train; without them nothing is trained",
+             ExitCode.USAGE)
     _check_cases(dataset, case)
     tamo_model, stacker_choice = ranker_choice(tamo, stacker)
     with tempfile.TemporaryDirectory() as tmp:

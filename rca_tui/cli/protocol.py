@@ -26,8 +26,9 @@ def protocol_names(protocol: str | None, train: Path | None) -> list[str]:
 
 def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None, test: Path | None, folds: int,
                   tamo_model: str | None, save_stacker: Path | None, json_out: bool, progress, workers: int = 1,
-                  scheduler: str | None = None, agents: bool = False) -> None:
-    """TAMO T2 is trained per split (cached) unless --tamo-model names a checkpoint or is 'none'."""
+                  scheduler: str | None = None, agents: bool = False, extra_train: list[Path] | None = None) -> None:
+    """TAMO T2 is trained per split (cached) unless --tamo-model names a checkpoint or is 'none'; every split's
+    TAMO also trains on the --extra-train folders' cases."""
     from engine.config import settings
     from engine.evaluation.protocol import (agents_out_of_sample, per_fault_rows, pooled_results, table_rows,
                                             tamo_out_of_fold)
@@ -37,18 +38,22 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     from engine.stacking.tools import dataset_tools
     from engine.tamo.dataset import dataset_features
     from engine.telemetry.errors import TelemetryError
+    from rca_tui.cli.tamo import extra_cases
 
     scored = test or dataset
     if scored is None:
         fail("give the folder to score: --dataset DIR (or --test DIR with --train DIR)", ExitCode.USAGE)
     names = protocol_names(protocol, train)
     per_fold = tamo_model is None
+    if extra_train and not per_fold:
+        fail("--extra-train trains TAMO per split; --tamo-model must be left out", ExitCode.USAGE)
     checkpoint = None if per_fold else _checkpoint(tamo_model)
     for folder in filter(None, (scored, train)):
         if not folder.is_dir():
             fail(f"{folder}: not a folder; expected a dataset folder (Nezha, PetShop, mABC, or one made by "
                  "`rca-tui synth`)", ExitCode.USAGE)
     rows, where, fault_types, fitted = [], [], {}, None
+    extra = progress(lambda p: extra_cases(extra_train, [f for f in (scored, train) if f], p, workers, scheduler))
     try:
         cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
         train_cases = progress(lambda p: dataset_tools(train, checkpoint, p)) if train else None
@@ -61,26 +66,29 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
             if per_fold:
                 scored_cases, training, fault_types[name] = progress(lambda p: tamo_out_of_fold(
                     name, scored, cases, labelled, train, train_cases, train_labelled, folds, settings().oof_cache,
-                    workers, scheduler, p))
+                    workers, scheduler, p, extra=extra))
             pooled = pooled_results(name, scored_cases, training, folds)
             if agents:
                 pooled[CONSENSUS] = progress(lambda p: agents_out_of_sample(
                     name, scored, scored_cases, train, training, folds, settings().oof_cache if per_fold else None,
-                    workers=workers, scheduler=scheduler, on_progress=p))
+                    workers=workers, scheduler=scheduler, on_progress=p, extra=extra))
             rows += table_rows(name, pooled)
             where += [row for method in (CONSENSUS, DEFAULT_METHOD) for row in per_fault_rows(name, pooled, method)]
             fitted = fitted or (training or scored_cases)
     except (TelemetryError, ParallelError) as exc:
         fail(str(exc))
+    extra_note = f" + {len(extra.cases)} extra training cases" if extra.cases else ""
     report = {"scored": str(scored), "train": str(train) if train else None,
-              "tamo": "trained per split (out of fold)" if per_fold else str(checkpoint) if checkpoint else "off",
+              "extra_train": list(extra.folders),
+              "tamo": f"trained per split (out of fold){extra_note}" if per_fold else str(checkpoint) if checkpoint
+              else "off",
               "tamo_in_sample_cases": sorted(c.case_id for c in cases if c.tamo_in_sample),
               "table": rows, "per_fault": where, "tamo_fault_type": fault_types}
     if save_stacker:
         ranker = fit_ranker(fitted)
         path = ranker.save(save_stacker)
         write_manifest(path, invocation(), None, str(train or scored), ranker.trained_on,
-                       [c.system for c in fitted])
+                       [c.system for c in fitted], extra.manifest())
         report["stacker"] = {"path": str(path), "features": list(ranker.features), "weights": ranker.weights,
                              "tamo_scores": f"out of fold ({names[0]})" if per_fold and ranker.uses_tamo else None}
     if json_out:

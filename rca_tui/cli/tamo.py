@@ -22,6 +22,31 @@ WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Per-case f
 SchedulerOption = Annotated[str | None, typer.Option("--dask-scheduler", metavar="tcp://HOST:PORT",
                                                      help="Extract the per-case features on a Dask distributed "
                                                           "cluster (same results as serial).")]
+ExtraTrainOption = Annotated[list[Path] | None, typer.Option(
+    "--extra-train", help="Another labelled folder (e.g. made by `rca-tui synth`) whose cases join the training "
+                          "side, of every fold too, and are never scored (repeat).")]
+
+
+def extra_cases(folders: list[Path] | None, scored: list[Path], on_progress, workers: int = 1,
+                scheduler: str | None = None):
+    """The --extra-train folders' cases (an empty set without any); a clear error for a folder that is not one, or
+    one that is also scored."""
+    from engine.evaluation.tamo import ExtraTraining, extra_training
+    from engine.parallel import ParallelError
+    from engine.telemetry.errors import TelemetryError
+
+    for folder in folders or []:
+        if not folder.is_dir():
+            fail(f"--extra-train {folder}: not a folder; expected a labelled dataset folder such as one made by "
+                 "`rca-tui synth`", ExitCode.USAGE)
+    if not folders:
+        return ExtraTraining()
+    try:
+        return extra_training(folders, scored, on_progress, workers, scheduler)
+    except ValueError as exc:
+        fail(str(exc), ExitCode.USAGE)
+    except (TelemetryError, ParallelError) as exc:
+        fail(str(exc))
 
 
 def _cases(dataset: Path, on_progress, least: int = 2, workers: int = 1, scheduler: str | None = None):
@@ -46,8 +71,10 @@ def train(dataset: DatasetOption,
           out: Annotated[Path | None, typer.Option("--out", help="Checkpoint file (default: data/tamo/tamo-nezha.pt).")] = None,
           seed: SeedOption = 0,
           folds: Annotated[int, typer.Option("--folds", help="Also cross-validate with k folds first (0: skip).")] = 0,
+          extra_train: ExtraTrainOption = None,
           json_out: JsonOption = False) -> None:
-    """Train T1, T2 and T3 on every labelled case of DATASET and save one checkpoint (config + case list)."""
+    """Train T1, T2 and T3 on every labelled case of DATASET (and of each --extra-train folder) and save one
+    checkpoint; its manifest lists DATASET's cases, and the extra folders with how they were made."""
     from engine.config import TAMO_CHECKPOINT
     from engine.evaluation.tamo import evaluation_report
     from engine.provenance import write_manifest
@@ -56,17 +83,20 @@ def train(dataset: DatasetOption,
     config = TrainConfig(seed=seed)
     with progress("tamo") as on_progress:  # stderr, --json or not
         cases = _cases(dataset, on_progress)
-        cv = evaluation_report(cases, config, folds, on_progress=on_progress) if folds > 1 else None
-        model = train_model(cases, config, on_progress)
+        extra = extra_cases(extra_train, [dataset], on_progress)
+        cv = evaluation_report(cases, config, folds, on_progress=on_progress, extra=extra) if folds > 1 else None
+        model = train_model(cases + extra.cases, config, on_progress)
     path = model.save(out or TAMO_CHECKPOINT)
-    write_manifest(path, invocation(), seed, str(dataset), model.trained_on,
-                   [case.features.system for case in cases])
-    result = {"checkpoint": str(path), "cases": len(cases), "train_seconds": round(model.train_seconds, 1),
-              "fault_types": model.fault_types, "seed": seed, "cross_validation": cv}
+    write_manifest(path, invocation(), seed, str(dataset), [case.features.case_id for case in cases],
+                   [case.features.system for case in cases], extra.manifest())
+    result = {"checkpoint": str(path), "cases": len(cases), "extra_train_cases": len(extra.cases),
+              "train_seconds": round(model.train_seconds, 1), "fault_types": model.fault_types, "seed": seed,
+              "cross_validation": cv}
     if json_out:
         emit_json(result)
     else:
-        say(f"trained on {len(cases)} cases in {model.train_seconds:.1f} s -> {path}")
+        also = f" + {len(extra.cases)} from {', '.join(extra.folders)}" if extra.cases else ""
+        say(f"trained on {len(cases)} cases{also} in {model.train_seconds:.1f} s -> {path}")
         if cv:
             _print_scores(cv)
 
@@ -115,25 +145,32 @@ def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 
              workers: Annotated[int, typer.Option("--workers", min=1, help="Feature extraction and the folds' "
                                                   "training in N local processes (same results as serial).")] = 1,
              dask_scheduler: SchedulerOption = None,
+             extra_train: ExtraTrainOption = None,
              json_out: JsonOption = False) -> None:
     """Cross-validated AC@1 / AC@3 / Avg@5 per system and fault-type accuracy / macro-F1 (never on training cases);
     with --model, a given checkpoint scored on DATASET. Each fold's model and its out-of-fold scores are cached
-    ($RCA_TUI_CACHE/tamo-oof), so a second run, or `eval rca --protocol` on the same folder, trains nothing."""
+    ($RCA_TUI_CACHE/tamo-oof), so a second run, or `eval rca --protocol` on the same folder, trains nothing.
+    --extra-train folders join every fold's training side (the cache key names them)."""
     from engine.config import settings
     from engine.evaluation.tamo import ABLATIONS, SCHEMES, evaluation_report
     from engine.parallel import ParallelError
     from engine.tamo.model import TrainConfig
 
     if model_path is not None:
+        if extra_train:
+            fail("--extra-train trains folds; with --model nothing is trained (train the checkpoint with "
+                 "`tamo train --extra-train`)", ExitCode.USAGE)
         return _score_checkpoint(dataset, model_path, json_out, workers, dask_scheduler)
     if scheme not in SCHEMES:
         fail(f"--scheme {scheme!r}: expected one of {', '.join(SCHEMES)}", ExitCode.USAGE)
     with progress("tamo") as on_progress:  # stderr, --json or not
         cases = _cases(dataset, on_progress, workers=workers, scheduler=dask_scheduler)
+        extra = extra_cases(extra_train, [dataset], on_progress, workers, dask_scheduler)
         try:
             report = evaluation_report(cases, TrainConfig(seed=seed), folds, scheme,
                                        tuple(ABLATIONS) if ablations else ("full",), on_progress,
-                                       settings().oof_cache, str(dataset.resolve()), workers, dask_scheduler)
+                                       settings().oof_cache, str(dataset.resolve()), workers, dask_scheduler,
+                                       extra)
         except ParallelError as exc:
             fail(str(exc))
     if json_out:
@@ -190,6 +227,11 @@ def _print_scores(report: dict) -> None:
                          "type_macro_f1": types.get("macro_f1") if system == "all" else None})
     columns = ["variant", "system", "AC@1", "AC@3", "Avg@5", "cases", "type_acc", "type_macro_f1"]
     print_table(rows, columns, title=f"TAMO, {report['scheme']}")
+    by_type = [{"variant": name, "system / fault type": group, **scores} for name, variant in report["variants"].items()
+               for group, scores in variant.get("ranking_by_fault_type", {}).items() if group != "all"]
+    if by_type:
+        print_table(by_type, ["variant", "system / fault type", "AC@1", "AC@3", "Avg@5", "cases"],
+                    title="where T2 ranks right and wrong, per system and fault type")
     for name, variant in report["variants"].items():
         if variant["fault_type"] is None:
             say(f"{name}: no fault-type score (each fold holds out a type its T3 never saw)")

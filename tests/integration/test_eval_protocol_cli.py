@@ -128,3 +128,36 @@ def test_fault_type_refuses_an_unknown_synthetic_fault_type_naming_the_option(sy
                                       "--synthetic-faults", "network_delay,disk_full"])
     assert result.exit_code == 2
     assert "--synthetic-faults" in result.output and "disk_full" in result.output
+
+
+def test_extra_training_folders_train_every_split_and_the_checkpoint_but_are_never_scored(synthetic, monkeypatch,
+                                                                                          tmp_path, isolated_cache):
+    from engine.evaluation import protocol
+    from engine.provenance import read_manifest
+    from engine.tamo import model
+    from engine.tamo.model import TrainConfig
+
+    quick = TrainConfig(t1_steps=5, t2_steps=20, t3_steps=5, t3_members=1)
+    monkeypatch.setattr(protocol, "TrainConfig", lambda: quick)
+    scored, extra = (str(folder) for folder in synthetic)
+    result = CliRunner().invoke(app, ["eval", "rca", "--dataset", scored, "--protocol", "kfold", "--folds", "3",
+                                      "--extra-train", extra, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["tamo"].startswith("trained per split (out of fold) + ")
+    assert report["extra_train"] == [str(Path(extra).resolve())]
+    assert {r["method"]: r for r in report["table"] if r["system"] == "all"}["TAMO T2 alone"]["cases"] == 12
+    refused = CliRunner().invoke(app, ["eval", "rca", "--dataset", scored, "--protocol", "kfold", "--extra-train",
+                                       scored])
+    assert refused.exit_code == 2 and "never join a test side" in refused.output
+
+    monkeypatch.setattr(model, "TrainConfig", lambda seed=0: quick)
+    checkpoint = tmp_path / "tamo.pt"
+    trained = CliRunner().invoke(app, ["tamo", "train", "--dataset", scored, "--extra-train", extra, "--out",
+                                       str(checkpoint), "--json"])
+    assert trained.exit_code == 0, trained.output
+    manifest = read_manifest(checkpoint)
+    (recorded,) = manifest.extra_train
+    assert recorded["made_by"].startswith("Made by `rca-tui synth`") and recorded["cases"]
+    assert len(manifest.trained_on) == 12  # the scored folder's cases; the extra ones apart (their ids recur)
+    assert json.loads(trained.stdout)["extra_train_cases"] == len(recorded["cases"])

@@ -66,3 +66,13 @@ def test_the_shipped_engine_run_tracer_has_a_current_manifest():
     assert all(entry.startswith("run-") for entry in manifest.trained_on)
     assert "data/demo" not in manifest.data  # the demo incident's runs stay out of training
     assert "differs" not in (in_sample_warning(ENGINE_RUNS_TRACER, "unseen-case", "x") or "")
+
+
+def test_extra_training_folders_are_recorded_apart_so_another_folder_reusing_their_ids_is_not_in_sample(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"weights")
+    extra = [{"folder": "/tmp/syn3", "made_by": "Made by `rca-tui synth` ... seed 3", "cases": ["tt-syn-000"]}]
+    write_manifest(path, "rca-tui tamo train --dataset d --extra-train /tmp/syn3", 0, "d", ["case-a"], ["TT"], extra)
+    manifest = read_manifest(path)
+    assert manifest.extra_train == tuple(extra) and manifest.trained_on == ("case-a",)
+    assert in_sample_cases(path, ["tt-syn-000", "case-a"]) == ["case-a"]

@@ -148,3 +148,11 @@ def test_same_seed_writes_the_same_bytes_and_another_seed_does_not(tmp_path):
     assert files == sorted(path.relative_to(tmp_path / "b") for path in (tmp_path / "b").rglob("*") if path.is_file())
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
     assert (tmp_path / "a" / "cases.csv").read_bytes() != (tmp_path / "c" / "cases.csv").read_bytes()
+
+
+def test_a_generated_folder_says_how_it_was_made_for_the_manifests_of_what_trains_on_it(demo_synth, tmp_path):
+    from engine.synth.provenance import how_made
+
+    out, _ = demo_synth
+    assert how_made(out).startswith("Made by `rca-tui synth`") and "seed 5" in how_made(out)
+    assert how_made(tmp_path) == ""

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from engine.evaluation import tamo as oof
-from engine.evaluation.tamo import cross_validate, fold_checkpoint, protocol_folds
+from engine.evaluation.tamo import (ExtraTraining, cross_validate, extra_training, fold_checkpoint,
+                                   protocol_folds)
 
 
 @pytest.mark.parametrize("protocol", ["kfold", "cross-system", "leave-fault-type-out"])
@@ -38,3 +39,28 @@ def test_a_fold_is_trained_once_then_read_back_until_its_training_set_changes(sy
     assert fold_checkpoint(tmp_path, "other folder", train, test, quick_config) is None
     with pytest.raises(pytest.fail.Exception, match="retrained"):
         cross_validate(folds, replace(quick_config, seed=4), cache_dir=tmp_path)
+
+
+def test_extra_training_cases_join_every_training_side_never_a_test_side_and_key_the_cache(
+        synthetic_cases, quick_config, tmp_path, monkeypatch):
+    real, synthetic = synthetic_cases[:8], synthetic_cases[8:]
+    extra = ExtraTraining({"/data/synth-seed-3": synthetic})
+    trained_on = []
+    real_train = oof.train_model
+    monkeypatch.setattr(oof, "train_model", lambda cases, *a: trained_on.append(
+        {c.features.case_id for c in cases}) or real_train(cases, *a))
+    folds = protocol_folds(real, "kfold", 2, source="real", extra=extra)
+    cross_validate(folds, quick_config, cache_dir=tmp_path)
+    synthetic_ids = {c.features.case_id for c in synthetic}
+    assert all(synthetic_ids <= ids for ids in trained_on) and len(trained_on) == 2
+    assert not synthetic_ids & {c.features.case_id for f in folds for c in f.test}
+    train, test = ([c.features.case_id for c in cases] for cases in (folds[0].train, folds[0].test))
+    assert fold_checkpoint(tmp_path, "real", train, test, quick_config, extra) is not None
+    assert fold_checkpoint(tmp_path, "real", train, test, quick_config) is None  # not the model without extras
+    other_seed = ExtraTraining({"/data/synth-seed-4": synthetic})  # same case ids, another folder
+    assert fold_checkpoint(tmp_path, "real", train, test, quick_config, other_seed) is None
+
+
+def test_an_extra_training_folder_that_is_also_scored_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="never join a test side"):
+        extra_training([tmp_path / "." / "x" / ".."], [tmp_path])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.tamo.dataset import LabelledCase
-from engine.evaluation.tamo import fault_type_scores, protocol_folds, ranking_scores
+from engine.evaluation.tamo import fault_type_scores, protocol_folds, ranking_scores, system_and_fault_type
 from engine.tamo.expert import expert_report
 from engine.tamo.model import Inference, causal_edges
 
@@ -54,6 +54,9 @@ def test_scores_count_ranks_per_system(synthetic_cases):
     assert scores["Avg@5"] == round((1 + 1 + 2 + 2 + 2) / 15, 4)
     types = fault_type_scores(results)
     assert types["accuracy"] == round(2 / 3, 4) and types["macro_f1"] == round((2 / 3 + 2 / 3) / 2, 4)
+    by_type = ranking_scores(results, system_and_fault_type)
+    assert (by_type["A / cpu"]["AC@1"], by_type["A / cpu"]["AC@3"], by_type["A / cpu"]["cases"]) == (0.5, 1.0, 2)
+    assert by_type["A / delay"]["AC@3"] == 0.0 and by_type["all"] == scores
 
 
 def test_folds_never_share_a_case_and_mix_systems(synthetic_cases):
