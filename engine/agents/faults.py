@@ -311,17 +311,18 @@ def _retargeted(value: Any, old: str, new: str) -> Any:
     return _renamed(value, {old: new}) if old else value
 
 
-def _renamed(value: Any, names: dict[str, str]) -> Any:
+def _renamed(value: Any, names: dict[str, str], mention: re.Pattern | None = None) -> Any:
     """`value` with each name in `names` replaced by its new name wherever it is mentioned: a key, a list item or a
     value equal to it, or the whole name inside a text (other names that contain it are left alone); each list
     keeps one of each name."""
+    mention = mention or _mention(names)
     if isinstance(value, dict):
-        return {_renamed(key, names): _renamed(item, names) for key, item in value.items()}
+        return {_renamed(key, names, mention): _renamed(item, names, mention) for key, item in value.items()}
     if isinstance(value, list):
-        items = [_renamed(item, names) for item in value]
+        items = [_renamed(item, names, mention) for item in value]
         return [item for index, item in enumerate(items) if not isinstance(item, str) or item not in items[:index]]
     if isinstance(value, str):
-        return _mention(names).sub(lambda match: names[match.group(0)], value)
+        return mention.sub(lambda match: names[match.group(0)], value)
     return value
 
 

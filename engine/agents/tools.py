@@ -13,7 +13,7 @@ from engine.provenance import covers, in_sample_warning
 from engine.reasoners.base import ToolSpec
 from engine.telemetry import analysis
 from engine.telemetry.model import Incident
-from engine.telemetry.ranking import Candidate, modality_signals, rank_root_causes
+from engine.telemetry.ranking import Candidate, depends_on, modality_signals, rank_root_causes
 from engine.telemetry.signals import Signal
 
 SCORE_DECIMALS = 3
@@ -157,7 +157,7 @@ class Toolbox:
         """The reported dependency map where it differs from the topology's."""
         graph = self.incident.topology
         return {entity: set(below) for entity, below in reach.items()
-                if set(below) != (nx.descendants(graph, self._entity(entity)) if entity in graph else set())}
+                if set(below) != depends_on(graph, self._entity(entity), {})}
 
     def ranking_over(self, signals: dict, reach: dict[str, set[str]]) -> list[Candidate]:
         if signals is self.signals and not reach:
