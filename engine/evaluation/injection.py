@@ -10,6 +10,8 @@ fresh ledgers) and the feature extraction scale out over local processes or a Da
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import tempfile
 import time
@@ -22,14 +24,15 @@ from engine.agents.faults import FaultSpec
 from engine.agents.roles import ROLES
 from engine.agents.workflow import RunFailed
 from engine.attribution import learned
-from engine.attribution.schema import Trajectory
+from engine.attribution.schema import Trajectory, trajectory_from_dict, trajectory_to_dict
 from engine.attribution.slm import DEFAULT_MODEL
 from engine.evaluation.attribution import EvalConfig, Progress, evaluate, extract_all, fit_all, score_tracer
 from engine.evaluation.injection_split import IncidentSplit, held_out_report, split_incidents
 from engine.reasoners.heuristic import HeuristicReasoner
 from engine.runs.attribution import engine_run_config, run_trajectory
-from engine.config import DEMO_DIR
+from engine.config import DEMO_DIR, settings
 from engine.parallel import ordered_map
+from engine.provenance import code_version
 from engine.runs.runner import run_incident
 from engine.runs.session import Session
 from engine.telemetry import list_cases, load_case
@@ -62,6 +65,8 @@ class InjectionStudy:
     """... or on this Dask cluster (tcp://HOST:PORT)."""
     tamo_model: str = "default"
     """TAMO checkpoint of the agents, as run_incident takes it ("default", "none" or a path)."""
+    reuse_runs: bool = True
+    """Read the runs back from the runs cache when this study (same parameters, same agent code) made them before."""
 
 
 def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_tracer: Path | None = None,
@@ -73,11 +78,18 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
     db = study.db or Path(tempfile.mkdtemp(prefix="injection-eval-"))
     incidents, skipped = load_incidents(study.nezha, study.cases, study.seed)
     split = split_incidents(incidents[0].case_id, [i.case_id for i in incidents[1:]])
-    trajectories, stats = generate(db, incidents, split, study.runs, study.seed, progress=progress,
-                                   workers=study.workers, scheduler=study.scheduler, tamo_model=study.tamo_model)
-    stats.update(generation_seconds=round(time.perf_counter() - started, 2), incidents=[i.case_id for i in incidents],
-                 skipped_cases=skipped, db=str(db), trajectory_ids=[t.id for t in trajectories],
-                 tamo_model=study.tamo_model)
+    cache = runs_cache_path(study, incidents)
+    cached = read_cached_runs(cache) if study.reuse_runs else None
+    if cached is None:
+        trajectories, stats = generate(db, incidents, split, study.runs, study.seed, progress=progress,
+                                       workers=study.workers, scheduler=study.scheduler, tamo_model=study.tamo_model)
+        stats.update(generation_seconds=round(time.perf_counter() - started, 2),
+                     incidents=[i.case_id for i in incidents], skipped_cases=skipped, db=str(db),
+                     trajectory_ids=[t.id for t in trajectories], tamo_model=study.tamo_model)
+        write_cached_runs(cache, trajectories, stats)
+    else:
+        trajectories, stats = cached
+    stats["runs_cache"] = {"path": str(cache), "reused": cached is not None}
     config = _eval_config(study)
     features_progress = progress and (lambda done, total, label: progress(done, total, f"features {label}"))
     report = evaluate(trajectories, config, features_progress)
@@ -93,6 +105,36 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
         report["saved_tracer"] = {"path": str(save_tracer), "trained_on": [t.id for t in training]}
     report["steps_median"] = sorted(len(t.steps) for t in trajectories)[len(trajectories) // 2] if trajectories else 0
     return report
+
+
+RUN_CODE = ("agents", "reasoners", "runs", "ledger", "chain", "contracts", "store", "telemetry", "tamo", "stacking",
+            "events.py", "config.py", "clock.py", "evaluation/injection.py", "evaluation/injection_split.py",
+            "attribution/schema.py", "attribution/adapters.py", "attribution/context.py")
+"""The engine code a study's runs depend on (the tracers' code is not: re-scoring reuses the runs)."""
+
+
+def runs_cache_path(study: InjectionStudy, incidents: list[CaseSource]) -> Path:
+    """Where this study's kept runs are cached: keyed by what decides them (the run target, the incidents, the
+    seed, the TAMO choice and the agents' code), not by the tracer's settings."""
+    key = json.dumps([code_version(*RUN_CODE), study.runs, study.seed, study.tamo_model,
+                      [[str(i.folder.resolve()), i.case_id] for i in incidents]])
+    return settings().cache_root / "injection-runs" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+
+def read_cached_runs(path: Path) -> tuple[list[Trajectory], dict] | None:
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return [trajectory_from_dict(t) for t in stored["trajectories"]], stored["stats"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no cache yet, or one this code cannot read: generate
+
+
+def write_cached_runs(path: Path, trajectories: list[Trajectory], stats: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps({"stats": stats, "trajectories": [trajectory_to_dict(t) for t in trajectories]},
+                                  default=str), encoding="utf-8")
+    partial.replace(path)
 
 
 def _eval_config(study: InjectionStudy) -> EvalConfig:
