@@ -29,7 +29,7 @@ from engine.attribution.slm import DEFAULT_MODEL
 from engine.evaluation.attribution import EvalConfig, Progress, evaluate, extract_all, fit_all, score_tracer
 from engine.evaluation.injection_split import IncidentSplit, held_out_report, split_incidents
 from engine.reasoners.heuristic import HeuristicReasoner
-from engine.runs.attribution import engine_run_config, run_trajectory
+from engine.runs.attribution import ENGINE_RUN_LEARNED, engine_run_config, run_trajectory
 from engine.config import DEMO_DIR, settings
 from engine.parallel import ordered_map
 from engine.provenance import code_version
@@ -140,6 +140,7 @@ def write_cached_runs(path: Path, trajectories: list[Trajectory], stats: dict) -
 def _eval_config(study: InjectionStudy) -> EvalConfig:
     base = engine_run_config()
     return EvalConfig(model_name=study.model, folds=study.folds, seeds=study.seeds, ablations=False,
+                      learned=ENGINE_RUN_LEARNED,
                       attribution=replace(base, features=replace(base.features, max_tokens=study.max_tokens)),
                       workers=study.workers, scheduler=study.scheduler)
 
