@@ -47,7 +47,8 @@ class Grounding:
     """Per step: names a tool output related to an entity that the step's map leaves out under that entity (against
     the output it agrees with most)."""
     unsupported: np.ndarray
-    """Per step: names the step's map lists under an entity that the tools (complete outputs) never related to it."""
+    """Per step: names the step's map lists under an entity that no earlier tool output (complete ones) related to
+    it, all of them when none had mapped that entity yet."""
 
     @property
     def misattributed_share(self) -> np.ndarray:
@@ -69,6 +70,7 @@ class Grounding:
 
 def audit(trajectory) -> Grounding:
     names = entity_names(trajectory)
+    known = set(names)
     mention = _mention(names) if names else None
     shown: dict[str, set[str]] = {}
     anywhere: set[str] = set()
@@ -78,20 +80,31 @@ def audit(trajectory) -> Grounding:
     for step in (_question_step(trajectory), *trajectory.steps):
         readings = entity_readings(step.content, mention) if mention else []
         if step.kind in _SOURCE_KINDS:
+            everything = {form for number in _READING.findall(step.content) for form in number_forms(number)}
             for entity, number in readings:
                 shown.setdefault(entity, set()).update(number_forms(number))
-            anywhere.update(form for number in _READING.findall(step.content) for form in number_forms(number))
+            if subject := sole_subject(step.content):
+                shown.setdefault(subject, set()).update(everything)
+            anywhere.update(everything)
             _record_relations(step.content, related, incomplete)
         else:
             pairs[step.index] = len(readings)
             foreign = [number for entity, number in readings if number not in shown.get(entity, ())]
             misattributed[step.index] = sum(number in anywhere for number in foreign)
             unseen[step.index] = len(foreign) - misattributed[step.index]
-            for key, names in reported_relations(step.content, related):
-                dropped[step.index] += min(len(shown_names - names - {key}) for shown_names in related[key])
+            for key, names in reported_relations(step.content, known):
+                shown_maps = related.get(key, [set()])
+                dropped[step.index] += min(len(shown_names - names - {key}) for shown_names in shown_maps)
                 if key not in incomplete:
-                    unsupported[step.index] += len(names - set().union(*related[key]) - {key})
+                    unsupported[step.index] += len(names - set().union(*shown_maps) - {key})
     return Grounding(misattributed, unseen, pairs, dropped, unsupported)
+
+
+def sole_subject(output: str) -> str | None:
+    """The entity a tool output is about, when it names one alone (a baseline comparison, a dependency list):
+    every reading in it is that entity's, in whatever order its fields come."""
+    subjects = set(_SUBJECT_FIELD.findall(output))
+    return subjects.pop() if len(subjects) == 1 else None
 
 
 def _question_step(trajectory) -> Step:
@@ -111,10 +124,10 @@ def _record_relations(output: str, related: dict[str, list[set[str]]], incomplet
         incomplete.add(subject.group(1))
 
 
-def reported_relations(text: str, related: dict) -> list[tuple[str, set[str]]]:
-    """(key, names) for each complete list the text gives under a key the tools related names to."""
+def reported_relations(text: str, entities: set[str]) -> list[tuple[str, set[str]]]:
+    """(key, names) for each complete list the text gives under an entity's name."""
     return [(match.group(1), set(_QUOTED.findall(match.group(2)))) for match in _NAME_LIST.finditer(text)
-            if match.group(1) in related]
+            if match.group(1) in entities]
 
 
 def _complete_json(output: str) -> bool:
