@@ -31,16 +31,18 @@ _ROUNDINGS = range(5)
 _SOURCE_KINDS = ("query", "observation")
 """Steps that are data to the agents (the question with its alert, the tool outputs), not their reports."""
 _TOOL_KINDS = ("observation",)
+REPORT_KINDS = ("action", "tx")
+"""What an agent tells the others (an answer, an action's arguments, a vote); a thought is its own reasoning."""
 
 
 @dataclass(frozen=True)
 class Grounding:
     misattributed: np.ndarray
     """Per step: entity-reading pairs the step reports whose reading an earlier tool output showed for another
-    entity, never for this one (a reading moved from one entity to another)."""
+    entity, never for this one (a reading moved from one entity to another), and no earlier report gave."""
     unseen: np.ndarray
     """Per step: pairs whose reading no earlier tool output showed for any entity (counts, dates, derived shares,
-    or made-up figures)."""
+    or made-up figures), and no earlier report gave."""
     pairs: np.ndarray
     """Per step: entity-reading pairs it reports (0 for tool outputs and the question)."""
     dropped: np.ndarray
@@ -49,6 +51,9 @@ class Grounding:
     unsupported: np.ndarray
     """Per step: names the step's map lists under an entity that no earlier tool output (complete ones) related to
     it, all of them when none had mapped that entity yet."""
+    echoed: np.ndarray
+    """Per step: ungrounded readings and maps it passes on as an earlier report (an answer, an action, a vote) gave
+    them: where a divergence travels, not where it started (those are not counted above)."""
 
     @property
     def misattributed_share(self) -> np.ndarray:
@@ -76,7 +81,9 @@ def audit(trajectory) -> Grounding:
     anywhere: set[str] = set()
     related: dict[str, list[set[str]]] = {}
     incomplete: set[str] = set()
-    misattributed, unseen, pairs, dropped, unsupported = (np.zeros(len(trajectory.steps)) for _ in range(5))
+    reported: set[tuple[str, str]] = set()
+    reported_maps: set[tuple[str, frozenset]] = set()
+    misattributed, unseen, pairs, dropped, unsupported, echoed = (np.zeros(len(trajectory.steps)) for _ in range(6))
     for step in (_question_step(trajectory), *trajectory.steps):
         readings = entity_readings(step.content, mention) if mention else []
         if step.kind in _SOURCE_KINDS:
@@ -89,15 +96,25 @@ def audit(trajectory) -> Grounding:
             _record_relations(step.content, related, incomplete)
         else:
             pairs[step.index] = len(readings)
-            foreign = [number for entity, number in readings if number not in shown.get(entity, ())]
-            misattributed[step.index] = sum(number in anywhere for number in foreign)
-            unseen[step.index] = len(foreign) - misattributed[step.index]
-            for key, names in reported_relations(step.content, known):
+            foreign = [(entity, number) for entity, number in readings if number not in shown.get(entity, ())]
+            passed_on = [pair for pair in foreign if pair in reported]
+            new = [number for entity, number in foreign if (entity, number) not in reported]
+            misattributed[step.index] = sum(number in anywhere for number in new)
+            unseen[step.index] = len(new) - misattributed[step.index]
+            echoed[step.index] = len(passed_on)
+            maps = reported_relations(step.content, known)
+            for key, names in maps:
+                if (key, frozenset(names)) in reported_maps:
+                    echoed[step.index] += 1
+                    continue
                 shown_maps = related.get(key, [set()])
                 dropped[step.index] += min(len(shown_names - names - {key}) for shown_names in shown_maps)
                 if key not in incomplete:
                     unsupported[step.index] += len(names - set().union(*shown_maps) - {key})
-    return Grounding(misattributed, unseen, pairs, dropped, unsupported)
+            if step.kind in REPORT_KINDS:
+                reported.update((entity, form) for entity, number in readings for form in number_forms(number))
+                reported_maps.update((key, frozenset(names)) for key, names in maps)
+    return Grounding(misattributed, unseen, pairs, dropped, unsupported, echoed)
 
 
 def sole_subject(output: str) -> str | None:

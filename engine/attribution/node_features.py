@@ -25,7 +25,7 @@ import numpy as np
 from engine.attribution.analysis import Analysis
 from engine.attribution.counterfactual import claim_step, claim_support
 from engine.attribution.detector import zscore
-from engine.attribution.grounding import audit, number_forms
+from engine.attribution.grounding import REPORT_KINDS, audit, number_forms
 from engine.attribution.tracer import minmax
 
 FEATURE_GROUPS = ("position", "text", "slm", "ground_truth", "rank", "counterfactual", "grounding")
@@ -64,8 +64,8 @@ def feature_names(groups: tuple[str, ...]) -> list[str]:
         "ground_truth": ["gt_in_step", "gt_word_recall", "gt_first_mention"],
         "rank": [f"rank_{name}" for name in _RANKED],
         "counterfactual": ["cf_tested", "cf_mask_delta_z", "cf_grad_input_z", "cf_support"],
-        "grounding": ["misattributed_log", "misattributed_share", "unseen_log", "first_divergence",
-                      "first_diverging_report", "diverged_before"],
+        "grounding": ["misattributed_log", "misattributed_share", "unseen_log", "map_mismatch_log", "first_divergence",
+                      "first_diverging_report", "echoed_log"],
     }
     return [name for group in groups for name in names[group]]
 
@@ -308,20 +308,16 @@ def _counterfactual(analysis: Analysis) -> np.ndarray:
                      zscore(effects.grad_input, effects.tested), claim_support(effects)], axis=1)
 
 
-_REPORT_KINDS = ("action", "tx")
-"""What an agent tells the others (an answer, an action's arguments, a vote); a thought is its own reasoning."""
-
-
 def _grounding(analysis: Analysis) -> np.ndarray:
     steps = analysis.trajectory.steps
     grounding = audit(analysis.trajectory)
     first = grounding.first_divergence()
-    reports = [s.index for s in steps if s.kind in _REPORT_KINDS and grounding.misattributed[s.index]]
+    reports = [s.index for s in steps if s.kind in REPORT_KINDS and grounding.diverging[s.index]]
     first_report = reports[0] if reports else -1
     indices = np.arange(len(steps))
     return np.stack([np.log1p(grounding.misattributed), grounding.misattributed_share, np.log1p(grounding.unseen),
-                     (indices == first).astype(float), (indices == first_report).astype(float),
-                     ((first >= 0) & (indices > first)).astype(float)], axis=1)
+                     np.log1p(grounding.dropped + grounding.unsupported), (indices == first).astype(float),
+                     (indices == first_report).astype(float), np.log1p(grounding.echoed)], axis=1)
 
 
 AGENT_COLUMNS = {
@@ -333,7 +329,7 @@ AGENT_COLUMNS = {
     "ground_truth": ["agent_gt_mention"],
     "rank": ["agent_best_rule_rank", "agent_best_claim_rank"],
     "counterfactual": ["agent_max_claim_support"],
-    "grounding": ["agent_max_misattributed_log", "agent_max_misattributed_share", "agent_first_divergence",
+    "grounding": ["agent_max_misattributed_log", "agent_max_map_mismatch_log", "agent_first_divergence",
                   "agent_first_diverging_report"],
 }
 
@@ -379,7 +375,7 @@ def agent_features(analysis: Analysis, groups: tuple[str, ...], with_ground_trut
             "rank": lambda b: [b[own, _RANK["rule_score"]].max(), b[own, _RANK["final_claim_share"]].max()],
             "counterfactual": lambda b: [b[own, 3].max()],
             "grounding": lambda b: [b[own, _GROUNDING["misattributed_log"]].max(),
-                                    b[own, _GROUNDING["misattributed_share"]].max(),
+                                    b[own, _GROUNDING["map_mismatch_log"]].max(),
                                     b[own, _GROUNDING["first_divergence"]].max(),
                                     b[own, _GROUNDING["first_diverging_report"]].max()],
         }
