@@ -106,7 +106,7 @@ def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
 @lru_cache(maxsize=8)
 def code_version(*packages: str) -> str:
     """A hash of the engine's source files in `packages` (e.g. "tamo", "telemetry", or one module's file such as
-    "evaluation/injection.py"): caches keyed by it are never read back by code that would compute something else."""
+    "evaluation/injection_runs.py"): caches keyed by it are never read back by code that would compute something else."""
     engine = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(p for package in packages for p in _sources(engine.joinpath(package))):
