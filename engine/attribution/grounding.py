@@ -24,9 +24,9 @@ _SUBJECT_FIELD = re.compile(r'"(?:entity|root)"\s*:\s*"([^"]+)"')
 _NAME_LIST = re.compile(r'"([^"]+)"\s*:\s*\[((?:\s*"[^"\s]*"\s*,?)*)\]')
 """A key and a list of names (quoted strings without spaces: entity names, not sentences)."""
 _QUOTED = re.compile(r'"([^"]*)"')
-_READING = re.compile(r"(?<![\w.])(?:\d+\.\d+|[1-9]\d{2,})(?![\d-]|\.\d)")
-"""A reading: a number with decimals, or an integer of three digits or more; not a count, a step number or a date's
-part, which agents derive rather than read off a tool."""
+_READING = re.compile(r"(?<![\w.])(?:\d+\.\d+|[1-9]\d{2,})(?![\d%-]|\.\d)")
+"""A reading: a number with decimals, or an integer of three digits or more; not a count, a step number, a date's
+part or a percentage (a share of some top score), which agents derive rather than read off a tool."""
 _ROUNDINGS = range(5)
 _SOURCE_KINDS = ("query", "observation")
 """Steps that are data to the agents (the question with its alert, the tool outputs), not their reports."""
@@ -39,7 +39,8 @@ REPORT_KINDS = ("action", "tx")
 class Grounding:
     misattributed: np.ndarray
     """Per step: entity-reading pairs the step reports whose reading an earlier tool output showed for another
-    entity, never for this one (a reading moved from one entity to another), and no earlier report gave."""
+    entity, never for this one nor for the entity the step names first (what it is about, whose readings it may
+    quote anywhere), and no earlier report gave (a reading moved from one entity to another)."""
     unseen: np.ndarray
     """Per step: pairs whose reading no earlier tool output showed for any entity (counts, dates, derived shares,
     or made-up figures), and no earlier report gave."""
@@ -96,7 +97,9 @@ def audit(trajectory) -> Grounding:
             _record_relations(step.content, related, incomplete)
         else:
             pairs[step.index] = len(readings)
-            foreign = [(entity, number) for entity, number in readings if number not in shown.get(entity, ())]
+            about = shown.get(readings[0][0], set()) if readings else set()
+            foreign = [(entity, number) for entity, number in readings
+                       if number not in shown.get(entity, ()) and number not in about]
             passed_on = [pair for pair in foreign if pair in reported]
             new = [number for entity, number in foreign if (entity, number) not in reported]
             misattributed[step.index] = sum(number in anywhere for number in new)

@@ -21,7 +21,7 @@ def test_readings_copied_from_the_tools_are_grounded_and_readings_moved_to_anoth
     grounding = audit(trajectory)
     assert list(grounding.pairs[1:]) == [2, 2, 2]
     assert grounding.misattributed[1] == 0 and grounding.unseen[1] == 0  # 3.43 rounds the 3.434 shown for cart
-    assert grounding.misattributed[2] == 2  # each reading is the other entity's
+    assert grounding.misattributed[2] == 1  # email's reading is cart's (cart's 1.504 is email's: what it is about)
     assert grounding.misattributed[3] == 0 and grounding.unseen[3] == 2  # figures no tool showed
     assert grounding.first_divergence() == 2
 
@@ -52,3 +52,9 @@ def test_a_trajectory_written_out_and_read_back_is_the_same_one():
                                  when=1, who="explorer")
     again = trajectory_from_dict(trajectory_to_dict(trajectory))
     assert again == trajectory and again.content_key() == trajectory.content_key()
+
+
+def test_a_share_of_the_top_score_is_derived_not_a_reading():
+    trajectory = make_trajectory([("detective", "observation", OVERVIEW),
+                                  ("detective", "action", "cart leads latency (100% of the top score) at 0.463")])
+    assert audit(trajectory).pairs[1] == 1
