@@ -105,10 +105,14 @@ def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
 
 @lru_cache(maxsize=8)
 def code_version(*packages: str) -> str:
-    """A hash of the engine's source files in `packages` (e.g. "tamo", "telemetry"): caches keyed by it are never
-    read back by code that would compute something else."""
+    """A hash of the engine's source files in `packages` (e.g. "tamo", "telemetry", or one module's file such as
+    "evaluation/injection_runs.py"): caches keyed by it are never read back by code that would compute something else."""
     engine = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(p for package in packages for p in engine.joinpath(package).rglob("*.py")):
+    for path in sorted(p for package in packages for p in _sources(engine.joinpath(package))):
         digest.update(path.relative_to(engine).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _sources(path: Path) -> list[Path]:
+    return [path] if path.is_file() else list(path.rglob("*.py"))

@@ -10,7 +10,10 @@ for ablations:
 * ``rank``: the step's percentile rank within its own trajectory's candidates on the main text and SLM signals,
   so a scorer compares steps of one run with each other rather than with other runs' scales (which differ between
   Who&When's subsets);
-* ``counterfactual``: the final claim's response to removing the step (see ``counterfactual``).
+* ``counterfactual``: the final claim's response to removing the step (see ``counterfactual``);
+* ``grounding``: whether the readings a step reports for an entity are the ones the run's earlier tool outputs
+  showed for it, and the first step (and the first report: answer or vote) where they are not (see ``grounding``;
+  0 where the tool outputs name no entity, as in Who&When).
 """
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ import numpy as np
 from engine.attribution.analysis import Analysis
 from engine.attribution.counterfactual import claim_step, claim_support
 from engine.attribution.detector import zscore
+from engine.attribution.grounding import REPORT_KINDS, audit, number_forms
 from engine.attribution.tracer import minmax
 
-FEATURE_GROUPS = ("position", "text", "slm", "ground_truth", "rank", "counterfactual")
+FEATURE_GROUPS = ("position", "text", "slm", "ground_truth", "rank", "counterfactual", "grounding")
 DEFAULT_GROUPS = ("position", "text", "slm", "ground_truth")
 """The learned tracer's default. Chosen on Algorithm-Generated (5-fold, seed 0): adding ``rank`` and
 ``counterfactual`` gave who / when .635 / .333 against .667 / .397 without; reported on Hand-Crafted too."""
@@ -44,7 +48,6 @@ _NEGATIVE_FEEDBACK = re.compile(
 _WORD = re.compile(r"[a-z0-9]+")
 _VOTE = re.compile(r"Vote (for|against)\b", re.I)
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
-_ROUNDINGS = range(5)
 
 
 def feature_names(groups: tuple[str, ...]) -> list[str]:
@@ -61,13 +64,15 @@ def feature_names(groups: tuple[str, ...]) -> list[str]:
         "ground_truth": ["gt_in_step", "gt_word_recall", "gt_first_mention"],
         "rank": [f"rank_{name}" for name in _RANKED],
         "counterfactual": ["cf_tested", "cf_mask_delta_z", "cf_grad_input_z", "cf_support"],
+        "grounding": ["misattributed_log", "misattributed_share", "unseen_log", "map_mismatch_log", "first_divergence",
+                      "first_diverging_report", "echoed_log"],
     }
     return [name for group in groups for name in names[group]]
 
 
 def node_features(analysis: Analysis, groups: tuple[str, ...], with_ground_truth: bool) -> np.ndarray:
     builders = {"position": _position, "text": _text, "slm": _slm, "ground_truth": _ground_truth, "rank": _rank,
-                "counterfactual": _counterfactual}
+                "counterfactual": _counterfactual, "grounding": _grounding}
     columns = []
     for group in groups:
         block = builders[group](analysis)
@@ -236,13 +241,7 @@ def echo_shares(trajectory) -> list[float]:
 
 
 def _number_forms(numbers: list[str]) -> set[str]:
-    forms = set()
-    for number in numbers:
-        forms.add(number)
-        value = float(number)
-        for scaled in (value, value * 100):  # a share may be read as a percentage
-            forms.update(f"{scaled:.{digits}f}" for digits in _ROUNDINGS)
-    return forms
+    return set().union(*(number_forms(number) for number in numbers))
 
 
 def _last_other_candidate_before(analysis: Analysis, feedback: int) -> int:
@@ -309,6 +308,18 @@ def _counterfactual(analysis: Analysis) -> np.ndarray:
                      zscore(effects.grad_input, effects.tested), claim_support(effects)], axis=1)
 
 
+def _grounding(analysis: Analysis) -> np.ndarray:
+    steps = analysis.trajectory.steps
+    grounding = audit(analysis.trajectory)
+    first = grounding.first_divergence()
+    reports = [s.index for s in steps if s.kind in REPORT_KINDS and grounding.diverging[s.index]]
+    first_report = reports[0] if reports else -1
+    indices = np.arange(len(steps))
+    return np.stack([np.log1p(grounding.misattributed), grounding.misattributed_share, np.log1p(grounding.unseen),
+                     np.log1p(grounding.dropped + grounding.unsupported), (indices == first).astype(float),
+                     (indices == first_report).astype(float), np.log1p(grounding.echoed)], axis=1)
+
+
 AGENT_COLUMNS = {
     "position": ["agent_turns_log", "agent_first_position", "agent_first_rank_log", "agent_share", "agent_opens",
                  "agent_closes"],
@@ -318,11 +329,14 @@ AGENT_COLUMNS = {
     "ground_truth": ["agent_gt_mention"],
     "rank": ["agent_best_rule_rank", "agent_best_claim_rank"],
     "counterfactual": ["agent_max_claim_support"],
+    "grounding": ["agent_max_misattributed_log", "agent_max_map_mismatch_log", "agent_first_divergence",
+                  "agent_first_diverging_report"],
 }
 
 
 _TEXT = {name: column for column, name in enumerate(feature_names(("text",)))}
 _SLM = {name: column for column, name in enumerate(feature_names(("slm",)))}
+_GROUNDING = {name: column for column, name in enumerate(feature_names(("grounding",)))}
 _RANK = {name: column for column, name in enumerate(_RANKED)}
 
 
@@ -342,6 +356,7 @@ def agent_features(analysis: Analysis, groups: tuple[str, ...], with_ground_trut
         "ground_truth": _ground_truth(analysis) if "ground_truth" in groups else None,
         "rank": _rank(analysis) if "rank" in groups else None,
         "counterfactual": _counterfactual(analysis) if "counterfactual" in groups else None,
+        "grounding": _grounding(analysis) if "grounding" in groups else None,
     }
     rows = []
     for agent in analysis.trajectory.agents:
@@ -359,6 +374,10 @@ def agent_features(analysis: Analysis, groups: tuple[str, ...], with_ground_trut
             "ground_truth": lambda b: [b[own, 0].max() if with_ground_truth else 0.0],
             "rank": lambda b: [b[own, _RANK["rule_score"]].max(), b[own, _RANK["final_claim_share"]].max()],
             "counterfactual": lambda b: [b[own, 3].max()],
+            "grounding": lambda b: [b[own, _GROUNDING["misattributed_log"]].max(),
+                                    b[own, _GROUNDING["map_mismatch_log"]].max(),
+                                    b[own, _GROUNDING["first_divergence"]].max(),
+                                    b[own, _GROUNDING["first_diverging_report"]].max()],
         }
         row = []
         for group in groups:

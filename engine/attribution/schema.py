@@ -72,6 +72,26 @@ class Trajectory:
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:24]
 
 
+def trajectory_to_dict(trajectory: Trajectory) -> dict[str, Any]:
+    """The trajectory as JSON-ready data; :func:`trajectory_from_dict` gives back an equal one (same content key)."""
+    label = trajectory.label
+    return {"id": trajectory.id, "query": trajectory.query, "ground_truth": trajectory.ground_truth,
+            "label": None if label is None else {"who": label.who, "when": label.when, "reason": label.reason},
+            "meta": trajectory.meta, "raw": trajectory.raw,
+            "steps": [{"agent": s.agent, "kind": s.kind, "content": s.content, "speaker": s.speaker,
+                       "context": list(s.context), "events": list(s.events), "raw": s.raw} for s in trajectory.steps]}
+
+
+def trajectory_from_dict(data: dict[str, Any]) -> Trajectory:
+    label = data.get("label")
+    steps = tuple(Step(index=i, agent=s["agent"], kind=s["kind"], content=s["content"], speaker=s.get("speaker", ""),
+                       context=tuple(s.get("context", ())), events=tuple(s.get("events", ())), raw=s.get("raw", {}))
+                  for i, s in enumerate(data["steps"]))
+    return Trajectory(id=data["id"], query=data["query"], steps=steps,
+                      label=None if label is None else Label(**label), ground_truth=data.get("ground_truth"),
+                      meta=data.get("meta", {}), raw=data.get("raw", {}))
+
+
 def validate(trajectory: Trajectory, source: str | None = None) -> Trajectory:
     """Check the invariants the algorithms rely on; raise :class:`TrajectoryError` on the first violation."""
     where = source or trajectory.meta.get("source", trajectory.id)

@@ -44,6 +44,10 @@ def eval_injection(
         "--tamo-model", help="TAMO checkpoint of the agents: a path, 'default' (the bundled one, trained on every "
                              "Nezha case: the oracle then knows each study incident's answer) or 'none' (the "
                              "statistical ranking, which builds on what the other agents report).")] = None,
+    fresh_runs: Annotated[bool, typer.Option(
+        "--fresh-runs", help="Generate the runs again even when this study (same parameters, same agent code) "
+                             "cached them before ($RCA_TUI_CACHE/injection-runs); without it a study is re-scored "
+                             "on its cached runs.")] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Fault-injected runs of the seven agents, labelled who / when: baselines, rule and learned tracer."""
@@ -54,7 +58,8 @@ def eval_injection(
         fail("--save-tracer needs --nezha and --cases >= 1: the demo incident is never trained on", ExitCode.USAGE)
     study = InjectionStudy(runs=runs, cases=cases, nezha=nezha, model=model, folds=folds,
                            seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db,
-                           workers=workers, scheduler=dask_scheduler, tamo_model=ranker_choice(tamo, None)[0])
+                           workers=workers, scheduler=dask_scheduler, tamo_model=ranker_choice(tamo, None)[0],
+                           reuse_runs=not fresh_runs)
     with progress("injection") as advance:  # stderr, --json or not
         try:
             report = run_study(study, tracer, save_tracer, advance)
@@ -112,7 +117,8 @@ def _print_injection(report: dict) -> None:
     say(f"runs generated: {stats['runs']}, consensus wrong: {stats['wrong']}, kept (fault step known, "
         f"distinct): {report['timing']['trajectories']}; by mode {stats['by_mode']}; by agent {stats['by_agent']}; "
         f"by incident {stats['by_incident']}")
-    say(f"median steps per trajectory: {report['steps_median']}; generation {stats['generation_seconds']} s"
+    reused = " (runs read back from the cache; --fresh-runs makes them again)" if stats["runs_cache"]["reused"] else ""
+    say(f"median steps per trajectory: {report['steps_median']}; generation {stats['generation_seconds']} s{reused}"
         + scale_out_note(report["scale_out"]))
     for subset in report["subsets"].values():
         say(f"\n== in distribution: k-fold over every kept run (templates, modes and incidents shared by train and "

@@ -28,14 +28,26 @@ def _report(db, model: str, *scale_out: str) -> dict:
 def test_injection_runs_scaled_out_keep_the_serial_runs_and_figures(tmp_path, isolated_cache):
     distributed = pytest.importorskip("distributed")
     model = str(build_tiny_llama(tmp_path / "tiny", CORPUS))
-    serial = _report(tmp_path / "serial", model)
+    serial = _report(tmp_path / "serial", model, "--fresh-runs")
     assert len(serial["generation"]["trajectory_ids"]) == 3
     assert serial["generation"]["runs"] > 3 and serial.pop("scale_out") == {"workers": 1, "dask_scheduler": None}
-    workers = _report(tmp_path / "workers", model, "--workers", "2")
+    workers = _report(tmp_path / "workers", model, "--fresh-runs", "--workers", "2")
     assert workers.pop("scale_out")["workers"] == 2
     assert workers == serial
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
-        dask = _report(tmp_path / "dask", model, "--dask-scheduler", cluster.scheduler_address)
+        dask = _report(tmp_path / "dask", model, "--fresh-runs", "--dask-scheduler", cluster.scheduler_address)
     assert dask.pop("scale_out")["dask_scheduler"] == cluster.scheduler_address
     assert dask == serial
+
+
+def test_a_study_run_again_is_rescored_on_its_cached_runs(tmp_path, isolated_cache):
+    model = str(build_tiny_llama(tmp_path / "tiny", CORPUS))
+    first = _report(tmp_path / "first", model)
+    again = _report(tmp_path / "again", model)
+    cache = again["generation"].pop("runs_cache")
+    assert first["generation"].pop("runs_cache") == {**cache, "reused": False} and cache["reused"]
+    assert again == first  # the same runs, every figure the same, without running the agents again
+    fresh = _report(tmp_path / "fresh", model, "--fresh-runs")
+    assert fresh["generation"].pop("runs_cache")["reused"] is False
+

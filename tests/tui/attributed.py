@@ -1,6 +1,7 @@
 """Runs for the Soft-IDG view, made for real: the seven agents on a small incident with an injected fault (the
-Probability Oracle hallucinates), so the consensus goes wrong; then, for the attributed one, the tracer with a tiny
-random Llama (tests/tiny_llm.py) and the DAO's slash, which stores the `attribution` event the console draws."""
+Probability Oracle misreports at its first step), so the consensus goes wrong; then, for the attributed one, the
+tracer with a tiny random Llama (tests/tiny_llm.py) and the DAO's slash, which stores the `attribution` event the
+console draws."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from unittest import mock
 from engine.config import settings
 from tests.tui.story import open_session
 
-FAULT = "probability_oracle:0:hallucinate"
+FAULT = "probability_oracle:0:misreport"
 CORPUS = [
     "probability_oracle (thought): Fuse the evidence of every modality into a probability per entity.",
     "data_detective (action): Action: baseline_compare({\"entity\": \"redis\"})",

@@ -6,7 +6,7 @@ import pytest
 
 from engine.agents.faults import MODES, TEMPLATES
 from engine.attribution.schema import Label, Step, Trajectory
-from engine.evaluation.injection import CaseSource, _batches
+from engine.evaluation.injection_runs import CaseSource, _batches
 from engine.evaluation.injection_split import (TEST_TEMPLATES, TRAIN_TEMPLATES, in_test, in_training,
                                                split_incidents)
 
