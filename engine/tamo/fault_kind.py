@@ -14,7 +14,6 @@ feature's share of the winning group's and type's scores: which signals made it 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,17 +65,22 @@ TELEMETRY_FEATURES = {
 }
 
 
-def with_telemetry_missing(rows: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+def with_telemetry_missing(rows: np.ndarray, labels: list[str],
+                           weights: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     """The rows, then per row and per kind of telemetry it shows (a non-zero feature) a copy with that kind's
-    features 0, of the same label."""
-    copies, copy_labels = [], []
-    for row, label in zip(rows, labels):
+    features 0, of the same label and weight."""
+    copies, copy_labels, copy_weights = [], [], []
+    for row, label, weight in zip(rows, labels, weights):
         for columns in map(list, TELEMETRY_FEATURES.values()):
             if np.any(row[columns] != 0):
                 copies.append(row.copy())
                 copies[-1][columns] = 0.0
                 copy_labels.append(label)
-    return (np.concatenate([rows, np.stack(copies)]) if copies else rows), list(labels) + copy_labels
+                copy_weights.append(weight)
+    if not copies:
+        return rows, list(labels), weights
+    return (np.concatenate([rows, np.stack(copies)]), list(labels) + copy_labels,
+            np.concatenate([weights, copy_weights]))
 
 
 def group_of(fault_type: str) -> str:
@@ -176,26 +180,32 @@ def load_classifier(path: Path) -> FaultKindClassifier:
         raise ValueError(f"{path}: not a fault-type classifier ({exc})") from exc
 
 
-def fit_classifier(rows: np.ndarray, labels: list[str], case_ids: list[str]) -> FaultKindClassifier:
+def fit_classifier(rows: np.ndarray, labels: list[str], case_ids: list[str],
+                   weights: np.ndarray | None = None) -> FaultKindClassifier:
     """The group stage over every feature, then one stage per group over its STAGE_COLUMNS (every feature for a
-    group without its own), each trained on the rows and their copies without each kind of telemetry."""
-    rows, labels = with_telemetry_missing(rows, labels)
+    group without its own), each trained on the rows and their copies without each kind of telemetry. `weights`:
+    each row's weight (default 1; e.g. less for synthetic rows)."""
+    weights = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
+    rows, labels, weights = with_telemetry_missing(rows, labels, weights)
     groups = [group_of(label) for label in labels]
     within = {}
     for group in sorted(set(groups)):
         members = [k for k, g in enumerate(groups) if g == group]
         columns = np.array(STAGE_COLUMNS.get(group, range(len(FEATURES))), dtype=int)
-        within[group] = fit_stage(rows[members][:, columns], [labels[k] for k in members], columns)
-    return FaultKindClassifier(fit_stage(rows, groups, np.arange(len(FEATURES))), within, sorted(case_ids))
+        within[group] = fit_stage(rows[members][:, columns], [labels[k] for k in members], columns,
+                                  weights[members])
+    return FaultKindClassifier(fit_stage(rows, groups, np.arange(len(FEATURES)), weights), within,
+                               sorted(case_ids))
 
 
-def fit_stage(rows: np.ndarray, labels: list[str], columns: np.ndarray) -> SoftmaxStage:
+def fit_stage(rows: np.ndarray, labels: list[str], columns: np.ndarray, weights: np.ndarray) -> SoftmaxStage:
     """Softmax regression by full-batch gradient descent (convex: the same rows give the same weights), with the
-    usual default penalty (scikit-learn's C=1: an L2 of 1/n on the mean loss over standardised features)."""
+    usual default penalty (scikit-learn's C=1: an L2 of 1/n on the mean loss over standardised features). Each
+    class weighs the same in all (its rows' weights scaled by the inverse of their sum)."""
     classes = sorted(set(labels))
     target = np.array([classes.index(label) for label in labels])
-    counts = Counter(target.tolist())
-    sample_weight = np.array([len(target) / (len(classes) * counts[t]) for t in target])
+    mass = np.bincount(target, weights=weights, minlength=len(classes))
+    sample_weight = weights * len(target) / (len(classes) * mass[target])
     mean, scale = rows.mean(axis=0), rows.std(axis=0)
     scale = np.where(scale > 1e-6, scale, 1.0)
     x = (rows - mean) / scale
