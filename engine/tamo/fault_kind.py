@@ -198,22 +198,25 @@ def fit_classifier(rows: np.ndarray, labels: list[str], case_ids: list[str],
                                sorted(case_ids))
 
 
-def fit_stage(rows: np.ndarray, labels: list[str], columns: np.ndarray, weights: np.ndarray) -> SoftmaxStage:
+def fit_stage(rows: np.ndarray, labels: list[str], columns: np.ndarray, row_weights: np.ndarray) -> SoftmaxStage:
     """Softmax regression by full-batch gradient descent (convex: the same rows give the same weights), with the
-    usual default penalty (scikit-learn's C=1: an L2 of 1/n on the mean loss over standardised features). Each
-    class weighs the same in all (its rows' weights scaled by the inverse of their sum)."""
+    usual default penalty (scikit-learn's C=1 with sample weights: an L2 of 1 against the rows' weighted loss
+    summed, over standardised features). Each class weighs the same in all (its rows' weights scaled by the
+    inverse of their sum); with unit weights, n rows weigh n."""
     classes = sorted(set(labels))
     target = np.array([classes.index(label) for label in labels])
-    mass = np.bincount(target, weights=weights, minlength=len(classes))
-    sample_weight = weights * len(target) / (len(classes) * mass[target])
-    mean, scale = rows.mean(axis=0), rows.std(axis=0)
+    mass = np.bincount(target, weights=row_weights, minlength=len(classes))
+    total = row_weights.sum()
+    sample_weight = row_weights * total / (len(classes) * mass[target])
+    mean = np.average(rows, axis=0, weights=row_weights)  # a row of little weight barely moves the scales either
+    scale = np.sqrt(np.average((rows - mean) ** 2, axis=0, weights=row_weights))
     scale = np.where(scale > 1e-6, scale, 1.0)
     x = (rows - mean) / scale
     onehot = np.eye(len(classes))[target]
     weights, bias = np.zeros((x.shape[1], len(classes))), np.zeros(len(classes))
     for _ in range(STEPS):
-        error = (_softmax(x @ weights + bias) - onehot) * sample_weight[:, None] / len(x)
-        weights -= LEARNING_RATE * (x.T @ error + weights / len(x))
+        error = (_softmax(x @ weights + bias) - onehot) * sample_weight[:, None] / total
+        weights -= LEARNING_RATE * (x.T @ error + weights / total)
         bias -= LEARNING_RATE * error.sum(axis=0)
     return SoftmaxStage(classes, columns, mean, scale, weights, bias)
 
