@@ -4,8 +4,9 @@ A small, explainable alternative to T3 (the graph classifier): one row of named 
 entity's fault signatures (engine.tamo.signatures: CPU, memory, latency and edge-latency ratios, log errors, new
 and missing templates) and the change of its trace and log channels in the alert window (engine.tamo.features:
 span count and latency, lost calls, log volume and errors, each a baseline-normalised z against the minutes
-before the alert), then multinomial logistic regressions over those rows (standardised, L2, classes weighted
-by their inverse frequency; each row also once without each kind of telemetry it shows) in two stages: the group
+before the alert), then multinomial logistic regressions over those rows (standardised, L2, each row of a given
+weight, e.g. less for synthetic ones, and each class of the same total weight; each row also once without each
+kind of telemetry it shows) in two stages: the group
 of types (resource, code, network), then the type within its group from the signals that group's types differ in.
 Trained at the true root cause of labelled cases, applied where the ranking points. Its explanation is each
 feature's share of the winning group's and type's scores: which signals made it that type.
