@@ -18,6 +18,7 @@ from engine.ledger.chain import Chain
 from engine.reasoners.base import (
     Observation, Reasoner, ReasonerError, StepRequest, VoteRequest,
 )
+from engine.reasoners.heuristic import planned_fault_type
 from engine.telemetry.model import Incident
 
 MAX_STEPS = 20
@@ -212,12 +213,14 @@ class _Run:
         ranked = ([root] if root else []) + [c["entity"] for c in candidates if c["entity"] != root]
         reason = next((c.get("reason", "") for c in candidates if c["entity"] == root), "")
         web = self.memory["fault_mapper"].answer.get("fault_web", {})
+        engineer = self.memory.get("solution_engineer", AgentMemory([], {}))
         return {
             "run_id": self.run_id, "incident": self.incident.case_id, "system": self.incident.system,
             "status": "finished" if consensus else "no_consensus",
             "root_cause": root, "ranking": ranked, "candidates": candidates, "reason": reason,
             "propagation_path": web.get(root, [root] if root else []),
-            "repair_steps": self.memory.get("solution_engineer", AgentMemory([], {})).answer.get("repair_steps", []),
+            "repair_steps": engineer.answer.get("repair_steps", []),
+            "fault_type": planned_fault_type([obs for _, obs in engineer.history]),
             "proposals": [p.to_dict() for p in proposals],
             "consensus": ({"proposal_id": consensus.proposal_id, "tally": consensus.tally,
                            "block": consensus.ballots[-1][1].block.height, "tx": consensus.ballots[-1][1].tx.hash}

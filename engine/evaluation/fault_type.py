@@ -1,7 +1,8 @@
 """Out-of-sample scores of the fault-kind classifier (engine.tamo.fault_kind), `rca-tui eval fault-type`.
 
-Each split trains on its real training cases plus the synthetic cases (`rca-tui synth`, when given) of the fault
-types none of those real cases shows, and is scored on cases it never saw: k-fold and cross-system over the real
+Each split trains on its real training cases plus synthetic cases (`rca-tui synth`, when given: by default those of
+the fault types none of the real training cases shows, at full weight; or every one at a reduced weight, see
+:func:`synthetic_training`), and is scored on cases it never saw: k-fold and cross-system over the real
 folder (the splits of :mod:`engine.evaluation.splits`, the same as TAMO's and the stacker's), and a synthetic test
 folder generated with another seed (trained on every real case plus the training synthetic cases). Scored twice:
 at the true root cause (the classifier alone) and at the top of the statistical ranking (no fitting, so out of
@@ -9,7 +10,7 @@ sample; what the agents see when the ranking is wrong is part of the figure).
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from engine.tamo.dataset import LabelledCase
 from engine.tamo.fault_kind import FaultKindClassifier, entity_row, fit_classifier, load_classifier
 
 PROTOCOLS = ("kfold", "cross-system")
+LACKING, PER_TYPE = "lacking", "type"  # the --synthetic-weight choices besides a number
 AT = ("true root cause", "top of the statistical ranking")
 
 
@@ -34,9 +36,10 @@ class Example:
     fault_type: str
     at_truth: np.ndarray  # the entity row of the true root cause
     at_top: np.ndarray | None  # the entity row the statistical ranking puts first (None: no ranking given)
+    folder: str = ""  # the dataset folder the case comes from
 
 
-def examples(cases: Sequence[LabelledCase], top: dict[str, str] | None = None) -> list[Example]:
+def examples(cases: Sequence[LabelledCase], top: dict[str, str] | None = None, folder: str = "") -> list[Example]:
     """One example per case with a fault type; `top`: case id -> the entity its ranking puts first."""
     out = []
     for case in cases:
@@ -45,7 +48,7 @@ def examples(cases: Sequence[LabelledCase], top: dict[str, str] | None = None) -
         first = (top or {}).get(case.features.case_id)
         out.append(Example(case.features.case_id, case.features.system, case.fault_type,
                            entity_row(case.features, case.root_cause),
-                           entity_row(case.features, first) if first in case.features.entities else None))
+                           entity_row(case.features, first) if first in case.features.entities else None, folder))
     return out
 
 
@@ -58,25 +61,42 @@ def lacking(real: Sequence[Example], synthetic: Sequence[Example]) -> list[Examp
     return [e for e in synthetic if e.fault_type not in seen]
 
 
-def train(real: Sequence[Example], synthetic: Sequence[Example]) -> FaultKindClassifier:
-    chosen = list(real) + lacking(real, synthetic)
+def synthetic_training(real: Sequence[Example], synthetic: Sequence[Example],
+                       weight: str | float = LACKING) -> tuple[list[Example], list[float]]:
+    """The synthetic examples a classifier trained on `real` also trains on, and each one's weight (a real
+    example weighs 1): LACKING, those of the types no real example shows, at full weight; PER_TYPE, every one,
+    all of a fault type's together weighing as much as one real example; a number, every one at that weight."""
+    if weight == LACKING:
+        chosen = lacking(real, synthetic)
+        return chosen, [1.0] * len(chosen)
+    if weight == PER_TYPE:
+        count = Counter(e.fault_type for e in synthetic)
+        return list(synthetic), [1.0 / count[e.fault_type] for e in synthetic]
+    return list(synthetic), [float(weight)] * len(synthetic)
+
+
+def train(real: Sequence[Example], synthetic: Sequence[Example], weight: str | float = LACKING) -> FaultKindClassifier:
+    extra, extra_weights = synthetic_training(real, synthetic, weight)
+    chosen = list(real) + extra
     return fit_classifier(np.stack([e.at_truth for e in chosen]), [e.fault_type for e in chosen],
-                          [e.case_id for e in chosen])
+                          [e.case_id for e in real], np.array([1.0] * len(real) + extra_weights))
 
 
 def protocol_report(real: Sequence[Example], synthetic: Sequence[Example], protocol: str,
-                    folds: int = 5) -> dict:
+                    folds: int = 5, weight: str | float = LACKING) -> dict:
     by_id = {e.case_id: e for e in real}
     scored = []
     for split in held_out_splits([CaseKey(e.case_id, e.system, e.fault_type) for e in real], protocol, folds):
-        model = train([by_id[c] for c in split.train], synthetic)
+        model = train([by_id[c] for c in split.train], synthetic, weight)
         scored += [(by_id[c], model) for c in split.test]
     return scores(protocol, scored)
 
 
-def held_out_report(real: Sequence[Example], synthetic: Sequence[Example], test: Sequence[Example]) -> dict:
-    """Trained on every real example and the synthetic ones of lacking types; scored on `test` (another folder)."""
-    model = train(real, synthetic)
+def held_out_report(real: Sequence[Example], synthetic: Sequence[Example], test: Sequence[Example],
+                    weight: str | float = LACKING) -> dict:
+    """Trained on every real example and the synthetic ones `weight` chooses; scored on `test` (another
+    folder)."""
+    model = train(real, synthetic, weight)
     return scores("synthetic (another seed)", [(e, model) for e in test])
 
 

@@ -1,4 +1,6 @@
-"""RCA accuracy: AC@k and Avg@k over a dataset folder, per system and per fault type (`rca-tui eval rca`).
+"""RCA accuracy: AC@k and Avg@k over a dataset folder, per system and per fault type (`rca-tui eval rca`), and
+the accuracy of the fault type named for each case where the ranking function names one (the agents: the type
+the Solution Engineer's plan goes by) and the case's label has one.
 
 AC@k and Avg@k as :mod:`engine.evaluation.metrics` defines them.
 """
@@ -6,17 +8,19 @@ AC@k and Avg@k as :mod:`engine.evaluation.metrics` defines them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 
-from engine.evaluation.metrics import ac_at_k, avg_at_k
+from engine.evaluation.metrics import ac_at_k, accuracy, avg_at_k, confusion_matrix, macro_f1
 from engine.parallel import ordered_map
 from engine.telemetry.dataset import list_cases, load_case
 from engine.telemetry.model import CaseRef, Incident
 
 KS = (1, 2, 3, 4, 5)
-RankFn = Callable[[Incident], Sequence[str]]
+# the ranking, or a mapping with the ranking ("ranking") and the fault type named for the incident ("fault_type")
+RankFn = Callable[[Incident], Sequence[str] | Mapping]
+NO_TYPE = "-"  # what a case whose ranking function named no fault type reads as in the confusion matrix
 
 
 @dataclass
@@ -26,6 +30,7 @@ class CaseResult:
     fault_type: str
     truth: str | None
     ranking: list[str] = field(default_factory=list)
+    predicted_fault_type: str | None = None
     load_seconds: float = 0.0
     rank_seconds: float = 0.0
     error: str | None = None
@@ -34,6 +39,16 @@ class CaseResult:
     def position(self) -> int | None:
         """1-based rank of the truth, None when absent or the case failed."""
         return self.ranking.index(self.truth) + 1 if self.truth in self.ranking else None
+
+    @property
+    def typed(self) -> bool:
+        """Whether the label names a fault type (a case without one is left out of the fault-type figures)."""
+        return self.fault_type != "?"
+
+    @property
+    def fault_type_correct(self) -> bool | None:
+        """None when the label names no fault type; a case with none named (or failed) counts as wrong."""
+        return self.predicted_fault_type == self.fault_type if self.typed else None
 
 
 def evaluate_rca(
@@ -74,7 +89,9 @@ def _run_case(dataset_dir: str, case_id: str, system: str, rank_fn: RankFn) -> C
     )
     result.load_seconds = loaded - started
     try:
-        result.ranking = list(rank_fn(incident))
+        ranked = rank_fn(incident)
+        result.ranking = list(ranked["ranking"] if isinstance(ranked, Mapping) else ranked)
+        result.predicted_fault_type = ranked.get("fault_type") if isinstance(ranked, Mapping) else None
     except Exception as exc:
         result.error = f"rank: {type(exc).__name__}: {exc}"
     result.rank_seconds = time.perf_counter() - loaded
@@ -82,20 +99,37 @@ def _run_case(dataset_dir: str, case_id: str, system: str, rank_fn: RankFn) -> C
 
 
 def summarize(results: Sequence[CaseResult]) -> dict:
+    """AC@k / Avg@k per group; fault-type figures only when the ranking function named a type for some case."""
     labelled = [r for r in results if r.truth is not None or r.error]
+    typing = any(r.predicted_fault_type is not None for r in results)
     groups = {"all": labelled}
     for result in labelled:
         groups.setdefault(f"system={result.system}", []).append(result)
-        if result.fault_type != "?":  # PetShop and failed loads have no fault type
+        if result.typed:  # failed loads and unlabelled types have none
             groups.setdefault(f"system={result.system} fault={result.fault_type}", []).append(result)
     return {
-        "table": [_row(name, members) for name, members in sorted(groups.items(), key=lambda kv: kv[0] != "all")],
-        "cases": [asdict(r) | {"position": r.position} for r in results],
+        "table": [_row(name, members, typing) for name, members in sorted(groups.items(),
+                                                                            key=lambda kv: kv[0] != "all")],
+        "cases": [asdict(r) | {"position": r.position, "fault_type_correct": r.fault_type_correct}
+                  for r in results],
         "failures": [{"case_id": r.case_id, "error": r.error} for r in results if r.error],
+        "fault_type": fault_type_scores(labelled) if typing else None,
     }
 
 
-def _row(name: str, members: Sequence[CaseResult]) -> dict:
+def fault_type_scores(results: Sequence[CaseResult]) -> dict | None:
+    """Accuracy, macro-F1 and the confusion matrix of the named fault types over the cases whose label has one
+    (every such case scored: one named no type counts as wrong, NO_TYPE in the matrix); None without any."""
+    typed = [r for r in results if r.typed]
+    if not typed:
+        return None
+    truth, guess = [r.fault_type for r in typed], [r.predicted_fault_type or NO_TYPE for r in typed]
+    return {"cases": len(typed), "named": sum(r.predicted_fault_type is not None for r in typed),
+            "accuracy": round(accuracy(truth, guess), 4), "macro_f1": round(macro_f1(truth, guess), 4),
+            "confusion": confusion_matrix(truth, guess)}
+
+
+def _row(name: str, members: Sequence[CaseResult], typing: bool) -> dict:
     rankings = [r.ranking for r in members]
     truths = [r.truth or "" for r in members]
     count = len(members)
@@ -105,9 +139,15 @@ def _row(name: str, members: Sequence[CaseResult]) -> dict:
         "failures": sum(1 for r in members if r.error),
         **{f"AC@{k}": round(ac_at_k(rankings, truths, k), 4) for k in KS},
         **{f"Avg@{k}": round(avg_at_k(rankings, truths, k), 4) for k in (3, 5)},
+        "fault_type_accuracy": _fault_type_accuracy(members) if typing else None,
         "load_s_per_case": round(sum(r.load_seconds for r in members) / max(count, 1), 3),
         "rank_s_per_case": round(sum(r.rank_seconds for r in members) / max(count, 1), 3),
     }
+
+
+def _fault_type_accuracy(members: Sequence[CaseResult]) -> float | None:
+    scored = [r.fault_type_correct for r in members if r.typed]
+    return round(sum(scored) / len(scored), 4) if scored else None
 
 
 def flag_in_sample(report: dict, in_sample: set[str]) -> None:
@@ -123,13 +163,18 @@ def _in_group(case: dict, group: str) -> bool:
 
 
 def format_table(report: dict) -> str:
-    columns = ["group", "count", "failures", "AC@1", "AC@2", "AC@3", "AC@5", "Avg@3", "Avg@5", "load_s_per_case",
+    columns = ["group", "count", "failures", "AC@1", "AC@2", "AC@3", "AC@5", "Avg@3", "Avg@5",
+               "fault_type_accuracy", "load_s_per_case",
                "rank_s_per_case", *(["in_sample"] if "in_sample" in report["table"][0] else [])]
-    widths = [max(len(c), *(len(str(row[c])) for row in report["table"])) for c in columns]
+    widths = [max(len(c), *(len(_cell(row[c])) for row in report["table"])) for c in columns]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines += ["  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths)) for row in report["table"]]
+    lines += ["  ".join(_cell(row[c]).ljust(w) for c, w in zip(columns, widths)) for row in report["table"]]
     lines += [f"FAILED {f['case_id']}: {f['error']}" for f in report["failures"]]
     return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    return "-" if value is None else str(value)
 
 
 def statistical_ranking(incident: Incident) -> list[str]:

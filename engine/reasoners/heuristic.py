@@ -249,6 +249,17 @@ def fault_kind(seen: list[Observation], tamo: dict | None) -> tuple[str | None, 
     return None, 0.0, "", []
 
 
+def planned_fault_type(seen: list[Observation]) -> dict | None:
+    """The fault type a repair plan over these observations goes by (fault_kind's choice), its probability and
+    the tool that named it; None when neither tool was asked."""
+    tamo = _first(seen, "tamo_report")
+    kind, probability, _, _ = fault_kind(seen, tamo.result if tamo else None)
+    if kind is None:
+        return None
+    return {"fault_type": kind, "probability": round(float(probability), 4),
+            "tool": "fault_type" if _first(seen, "fault_type") else "tamo_report"}
+
+
 def repair_steps(root: str, seen: list[Observation], shared: dict[str, Any]) -> list[dict]:
     """Repair steps grounded in the evidence the Solution Engineer and the consensus produced."""
     compare = next(obs.result for obs in seen if obs.tool == "baseline_compare")

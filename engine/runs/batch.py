@@ -29,7 +29,8 @@ class AgentRanking:
     stacker: str | None = "default"
     owner_pid: int = field(default_factory=os.getpid)
 
-    def __call__(self, incident: Incident) -> list[str]:
+    def __call__(self, incident: Incident) -> dict:
+        """The consensus ranking and the fault type the Solution Engineer's plan goes by (None without one)."""
         try:
             return self._run(incident)
         except RunFailed as failed:
@@ -38,16 +39,17 @@ class AgentRanking:
         _spent_ledgers[self.database()] = _next_ledger(Path(self._own_database()))
         return self._run(incident)
 
-    def _run(self, incident: Incident) -> list[str]:
+    def _run(self, incident: Incident) -> dict:
         result = run_incident(_session(self.database()), incident, HeuristicReasoner(), dataset=self.dataset,
                               tamo_model=self.tamo_model, stacker=self.stacker)
-        return result["ranking"]
+        return {"ranking": result["ranking"], "fault_type": (result.get("fault_type") or {}).get("fault_type")}
 
     def provenance(self, cases: list[tuple[str, str]]) -> dict:
         """For (case id, system) pairs: the ranker each system got, and which cases an artefact it used was
-        trained on (their figures are in-sample)."""
+        trained on (their figures are in-sample); likewise the fault-kind classifier, where it is offered."""
         from engine.agents.tools import choose_ranker
-        from engine.provenance import in_sample_cases
+        from engine.config import FAULT_KIND_MODEL
+        from engine.provenance import covers, in_sample_cases
 
         rankers, in_sample = {}, set()
         for case_id, system in cases:
@@ -55,7 +57,9 @@ class AgentRanking:
             rankers[system] = choice.description
             for path, _ in choice.artefacts:
                 in_sample.update(in_sample_cases(path, [case_id]))
-        return {"rankers": rankers, "in_sample_cases": sorted(in_sample)}
+        typed = [case_id for case_id, system in cases if covers(FAULT_KIND_MODEL, system)]
+        return {"rankers": rankers, "in_sample_cases": sorted(in_sample),
+                "fault_type_in_sample_cases": sorted(in_sample_cases(FAULT_KIND_MODEL, typed))}
 
     def database(self) -> str:
         current = self._own_database()

@@ -45,6 +45,7 @@ def incident_report(session, run_id: str, verify: bool = True) -> dict[str, Any]
         "tally": next((e.payload.get("tally") for e in reversed(events) if e.kind == "consensus"), None),
         "consensus": consensus,
         "repair_steps": result.get("repair_steps") or [],
+        "fault_type": result.get("fault_type"),  # the type the repair plan goes by, and the tool that named it
         "tamo": _tamo_report(events),
         "attribution": next((e.payload for e in reversed(events) if e.kind == "attribution"), None),
         "step_seqs": step_seqs(stored),  # Soft-IDG step → the event number (#) the timeline shows

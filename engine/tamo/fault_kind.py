@@ -4,8 +4,9 @@ A small, explainable alternative to T3 (the graph classifier): one row of named 
 entity's fault signatures (engine.tamo.signatures: CPU, memory, latency and edge-latency ratios, log errors, new
 and missing templates) and the change of its trace and log channels in the alert window (engine.tamo.features:
 span count and latency, lost calls, log volume and errors, each a baseline-normalised z against the minutes
-before the alert), then multinomial logistic regressions over those rows (standardised, L2, classes weighted
-by their inverse frequency; each row also once without each kind of telemetry it shows) in two stages: the group
+before the alert), then multinomial logistic regressions over those rows (standardised, L2, each row of a given
+weight, e.g. less for synthetic ones, and each class of the same total weight; each row also once without each
+kind of telemetry it shows) in two stages: the group
 of types (resource, code, network), then the type within its group from the signals that group's types differ in.
 Trained at the true root cause of labelled cases, applied where the ranking points. Its explanation is each
 feature's share of the winning group's and type's scores: which signals made it that type.
@@ -14,7 +15,6 @@ feature's share of the winning group's and type's scores: which signals made it 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,17 +66,22 @@ TELEMETRY_FEATURES = {
 }
 
 
-def with_telemetry_missing(rows: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+def with_telemetry_missing(rows: np.ndarray, labels: list[str],
+                           weights: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     """The rows, then per row and per kind of telemetry it shows (a non-zero feature) a copy with that kind's
-    features 0, of the same label."""
-    copies, copy_labels = [], []
-    for row, label in zip(rows, labels):
+    features 0, of the same label and weight."""
+    copies, copy_labels, copy_weights = [], [], []
+    for row, label, weight in zip(rows, labels, weights):
         for columns in map(list, TELEMETRY_FEATURES.values()):
             if np.any(row[columns] != 0):
                 copies.append(row.copy())
                 copies[-1][columns] = 0.0
                 copy_labels.append(label)
-    return (np.concatenate([rows, np.stack(copies)]) if copies else rows), list(labels) + copy_labels
+                copy_weights.append(weight)
+    if not copies:
+        return rows, list(labels), weights
+    return (np.concatenate([rows, np.stack(copies)]), list(labels) + copy_labels,
+            np.concatenate([weights, copy_weights]))
 
 
 def group_of(fault_type: str) -> str:
@@ -176,34 +181,43 @@ def load_classifier(path: Path) -> FaultKindClassifier:
         raise ValueError(f"{path}: not a fault-type classifier ({exc})") from exc
 
 
-def fit_classifier(rows: np.ndarray, labels: list[str], case_ids: list[str]) -> FaultKindClassifier:
+def fit_classifier(rows: np.ndarray, labels: list[str], case_ids: list[str],
+                   weights: np.ndarray | None = None) -> FaultKindClassifier:
     """The group stage over every feature, then one stage per group over its STAGE_COLUMNS (every feature for a
-    group without its own), each trained on the rows and their copies without each kind of telemetry."""
-    rows, labels = with_telemetry_missing(rows, labels)
+    group without its own), each trained on the rows and their copies without each kind of telemetry. `weights`:
+    each row's weight (default 1; e.g. less for synthetic rows)."""
+    weights = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
+    rows, labels, weights = with_telemetry_missing(rows, labels, weights)
     groups = [group_of(label) for label in labels]
     within = {}
     for group in sorted(set(groups)):
         members = [k for k, g in enumerate(groups) if g == group]
         columns = np.array(STAGE_COLUMNS.get(group, range(len(FEATURES))), dtype=int)
-        within[group] = fit_stage(rows[members][:, columns], [labels[k] for k in members], columns)
-    return FaultKindClassifier(fit_stage(rows, groups, np.arange(len(FEATURES))), within, sorted(case_ids))
+        within[group] = fit_stage(rows[members][:, columns], [labels[k] for k in members], columns,
+                                  weights[members])
+    return FaultKindClassifier(fit_stage(rows, groups, np.arange(len(FEATURES)), weights), within,
+                               sorted(case_ids))
 
 
-def fit_stage(rows: np.ndarray, labels: list[str], columns: np.ndarray) -> SoftmaxStage:
+def fit_stage(rows: np.ndarray, labels: list[str], columns: np.ndarray, row_weights: np.ndarray) -> SoftmaxStage:
     """Softmax regression by full-batch gradient descent (convex: the same rows give the same weights), with the
-    usual default penalty (scikit-learn's C=1: an L2 of 1/n on the mean loss over standardised features)."""
+    usual default penalty (scikit-learn's C=1 with sample weights: an L2 of 1 against the rows' weighted loss
+    summed, over standardised features). Each class weighs the same in all (its rows' weights scaled by the
+    inverse of their sum); with unit weights, n rows weigh n."""
     classes = sorted(set(labels))
     target = np.array([classes.index(label) for label in labels])
-    counts = Counter(target.tolist())
-    sample_weight = np.array([len(target) / (len(classes) * counts[t]) for t in target])
-    mean, scale = rows.mean(axis=0), rows.std(axis=0)
+    mass = np.bincount(target, weights=row_weights, minlength=len(classes))
+    total = row_weights.sum()
+    sample_weight = row_weights * total / (len(classes) * mass[target])
+    mean = np.average(rows, axis=0, weights=row_weights)  # a row of little weight barely moves the scales either
+    scale = np.sqrt(np.average((rows - mean) ** 2, axis=0, weights=row_weights))
     scale = np.where(scale > 1e-6, scale, 1.0)
     x = (rows - mean) / scale
     onehot = np.eye(len(classes))[target]
     weights, bias = np.zeros((x.shape[1], len(classes))), np.zeros(len(classes))
     for _ in range(STEPS):
-        error = (_softmax(x @ weights + bias) - onehot) * sample_weight[:, None] / len(x)
-        weights -= LEARNING_RATE * (x.T @ error + weights / len(x))
+        error = (_softmax(x @ weights + bias) - onehot) * sample_weight[:, None] / total
+        weights -= LEARNING_RATE * (x.T @ error + weights / total)
         bias -= LEARNING_RATE * error.sum(axis=0)
     return SoftmaxStage(classes, columns, mean, scale, weights, bias)
 

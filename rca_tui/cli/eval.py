@@ -8,8 +8,8 @@ import typer
 
 from rca_tui.cli.attribution import eval_attribution
 from rca_tui.cli.attribution_studies import attribution_bench, eval_injection
-from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, out, progress, ranker_choice, say,
-                                scale_out_note)
+from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, out, print_confusion, progress,
+                                ranker_choice, say, scale_out_note)
 from rca_tui.cli.fault_type import eval_fault_type
 from rca_tui.cli.tamo import ExtraTrainOption
 
@@ -141,6 +141,14 @@ def _print_report(report: dict) -> None:
             "TAMO checkpoint or the stacked ranker (column in_sample): their figures do not show how it does on "
             "unseen incidents (use --protocol for that)")
     out(format_table(report))
+    typed = report["fault_type"]
+    if typed:
+        if report["provenance"]["fault_type_in_sample_cases"]:
+            say(f"IN-SAMPLE fault type: the fault-kind classifier was trained on "
+                f"{len(report['provenance']['fault_type_in_sample_cases'])} of these cases")
+        say(f"fault type the Solution Engineer's plan goes by: accuracy {typed['accuracy']}, macro-F1 "
+            f"{typed['macro_f1']} over {typed['cases']} labelled cases ({typed['named']} named one)")
+        print_confusion(typed["confusion"], "fault type: confusion (columns: named; - none)")
     say(f"chain verified after the evaluation: {report['chain_verified']}")
     say(f"wall clock: {report['wall_clock_s']} s" + scale_out_note(report["scale_out"]))
 

@@ -12,8 +12,13 @@ from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation
 def eval_fault_type(
         dataset: Annotated[Path, typer.Option("--dataset", help="Labelled folder scored k-fold and cross-system.")],
         synthetic: Annotated[list[Path] | None, typer.Option(
-            "--synthetic", help="Folder(s) from `rca-tui synth`: their cases of the fault types no real training "
-                                "case shows join every training split (repeat).")] = None,
+            "--synthetic", help="Folder(s) from `rca-tui synth`: their cases join every training split, as "
+                                "--synthetic-weight says (repeat).")] = None,
+        synthetic_weight: Annotated[str, typer.Option(
+            "--synthetic-weight", help="Which --synthetic cases join training, and how much each weighs (a real "
+                                       "case weighs 1): 'lacking' (those of the types no real training case shows, "
+                                       "at full weight), 'type' (every one; all of a type's together weigh one "
+                                       "real case) or a number (every one, at that weight).")] = "lacking",
         synthetic_faults: Annotated[str, typer.Option(
             "--synthetic-faults", help="Comma list of the fault types taken from --synthetic and --test, e.g. the "
                                        "types the dataset's systems can have; 'all' takes every type.")] = "all",
@@ -27,13 +32,15 @@ def eval_fault_type(
     """Fault type from which signals of the root-cause entity moved against its baseline (CPU, memory, latency,
     edge latency, span counts, log errors and templates): accuracy, macro-F1 and the confusion matrix, at the
     true root cause and at the top of the statistical ranking."""
-    from engine.evaluation.fault_type import PROTOCOLS, held_out_report, lacking, protocol_report, train
+    from engine.evaluation.fault_type import (PROTOCOLS, held_out_report, protocol_report, synthetic_training,
+                                              train)
     from engine.telemetry.errors import TelemetryError
 
     for folder in [dataset, *(synthetic or []), *(test or [])]:
         if not folder.is_dir():
             fail(f"{folder}: not a folder; expected a labelled dataset folder", ExitCode.USAGE)
     kinds = _fault_types(synthetic_faults)
+    weight = _synthetic_weight(synthetic_weight)
     try:
         real = _examples(dataset)
         extra = [e for folder in synthetic or [] for e in _examples(folder, ranked=False) if e.fault_type in kinds]
@@ -42,22 +49,56 @@ def eval_fault_type(
         fail(str(exc))
     if not real:
         fail(f"{dataset}: no case with a fault type", ExitCode.NOT_FOUND)
-    reports = [protocol_report(real, extra, name, folds) for name in PROTOCOLS]
-    reports += [held_out_report(real, extra, held_out)] if held_out else []
+    reports = [protocol_report(real, extra, name, folds, weight) for name in PROTOCOLS]
+    reports += [held_out_report(real, extra, held_out, weight)] if held_out else []
+    used, weights = synthetic_training(real, extra, weight)
     result = {"dataset": str(dataset), "synthetic": [str(s) for s in synthetic or []],
-              "synthetic_used": sorted({f"{e.system} / {e.fault_type}" for e in lacking(real, extra)}),
-              "reports": reports}
+              "synthetic_weight": synthetic_weight,
+              "synthetic_used": _used(used, weights), "reports": reports}
     if save:
-        from engine.provenance import write_manifest
-
-        model = train(real, extra)
-        path = model.save(save)
-        write_manifest(path, invocation(), None, str(dataset), model.trained_on, sorted({e.system for e in real}))
-        result["saved"] = str(path)
+        result["saved"] = _save(save, train(real, extra, weight), dataset, real, used)
     if json_out:
         emit_json(result)
         return
     _print(result)
+
+
+def _synthetic_weight(text: str) -> str | float:
+    from engine.evaluation.fault_type import LACKING, PER_TYPE
+
+    if text in (LACKING, PER_TYPE):
+        return text
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = -1.0
+    if not 0 < weight <= 1:
+        fail(f"--synthetic-weight {text}: expected '{LACKING}', '{PER_TYPE}' or a number in (0, 1]", ExitCode.USAGE)
+    return weight
+
+
+def _used(used, weights) -> list[str]:
+    """Each system / fault type of the synthetic cases in training, with how many and their total weight."""
+    totals: dict[str, list[float]] = {}
+    for example, weight in zip(used, weights):
+        totals.setdefault(f"{example.system} / {example.fault_type}", []).append(weight)
+    return [f"{key} ({len(w)} cases, weight {sum(w):.2f})" for key, w in sorted(totals.items())]
+
+
+def _save(path: Path, model, dataset: Path, real, used) -> str:
+    """The classifier and its manifest: the real cases it was trained on, and each synthetic folder apart (how
+    it was made, its cases: another seed's folder reuses the same case ids)."""
+    from engine.provenance import write_manifest
+    from engine.synth.provenance import how_made
+
+    folders: dict[str, list[str]] = {}
+    for example in used:
+        folders.setdefault(example.folder, []).append(example.case_id)
+    saved = model.save(path)
+    write_manifest(saved, invocation(), None, str(dataset), model.trained_on, sorted({e.system for e in real}),
+                   [{"folder": folder, "made_by": how_made(Path(folder)), "cases": sorted(cases)}
+                    for folder, cases in folders.items()])
+    return str(saved)
 
 
 def _fault_types(text: str) -> set[str]:
@@ -83,11 +124,12 @@ def _examples(folder: Path, ranked: bool = True):
     if ranked:
         with progress(f"ranking {folder.name}") as advance:
             top = {tools.case_id: tools.entities[0] for tools in dataset_tools(folder, None, advance) if tools.entities}
-    return examples(cases, top)
+    return examples(cases, top, str(folder))
 
 
 def _print(result: dict) -> None:
-    say(f"synthetic cases used in training (types no real case shows): {', '.join(result['synthetic_used']) or 'none'}")
+    say(f"synthetic cases in training (--synthetic-weight {result['synthetic_weight']}): "
+        f"{', '.join(result['synthetic_used']) or 'none'}")
     rows = [{"protocol": r["protocol"], "at": at, "cases": s["cases"], "accuracy": s["accuracy"],
              "macro-F1": s["macro_f1"], **{system: v["accuracy"] for system, v in s["per_system"].items()}}
             for r in result["reports"] for at, s in r["at"].items() if s["cases"]]

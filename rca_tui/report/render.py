@@ -49,7 +49,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
             ["level", "hash"]))
     else:
         sections.append(("Consensus transaction and Merkle proof", ["No consensus was reached."], None, None))
-    sections.append(("Repair plan", [] if report["repair_steps"] else ["No repair plan (no consensus)."], [[str(s.get("step_id")), s.get("action", ""), s.get("description", "")]
+    sections.append(("Repair plan", _plan_lines(report), [[str(s.get("step_id")), s.get("action", ""), s.get("description", "")]
                                          for s in report["repair_steps"]], ["#", "action", "description"]))
     tamo = report.get("tamo")
     if tamo:
@@ -84,6 +84,13 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
     if report.get("warnings"):
         sections.append(("Warnings", list(report["warnings"]), None, None))
     return sections
+
+
+def _plan_lines(report: dict) -> list[str]:
+    if not report["repair_steps"]:
+        return ["No repair plan (no consensus)."]
+    kind = report.get("fault_type")
+    return [f"Fault type: {kind['fault_type']} (p={kind['probability']:.2f}, tool {kind['tool']})."] if kind else []
 
 
 def _field(value: Any, key: str) -> str:

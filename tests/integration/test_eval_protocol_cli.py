@@ -161,3 +161,9 @@ def test_extra_training_folders_train_every_split_and_the_checkpoint_but_are_nev
     assert recorded["made_by"].startswith("Made by `rca-tui synth`") and recorded["cases"]
     assert len(manifest.trained_on) == 12  # the scored folder's cases; the extra ones apart (their ids recur)
     assert json.loads(trained.stdout)["extra_train_cases"] == len(recorded["cases"])
+
+
+def test_fault_type_refuses_a_synthetic_weight_it_cannot_read_naming_the_option(tmp_path):
+    for bad in ("heavy", "0", "1.5"):
+        result = CliRunner().invoke(app, ["eval", "fault-type", "--dataset", str(tmp_path), "--synthetic-weight", bad])
+        assert result.exit_code == 2 and "--synthetic-weight" in result.output and "Traceback" not in result.output

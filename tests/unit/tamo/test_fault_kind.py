@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.evaluation.fault_type import examples, held_out_report, lacking, protocol_report, train
+from engine.evaluation.fault_type import (LACKING, PER_TYPE, examples, held_out_report, lacking, protocol_report,
+                                          synthetic_training, train)
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.fault_kind import FEATURES, TELEMETRY_FEATURES, fit_classifier, load_classifier
 from engine.tamo.features import CHANNELS, PRIOR_SIGNALS, CaseFeatures
@@ -111,3 +112,33 @@ def test_a_synthetic_test_folder_is_scored_by_a_model_trained_on_everything_else
     assert report["at"]["true root cause"]["cases"] == 6
     assert report["at"]["true root cause"]["accuracy"] == 1.0
     assert report["at"]["top of the statistical ranking"]["cases"] == 0  # no ranking given
+
+
+def test_rows_of_almost_no_weight_fit_as_if_they_were_not_there():
+    """Synthetic rows at a reduced weight: at a vanishing one (here mislabelled: every one a return) the fit is
+    the fit without them; at weight 1 they pull their fault type."""
+    real = examples(cases("A", tuple(MOVES), seed=1))
+    noise = examples(cases("A", ("cpu_consumed", "network_delay"), seed=6, each=10))
+    rows = np.stack([e.at_truth for e in real + noise])
+    labels = [e.fault_type for e in real] + ["return"] * len(noise)
+    ids = [e.case_id for e in real]
+    alone = fit_classifier(rows[:len(real)], labels[:len(real)], ids)
+    faint = fit_classifier(rows, labels, ids, np.array([1.0] * len(real) + [1e-6] * len(noise)))
+    full = fit_classifier(rows, labels, ids, np.ones(len(rows)))
+    probe = examples(cases("A", ("cpu_consumed",), seed=7, each=1))[0].at_truth
+    assert faint.probabilities(probe) == pytest.approx(alone.probabilities(probe), abs=1e-3)
+    assert full.probabilities(probe)["return"] > alone.probabilities(probe)["return"] + 0.05
+    assert fit_classifier(rows, labels, ids, np.ones(len(rows))).probabilities(probe) == \
+        fit_classifier(rows, labels, ids).probabilities(probe)
+
+
+def test_synthetic_cases_join_as_lacking_types_per_type_or_at_a_fixed_weight():
+    real = examples(cases("A", ("cpu_consumed",), seed=1))
+    synthetic = examples(cases("A", ("cpu_consumed",), seed=3, each=4) + cases("A", ("return",), seed=4, each=5))
+    chosen, weights = synthetic_training(real, synthetic, LACKING)
+    assert {e.fault_type for e in chosen} == {"return"} and weights == [1.0] * 5
+    chosen, weights = synthetic_training(real, synthetic, PER_TYPE)
+    by_type = {kind: sum(w for e, w in zip(chosen, weights) if e.fault_type == kind)
+               for kind in ("cpu_consumed", "return")}
+    assert len(chosen) == 9 and by_type == pytest.approx({"cpu_consumed": 1.0, "return": 1.0})
+    assert synthetic_training(real, synthetic, 0.2) == (synthetic, [0.2] * 9)

@@ -55,3 +55,33 @@ def test_evaluate_scores_the_statistical_ranking_on_the_demo():
     report = evaluate_rca(str(DEMO), statistical_ranking)
     assert report["cases"][0]["position"] == 1
     assert report["table"][0]["AC@1"] == 1.0
+
+
+def test_fault_type_accuracy_scores_every_labelled_case_and_a_missing_type_as_wrong():
+    results = [
+        CaseResult("c1", "S", "cpu", "a", ["a"], predicted_fault_type="cpu"),
+        CaseResult("c2", "S", "net", "a", ["a"], predicted_fault_type="cpu"),
+        CaseResult("c3", "S", "net", "a", ["a"]),  # no type named: a miss, not left out
+        CaseResult("c4", "T", "?", "b", ["b"], predicted_fault_type="cpu"),  # no label type: not scored
+    ]
+    report = summarize(results)
+    rows = {row["group"]: row for row in report["table"]}
+    assert rows["all"]["fault_type_accuracy"] == pytest.approx(1 / 3, abs=1e-4)
+    assert rows["system=S fault=net"]["fault_type_accuracy"] == 0.0 and rows["system=T"]["fault_type_accuracy"] is None
+    assert [case["fault_type_correct"] for case in report["cases"]] == [True, False, False, None]
+    assert report["fault_type"]["cases"] == 3 and report["fault_type"]["named"] == 2
+    assert report["fault_type"]["confusion"]["net"] == {"-": 1, "cpu": 1, "net": 0}
+
+
+def test_a_ranking_function_that_names_no_fault_type_has_no_fault_type_figures():
+    report = summarize([CaseResult("c1", "S", "cpu", "a", ["a"])])
+    assert report["fault_type"] is None and report["table"][0]["fault_type_accuracy"] is None
+
+
+def test_a_rank_fn_may_name_the_fault_type_beside_its_ranking():
+    from engine.evaluation.rca import statistical_ranking
+
+    report = evaluate_rca(str(DEMO), lambda incident: {"ranking": statistical_ranking(incident),
+                                                      "fault_type": incident.label.fault_type})
+    assert report["cases"][0]["predicted_fault_type"] == "exception" and report["cases"][0]["fault_type_correct"]
+    assert report["table"][0]["AC@1"] == 1.0 and report["fault_type"]["accuracy"] == 1.0
