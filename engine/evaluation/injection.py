@@ -22,6 +22,7 @@ from engine.agents.faults import FaultSpec
 from engine.agents.roles import ROLES
 from engine.agents.workflow import RunFailed
 from engine.attribution import learned
+from engine.attribution.node_features import PREVIOUS_DEFAULT_GROUPS
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL
 from engine.evaluation.attribution import EvalConfig, Progress, evaluate, extract_all, fit_all, score_tracer
@@ -96,9 +97,12 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
 
 
 def _eval_config(study: InjectionStudy) -> EvalConfig:
+    """The learned tracer keeps the feature groups the injection figures were measured with (the Who&When default
+    changed in session 10 and has not been measured on engine runs)."""
     base = engine_run_config()
     return EvalConfig(model_name=study.model, folds=study.folds, seeds=study.seeds, ablations=False,
                       attribution=replace(base, features=replace(base.features, max_tokens=study.max_tokens)),
+                      learned=learned.LearnedConfig(groups=PREVIOUS_DEFAULT_GROUPS),
                       workers=study.workers, scheduler=study.scheduler)
 
 
