@@ -27,12 +27,18 @@ def synthetic_analyses(count: int, seed: int, first_kind: str = "message"):
                  for i in range(n)]
         contents = [(agents[i], first_kind if i == 0 else "message", texts[i]) for i in range(n)]
         trajectory = make_trajectory(contents, when=culprit, who=agents[culprit], trajectory_id=f"s{k}")
-        noise = np.random.default_rng(k)
-        features = StepFeatures(np.ones(n, bool), np.triu(noise.uniform(0, 0.1, (n, n)), 1),
-                                noise.normal(size=(n, 8)).astype(np.float32), noise.uniform(1, 3, n),
-                                noise.uniform(3, 6, n), np.full(n, 10.0))
-        analyses.append(analyse(trajectory, features, AttributionConfig()))
+        analyses.append(noisy_slm_analysis(trajectory, k))
     return analyses
+
+
+def noisy_slm_analysis(trajectory, seed: int):
+    """The trajectory analysed with random SLM features (every step kept): only its text says anything."""
+    n = len(trajectory.steps)
+    noise = np.random.default_rng(seed)
+    features = StepFeatures(np.ones(n, bool), np.triu(noise.uniform(0, 0.1, (n, n)), 1),
+                            noise.normal(size=(n, 8)).astype(np.float32), noise.uniform(1, 3, n),
+                            noise.uniform(3, 6, n), np.full(n, 10.0))
+    return analyse(trajectory, features, AttributionConfig())
 
 
 def accuracy(analyses, config):
@@ -120,12 +126,7 @@ def rejection_analyses(count: int, seed: int):
             contents += [_neutral(rng, culprit_agent), *_tool_output(rng)]
         contents += [(judge, "message", "That did not work, the value is wrong."), _neutral(rng, rng.choice(agents[2:]))]
         trajectory = make_trajectory(contents, when=culprit, who=culprit_agent, trajectory_id=f"r{k}")
-        n = len(contents)
-        noise = np.random.default_rng(k)
-        features = StepFeatures(np.ones(n, bool), np.triu(noise.uniform(0, 0.1, (n, n)), 1),
-                                noise.normal(size=(n, 8)).astype(np.float32), noise.uniform(1, 3, n),
-                                noise.uniform(3, 6, n), np.full(n, 10.0))
-        analyses.append(analyse(trajectory, features, AttributionConfig()))
+        analyses.append(noisy_slm_analysis(trajectory, k))
     return analyses
 
 
