@@ -14,16 +14,17 @@ trajectory, no model.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from engine.attribution.counterfactual import claim_step
-from engine.attribution.node_features import final_claim_shares, first_claimer, gives_negative_feedback
+from engine.attribution.node_features import (
+    final_claim_shares,
+    first_claimer,
+    first_earlier_carrier,
+    first_rejected_step,
+)
 from engine.attribution.schema import Trajectory
 
 _NOT_CAUSES = ("query", "observation")
-_ACTING = "message"
 _NAMED = 2.0  # above every share (a share is at most 1)
 
 
@@ -44,34 +45,6 @@ def claim_ranking(trajectory: Trajectory, top_k: int = 5) -> list[int]:
     """The steps in the claim tracer's order (best first, ties by position), at most ``top_k``."""
     scores = claim_scores(trajectory)
     return [int(i) for i in np.argsort(-scores, kind="stable") if np.isfinite(scores[i])][:top_k]
-
-
-def first_rejected_step(trajectory: Trajectory, rejects: Callable[[str], bool] = gives_negative_feedback,
-                        not_replies: tuple[str, ...] = _NOT_CAUSES) -> int:
-    """The first acting step whose reply (the next step by another agent whose kind is not in ``not_replies``:
-    by default the question and tool output are no replies) ``rejects``; -1 when there is none."""
-    steps = trajectory.steps
-    for step in steps:
-        if step.kind != _ACTING:
-            continue
-        reply = next((later for later in steps[step.index + 1:]
-                      if later.agent != step.agent and later.kind not in not_replies), None)
-        if reply is not None and rejects(reply.content):
-            return step.index
-    return -1
-
-
-def first_earlier_carrier(trajectory: Trajectory) -> int:
-    """The first agent step before the final claim that says at least half of what the most complete of those
-    steps says of the claim (the claim step says all of itself, so it is left out of that maximum); the claim step
-    when no earlier step says any of it; -1 when the run has no claim."""
-    claim = claim_step(trajectory)
-    if claim is None:
-        return -1
-    shares = final_claim_shares(trajectory)
-    shares[claim:] = 0.0
-    first = first_claimer(shares)
-    return first if first >= 0 else claim
 
 
 def feedback_ranking(trajectory: Trajectory, top_k: int = 5) -> list[int]:

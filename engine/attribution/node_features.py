@@ -14,11 +14,20 @@ for ablations:
 * ``grounding``: whether the readings a step reports for an entity are the ones the run's earlier tool outputs
   showed for it, and the first step (and the first report: answer or vote) where they are not (see ``grounding``;
   0 where the tool outputs name no entity, as in Who&When).
+* ``feedback``: how the run's own later turns judged the step and its agent: whether the next other agent to
+  speak rejects it (the feedback tracer's signal as a per-step feature), where it sits against the first rejected
+  step and among its agent's own turns, whether it first carries the final claim; pooled per agent as how often the
+  agent's steps are rejected;
+* ``own_rank``: the step's percentile rank among its own agent's candidate steps (position, surprisal, anomaly,
+  novel numbers, claim share, echo, length), what the step scorer compares when it ranks one agent's steps;
+* ``novelty``: what the step states that neither the question nor earlier tool output contained (numbers, words
+  of the final claim), and whether it is the first to state such a claim word.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
@@ -28,10 +37,15 @@ from engine.attribution.detector import zscore
 from engine.attribution.grounding import REPORT_KINDS, audit, number_forms
 from engine.attribution.tracer import minmax
 
-FEATURE_GROUPS = ("position", "text", "slm", "ground_truth", "rank", "counterfactual", "grounding")
-DEFAULT_GROUPS = ("position", "text", "slm", "ground_truth")
-"""The learned tracer's default. Chosen on Algorithm-Generated (5-fold, seed 0): adding ``rank`` and
-``counterfactual`` gave who / when .635 / .333 against .667 / .397 without; reported on Hand-Crafted too."""
+FEATURE_GROUPS = ("position", "text", "slm", "ground_truth", "rank", "counterfactual", "feedback", "own_rank",
+                  "novelty", "grounding")
+DEFAULT_GROUPS = ("position", "text", "ground_truth", "feedback", "own_rank", "novelty")
+"""The learned tracer's default since session 10 (issue 13). The SLM's signals enter as ranks within the step's own
+agent (``own_rank``), not as the ``slm`` group's z-scores. Chosen among 20 variants on the dev split (5-fold x seeds
+0 1 2, both subsets, and train-on-one-subset / test-on-the-other; README, "Failure attribution on Who&When"):
+who / when Hand-Crafted .621 / .172 -> .655 / .218, Algorithm-Generated .667 / .397 -> .672 / .413 against the
+previous default (position, text, slm, ground_truth)."""
+PREVIOUS_DEFAULT_GROUPS = ("position", "text", "slm", "ground_truth")
 _ERROR = re.compile(r"\b(error|exception|traceback|failed|exitcode: [1-9]|not found|unable to|cannot)\b", re.I)
 _CODE = re.compile(r"```|\bdef |\bimport |\bprint\(")
 _MADE_UP = re.compile(r"\b(assume|assuming|hypothetical|placeholder|example data|simulat\w*|mock|dummy)\b", re.I)
@@ -45,6 +59,8 @@ _NEGATIVE_FEEDBACK = re.compile(
     r"in a loop|stuck|irrelevant|mistake)\b|" + _NO_PROGRESS_VERDICT,
     re.I,
 )
+_NOT_REPLIES = ("query", "observation")
+_ACTING = "message"
 _WORD = re.compile(r"[a-z0-9]+")
 _VOTE = re.compile(r"Vote (for|against)\b", re.I)
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
@@ -66,13 +82,19 @@ def feature_names(groups: tuple[str, ...]) -> list[str]:
         "counterfactual": ["cf_tested", "cf_mask_delta_z", "cf_grad_input_z", "cf_support"],
         "grounding": ["misattributed_log", "misattributed_share", "unseen_log", "map_mismatch_log", "first_divergence",
                       "first_diverging_report", "echoed_log"],
+        "feedback": ["rejected_by_reply", "ledger_no_progress_reply", "first_rejected", "before_first_rejection",
+                     "after_first_rejection", "own_turn_share", "agent_rejected_before_log", "first_claim_carrier"],
+        "own_rank": [f"own_rank_{name}" for name in _OWN_RANKED],
+        "novelty": ["ungrounded_numbers_log", "ungrounded_number_share", "ungrounded_claim_share",
+                    "first_ungrounded_claimer"],
     }
     return [name for group in groups for name in names[group]]
 
 
 def node_features(analysis: Analysis, groups: tuple[str, ...], with_ground_truth: bool) -> np.ndarray:
     builders = {"position": _position, "text": _text, "slm": _slm, "ground_truth": _ground_truth, "rank": _rank,
-                "counterfactual": _counterfactual, "grounding": _grounding}
+                "counterfactual": _counterfactual, "feedback": _feedback, "own_rank": _own_rank,
+                "novelty": _novelty, "grounding": _grounding}
     columns = []
     for group in groups:
         block = builders[group](analysis)
@@ -196,6 +218,42 @@ def ledger_says_no_progress(text: str) -> bool:
     return bool(_LEDGER_NO_PROGRESS.search(text))
 
 
+def replies(trajectory, not_replies: tuple[str, ...] = _NOT_REPLIES) -> list[int]:
+    """Per step: its reply, the next step by another agent whose kind is not in ``not_replies`` (by default the
+    question and tool output are no replies); -1 when none follows."""
+    steps = trajectory.steps
+    return [next((later.index for later in steps[step.index + 1:]
+                  if later.agent != step.agent and later.kind not in not_replies), -1) for step in steps]
+
+
+def rejected_steps(trajectory, rejects: Callable[[str], bool] = gives_negative_feedback,
+                   not_replies: tuple[str, ...] = _NOT_REPLIES) -> np.ndarray:
+    """Per step: whether its reply (see :func:`replies`) ``rejects`` it."""
+    return np.array([reply >= 0 and rejects(trajectory.steps[reply].content)
+                     for reply in replies(trajectory, not_replies)], dtype=bool)
+
+
+def first_rejected_step(trajectory, rejects: Callable[[str], bool] = gives_negative_feedback,
+                        not_replies: tuple[str, ...] = _NOT_REPLIES) -> int:
+    """The first acting step (kind ``message``: an agent's own turn) whose reply rejects it; -1 when none is."""
+    acting = np.array([step.kind == _ACTING for step in trajectory.steps], dtype=bool)
+    rejected = rejected_steps(trajectory, rejects, not_replies) & acting
+    return int(np.argmax(rejected)) if rejected.any() else -1
+
+
+def first_earlier_carrier(trajectory) -> int:
+    """The first agent step before the final claim that says at least half of what the most complete of those
+    steps says of the claim (the claim step says all of itself, so it is left out of that maximum); the claim step
+    when no earlier step says any of it; -1 when the run has no claim."""
+    claim = claim_step(trajectory)
+    if claim is None:
+        return -1
+    shares = final_claim_shares(trajectory)
+    shares[claim:] = 0.0
+    first = first_claimer(shares)
+    return first if first >= 0 else claim
+
+
 def dissenting_votes(trajectory) -> set[int]:
     """Steps casting a vote ("Vote for: ..." / "Vote against: ...") on the side fewer voters took on that proposal
     (the votes after one "Propose ..." step and before the next)."""
@@ -289,6 +347,53 @@ def _rank(analysis: Analysis) -> np.ndarray:
     return np.stack([percentile_rank(signals[name], analysis.candidates) for name in _RANKED], axis=1)
 
 
+_OWN_RANKED = ("position", "nll_mean", "anomaly", "novel_numbers", "final_claim_share", "echo_share", "length")
+
+
+def _own_rank(analysis: Analysis) -> np.ndarray:
+    """Each signal's percentile rank among the candidate steps of the step's own agent (the step scorer compares
+    the steps of one agent)."""
+    text = _text(analysis)
+    signals = {
+        "position": np.arange(len(analysis.trajectory.steps), dtype=float),
+        "nll_mean": analysis.features.nll_mean, "anomaly": analysis.anomaly.total,
+        "novel_numbers": text[:, _TEXT["novel_numbers_log"]], "final_claim_share": text[:, _TEXT["final_claim_share"]],
+        "echo_share": text[:, _TEXT["echo_share"]], "length": text[:, _TEXT["log_chars"]],
+    }
+    agents = np.array([step.agent for step in analysis.trajectory.steps])
+    ranks = np.zeros((len(agents), len(_OWN_RANKED)))
+    for agent in set(agents):
+        own = analysis.candidates & (agents == agent)
+        ranks[own] = np.stack([percentile_rank(signals[name], own) for name in _OWN_RANKED], axis=1)[own]
+    return ranks
+
+
+def _novelty(analysis: Analysis) -> np.ndarray:
+    """Per step: what it states that neither the question nor earlier tool output (observations) contained —
+    numbers, and words of the final claim. Other agents' statements do not ground a step: they may be made up too."""
+    trajectory = analysis.trajectory
+    question = question_words(trajectory)
+    claim = claim_step(trajectory)
+    final = distinctive_words(trajectory.steps[claim].content, question) if claim is not None else set()
+    shown_numbers = _number_forms(_NUMBER.findall(trajectory.query))
+    shown_words: set[str] = set()
+    rows, claimed = [], False
+    for step in trajectory.steps:
+        numbers = _NUMBER.findall(step.content)
+        ungrounded = sum(number not in shown_numbers for number in numbers)
+        claim_words = (distinctive_words(step.content, question) & final) - shown_words
+        share = len(claim_words) / len(final) if final else 0.0
+        agent_step = step.kind not in _NOT_REPLIES
+        first = agent_step and share > 0 and not claimed
+        rows.append([np.log1p(ungrounded) if agent_step else 0.0, ungrounded / max(1, len(numbers)) if agent_step else 0.0,
+                     share if agent_step else 0.0, float(first)])
+        claimed |= first
+        if step.kind == "observation":
+            shown_numbers |= _number_forms(numbers)
+            shown_words |= distinctive_words(step.content, question)
+    return np.array(rows)
+
+
 def percentile_rank(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Rank among the ``mask`` steps scaled to [0, 1] (ties share their mean rank); 0 outside the mask."""
     ranks = np.zeros(len(values))
@@ -318,6 +423,30 @@ def _grounding(analysis: Analysis) -> np.ndarray:
     return np.stack([np.log1p(grounding.misattributed), grounding.misattributed_share, np.log1p(grounding.unseen),
                      np.log1p(grounding.dropped + grounding.unsupported), (indices == first).astype(float),
                      (indices == first_report).astype(float), np.log1p(grounding.echoed)], axis=1)
+def _feedback(analysis: Analysis) -> np.ndarray:
+    trajectory = analysis.trajectory
+    agent_step = np.array([step.kind not in _NOT_REPLIES for step in trajectory.steps], dtype=bool)
+    rejected = rejected_steps(trajectory) & agent_step
+    no_progress = rejected_steps(trajectory, ledger_says_no_progress) & agent_step
+    first, carrier = first_rejected_step(trajectory), first_earlier_carrier(trajectory)
+    own_total = Counter(step.agent for step in trajectory.steps)
+    turns: Counter = Counter()
+    rejected_before: Counter = Counter()
+    rows = []
+    for step in trajectory.steps:
+        rows.append([
+            float(rejected[step.index]),
+            float(no_progress[step.index]),
+            float(step.index == first),
+            float(0 <= step.index < first),
+            float(0 <= first < step.index),
+            turns[step.agent] / max(1, own_total[step.agent] - 1),
+            np.log1p(rejected_before[step.agent]),
+            float(step.index == carrier),
+        ])
+        turns[step.agent] += 1
+        rejected_before[step.agent] += int(rejected[step.index])
+    return np.array(rows)
 
 
 AGENT_COLUMNS = {
@@ -331,17 +460,20 @@ AGENT_COLUMNS = {
     "counterfactual": ["agent_max_claim_support"],
     "grounding": ["agent_max_misattributed_log", "agent_max_map_mismatch_log", "agent_first_divergence",
                   "agent_first_diverging_report"],
+    "feedback": ["agent_rejected_log", "agent_rejected_share", "agent_first_rejected", "agent_first_claim_carrier"],
 }
+"""Per group, the agent scorer's columns; ``own_rank`` and ``novelty`` are step-level only (none)."""
 
 
 _TEXT = {name: column for column, name in enumerate(feature_names(("text",)))}
 _SLM = {name: column for column, name in enumerate(feature_names(("slm",)))}
 _GROUNDING = {name: column for column, name in enumerate(feature_names(("grounding",)))}
+_FEEDBACK = {name: column for column, name in enumerate(feature_names(("feedback",)))}
 _RANK = {name: column for column, name in enumerate(_RANKED)}
 
 
 def agent_feature_names(groups: tuple[str, ...]) -> list[str]:
-    return [name for group in groups for name in AGENT_COLUMNS[group]]
+    return [name for group in groups for name in AGENT_COLUMNS.get(group, ())]
 
 
 def agent_features(analysis: Analysis, groups: tuple[str, ...], with_ground_truth: bool) -> np.ndarray:
@@ -357,11 +489,12 @@ def agent_features(analysis: Analysis, groups: tuple[str, ...], with_ground_trut
         "rank": _rank(analysis) if "rank" in groups else None,
         "counterfactual": _counterfactual(analysis) if "counterfactual" in groups else None,
         "grounding": _grounding(analysis) if "grounding" in groups else None,
+        "feedback": _feedback(analysis) if "feedback" in groups else None,
     }
     rows = []
     for agent in analysis.trajectory.agents:
-        own = [s.index for s in steps if s.agent == agent and candidates[s.index]] or \
-              [s.index for s in steps if s.agent == agent]
+        every = [s.index for s in steps if s.agent == agent]
+        own = [i for i in every if candidates[i]] or every
         pooled = {
             "position": [np.log1p(len(own)), own[0] / max(1, n - 1), np.log1p(max(rank[own[0]], 0)),
                          candidate_agents.count(agent) / len(candidate_agents),
@@ -378,9 +511,13 @@ def agent_features(analysis: Analysis, groups: tuple[str, ...], with_ground_trut
                                     b[own, _GROUNDING["map_mismatch_log"]].max(),
                                     b[own, _GROUNDING["first_divergence"]].max(),
                                     b[own, _GROUNDING["first_diverging_report"]].max()],
+            "feedback": lambda b: [np.log1p(b[every, _FEEDBACK["rejected_by_reply"]].sum()),
+                                   b[every, _FEEDBACK["rejected_by_reply"]].mean(),
+                                   b[every, _FEEDBACK["first_rejected"]].max(),
+                                   b[every, _FEEDBACK["first_claim_carrier"]].max()],
         }
         row = []
-        for group in groups:
+        for group in (g for g in groups if g in AGENT_COLUMNS):
             row += pooled[group] if group == "position" else pooled[group](blocks[group])
         rows.append(row)
     return np.array(rows, dtype=np.float32)

@@ -26,6 +26,7 @@ from engine.attribution.analysis import Analysis
 from engine.attribution.claim_tracer import claim_ranking, feedback_ranking
 from engine.attribution.features import extract_features
 from engine.attribution.learned import LearnedConfig, fit, score_steps
+from engine.attribution.node_features import PREVIOUS_DEFAULT_GROUPS
 from engine.attribution.pipeline import AttributionConfig, analyse, analyse_with_effects, attribution_from_scores
 from engine.attribution.schema import Trajectory
 from engine.attribution.slm import DEFAULT_MODEL
@@ -214,9 +215,14 @@ def _learned_ablations(analyses, golds, config: EvalConfig) -> dict:
     groups = config.learned.groups
     learned_variants = {
         "learned: position only (structural prior)": ("position",),
+        "learned: previous default (position, text, SLM z-scores, ground truth)": PREVIOUS_DEFAULT_GROUPS,
+        "learned: + SLM z-score features": _with(groups, "slm"),
         "learned: + rank-within-trajectory features": _with(groups, "rank"),
         "learned: + counterfactual features": _with(groups, "counterfactual"),
-        "learned: without SLM features": _without(groups, "slm", "rank", "counterfactual"),
+        "learned: without feedback features": _without(groups, "feedback"),
+        "learned: without ranks within the agent": _without(groups, "own_rank"),
+        "learned: without novelty features": _without(groups, "novelty"),
+        "learned: without SLM features": _without(groups, "slm", "rank", "counterfactual", "own_rank"),
         "learned: without text features": _without(groups, "text"),
         "learned: SLM + counterfactual features only": ("slm", "counterfactual"),
     }

@@ -18,7 +18,7 @@ from engine.agents.roles import ROLE_BY_KEY
 from engine.attribution.adapters import from_engine_steps
 from engine.attribution.analysis import rule_scorer
 from engine.attribution.learned import LearnedConfig, LearnedTracer, load, step_scorer
-from engine.attribution.node_features import DEFAULT_GROUPS
+from engine.attribution.node_features import PREVIOUS_DEFAULT_GROUPS
 from engine.attribution.pipeline import Attribution, AttributionConfig, trace
 from engine.attribution.schema import Label, Trajectory, validate
 from engine.attribution.slm import DEFAULT_MODEL
@@ -43,7 +43,7 @@ def engine_run_config(config: AttributionConfig = AttributionConfig()) -> Attrib
                    counterfactual=replace(config.counterfactual, top_n=0))
 
 
-ENGINE_RUN_LEARNED = LearnedConfig(groups=DEFAULT_GROUPS + ("grounding",))
+ENGINE_RUN_LEARNED = LearnedConfig(groups=PREVIOUS_DEFAULT_GROUPS + ("grounding",))
 """The learned tracer of engine runs: the default feature groups and the grounding audit of the run's own
 transcript (readings an agent reports against what its tools showed), which engine runs have and Who&When lacks."""
 

@@ -17,17 +17,14 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.attribution.analysis import Analysis
-from engine.attribution.claim_tracer import (
-    claim_ranking,
-    feedback_ranking,
-    first_earlier_carrier,
-    first_rejected_step,
-)
+from engine.attribution.claim_tracer import claim_ranking, feedback_ranking
 from engine.attribution.counterfactual import claim_step
 from engine.attribution.node_features import (
     distinctive_words,
     final_claim_shares,
     first_claimer,
+    first_earlier_carrier,
+    first_rejected_step,
     ledger_says_no_progress,
     question_words,
 )

@@ -1,9 +1,8 @@
 import numpy as np
 
 from engine.attribution.adapters import from_steps
-from engine.attribution.claim_tracer import (
-    claim_ranking, claim_scores, feedback_ranking, first_earlier_carrier, first_rejected_step,
-)
+from engine.attribution.claim_tracer import claim_ranking, claim_scores, feedback_ranking
+from engine.attribution.node_features import first_earlier_carrier, first_rejected_step
 from engine.evaluation.attribution import text_tracer_predictions
 from engine.attribution.schema import Label
 
