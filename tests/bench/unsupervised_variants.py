@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.attribution.analysis import Analysis
+from engine.attribution.backtrace import BacktraceConfig, backtrace_ranking
 from engine.attribution.claim_tracer import (
     claim_ranking,
     feedback_ranking,
@@ -222,6 +223,13 @@ VARIANTS: dict[str, Variant] = {
     "first earlier carrier (claim step out of the max)": lambda a: _earlier_carrier(a.trajectory),
     "feedback tracer: first rejected, else earlier carrier": lambda a: feedback_ranking(a.trajectory)[0],
     "first earlier carrier among acting steps": earlier_carrier_among_acting,
+    # session 10: the Soft-IDG walked from the first rejected step (engine/attribution/backtrace.py); constants
+    # stated before scoring: lift above 1 (relied on more than usual), at least one shared distinctive word
+    "rejection back-trace (distance baseline)": lambda a: backtrace_ranking(a)[0],
+    "  same, uniform baseline 1/k (no recency/sink discount)": lambda a: backtrace_ranking(
+        a, BacktraceConfig(distance_baseline=False))[0],
+    "  same, from the final claim (no feedback)": lambda a: backtrace_ranking(
+        a, BacktraceConfig(from_rejection=False))[0],
 }
 
 
