@@ -34,8 +34,10 @@ _NOT_CAUSES = ("query", "observation")
 class BacktraceConfig:
     from_rejection: bool = True
     """Start from the first rejected acting step (False: always from the final claim)."""
-    distance_baseline: bool = True
-    """Divide each share by the trajectory's mean share at that distance (False: by the uniform share 1/k)."""
+    baseline: str = "distance"
+    """What a share is divided by (see :func:`reliance_lift`): ``distance``, ``distance_source`` or ``uniform``."""
+    acting_origin: bool = False
+    """Name only acting steps (kind ``message``) found on the walk, not plans or instructions."""
 
 
 def failure_step(trajectory: Trajectory, config: BacktraceConfig = BacktraceConfig()) -> int | None:
@@ -44,31 +46,72 @@ def failure_step(trajectory: Trajectory, config: BacktraceConfig = BacktraceConf
     return rejected if rejected >= 0 else claim_step(trajectory)
 
 
-def reliance_lift(attention: np.ndarray, kept: np.ndarray, distance_baseline: bool = True) -> np.ndarray:
+BASELINES = ("distance", "distance_source", "uniform")
+_FIT_ROUNDS = 20
+
+
+def reliance_lift(attention: np.ndarray, kept: np.ndarray, baseline: str = "distance") -> np.ndarray:
     """``lift[i, j]``: how much more than usual step j relied on the earlier step i (0 where j did not read i).
-    Distances count kept steps (a one-window layout skips some)."""
+    ``baseline``: ``distance``, the trajectory's mean share at that distance back; ``distance_source``, a two-way
+    log-additive fit of the shares on distance and source (how far back, and how much every step reads that
+    source: an opening sink is read by all); ``uniform``, 1/k for a target with k earlier steps. Distances count
+    kept steps (a one-window layout skips some)."""
     order = np.nonzero(kept)[0]
     shares = np.zeros((len(order), len(order)))
     for column in range(1, len(order)):
         row = attention[order[:column], order[column]]
         if row.sum() > 0:
             shares[:column, column] = row / row.sum()
-    baseline = _distance_baseline(shares) if distance_baseline else _uniform_baseline(len(order))
+    baseline = _baseline(shares, baseline)
     lift = np.zeros_like(attention, dtype=float)
     lift[np.ix_(order, order)] = np.divide(shares, baseline, out=np.zeros_like(shares), where=baseline > 0)
     return lift
 
 
+def _baseline(shares: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "distance":
+        return _distance_baseline(shares)
+    if kind == "distance_source":
+        return _distance_source_baseline(shares)
+    if kind == "uniform":
+        return _uniform_baseline(len(shares))
+    raise ValueError(f"back-trace baseline {kind!r}: expected one of {', '.join(BASELINES)}")
+
+
+def _read_pairs(shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distance matrix: column - row, mask of the pairs whose target read something and whose source is earlier)."""
+    size = len(shares)
+    distance = np.arange(size)[None, :] - np.arange(size)[:, None]
+    return distance, (shares.sum(axis=0) > 0)[None, :] & (distance > 0) & (shares > 0)
+
+
+def _distance_source_baseline(shares: np.ndarray) -> np.ndarray:
+    """exp(a[distance] + b[source]), fitted to the log shares by alternating means (the trajectory's own)."""
+    distance, pairs = _read_pairs(shares)
+    logs = np.log(np.where(pairs, shares, 1.0))
+    rows = np.broadcast_to(np.arange(len(shares))[:, None], shares.shape)
+    by_distance, by_source = np.zeros(len(shares)), np.zeros(len(shares))
+    for _ in range(_FIT_ROUNDS):
+        by_distance = _group_means(logs - by_source[rows], distance, pairs)
+        by_source = _group_means(logs - by_distance[distance.clip(0)], rows, pairs)
+    return np.where(pairs, np.exp(by_distance[distance.clip(0)] + by_source[rows]), 0.0)
+
+
+def _group_means(values: np.ndarray, groups: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    size = len(values)
+    totals = np.bincount(groups[mask], weights=values[mask], minlength=size)
+    counts = np.bincount(groups[mask], minlength=size)
+    return np.divide(totals, counts, out=np.zeros(size), where=counts > 0)
+
+
 def _distance_baseline(shares: np.ndarray) -> np.ndarray:
     """The mean share at each distance back, over the columns that read something, as a matrix like ``shares``."""
-    size = len(shares)
-    distance = np.subtract.outer(np.arange(size), np.arange(size)) * -1  # column - row
-    reads = (shares.sum(axis=0) > 0)[None, :] & (distance > 0)
+    distance, pairs = _read_pairs(shares)
     baseline = np.zeros_like(shares)
-    for gap in range(1, size):
-        pairs = reads & (distance == gap)
-        if pairs.any():
-            baseline[pairs] = shares[pairs].mean()
+    for gap in range(1, len(shares)):
+        at_gap = pairs & (distance == gap)
+        if at_gap.any():
+            baseline[at_gap] = shares[at_gap].mean()
     return baseline
 
 
@@ -94,10 +137,12 @@ def origin_step(analysis: Analysis, config: BacktraceConfig = BacktraceConfig())
     start = failure_step(trajectory, config)
     if start is None or not kept[start]:
         return None
-    walk = reliance_walk(reliance_lift(analysis.features.attention, kept, config.distance_baseline), start)
+    walk = reliance_walk(reliance_lift(analysis.features.attention, kept, config.baseline), start)
     question = question_words(trajectory)
     content = distinctive_words(trajectory.steps[start].content, question)
+    nameable = ("message",) if config.acting_origin else None
     sources = [i for i in walk if trajectory.steps[i].kind not in _NOT_CAUSES
+               and (nameable is None or trajectory.steps[i].kind in nameable or i == start)
                and content & distinctive_words(trajectory.steps[i].content, question)]
     return min(sources, default=start)
 

@@ -227,9 +227,15 @@ VARIANTS: dict[str, Variant] = {
     # stated before scoring: lift above 1 (relied on more than usual), at least one shared distinctive word
     "rejection back-trace (distance baseline)": lambda a: backtrace_ranking(a)[0],
     "  same, uniform baseline 1/k (no recency/sink discount)": lambda a: backtrace_ranking(
-        a, BacktraceConfig(distance_baseline=False))[0],
+        a, BacktraceConfig(baseline="uniform"))[0],
     "  same, from the final claim (no feedback)": lambda a: backtrace_ranking(
         a, BacktraceConfig(from_rejection=False))[0],
+    # stated after the three above were scored: their walks ran to the opening sink (distance baseline) or back
+    # step by step to step 1 (uniform), and on Hand-Crafted named the orchestrator's plan
+    "rejection back-trace, distance x source baseline": lambda a: backtrace_ranking(
+        a, BacktraceConfig(baseline="distance_source"))[0],
+    "  same, acting steps named only": lambda a: backtrace_ranking(
+        a, BacktraceConfig(baseline="distance_source", acting_origin=True))[0],
 }
 
 
