@@ -46,19 +46,26 @@ def claim_ranking(trajectory: Trajectory, top_k: int = 5) -> list[int]:
     return [int(i) for i in np.argsort(-scores, kind="stable") if np.isfinite(scores[i])][:top_k]
 
 
-def first_rejected_step(trajectory: Trajectory, rejects: Callable[[str], bool] = gives_negative_feedback,
-                        not_replies: tuple[str, ...] = _NOT_CAUSES) -> int:
-    """The first acting step whose reply (the next step by another agent whose kind is not in ``not_replies``:
-    by default the question and tool output are no replies) ``rejects``; -1 when there is none."""
+def rejected_steps(trajectory: Trajectory, rejects: Callable[[str], bool] = gives_negative_feedback,
+                   not_replies: tuple[str, ...] = _NOT_CAUSES) -> list[int]:
+    """The acting steps whose reply (the next step by another agent whose kind is not in ``not_replies``: by
+    default the question and tool output are no replies) ``rejects``, in order."""
     steps = trajectory.steps
+    rejected = []
     for step in steps:
         if step.kind != _ACTING:
             continue
         reply = next((later for later in steps[step.index + 1:]
                       if later.agent != step.agent and later.kind not in not_replies), None)
         if reply is not None and rejects(reply.content):
-            return step.index
-    return -1
+            rejected.append(step.index)
+    return rejected
+
+
+def first_rejected_step(trajectory: Trajectory, rejects: Callable[[str], bool] = gives_negative_feedback,
+                        not_replies: tuple[str, ...] = _NOT_CAUSES) -> int:
+    """The first of :func:`rejected_steps`; -1 when there is none."""
+    return next(iter(rejected_steps(trajectory, rejects, not_replies)), -1)
 
 
 def first_earlier_carrier(trajectory: Trajectory) -> int:

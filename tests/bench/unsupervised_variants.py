@@ -17,14 +17,15 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.attribution.analysis import Analysis
-from engine.attribution.backtrace import BacktraceConfig, backtrace_ranking
+from engine.attribution.backtrace import BacktraceConfig, backtrace_ranking, reliance_lift
 from engine.attribution.claim_tracer import (
     claim_ranking,
     feedback_ranking,
     first_earlier_carrier,
     first_rejected_step,
+    rejected_steps,
 )
-from engine.attribution.counterfactual import claim_step
+from engine.attribution.counterfactual import claim_effects, claim_step
 from engine.attribution.node_features import (
     distinctive_words,
     final_claim_shares,
@@ -203,6 +204,39 @@ def _earlier_carrier(trajectory: Trajectory) -> int:
     return carrier if carrier >= 0 else _claim_choice(trajectory)
 
 
+def _claim_relies_on_idg(analysis: Analysis) -> np.ndarray:
+    """The steps a walk back from the claim reaches over Soft-IDG edges relied on more than usual (two-way lift
+    above 1)."""
+    claim, kept = claim_step(analysis.trajectory), analysis.features.kept
+    relied = np.zeros(len(kept), dtype=bool)
+    if claim is None or not kept[claim]:
+        return relied
+    lift = reliance_lift(analysis.features.attention, kept, "distance_source")
+    relied[claim] = True
+    for node in range(claim, 0, -1):
+        if relied[node]:
+            relied[:node] |= lift[:node, node] > 1.0
+    relied[claim] = False
+    return relied
+
+
+def _claim_relies_on_removal(analysis: Analysis, tested: list[int]) -> np.ndarray:
+    """Of ``tested``, those whose removal makes the final claim less likely (mask delta above 0)."""
+    effects = claim_effects(analysis.trajectory, tested)
+    return effects.tested & (effects.mask_delta > 0)
+
+
+def _relied_on_rejection(analysis: Analysis, relied_on: Callable[[Analysis, list[int]], np.ndarray]) -> int:
+    """The first rejected acting step the claim relies on, else the first rejected, else the earlier carrier."""
+    trajectory = analysis.trajectory
+    claim = claim_step(trajectory)
+    rejected = [i for i in rejected_steps(trajectory) if claim is None or i < claim][:3]
+    if not rejected:
+        return feedback_ranking(trajectory)[0]
+    relied = relied_on(analysis, rejected)
+    return next((i for i in rejected if relied[i]), rejected[0])
+
+
 VARIANTS: dict[str, Variant] = {
     "claim tracer (reference)": lambda a: _claim_choice(a.trajectory),
     "first introducer": first_introducer,
@@ -236,6 +270,13 @@ VARIANTS: dict[str, Variant] = {
         a, BacktraceConfig(baseline="distance_source"))[0],
     "  same, acting steps named only": lambda a: backtrace_ranking(
         a, BacktraceConfig(baseline="distance_source", acting_origin=True))[0],
+    # stated after the five above were scored: walking back from a rejection moves before the labelled step,
+    # which mostly follows the first rejection; instead, of the first 3 rejected acting steps before the claim
+    # (3: the counterfactual's usual budget), the first the final claim relies on
+    "first rejected step the claim relies on (Soft-IDG lift > 1)": lambda a: _relied_on_rejection(
+        a, lambda analysis, tested: _claim_relies_on_idg(analysis)),
+    "first rejected step the claim relies on (removal, delta > 0)": lambda a: _relied_on_rejection(
+        a, _claim_relies_on_removal),
 }
 
 
