@@ -204,14 +204,13 @@ def _earlier_carrier(trajectory: Trajectory) -> int:
     return carrier if carrier >= 0 else _claim_choice(trajectory)
 
 
-def _claim_relies_on_idg(analysis: Analysis) -> np.ndarray:
-    """The steps a walk back from the claim reaches over Soft-IDG edges relied on more than usual (two-way lift
-    above 1)."""
+def _claim_relies_on_idg(analysis: Analysis, baseline: str = "distance_source") -> np.ndarray:
+    """The steps a walk back from the claim reaches over Soft-IDG edges relied on more than usual (lift above 1)."""
     claim, kept = claim_step(analysis.trajectory), analysis.features.kept
     relied = np.zeros(len(kept), dtype=bool)
     if claim is None or not kept[claim]:
         return relied
-    lift = reliance_lift(analysis.features.attention, kept, "distance_source")
+    lift = reliance_lift(analysis.features.attention, kept, baseline)
     relied[claim] = True
     for node in range(claim, 0, -1):
         if relied[node]:
@@ -235,6 +234,22 @@ def _relied_on_rejection(analysis: Analysis, relied_on: Callable[[Analysis, list
         return feedback_ranking(trajectory)[0]
     relied = relied_on(analysis, rejected)
     return next((i for i in rejected if relied[i]), rejected[0])
+
+
+def _within_claim_reliance(analysis: Analysis, baseline: str = "distance_source", feedback: bool = True) -> int:
+    """Among the steps the claim relies on (Soft-IDG, lift above 1): the first rejected acting step, else the
+    first earlier carrier of the claim, else the claim step itself."""
+    trajectory = analysis.trajectory
+    claim = claim_step(trajectory)
+    if claim is None or not analysis.features.kept[claim]:
+        return feedback_ranking(trajectory)[0]
+    relied = _claim_relies_on_idg(analysis, baseline)
+    rejected = [i for i in rejected_steps(trajectory) if relied[i]] if feedback else []
+    if rejected:
+        return rejected[0]
+    shares = final_claim_shares(trajectory) * relied
+    first = first_claimer(shares)
+    return first if first >= 0 else claim
 
 
 VARIANTS: dict[str, Variant] = {
@@ -277,6 +292,11 @@ VARIANTS: dict[str, Variant] = {
         a, lambda analysis, tested: _claim_relies_on_idg(analysis)),
     "first rejected step the claim relies on (removal, delta > 0)": lambda a: _relied_on_rejection(
         a, _claim_relies_on_removal),
+    # stated after the seven above were scored: one reliance set (what the claim relies on, Soft-IDG lift > 1)
+    # and the feedback and carrier rules inside it; the claim step itself when nothing in it carries the claim
+    "claim reliance: rejected, else carrier, else the claim": _within_claim_reliance,
+    "  same, uniform baseline 1/k": lambda a: _within_claim_reliance(a, "uniform"),
+    "  same, no feedback (carrier, else the claim)": lambda a: _within_claim_reliance(a, feedback=False),
 }
 
 
