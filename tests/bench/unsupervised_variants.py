@@ -252,6 +252,29 @@ def _within_claim_reliance(analysis: Analysis, baseline: str = "distance_source"
     return first if first >= 0 else claim
 
 
+def _earlier_carriers(trajectory: Trajectory, claim: int) -> list[int]:
+    """The agent steps before the claim saying at least half of what the most complete of them says of it."""
+    shares = final_claim_shares(trajectory)
+    shares[claim:] = 0.0
+    return [int(i) for i in np.nonzero(shares >= 0.5 * shares.max())[0]] if shares.max() > 0 else []
+
+
+def removal_checked_feedback(analysis: Analysis) -> int:
+    """Of the first 3 rejected acting steps before the claim (else the first 3 earlier carriers of the claim), the
+    first whose removal makes the claim less likely; none: the first rejected step, or with no rejection the claim
+    step itself (nothing earlier that carries the claim supports it)."""
+    trajectory = analysis.trajectory
+    claim = claim_step(trajectory)
+    if claim is None:
+        return feedback_ranking(trajectory)[0]
+    rejected = [i for i in rejected_steps(trajectory) if i < claim][:3]
+    candidates = rejected or _earlier_carriers(trajectory, claim)[:3]
+    if not candidates:
+        return claim
+    relied = _claim_relies_on_removal(analysis, candidates)
+    return next((i for i in candidates if relied[i]), rejected[0] if rejected else claim)
+
+
 VARIANTS: dict[str, Variant] = {
     "claim tracer (reference)": lambda a: _claim_choice(a.trajectory),
     "first introducer": first_introducer,
@@ -297,6 +320,10 @@ VARIANTS: dict[str, Variant] = {
     "claim reliance: rejected, else carrier, else the claim": _within_claim_reliance,
     "  same, uniform baseline 1/k": lambda a: _within_claim_reliance(a, "uniform"),
     "  same, no feedback (carrier, else the claim)": lambda a: _within_claim_reliance(a, feedback=False),
+    # stated after the ten above were scored: the Soft-IDG reliance set covers nearly every step (lift > 1 is above
+    # the mean, so each step has such an edge) and the uniform baseline's gain is leaving step 0 out; the removal
+    # test instead, on the rejected steps or else on the claim's earlier carriers
+    "removal-checked feedback (rejected / carriers, else the claim)": removal_checked_feedback,
 }
 
 
