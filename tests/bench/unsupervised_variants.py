@@ -277,6 +277,22 @@ def removal_checked_feedback(analysis: Analysis) -> int:
     return next((i for i in candidates if relied[i]), rejected[0] if rejected else claim)
 
 
+def verified_feedback(analysis: Analysis) -> int:
+    """Of the first 3 rejected acting steps before the claim, the first whose removal makes the claim less likely
+    (none: the first rejected); with no rejection the first earlier carrier if the claim relies on it, else the
+    claim step itself."""
+    trajectory = analysis.trajectory
+    claim = claim_step(trajectory)
+    if claim is None:
+        return feedback_ranking(trajectory)[0]
+    rejected = [i for i in rejected_steps(trajectory) if i < claim][:3]
+    candidates = rejected or _earlier_carriers(trajectory, claim)[:1]
+    if not candidates:
+        return claim
+    relied = _claim_relies_on_removal(analysis, candidates)
+    return next((i for i in candidates if relied[i]), rejected[0] if rejected else claim)
+
+
 VARIANTS: dict[str, Variant] = {
     "claim tracer (reference)": lambda a: _claim_choice(a.trajectory),
     "first introducer": first_introducer,
@@ -329,6 +345,10 @@ VARIANTS: dict[str, Variant] = {
     # stated after the eleven above were scored: lift > 1 is above the mean, so the reliance set saturates; twice
     # the expected share ("relied on twice as much as usual") instead
     "claim reliance, lift > 2": lambda a: _within_claim_reliance(a, above=2.0),
+    # stated after the twelve above were scored, and chosen knowing them (a selection leak): the rejected-step half
+    # of "first rejected step the claim relies on (removal)" with the carrier half of the removal-checked one, only
+    # the feedback tracer's own carrier tested
+    "verified feedback (removal on rejected; first carrier else the claim)": verified_feedback,
 }
 
 
