@@ -25,7 +25,7 @@ from engine.attribution.claim_tracer import (
     first_rejected_step,
     rejected_steps,
 )
-from engine.attribution.counterfactual import claim_effects, claim_step
+from engine.attribution.counterfactual import claim_effects, claim_jumps, claim_step
 from engine.attribution.node_features import (
     distinctive_words,
     final_claim_shares,
@@ -293,6 +293,17 @@ def verified_feedback(analysis: Analysis) -> int:
     return next((i for i in candidates if relied[i]), rejected[0] if rejected else claim)
 
 
+def likelihood_jump(analysis: Analysis) -> int:
+    """The acting step before the claim after which the claim's NLL drops most; none: the claim step."""
+    trajectory = analysis.trajectory
+    claim = claim_step(trajectory)
+    if claim is None:
+        return feedback_ranking(trajectory)[0]
+    jumps = claim_jumps(trajectory)
+    acting = [s.index for s in trajectory.steps if s.kind == "message" and s.index < claim]
+    return max(acting, key=lambda i: jumps[i]) if acting else claim
+
+
 VARIANTS: dict[str, Variant] = {
     "claim tracer (reference)": lambda a: _claim_choice(a.trajectory),
     "first introducer": first_introducer,
@@ -349,6 +360,11 @@ VARIANTS: dict[str, Variant] = {
     # of "first rejected step the claim relies on (removal)" with the carrier half of the removal-checked one, only
     # the feedback tracer's own carrier tested
     "verified feedback (removal on rejected; first carrier else the claim)": verified_feedback,
+    # stated after the thirteen above were scored: the claim read after every prefix of the acting steps (all of
+    # them, not 3); the step after which it becomes most likely
+    "claim-likelihood jump (acting step making the claim likely)": likelihood_jump,
+    "first rejected acting step, else the claim-likelihood jump": lambda a: _rejected_else(
+        a, lambda trajectory: likelihood_jump(a)),
 }
 
 
