@@ -17,15 +17,13 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.attribution.analysis import Analysis
-from engine.attribution.backtrace import BacktraceConfig, backtrace_ranking, reliance_lift
 from engine.attribution.claim_tracer import (
     claim_ranking,
     feedback_ranking,
     first_earlier_carrier,
     first_rejected_step,
-    rejected_steps,
 )
-from engine.attribution.counterfactual import claim_effects, claim_jumps, claim_step
+from engine.attribution.counterfactual import claim_step
 from engine.attribution.node_features import (
     distinctive_words,
     final_claim_shares,
@@ -38,6 +36,7 @@ from engine.attribution.schema import Trajectory
 from engine.attribution.tracer import influence_reach
 from engine.evaluation.attribution import EvalConfig, extract_all
 from engine.evaluation.metrics import Gold, Prediction, who_when_scores
+from tests.bench.white_box_variants import WHITE_BOX_VARIANTS
 
 _NOT_CAUSES = ("query", "observation")
 Variant = Callable[[Analysis], int]
@@ -204,106 +203,6 @@ def _earlier_carrier(trajectory: Trajectory) -> int:
     return carrier if carrier >= 0 else _claim_choice(trajectory)
 
 
-def _claim_relies_on_idg(analysis: Analysis, baseline: str = "distance_source", above: float = 1.0) -> np.ndarray:
-    """The steps a walk back from the claim reaches over Soft-IDG edges relied on more than usual (lift above
-    ``above``)."""
-    claim, kept = claim_step(analysis.trajectory), analysis.features.kept
-    relied = np.zeros(len(kept), dtype=bool)
-    if claim is None or not kept[claim]:
-        return relied
-    lift = reliance_lift(analysis.features.attention, kept, baseline)
-    relied[claim] = True
-    for node in range(claim, 0, -1):
-        if relied[node]:
-            relied[:node] |= lift[:node, node] > above
-    relied[claim] = False
-    return relied
-
-
-def _claim_relies_on_removal(analysis: Analysis, tested: list[int]) -> np.ndarray:
-    """Of ``tested``, those whose removal makes the final claim less likely (mask delta above 0)."""
-    effects = claim_effects(analysis.trajectory, tested)
-    return effects.tested & (effects.mask_delta > 0)
-
-
-def _relied_on_rejection(analysis: Analysis, relied_on: Callable[[Analysis, list[int]], np.ndarray]) -> int:
-    """The first rejected acting step the claim relies on, else the first rejected, else the earlier carrier."""
-    trajectory = analysis.trajectory
-    claim = claim_step(trajectory)
-    rejected = [i for i in rejected_steps(trajectory) if claim is None or i < claim][:3]
-    if not rejected:
-        return feedback_ranking(trajectory)[0]
-    relied = relied_on(analysis, rejected)
-    return next((i for i in rejected if relied[i]), rejected[0])
-
-
-def _within_claim_reliance(analysis: Analysis, baseline: str = "distance_source", feedback: bool = True,
-                           above: float = 1.0) -> int:
-    """Among the steps the claim relies on (Soft-IDG, lift above 1): the first rejected acting step, else the
-    first earlier carrier of the claim, else the claim step itself."""
-    trajectory = analysis.trajectory
-    claim = claim_step(trajectory)
-    if claim is None or not analysis.features.kept[claim]:
-        return feedback_ranking(trajectory)[0]
-    relied = _claim_relies_on_idg(analysis, baseline, above)
-    rejected = [i for i in rejected_steps(trajectory) if relied[i]] if feedback else []
-    if rejected:
-        return rejected[0]
-    shares = final_claim_shares(trajectory) * relied
-    first = first_claimer(shares)
-    return first if first >= 0 else claim
-
-
-def _earlier_carriers(trajectory: Trajectory, claim: int) -> list[int]:
-    """The agent steps before the claim saying at least half of what the most complete of them says of it."""
-    shares = final_claim_shares(trajectory)
-    shares[claim:] = 0.0
-    return [int(i) for i in np.nonzero(shares >= 0.5 * shares.max())[0]] if shares.max() > 0 else []
-
-
-def removal_checked_feedback(analysis: Analysis) -> int:
-    """Of the first 3 rejected acting steps before the claim (else the first 3 earlier carriers of the claim), the
-    first whose removal makes the claim less likely; none: the first rejected step, or with no rejection the claim
-    step itself (nothing earlier that carries the claim supports it)."""
-    trajectory = analysis.trajectory
-    claim = claim_step(trajectory)
-    if claim is None:
-        return feedback_ranking(trajectory)[0]
-    rejected = [i for i in rejected_steps(trajectory) if i < claim][:3]
-    candidates = rejected or _earlier_carriers(trajectory, claim)[:3]
-    if not candidates:
-        return claim
-    relied = _claim_relies_on_removal(analysis, candidates)
-    return next((i for i in candidates if relied[i]), rejected[0] if rejected else claim)
-
-
-def verified_feedback(analysis: Analysis) -> int:
-    """Of the first 3 rejected acting steps before the claim, the first whose removal makes the claim less likely
-    (none: the first rejected); with no rejection the first earlier carrier if the claim relies on it, else the
-    claim step itself."""
-    trajectory = analysis.trajectory
-    claim = claim_step(trajectory)
-    if claim is None:
-        return feedback_ranking(trajectory)[0]
-    rejected = [i for i in rejected_steps(trajectory) if i < claim][:3]
-    candidates = rejected or _earlier_carriers(trajectory, claim)[:1]
-    if not candidates:
-        return claim
-    relied = _claim_relies_on_removal(analysis, candidates)
-    return next((i for i in candidates if relied[i]), rejected[0] if rejected else claim)
-
-
-def likelihood_jump(analysis: Analysis) -> int:
-    """The acting step before the claim after which the claim's NLL drops most; none: the claim step."""
-    trajectory = analysis.trajectory
-    claim = claim_step(trajectory)
-    if claim is None:
-        return feedback_ranking(trajectory)[0]
-    jumps = claim_jumps(trajectory)
-    acting = [s.index for s in trajectory.steps if s.kind == "message" and s.index < claim]
-    return max(acting, key=lambda i: jumps[i]) if acting else claim
-
-
 VARIANTS: dict[str, Variant] = {
     "claim tracer (reference)": lambda a: _claim_choice(a.trajectory),
     "first introducer": first_introducer,
@@ -324,47 +223,7 @@ VARIANTS: dict[str, Variant] = {
     "first earlier carrier (claim step out of the max)": lambda a: _earlier_carrier(a.trajectory),
     "feedback tracer: first rejected, else earlier carrier": lambda a: feedback_ranking(a.trajectory)[0],
     "first earlier carrier among acting steps": earlier_carrier_among_acting,
-    # session 10: the Soft-IDG walked from the first rejected step (engine/attribution/backtrace.py); constants
-    # stated before scoring: lift above 1 (relied on more than usual), at least one shared distinctive word
-    "rejection back-trace (distance baseline)": lambda a: backtrace_ranking(a)[0],
-    "  same, uniform baseline 1/k (no recency/sink discount)": lambda a: backtrace_ranking(
-        a, BacktraceConfig(baseline="uniform"))[0],
-    "  same, from the final claim (no feedback)": lambda a: backtrace_ranking(
-        a, BacktraceConfig(from_rejection=False))[0],
-    # stated after the three above were scored: their walks ran to the opening sink (distance baseline) or back
-    # step by step to step 1 (uniform), and on Hand-Crafted named the orchestrator's plan
-    "rejection back-trace, distance x source baseline": lambda a: backtrace_ranking(
-        a, BacktraceConfig(baseline="distance_source"))[0],
-    "  same, acting steps named only": lambda a: backtrace_ranking(
-        a, BacktraceConfig(baseline="distance_source", acting_origin=True))[0],
-    # stated after the five above were scored: walking back from a rejection moves before the labelled step,
-    # which mostly follows the first rejection; instead, of the first 3 rejected acting steps before the claim
-    # (3: the counterfactual's usual budget), the first the final claim relies on
-    "first rejected step the claim relies on (Soft-IDG lift > 1)": lambda a: _relied_on_rejection(
-        a, lambda analysis, tested: _claim_relies_on_idg(analysis)),
-    "first rejected step the claim relies on (removal, delta > 0)": lambda a: _relied_on_rejection(
-        a, _claim_relies_on_removal),
-    # stated after the seven above were scored: one reliance set (what the claim relies on, Soft-IDG lift > 1)
-    # and the feedback and carrier rules inside it; the claim step itself when nothing in it carries the claim
-    "claim reliance: rejected, else carrier, else the claim": _within_claim_reliance,
-    "  same, uniform baseline 1/k": lambda a: _within_claim_reliance(a, "uniform"),
-    "  same, no feedback (carrier, else the claim)": lambda a: _within_claim_reliance(a, feedback=False),
-    # stated after the ten above were scored: the Soft-IDG reliance set covers nearly every step (lift > 1 is above
-    # the mean, so each step has such an edge) and the uniform baseline's gain is leaving step 0 out; the removal
-    # test instead, on the rejected steps or else on the claim's earlier carriers
-    "removal-checked feedback (rejected / carriers, else the claim)": removal_checked_feedback,
-    # stated after the eleven above were scored: lift > 1 is above the mean, so the reliance set saturates; twice
-    # the expected share ("relied on twice as much as usual") instead
-    "claim reliance, lift > 2": lambda a: _within_claim_reliance(a, above=2.0),
-    # stated after the twelve above were scored, and chosen knowing them (a selection leak): the rejected-step half
-    # of "first rejected step the claim relies on (removal)" with the carrier half of the removal-checked one, only
-    # the feedback tracer's own carrier tested
-    "verified feedback (removal on rejected; first carrier else the claim)": verified_feedback,
-    # stated after the thirteen above were scored: the claim read after every prefix of the acting steps (all of
-    # them, not 3); the step after which it becomes most likely
-    "claim-likelihood jump (acting step making the claim likely)": likelihood_jump,
-    "first rejected acting step, else the claim-likelihood jump": lambda a: _rejected_else(
-        a, lambda trajectory: likelihood_jump(a)),
+    **WHITE_BOX_VARIANTS,
 }
 
 
@@ -386,10 +245,10 @@ def main() -> None:
     for subset in subsets:
         labelled = [t for t in load_trajectories(args.data, subset) if t.label and t.label.when is not None]
         analyses[subset] = extract_all(labelled, EvalConfig())[0]
-    print(f"{'variant':<56} {'HC who / when':>15} {'AG who / when':>15}")
+    print(f"{'variant':<70} {'HC who / when':>15} {'AG who / when':>15}")
     for name, variant in VARIANTS.items():
         figures = [score(variant, analyses[subset]) for subset in subsets]
-        print(f"{name:<56} " + " ".join(f"{f['who']:>7.3f} / {f['when']:.3f}" for f in figures))
+        print(f"{name:<70} " + " ".join(f"{f['who']:>7.3f} / {f['when']:.3f}" for f in figures))
 
 
 if __name__ == "__main__":
