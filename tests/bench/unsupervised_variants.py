@@ -7,7 +7,9 @@ Nothing is fitted on Who&When; the only constants are plain ones stated with eac
 agent's mean", "reach > 0"), fixed before scoring. The feedback tracer (the last but one variant) was chosen among
 these by its dev figures, a mild leak the README states. Every variant names one step (``when``), its agent is
 ``who``; with nothing to go on a variant falls back to the claim tracer's choice. The SLM features and the Soft-IDG
-come from the one-window default layout, cached by ``eval attribution``.
+come from the one-window default layout, cached by ``eval attribution``. Session 10's white-box variants (the
+Soft-IDG walked from the run's feedback, counterfactual checks) are in :mod:`tests.bench.white_box_variants` and
+printed after these.
 """
 from __future__ import annotations
 
