@@ -7,7 +7,9 @@ Nothing is fitted on Who&When; the only constants are plain ones stated with eac
 agent's mean", "reach > 0"), fixed before scoring. The feedback tracer (the last but one variant) was chosen among
 these by its dev figures, a mild leak the README states. Every variant names one step (``when``), its agent is
 ``who``; with nothing to go on a variant falls back to the claim tracer's choice. The SLM features and the Soft-IDG
-come from the one-window default layout, cached by ``eval attribution``.
+come from the one-window default layout, cached by ``eval attribution``. Session 10's white-box variants (the
+Soft-IDG walked from the run's feedback, counterfactual checks) are in :mod:`tests.bench.white_box_variants` and
+printed after these.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from engine.attribution.schema import Trajectory
 from engine.attribution.tracer import influence_reach
 from engine.evaluation.attribution import EvalConfig, extract_all
 from engine.evaluation.metrics import Gold, Prediction, who_when_scores
+from tests.bench.white_box_variants import WHITE_BOX_VARIANTS
 
 _NOT_CAUSES = ("query", "observation")
 Variant = Callable[[Analysis], int]
@@ -219,6 +222,7 @@ VARIANTS: dict[str, Variant] = {
     "first earlier carrier (claim step out of the max)": lambda a: _earlier_carrier(a.trajectory),
     "feedback tracer: first rejected, else earlier carrier": lambda a: feedback_ranking(a.trajectory)[0],
     "first earlier carrier among acting steps": earlier_carrier_among_acting,
+    **WHITE_BOX_VARIANTS,
 }
 
 
@@ -240,10 +244,10 @@ def main() -> None:
     for subset in subsets:
         labelled = [t for t in load_trajectories(args.data, subset) if t.label and t.label.when is not None]
         analyses[subset] = extract_all(labelled, EvalConfig())[0]
-    print(f"{'variant':<56} {'HC who / when':>15} {'AG who / when':>15}")
+    print(f"{'variant':<70} {'HC who / when':>15} {'AG who / when':>15}")
     for name, variant in VARIANTS.items():
         figures = [score(variant, analyses[subset]) for subset in subsets]
-        print(f"{name:<56} " + " ".join(f"{f['who']:>7.3f} / {f['when']:.3f}" for f in figures))
+        print(f"{name:<70} " + " ".join(f"{f['who']:>7.3f} / {f['when']:.3f}" for f in figures))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@ import numpy as np
 
 from engine.attribution.adapters import from_steps
 from engine.attribution.claim_tracer import claim_ranking, claim_scores, feedback_ranking
-from engine.attribution.node_features import first_earlier_carrier, first_rejected_step
+from engine.attribution.node_features import first_earlier_carrier, first_rejected_step, rejected_steps
 from engine.evaluation.attribution import text_tracer_predictions
 from engine.attribution.schema import Label
 
@@ -88,3 +88,19 @@ def test_the_claim_step_is_the_earlier_carrier_when_nothing_before_it_says_any_o
         ("Checker", "message", "Final: Zorblax has 17 moons orbiting retrograde. TERMINATE"),
     )
     assert first_earlier_carrier(trajectory) == 2
+
+
+def test_every_rejected_acting_step_is_listed_in_order_and_the_first_is_the_feedback_tracers_choice():
+    trajectory = _trajectory(
+        ("user", "query", "How many moons does the planet Zorblax have?"),
+        ("Searcher", "message", "The catalogue says Zorblax has 12 moons."),
+        ("Checker", "message", "That is wrong: the catalogue is outdated."),
+        ("Searcher", "message", "A newer page says 17 moons."),
+        ("Checker", "message", "Good, that source is current."),
+        ("Searcher", "message", "An advert says 40 moons."),
+        ("Checker", "message", "Irrelevant: that is an advert."),
+        ("Checker", "message", "Final: Zorblax has 17 moons. TERMINATE"),
+    )
+    # the Checker's replies reject steps 1 and 5 and accept step 3; its own steps have no reply from another agent
+    assert list(np.nonzero(rejected_steps(trajectory))[0]) == [1, 5]
+    assert first_rejected_step(trajectory) == 1 and feedback_ranking(trajectory)[0] == 1

@@ -13,6 +13,9 @@ from engine.attribution.counterfactual import (
 )
 from engine.attribution.features import extract_features
 from engine.attribution.pipeline import AttributionConfig, analyse, analyse_with_effects
+from tests.bench import claim_jumps as jumps_module
+from tests.bench.claim_jumps import claim_jumps
+from tests.unit.attribution.conftest import make_trajectory
 
 
 def test_the_claim_is_the_last_agent_step_that_says_something(small_trajectory):
@@ -113,3 +116,36 @@ def test_gradient_times_input_with_the_header_read_without_gradient_equals_one_p
                             use_cache=False)
     assert np.allclose(effects.grad_input[[1, 2, 4]], expected, atol=1e-5)
     assert np.abs(expected).min() > 1e-4  # a real gradient, not zeros on both sides
+
+
+def test_the_claim_read_after_each_prefix_of_the_acting_steps_equals_rescoring_each_prefix_alone(
+        tiny_model_dir, small_trajectory):
+    import torch
+
+    from engine.attribution.slm import load_model
+
+    model, tokenizer = load_model(str(tiny_model_dir))
+    # the fixture's only message is the claim: no acting step before it, so nothing is read
+    assert not claim_jumps(small_trajectory, str(tiny_model_dir), use_cache=False).any()
+    messages = make_trajectory([(s.agent, "message" if s.kind != "query" else "query", s.content)
+                                for s in small_trajectory.steps])
+    header, parts, claim, n_claim = _compact_prompt(tokenizer, messages, [1, 2, 3, 4], 5)
+
+    def claim_nll(read: list[int]) -> float:
+        with torch.inference_mode():
+            sequence = header + [t for s in read for t in parts[s]] + claim
+            return -_claim_log_likelihood(model, sequence, n_claim).item() / n_claim
+
+    jumps = claim_jumps(messages, str(tiny_model_dir), use_cache=False)
+    expected = [claim_nll([1, 2, 3, 4][:k]) - claim_nll([1, 2, 3, 4][: k + 1]) for k in range(4)]
+    assert np.allclose(jumps[[1, 2, 3, 4]], expected, atol=1e-5)
+    assert jumps[0] == 0 and jumps[5] == 0  # the question and the claim are never read as a prefix step
+
+
+def test_claim_jumps_come_back_from_disk_without_the_model(tiny_model_dir, monkeypatch):
+    trajectory = make_trajectory([("human", "query", "What is the population of Paris?"),
+                                  ("Searcher", "message", "Paris had 2102650 inhabitants in 2020."),
+                                  ("Checker", "message", "The answer is 2102650. TERMINATE")])
+    first = claim_jumps(trajectory, str(tiny_model_dir))
+    monkeypatch.setattr(jumps_module, "load_model", lambda name: pytest.fail("model loaded on a cache hit"))
+    assert np.array_equal(claim_jumps(trajectory, str(tiny_model_dir)), first) and first[1] != 0
