@@ -18,6 +18,7 @@ from engine.telemetry.signals import (
     latency_signal,
     log_error_signal,
     metric_signal,
+    own_resource_share,
     pattern_signal,
     wait_signal,
 )
@@ -63,7 +64,8 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
     signals = modality_signals(incident) if signals is None else signals
     standing = {name: peer_standing(incident.entities, signals[name], half) for name, (_, _, half) in MODALITIES.items()}
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
-    adjusted = _prefer_downstream(incident.topology, fused, reach or {})
+    own = _own_resource_part(signals["metrics"], standing["metrics"])
+    adjusted = _prefer_downstream(incident.topology, fused, reach or {}, own)
     reachable = reachable_from_alert(incident, reach)
     adjusted = {e: score if e in reachable else UNREACHABLE_DISCOUNT * score for e, score in adjusted.items()}
     ranked = sorted(incident.entities, key=lambda e: (e in incident.observed_only, -adjusted[e], e))
@@ -115,10 +117,22 @@ def depends_on(topology: nx.DiGraph, entity: str, reach: Reach) -> set[str]:
     return nx.descendants(topology, entity) if entity in topology else set()
 
 
-def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float], reach: Reach) -> dict[str, float]:
+def _own_resource_part(metrics: dict[str, Signal], standing: dict[str, float]) -> dict[str, float]:
+    """The part of each entity's fused score that its own CPU or memory use carries."""
+    _, weight, _ = MODALITIES["metrics"]
+    total = sum(w for _, w, _ in MODALITIES.values())
+    return {entity: weight * value * own_resource_share(metrics[entity]) / total for entity, value in standing.items()}
+
+
+def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float], reach: Reach,
+                       own: dict[str, float]) -> dict[str, float]:
+    """A dependency as anomalous as the entity explains what it suffers (its latency, errors, broken habits), up to
+    DOWNSTREAM_DISCOUNT of it; never its own CPU or memory use (`own`): an unrelated stray in a callee must not
+    halve a pod that burns CPU."""
     adjusted = {}
     for entity, score in fused.items():
         below = [fused.get(d, 0.0) for d in depends_on(topology, entity, reach)]
         explained = min(max(below, default=0.0) / score, 1.0) if score > 0 else 0.0  # 1: a dependency is as anomalous
-        adjusted[entity] = score * (1.0 - DOWNSTREAM_DISCOUNT * explained)
+        kept = min(own.get(entity, 0.0), score)
+        adjusted[entity] = kept + (score - kept) * (1.0 - DOWNSTREAM_DISCOUNT * explained)
     return adjusted

@@ -35,6 +35,7 @@ ENTITY_METRICS = {
     "availability": (-1, 0.0, 0.5),  # PetShop, likewise
     "success_rate": (-1, 1.0, 0.5),
 }
+OWN_RESOURCES = ("CpuUsageRate", "CpuUsage(m)", "MemoryUsageRate")  # the pod's own use: no callee's fault raises it
 CLIMBING = ("MemoryUsageRate",)  # metrics that accumulate: a leak climbs steadily and does not come back down
 # per-request metric -> (alert family, sign and scale that turn it into trouble per request: seconds waited,
 # requests failed). Times the requests served, what a component adds is what its callers inherit (each call
@@ -109,6 +110,12 @@ def metric_signal(incident: Incident) -> dict[str, Signal]:
             summary = f"{worst} {_number(found.value)} (normal {_number(found.level)})"
             signals[entity] = Signal(scores[worst], scores, summary)
     return signals
+
+
+def own_resource_share(signal: Signal) -> float:
+    """How much of a metric signal its entity's own resource use (CPU, memory) carries, in [0, 1]."""
+    own = max((score for name, score in signal.evidence.items() if name.startswith(OWN_RESOURCES)), default=0.0)
+    return min(own / signal.score, 1.0) if signal.score > 0 else 0.0
 
 
 def own_excess_signal(incident: Incident) -> dict[str, Signal]:

@@ -12,15 +12,18 @@ from engine.telemetry.signals import robust_z
 MINUTE = 60.0
 
 
-def _incident(cpu_by_entity: dict[str, list[float]]) -> Incident:
-    """A -> B -> C chain; 30 quiet minutes of CPU, then the given window values."""
+def _incident(cpu_by_entity: dict[str, list[float]], p90_by_entity: dict[str, list[float]] | None = None) -> Incident:
+    """A -> B -> C chain; 30 quiet minutes of CPU (%) and server p90 latency (s), then the given window values."""
     rng = np.random.default_rng(7)
     times = np.arange(40) * MINUTE
     metrics = {}
     for entity in "ABC":
-        quiet = 10 + rng.normal(0, 0.5, 30)
-        window = cpu_by_entity.get(entity, [10.0] * 10)
-        metrics[entity] = MetricSeries(entity, times, {"CpuUsageRate(%)": np.concatenate([quiet, window])})
+        values = {}
+        for name, normal, window in (("CpuUsageRate(%)", 10.0, cpu_by_entity),
+                                     ("PodServerLatencyP90(s)", 0.1, p90_by_entity or {})):
+            quiet = normal * (1 + rng.normal(0, 0.05, 30))
+            values[name] = np.concatenate([quiet, window.get(entity, [normal] * 10)])
+        metrics[entity] = MetricSeries(entity, times, values)
     return Incident(
         case_id="toy",
         system="toy",
@@ -48,9 +51,17 @@ def test_the_only_anomalous_entity_ranks_first_with_its_numbers():
 
 
 def test_a_caller_whose_callee_is_as_anomalous_ranks_below_it():
-    ranking = rank_root_causes(_incident({"B": [60.0] * 10, "C": [60.0] * 10}))
+    ranking = rank_root_causes(_incident({}, {"B": [1.0] * 10, "C": [1.0] * 10}))
     assert [c.entity for c in ranking[:2]] == ["C", "B"]
     assert ranking[0].score > ranking[1].score
+
+
+def test_a_callee_anomaly_does_not_explain_away_the_callers_own_cpu():
+    """B burns CPU; its callee C is slower on its own, a little less anomalous: C's latency cannot have raised B's
+    CPU, so B keeps its whole score and ranks first (with the discount every symptom gets, C came first)."""
+    ranking = rank_root_causes(_incident({"B": [60.0] * 10}, {"C": [0.8] * 10}))
+    assert [c.entity for c in ranking[:2]] == ["B", "C"]
+    assert "CpuUsageRate(%) 60" in ranking[0].reason
 
 
 def test_nothing_anomalous_gives_zero_scores():
