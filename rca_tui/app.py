@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import termios
 import threading
 import time
 import tomllib
@@ -44,6 +46,8 @@ DRAIN_BUDGET_S = 0.008
 DRAIN_CHUNK = 500
 WATCH_S = 1.0
 """How often the console asks SQLite whether another connection wrote (`Session.data_version`, no file read)."""
+HANGUP_CHECK_S = 1.0
+"""How often the console checks that its terminal is still there (an SSH session can drop at any time)."""
 FREEZE_EVERY = 5_000
 """Events taken in since the cyclic collector last had the heap frozen (`freeze_long_lived`)."""
 
@@ -121,6 +125,8 @@ class RcaApp(App):
 
     def on_mount(self) -> None:
         self.set_interval(WATCH_S, self._watch_database)
+        if not self.is_headless and _terminal_attached():
+            self.set_interval(HANGUP_CHECK_S, self._exit_if_hung_up)
         if self.keymap_problems:
             self.notify("\n".join(self.keymap_problems) + "\nthe default keys stay", title="keymap not applied",
                         severity="error", timeout=15)
@@ -285,6 +291,12 @@ class RcaApp(App):
         self.notify(attribution_summary(message.run_id, message.payload, seqs), timeout=10)
 
     # ---- other processes' writes -------------------------------------------------------------------------
+    def _exit_if_hung_up(self) -> None:
+        """The terminal hung up (the SSH session or the terminal window closed): leave. Textual's input thread keeps
+        polling a closed terminal at full CPU instead of ending the app."""
+        if not _terminal_attached():
+            self.exit()
+
     def _watch_database(self) -> None:
         """Another connection committed since the last look: read the newest run on a worker. Not while this
         console writes itself (a run, an attribution): the first look after it ends catches up."""
@@ -440,3 +452,12 @@ def demo_starter(session: Session) -> dict:
     from engine.runs.runner import run_demo
 
     return run_demo(session)
+
+
+def _terminal_attached() -> bool:
+    """Whether standard input is still an open terminal (a hung-up one answers with an I/O error)."""
+    try:
+        termios.tcgetattr(sys.__stdin__.fileno())
+    except (termios.error, OSError, ValueError, AttributeError):
+        return False
+    return True
