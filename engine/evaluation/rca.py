@@ -90,8 +90,10 @@ def _run_case(dataset_dir: str, case_id: str, system: str, rank_fn: RankFn) -> C
     result.load_seconds = loaded - started
     try:
         ranked = rank_fn(incident)
-        result.ranking = list(ranked["ranking"] if isinstance(ranked, Mapping) else ranked)
-        result.predicted_fault_type = ranked.get("fault_type") if isinstance(ranked, Mapping) else None
+        if isinstance(ranked, Mapping):
+            result.ranking, result.predicted_fault_type = list(ranked["ranking"]), ranked.get("fault_type")
+        else:
+            result.ranking = list(ranked)
     except Exception as exc:
         result.error = f"rank: {type(exc).__name__}: {exc}"
     result.rank_seconds = time.perf_counter() - loaded

@@ -35,6 +35,7 @@ MODALITIES = {
     "edges": (edge_metric_signal, 1.0, 20.0),
     "wait": (wait_signal, 2.0, 3.0),  # in spreads of the call's own wait: 3 is the reference's 1% excursion
 }
+_TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 DOWNSTREAM_DISCOUNT = 0.5
 UNREACHABLE_DISCOUNT = 0.5
 REASONED = 5  # candidates that get a written reason (the rest are rarely read)
@@ -98,8 +99,7 @@ def _evidence(entity: str, standing: dict[str, dict[str, float]]) -> dict[str, f
 
 
 def _fuse(entity: str, standing: dict[str, dict[str, float]]) -> float:
-    total = sum(weight for _, weight, _ in MODALITIES.values())
-    return sum(weight * standing[name].get(entity, 0.0) for name, (_, weight, _) in MODALITIES.items()) / total
+    return sum(weight * standing[name].get(entity, 0.0) for name, (_, weight, _) in MODALITIES.items()) / _TOTAL_WEIGHT
 
 
 def reachable_from_alert(incident: Incident, reach: Reach | None = None) -> set[str]:
@@ -120,8 +120,8 @@ def depends_on(topology: nx.DiGraph, entity: str, reach: Reach) -> set[str]:
 def _own_resource_part(metrics: dict[str, Signal], standing: dict[str, float]) -> dict[str, float]:
     """The part of each entity's fused score that its own CPU or memory use carries."""
     _, weight, _ = MODALITIES["metrics"]
-    total = sum(w for _, w, _ in MODALITIES.values())
-    return {entity: weight * value * own_resource_share(metrics[entity]) / total for entity, value in standing.items()}
+    return {entity: weight * value * own_resource_share(metrics[entity]) / _TOTAL_WEIGHT
+            for entity, value in standing.items()}
 
 
 def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float], reach: Reach,
