@@ -9,7 +9,7 @@ these by its dev figures, a mild leak the README states. Every variant names one
 ``who``; with nothing to go on a variant falls back to the claim tracer's choice. The SLM features and the Soft-IDG
 come from the one-window default layout, cached by ``eval attribution``. Session 10's white-box variants (the
 Soft-IDG walked from the run's feedback, counterfactual checks) are in :mod:`tests.bench.white_box_variants` and
-printed after these.
+session 11's forward readings in :mod:`tests.bench.forward_variants`, printed after these.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from engine.attribution.schema import Trajectory
 from engine.attribution.tracer import influence_reach
 from engine.evaluation.attribution import EvalConfig, extract_all
 from engine.evaluation.metrics import Gold, Prediction, who_when_scores
+from tests.bench.forward_variants import FORWARD_VARIANTS
 from tests.bench.white_box_variants import WHITE_BOX_VARIANTS
 
 _NOT_CAUSES = ("query", "observation")
@@ -223,6 +224,7 @@ VARIANTS: dict[str, Variant] = {
     "feedback tracer: first rejected, else earlier carrier": lambda a: feedback_ranking(a.trajectory)[0],
     "first earlier carrier among acting steps": earlier_carrier_among_acting,
     **WHITE_BOX_VARIANTS,
+    **FORWARD_VARIANTS,
 }
 
 
