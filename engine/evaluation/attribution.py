@@ -29,6 +29,7 @@ from engine.attribution.learned import LearnedConfig, fit, score_steps
 from engine.attribution.node_features import PREVIOUS_DEFAULT_GROUPS
 from engine.attribution.pipeline import AttributionConfig, analyse, analyse_with_effects, attribution_from_scores
 from engine.attribution.schema import Trajectory
+from engine.attribution.shift_tracer import shift_ranking
 from engine.attribution.slm import DEFAULT_MODEL
 from engine.evaluation.baselines import all_baselines
 from engine.evaluation.metrics import Gold, Prediction, who_when_scores
@@ -109,16 +110,25 @@ TEXT_TRACERS = {"claim_tracer": claim_ranking, "feedback_tracer": feedback_ranki
 def text_tracer_predictions(trajectories: list[Trajectory],
                             ranking: Callable[[Trajectory], list[int]] = claim_ranking) -> list[Prediction]:
     """A text tracer's predictions (the claim tracer's by default): when = its best step, who = that step's agent."""
-    predictions = []
-    for trajectory in trajectories:
-        ranked = ranking(trajectory)
-        predictions.append(Prediction(trajectory.id, trajectory.steps[ranked[0]].agent, ranked[0], ranked))
-    return predictions
+    return _ranked_predictions(trajectories, [ranking(trajectory) for trajectory in trajectories])
 
 
-def _text_tracer_scores(trajectories: list[Trajectory], golds: list[Gold], majorities: list[str]) -> dict:
-    return {name: scores_with_prior(text_tracer_predictions(trajectories, ranking), golds, majorities)
-            for name, ranking in TEXT_TRACERS.items()}
+def shift_tracer_predictions(analyses: list[Analysis]) -> list[Prediction]:
+    """The shift tracer's predictions (:mod:`engine.attribution.shift_tracer`; nothing fitted)."""
+    return _ranked_predictions([a.trajectory for a in analyses], [shift_ranking(a) for a in analyses])
+
+
+def _ranked_predictions(trajectories: list[Trajectory], rankings: list[list[int]]) -> list[Prediction]:
+    return [Prediction(trajectory.id, trajectory.steps[ranked[0]].agent, ranked[0], ranked)
+            for trajectory, ranked in zip(trajectories, rankings)]
+
+
+def _unsupervised_scores(analyses: list[Analysis], golds: list[Gold], majorities: list[str]) -> dict:
+    """The tracers with nothing fitted: the text tracers and the shift tracer."""
+    trajectories = [a.trajectory for a in analyses]
+    scores = {name: scores_with_prior(text_tracer_predictions(trajectories, ranking), golds, majorities)
+              for name, ranking in TEXT_TRACERS.items()}
+    return {**scores, "shift_tracer": scores_with_prior(shift_tracer_predictions(analyses), golds, majorities)}
 
 
 def learned_predictions(
@@ -145,7 +155,7 @@ def evaluate_subset(analyses: list[Analysis], config: EvalConfig) -> dict:
         "baselines": {name: scores_with_prior(p, golds, majorities)
                       for name, p in _kfold_baselines(trajectories, golds, config).items()},
         "rule_tracer": scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
-        **_text_tracer_scores(trajectories, golds, majorities),
+        **_unsupervised_scores(analyses, golds, majorities),
         "learned_tracer": {
             mode: _over_seeds(analyses, golds, config, config.learned, with_gt)
             for mode, with_gt in (("without_gt", False), ("with_gt", True))
@@ -307,7 +317,7 @@ def evaluate_held_out(train: list[Trajectory], test: list[Trajectory], config: E
         "baselines": {name: scores_with_prior(p, golds, majorities)
                       for name, p in all_baselines(train, test, config.seeds[0]).items()},
         "rule_tracer": scores_with_prior(rule_predictions(test_analyses, config.attribution), golds, majorities),
-        **_text_tracer_scores(test, golds, majorities),
+        **_unsupervised_scores(test_analyses, golds, majorities),
         "learned_tracer": learned,
     }
     if config.ablations:
@@ -354,7 +364,7 @@ def evaluate_saved(tracer, test: list[Trajectory], config: EvalConfig = EvalConf
         "baselines": {name: scores_with_prior(p, golds, majorities)
                       for name, p in _kfold_baselines(test, golds, config).items()},
         "rule_tracer": scores_with_prior(rule_predictions(analyses, config.attribution), golds, majorities),
-        **_text_tracer_scores(test, golds, majorities),
+        **_unsupervised_scores(analyses, golds, majorities),
         "learned_tracer": with_gt,
     }
     return _report("saved tracer", config, {"test": subset}, test, seconds, started)

@@ -363,6 +363,7 @@ def _print_report(report: dict) -> None:
         rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
         rows.append(("claim tracer (no learning, nothing fitted)", subset["claim_tracer"]))
         rows.append(("feedback tracer (no learning, nothing fitted)", subset["feedback_tracer"]))
+        rows.append(("shift tracer (feedback + SLM change point, nothing fitted)", subset["shift_tracer"]))
         rows += [(f"learned tracer [{k}]", v) for k, v in subset["learned_tracer"].items()]
         rows += list(subset.get("ablations", {}).items())
         for label, m in rows:

@@ -14,9 +14,11 @@ runs with a rejected acting step).
   (mean last-layer hidden state per kept step, unit length) split best into a before and an after (least squares,
   one change point, each side at least 2 kept steps: a lone final claim is no course); the first acting step of
   the after side is named (none there: the feedback tracer's step).
-* **Rejections ranked by the change point** (:func:`rejection_state_shift`): the white-box signal only as a
-  tie-breaker among the feedback tracer's candidates: of the rejected acting steps, the one where splitting the
-  step states (it opens the after side) leaves the least squared error; none rejected: the feedback tracer's step.
+* **Rejections ranked by the change point**: the white-box signal only as a tie-breaker among the feedback
+  tracer's candidates: of the rejected acting steps, the one where splitting the step states (it opens the after
+  side) leaves the least squared error; none rejected: the feedback tracer's step. It reached both unsupervised
+  targets on dev (Hand-Crafted when .207, Algorithm-Generated .333) and became the product's shift tracer
+  (:mod:`engine.attribution.shift_tracer`, where its code now lives; same choices, checked by re-running this).
 """
 from __future__ import annotations
 
@@ -28,10 +30,10 @@ from engine.attribution.analysis import Analysis
 from engine.attribution.claim_tracer import feedback_ranking
 from engine.attribution.node_features import rejected_steps
 from engine.attribution.schema import Trajectory
+from engine.attribution.shift_tracer import shift_ranking, split_errors, unit_states
 
 Variant = Callable[[Analysis], int]
 _ACTING = "message"
-_MIN_SIDE = 2
 
 
 def _acting(trajectory: Trajectory) -> np.ndarray:
@@ -66,26 +68,9 @@ def last_failure_run(analysis: Analysis) -> int:
     return int(acting_steps[first])
 
 
-def _states(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
-    """(kept step indices in order, their unit-length mean hidden states)."""
-    order = np.nonzero(analysis.features.kept)[0]
-    states = analysis.features.embeddings[order].astype(float)
-    return order, states / np.maximum(np.linalg.norm(states, axis=1, keepdims=True), 1e-12)
-
-
-def _split_errors(states: np.ndarray) -> np.ndarray:
-    """Per split position p (the after side starts at kept step p): the summed squared distance of each side's
-    states to its own mean; inf where a side has fewer than ``_MIN_SIDE`` steps."""
-    errors = np.full(len(states), np.inf)
-    for split in range(_MIN_SIDE, len(states) - _MIN_SIDE + 1):
-        before, after = states[:split], states[split:]
-        errors[split] = ((before - before.mean(0)) ** 2).sum() + ((after - after.mean(0)) ** 2).sum()
-    return errors
-
-
 def state_shift(analysis: Analysis) -> int:
-    order, states = _states(analysis)
-    errors = _split_errors(states)
+    order, states = unit_states(analysis)
+    errors = split_errors(states)
     if not np.isfinite(errors).any():
         return _feedback_choice(analysis)
     acting = _acting(analysis.trajectory)
@@ -93,22 +78,10 @@ def state_shift(analysis: Analysis) -> int:
     return after[0] if after else _feedback_choice(analysis)
 
 
-def rejection_state_shift(analysis: Analysis) -> int:
-    trajectory = analysis.trajectory
-    order, states = _states(analysis)
-    errors = _split_errors(states)
-    position = {int(step): p for p, step in enumerate(order)}
-    candidates = [int(i) for i in np.nonzero(_acting(trajectory) & rejected_steps(trajectory))[0]
-                  if int(i) in position and np.isfinite(errors[position[int(i)]])]
-    if not candidates:
-        return _feedback_choice(analysis)
-    return min(candidates, key=lambda i: errors[position[i]])
-
-
 FORWARD_VARIANTS: dict[str, Variant] = {
     # session 11: all four stated together, before any was scored
     "no recovery: first rejected step its agent never recovers from": no_recovery,
     "last failure run: first of the last unbroken run of rejected steps": last_failure_run,
     "hidden-state change point: first acting step after it": state_shift,
-    "rejected steps ranked by the hidden-state change point": rejection_state_shift,
+    "rejected steps ranked by the hidden-state change point": lambda a: shift_ranking(a)[0],
 }
