@@ -9,16 +9,16 @@ from engine.attribution.shift_tracer import shift_ranking, split_errors
 from engine.evaluation.attribution import shift_tracer_predictions
 
 _STEPS = (
-    ("user", "query", "How many moons does the planet Zorblax have?"),
-    ("Planner", "thought", "Plan: search the catalogue of outer planets."),
-    ("Searcher", "message", "The catalogue says Zorblax has 12 moons."),
-    ("Checker", "message", "That is wrong: the catalogue is outdated."),
-    ("Searcher", "message", "A newer page says 17 moons."),
-    ("Checker", "message", "Good, that source is current."),
-    ("Searcher", "message", "An advert says 40 moons."),
-    ("Checker", "message", "Irrelevant: that is an advert."),
-    ("Searcher", "message", "Then the advert's 40 it is."),
-    ("Checker", "message", "Final: Zorblax has 40 moons. TERMINATE"),
+    ("user", "query", "What does the cheapest direct flight from Oslo to Lima cost?"),
+    ("Planner", "thought", "Plan: compare the airlines' fare pages."),
+    ("Searcher", "message", "The first fare page lists 980 euros with one stop."),
+    ("Checker", "message", "Incorrect: that flight has a stop, we need a direct one."),
+    ("Searcher", "message", "A direct flight on the second page costs 1240 euros."),
+    ("Checker", "message", "Good, that one is direct."),
+    ("Searcher", "message", "A travel blog says direct flights start at 610 euros."),
+    ("Checker", "message", "Not relevant: a blog is no fare page."),
+    ("Searcher", "message", "Then the blog's 610 euros it is."),
+    ("Checker", "message", "Final: the cheapest direct flight costs 610 euros. TERMINATE"),
 )
 
 
@@ -42,7 +42,7 @@ def test_the_change_point_is_where_the_states_split_best_and_a_side_needs_two_st
 
 
 def test_of_the_rejected_steps_the_one_where_the_course_changes_is_named_not_the_first():
-    # steps 2 and 6 are rejected; the states change at 6 (the advert the run then follows to its wrong claim)
+    # steps 2 and 6 are rejected; the states change at 6 (the blog the run then follows to its wrong claim)
     analysis = _analysis(_STEPS, course_changes_at=6)
     assert feedback_ranking(analysis.trajectory)[0] == 2
     assert shift_ranking(analysis)[:2] == [6, 2]
@@ -61,6 +61,6 @@ def test_a_rejected_step_too_close_to_the_start_to_open_a_split_is_no_candidate(
 
 
 def test_without_a_rejection_the_shift_tracer_names_the_feedback_tracers_step():
-    accepted = [(a, k, c.replace("That is wrong", "Noted").replace("Irrelevant", "Noted")) for a, k, c in _STEPS]
+    accepted = [(a, k, c.replace("Incorrect", "Noted").replace("Not relevant", "Noted")) for a, k, c in _STEPS]
     analysis = _analysis(accepted, course_changes_at=6)
     assert shift_ranking(analysis) == feedback_ranking(analysis.trajectory)
