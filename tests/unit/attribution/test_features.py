@@ -108,32 +108,13 @@ def test_sdpa_layers_change_nothing_and_only_the_read_layers_return_attention_we
     ids = torch.tensor([[5, 9, 13, 2, 7, 11, 3]])
     n_layers = len(model.base_model.layers)
     with torch.inference_mode():
-        with attention_weights_from(model, n_layers):  # every layer returns its weights: the reference
+        with attention_weights_from(model, n_layers):  # every layer eager: the reference
             reference = model(ids, output_attentions=True, use_cache=False)
         with attention_weights_from(model, 1):
             read = model(ids, output_attentions=True, use_cache=False)
     assert n_layers > 1 and len(read.attentions) == 1
     assert torch.allclose(read.attentions[0], reference.attentions[-1], atol=1e-6)
     assert torch.allclose(read.logits, reference.logits, atol=1e-5)
-
-
-def test_the_weights_returning_attention_gives_eager_attentions_numbers_with_grouped_key_heads():
-    import types
-
-    import torch
-    from transformers.models.llama.modeling_llama import eager_attention_forward
-
-    from engine.attribution.slm import _weights_attention
-
-    torch.manual_seed(0)
-    query, key, value = torch.randn(1, 6, 11, 8), torch.randn(1, 2, 11, 8), torch.randn(1, 2, 11, 8)
-    causal = torch.full((11, 11), torch.finfo(torch.float32).min).triu(1)[None, None]
-    module = types.SimpleNamespace(num_key_value_groups=3, training=False)
-    expected = eager_attention_forward(module, query, key, value, causal, scaling=8 ** -0.5)
-    got = _weights_attention(module, query, key, value, causal, scaling=8 ** -0.5)
-    assert got[1].shape == (1, 6, 11, 11) and got[0].shape == (1, 11, 6, 8)
-    assert all(torch.allclose(g, e, atol=1e-6) for g, e in zip(got, expected))
-    assert torch.equal(got[1].triu(1), torch.zeros_like(got[1].triu(1)))
 
 
 def test_surprisal_from_the_logits_of_the_read_tokens_only_equals_that_of_a_full_pass(tiny_model_dir):
