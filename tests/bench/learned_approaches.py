@@ -1,0 +1,302 @@
+"""Learned-tracer approaches beyond feature-group choices (issue 13, session 11), each scored out of sample on the
+Who&When dev split (prints figures; not a pass/fail test):
+
+    python -m tests.bench.learned_approaches --data ../shared/datasets/who_when [--seeds 0 1 2]
+
+Per approach: 5-fold x seeds on Hand-Crafted and on Algorithm-Generated, then trained on one subset and scored on
+the other, who / when exact match. Every constant below was fixed before scoring; where a constant is chosen from
+data (the threshold of "first step above threshold") it is chosen by inner 4-fold cross-validation on the training
+part only. The approaches (all on the default feature groups):
+
+* ``pooled``: a subset's tracer trained on its training folds plus every trajectory of the other subset;
+  ``pooled, domain-augmented``: the same, each feature also copied into a per-subset column (shared weights plus
+  per-subset offsets, the subset read from the trajectory's format), so what holds in one subset only stays there;
+* ``hazard``: a first-mistake model: P(step t) = h_t * prod over earlier candidate steps (1 - h_s), h = sigmoid of a
+  linear score, trained by the likelihood of the labelled step being the first mistake (the label is the FIRST
+  decisive mistake, which a softmax over steps ignores);
+* ``boosted stumps``: the step scorer as 100 rounds of depth-1 trees (shrinkage 0.1, leaf L2 1) fitted to the
+  listwise softmax gradient, instead of a linear scorer;
+* decodings: ``joint argmax`` (the best step of P(agent) P(step | agent), who its agent) and ``first above
+  threshold`` (who = the best agent; when = its first step whose P(step | agent) reaches tau x its best, tau from
+  {.1 .. 1} by inner CV) against the factorised default (the best agent's best step).
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from engine.attribution import learned
+from engine.attribution.adapters import load_trajectories
+from engine.attribution.analysis import Analysis
+from engine.attribution.learned import LearnedConfig
+from engine.attribution.node_features import agent_features, node_features
+from engine.attribution.pipeline import AttributionConfig
+from engine.evaluation.attribution import EvalConfig, _prediction, extract_all, gold_of, make_folds
+from engine.evaluation.metrics import Prediction, who_when_scores
+
+SUBSETS = ("Hand-Crafted", "Algorithm-Generated")
+TAUS = tuple(np.round(np.arange(0.1, 1.01, 0.1), 2))
+CONFIG = LearnedConfig()
+
+
+# ---- features (memoised per trajectory) ------------------------------------------------------------------------
+
+_STEP_CACHE: dict = {}
+_AGENT_CACHE: dict = {}
+
+
+def step_rows(analysis: Analysis, augment: bool) -> np.ndarray:
+    key = id(analysis)
+    if key not in _STEP_CACHE:
+        _STEP_CACHE[key] = node_features(analysis, CONFIG.groups, False)
+    return _augmented(_STEP_CACHE[key], analysis) if augment else _STEP_CACHE[key]
+
+
+def agent_rows(analysis: Analysis, augment: bool) -> np.ndarray:
+    key = id(analysis)
+    if key not in _AGENT_CACHE:
+        _AGENT_CACHE[key] = agent_features(analysis, CONFIG.groups, False)
+    return _augmented(_AGENT_CACHE[key], analysis) if augment else _AGENT_CACHE[key]
+
+
+def _augmented(rows: np.ndarray, analysis: Analysis) -> np.ndarray:
+    """[x, x if Hand-Crafted, x if Algorithm-Generated] (Daume's frustratingly easy domain adaptation)."""
+    subset = analysis.trajectory.meta.get("subset")
+    return np.concatenate([rows] + [rows * float(subset == s) for s in SUBSETS], axis=1)
+
+
+# ---- scorers ---------------------------------------------------------------------------------------------------
+
+def fit_softmax(lists, seed: int):
+    return learned.fit_listwise(lists, replace(CONFIG, seed=seed))
+
+
+def fit_hazard(lists, seed: int):
+    """Linear hazard h = sigmoid(w x): maximise log h(target) + sum over earlier masked rows of log(1 - h)."""
+    import torch
+
+    stacked = np.concatenate([rows for rows, _, _ in lists])
+    mean, std = stacked.mean(0), stacked.std(0) + 1e-6
+    inputs, masks, targets = learned._pad([((rows - mean) / std, mask, target) for rows, mask, target in lists])
+    before = torch.arange(inputs.shape[1])[None, :] < targets[:, None]
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    layer = torch.nn.Linear(inputs.shape[-1], 1)
+    optimiser = torch.optim.Adam(layer.parameters(), lr=CONFIG.learning_rate, weight_decay=CONFIG.weight_decay)
+    for _ in range(CONFIG.epochs):
+        optimiser.zero_grad()
+        logits = layer(inputs).squeeze(-1)
+        hit = torch.nn.functional.logsigmoid(logits.gather(1, targets[:, None])).squeeze(1)
+        survived = (torch.nn.functional.logsigmoid(-logits) * (before & masks)).sum(1)
+        (-(hit + survived).mean()).backward()
+        optimiser.step()
+    return learned.Scorer(mean, std, [(layer.weight.detach().numpy().T.copy(), layer.bias.detach().numpy().copy())])
+
+
+@dataclass
+class Stumps:
+    """Boosted depth-1 trees: score = sum of leaf values."""
+    splits: list[tuple[int, float, float, float]]
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        score = np.zeros(len(rows))
+        for feature, threshold, left, right in self.splits:
+            score += np.where(rows[:, feature] <= threshold, left, right)
+        return score
+
+
+def fit_stumps(lists, seed: int, rounds: int = 100, shrinkage: float = 0.1, leaf_l2: float = 1.0):
+    """Gradient boosting on the listwise softmax loss (Newton leaves), candidate thresholds at feature quantiles."""
+    rows = np.concatenate([r for r, _, _ in lists])
+    owner = np.concatenate([np.full(len(r), i) for i, (r, _, _) in enumerate(lists)])
+    mask = np.concatenate([m for _, m, _ in lists])
+    target = np.zeros(len(rows))
+    offsets = np.cumsum([0] + [len(r) for r, _, _ in lists])
+    target[[offsets[i] + t for i, (_, _, t) in enumerate(lists)]] = 1.0
+    rows, owner, target = rows[mask], owner[mask], target[mask]
+    splits_at = [(j, t) for j in range(rows.shape[1])
+                 for t in np.unique(np.quantile(rows[:, j], np.linspace(0.05, 0.95, 16)))]
+    left = np.stack([rows[:, j] <= t for j, t in splits_at], axis=1).astype(float)
+    score, splits = np.zeros(len(rows)), []
+    for _ in range(rounds):
+        shifted = np.exp(score - score.max())
+        p = shifted / np.bincount(owner, shifted)[owner]
+        gradient, hessian = p - target, np.maximum(p * (1 - p), 1e-6)
+        gl, hl = gradient @ left, hessian @ left
+        gr, hr = gradient.sum() - gl, hessian.sum() - hl
+        best = int(np.argmax(gl * gl / (hl + leaf_l2) + gr * gr / (hr + leaf_l2)))
+        j, threshold = splits_at[best]
+        values = (-shrinkage * gl[best] / (hl[best] + leaf_l2), -shrinkage * gr[best] / (hr[best] + leaf_l2))
+        splits.append((j, float(threshold), *values))
+        score += np.where(left[:, best] > 0, values[0], values[1])
+    return Stumps(splits)
+
+
+# ---- the factorised tracer with pluggable scorers --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Approach:
+    step_fit: Callable = fit_softmax
+    step_distribution: str = "softmax"  # or "hazard"
+    augment: bool = False
+    pooled: bool = False
+    decode: str = "factorised"  # "joint" | "threshold"
+    factorised: bool = True
+
+
+@dataclass
+class Fitted:
+    approach: Approach
+    agent_scorer: object
+    step_scorer: object
+    tau: float = 1.0
+
+
+def fit(train: list[Analysis], approach: Approach, seed: int) -> Fitted:
+    agent_lists, step_lists = [], []
+    for analysis in train:
+        when = analysis.trajectory.label.when
+        if approach.factorised:
+            who = learned.labelled_agent(analysis)
+            agents = analysis.trajectory.agents
+            speaking = learned._agents_with_candidates(analysis)
+            speaking[agents.index(who)] = True
+            agent_lists.append((agent_rows(analysis, approach.augment), speaking, agents.index(who)))
+            own = np.array([s.agent == who for s in analysis.trajectory.steps]) & analysis.candidates
+        else:
+            own = analysis.candidates
+        step_lists.append((step_rows(analysis, approach.augment), learned._with_label(own, when), when))
+    agent_scorer = fit_softmax(agent_lists, seed) if approach.factorised else None
+    return Fitted(approach, agent_scorer, approach.step_fit(step_lists, seed))
+
+
+def joint_scores(fitted: Fitted, analysis: Analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per step: log P(agent) + log P(step | agent) (-inf off candidates), log P(step | agent), and owner index."""
+    agents = analysis.trajectory.agents
+    raw = fitted.step_scorer(step_rows(analysis, fitted.approach.augment))
+    owner = np.array([agents.index(s.agent) for s in analysis.trajectory.steps])
+    if fitted.agent_scorer is None:
+        agent_log_p = np.zeros(len(agents))
+        groups = [analysis.candidates]
+    else:
+        agent_log_p = learned._log_softmax(fitted.agent_scorer(agent_rows(analysis, fitted.approach.augment)))
+        groups = [(owner == i) & analysis.candidates for i in range(len(agents))]
+    within = np.full(len(owner), -np.inf)
+    for own in groups:
+        if own.any():
+            within[own] = _step_log_p(raw[own], fitted.approach.step_distribution)
+    return agent_log_p[owner] + within, within, owner
+
+
+def _step_log_p(raw: np.ndarray, distribution: str) -> np.ndarray:
+    if distribution == "softmax":
+        return learned._log_softmax(raw)
+    hazard = 1 / (1 + np.exp(-raw))
+    survive = np.concatenate([[1.0], np.cumprod(1 - hazard)[:-1]])
+    return learned._log_softmax(np.log(hazard * survive + 1e-300))
+
+
+def predict(fitted: Fitted, analysis: Analysis, tau: float | None = None) -> Prediction:
+    scores, within, owner = joint_scores(fitted, analysis)
+    decode = fitted.approach.decode
+    if decode == "factorised":
+        return _prediction(analysis, scores, AttributionConfig())
+    steps = analysis.trajectory.steps
+    if decode == "joint":
+        when = int(np.argmax(scores))
+        return Prediction(analysis.trajectory.id, steps[when].agent, when)
+    base = _prediction(analysis, scores, AttributionConfig())
+    own = np.nonzero(np.isfinite(within) & (owner == owner[base.when]))[0]
+    best = within[own].max()
+    chosen = next(i for i in own if within[i] >= best + np.log(fitted.tau if tau is None else tau))
+    return Prediction(analysis.trajectory.id, base.who, int(chosen))
+
+
+def fit_with_tau(train: list[Analysis], extra: list[Analysis], approach: Approach, seed: int) -> Fitted:
+    """Fit on ``train`` + ``extra``; for threshold decoding also choose tau by inner 4-fold CV over ``train`` (each
+    inner fit also sees all of ``extra``; ties: the larger tau)."""
+    fitted = fit(train + extra, approach, seed)
+    if approach.decode != "threshold":
+        return fitted
+    hits = np.zeros(len(TAUS))
+    for test in make_folds(len(train), 4, seed):
+        inner = fit([a for i, a in enumerate(train) if i not in set(test)] + extra, approach, seed)
+        for i in test:
+            gold = train[i].trajectory.label.when
+            hits += [predict(inner, train[i], tau).when == gold for tau in TAUS]
+    fitted.tau = float(TAUS[len(TAUS) - 1 - int(np.argmax(hits[::-1]))])
+    return fitted
+
+
+# ---- protocols -------------------------------------------------------------------------------------------------
+
+def kfold(analyses: list[Analysis], other: list[Analysis], approach: Approach, seed: int) -> list[Prediction]:
+    predictions: list = [None] * len(analyses)
+    extra = other if approach.pooled else []
+    for test in make_folds(len(analyses), 5, seed):
+        train = [analyses[i] for i in range(len(analyses)) if i not in set(test)]
+        fitted = fit_with_tau(train, extra, approach, seed)
+        for i in test:
+            predictions[i] = predict(fitted, analyses[i])
+    return predictions
+
+
+def figures(analyses: dict, approach: Approach, seeds) -> list[tuple[float, float]]:
+    out = []
+    for subset, other in (SUBSETS, SUBSETS[::-1]):
+        golds = [gold_of(a.trajectory) for a in analyses[subset]]
+        runs = [kfold(analyses[subset], analyses[other], approach, seed) for seed in seeds]
+        out.append(_mean([who_when_scores(run, golds) for run in runs]))
+    for train, test in (SUBSETS[::-1], SUBSETS):
+        golds = [gold_of(a.trajectory) for a in analyses[test]]
+        runs = []
+        for seed in seeds:
+            fitted = fit_with_tau(analyses[train], [], approach, seed)
+            runs.append([predict(fitted, a) for a in analyses[test]])
+        out.append(_mean([who_when_scores(run, golds) for run in runs]))
+    return out
+
+
+def _mean(runs: list[dict]) -> tuple[float, float]:
+    return float(np.mean([r["who"] for r in runs])), float(np.mean([r["when"] for r in runs]))
+
+
+APPROACHES = {
+    "default (factorised softmax, linear)": Approach(),
+    "decode: joint argmax": Approach(decode="joint"),
+    "decode: first above threshold (tau by inner CV)": Approach(decode="threshold"),
+    "pooled with the other subset": Approach(pooled=True),
+    "pooled, domain-augmented": Approach(pooled=True, augment=True),
+    "hazard (first-mistake) step model": Approach(step_fit=fit_hazard, step_distribution="hazard"),
+    "hazard, pooled, domain-augmented": Approach(step_fit=fit_hazard, step_distribution="hazard", pooled=True,
+                                                 augment=True),
+    "hazard over all steps (no agent scorer)": Approach(step_fit=fit_hazard, step_distribution="hazard",
+                                                        factorised=False),
+    "boosted stumps step scorer": Approach(step_fit=fit_stumps),
+    "boosted stumps, pooled, domain-augmented": Approach(step_fit=fit_stumps, pooled=True, augment=True),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="Who&When root (Hand-Crafted/, Algorithm-Generated/)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--only", nargs="*", help="approach names to run (default: all)")
+    args = parser.parse_args()
+    analyses = {}
+    for subset in SUBSETS:
+        labelled = [t for t in load_trajectories(args.data, subset) if t.label and t.label.when is not None]
+        analyses[subset] = extract_all(labelled, EvalConfig())[0]
+    print(f"{'approach (who / when)':<56} {'HC 5-fold':>12} {'AG 5-fold':>12} {'AG->HC':>12} {'HC->AG':>12}")
+    for name, approach in APPROACHES.items():
+        if args.only and name not in args.only:
+            continue
+        row = figures(analyses, approach, args.seeds)
+        print(f"{name:<56} " + " ".join(f"{who:.3f}/{when:.3f}" for who, when in row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
