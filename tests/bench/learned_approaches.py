@@ -31,6 +31,7 @@ import numpy as np
 from engine.attribution import learned
 from engine.attribution.adapters import load_trajectories
 from engine.attribution.analysis import Analysis
+from engine.attribution.claim_tracer import feedback_ranking
 from engine.attribution.learned import LearnedConfig
 from engine.attribution.node_features import agent_features, node_features
 from engine.attribution.pipeline import AttributionConfig
@@ -48,15 +49,19 @@ _STEP_CACHE: dict = {}
 _AGENT_CACHE: dict = {}
 
 
+def _key(analysis: Analysis) -> tuple:
+    return analysis.trajectory.meta.get("subset"), analysis.trajectory.id, analysis.candidates.tobytes()
+
+
 def step_rows(analysis: Analysis, augment: bool) -> np.ndarray:
-    key = id(analysis)
+    key = _key(analysis)
     if key not in _STEP_CACHE:
         _STEP_CACHE[key] = node_features(analysis, CONFIG.groups, False)
     return _augmented(_STEP_CACHE[key], analysis) if augment else _STEP_CACHE[key]
 
 
 def agent_rows(analysis: Analysis, augment: bool) -> np.ndarray:
-    key = id(analysis)
+    key = _key(analysis)
     if key not in _AGENT_CACHE:
         _AGENT_CACHE[key] = agent_features(analysis, CONFIG.groups, False)
     return _augmented(_AGENT_CACHE[key], analysis) if augment else _AGENT_CACHE[key]
@@ -145,6 +150,14 @@ class Approach:
     pooled: bool = False
     decode: str = "factorised"  # "joint" | "threshold"
     factorised: bool = True
+    all_steps: bool = False
+    pooled_steps_only: bool = False
+    agent_fit: Callable = fit_softmax
+    bags: int = 0
+    """> 0: average the log-probabilities of this many fits on bootstrap resamples of the training trajectories."""
+    who_choice: str = "learned"  # or "inner_cv": the learned agent or the feedback tracer's, by inner CV
+    when_among_all: bool = False
+    """The agent scorer reads the window's candidates as before; the step scorer ranks every step of the agent."""
 
 
 @dataclass
@@ -153,37 +166,62 @@ class Fitted:
     agent_scorer: object
     step_scorer: object
     tau: float = 1.0
+    who_source: str = "learned"
 
 
-def fit(train: list[Analysis], approach: Approach, seed: int) -> Fitted:
+def fit(train: list[Analysis], approach: Approach, seed: int, extra: list[Analysis] = ()) -> Fitted:
+    if not approach.bags:
+        return fit_once(train, approach, seed, extra)
+    draws = np.random.default_rng(seed)
+    members = [fit_once([train[i] for i in draws.integers(0, len(train), len(train))], approach, seed + bag, extra)
+               for bag in range(approach.bags)]
+    return Fitted(approach, Bagged([m.agent_scorer for m in members]), Bagged([m.step_scorer for m in members]))
+
+
+@dataclass
+class Bagged:
+    """The mean of its members' scores (log-linear pooling: for a softmax, the geometric mean of probabilities)."""
+    members: list
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        return np.mean([member(rows) for member in self.members], axis=0)
+
+
+def fit_once(train: list[Analysis], approach: Approach, seed: int, extra: list[Analysis] = ()) -> Fitted:
+    """Both scorers on ``train`` + ``extra``; with ``approach.pooled_steps_only`` the agent scorer on ``train`` only."""
     agent_lists, step_lists = [], []
-    for analysis in train:
+    for analysis in list(train) + list(extra):
+        agent_side = not (approach.pooled_steps_only and any(analysis is e for e in extra))
         when = analysis.trajectory.label.when
         if approach.factorised:
             who = learned.labelled_agent(analysis)
             agents = analysis.trajectory.agents
             speaking = learned._agents_with_candidates(analysis)
             speaking[agents.index(who)] = True
-            agent_lists.append((agent_rows(analysis, approach.augment), speaking, agents.index(who)))
-            own = np.array([s.agent == who for s in analysis.trajectory.steps]) & analysis.candidates
+            if agent_side:
+                agent_lists.append((agent_rows(analysis, approach.augment), speaking, agents.index(who)))
+            stepped = _every_agent_step(analysis) if approach.when_among_all else analysis
+            own = np.array([s.agent == who for s in analysis.trajectory.steps]) & stepped.candidates
         else:
-            own = analysis.candidates
-        step_lists.append((step_rows(analysis, approach.augment), learned._with_label(own, when), when))
-    agent_scorer = fit_softmax(agent_lists, seed) if approach.factorised else None
+            stepped, own = analysis, analysis.candidates
+        step_lists.append((step_rows(stepped, approach.augment), learned._with_label(own, when), when))
+    agent_scorer = approach.agent_fit(agent_lists, seed) if approach.factorised else None
     return Fitted(approach, agent_scorer, approach.step_fit(step_lists, seed))
 
 
 def joint_scores(fitted: Fitted, analysis: Analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per step: log P(agent) + log P(step | agent) (-inf off candidates), log P(step | agent), and owner index."""
     agents = analysis.trajectory.agents
-    raw = fitted.step_scorer(step_rows(analysis, fitted.approach.augment))
+    stepped = _every_agent_step(analysis) if fitted.approach.when_among_all else analysis
+    raw = fitted.step_scorer(step_rows(stepped, fitted.approach.augment))
     owner = np.array([agents.index(s.agent) for s in analysis.trajectory.steps])
     if fitted.agent_scorer is None:
         agent_log_p = np.zeros(len(agents))
         groups = [analysis.candidates]
     else:
         agent_log_p = learned._log_softmax(fitted.agent_scorer(agent_rows(analysis, fitted.approach.augment)))
-        groups = [(owner == i) & analysis.candidates for i in range(len(agents))]
+        window = learned._agents_with_candidates(analysis)
+        groups = [(owner == i) & stepped.candidates & window[i] for i in range(len(agents))]
     within = np.full(len(owner), -np.inf)
     for own in groups:
         if own.any():
@@ -199,35 +237,50 @@ def _step_log_p(raw: np.ndarray, distribution: str) -> np.ndarray:
     return learned._log_softmax(np.log(hazard * survive + 1e-300))
 
 
-def predict(fitted: Fitted, analysis: Analysis, tau: float | None = None) -> Prediction:
+def predict(fitted: Fitted, analysis: Analysis, tau: float | None = None, who_source: str | None = None) -> Prediction:
     scores, within, owner = joint_scores(fitted, analysis)
     decode = fitted.approach.decode
-    if decode == "factorised":
-        return _prediction(analysis, scores, AttributionConfig())
+    if fitted.approach.when_among_all:
+        analysis = _every_agent_step(analysis)
     steps = analysis.trajectory.steps
     if decode == "joint":
         when = int(np.argmax(scores))
         return Prediction(analysis.trajectory.id, steps[when].agent, when)
     base = _prediction(analysis, scores, AttributionConfig())
+    if (who_source or fitted.who_source) == "feedback":
+        flagged = feedback_ranking(analysis.trajectory)[0]
+        own = np.nonzero(np.isfinite(within) & (owner == owner[flagged]))[0]
+        when = int(own[np.argmax(scores[own])]) if len(own) else flagged
+        base = Prediction(analysis.trajectory.id, steps[flagged].agent, when)
+    if decode != "threshold":
+        return base
     own = np.nonzero(np.isfinite(within) & (owner == owner[base.when]))[0]
+    if not len(own):
+        return base
     best = within[own].max()
     chosen = next(i for i in own if within[i] >= best + np.log(fitted.tau if tau is None else tau))
     return Prediction(analysis.trajectory.id, base.who, int(chosen))
 
 
-def fit_with_tau(train: list[Analysis], extra: list[Analysis], approach: Approach, seed: int) -> Fitted:
-    """Fit on ``train`` + ``extra``; for threshold decoding also choose tau by inner 4-fold CV over ``train`` (each
-    inner fit also sees all of ``extra``; ties: the larger tau)."""
-    fitted = fit(train + extra, approach, seed)
-    if approach.decode != "threshold":
+def fit_selected(train: list[Analysis], extra: list[Analysis], approach: Approach, seed: int) -> Fitted:
+    """Fit on ``train`` + ``extra``; choose tau (threshold decoding) and the who source by inner 4-fold CV over
+    ``train`` (each inner fit also sees all of ``extra``; ties: the larger tau, the learned agent)."""
+    fitted = fit(train, approach, seed, extra)
+    if approach.decode != "threshold" and approach.who_choice != "inner_cv":
         return fitted
-    hits = np.zeros(len(TAUS))
+    taus = TAUS if approach.decode == "threshold" else (1.0,)
+    sources = ("learned", "feedback") if approach.who_choice == "inner_cv" else ("learned",)
+    hits = np.zeros((len(sources), len(taus)))
     for test in make_folds(len(train), 4, seed):
-        inner = fit([a for i, a in enumerate(train) if i not in set(test)] + extra, approach, seed)
+        inner = fit([a for i, a in enumerate(train) if i not in set(test)], approach, seed, extra)
         for i in test:
-            gold = train[i].trajectory.label.when
-            hits += [predict(inner, train[i], tau).when == gold for tau in TAUS]
-    fitted.tau = float(TAUS[len(TAUS) - 1 - int(np.argmax(hits[::-1]))])
+            gold = train[i].trajectory.label
+            for row, source in enumerate(sources):
+                for column, tau in enumerate(taus):
+                    guess = predict(inner, train[i], tau, source)
+                    hits[row, column] += (guess.when == gold.when) + (guess.who.lower() == (gold.who or "").lower())
+    row, column = np.unravel_index(np.argmax(hits[:, ::-1]), hits.shape)
+    fitted.who_source, fitted.tau = sources[row], float(taus[len(taus) - 1 - column])
     return fitted
 
 
@@ -235,16 +288,28 @@ def fit_with_tau(train: list[Analysis], extra: list[Analysis], approach: Approac
 
 def kfold(analyses: list[Analysis], other: list[Analysis], approach: Approach, seed: int) -> list[Prediction]:
     predictions: list = [None] * len(analyses)
-    extra = other if approach.pooled else []
+    extra = other if approach.pooled or approach.pooled_steps_only else []
     for test in make_folds(len(analyses), 5, seed):
         train = [analyses[i] for i in range(len(analyses)) if i not in set(test)]
-        fitted = fit_with_tau(train, extra, approach, seed)
+        fitted = fit_selected(train, extra, approach, seed)
         for i in test:
             predictions[i] = predict(fitted, analyses[i])
     return predictions
 
 
+def _every_agent_step(analysis: Analysis) -> Analysis:
+    """Every agent step (not the question, not tool output) may be named, not only those the SLM's window read."""
+    return replace(analysis, candidates=np.array([s.kind not in ("query", "observation")
+                                                  for s in analysis.trajectory.steps]))
+
+
+def every_agent_step_a_candidate(analyses: list[Analysis]) -> list[Analysis]:
+    return [_every_agent_step(a) for a in analyses]
+
+
 def figures(analyses: dict, approach: Approach, seeds) -> list[tuple[float, float]]:
+    if approach.all_steps:
+        analyses = {subset: every_agent_step_a_candidate(chosen) for subset, chosen in analyses.items()}
     out = []
     for subset, other in (SUBSETS, SUBSETS[::-1]):
         golds = [gold_of(a.trajectory) for a in analyses[subset]]
@@ -254,7 +319,7 @@ def figures(analyses: dict, approach: Approach, seeds) -> list[tuple[float, floa
         golds = [gold_of(a.trajectory) for a in analyses[test]]
         runs = []
         for seed in seeds:
-            fitted = fit_with_tau(analyses[train], [], approach, seed)
+            fitted = fit_selected(analyses[train], [], approach, seed)
             runs.append([predict(fitted, a) for a in analyses[test]])
         out.append(_mean([who_when_scores(run, golds) for run in runs]))
     return out
@@ -276,6 +341,19 @@ APPROACHES = {
     "hazard over all steps (no agent scorer)": Approach(step_fit=fit_hazard, step_distribution="hazard",
                                                         factorised=False),
     "boosted stumps step scorer": Approach(step_fit=fit_stumps),
+    "every agent step a candidate": Approach(all_steps=True),
+    "every agent step a candidate, hazard": Approach(all_steps=True, step_fit=fit_hazard, step_distribution="hazard"),
+    "every agent step a candidate, first above threshold": Approach(all_steps=True, decode="threshold"),
+    "every agent step a candidate, boosted stumps": Approach(all_steps=True, step_fit=fit_stumps),
+    "who from the window, when among all the agent's steps": Approach(when_among_all=True),
+    "pooled step scorer only (agent scorer on the subset)": Approach(pooled_steps_only=True),
+    "pooled step scorer only, domain-augmented": Approach(pooled_steps_only=True, augment=True),
+    "who: learned agent or feedback tracer's, by inner CV": Approach(who_choice="inner_cv"),
+    "boosted stumps agent scorer": Approach(agent_fit=fit_stumps),
+    "boosted stumps agent and step scorers": Approach(agent_fit=fit_stumps, step_fit=fit_stumps),
+    "bagged (25 bootstrap fits, log-linear pooling)": Approach(bags=25),
+    "who from the window, when among all the agent's steps, hazard":
+        Approach(when_among_all=True, step_fit=fit_hazard, step_distribution="hazard"),
     "boosted stumps, pooled, domain-augmented": Approach(step_fit=fit_stumps, pooled=True, augment=True),
 }
 
