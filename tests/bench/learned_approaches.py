@@ -25,6 +25,7 @@ cross-validation on the training part only. The approaches (all on the default f
 * who by inner CV: the learned agent scorer's choice or the feedback tracer's agent, whichever scores better on
   inner folds (when: the learned step scorer within that agent);
 * boosted stumps with the number of rounds (10, 25, 50, 100) chosen by inner CV; as the agent scorer too;
+  a small MLP step scorer (16 tanh units, listwise loss) stopped after 50 / 100 / 200 / 400 epochs by inner CV;
   bagging (25 fits on bootstrap resamples, scores averaged).
 
 Domain augmentation applies to both scorers' features; ``pooled step scorer only`` trains the agent scorer on the
@@ -39,16 +40,15 @@ from typing import Callable
 import numpy as np
 
 from engine.attribution import learned
-from engine.attribution.adapters import load_trajectories
 from engine.attribution.analysis import Analysis
 from engine.attribution.claim_tracer import feedback_ranking
 from engine.attribution.learned import LearnedConfig
 from engine.attribution.node_features import agent_features, node_features
 from engine.attribution.pipeline import AttributionConfig
-from engine.evaluation.attribution import EvalConfig, _prediction, extract_all, gold_of, make_folds
+from engine.evaluation.attribution import _prediction, gold_of, make_folds
 from engine.evaluation.metrics import Prediction, who_when_scores
+from tests.bench.learned_variants import SUBSETS, dev_analyses, every_agent_step, every_agent_step_a_candidate
 
-SUBSETS = ("Hand-Crafted", "Algorithm-Generated")
 TAUS = tuple(np.round(np.arange(0.1, 1.01, 0.1), 2))
 CONFIG = LearnedConfig()
 
@@ -117,6 +117,7 @@ class Stumps:
     splits: list[tuple[int, float, float, float]]
     rounds: int | None = None
     """Use only the first ``rounds`` trees (early stopping chosen after fitting); None: all."""
+    choices: tuple[int, ...] = (10, 25, 50, 100)
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         score = np.zeros(len(rows))
@@ -152,6 +153,41 @@ def fit_stumps(lists, seed: int, rounds: int = 100, shrinkage: float = 0.1, leaf
     return Stumps(splits)
 
 
+@dataclass
+class Snapshots:
+    """A small MLP's weights after each of ``choices`` epochs; ``rounds`` picks one (default: the last)."""
+    scorers: dict
+    rounds: int | None = None
+    choices: tuple[int, ...] = (50, 100, 200, 400)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        return self.scorers[self.rounds or max(self.scorers)](rows)
+
+
+def fit_mlp_snapshots(lists, seed: int, hidden: int = 16):
+    """One hidden layer (tanh), listwise softmax loss, the default's Adam and L2; weights kept at each choice."""
+    import torch
+
+    stacked = np.concatenate([rows for rows, _, _ in lists])
+    mean, std = stacked.mean(0), stacked.std(0) + 1e-6
+    inputs, masks, targets = learned._pad([((rows - mean) / std, mask, target) for rows, mask, target in lists])
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    network = learned._network(inputs.shape[-1], replace(CONFIG, model_type="mlp", hidden=hidden))
+    optimiser = torch.optim.Adam(network.parameters(), lr=CONFIG.learning_rate, weight_decay=CONFIG.weight_decay)
+    scorers = {}
+    for epoch in range(1, max(Snapshots.choices) + 1):
+        optimiser.zero_grad()
+        logits = network(inputs).squeeze(-1).masked_fill(~masks, -1e9)
+        torch.nn.functional.cross_entropy(logits, targets).backward()
+        optimiser.step()
+        if epoch in Snapshots.choices:
+            layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+                      for m in network if isinstance(m, torch.nn.Linear)]
+            scorers[epoch] = learned.Scorer(mean, std, layers)
+    return Snapshots(scorers)
+
+
 # ---- the factorised tracer with pluggable scorers --------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -165,7 +201,7 @@ class Approach:
     all_steps: bool = False
     pooled_steps_only: bool = False
     early_stopping: bool = False
-    """Boosted step scorer only: its number of rounds by inner CV."""
+    """Boosted or MLP step scorer only: its number of rounds / epochs by inner CV."""
     agent_fit: Callable = fit_softmax
     bags: int = 0
     """> 0: average the log-probabilities of this many fits on bootstrap resamples of the training trajectories."""
@@ -216,7 +252,7 @@ def fit_once(train: list[Analysis], approach: Approach, seed: int, extra: list[A
             speaking[agents.index(who)] = True
             if agent_side:
                 agent_lists.append((agent_rows(analysis, approach.augment), speaking, agents.index(who)))
-            stepped = _every_agent_step(analysis) if approach.when_among_all else analysis
+            stepped = every_agent_step(analysis) if approach.when_among_all else analysis
             own = np.array([s.agent == who for s in analysis.trajectory.steps]) & stepped.candidates
         else:
             stepped, own = analysis, analysis.candidates
@@ -228,7 +264,7 @@ def fit_once(train: list[Analysis], approach: Approach, seed: int, extra: list[A
 def joint_scores(fitted: Fitted, analysis: Analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per step: log P(agent) + log P(step | agent) (-inf off candidates), log P(step | agent), and owner index."""
     agents = analysis.trajectory.agents
-    stepped = _every_agent_step(analysis) if fitted.approach.when_among_all else analysis
+    stepped = every_agent_step(analysis) if fitted.approach.when_among_all else analysis
     raw = fitted.step_scorer(step_rows(stepped, fitted.approach.augment))
     owner = np.array([agents.index(s.agent) for s in analysis.trajectory.steps])
     if fitted.agent_scorer is None:
@@ -257,7 +293,7 @@ def predict(fitted: Fitted, analysis: Analysis, tau: float | None = None, who_so
     scores, within, owner = joint_scores(fitted, analysis)
     decode = fitted.approach.decode
     if fitted.approach.when_among_all:
-        analysis = _every_agent_step(analysis)
+        analysis = every_agent_step(analysis)
     steps = analysis.trajectory.steps
     if decode == "joint" or (who_source or fitted.who_source) == "joint":
         when = int(np.argmax(scores))
@@ -303,21 +339,19 @@ def fit_selected(train: list[Analysis], extra: list[Analysis], approach: Approac
     return fitted
 
 
-ROUNDS = (10, 25, 50, 100)
-
-
 def _early_stopped(fitted: Fitted, train, extra, approach: Approach, seed: int) -> Fitted:
-    """The boosted step scorer cut to the number of rounds (of ROUNDS) that scores best on inner 4-fold CV over
-    ``train`` (who + when hits; ties: fewer rounds)."""
-    hits = np.zeros(len(ROUNDS))
+    """The step scorer (boosted stumps or MLP snapshots) cut to the number of rounds or epochs (of its ``choices``)
+    that scores best on inner 4-fold CV over ``train`` (who + when hits; ties: fewer)."""
+    choices = fitted.step_scorer.choices
+    hits = np.zeros(len(choices))
     for test in make_folds(len(train), 4, seed):
         inner = fit([a for i, a in enumerate(train) if i not in set(test)], approach, seed, extra)
-        for column, rounds in enumerate(ROUNDS):
+        for column, rounds in enumerate(choices):
             inner.step_scorer.rounds = rounds
             for i in test:
                 gold, guess = train[i].trajectory.label, predict(inner, train[i])
                 hits[column] += (guess.when == gold.when) + (guess.who.lower() == (gold.who or "").lower())
-    fitted.step_scorer.rounds = ROUNDS[int(np.argmax(hits))]
+    fitted.step_scorer.rounds = choices[int(np.argmax(hits))]
     return fitted
 
 
@@ -334,19 +368,9 @@ def kfold(analyses: list[Analysis], other: list[Analysis], approach: Approach, s
     return predictions
 
 
-def _every_agent_step(analysis: Analysis) -> Analysis:
-    """Every agent step (not the question, not tool output) may be named, not only those the SLM's window read."""
-    return replace(analysis, candidates=np.array([s.kind not in ("query", "observation")
-                                                  for s in analysis.trajectory.steps]))
-
-
-def every_agent_step_a_candidate(analyses: list[Analysis]) -> list[Analysis]:
-    return [_every_agent_step(a) for a in analyses]
-
-
 def figures(analyses: dict, approach: Approach, seeds) -> list[tuple[float, float]]:
     if approach.all_steps:
-        analyses = {subset: every_agent_step_a_candidate(chosen) for subset, chosen in analyses.items()}
+        analyses = every_agent_step_a_candidate(analyses)
     out = []
     for subset, other in (SUBSETS, SUBSETS[::-1]):
         golds = [gold_of(a.trajectory) for a in analyses[subset]]
@@ -389,6 +413,7 @@ APPROACHES = {
     "bagged (25 bootstrap fits, log-linear pooling)": Approach(bags=25),
     "decode: factorised or joint argmax, by inner CV": Approach(who_choice="decode_cv"),
     "boosted stumps step scorer, rounds by inner CV": Approach(step_fit=fit_stumps, early_stopping=True),
+    "MLP step scorer (16 tanh units), epochs by inner CV": Approach(step_fit=fit_mlp_snapshots, early_stopping=True),
     "who from the window, when among all the agent's steps, hazard":
         Approach(when_among_all=True, step_fit=fit_hazard, step_distribution="hazard"),
     "boosted stumps, pooled, domain-augmented": Approach(step_fit=fit_stumps, pooled=True, augment=True),
@@ -401,10 +426,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--only", nargs="*", help="approach names to run (default: all)")
     args = parser.parse_args()
-    analyses = {}
-    for subset in SUBSETS:
-        labelled = [t for t in load_trajectories(args.data, subset) if t.label and t.label.when is not None]
-        analyses[subset] = extract_all(labelled, EvalConfig())[0]
+    analyses = dev_analyses(args.data)
     print(f"{'approach (who / when)':<56} {'HC 5-fold':>12} {'AG 5-fold':>12} {'AG->HC':>12} {'HC->AG':>12}")
     for name, approach in APPROACHES.items():
         if args.only and name not in args.only:
