@@ -26,7 +26,9 @@ cross-validation on the training part only. The approaches (all on the default f
   inner folds (when: the learned step scorer within that agent);
 * boosted stumps with the number of rounds (10, 25, 50, 100) chosen by inner CV; as the agent scorer too;
   a small MLP step scorer (16 tanh units, listwise loss) stopped after 50 / 100 / 200 / 400 epochs by inner CV;
-  bagging (25 fits on bootstrap resamples, scores averaged).
+  bagging (25 fits on bootstrap resamples, scores averaged);
+* the step's place against the first rejected step (its agent's turn just before it, its 1st / 2nd / 3rd turn
+  after it, another agent's step in between, the signed distance) as extra step features.
 
 Domain augmentation applies to both scorers' features; ``pooled step scorer only`` trains the agent scorer on the
 subset's own folds and the step scorer on those plus the other subset.
@@ -43,7 +45,7 @@ from engine.attribution import learned
 from engine.attribution.analysis import Analysis
 from engine.attribution.claim_tracer import feedback_ranking
 from engine.attribution.learned import LearnedConfig
-from engine.attribution.node_features import agent_features, node_features
+from engine.attribution.node_features import agent_features, first_rejected_step, node_features
 from engine.attribution.pipeline import AttributionConfig
 from engine.evaluation.attribution import _prediction, gold_of, make_folds
 from engine.evaluation.metrics import Prediction, who_when_scores
@@ -63,11 +65,38 @@ def _key(analysis: Analysis) -> tuple:
     return analysis.trajectory.meta.get("subset"), analysis.trajectory.id, analysis.candidates.tobytes()
 
 
-def step_rows(analysis: Analysis, augment: bool) -> np.ndarray:
+def step_rows(analysis: Analysis, augment: bool, neighbourhood: bool = False) -> np.ndarray:
     key = _key(analysis)
     if key not in _STEP_CACHE:
         _STEP_CACHE[key] = node_features(analysis, CONFIG.groups, False)
-    return _augmented(_STEP_CACHE[key], analysis) if augment else _STEP_CACHE[key]
+    rows = _STEP_CACHE[key]
+    if neighbourhood:
+        rows = np.concatenate([rows, rejection_neighbourhood(analysis)], axis=1)
+    return _augmented(rows, analysis) if augment else rows
+
+
+def rejection_neighbourhood(analysis: Analysis) -> np.ndarray:
+    """Per step, where it sits against the first rejected step f (feedback tracer's signal): it is the turn of f's
+    agent just before f, or its 1st / 2nd / 3rd turn after f; another agent's candidate step between f and that
+    agent's next turn; the signed candidate-rank distance to f over the number of candidates."""
+    steps, candidates = analysis.trajectory.steps, analysis.candidates
+    first = first_rejected_step(analysis.trajectory)
+    rows = np.zeros((len(steps), 6))
+    if first < 0:
+        return rows
+    rank = np.cumsum(candidates) - 1
+    own = [s.index for s in steps if s.agent == steps[first].agent and candidates[s.index]]
+    before = [i for i in own if i < first]
+    after = [i for i in own if i > first]
+    if before:
+        rows[before[-1], 0] = 1.0
+    for column, index in enumerate(after[:3], start=1):
+        rows[index, column] = 1.0
+    following = after[0] if after else len(steps)
+    for index in range(first + 1, following):
+        rows[index, 4] = float(candidates[index] and steps[index].agent != steps[first].agent)
+    rows[:, 5] = (rank - rank[first]) / max(1, candidates.sum())
+    return rows
 
 
 def agent_rows(analysis: Analysis, augment: bool) -> np.ndarray:
@@ -200,6 +229,8 @@ class Approach:
     factorised: bool = True
     all_steps: bool = False
     pooled_steps_only: bool = False
+    neighbourhood: bool = False
+    """The step scorer also reads :func:`rejection_neighbourhood`."""
     early_stopping: bool = False
     """Boosted or MLP step scorer only: its number of rounds / epochs by inner CV."""
     agent_fit: Callable = fit_softmax
@@ -256,7 +287,8 @@ def fit_once(train: list[Analysis], approach: Approach, seed: int, extra: list[A
             own = np.array([s.agent == who for s in analysis.trajectory.steps]) & stepped.candidates
         else:
             stepped, own = analysis, analysis.candidates
-        step_lists.append((step_rows(stepped, approach.augment), learned._with_label(own, when), when))
+        step_lists.append((step_rows(stepped, approach.augment, approach.neighbourhood),
+                           learned._with_label(own, when), when))
     agent_scorer = approach.agent_fit(agent_lists, seed) if approach.factorised else None
     return Fitted(approach, agent_scorer, approach.step_fit(step_lists, seed))
 
@@ -265,7 +297,7 @@ def joint_scores(fitted: Fitted, analysis: Analysis) -> tuple[np.ndarray, np.nda
     """Per step: log P(agent) + log P(step | agent) (-inf off candidates), log P(step | agent), and owner index."""
     agents = analysis.trajectory.agents
     stepped = every_agent_step(analysis) if fitted.approach.when_among_all else analysis
-    raw = fitted.step_scorer(step_rows(stepped, fitted.approach.augment))
+    raw = fitted.step_scorer(step_rows(stepped, fitted.approach.augment, fitted.approach.neighbourhood))
     owner = np.array([agents.index(s.agent) for s in analysis.trajectory.steps])
     if fitted.agent_scorer is None:
         agent_log_p = np.zeros(len(agents))
@@ -394,29 +426,32 @@ APPROACHES = {
     "default (factorised softmax, linear)": Approach(),
     "decode: joint argmax": Approach(decode="joint"),
     "decode: first above threshold (tau by inner CV)": Approach(decode="threshold"),
+    "decode: factorised or joint argmax, by inner CV": Approach(who_choice="decode_cv"),
     "pooled with the other subset": Approach(pooled=True),
     "pooled, domain-augmented": Approach(pooled=True, augment=True),
+    "pooled step scorer only (agent scorer on the subset)": Approach(pooled_steps_only=True),
+    "pooled step scorer only, domain-augmented": Approach(pooled_steps_only=True, augment=True),
     "hazard (first-mistake) step model": Approach(step_fit=fit_hazard, step_distribution="hazard"),
     "hazard, pooled, domain-augmented": Approach(step_fit=fit_hazard, step_distribution="hazard", pooled=True,
                                                  augment=True),
     "hazard over all steps (no agent scorer)": Approach(step_fit=fit_hazard, step_distribution="hazard",
                                                         factorised=False),
     "boosted stumps step scorer": Approach(step_fit=fit_stumps),
-    "every agent step a candidate": Approach(all_steps=True),
-    "every agent step a candidate, hazard": Approach(all_steps=True, step_fit=fit_hazard, step_distribution="hazard"),
-    "who from the window, when among all the agent's steps": Approach(when_among_all=True),
-    "pooled step scorer only (agent scorer on the subset)": Approach(pooled_steps_only=True),
-    "pooled step scorer only, domain-augmented": Approach(pooled_steps_only=True, augment=True),
-    "who: learned agent or feedback tracer's, by inner CV": Approach(who_choice="inner_cv"),
+    "boosted stumps step scorer, rounds by inner CV": Approach(step_fit=fit_stumps, early_stopping=True),
+    "boosted stumps, pooled, domain-augmented": Approach(step_fit=fit_stumps, pooled=True, augment=True),
     "boosted stumps agent scorer": Approach(agent_fit=fit_stumps),
     "boosted stumps agent and step scorers": Approach(agent_fit=fit_stumps, step_fit=fit_stumps),
     "bagged (25 bootstrap fits, log-linear pooling)": Approach(bags=25),
-    "decode: factorised or joint argmax, by inner CV": Approach(who_choice="decode_cv"),
-    "boosted stumps step scorer, rounds by inner CV": Approach(step_fit=fit_stumps, early_stopping=True),
     "MLP step scorer (16 tanh units), epochs by inner CV": Approach(step_fit=fit_mlp_snapshots, early_stopping=True),
+    "every agent step a candidate": Approach(all_steps=True),
+    "every agent step a candidate, hazard": Approach(all_steps=True, step_fit=fit_hazard, step_distribution="hazard"),
+    "who from the window, when among all the agent's steps": Approach(when_among_all=True),
     "who from the window, when among all the agent's steps, hazard":
         Approach(when_among_all=True, step_fit=fit_hazard, step_distribution="hazard"),
-    "boosted stumps, pooled, domain-augmented": Approach(step_fit=fit_stumps, pooled=True, augment=True),
+    "who: learned agent or feedback tracer's, by inner CV": Approach(who_choice="inner_cv"),
+    "step scorer + first-rejection neighbourhood": Approach(neighbourhood=True),
+    "step scorer + first-rejection neighbourhood, hazard": Approach(neighbourhood=True, step_fit=fit_hazard,
+                                                                    step_distribution="hazard"),
 }
 
 
