@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.attribution import learned
 from engine.attribution.adapters import load_trajectories
+from engine.attribution.analysis import Analysis
 from engine.attribution.learned import LearnedConfig
 from engine.attribution.node_features import PREVIOUS_DEFAULT_GROUPS, agent_feature_names
 from engine.attribution.pipeline import AttributionConfig
@@ -121,19 +122,29 @@ def agent_scorer_without_position():
 
 
 def every_agent_step_a_candidate(analyses: dict) -> dict:
-    return {subset: [replace(a, candidates=np.array([s.kind not in ("query", "observation")
-                                                     for s in a.trajectory.steps])) for a in subset_analyses]
-            for subset, subset_analyses in analyses.items()}
+    return {subset: [every_agent_step(a) for a in subset_analyses] for subset, subset_analyses in analyses.items()}
+
+
+def every_agent_step(analysis: Analysis) -> Analysis:
+    """Every agent step (not the question, not tool output) may be named, not only those the SLM's window read."""
+    return replace(analysis, candidates=np.array([s.kind not in ("query", "observation")
+                                                  for s in analysis.trajectory.steps]))
+
+
+def dev_analyses(data: str) -> dict:
+    """Per subset, the labelled trajectories analysed (SLM features and counterfactuals from the on-disk cache)."""
+    analyses = {}
+    for subset in SUBSETS:
+        labelled = [t for t in load_trajectories(data, subset) if t.label and t.label.when is not None]
+        analyses[subset] = extract_all(labelled, EvalConfig())[0]
+    return analyses
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="Who&When root (Hand-Crafted/, Algorithm-Generated/)")
     args = parser.parse_args()
-    analyses = {}
-    for subset in SUBSETS:
-        labelled = [t for t in load_trajectories(args.data, subset) if t.label and t.label.when is not None]
-        analyses[subset] = extract_all(labelled, EvalConfig())[0]
+    analyses = dev_analyses(args.data)
     print(f"{'variant (who / when)':<72} {'HC 5-fold':>12} {'AG 5-fold':>12} {'AG->HC':>12} {'HC->AG':>12}")
     with memoised_features():
         for name, (config, options) in VARIANTS.items():

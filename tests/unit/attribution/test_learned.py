@@ -145,3 +145,17 @@ def test_default_tracer_names_the_first_rejected_step_where_the_previous_default
     reading_feedback = accuracy(analyses, LearnedConfig())["when"]
     previous = accuracy(analyses, LearnedConfig(groups=PREVIOUS_DEFAULT_GROUPS))["when"]
     assert reading_feedback >= 0.75 and previous < 0.65  # measured .80 and .57
+
+
+@pytest.mark.parametrize("groups", ["default", "previous default"])
+def test_tracer_file_keeps_its_groups_and_model_kind_so_older_defaults_still_load(tmp_path, groups):
+    from engine.attribution.node_features import DEFAULT_GROUPS, PREVIOUS_DEFAULT_GROUPS
+
+    chosen = {"default": DEFAULT_GROUPS, "previous default": PREVIOUS_DEFAULT_GROUPS}[groups]
+    analyses = synthetic_analyses(8, seed=7)
+    tracer = learned.fit(analyses, LearnedConfig(groups=chosen, epochs=20))
+    learned.save(tracer, tmp_path / "tracer.npz")
+    reloaded = learned.load(tmp_path / "tracer.npz")
+    assert reloaded.config == tracer.config  # groups, model kind, factorised: what scoring reads back
+    assert reloaded.config.groups == chosen and reloaded.config.model_type == "linear" and reloaded.config.factorised
+    assert np.allclose(learned.score_steps(reloaded, analyses[0]), learned.score_steps(tracer, analyses[0]))
