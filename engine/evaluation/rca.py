@@ -122,11 +122,22 @@ def summarize(results: Sequence[CaseResult]) -> dict:
 def fault_type_scores(results: Sequence[CaseResult]) -> dict | None:
     """Accuracy, macro-F1 and the confusion matrix of the named fault types over the cases whose label has one
     (every such case scored: one named no type counts as wrong, NO_TYPE in the matrix); None without any."""
-    typed = [r for r in results if r.typed]
-    if not typed:
+    return _named_type_scores([(r.fault_type, r.predicted_fault_type) for r in results if r.typed])
+
+
+def case_fault_type_scores(cases: Sequence[Mapping]) -> dict | None:
+    """:func:`fault_type_scores` over report cases (the `cases` of :func:`summarize`, e.g. pooled over several
+    reports)."""
+    return _named_type_scores([(case["fault_type"], case["predicted_fault_type"]) for case in cases
+                               if case["fault_type_correct"] is not None])
+
+
+def _named_type_scores(pairs: Sequence[tuple[str, str | None]]) -> dict | None:
+    """Over (the label's type, the type named or None) pairs."""
+    if not pairs:
         return None
-    truth, guess = [r.fault_type for r in typed], [r.predicted_fault_type or NO_TYPE for r in typed]
-    return {"cases": len(typed), "named": sum(r.predicted_fault_type is not None for r in typed),
+    truth, guess = [kind for kind, _ in pairs], [named or NO_TYPE for _, named in pairs]
+    return {"cases": len(pairs), "named": sum(named is not None for _, named in pairs),
             "accuracy": round(accuracy(truth, guess), 4), "macro_f1": round(macro_f1(truth, guess), 4),
             "confusion": confusion_matrix(truth, guess)}
 
