@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.telemetry.model import Incident, LogRecord, ReferenceMinute, Span
-from engine.telemetry.spans import EdgeCalls, edge_calls, failed_span_ids, span_costs
+from engine.telemetry.spans import EdgeCalls, edge_calls, failed_span_ids, own_times
 
 STATEMENT = re.compile(r"[\w.$\[\]]+#\d+")
 
@@ -74,11 +74,8 @@ def profile_of(
         for anchor in span_anchors(span, by_id, happened):
             counts[anchor] += 1
             seen[anchor].update(happened - {anchor[1]})
-    own_time: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for cost in span_costs(spans):
-        own_time[(cost.entity, cost.operation)].append(cost.own_ms)
     anchors = {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
-    return Profile(anchors, dict(own_time))
+    return Profile(anchors, own_times(spans))
 
 
 @lru_cache(maxsize=64)
