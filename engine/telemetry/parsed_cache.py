@@ -4,7 +4,7 @@ minute file's records back instead of parsing its CSV again.
 An entry is keyed by the file's resolved path, size and modification time and a hash of the parsing code, so an
 edited file or parser is parsed afresh; it holds the records' fields column by column as JSON (floats written as
 their shortest repr, which reads back to the same float). An entry that cannot be read is parsed again and
-rewritten.
+rewritten; a cache folder that cannot be written is passed by.
 """
 from __future__ import annotations
 
@@ -37,8 +37,11 @@ def cached_records(path: Path, record_type: type[Record], parse: Callable[[Path]
         pass  # absent or unreadable: parse again
     records = parse(path)
     columns = [[getattr(record, name) for record in records] for name in names]
-    write_atomically(entry, lambda tmp: tmp.write_text(json.dumps({"fields": names, "columns": columns}),
-                                                        encoding="utf-8"), ".tmp.json")
+    try:
+        write_atomically(entry, lambda tmp: tmp.write_text(json.dumps({"fields": names, "columns": columns}),
+                                                            encoding="utf-8"), ".tmp.json")
+    except OSError:
+        pass  # a cache that cannot be written (read-only, full) only costs the next run a parse
     return records
 
 
