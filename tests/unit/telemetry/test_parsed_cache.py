@@ -26,8 +26,8 @@ def test_records_come_back_identical_and_an_edited_or_damaged_file_is_parsed_aga
     assert read() == spans and read() == spans and len(parsed) == 1
     os.utime(source, ns=(1, 1))  # the file changed
     assert read() == spans and len(parsed) == 2
-    for entry in (isolated_cache / "telemetry").glob("*.json"):  # one per version of the file
-        entry.write_text("{not json")
+    for entry in (isolated_cache / "telemetry").glob("*.json.z"):  # one per version of the file
+        entry.write_bytes(b"{not deflated json")
     assert read() == spans and len(parsed) == 3
     assert read() == spans and len(parsed) == 3
 
