@@ -28,12 +28,15 @@ class Toolbox:
     """The tools over one incident. With `tamo_model` (a checkpoint path, or "default": the bundled one where its
     manifest lists the incident's system), the TAMO tools are offered too: T2's learned ranking and causal graph,
     T3's fault type and A's expert report. With `stacker` (a path, or "default": the bundled one whenever TAMO is
-    on), rank_candidates orders the entities by the stacked ranker's learned weights over the tools' scores."""
+    on), rank_candidates orders the entities by the stacked ranker's learned weights over the tools' scores. The
+    fault_type tool asks `fault_kind_model` (see :func:`choose_fault_kind`)."""
 
-    def __init__(self, incident: Incident, tamo_model: str | None = None, stacker: str | Path | None = None):
+    def __init__(self, incident: Incident, tamo_model: str | None = None, stacker: str | Path | None = None,
+                 fault_kind_model: str | Path | None = "default"):
         self.incident = incident
         self.choice = choose_ranker(tamo_model, stacker, incident.system)
         self.tamo_checkpoint, self.stacker = self.choice.tamo_checkpoint, self.choice.stacker
+        self.fault_kind_model = choose_fault_kind(fault_kind_model, incident.system)
         self._tools: dict[str, tuple[ToolSpec, Callable[..., Any]]] = {
             "anomaly_overview": (ToolSpec("anomaly_overview", "Most anomalous entities per modality vs baseline",
                                           {"top": "how many per modality (default 5)"}), self.anomaly_overview),
@@ -53,7 +56,7 @@ class Toolbox:
             "propagation_path": (ToolSpec("propagation_path", "Call path from a root cause to the alerted entity",
                                           {"root": "service name"}), self.propagation_path),
         }
-        if covers(FAULT_KIND_MODEL, incident.system):  # the bundled classifier knows this system's signals
+        if self.fault_kind_model is not None:
             self._tools["fault_type"] = (ToolSpec("fault_type", "Fault type at an entity from which of its signals "
                                                   "moved against its baseline, and why", {"entity": "service name"}),
                                          self.fault_type)
@@ -200,7 +203,7 @@ class Toolbox:
         return {"fault_type": report["fault_type"], "report": report["report"]}
 
     def fault_type(self, entity: str) -> dict:
-        return self._tamo().fault_kind(self.incident, self._entity(entity), signals=self.signals)
+        return self._tamo().fault_kind(self.incident, self._entity(entity), self.fault_kind_model, self.signals)
 
     def _tamo(self):
         from engine.tamo import api
@@ -261,6 +264,16 @@ def choose_ranker(tamo_model: str | None, stacker: str | Path | None, system: st
     else:
         chosen = Path(stacker)
     return RankerChoice(checkpoint, note, chosen)
+
+
+def choose_fault_kind(fault_kind_model: str | Path | None, system: str) -> Path | None:
+    """`fault_kind_model`: None or "none" (no fault_type tool), a path, or "default": the bundled classifier where
+    its manifest lists the system (it knows that system's signals)."""
+    if fault_kind_model in (None, "none"):
+        return None
+    if fault_kind_model == "default":
+        return FAULT_KIND_MODEL if covers(FAULT_KIND_MODEL, system) else None
+    return Path(fault_kind_model)
 
 
 def _tamo_for(tamo_model: str | None, system: str) -> tuple[Path | None, str]:

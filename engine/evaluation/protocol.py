@@ -15,8 +15,11 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from engine.evaluation.fault_type import examples as fault_type_examples
+from engine.evaluation.fault_type import train as train_fault_kind
 from engine.evaluation.metrics import ac_at_k, avg_at_k
 from engine.evaluation.tamo import (ExtraTraining, Fold, cross_validate, fault_type_scores, fold_checkpoint,
                                    protocol_folds)
@@ -163,37 +166,64 @@ def tamo_out_of_fold(protocol: str, scored: Path, cases: list[CaseTools], labell
             fault_type_scores(typed) if typed else {})
 
 
-def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], train_dir: Path | None = None,
-                         train_cases: list[CaseTools] | None = None, folds: int = 5, cache_dir: Path | None = None,
-                         config: TrainConfig | None = None, workers: int = 1, scheduler: str | None = None,
-                         on_progress=None,
-                         extra: ExtraTraining | None = None) -> list[tuple[CaseTools, list[str] | None]]:
+@dataclass
+class Consensus:
+    """The agents' out-of-sample results of one protocol: each held-out case's consensus ranking (None when its run
+    failed), and the fault-type scores of the type each plan went by (None when no case's label has one)."""
+
+    rankings: list[tuple[CaseTools, list[str] | None]]
+    fault_type: dict | None
+
+
+def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], labelled: list[LabelledCase],
+                         train_dir: Path | None = None, train_cases: list[CaseTools] | None = None,
+                         train_labelled: list[LabelledCase] | None = None, folds: int = 5,
+                         cache_dir: Path | None = None, config: TrainConfig | None = None, workers: int = 1,
+                         scheduler: str | None = None, on_progress=None,
+                         extra: ExtraTraining | None = None) -> Consensus:
     """The seven agents' consensus on every held-out case, each split with its own TAMO (the checkpoint
-    :func:`tamo_out_of_fold` trained without the split's test cases, with `extra`) and the default stacked ranker
-    fitted on the split's training cases; without TAMO scores (`cache_dir` None), the agents' statistical ranking."""
+    :func:`tamo_out_of_fold` trained without the split's test cases, with `extra`), the default stacked ranker
+    fitted on the split's training cases, and the fault-kind classifier fitted on them too (`labelled` /
+    `train_labelled`: the features of the scored / training folder's cases); without TAMO scores (`cache_dir`
+    None), the agents' statistical ranking."""
     import tempfile
 
-    from engine.evaluation.rca import evaluate_rca
+    from engine.evaluation.rca import case_fault_type_scores, evaluate_rca
     from engine.runs.batch import AgentRanking
 
     config = config or TrainConfig()
     source = fold_source(protocol, scored, train_dir)
     splits = splits_for(protocol, cases, train_cases, folds)
-    results = []
+    fitted_on = labelled if protocol in HELD_OUT_PROTOCOLS else train_labelled or []
+    rankings, scored_cases = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for number, (name, train, test) in enumerate(splits, start=1):
             checkpoint = cache_dir and fold_checkpoint(cache_dir, source, [c.case_id for c in train],
                                                        [c.case_id for c in test], config, extra)
             stacker = fit_ranker(train, FEATURE_SETS[DEFAULT_SET]).save(Path(tmp) / f"stacker-{number}.json") \
                 if checkpoint else None
+            classifier = split_fault_kind(train, fitted_on, extra, Path(tmp) / f"fault-kind-{number}.json")
             ranking = AgentRanking(str(Path(tmp) / "agents.db"), str(scored), str(checkpoint or "none"),
-                                   str(stacker or "none"))
+                                   str(stacker or "none"), str(classifier or "none"))
             progress = on_progress and (lambda done, total, result, name=name: on_progress(
                 done, total, f"agents, {protocol} {name}: {result.case_id}"))
             report = evaluate_rca(str(scored), ranking, progress, [c.case_id for c in test], workers, scheduler)
             by_id = {case["case_id"]: case["ranking"] for case in report["cases"] if not case["error"]}
-            results += [(c, by_id.get(c.case_id)) for c in test]
-    return results
+            rankings += [(c, by_id.get(c.case_id)) for c in test]
+            scored_cases += report["cases"]
+    return Consensus(rankings, case_fault_type_scores(scored_cases))
+
+
+def split_fault_kind(train: list[CaseTools], labelled: list[LabelledCase], extra: ExtraTraining | None,
+                     path: Path) -> Path | None:
+    """The fault-kind classifier fitted on the split's training cases only (their features in `labelled`), with
+    `extra`'s cases as `eval fault-type` takes synthetic ones, saved to `path`; None when no training case has a
+    fault type."""
+    ids = {c.case_id for c in train}
+    real = fault_type_examples([case for case in labelled if case.features.case_id in ids])
+    if not real:
+        return None
+    return train_fault_kind(real, fault_type_examples(extra.cases) if extra else []).save(path)
 
 
 def _attach(cases: list[CaseTools], results: list[tuple[LabelledCase, Inference]]) -> list[CaseTools]:

@@ -33,6 +33,7 @@ class CaseResult:
     predicted_fault_type: str | None = None
     load_seconds: float = 0.0
     rank_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of the process that ran the case, loading and ranking it (all its threads)
     error: str | None = None
 
     @property
@@ -77,6 +78,13 @@ def _run_ref(dataset_dir: str, rank_fn: RankFn, ref: CaseRef) -> CaseResult:
 
 
 def _run_case(dataset_dir: str, case_id: str, system: str, rank_fn: RankFn) -> CaseResult:
+    cpu_started = time.process_time()
+    result = _load_and_rank(dataset_dir, case_id, system, rank_fn)
+    result.cpu_seconds = time.process_time() - cpu_started
+    return result
+
+
+def _load_and_rank(dataset_dir: str, case_id: str, system: str, rank_fn: RankFn) -> CaseResult:
     started = time.perf_counter()
     try:
         incident = load_case(dataset_dir, case_id)
@@ -122,11 +130,22 @@ def summarize(results: Sequence[CaseResult]) -> dict:
 def fault_type_scores(results: Sequence[CaseResult]) -> dict | None:
     """Accuracy, macro-F1 and the confusion matrix of the named fault types over the cases whose label has one
     (every such case scored: one named no type counts as wrong, NO_TYPE in the matrix); None without any."""
-    typed = [r for r in results if r.typed]
-    if not typed:
+    return _named_type_scores([(r.fault_type, r.predicted_fault_type) for r in results if r.typed])
+
+
+def case_fault_type_scores(cases: Sequence[Mapping]) -> dict | None:
+    """:func:`fault_type_scores` over report cases (the `cases` of :func:`summarize`, e.g. pooled over several
+    reports)."""
+    return _named_type_scores([(case["fault_type"], case["predicted_fault_type"]) for case in cases
+                               if case["fault_type_correct"] is not None])
+
+
+def _named_type_scores(pairs: Sequence[tuple[str, str | None]]) -> dict | None:
+    """Over (the label's type, the type named or None) pairs."""
+    if not pairs:
         return None
-    truth, guess = [r.fault_type for r in typed], [r.predicted_fault_type or NO_TYPE for r in typed]
-    return {"cases": len(typed), "named": sum(r.predicted_fault_type is not None for r in typed),
+    truth, guess = [kind for kind, _ in pairs], [named or NO_TYPE for _, named in pairs]
+    return {"cases": len(pairs), "named": sum(named is not None for _, named in pairs),
             "accuracy": round(accuracy(truth, guess), 4), "macro_f1": round(macro_f1(truth, guess), 4),
             "confusion": confusion_matrix(truth, guess)}
 
@@ -144,6 +163,7 @@ def _row(name: str, members: Sequence[CaseResult], typing: bool) -> dict:
         "fault_type_accuracy": _fault_type_accuracy(members) if typing else None,
         "load_s_per_case": round(sum(r.load_seconds for r in members) / max(count, 1), 3),
         "rank_s_per_case": round(sum(r.rank_seconds for r in members) / max(count, 1), 3),
+        "cpu_s_per_case": round(sum(r.cpu_seconds for r in members) / max(count, 1), 3),
     }
 
 
@@ -167,7 +187,7 @@ def _in_group(case: dict, group: str) -> bool:
 def format_table(report: dict) -> str:
     columns = ["group", "count", "failures", "AC@1", "AC@2", "AC@3", "AC@5", "Avg@3", "Avg@5",
                "fault_type_accuracy", "load_s_per_case",
-               "rank_s_per_case", *(["in_sample"] if "in_sample" in report["table"][0] else [])]
+               "rank_s_per_case", "cpu_s_per_case", *(["in_sample"] if "in_sample" in report["table"][0] else [])]
     widths = [max(len(c), *(len(_cell(row[c])) for row in report["table"])) for c in columns]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     lines += ["  ".join(_cell(row[c]).ljust(w) for c, w in zip(columns, widths)) for row in report["table"]]

@@ -27,6 +27,7 @@ class AgentRanking:
     dataset: str
     tamo_model: str | None = "default"
     stacker: str | None = "default"
+    fault_kind_model: str | None = "default"  # the Solution Engineer's fault-type classifier (see Toolbox)
     owner_pid: int = field(default_factory=os.getpid)
 
     def __call__(self, incident: Incident) -> dict:
@@ -41,15 +42,15 @@ class AgentRanking:
 
     def _run(self, incident: Incident) -> dict:
         result = run_incident(_session(self.database()), incident, HeuristicReasoner(), dataset=self.dataset,
-                              tamo_model=self.tamo_model, stacker=self.stacker)
+                              tamo_model=self.tamo_model, stacker=self.stacker,
+                              fault_kind_model=self.fault_kind_model)
         return {"ranking": result["ranking"], "fault_type": (result.get("fault_type") or {}).get("fault_type")}
 
     def provenance(self, cases: list[tuple[str, str]]) -> dict:
         """For (case id, system) pairs: the ranker each system got, and which cases an artefact it used was
         trained on (their figures are in-sample); likewise the fault-kind classifier, where it is offered."""
-        from engine.agents.tools import choose_ranker
-        from engine.config import FAULT_KIND_MODEL
-        from engine.provenance import covers, in_sample_cases
+        from engine.agents.tools import choose_fault_kind, choose_ranker
+        from engine.provenance import in_sample_cases
 
         rankers, in_sample = {}, set()
         for case_id, system in cases:
@@ -57,9 +58,12 @@ class AgentRanking:
             rankers[system] = choice.description
             for path, _ in choice.artefacts:
                 in_sample.update(in_sample_cases(path, [case_id]))
-        typed = [case_id for case_id, system in cases if covers(FAULT_KIND_MODEL, system)]
+        typed_in_sample = set()
+        for case_id, system in cases:
+            classifier = choose_fault_kind(self.fault_kind_model, system)
+            typed_in_sample.update(in_sample_cases(classifier, [case_id]) if classifier else [])
         return {"rankers": rankers, "in_sample_cases": sorted(in_sample),
-                "fault_type_in_sample_cases": sorted(in_sample_cases(FAULT_KIND_MODEL, typed))}
+                "fault_type_in_sample_cases": sorted(typed_in_sample)}
 
     def database(self) -> str:
         current = self._own_database()

@@ -52,11 +52,13 @@ def make_reasoner(name: str, session: Session | None = None, script_run: str | N
 
 def run_incident(session: Session, incident: Incident, reasoner: Reasoner, dataset: str | None = None,
                  seed: int = 0, fallback: Reasoner | None = None, fault: FaultSpec | None = None,
-                 tamo_model: str | None = "default", stacker: str | Path | None = "default") -> dict:
+                 tamo_model: str | None = "default", stacker: str | Path | None = "default",
+                 fault_kind_model: str | Path | None = "default") -> dict:
     """Run the seven agents; with `fault`, one agent misbehaves and the result says who / when it did. TAMO and the
     stacked ranker are on by default where the bundled checkpoint covers the incident's system (see Toolbox);
-    `tamo_model` / `stacker` None or "none" turn them off, a path picks another."""
-    toolbox = Toolbox(incident, tamo_model, stacker)
+    `tamo_model` / `stacker` None or "none" turn them off, a path picks another; so does `fault_kind_model` for
+    the fault-type classifier."""
+    toolbox = Toolbox(incident, tamo_model, stacker, fault_kind_model)
     if fault is None:
         return Workflow(session, reasoner, fallback=fallback).run(incident, dataset, seed, toolbox)
     faulty = FaultyReasoner(reasoner, fault, read_telemetry(toolbox, seed), seed)

@@ -6,12 +6,15 @@ reliably made in the reference (an early return or an exception cuts them).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from engine.telemetry.model import Incident, Span
-from engine.telemetry.spans import span_costs
+from engine.telemetry.model import Incident, ReferenceMinute, Span
+from engine.telemetry.spans import own_times
 from engine.tamo.grid import Grid
 
 TRACE_CHANNELS = ("trace_count", "trace_own_time", "trace_p95", "trace_edge_in", "trace_edge_out", "trace_lost_calls")
@@ -22,7 +25,7 @@ def trace_channels(incident: Incident, grid: Grid, index: dict[str, int]) -> tup
     """([N, T, len(TRACE_CHANNELS)], has_trace [T], {(caller, callee): [T] latency log-ratio})."""
     out = np.zeros((len(index), grid.steps, len(TRACE_CHANNELS)))
     spans = _spans_on_grid(incident, grid)
-    reference_minutes = [list(minute.spans) for minute in incident.reference if minute.spans]
+    reference_minutes = [minute for minute in incident.reference if minute.spans]
     if not spans or not reference_minutes:
         return out, np.zeros(grid.steps), {}
     reference = _reference_stats(reference_minutes)
@@ -42,22 +45,74 @@ def _spans_on_grid(incident: Incident, grid: Grid) -> list[Span]:
     return grid.within(candidates, lambda span: span.start)
 
 
-def _reference_stats(minutes: list[list[Span]]) -> dict:
-    pooled = [span for minute in minutes for span in minute]
+@dataclass(frozen=True)
+class _SpanSummary:
+    """What the reference statistics need of a set of spans (one minute's, or several pooled)."""
+
+    count: dict[str, int]  # entity -> spans
+    own: dict[tuple[str, str], list[float]]  # as own_times
+    durations: dict[str, list[float]]
+    edges: dict[tuple[str, str], list[float]]
+    calls: dict[tuple[str, str], tuple[int, int]]  # (entity, operation) -> (spans, spans that called out)
+    ids: frozenset[str]
+    outside_parents: frozenset[str]  # parent ids of its spans that are none of its own spans
+
+
+def _summary(spans: Sequence[Span]) -> _SpanSummary:
+    ids = frozenset(span.span_id for span in spans)
+    return _SpanSummary(dict(Counter(span.entity for span in spans)), own_times(spans), _durations(spans),
+                        _edge_durations(spans), _call_counts(spans), ids,
+                        frozenset(span.parent_id for span in spans if span.parent_id) - ids)
+
+
+@lru_cache(maxsize=64)
+def _minute_summary(minute: ReferenceMinute) -> _SpanSummary:
+    """Cached per reference minute: the loaders share one object per minute file, so the cases of a day that
+    share reference minutes summarise each once."""
+    return _summary(minute.spans)
+
+
+def _reference_stats(minutes: list[ReferenceMinute]) -> dict:
+    """Per entity, the median span count over the minutes; over their spans pooled, the median own time per
+    operation, the p95 duration per entity, the median duration per call edge and the share of calls out per
+    operation. Pooled from each minute's cached summary, unless a span's id or parent is in another minute (then
+    a parent's children would span minutes: the spans are summarised together)."""
+    each = [_minute_summary(minute) for minute in minutes]
+    pooled = each if _self_contained(each) else [_summary([span for minute in minutes for span in minute.spans])]
     counts = defaultdict(list)
-    for minute in minutes:
-        per_entity = defaultdict(int)
-        for span in minute:
-            per_entity[span.entity] += 1
-        for entity, n in per_entity.items():
+    for summary in each:
+        for entity, n in summary.count.items():
             counts[entity].append(n)
+    own, durations, edges = (_concatenated([getattr(s, name) for s in pooled]) for name in ("own", "durations",
+                                                                                             "edges"))
+    calls: dict[tuple[str, str], tuple[int, int]] = {}
+    for summary in pooled:
+        for key, (n, called) in summary.calls.items():
+            before = calls.get(key, (0, 0))
+            calls[key] = (before[0] + n, before[1] + called)
     return {
         "count": {e: float(np.median(v + [0] * (len(minutes) - len(v)))) for e, v in counts.items()},
-        "own": {key: float(np.median(v)) for key, v in _own_times(pooled).items() if len(v) >= MIN_CALLS},
-        "p95": {e: float(np.percentile(v, 95)) for e, v in _durations(pooled).items()},
-        "edge": {key: float(np.median(v)) for key, v in _edge_durations(pooled).items() if len(v) >= MIN_CALLS},
-        "calls": {key: share for key, (n, share) in _call_shares(pooled).items() if n >= MIN_CALLS},
+        "own": {key: float(np.median(v)) for key, v in own.items() if len(v) >= MIN_CALLS},
+        "p95": {e: float(np.percentile(v, 95)) for e, v in durations.items()},
+        "edge": {key: float(np.median(v)) for key, v in edges.items() if len(v) >= MIN_CALLS},
+        "calls": {key: called / n for key, (n, called) in calls.items() if n >= MIN_CALLS},
     }
+
+
+def _self_contained(summaries: list[_SpanSummary]) -> bool:
+    """No span id in two of them, and no span's parent in another one."""
+    ids = frozenset().union(*(s.ids for s in summaries))
+    return len(ids) == sum(len(s.ids) for s in summaries) and all(s.outside_parents.isdisjoint(ids)
+                                                                   for s in summaries)
+
+
+def _concatenated(groups: list[dict]) -> dict:
+    """Key -> the lists of every group joined, in group order (keys in order of first appearance)."""
+    joined = defaultdict(list)
+    for group in groups:
+        for key, values in group.items():
+            joined[key].extend(values)
+    return joined
 
 
 def _fill_bin(out: np.ndarray, spans: list[Span], reference: dict, index: dict[str, int], edges: dict, b: int,
@@ -68,7 +123,7 @@ def _fill_bin(out: np.ndarray, spans: list[Span], reference: dict, index: dict[s
     for entity, n in counts.items():
         if entity in index:
             out[index[entity], 0] = np.log((n + 1.0) / (reference["count"].get(entity, 0.0) + 1.0))
-    _max_into(out, index, 1, _ratios(_own_times(spans), reference["own"], key_entity=lambda key: key[0]))
+    _max_into(out, index, 1, _ratios(own_times(spans), reference["own"], key_entity=lambda key: key[0]))
     for entity, durations in _durations(spans).items():
         if entity in index and entity in reference["p95"] and len(durations) >= MIN_CALLS:
             out[index[entity], 2] = np.log((np.percentile(durations, 95) + 1.0) / (reference["p95"][entity] + 1.0))
@@ -102,13 +157,6 @@ def _lost_calls(now: dict, reference: dict) -> list[tuple[str, float]]:
             if n >= MIN_CALLS and reference.get(key, 0.0) >= 0.5 and reference[key] > share]
 
 
-def _own_times(spans: list[Span]) -> dict[tuple[str, str], list[float]]:
-    grouped = defaultdict(list)
-    for cost in span_costs(spans):
-        grouped[(cost.entity, cost.operation)].append(cost.own_ms)
-    return grouped
-
-
 def _durations(spans: list[Span]) -> dict[str, list[float]]:
     grouped = defaultdict(list)
     for span in spans:
@@ -129,6 +177,12 @@ def _edge_durations(spans: list[Span]) -> dict[tuple[str, str], list[float]]:
 def _call_shares(spans: list[Span]) -> dict[tuple[str, str], tuple[int, float]]:
     """Per (entity, operation): how many spans, and the share whose work (within the entity) called another
     service."""
+    return {key: (n, called / n) for key, (n, called) in _call_counts(spans).items()}
+
+
+def _call_counts(spans: Sequence[Span]) -> dict[tuple[str, str], tuple[int, int]]:
+    """Per (entity, operation): how many spans, and how many of them did work (within the entity) that called
+    another service."""
     by_id = {span.span_id: span for span in spans}
     calling: set[str] = set()
     for span in spans:
@@ -142,4 +196,4 @@ def _call_shares(spans: list[Span]) -> dict[tuple[str, str], tuple[int, float]]:
     for span in spans:
         totals[(span.entity, span.operation)] += 1
         called[(span.entity, span.operation)] += span.span_id in calling
-    return {key: (n, called[key] / n) for key, n in totals.items()}
+    return {key: (n, called[key]) for key, n in totals.items()}

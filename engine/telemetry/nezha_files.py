@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.telemetry.errors import TelemetryError
 from engine.telemetry.model import LogRecord, MetricSeries, Span
+from engine.telemetry.parsed_cache import cached_records
 from engine.telemetry.readers import count_missing, read_csv_rows, row_number, to_number, to_sample
 
 TRACE_COLUMNS = ("TraceID", "SpanID", "ParentID", "PodName", "OperationName", "StartTimeUnixNano", "Duration")
@@ -19,6 +20,7 @@ ENTITY_COLUMNS = ("PodName", "ServiceName")  # per-pod files / the front-end SLI
 POD_SUFFIX = re.compile(r"-[a-z0-9]{5,10}-[a-z0-9]{5}$")
 
 
+@lru_cache(maxsize=4096)  # a day's files name a few hundred pods, each on thousands of rows
 def service_of(pod: str) -> str:
     """`ts-contacts-service-866bd68c97-xcqfx` -> `ts-contacts-service` (deployment hash + pod hash removed)."""
     return POD_SUFFIX.sub("", pod)
@@ -69,8 +71,11 @@ def load_spans(path: Path) -> tuple[Span, ...]:
 
 
 @lru_cache(maxsize=12)
-def _spans_cached(path_text: str, _mtime: int, _size: int) -> tuple[Span, ...]:
-    path = Path(path_text)
+def _spans_cached(path_text: str, mtime: int, size: int) -> tuple[Span, ...]:
+    return cached_records(Path(path_text), Span, _parse_spans, mtime, size)
+
+
+def _parse_spans(path: Path) -> tuple[Span, ...]:
     spans = []
     for index, row in enumerate(read_csv_rows(path, TRACE_COLUMNS)):
         parent = row["ParentID"]
@@ -94,8 +99,11 @@ def load_logs(path: Path) -> tuple[LogRecord, ...]:
 
 
 @lru_cache(maxsize=12)
-def _logs_cached(path_text: str, _mtime: int, _size: int) -> tuple[LogRecord, ...]:
-    path = Path(path_text)
+def _logs_cached(path_text: str, mtime: int, size: int) -> tuple[LogRecord, ...]:
+    return cached_records(Path(path_text), LogRecord, _parse_logs, mtime, size)
+
+
+def _parse_logs(path: Path) -> tuple[LogRecord, ...]:
     records = []
     for index, row in enumerate(read_csv_rows(path, LOG_COLUMNS)):
         level, message = parse_log_message(row["Log"])

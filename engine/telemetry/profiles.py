@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.telemetry.model import Incident, LogRecord, ReferenceMinute, Span
-from engine.telemetry.spans import EdgeCalls, edge_calls, failed_span_ids, span_costs
+from engine.telemetry.spans import EdgeCalls, edge_calls, failed_span_ids, own_times
 
 STATEMENT = re.compile(r"[\w.$\[\]]+#\d+")
+NOTHING: frozenset[str] = frozenset()
 
 AnchorRates = dict[tuple[str, str], tuple[int, dict[str, float]]]  # (entity, anchor) -> (spans, event -> share)
 
@@ -55,7 +56,7 @@ def called_service(event: str) -> str | None:
 def span_anchors(span: Span, by_id: dict[str, Span], happened: set[str]) -> list[tuple[str, str]]:
     parent = by_id.get(span.parent_id)
     context = parent.operation if parent is not None and parent.entity == span.entity else ""
-    logged = sorted(e for e in happened if e.startswith("log:"))
+    logged = sorted(e for e in happened if e.startswith("log:")) if happened else []
     return [(span.entity, f"{context} > {span.operation}")] + [(span.entity, e) for e in logged]
 
 
@@ -70,15 +71,13 @@ def profile_of(
     counts: Counter[tuple[str, str]] = Counter()
     seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for span in spans:
-        happened = events.get(span.span_id, set())
+        happened = events.get(span.span_id, NOTHING)
         for anchor in span_anchors(span, by_id, happened):
             counts[anchor] += 1
-            seen[anchor].update(happened - {anchor[1]})
-    own_time: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for cost in span_costs(spans):
-        own_time[(cost.entity, cost.operation)].append(cost.own_ms)
+            if happened:  # most spans do nothing besides their own work
+                seen[anchor].update(happened - {anchor[1]})
     anchors = {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
-    return Profile(anchors, dict(own_time))
+    return Profile(anchors, own_times(spans))
 
 
 @lru_cache(maxsize=64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,36 +14,30 @@ from engine.telemetry.model import Span
 WAIT = "wait:"  # operation prefix of a client span's own time charged to its callee: "wait:<caller> <operation>"
 
 
-@dataclass(frozen=True, slots=True)
-class SpanCost:
-    """Where a span's own time goes: to its entity, or (client-side wait of a remote call) to the callee."""
+def own_times(spans: Sequence[Span]) -> dict[tuple[str, str], list[float]]:
+    """Exclusive time of each span (duration minus its children's, at least 0), charged to who caused it, grouped
+    by (entity, operation) in span order.
 
-    entity: str
-    operation: str
-    own_ms: float
-
-
-def span_costs(spans: list[Span]) -> list[SpanCost]:
-    """Exclusive time of each span (duration minus its children's), charged to who caused it.
-
-    A client span whose only children run in one other service is charged to that callee: the gap
-    between the caller's wait and the callee's work is network and queueing at the callee's side.
+    A client span whose only children run in one other service is charged to that callee, under the operation
+    `wait:<caller> <operation>`: the gap between the caller's wait and the callee's work is network and queueing at
+    the callee's side.
     """
-    child_time: dict[str, float] = defaultdict(float)
-    child_entities: dict[str, set[str]] = defaultdict(set)
+    child_time: dict[str, float] = {}
+    below: dict[str, str | None] = {}  # parent span id -> the one service its children ran in (None: several)
     for span in spans:
-        if span.parent_id:
-            child_time[span.parent_id] += span.duration_ms
-            child_entities[span.parent_id].add(span.entity)
-    costs = []
+        parent = span.parent_id
+        if parent:
+            child_time[parent] = child_time.get(parent, 0.0) + span.duration_ms
+            entity = below.get(parent, span.entity)
+            below[parent] = entity if entity == span.entity else None
+    grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
     for span in spans:
-        own = max(span.duration_ms - child_time.get(span.span_id, 0.0), 0.0)
-        below = child_entities.get(span.span_id)
-        if below and len(below) == 1 and span.entity not in below:
-            costs.append(SpanCost(next(iter(below)), f"{WAIT}{span.entity} {span.operation}", own))
-        else:
-            costs.append(SpanCost(span.entity, span.operation, own))
-    return costs
+        own = span.duration_ms - child_time.get(span.span_id, 0.0)
+        callee = below.get(span.span_id)
+        key = (callee, f"{WAIT}{span.entity} {span.operation}") if callee is not None and callee != span.entity \
+            else (span.entity, span.operation)
+        grouped[key].append(0.0 if 0.0 > own else own)
+    return dict(grouped)
 
 
 @dataclass

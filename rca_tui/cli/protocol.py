@@ -52,12 +52,12 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         if not folder.is_dir():
             fail(f"{folder}: not a folder; expected a dataset folder (Nezha, PetShop, mABC, or one made by "
                  "`rca-tui synth`)", ExitCode.USAGE)
-    rows, where, fault_types, fitted = [], [], {}, None
+    rows, where, fault_types, consensus_types, fitted = [], [], {}, {}, None
     extra = progress(lambda p: extra_cases(extra_train, [f for f in (scored, train) if f], p, workers, scheduler))
     try:
         cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
         train_cases = progress(lambda p: dataset_tools(train, checkpoint, p)) if train else None
-        if per_fold:  # TAMO's features, read once for every protocol
+        if per_fold or agents:  # TAMO's (and the fault-kind classifier's) features, read once for every protocol
             labelled = progress(lambda p: dataset_features(scored, p, workers=workers, scheduler=scheduler))
             train_labelled = progress(lambda p: dataset_features(train, p, workers=workers, scheduler=scheduler)) \
                 if train else None
@@ -69,9 +69,11 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                     workers, scheduler, p, extra=extra))
             pooled = pooled_results(name, scored_cases, training, folds)
             if agents:
-                pooled[CONSENSUS] = progress(lambda p: agents_out_of_sample(
-                    name, scored, scored_cases, train, training, folds, settings().oof_cache if per_fold else None,
-                    workers=workers, scheduler=scheduler, on_progress=p, extra=extra))
+                consensus = progress(lambda p: agents_out_of_sample(
+                    name, scored, scored_cases, labelled, train, training, train_labelled, folds,
+                    settings().oof_cache if per_fold else None, workers=workers, scheduler=scheduler, on_progress=p,
+                    extra=extra))
+                pooled[CONSENSUS], consensus_types[name] = consensus.rankings, consensus.fault_type
             rows += table_rows(name, pooled)
             where += [row for method in (CONSENSUS, DEFAULT_METHOD) for row in per_fault_rows(name, pooled, method)]
             fitted = fitted or (training or scored_cases)
@@ -83,7 +85,8 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
               "tamo": f"trained per split (out of fold){extra_note}" if per_fold else str(checkpoint) if checkpoint
               else "off",
               "tamo_in_sample_cases": sorted(c.case_id for c in cases if c.tamo_in_sample),
-              "table": rows, "per_fault": where, "tamo_fault_type": fault_types}
+              "table": rows, "per_fault": where, "tamo_fault_type": fault_types,
+              "consensus_fault_type": consensus_types}
     if save_stacker:
         ranker = fit_ranker(fitted)
         path = ranker.save(save_stacker)
@@ -101,13 +104,20 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                 title=f"Out-of-sample root-cause ranking on {scored}" + (f" (fitted on {train})" if train else "") +
                 f"; TAMO T2: {report['tamo']}")
     print_table(where, ["protocol", "method", "system", "cases", "AC@1", "AC@3"], title="per system / fault type")
-    for name, types in fault_types.items():
-        if types:
-            say(f"TAMO T3 fault type, {name} (out of fold): accuracy {types['accuracy']}, macro-F1 "
-                f"{types['macro_f1']} ({types['cases']} cases)")
-            print_confusion(types["confusion"], f"{name}: fault-type confusion (columns: guessed)")
+    _print_fault_types(fault_types, "TAMO T3 fault type ({name}, out of fold)")
+    _print_fault_types(consensus_types, "consensus fault type ({name}: the plans' type; fault-kind classifier "
+                                        "fitted per split)")
     if save_stacker:
         say(f"stacked ranker fitted on {len(ranker.trained_on)} cases -> {path} (+ manifest)")
+
+
+def _print_fault_types(by_protocol: dict[str, dict | None], title: str) -> None:
+    """Accuracy, macro-F1 and confusion per protocol; `title` names the protocol with {name}."""
+    for name, types in by_protocol.items():
+        if types:
+            say(f"{title.format(name=name)}: accuracy {types['accuracy']}, macro-F1 {types['macro_f1']} "
+                f"({types['cases']} cases)")
+            print_confusion(types["confusion"], f"{name}: fault-type confusion (columns: guessed; - none)")
 
 
 def _checkpoint(tamo_model: str) -> Path | None:

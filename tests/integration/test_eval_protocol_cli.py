@@ -167,3 +167,25 @@ def test_fault_type_refuses_a_synthetic_weight_it_cannot_read_naming_the_option(
     for bad in ("heavy", "0", "1.5"):
         result = CliRunner().invoke(app, ["eval", "fault-type", "--dataset", str(tmp_path), "--synthetic-weight", bad])
         assert result.exit_code == 2 and "--synthetic-weight" in result.output and "Traceback" not in result.output
+
+
+def test_consensus_fault_type_comes_from_a_classifier_that_never_trained_on_the_case(synthetic, monkeypatch,
+                                                                                     isolated_cache):
+    from engine.tamo import api
+    from engine.tamo.fault_kind import load_classifier
+
+    trained_on_when_asked = {}
+    ask = api.fault_kind
+
+    def recording(incident, entity, path=None, signals=None):
+        trained_on_when_asked[incident.case_id] = set(load_classifier(path).trained_on)
+        return ask(incident, entity, path, signals)
+
+    monkeypatch.setattr(api, "fault_kind", recording)
+    result = _eval("--dataset", str(synthetic[0]), "--protocol", "kfold", "--folds", "3", "--agents")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)["consensus_fault_type"]["kfold"]
+    assert scores["cases"] == scores["named"] == 12 and set(scores["confusion"])
+    assert len(trained_on_when_asked) == 12
+    for case_id, trained_on in trained_on_when_asked.items():
+        assert case_id not in trained_on and len(trained_on) == 8, case_id  # the other two folds' cases
