@@ -54,8 +54,9 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
         _cpu(pod, fault, rng)
     if fault.fault_type == "memory_leak":
         _memory(pod, fault)
+    server = p.get("served_latency", p.get("slowdown"))  # the pod's server latency, as the real faults moved it
+    added_s = _slow_server(pod, fault, server) if server is not None else 0.0
     if "slowdown" in p:
-        added_s = _slow_server(pod, fault)
         _client_latency(day, reach, fault, lambda share: added_s * share)
         _edges(day, fault, reach, ("source_50", "destination_50"), lambda share: added_s * share)
     if fault.fault_type == "network_delay":
@@ -110,11 +111,11 @@ def _memory(pod: MetricTable | None, fault: ActiveFault) -> None:
     pod.change("MemoryUsage(Mi)", fault, lambda value, _share, row: value * _ratio(row, "MemoryUsageRate(%)", before))
 
 
-def _slow_server(pod: MetricTable | None, fault: ActiveFault) -> float:
-    """Server-side latency quantiles grow by the slowdown; returns the P90 growth in seconds (the largest)."""
+def _slow_server(pod: MetricTable | None, fault: ActiveFault, factor: float) -> float:
+    """Server-side latency quantiles are multiplied by `factor`; returns their median growth in seconds."""
     if pod is None:
         return 0.0
-    factor = fault.parameters["slowdown"] - 1.0
+    factor -= 1.0
     growth = [0.0]
 
     def slower(value: float, share: float, _row) -> float:

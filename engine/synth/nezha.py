@@ -64,7 +64,7 @@ def _plan_day(day: NezhaDay, options: SynthOptions, skipped: list[Skipped]) -> l
     seed = options.seed * 1000 + sum(map(ord, day.date))
     planned = []
     traced = set(day.traced_services())
-    for fault in plan_faults(services, fault_types, options.per_service, seed):
+    for fault in plan_faults(services, fault_types, options.per_service, seed, day.system):
         if fault.fault_type in SEEN_IN_TRACES and fault.service not in traced:
             skipped.append(Skipped(day.system, fault.service, fault.fault_type,
                                    "called too rarely in the fault-free minutes for a trace or log fault to show"))

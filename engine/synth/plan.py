@@ -33,9 +33,11 @@ def choose_services(text: str | None, candidates: list[str], system: str) -> lis
     return names
 
 
-def plan_faults(services: list[str], fault_types: list[str], per_service: int, seed: int) -> list[PlannedFault]:
+def plan_faults(services: list[str], fault_types: list[str], per_service: int, seed: int,
+                system: str | None = None) -> list[PlannedFault]:
     """Latin-square order: each block of len(services) cases holds every service once, each with a different
-    type, so one service's faults are far apart in time and its metric baseline stays free of its own faults."""
+    type, so one service's faults are far apart in time and its metric baseline stays free of its own faults.
+    `system` selects its own magnitude ranges where the catalog measured them (SYSTEM_RANGES)."""
     if per_service < 1:
         raise SynthError(f"--per-service must be at least 1, got {per_service}")
     order = list(np.random.default_rng(seed).permutation(len(services)))
@@ -48,7 +50,7 @@ def plan_faults(services: list[str], fault_types: list[str], per_service: int, s
     planned = []
     for index, (service, fault_type) in enumerate(pairs):
         rng = np.random.default_rng([seed, index])
-        planned.append(PlannedFault(index, service, fault_type, draw_parameters(fault_type, rng)))
+        planned.append(PlannedFault(index, service, fault_type, draw_parameters(fault_type, rng, system)))
     return planned
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from engine.synth.catalog import FAULT_DURATION_S, FAULT_TYPES
+from engine.synth.catalog import FAULT_DURATION_S, FAULT_TYPES, SYSTEM_RANGES
 from engine.synth.files import write_bytes
 from engine.synth.plan import SynthOptions, SynthResult
 
@@ -16,11 +16,11 @@ HOW_FAULTS_SHOW = """\
 |---|---|
 | network_delay | calls into the service wait `delay_ms` longer (a share `affected` of them): the service's spans start later, every caller span up to the root lasts that much longer; callers' client latency, the OB per-edge latency into it and the front-end latency rise |
 | network_loss | a share `loss` of calls into it retransmit (one or two RTOs); a share `failed_share` of those time out: the callee span never happens, the caller waits 7 RTO and logs an ERROR; callers' success rate and the front-end success rate drop |
-| cpu_contention | pod and node CPU up; the service's own work (not its waits on callees) takes `slowdown` times longer, callers inherit it |
-| cpu_consumed | pod CPU driven to `pod_cpu_level` %; the same slowdown, larger |
+| cpu_contention | pod and node CPU up; the service's own work (not its waits on callees) takes `slowdown` times longer, callers inherit it; its pod's server latency quantiles times `served_latency` where the system lists one below the ranges, else `slowdown` |
+| cpu_consumed | pod CPU driven to `pod_cpu_level` %; the same slowdown, larger; the server latency as under contention |
 | memory_leak | memory usage climbs from the onset to the end of the fault; a small slowdown |
-| exception | a share `error_rate` of its requests end part-way: the rest of their calls and of the service's log lines never happen, and the service logs no ERROR about it; a share `caller_logs` of its callers log the framework's failed-call line; success rate down |
-| return | a share `wrong_rate` of answers are wrong: the service logs one of its own ERROR lines for each and answers in its usual time; the caller stops its handling right after the call, and (share `caller_logs`) logs the framework's failed-call line |
+| exception | a share `error_rate` of its requests end part-way: the rest of their calls and of the service's log lines never happen, and the service logs no ERROR about it; a share `caller_logs` of its callers log the framework's failed-call line; success rate down; its pod's server latency quantiles times `served_latency` (Nezha) |
+| return | a share `wrong_rate` of answers are wrong: the service logs one of its own ERROR lines for each and answers in its usual time; the caller stops its handling right after the call, and (share `caller_logs`) logs the framework's failed-call line; its pod's server latency quantiles times `served_latency` (Nezha) |
 
 PetShop records metrics only: the component's own latency / availability change (delay adds `delay_ms` times
 `affected`; loss adds retransmit waits and fails `loss` x `failed_share` of calls; exception fails `error_rate`),
@@ -83,6 +83,8 @@ def write_source_md(path: Path, source: Path, options: SynthOptions, result: Syn
         "",
         *[f"- `{name}`: " + ", ".join(f"{key} {low:g} to {high:g}" for key, (low, high) in sorted(fault.ranges.items()))
           for name, fault in FAULT_TYPES.items()],
+        *[f"- `{name}` on {system}: " + ", ".join(f"{key} {low:g} to {high:g}" for key, (low, high) in sorted(ranges.items()))
+          for (system, name), ranges in SYSTEM_RANGES.items()],
         "",
         HOW_FAULTS_SHOW,
         "## Not the source's own days",
