@@ -329,7 +329,7 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
 
 def wait_signal(incident: Incident) -> dict[str, Signal]:
     """Network delay into a service: the time its callers' client spans wait beyond its own server span (charged
-    to it by span_costs), per caller and operation: how far the window's median wait sits above the reference
+    to it by own_times), per caller and operation: how far the window's median wait sits above the reference
     calls' median, in spreads of that same wait over the reference calls (a spread that knows the edge's own
     excursions, so an edge that is jittery while all is well needs a larger rise, and a service noisy in other
     ways gains nothing here), counted beyond the TAIL_Z spreads that a fault-free minute reaches now and then.
