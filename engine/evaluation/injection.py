@@ -111,7 +111,7 @@ def run_name(seed: int, trajectory: Trajectory) -> str:
     """A kept run's name in a manifest: run ids restart with each session database, so the seed, the incident and
     the injected fault (agent:step:mode, as ``--inject-fault`` takes it) go with it."""
     fault = trajectory.meta["injected_fault"]
-    return (f"seed {seed} {trajectory.meta['incident']} {trajectory.id} "
+    return (f"{trajectory.id} seed {seed} {trajectory.meta['incident']} "
             f"{fault['agent']}:{fault['agent_step']}:{fault['mode']}")
 
 
