@@ -151,7 +151,9 @@ def fit_listwise(lists: list[tuple[np.ndarray, np.ndarray, int]], config: Learne
     import torch
 
     stacked = np.concatenate([rows for rows, _, _ in lists])
-    mean, std = stacked.mean(0), stacked.std(0) + 1e-6
+    spread = stacked.std(0)
+    mean, std = stacked.mean(0), np.where(spread > 1e-6, spread, 1.0)  # a feature constant in training stays unscaled:
+    # divided by ~0, a value it never had in training would outweigh everything its near-zero weight says
     inputs, masks, targets = _pad([((rows - mean) / std, mask, target) for rows, mask, target in lists])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread is ~30x faster than two fighting over a busy CPU

@@ -4,7 +4,9 @@ templates, some modes and some incidents, and scored on runs whose template, mod
 * incidents: the Nezha cases are split in two by the study's seeded pick; the demo incident is always a test one;
 * templates: runs on training incidents are made with :data:`TRAIN_TEMPLATES`, runs on test incidents with the
   others;
-* modes: leave one mode out; each held-out mode is scored by a tracer trained on the other modes' training runs.
+* modes: leave one mode out; each held-out mode is scored by a tracer trained on the other modes' training runs;
+* other studies (other seeds: other case picks and fault orders) may add training runs: those made with a training
+  template, of another mode, on an incident this split never tests on (:func:`trains_beside`).
 
 Every test run is scored once (by the tracer that left its mode out); the figures are given per held-out mode, per
 injected agent and pooled, each with the trivial baselines beside it: the majority-agent prior ("always the most
@@ -50,6 +52,14 @@ def in_training(trajectory: Trajectory, split: IncidentSplit, held_out_mode: str
             and fault["mode"] != held_out_mode)
 
 
+def trains_beside(trajectory: Trajectory, split: IncidentSplit, held_out_mode: str) -> bool:
+    """Whether a run of another study (another seed) may train beside this split's own training runs: a training
+    template, another mode, and an incident this split never tests on (the demo is one of those)."""
+    fault = _fault(trajectory)
+    return (trajectory.meta["incident"] not in split.test and fault["template"] in TRAIN_TEMPLATES
+            and fault["mode"] != held_out_mode)
+
+
 def in_test(trajectory: Trajectory, split: IncidentSplit, held_out_mode: str) -> bool:
     fault = _fault(trajectory)
     return (trajectory.meta["incident"] in split.test and fault["template"] in TEST_TEMPLATES
@@ -86,17 +96,20 @@ class Scored:
                 own.extend(more)
 
 
-def held_out_report(analyses: list[Analysis], split: IncidentSplit, config: EvalConfig) -> dict:
-    """Leave-one-mode-out on held-out templates and incidents; per mode, per agent and pooled."""
+def held_out_report(analyses: list[Analysis], split: IncidentSplit, config: EvalConfig,
+                    beside: list[Analysis] = ()) -> dict:
+    """Leave-one-mode-out on held-out templates and incidents; per mode, per agent and pooled. ``beside``: runs of
+    other studies, those that :func:`trains_beside` allows join every training set."""
     report = {"train_incidents": list(split.train), "test_incidents": list(split.test),
               "train_templates": list(TRAIN_TEMPLATES), "test_templates": list(TEST_TEMPLATES),
               "seeds": list(config.seeds), "by_held_out_mode": {}}
     pooled = Scored([], [], {})
     for mode in MODES:
-        train = [a for a in analyses if in_training(a.trajectory, split, mode)]
+        own = [a for a in analyses if in_training(a.trajectory, split, mode)]
+        train = own + [a for a in beside if trains_beside(a.trajectory, split, mode)]
         test = [a for a in analyses if in_test(a.trajectory, split, mode)]
-        row = {"n_train": len(train), "n_test": len(test), "train_majority_agent": majority_agent_of(
-            [a.trajectory for a in train])}
+        row = {"n_train": len(train), "n_train_beside": len(train) - len(own), "n_test": len(test),
+               "train_majority_agent": majority_agent_of([a.trajectory for a in train])}
         if train and test:
             scored = score_held_out(train, test, config)
             row.update(scored.table(config.seeds))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rca_tui.cli.attribution import MaxTokensOption, ModelOption
+from rca_tui.cli.attribution import ModelOption
 from rca_tui.cli.common import (ExitCode, JsonOption, emit_json, fail, invocation, progress, ranker_choice, say,
                                 scale_out_note)
 
@@ -22,8 +22,15 @@ def eval_injection(
     folds: Annotated[int, typer.Option("--folds", min=2, help="k of the k-fold cross-validation.")] = 5,
     seeds: Annotated[list[int] | None, typer.Option("--seeds", help="CV seeds of the learned tracer (repeat); "
                                                     "default 0 1 2.")] = None,
-    max_tokens: MaxTokensOption = 640,
+    max_tokens: Annotated[int | None, typer.Option(
+        "--max-tokens", min=64, help="Tokens in one SLM forward pass (default: the engine-run layout's, 1024, "
+                                     "which reads every agent step of these runs).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fault grid and the case pick.")] = 0,
+    train_seeds: Annotated[list[int] | None, typer.Option(
+        "--train-seeds", help="Also the studies of these seeds (repeat; same options, runs cached alike): their runs "
+                              "made with training templates, on incidents --seed's study never tests on, join the "
+                              "held-out training sets, and all their kept runs but the demo's the --save-tracer "
+                              "training set.")] = None,
     db: Annotated[Path | None, typer.Option("--db", file_okay=False, help="Folder for the session databases "
                                             "(default: a new temporary folder).")] = None,
     save_tracer: Annotated[Path | None, typer.Option(
@@ -56,10 +63,13 @@ def eval_injection(
 
     if save_tracer and not (nezha and cases):
         fail("--save-tracer needs --nezha and --cases >= 1: the demo incident is never trained on", ExitCode.USAGE)
+    if seed in (train_seeds or ()):
+        fail(f"--train-seeds {seed} is --seed itself: the held-out study cannot train on its own test runs",
+             ExitCode.USAGE)
     study = InjectionStudy(runs=runs, cases=cases, nezha=nezha, model=model, folds=folds,
                            seeds=tuple(seeds or (0, 1, 2)), max_tokens=max_tokens, seed=seed, db=db,
                            workers=workers, scheduler=dask_scheduler, tamo_model=ranker_choice(tamo, None)[0],
-                           reuse_runs=not fresh_runs)
+                           reuse_runs=not fresh_runs, train_seeds=tuple(dict.fromkeys(train_seeds or ())))
     with progress("injection") as advance:  # stderr, --json or not
         try:
             report = run_study(study, tracer, save_tracer, advance)
@@ -144,9 +154,11 @@ HELD_OUT_METHODS = ("learned_tracer", "rule_tracer", "majority_agent(train)", "f
 
 
 def _print_held_out(held_out: dict) -> None:
+    beside = (f"; with the training runs of seeds {', '.join(map(str, held_out['train_seeds']))} on other incidents"
+              if held_out["train_seeds"] else "")
     say(f"\n== held out: templates {held_out['test_templates']} (trained on {held_out['train_templates']}), "
-        f"incidents {', '.join(held_out['test_incidents'])} (trained on {', '.join(held_out['train_incidents']) or 'none'}), "
-        f"leave one mode out ==")
+        f"incidents {', '.join(held_out['test_incidents'])} (trained on {', '.join(held_out['train_incidents']) or 'none'}"
+        f"{beside}), leave one mode out ==")
     say(f"{'runs':<34} {'n':>4} " + " ".join(f"{name[:18]:>18}" for name in HELD_OUT_METHODS) + "   (who / when)")
     rows = [(f"held-out mode {mode} (train {row['n_train']})", row)
             for mode, row in held_out["by_held_out_mode"].items()]

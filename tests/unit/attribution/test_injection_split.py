@@ -8,7 +8,7 @@ from engine.agents.faults import MODES, TEMPLATES
 from engine.attribution.schema import Label, Step, Trajectory
 from engine.evaluation.injection_runs import CaseSource, _batches
 from engine.evaluation.injection_split import (TEST_TEMPLATES, TRAIN_TEMPLATES, in_test, in_training,
-                                               split_incidents)
+                                               split_incidents, trains_beside)
 
 DEMO = "tt-demo"
 NEZHA = ["ob-1", "tt-2", "ob-3", "tt-4", "ob-5"]
@@ -50,3 +50,17 @@ def test_each_incident_runs_only_its_sides_templates():
     for run in planned:
         assert run.fault.template in split.templates(run.case.case_id)
     assert {run.fault.template for run in planned} == set(range(TEMPLATES))
+
+
+@pytest.mark.parametrize("held_out", MODES)
+def test_another_seeds_runs_train_only_off_the_test_incidents_templates_and_mode(held_out):
+    split = split_incidents(DEMO, NEZHA)
+    elsewhere = ["ob-7", "tt-8"]  # incidents only the other seed's study picked
+    runs = [_run(incident, mode, template) for incident in (DEMO, *NEZHA, *elsewhere) for mode in MODES
+            for template in range(TEMPLATES)]
+    beside = [r for r in runs if trains_beside(r, split, held_out)]
+    test = [r for r in runs if in_test(r, split, held_out)]
+    assert {r.meta["incident"] for r in beside} == set(split.train) | set(elsewhere)
+    assert {r.meta["injected_fault"]["template"] for r in beside} == set(TRAIN_TEMPLATES)
+    assert held_out not in {r.meta["injected_fault"]["mode"] for r in beside}
+    assert not {r.id for r in beside} & {r.id for r in test}

@@ -31,3 +31,8 @@ def test_injection_study_will_not_train_a_tracer_on_the_demo_alone(tmp_path):
     result = CliRunner().invoke(app, ["injection", "--save-tracer", str(tmp_path / "t.npz")])
     assert result.exit_code == 2 and "--nezha" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "t.npz").exists()
+
+
+def test_injection_study_will_not_train_on_its_own_seed(tmp_path):
+    result = CliRunner().invoke(app, ["injection", "--seed", "2", "--train-seeds", "1", "--train-seeds", "2"])
+    assert result.exit_code == 2 and "--train-seeds 2" in result.output and "Traceback" not in result.output
