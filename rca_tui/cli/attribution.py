@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, invocation, progress,
-                                resolve_db, say, scale_out_note)
+                                out, resolve_db, say, scale_out_note)
 
 
 class Subset(str, Enum):
@@ -334,13 +334,13 @@ def _saved_path(target: Path) -> Path:
 
 
 def _print_attribution(trajectory: Any, result: Any) -> None:
-    say(f"trajectory {trajectory.id}: {len(trajectory.steps)} steps")
-    say(f"who:  {result.who}")
-    say(f"when: step {result.when}")
-    say("evidence path: " + " -> ".join(f"{s} ({trajectory.steps[s].agent})" for s in result.evidence_path))
-    say("top steps:")
+    out(f"trajectory {trajectory.id}: {len(trajectory.steps)} steps")
+    out(f"who:  {result.who}")
+    out(f"when: step {result.when}")
+    out("evidence path: " + " -> ".join(f"{s} ({trajectory.steps[s].agent})" for s in result.evidence_path))
+    out("top steps:")
     for row in result.ranking:
-        say(f"  step {row['step']:>3}  {row['agent']:<32} score {row['score']:.3f}")
+        out(f"  step {row['step']:>3}  {row['agent']:<32} score {row['score']:.3f}")
 
 
 def _protocol_line(report: dict, subset: dict) -> str:
@@ -355,10 +355,10 @@ def _protocol_line(report: dict, subset: dict) -> str:
 
 def _print_report(report: dict) -> None:
     for name, subset in report["subsets"].items():
-        say(f"\n== {name} (n={subset['n']}, {_protocol_line(report, subset)}) ==")
+        out(f"\n== {name} (n={subset['n']}, {_protocol_line(report, subset)}) ==")
         if "labelled_steps_encoded" in subset:
-            say(f"labelled mistake steps read by the SLM: {subset['labelled_steps_encoded']} of {subset['n']}")
-        say(f"{'method':<62} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6} {'prior':>6}")
+            out(f"labelled mistake steps read by the SLM: {subset['labelled_steps_encoded']} of {subset['n']}")
+        out(f"{'method':<62} {'who':>6} {'when':>6} {'top3':>6} {'top5':>6} {'who~':>6} {'when~':>6} {'prior':>6}")
         rows = [(f"baseline: {k}", v) for k, v in subset["baselines"].items()]
         rows.append(("rule tracer (no learning)", subset["rule_tracer"]))
         rows.append(("claim tracer (no learning, nothing fitted)", subset["claim_tracer"]))
@@ -367,10 +367,10 @@ def _print_report(report: dict) -> None:
         rows += [(f"learned tracer [{k}]", v) for k, v in subset["learned_tracer"].items()]
         rows += list(subset.get("ablations", {}).items())
         for label, m in rows:
-            say(f"{label:<62} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f} {m['when_top5']:>6.3f} "
+            out(f"{label:<62} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f} {m['when_top5']:>6.3f} "
                 f"{m['who_substring_upstream']:>6.3f} {m['when_substring_upstream']:>6.3f}"
                 + (f" {m['majority_share']:>6.3f}" if "majority_share" in m else ""))
-    say("\nwho/when = exact match; who~/when~ = upstream Who&When substring match (gold '1' matches predicted '10'); "
+    out("\nwho/when = exact match; who~/when~ = upstream Who&When substring match (gold '1' matches predicted '10'); "
         "prior = share of predictions naming the training set's majority agent.")
     timing = report["timing"]
     say(f"features: {timing['trajectories']} trajectories in {timing['feature_seconds_total']} s "

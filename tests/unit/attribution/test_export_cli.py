@@ -47,6 +47,14 @@ def test_attribute_prints_who_when_json_and_writes_dot_and_html(tiny_model_dir, 
     assert "check the payment service latency" in html and "</script><b>" not in html
 
 
+def test_attribute_prints_its_answer_on_stdout_for_pipes(tiny_model_dir, tmp_path):
+    result = run("attribute", str(write_steps(tmp_path)), "--model", str(tiny_model_dir))
+    assert result.exit_code == 0, result.output
+    answer = dict(line.split(":", 1) for line in result.stdout.splitlines() if line.startswith(("who:", "when:")))
+    assert answer["who"].strip() in {"Planner", "Coder", "Verifier"} and answer["when"].strip().startswith("step ")
+    assert "who:" not in result.stderr
+
+
 def test_attribute_bad_record_exits_with_usage_and_names_the_field(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**HAND_CRAFTED, "mistake_step": "x"}))
