@@ -81,7 +81,7 @@ def test_chunked_reading_covers_the_labelled_steps_a_single_pass_drops(tiny_mode
         result = run("eval-attribution", "--data", str(data), "--model", str(tiny_model_dir), "--folds", "2",
                      "--seed", "0", "--no-ablations", "--max-tokens", "96", layout)
         assert result.exit_code == 0, result.output
-        covered[layout] = result.stderr  # the table is people-facing text
+        covered[layout] = result.stdout  # the table is the command's output
     assert "labelled mistake steps read by the SLM: 4 of 4" in covered["--chunked"]
     assert "labelled mistake steps read by the SLM: 0 of 4" in covered["--one-pass"]
 
