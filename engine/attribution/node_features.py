@@ -233,11 +233,17 @@ def rejected_steps(trajectory, rejects: Callable[[str], bool] = gives_negative_f
                      for reply in replies(trajectory, not_replies)], dtype=bool)
 
 
+def rejected_acting_steps(trajectory, rejects: Callable[[str], bool] = gives_negative_feedback,
+                          not_replies: tuple[str, ...] = _NOT_REPLIES) -> np.ndarray:
+    """Per step: whether it is an acting step (kind ``message``: an agent's own turn) whose reply rejects it."""
+    acting = np.array([step.kind == _ACTING for step in trajectory.steps], dtype=bool)
+    return rejected_steps(trajectory, rejects, not_replies) & acting
+
+
 def first_rejected_step(trajectory, rejects: Callable[[str], bool] = gives_negative_feedback,
                         not_replies: tuple[str, ...] = _NOT_REPLIES) -> int:
-    """The first acting step (kind ``message``: an agent's own turn) whose reply rejects it; -1 when none is."""
-    acting = np.array([step.kind == _ACTING for step in trajectory.steps], dtype=bool)
-    rejected = rejected_steps(trajectory, rejects, not_replies) & acting
+    """The first acting step whose reply rejects it; -1 when none is."""
+    rejected = rejected_acting_steps(trajectory, rejects, not_replies)
     return int(np.argmax(rejected)) if rejected.any() else -1
 
 

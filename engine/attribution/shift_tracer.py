@@ -2,7 +2,7 @@
 candidates ranked by a white-box signal.
 
 The run's own feedback says where things went wrong (the acting steps the next other agent rejects, see
-:func:`~engine.attribution.node_features.rejected_steps`), but a rejected error is often retried and the decisive
+:func:`~engine.attribution.node_features.rejected_acting_steps`), but a rejected error is often retried and the decisive
 one comes later. The SLM says where the run's course changed: its step states (each kept step's mean last-layer
 hidden state, unit length) split best into a before and an after (least squares, one change point, each side at
 least ``MIN_SIDE`` kept steps, fixed before scoring: a lone final claim is no course). Of the rejected acting steps,
@@ -18,10 +18,9 @@ import numpy as np
 
 from engine.attribution.analysis import Analysis
 from engine.attribution.claim_tracer import feedback_ranking
-from engine.attribution.node_features import rejected_steps
+from engine.attribution.node_features import rejected_acting_steps
 
 MIN_SIDE = 2
-_ACTING = "message"
 
 
 def unit_states(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
@@ -48,8 +47,7 @@ def shift_ranking(analysis: Analysis, top_k: int = 5) -> list[int]:
     order, states = unit_states(analysis)
     errors = split_errors(states)
     position = {int(step): p for p, step in enumerate(order)}
-    acting = np.array([step.kind == _ACTING for step in trajectory.steps], dtype=bool)
-    candidates = [int(i) for i in np.nonzero(acting & rejected_steps(trajectory))[0]
+    candidates = [int(i) for i in np.nonzero(rejected_acting_steps(trajectory))[0]
                   if int(i) in position and np.isfinite(errors[position[int(i)]])]
     ranked = sorted(candidates, key=lambda i: errors[position[i]])
     rest = [i for i in feedback_ranking(trajectory, top_k=len(trajectory.steps)) if i not in ranked]
