@@ -32,14 +32,17 @@ SIGNATURE_COLUMNS = [k for k, name in enumerate(SIGNATURES) if name != "log_pres
 # squashed (engine.tamo.features). Standardised effect sizes, not a system's raw magnitudes, so a group stage learnt
 # on one system reads another's the same way, and a kind of telemetry a system does not record drops out of a max
 # rather than reading "no change". Resource: the container's and node's CPU and memory; network: the time of the
-# calls into the entity (its span time, edge latencies) and its lost calls; code: errors and new templates at the
-# entity, or requests cut short (fewer log lines, spans, successes).
+# calls into the entity (its span time, edge latencies) and its lost calls, less the slowness the entity itself
+# reports serving (WIRE_DISCOUNT: a delay on the wire slows the calls into it, not its own serving; a CPU fault
+# slows both); code: errors and new templates at the entity, or requests cut short (fewer log lines, spans,
+# successes).
 GROUP_EVIDENCE = {
     "resource": ((1, "metric:CpuUsageRate(%)"), (1, "metric:MemoryUsageRate(%)"), (1, "metric:NodeCpuUsageRate(%)")),
     "network": ((1, "trace_own_time"), (1, "metric_edge_in"), (1, "trace_edge_in"), (1, "trace_lost_calls")),
     "code": ((1, "log_errors"), (1, "log_new_templates"), (-1, "log_count"), (-1, "trace_count"),
              (-1, "metric:PodSuccessRate(%)")),
 }
+WIRE_DISCOUNT = ("network", "metric:PodServerLatencyP90(s)")  # group, channel whose rise (not fall) it subtracts
 FEATURES = (tuple(SIGNATURES[k] for k in SIGNATURE_COLUMNS) + tuple(f"window:{c}" for c in WINDOW_CHANNELS)
             + tuple(f"evidence:{group}" for group in GROUP_EVIDENCE))
 EVIDENCE_COLUMNS = tuple(j for j, name in enumerate(FEATURES) if name.startswith("evidence:"))
@@ -60,10 +63,13 @@ def entity_row(features: CaseFeatures, entity: str) -> np.ndarray:
 
 def group_evidence(series: np.ndarray) -> np.ndarray:
     """[len(GROUP_EVIDENCE)] from one entity's [T, C] series: per group, the largest of its signed channels'
-    means over the alert window."""
+    means over the alert window; the network group's less the rise of WIRE_DISCOUNT's channel."""
     window = series[WINDOW_START:].mean(axis=0)
-    return np.array([max(sign * window[CHANNELS.index(channel)] for sign, channel in channels)
-                     for channels in GROUP_EVIDENCE.values()])
+    evidence = {group: max(sign * window[CHANNELS.index(channel)] for sign, channel in channels)
+                for group, channels in GROUP_EVIDENCE.items()}
+    group, own_serving = WIRE_DISCOUNT
+    evidence[group] -= max(window[CHANNELS.index(own_serving)], 0.0)
+    return np.array(list(evidence.values()))
 
 
 # The fault types told apart in two stages: first which group (what kind of thing broke) from the group evidence

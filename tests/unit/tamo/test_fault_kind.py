@@ -58,8 +58,22 @@ def test_group_evidence_is_the_largest_signed_change_of_its_channels_in_the_aler
     series[WINDOW_START:, CHANNELS.index("log_count")] = -1.0
     series[WINDOW_START:, CHANNELS.index("log_errors")] = -3.0  # fewer errors than usual is no code evidence
     assert dict(zip(GROUP_EVIDENCE, group_evidence(series))) == {"resource": 2.0, "network": 1.5, "code": 1.0}
+    network = list(GROUP_EVIDENCE).index("network")
     series[WINDOW_START:, CHANNELS.index("metric_edge_in")] = 0.5  # an edge-latency table that shows less
-    assert group_evidence(series)[list(GROUP_EVIDENCE).index("network")] == 1.5
+    assert group_evidence(series)[network] == 1.5
+    server_latency = CHANNELS.index("metric:PodServerLatencyP90(s)")
+    series[WINDOW_START:, server_latency] = -1.0  # serving faster than usual adds no wire evidence
+    assert group_evidence(series)[network] == 1.5
+
+
+def test_slowness_the_entity_reports_in_its_own_serving_is_no_network_evidence():
+    """A CPU fault slows the entity's spans and its own server latency; a delay on the wire only the spans."""
+    cpu_fault, delay = np.zeros((16, len(CHANNELS))), np.zeros((16, len(CHANNELS)))
+    for series in (cpu_fault, delay):
+        series[WINDOW_START:, CHANNELS.index("trace_own_time")] = 3.0
+    cpu_fault[WINDOW_START:, CHANNELS.index("metric:PodServerLatencyP90(s)")] = 2.5
+    network = list(GROUP_EVIDENCE).index("network")
+    assert group_evidence(delay)[network] == 3.0 and group_evidence(cpu_fault)[network] == 0.5
 
 
 def test_the_group_comes_from_the_evidence_alone_so_it_holds_where_a_system_shows_other_raw_signals():
