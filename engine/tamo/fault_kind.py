@@ -74,10 +74,9 @@ def group_evidence(series: np.ndarray) -> np.ndarray:
 
 # The fault types told apart in two stages: first which group (what kind of thing broke) from the group evidence
 # alone, then the type within it from the signals that group's types differ in (fixed here, not searched on the
-# scored cases). The CPU
-# faults differ in how the container and its node spend CPU and memory; the code faults in what the code itself
-# logs, serves, calls and computes, where the node's and the memory's levels only add noise. A type of no group
-# here is a group of its own.
+# scored cases). The CPU faults differ in how the container and its node spend CPU and memory; the code faults in
+# what the code itself logs, serves, calls and computes, where the node's and the memory's levels only add noise.
+# A type of no group here is a group of its own.
 GROUPS = {"resource": ("cpu_contention", "cpu_consumed", "memory_leak"), "code": ("exception", "return"),
           "network": ("network_delay", "network_loss")}
 CODE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:SyscallRead", "ratio:SyscallWrite", "ratio:PodServerLatencyP90(s)",
