@@ -2,12 +2,13 @@
 
 A small, explainable alternative to T3 (the graph classifier): one row of named features per entity, the
 entity's fault signatures (engine.tamo.signatures: CPU, memory, latency and edge-latency ratios, log errors, new
-and missing templates) and the change of its trace and log channels in the alert window (engine.tamo.features:
+and missing templates), the change of its trace and log channels in the alert window (engine.tamo.features:
 span count and latency, lost calls, log volume and errors, each a baseline-normalised z against the minutes
-before the alert), then multinomial logistic regressions over those rows (standardised, L2, each row of a given
-weight, e.g. less for synthetic ones, and each class of the same total weight; each row also once without each
-kind of telemetry it shows) in two stages: the group
-of types (resource, code, network), then the type within its group from the signals that group's types differ in.
+before the alert) and the group evidence (which kind of evidence moved: resource, network, code; see
+GROUP_EVIDENCE), then multinomial logistic regressions over those rows (standardised, L2, each row of a given
+weight, e.g. less for synthetic ones, and each class of the same total weight) in two stages: the group of types
+(resource, code, network) from the group evidence alone, then the type within its group from the signals that
+group's types differ in (each row also once without each kind of telemetry it shows).
 Trained at the true root cause of labelled cases, applied where the ranking points. Its explanation is each
 feature's share of the winning group's and type's scores: which signals made it that type.
 """
@@ -26,25 +27,56 @@ from engine.tamo.signatures import EDGE_SIGNATURES, SIGNATURES, WINDOW_START
 WINDOW_CHANNELS = tuple(c for c in CHANNELS if c.startswith(("trace_", "log_")))
 # what changed, not what a system records: "log_present" would only say which system a case comes from
 SIGNATURE_COLUMNS = [k for k, name in enumerate(SIGNATURES) if name != "log_present"]
-FEATURES = tuple(SIGNATURES[k] for k in SIGNATURE_COLUMNS) + tuple(f"window:{c}" for c in WINDOW_CHANNELS)
+# Which kind of evidence moved at the entity, per group of fault types: the largest of its channels' window means
+# (sign, channel: -1 where a drop is the evidence), each a robust z against the entity's own fault-free baseline,
+# squashed (engine.tamo.features). Standardised effect sizes, not a system's raw magnitudes, so a group stage learnt
+# on one system reads another's the same way, and a kind of telemetry a system does not record drops out of a max
+# rather than reading "no change". Resource: the container's and node's CPU and memory; network: the time of the
+# calls into the entity (its span time, edge latencies) and its lost calls, less the slowness the entity itself
+# reports serving (WIRE_DISCOUNT: a delay on the wire slows the calls into it, not its own serving; a CPU fault
+# slows both); code: errors and new templates at the entity, or requests cut short (fewer log lines, spans,
+# successes).
+GROUP_EVIDENCE = {
+    "resource": ((1, "metric:CpuUsageRate(%)"), (1, "metric:MemoryUsageRate(%)"), (1, "metric:NodeCpuUsageRate(%)")),
+    "network": ((1, "trace_own_time"), (1, "metric_edge_in"), (1, "trace_edge_in"), (1, "trace_lost_calls")),
+    "code": ((1, "log_errors"), (1, "log_new_templates"), (-1, "log_count"), (-1, "trace_count"),
+             (-1, "metric:PodSuccessRate(%)")),
+}
+WIRE_DISCOUNT = ("network", "metric:PodServerLatencyP90(s)")  # group, channel whose rise (not fall) it subtracts
+FEATURES = (tuple(SIGNATURES[k] for k in SIGNATURE_COLUMNS) + tuple(f"window:{c}" for c in WINDOW_CHANNELS)
+            + tuple(f"evidence:{group}" for group in GROUP_EVIDENCE))
+EVIDENCE_COLUMNS = tuple(j for j, name in enumerate(FEATURES) if name.startswith("evidence:"))
+SIGNAL_COLUMNS = tuple(j for j in range(len(FEATURES)) if j not in EVIDENCE_COLUMNS)
 STEPS = 3000
 LEARNING_RATE = 0.5
 
 
 def entity_row(features: CaseFeatures, entity: str) -> np.ndarray:
-    """[len(FEATURES)]: the entity's signatures, then its trace / log channels' window mean minus their mean
-    before the alert."""
+    """[len(FEATURES)]: the entity's signatures, its trace / log channels' window mean minus their mean before
+    the alert, then its group evidence."""
     i = features.entities.index(entity)
     series = features.series[i][:, [CHANNELS.index(c) for c in WINDOW_CHANNELS]]
     change = series[WINDOW_START:].mean(axis=0) - series[:WINDOW_START].mean(axis=0)
-    return np.concatenate([features.signature[i][SIGNATURE_COLUMNS], change]).astype(np.float64)
+    return np.concatenate([features.signature[i][SIGNATURE_COLUMNS], change,
+                           group_evidence(features.series[i])]).astype(np.float64)
 
 
-# The fault types told apart in two stages: first which group (what kind of thing broke), then the type within
-# it from the signals that group's types differ in (fixed here, not searched on the scored cases). The CPU
-# faults differ in how the container and its node spend CPU and memory; the code faults in what the code itself
-# logs, serves, calls and computes, where the node's and the memory's levels only add noise. A type of no group
-# here is a group of its own.
+def group_evidence(series: np.ndarray) -> np.ndarray:
+    """[len(GROUP_EVIDENCE)] from one entity's [T, C] series: per group, the largest of its signed channels'
+    means over the alert window; the network group's less the rise of WIRE_DISCOUNT's channel."""
+    window = series[WINDOW_START:].mean(axis=0)
+    evidence = {group: max(sign * window[CHANNELS.index(channel)] for sign, channel in channels)
+                for group, channels in GROUP_EVIDENCE.items()}
+    group, own_serving = WIRE_DISCOUNT
+    evidence[group] -= max(window[CHANNELS.index(own_serving)], 0.0)
+    return np.array(list(evidence.values()))
+
+
+# The fault types told apart in two stages: first which group (what kind of thing broke) from the group evidence
+# alone, then the type within it from the signals that group's types differ in (fixed here, not searched on the
+# scored cases). The CPU faults differ in how the container and its node spend CPU and memory; the code faults in
+# what the code itself logs, serves, calls and computes, where the node's and the memory's levels only add noise.
+# A type of no group here is a group of its own.
 GROUPS = {"resource": ("cpu_contention", "cpu_consumed", "memory_leak"), "code": ("exception", "return"),
           "network": ("network_delay", "network_loss")}
 CODE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:SyscallRead", "ratio:SyscallWrite", "ratio:PodServerLatencyP90(s)",
@@ -52,7 +84,7 @@ CODE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:SyscallRead", "ratio:SyscallWrit
 STAGE_COLUMNS = {
     "resource": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("ratio:", "delta:"))),
     "code": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("log_", "window:")) or name in CODE_SIGNALS),
-}
+}  # a group without its own: every SIGNAL_COLUMNS
 
 
 # The FEATURES each kind of telemetry feeds. A system may not record one (Train-Ticket has no edge-latency table,
@@ -183,20 +215,22 @@ def load_classifier(path: Path) -> FaultKindClassifier:
 
 def fit_classifier(rows: np.ndarray, labels: list[str], case_ids: list[str],
                    weights: np.ndarray | None = None) -> FaultKindClassifier:
-    """The group stage over every feature, then one stage per group over its STAGE_COLUMNS (every feature for a
-    group without its own), each trained on the rows and their copies without each kind of telemetry. `weights`:
-    each row's weight (default 1; e.g. less for synthetic rows)."""
+    """The group stage over the group evidence (no copies: each evidence is already the largest of its kinds of
+    telemetry), then one stage per group over its STAGE_COLUMNS (SIGNAL_COLUMNS for a group without its own),
+    each trained on the rows and their copies without each kind of telemetry. `weights`: each row's weight
+    (default 1; e.g. less for synthetic rows)."""
     weights = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
+    evidence = np.array(EVIDENCE_COLUMNS, dtype=int)
+    group_stage = fit_stage(rows[:, evidence], [group_of(label) for label in labels], evidence, weights)
     rows, labels, weights = with_telemetry_missing(rows, labels, weights)
     groups = [group_of(label) for label in labels]
     within = {}
     for group in sorted(set(groups)):
         members = [k for k, g in enumerate(groups) if g == group]
-        columns = np.array(STAGE_COLUMNS.get(group, range(len(FEATURES))), dtype=int)
+        columns = np.array(STAGE_COLUMNS.get(group, SIGNAL_COLUMNS), dtype=int)
         within[group] = fit_stage(rows[members][:, columns], [labels[k] for k in members], columns,
                                   weights[members])
-    return FaultKindClassifier(fit_stage(rows, groups, np.arange(len(FEATURES)), weights), within,
-                               sorted(case_ids))
+    return FaultKindClassifier(group_stage, within, sorted(case_ids))
 
 
 def fit_stage(rows: np.ndarray, labels: list[str], columns: np.ndarray, row_weights: np.ndarray) -> SoftmaxStage:

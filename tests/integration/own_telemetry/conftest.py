@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.own_telemetry.shop_app import Shop, run_traffic
+from tests.integration.own_telemetry.shop_app import SLOW_SECONDS, Shop, run_traffic
 
 NORMAL_SECONDS = 5.0
 FAULT_SECONDS = 5.0
@@ -33,10 +33,10 @@ RULES = """groups:
   - name: shop
     rules:
       - alert: FrontendSlow
-        expr: app_request_duration_ms{service="frontend"} > 40
+        expr: app_request_duration_ms{{service="frontend"}} > {slow_threshold_ms:.0f}
         for: 2s
       - alert: FrontendFailing
-        expr: app_request_error_ratio{service="frontend"} > 0.5
+        expr: app_request_error_ratio{{service="frontend"}} > 0.5
         for: 2s
 """
 
@@ -75,7 +75,7 @@ def openmetrics_history(shop: Shop, end: float) -> str:
     rng = np.random.default_rng(0)
     for service, samples in sorted(shop.durations.items()):
         first = int(min(s[0] for s in samples))
-        normal = float(np.mean([s[1] for s in samples if s[0] < first + NORMAL_SECONDS - 1]))
+        normal = normal_duration_ms(samples)
         per_second: dict[int, list[tuple[float, bool]]] = {}
         for started, duration, failed in samples:
             per_second.setdefault(int(started), []).append((duration, failed))
@@ -94,6 +94,20 @@ def openmetrics_history(shop: Shop, end: float) -> str:
     for name, samples in lines.items():
         text += [f"# TYPE {name} gauge", *samples]
     return "\n".join(text + ["# EOF", ""])
+
+
+def normal_duration_ms(samples: list[tuple[float, float, bool]]) -> float:
+    """A service's mean request duration over the shop's fault-free seconds (high when the machine is loaded)."""
+    first = min(s[0] for s in samples)
+    return float(np.mean([s[1] for s in samples if s[0] < first + NORMAL_SECONDS - 1]))
+
+
+def alert_rules(shop: Shop) -> str:
+    """The alert rules, the slow threshold half the injected slowness above the frontend's own normal level.
+
+    A fixed threshold fired on the normal period whenever a loaded machine made every request slow."""
+    normal = normal_duration_ms(shop.durations["frontend"])
+    return RULES.format(slow_threshold_ms=max(40.0, normal + 500 * SLOW_SECONDS))
 
 
 def free_port() -> int:
@@ -161,5 +175,5 @@ def shop_prometheus(faulty_shop):
 def prometheus_files(faulty_shop) -> tuple[Path, Path]:
     queries, rules = faulty_shop.folder / "queries.toml", faulty_shop.folder / "rules.yml"
     queries.write_text(QUERIES)
-    rules.write_text(RULES)
+    rules.write_text(alert_rules(faulty_shop.shop))
     return queries, rules

@@ -8,22 +8,28 @@ import pytest
 from engine.evaluation.fault_type import (LACKING, PER_TYPE, examples, held_out_report, lacking, protocol_report,
                                           synthetic_training, train)
 from engine.tamo.dataset import LabelledCase
-from engine.tamo.fault_kind import FEATURES, TELEMETRY_FEATURES, fit_classifier, load_classifier
+from engine.tamo.fault_kind import (FEATURES, GROUP_EVIDENCE, TELEMETRY_FEATURES, fit_classifier, group_evidence,
+                                    group_of, load_classifier)
 from engine.tamo.features import CHANNELS, PRIOR_SIGNALS, CaseFeatures
 from engine.tamo.logs import SEMANTIC_DIM
-from engine.tamo.signatures import SIGNATURES
+from engine.tamo.signatures import SIGNATURES, WINDOW_START
 
-MOVES = {"cpu_consumed": "ratio:CpuUsageRate(%)", "network_delay": "wire_delay", "return": "log_new_error_lines"}
+# fault type -> the signature that jumps at the root, and the channel whose window it raises (its group's evidence)
+MOVES = {"cpu_consumed": ("ratio:CpuUsageRate(%)", "metric:CpuUsageRate(%)"),
+         "network_delay": ("wire_delay", "trace_own_time"), "return": ("log_new_error_lines", "log_errors")}
 
 
 def case(number: int, system: str, fault: str, rng: np.random.Generator, n: int = 5) -> LabelledCase:
-    """Noise everywhere; the root's signature for the fault type jumps (by a drawn amount)."""
+    """Noise everywhere; at the root the fault type's signature jumps, and its channel in the alert window (by
+    drawn amounts)."""
     entities = [f"svc-{i}" for i in range(n)]
     signature = rng.normal(0.0, 0.2, size=(n, len(SIGNATURES))).astype(np.float32)
+    series = rng.normal(0.0, 0.3, size=(n, 16, len(CHANNELS))).astype(np.float32)
     root = int(rng.integers(n))
-    signature[root, SIGNATURES.index(MOVES[fault])] += rng.uniform(1.5, 3.0)
-    features = CaseFeatures(f"{system}-{fault}-{number:02d}", system, entities,
-                            rng.normal(0.0, 0.3, size=(n, 16, len(CHANNELS))).astype(np.float32),
+    moved_signature, moved_channel = MOVES[fault]
+    signature[root, SIGNATURES.index(moved_signature)] += rng.uniform(1.5, 3.0)
+    series[root, WINDOW_START:, CHANNELS.index(moved_channel)] += rng.uniform(1.5, 3.0)
+    features = CaseFeatures(f"{system}-{fault}-{number:02d}", system, entities, series,
                             np.zeros((n, SEMANTIC_DIM), dtype=np.float32), np.zeros((n, n), dtype=np.float32),
                             np.zeros((n, len(PRIOR_SIGNALS)), dtype=np.float32), signature=signature)
     return LabelledCase(features, entities[root], fault)
@@ -34,43 +40,82 @@ def cases(system: str, faults: tuple[str, ...], seed: int, each: int = 15) -> li
     return [case(i, system, fault, rng) for fault in faults for i in range(each)]
 
 
-def test_it_names_the_type_whose_signal_moved_and_says_which_signal():
+def test_it_names_the_type_whose_signal_moved_and_says_which_evidence():
     model = train(examples(cases("A", tuple(MOVES), seed=1)), [])
     for held_out in examples(cases("A", tuple(MOVES), seed=2, each=3)):
         assert model.predict(held_out.at_truth) == held_out.fault_type
-        assert model.explain(held_out.at_truth)[0]["feature"] == MOVES[held_out.fault_type]
+        assert model.explain(held_out.at_truth)[0]["feature"] == f"evidence:{group_of(held_out.fault_type)}"
 
 
-def test_exception_and_return_are_told_apart_by_what_the_code_does_not_by_the_containers_memory():
-    """In training every exception also happened to raise memory; a return whose memory rises is still a
-    return, because the code group's stage does not read memory (one softmax over every feature would follow
-    the memory and call it an exception)."""
-    rng = np.random.default_rng(4)
-    rows = rng.normal(0.0, 0.2, size=(40, len(FEATURES)))
-    labels = ["exception"] * 20 + ["return"] * 20
-    rows[:20, FEATURES.index("log_missing_templates")] += 1.0
-    rows[:20, FEATURES.index("ratio:MemoryUsageRate(%)")] += 2.0
-    rows[20:, FEATURES.index("log_new_error_lines")] += 1.0
-    model = fit_classifier(rows, labels, [f"case-{k}" for k in range(40)])
-    a_return = np.zeros(len(FEATURES))
-    a_return[FEATURES.index("log_new_error_lines")] = 1.0
-    a_return[FEATURES.index("ratio:MemoryUsageRate(%)")] = 3.0
-    assert model.predict(a_return) == "return"
+def test_group_evidence_is_the_largest_signed_change_of_its_channels_in_the_alert_window():
+    """A CPU spike before the alert is no evidence; in the window the CPU reads as resource, the span time as
+    network whether or not the system records edge latencies, fewer log lines (a drop) as code."""
+    series = np.zeros((16, len(CHANNELS)))
+    series[:WINDOW_START, CHANNELS.index("metric:CpuUsageRate(%)")] = 5.0
+    assert group_evidence(series).tolist() == [0.0, 0.0, 0.0]
+    series[WINDOW_START:, CHANNELS.index("metric:CpuUsageRate(%)")] = 2.0
+    series[WINDOW_START:, CHANNELS.index("trace_own_time")] = 1.5
+    series[WINDOW_START:, CHANNELS.index("log_count")] = -1.0
+    series[WINDOW_START:, CHANNELS.index("log_errors")] = -3.0  # fewer errors than usual is no code evidence
+    assert dict(zip(GROUP_EVIDENCE, group_evidence(series))) == {"resource": 2.0, "network": 1.5, "code": 1.0}
+    network = list(GROUP_EVIDENCE).index("network")
+    series[WINDOW_START:, CHANNELS.index("metric_edge_in")] = 0.5  # an edge-latency table that shows less
+    assert group_evidence(series)[network] == 1.5
+    server_latency = CHANNELS.index("metric:PodServerLatencyP90(s)")
+    series[WINDOW_START:, server_latency] = -1.0  # serving faster than usual adds no wire evidence
+    assert group_evidence(series)[network] == 1.5
 
 
-def test_a_delay_learnt_from_edge_latencies_is_still_named_where_the_system_records_none():
-    """In training every delay showed on the edge-latency signatures and in the root's own span time, every CPU
-    fault in its CPU and span time; a delay on a system without an edge-latency table (those features 0) moves
-    only the span time, and is still a delay, not a CPU fault nor "nothing moved" (an exception here)."""
+def test_slowness_the_entity_reports_in_its_own_serving_is_no_network_evidence():
+    """A CPU fault slows the entity's spans and its own server latency; a delay on the wire only the spans."""
+    cpu_fault, delay = np.zeros((16, len(CHANNELS))), np.zeros((16, len(CHANNELS)))
+    for series in (cpu_fault, delay):
+        series[WINDOW_START:, CHANNELS.index("trace_own_time")] = 3.0
+    cpu_fault[WINDOW_START:, CHANNELS.index("metric:PodServerLatencyP90(s)")] = 2.5
+    network = list(GROUP_EVIDENCE).index("network")
+    assert group_evidence(delay)[network] == 3.0 and group_evidence(cpu_fault)[network] == 0.5
+
+
+def test_the_group_comes_from_the_evidence_alone_so_it_holds_where_a_system_shows_other_raw_signals():
+    """Trained on system A, where a CPU fault moves the CPU ratio (and slows calls a little), a delay the span
+    time, an exception the missing log templates, each also its group's evidence. On system B a CPU fault barely
+    moves the CPU ratio but slows its spans as much as A's delays did (B's raw signals lie elsewhere), while its
+    evidence says the same as A's: resource above network. It is named a CPU fault, not a delay; B records no
+    logs, and an exception there, seen only in its code evidence, is still an exception."""
+    rng = np.random.default_rng(5)
+    cpu, own_time = FEATURES.index("ratio:CpuUsageRate(%)"), FEATURES.index("window:trace_own_time")
+    evidence = {group: FEATURES.index(f"evidence:{group}") for group in GROUP_EVIDENCE}
+    rows, labels = [], []
+    for kind, raw, moved in (("cpu_consumed", cpu, {"resource": (1.5, 3.0), "network": (0.5, 1.5)}),
+                             ("network_delay", own_time, {"network": (1.5, 3.0)}),
+                             ("exception", FEATURES.index("log_missing_templates"), {"code": (0.5, 1.5)})):
+        for _ in range(15):
+            row = rng.normal(0.0, 0.1, size=len(FEATURES))
+            row[raw] += 3.0
+            for group, (low, high) in moved.items():
+                row[evidence[group]] += rng.uniform(low, high)
+            rows.append(row)
+            labels.append(kind)
+    model = fit_classifier(np.stack(rows), labels, [f"case-{k}" for k in range(len(rows))])
+    cpu_on_b, exception_on_b = np.zeros(len(FEATURES)), np.zeros(len(FEATURES))
+    cpu_on_b[[cpu, own_time, evidence["resource"], evidence["network"]]] = 0.3, 3.0, 2.0, 1.0
+    exception_on_b[evidence["code"]] = 1.0
+    assert model.predict(cpu_on_b) == "cpu_consumed"
+    assert model.predict(exception_on_b) == "exception"
+
+
+def test_a_delay_learnt_from_edge_latencies_is_still_told_from_a_loss_where_the_system_records_none():
+    """Within the network group: in training every delay showed on the edge-latency signatures and in the
+    root's own span time, every loss in its lost calls and span time; a delay on a system without an
+    edge-latency table (those features 0) moves only the span time, and is still a delay."""
     rng = np.random.default_rng(7)
-    rows = rng.normal(0.0, 0.1, size=(45, len(FEATURES)))
-    labels = ["network_delay"] * 15 + ["cpu_contention"] * 15 + ["exception"] * 15
-    own_time, cpu = FEATURES.index("window:trace_own_time"), FEATURES.index("ratio:CpuUsageRate(%)")
+    rows = rng.normal(0.0, 0.1, size=(30, len(FEATURES)))
+    labels = ["network_delay"] * 15 + ["network_loss"] * 15
+    own_time, lost = FEATURES.index("window:trace_own_time"), FEATURES.index("window:trace_lost_calls")
     rows[:15, list(TELEMETRY_FEATURES["edge latency"])] += 3.0
     rows[:15, own_time] += 1.5
-    rows[15:30, [cpu, own_time]] += 1.5
-    rows[30:, FEATURES.index("log_missing_templates")] += 1.0
-    model = fit_classifier(rows, labels, [f"case-{k}" for k in range(45)])
+    rows[15:, [lost, own_time]] += 1.5
+    model = fit_classifier(rows, labels, [f"case-{k}" for k in range(30)])
     delay_without_edges = np.zeros(len(FEATURES))
     delay_without_edges[own_time] = 1.5
     assert model.predict(delay_without_edges) == "network_delay"
