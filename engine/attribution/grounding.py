@@ -61,6 +61,8 @@ class Grounding:
     echoed: np.ndarray
     """Per step: ungrounded readings and maps it passes on as an earlier report (an answer, an action, a vote) gave
     them: where a divergence travels, not where it started (those are not counted above)."""
+    report: np.ndarray
+    """Per step: whether it is a report (what an agent tells the others: :data:`REPORT_KINDS`)."""
 
     @property
     def misattributed_share(self) -> np.ndarray:
@@ -76,6 +78,11 @@ class Grounding:
     def first_divergence(self) -> int:
         """The first diverging step (-1 when none is)."""
         diverging = np.nonzero(self.diverging)[0]
+        return int(diverging[0]) if len(diverging) else -1
+
+    def first_diverging_report(self) -> int:
+        """The first diverging report (-1 when none is): where a divergence first reached the other agents."""
+        diverging = np.nonzero(self.diverging & self.report)[0]
         return int(diverging[0]) if len(diverging) else -1
 
 
@@ -122,7 +129,8 @@ def audit(trajectory) -> Grounding:
             if step.kind in REPORT_KINDS:
                 reported.update((entity, form) for entity, number in readings for form in number_forms(number))
                 reported_maps.update((key, frozenset(names)) for key, names in maps)
-    return Grounding(misattributed, unseen, pairs, dropped, unsupported, echoed)
+    report = np.array([step.kind in REPORT_KINDS for step in trajectory.steps], dtype=bool)
+    return Grounding(misattributed, unseen, pairs, dropped, unsupported, echoed, report)
 
 
 def sole_subject(output: str) -> str | None:
