@@ -6,14 +6,17 @@ An auditor who holds the ledger has every tool output and every report, so this 
 not knowledge of how a fault was made. Each number in a step belongs to the entity named last before it (the
 tools and the honest agents write "entity ... reading (normal level)" and JSON rows whose "entity" comes first);
 the same rule reads the tool outputs and the reports, so an honest copy of a tool's reading is grounded and a
-reading moved to another entity, or read off another metric or window, is not. Names are the entities the tool
-outputs speak of (their ``"entity"`` fields); a trajectory with none (Who&When) has no pairs, every count 0.
+reading moved to another entity, or read off another metric or window, is not. A tool output's number inside a
+JSON object that names its entity is that entity's too (a ranking row whose reason names other services before its
+score). Honest agents copy or round what their tools showed, so one reading a report gives that no tool output
+showed (a score no ranking gave) is a divergence. Names are the entities the tool outputs speak of (their
+``"entity"`` fields); a trajectory with none (Who&When) has no pairs, every count 0.
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,9 +27,12 @@ _SUBJECT_FIELD = re.compile(r'"(?:entity|root)"\s*:\s*"([^"]+)"')
 _NAME_LIST = re.compile(r'"([^"]+)"\s*:\s*\[((?:\s*"[^"\s]*"\s*,?)*)\]')
 """A key and a list of names (quoted strings without spaces: entity names, not sentences)."""
 _QUOTED = re.compile(r'"([^"]*)"')
-_READING = re.compile(r"(?<![\w.])(?:\d+\.\d+|[1-9]\d{2,})(?![\d%-]|\.\d)")
-"""A reading: a number with decimals, or an integer of three digits or more; not a count, a step number, a date's
-part or a percentage (a share of some top score), which agents derive rather than read off a tool."""
+_READING = re.compile(r"(?<![\w.])(?!\d{10}(?:\.0+)?(?![\d.]))(?:\d+\.\d+|[1-9]\d{2,})(?![\d%-]|\.\d)")
+"""A reading: a number with decimals, or an integer of three digits or more; not a count, a step number, a date
+(its parts, or a Unix time: ten whole digits) or a percentage (a share of some top score), which agents derive or
+convert rather than read off a tool."""
+_JSON_TOKEN = re.compile(r'(?P<key>"(?:[^"\\]|\\.)*")\s*:|"(?:[^"\\]|\\.)*"|[{}\[\]]|[^\s"{}\[\],:]+')
+"""A JSON key (a string and its colon), a string, a bracket, or a bare value (a number, true, null)."""
 _ROUNDINGS = range(5)
 _SOURCE_KINDS = ("query", "observation")
 """Steps that are data to the agents (the question with its alert, the tool outputs), not their reports."""
@@ -55,6 +61,8 @@ class Grounding:
     echoed: np.ndarray
     """Per step: ungrounded readings and maps it passes on as an earlier report (an answer, an action, a vote) gave
     them: where a divergence travels, not where it started (those are not counted above)."""
+    report: np.ndarray
+    """Per step: whether it is a report (what an agent tells the others: :data:`REPORT_KINDS`)."""
 
     @property
     def misattributed_share(self) -> np.ndarray:
@@ -62,15 +70,19 @@ class Grounding:
 
     @property
     def diverging(self) -> np.ndarray:
-        """Steps whose reports disagree with the tools: a reading moved between entities, most of two or more
-        readings shown nowhere (made up, or reported before anything was read), or a map that drops or adds
-        relations."""
-        made_up = (2 * self.unseen > self.pairs) & (self.pairs >= 2)
-        return ((self.misattributed + self.dropped + self.unsupported) > 0) | made_up
+        """Steps whose reports disagree with the tools: a reading moved between entities, a reading shown nowhere
+        (made up, or reported before anything was read: honest agents copy or round what their tools showed, so
+        one such reading is enough), or a map that drops or adds relations."""
+        return (self.misattributed + self.unseen + self.dropped + self.unsupported) > 0
 
     def first_divergence(self) -> int:
         """The first diverging step (-1 when none is)."""
         diverging = np.nonzero(self.diverging)[0]
+        return int(diverging[0]) if len(diverging) else -1
+
+    def first_diverging_report(self) -> int:
+        """The first diverging report (-1 when none is): where a divergence first reached the other agents."""
+        diverging = np.nonzero(self.diverging & self.report)[0]
         return int(diverging[0]) if len(diverging) else -1
 
 
@@ -89,7 +101,7 @@ def audit(trajectory) -> Grounding:
         readings = entity_readings(step.content, mention) if mention else []
         if step.kind in _SOURCE_KINDS:
             everything = {form for number in _READING.findall(step.content) for form in number_forms(number)}
-            for entity, number in readings:
+            for entity, number in (*readings, *object_readings(step.content)):
                 shown.setdefault(entity, set()).update(number_forms(number))
             if subject := sole_subject(step.content):
                 shown.setdefault(subject, set()).update(everything)
@@ -117,7 +129,8 @@ def audit(trajectory) -> Grounding:
             if step.kind in REPORT_KINDS:
                 reported.update((entity, form) for entity, number in readings for form in number_forms(number))
                 reported_maps.update((key, frozenset(names)) for key, names in maps)
-    return Grounding(misattributed, unseen, pairs, dropped, unsupported, echoed)
+    report = np.array([step.kind in REPORT_KINDS for step in trajectory.steps], dtype=bool)
+    return Grounding(misattributed, unseen, pairs, dropped, unsupported, echoed, report)
 
 
 def sole_subject(output: str) -> str | None:
@@ -125,6 +138,52 @@ def sole_subject(output: str) -> str | None:
     every reading in it is that entity's, in whatever order its fields come."""
     subjects = set(_SUBJECT_FIELD.findall(output))
     return subjects.pop() if len(subjects) == 1 else None
+
+
+def object_readings(output: str) -> list[tuple[str, str]]:
+    """(entity, number) for each reading inside a JSON object of the output that names its entity (a ranking row,
+    a finding), however deep in it: its fields may name other entities before its own numbers ("reason": "... its
+    downstream X stayed normal", "score": 0.25), and those numbers are still the object's entity's. Read token by
+    token, so an output cut short still gives the objects it holds."""
+    pairs: list[tuple[str, str]] = []
+    frames: list[_Frame] = []
+    key = None
+    for token in _JSON_TOKEN.finditer(output, max(0, output.find("{"))):
+        if token.group("key"):
+            key = token.group("key")
+            continue
+        text = token.group(0)
+        if text in ("{", "["):
+            frames.append(_Frame())
+        elif text in ("}", "]"):
+            _close(frames, pairs)
+        elif frames and key == '"entity"' and text.startswith('"'):
+            frames[-1].entity = text.strip('"')
+        elif frames:
+            frames[-1].numbers += _READING.findall(text)
+        key = None
+    while frames:
+        _close(frames, pairs)
+    return pairs
+
+
+@dataclass
+class _Frame:
+    """An open JSON object or list: the entity it names, and the readings inside it not yet given to one."""
+
+    entity: str | None = None
+    numbers: list[str] = field(default_factory=list)
+
+
+def _close(frames: list[_Frame], pairs: list[tuple[str, str]]) -> None:
+    """An object or list ends: its readings are its entity's, else they belong to the one around it."""
+    if not frames:
+        return
+    frame = frames.pop()
+    if frame.entity:
+        pairs.extend((frame.entity, number) for number in frame.numbers)
+    elif frames:
+        frames[-1].numbers += frame.numbers
 
 
 def _question_step(trajectory) -> Step:

@@ -34,7 +34,7 @@ import numpy as np
 from engine.attribution.analysis import Analysis
 from engine.attribution.counterfactual import claim_step, claim_support
 from engine.attribution.detector import zscore
-from engine.attribution.grounding import REPORT_KINDS, audit, number_forms
+from engine.attribution.grounding import audit, number_forms
 from engine.attribution.tracer import minmax
 
 FEATURE_GROUPS = ("position", "text", "slm", "ground_truth", "rank", "counterfactual", "feedback", "own_rank",
@@ -420,15 +420,14 @@ def _counterfactual(analysis: Analysis) -> np.ndarray:
 
 
 def _grounding(analysis: Analysis) -> np.ndarray:
-    steps = analysis.trajectory.steps
     grounding = audit(analysis.trajectory)
-    first = grounding.first_divergence()
-    reports = [s.index for s in steps if s.kind in REPORT_KINDS and grounding.diverging[s.index]]
-    first_report = reports[0] if reports else -1
-    indices = np.arange(len(steps))
+    first, first_report = grounding.first_divergence(), grounding.first_diverging_report()
+    indices = np.arange(len(analysis.trajectory.steps))
     return np.stack([np.log1p(grounding.misattributed), grounding.misattributed_share, np.log1p(grounding.unseen),
                      np.log1p(grounding.dropped + grounding.unsupported), (indices == first).astype(float),
                      (indices == first_report).astype(float), np.log1p(grounding.echoed)], axis=1)
+
+
 def _feedback(analysis: Analysis) -> np.ndarray:
     trajectory = analysis.trajectory
     agent_step = np.array([step.kind not in _NOT_REPLIES for step in trajectory.steps], dtype=bool)

@@ -36,12 +36,12 @@ def most_frequent_speaker(test: list[Trajectory]) -> list[Prediction]:
 
 
 def first_step(test: list[Trajectory]) -> list[Prediction]:
-    return [_step_prediction(t, candidate_steps(t)[0]) for t in test]
+    return [step_prediction(t, candidate_steps(t)[0]) for t in test]
 
 
 def random_step(test: list[Trajectory], seed: int) -> list[Prediction]:
     generator = random.Random(seed)
-    return [_step_prediction(t, generator.choice(candidate_steps(t))) for t in test]
+    return [step_prediction(t, generator.choice(candidate_steps(t))) for t in test]
 
 
 def all_baselines(train: list[Trajectory], test: list[Trajectory], seed: int) -> dict[str, list[Prediction]]:
@@ -59,5 +59,5 @@ def _agent_prediction(trajectory: Trajectory, agent: str) -> Prediction:
     return Prediction(trajectory.id, agent, when, steps or [when])
 
 
-def _step_prediction(trajectory: Trajectory, when: int) -> Prediction:
+def step_prediction(trajectory: Trajectory, when: int) -> Prediction:
     return Prediction(trajectory.id, trajectory.steps[when].agent, when, [when])

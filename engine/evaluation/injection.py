@@ -13,13 +13,18 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from engine.agents.faults import MODES
 from engine.attribution import learned
+from engine.attribution.grounding import audit
 from engine.attribution.slm import DEFAULT_MODEL
-from engine.evaluation.attribution import EvalConfig, Progress, evaluate, extract_all, fit_all, score_tracer
+from engine.evaluation.attribution import (EvalConfig, Progress, evaluate, extract_all, fit_all, gold_of,
+                                           score_tracer)
 from engine.attribution.schema import Trajectory
 from engine.evaluation.injection_runs import (CaseSource, generate, load_incidents, read_cached_runs, runs_cache_path,
                                               write_cached_runs)
-from engine.evaluation.injection_split import held_out_report, split_incidents
+from engine.evaluation.baselines import candidate_steps, step_prediction
+from engine.evaluation.injection_split import IncidentSplit, held_out_report, in_test, split_incidents
+from engine.evaluation.metrics import Prediction, who_when_scores
 from engine.runs.attribution import ENGINE_RUN_LEARNED, engine_run_config
 
 
@@ -70,6 +75,7 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
     report["held_out"] = held_out_report(extract_all(trajectories, config)[0], split, config,  # features cached
                                          extract_all(extra, config, features_progress)[0])
     report["held_out"]["train_seeds"] = list(study.train_seeds)
+    report["grounding_audit"] = audit_scores(trajectories, split)
     if given_tracer:
         report["given_tracer"] = {"path": str(given_tracer),
                                   **score_tracer(trajectories, learned.load(given_tracer), config)}
@@ -81,6 +87,21 @@ def run_study(study: InjectionStudy, given_tracer: Path | None = None, save_trac
         report["saved_tracer"] = {"path": str(save_tracer), "trained_on": list(training)}
     report["steps_median"] = sorted(len(t.steps) for t in trajectories)[len(trajectories) // 2] if trajectories else 0
     return report
+
+
+def audit_scores(trajectories: list[Trajectory], split: IncidentSplit) -> dict:
+    """The grounding audit alone, nothing learned: who / when of :func:`audit_predictions` on every kept run and on
+    the held-out protocol's test runs (each test run once)."""
+    test = [t for t in trajectories if any(in_test(t, split, mode) for mode in MODES)]
+    return {name: who_when_scores(audit_predictions(runs), [gold_of(t) for t in runs])
+            for name, runs in (("all_kept", trajectories), ("held_out_test", test))}
+
+
+def audit_predictions(trajectories: list[Trajectory]) -> list[Prediction]:
+    """The agent and step of the run's first report (answer, action, vote) that disagrees with the tool outputs
+    before it (see :mod:`engine.attribution.grounding`); the first agent turn when none does."""
+    steps = [audit(t).first_diverging_report() for t in trajectories]
+    return [step_prediction(t, step if step >= 0 else candidate_steps(t)[0]) for t, step in zip(trajectories, steps)]
 
 
 def study_runs(study: InjectionStudy, progress: Progress | None = None) -> tuple[list[CaseSource], list[Trajectory],

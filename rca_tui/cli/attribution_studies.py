@@ -142,6 +142,10 @@ def _print_injection(report: dict) -> None:
         for label, m in rows:
             say(f"{label:<44} {m['who']:>6.3f} {m['when']:>6.3f} {m['when_top3']:>6.3f}")
     _print_held_out(report["held_out"])
+    audit = report["grounding_audit"]
+    say("\ngrounding audit alone (no learning: the first report that disagrees with the tool outputs before it): "
+        + "; ".join(f"{label} {audit[key]['who']:.3f} / {audit[key]['when']:.3f} (n={audit[key]['n']})"
+                    for label, key in (("held-out test runs", "held_out_test"), ("every kept run", "all_kept"))))
     if "saved_tracer" in report:
         say(f"\nsaved the learned tracer to {report['saved_tracer']['path']} (trained on "
             f"{len(report['saved_tracer']['trained_on'])} runs, none of the demo incident)")

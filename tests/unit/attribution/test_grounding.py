@@ -58,3 +58,40 @@ def test_a_share_of_the_top_score_is_derived_not_a_reading():
     trajectory = make_trajectory([("detective", "observation", OVERVIEW),
                                   ("detective", "action", "cart leads latency (100% of the top score) at 0.463")])
     assert audit(trajectory).pairs[1] == 1
+
+
+RANKING = ('Observation from rank_candidates: {"candidates": [{"entity": "cart", "evidence": {"latency": 0.7745}, '
+           '"reason": "cart: latency 0.463, while its downstream email (100.0% success, 126 ms) stayed normal", '
+           '"score": 0.2503}, {"entity": "email", "reason": "email: cpu 2.88 (normal 1.26)", "score": 0.1414}, '
+           '{"entity": "db", "reason": "db: 3.5 spans/min are the deep')  # cut short, as long outputs are
+
+
+def test_a_ranking_rows_numbers_are_its_entitys_though_its_reason_names_another_entity_before_them():
+    trajectory = make_trajectory([
+        ("oracle", "observation", RANKING),
+        ("oracle", "thought", "cart scores 0.25, highest of 3."),
+        ("oracle", "tx", "Vote for: email scores 0.14 (best 0.25)"),
+        ("oracle", "tx", "Vote for: cart scores 0.14"),
+    ])
+    grounding = audit(trajectory)
+    assert list(grounding.misattributed[1:]) == [0, 0, 1]  # email's 0.1414 is not cart's
+    assert list(grounding.unseen[1:]) == [0, 0, 0]
+    assert grounding.first_divergence() == 3
+
+
+def test_one_reading_no_tool_showed_makes_a_report_diverge_among_readings_copied_right():
+    claim = ('Answer: {"candidates": [{"entity": "email", "reason": "email: cpu 2.88 (normal 1.26)", '
+             '"score": 0.3481}]}')  # a score for email that no ranking gave
+    trajectory = make_trajectory([("oracle", "observation", RANKING), ("oracle", "action", claim)])
+    grounding = audit(trajectory)
+    assert (grounding.pairs[1], grounding.misattributed[1], grounding.unseen[1]) == (3, 0, 1)
+    assert grounding.first_divergence() == 1
+
+
+def test_a_unix_time_is_a_date_not_a_reading():
+    alert = ('Answer: {"alert": {"entity": "front", "time": 1674989805.0, "time_text": "2023-01-29 10:56:45"}, '
+             '"summary": "latency P90 up to 667 ms"}')
+    trajectory = make_trajectory([("receiver", "action", alert), ("explorer", "observation", DEPENDENCIES)],
+                                 query="Find the root cause: alert on front: latency P90 up to 667 ms")
+    grounding = audit(trajectory)
+    assert grounding.pairs[0] == 1 and grounding.first_divergence() == -1

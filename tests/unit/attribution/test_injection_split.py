@@ -6,6 +6,7 @@ import pytest
 
 from engine.agents.faults import MODES, TEMPLATES
 from engine.attribution.schema import Label, Step, Trajectory
+from engine.evaluation.injection import audit_predictions, audit_scores
 from engine.evaluation.injection_runs import CaseSource, _batches
 from engine.evaluation.injection_split import (TEST_TEMPLATES, TRAIN_TEMPLATES, in_test, in_training,
                                                split_incidents, trains_beside)
@@ -64,3 +65,23 @@ def test_another_seeds_runs_train_only_off_the_test_incidents_templates_and_mode
     assert {r.meta["injected_fault"]["template"] for r in beside} == set(TRAIN_TEMPLATES)
     assert held_out not in {r.meta["injected_fault"]["mode"] for r in beside}
     assert not {r.id for r in beside} & {r.id for r in test}
+
+
+def _oracle_run(incident: str, template: int, answer: str) -> Trajectory:
+    ranking = 'Observation from rank_candidates: {"candidates": [{"entity": "cart", "score": 0.2503}]}'
+    steps = (Step(0, "data_detective", "action", 'Answer: {"findings": []}'),
+             Step(1, "probability_oracle", "observation", ranking),
+             Step(2, "probability_oracle", "action", answer))
+    return Trajectory(id=f"{incident}-{template}", query="q", steps=steps, label=Label(who="probability_oracle", when=2),
+                      meta={"incident": incident, "injected_fault": {"mode": "hallucinate", "template": template}})
+
+
+def test_the_grounding_audit_names_the_first_report_that_disagrees_with_the_tools_and_else_the_first_turn():
+    split = split_incidents(DEMO, NEZHA)
+    made_up = _oracle_run("tt-2", TEST_TEMPLATES[0], 'Answer: {"candidates": [{"entity": "cart", "score": 0.3481}]}')
+    copied = _oracle_run("ob-1", TRAIN_TEMPLATES[0], 'Answer: {"candidates": [{"entity": "cart", "score": 0.2503}]}')
+    assert [(p.who, p.when) for p in audit_predictions([made_up, copied])] == [("probability_oracle", 2),
+                                                                               ("data_detective", 0)]
+    scores = audit_scores([made_up, copied], split)
+    assert (scores["all_kept"]["n"], scores["all_kept"]["when"]) == (2, 0.5)
+    assert (scores["held_out_test"]["n"], scores["held_out_test"]["when"]) == (1, 1.0)  # ob-1 trains
