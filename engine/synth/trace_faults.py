@@ -79,15 +79,18 @@ def _slowdown(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, e
 def _exception(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
     """A share of requests throw part-way: the rest of their work, calls and log lines never happen, and the
     service itself logs nothing about it. As in the real Train-Ticket exceptions: no extra ERROR line at the
-    faulty service, fewer of its usual lines, and now and then the caller's framework line for the failed call."""
+    faulty service, fewer of its usual lines, and now and then the caller's framework line for the failed call.
+    The error reaches the caller, which stops its own handling there, as in the real Online Boutique exception
+    with traces (productcatalogservice, 2022-08-23 15:04: its callers' requests ran .29 and .46 of their usual
+    spans, each now ending right after the failed call)."""
     for span in index.entry_spans(fault.service):
         if not fault.active(span, edits) or rng.random() >= fault.parameters["error_rate"]:
             continue
         kept = fault.parameters["kept_share"] * rng.uniform(0.8, 1.2)
         _cut_short(index, span, span.start_ns + int((span.end_ns - span.start_ns) * kept), edits)
         caller = index.parent(span)
-        if caller is not None and rng.random() < fault.parameters["caller_logs"]:
-            edits.uncaught.append(caller)
+        if caller is not None:
+            _caller_stops(index, span, caller, fault, rng, edits)
 
 
 def _wrong_return(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
@@ -99,10 +102,16 @@ def _wrong_return(index: TraceIndex, fault: ActiveFault, rng: np.random.Generato
         if caller is None or not fault.active(span, edits) or rng.random() >= fault.parameters["wrong_rate"]:
             continue
         edits.failing.append(span)
-        handler = index.local_root(caller)
-        _cut_short(index, handler, span.end_ns, edits)
-        if rng.random() < fault.parameters["caller_logs"]:
-            edits.uncaught.append(caller)
+        _caller_stops(index, span, caller, fault, rng, edits)
+
+
+def _caller_stops(index: TraceIndex, span: SpanRow, caller: SpanRow, fault: ActiveFault, rng: np.random.Generator,
+                  edits: TraceEdits) -> None:
+    """The caller's handling of its request ends with the failed answer of `span`; now and then it logs the
+    framework's line for it."""
+    _cut_short(index, index.local_root(caller), span.end_ns, edits)
+    if rng.random() < fault.parameters["caller_logs"]:
+        edits.uncaught.append(caller)
 
 
 def _cut_short(index: TraceIndex, span: SpanRow, at_ns: int, edits: TraceEdits) -> None:

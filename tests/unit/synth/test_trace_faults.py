@@ -70,14 +70,15 @@ def test_cpu_slowdown_stretches_own_work_not_the_waits_on_others():
     assert s["d"].duration_us == 10_000
 
 
-def test_exception_cuts_the_request_short_silently_and_its_caller_logs_the_failed_call():
+def test_exception_cuts_the_request_short_silently_and_its_caller_stops_there_and_logs_the_failed_call():
     spans = _trace()
     edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=1.0),
                           np.random.default_rng(0))
     s = _by_id(spans)
     assert "d" in edits.dropped and not edits.failing and [span.span_id for span in edits.uncaught] == ["c"]
     assert s["s"].end_ns - s["s"].start_ns < 40 * MS and edits.stopped_ns["s"] == s["s"].end_ns
-    assert s["g"].end_ns - s["g"].start_ns < 100 * MS
+    assert "o" in edits.dropped and edits.stopped_ns["c"] == s["s"].end_ns  # the error ends the caller's handling
+    assert s["c"].end_ns == s["s"].end_ns and s["g"].end_ns - s["g"].start_ns < 100 * MS
 
 
 def test_wrong_return_logs_at_the_service_and_stops_the_callers_handling_after_the_call():
