@@ -52,7 +52,8 @@ FAULT_TYPES: dict[str, FaultType] = {
                   {"memory_growth": (0.2, 0.6), "slowdown": (1.0, 1.25)}),
         FaultType("exception", frozenset({"errors"}),
                   {"error_rate": (0.3, 0.9), "kept_share": (0.1, 0.5), "caller_logs": (0.0, 0.2)}),
-        FaultType("return", frozenset({"errors", "traces"}), {"wrong_rate": (0.4, 1.0), "caller_logs": (0.0, 0.2)}),
+        FaultType("return", frozenset({"errors", "traces"}),
+                  {"wrong_rate": (0.4, 1.0), "kept_share": (0.1, 0.5), "caller_logs": (0.0, 0.2)}),
     )
 }
 SYSTEM_RANGES: dict[tuple[str, str], dict[str, tuple[float, float]]] = {

@@ -7,7 +7,7 @@ open-ended (roughly: robust z-scores or log-ratios) and are squashed to [0, 1] b
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -465,9 +465,10 @@ def _pattern_changes(before: dict, after: dict) -> dict[str, dict[str, Change]]:
 def _cut_short(before: dict, after: dict) -> dict[str, dict[str, Change]]:
     """Requests cut short: a service's requests through one operation run far fewer of its own spans (its calls
     out, its inner steps) than in the fault-free minute. A request stops where something failed: at a call whose
-    answer it could not use (it now ends after that service's answer more often than before), or inside the service
-    itself (it ends before any call). The loss is credited to the services that now end its requests more
-    often, in proportion; the strength is that of a broken habit (share lost x sqrt(requests))."""
+    answer it could not use, so that service's answer now ends far more of them; or inside the service itself, so
+    they now end before any call, or after whichever call came before the point where it failed (a rise spread over
+    several callees). The loss (share lost x sqrt(requests), as a broken habit) goes to the service whose answer now
+    ends them in proportion to how much of the rise in endings it takes, the rest to the service itself."""
     per_entity: dict[str, dict[str, Change]] = defaultdict(dict)
     for (entity, operation), now in after.items():
         usual = before.get((entity, operation))
@@ -478,12 +479,17 @@ def _cut_short(before: dict, after: dict) -> dict[str, dict[str, Change]]:
         rises = {service: rise for service, rise in rises.items() if rise > 0}
         if lost < MIN_CUT or not rises:
             continue
-        for service, rise in rises.items():
-            key = f"cut {entity} {operation}"
-            strength = lost * np.sqrt(now.count) * rise / sum(rises.values())
-            ended = f"end:last call {service}" if service != NO_CALL else "end:no call"
-            per_entity[service or entity][key] = Change(ended, operation, usual.endings.get(service, 0.0),
-                                                        now.endings[service], strength)
+        strength = lost * np.sqrt(now.count)
+        ending = max(rises, key=lambda service: (rises[service], service))
+        concentration = rises[ending] / sum(rises.values())
+        key = f"cut {entity} {operation}"
+        change = Change(f"end:last call {ending}" if ending != NO_CALL else "end:no call", operation,
+                        usual.endings.get(ending, 0.0), now.endings[ending], strength)
+        if ending == NO_CALL or concentration == 1.0:
+            per_entity[ending or entity][key] = change
+            continue
+        per_entity[ending][key] = replace(change, strength=strength * concentration)
+        per_entity[entity][key] = replace(change, event="end:part-way", strength=strength * (1 - concentration))
     return per_entity
 
 

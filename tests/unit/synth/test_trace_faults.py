@@ -98,3 +98,15 @@ def test_an_uninvolved_service_is_left_alone(fault_type):
                                                 "caller_logs": 1.0}, ONSET, ONSET + 300_000 * MS)
     inject_traces(spans, fault, np.random.default_rng(0))
     assert [(span.start_ns, span.end_ns) for span in spans] == before
+
+
+def test_a_request_cut_short_keeps_a_call_already_sent_whole_and_never_sends_the_later_ones():
+    """No client span is left without its server span (that would read as a call lost on the network)."""
+    spans = [_span("g", "", "gateway", 0, 100), _span("c", "g", "caller", 5, 90), _span("s", "c", "target", 10, 40),
+             _span("k1", "s", "target", 17, 10), _span("d1", "k1", "db", 23, 3),  # sent before the cut, served after
+             _span("k2", "s", "target", 30, 8), _span("d2", "k2", "db", 31, 5)]
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=0.0),
+                          np.random.default_rng(0))
+    assert {"k2", "d2"} <= edits.dropped and not {"k1", "d1"} & edits.dropped
+    s = _by_id(spans)
+    assert s["d1"].start_ns >= s["k1"].start_ns and s["s"].end_ns - s["s"].start_ns < 40 * MS
