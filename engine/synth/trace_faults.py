@@ -130,8 +130,8 @@ def _cut_short(index: TraceIndex, span: SpanRow, at_ns: int, edits: TraceEdits) 
     spans under way log nothing more (a service logs from its inner spans too), and the time saved comes off its
     ancestors."""
     under = index.subtree(span)
-    never = {inner.span_id for first in under[1:] if _started(index, span, first) >= at_ns
-             for inner in index.subtree(first)}
+    never = {inner.span_id for first in under[1:] if index.parent(first).service == span.service
+             and _started(index, span, first) >= at_ns for inner in index.subtree(first)}
     at_ns = max([at_ns, *(inner.start_ns + 1 for inner in under[1:] if inner.span_id not in never)])
     saved = span.end_ns - at_ns
     if saved <= 0:

@@ -110,3 +110,13 @@ def test_a_request_cut_short_keeps_a_call_already_sent_whole_and_never_sends_the
     assert {"k2", "d2"} <= edits.dropped and not {"k1", "d1"} & edits.dropped
     s = _by_id(spans)
     assert s["d1"].start_ns >= s["k1"].start_ns and s["s"].end_ns - s["s"].start_ns < 40 * MS
+
+
+def test_a_call_already_sent_is_served_in_full_down_to_its_own_calls():
+    """The callee of a call sent before the cut does all its work, its later calls too."""
+    spans = [_span("g", "", "gateway", 0, 100), _span("c", "g", "caller", 5, 90), _span("s", "c", "target", 10, 40),
+             _span("k1", "s", "target", 12, 30), _span("d1", "k1", "db", 13, 28),  # sent before the cut
+             _span("e1", "d1", "db", 35, 4)]  # db's own later step, after the cut
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=0.0),
+                          np.random.default_rng(0))
+    assert not {"k1", "d1", "e1"} & edits.dropped
