@@ -79,43 +79,76 @@ def _slowdown(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, e
 def _exception(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
     """A share of requests throw part-way: the rest of their work, calls and log lines never happen, and the
     service itself logs nothing about it. As in the real Train-Ticket exceptions: no extra ERROR line at the
-    faulty service, fewer of its usual lines, and now and then the caller's framework line for the failed call."""
+    faulty service, fewer of its usual lines, and now and then the caller's framework line for the failed call.
+    The error reaches the caller, which stops its own handling there, as in the real Online Boutique exception
+    with traces (productcatalogservice, 2022-08-23 15:04: its callers' requests ran .29 and .46 of their usual
+    spans, each now ending right after the failed call)."""
     for span in index.entry_spans(fault.service):
         if not fault.active(span, edits) or rng.random() >= fault.parameters["error_rate"]:
             continue
-        kept = fault.parameters["kept_share"] * rng.uniform(0.8, 1.2)
-        _cut_short(index, span, span.start_ns + int((span.end_ns - span.start_ns) * kept), edits)
+        _stops_part_way(index, span, fault, rng, edits)
         caller = index.parent(span)
-        if caller is not None and rng.random() < fault.parameters["caller_logs"]:
-            edits.uncaught.append(caller)
+        if caller is not None:
+            _caller_stops(index, span, caller, fault, rng, edits)
 
 
 def _wrong_return(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
     """The service answers in its usual time but with a wrong (empty, failed) value, and logs one of its own ERROR
     lines for it, as the real Train-Ticket returns do; the caller stops its own handling there and now and then
-    logs its framework line."""
+    logs its framework line. A service no traced caller waits on (the front door) answers its user early instead:
+    the rest of its own handling never happens, as in the real Online Boutique frontend return (2022-08-23 12:11:
+    54% of its requests made no call, normally 7%; their median time fell from 123 to .5 ms)."""
     for span in index.entry_spans(fault.service):
-        caller = index.parent(span)
-        if caller is None or not fault.active(span, edits) or rng.random() >= fault.parameters["wrong_rate"]:
+        if not fault.active(span, edits) or rng.random() >= fault.parameters["wrong_rate"]:
             continue
         edits.failing.append(span)
-        handler = index.local_root(caller)
-        _cut_short(index, handler, span.end_ns, edits)
-        if rng.random() < fault.parameters["caller_logs"]:
-            edits.uncaught.append(caller)
+        caller = index.parent(span)
+        if caller is not None:
+            _caller_stops(index, span, caller, fault, rng, edits)
+        else:
+            _stops_part_way(index, span, fault, rng, edits)
+
+
+def _caller_stops(index: TraceIndex, span: SpanRow, caller: SpanRow, fault: ActiveFault, rng: np.random.Generator,
+                  edits: TraceEdits) -> None:
+    """The caller's handling of its request ends with the failed answer of `span`; now and then it logs the
+    framework's line for it."""
+    _cut_short(index, index.local_root(caller), span.end_ns, edits)
+    if rng.random() < fault.parameters["caller_logs"]:
+        edits.uncaught.append(caller)
+
+
+def _stops_part_way(index: TraceIndex, span: SpanRow, fault: ActiveFault, rng: np.random.Generator,
+                    edits: TraceEdits) -> None:
+    kept = fault.parameters["kept_share"] * rng.uniform(0.8, 1.2)
+    _cut_short(index, span, span.start_ns + int((span.end_ns - span.start_ns) * kept), edits)
 
 
 def _cut_short(index: TraceIndex, span: SpanRow, at_ns: int, edits: TraceEdits) -> None:
-    """`span` ends at `at_ns`: what it would have started later is dropped, its service's spans under way log
-    nothing more (a service logs from its inner spans too), and the time saved comes off its ancestors."""
+    """`span` ends at `at_ns`: the calls and steps it would have started later never happen (with all under them;
+    a call already sent is served in full, so no client span is left without its server span), its service's
+    spans under way log nothing more (a service logs from its inner spans too), and the time saved comes off its
+    ancestors."""
+    under = index.subtree(span)
+    never = {inner.span_id for first in under[1:] if index.parent(first).service == span.service
+             and _started(index, span, first) >= at_ns for inner in index.subtree(first)}
+    at_ns = max([at_ns, *(inner.start_ns + 1 for inner in under[1:] if inner.span_id not in never)])
     saved = span.end_ns - at_ns
     if saved <= 0:
         return
-    under = index.subtree(span)
     edits.stopped_ns.update((inner.span_id, at_ns) for inner in under
                             if inner.service == span.service and inner.start_ns < at_ns)
-    index.drop([child for child in under[1:] if child.start_ns >= at_ns], edits)
+    index.drop([inner for inner in under if inner.span_id in never], edits)
     index.insert_pause(span, at_ns, -saved, edits)
+
+
+def _started(index: TraceIndex, handler: SpanRow, inner: SpanRow) -> int:
+    """When the handler's service started `inner`: a call into another service was sent when the handler's client
+    span for it began (its server span opens a little later), else when `inner` began."""
+    parent = index.parent(inner)
+    is_client = parent is not handler and parent.service == handler.service != inner.service and all(
+        child.service != handler.service for child in index.children.get(parent.span_id, ()))
+    return parent.start_ns if is_client else inner.start_ns
 
 
 EDITORS = {

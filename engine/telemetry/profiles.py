@@ -2,7 +2,7 @@
 
 An anchor is an operation in its calling context (`parent op > op`) or a log statement; a profile says,
 per anchor, how often each event (another log statement, a call to another service) happens in the
-same span, and how much own time each operation takes.
+same span, how much own time each operation takes, and the shape of the requests each service received.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.telemetry.model import Incident, LogRecord, ReferenceMinute, Span
-from engine.telemetry.spans import EdgeCalls, edge_calls, failed_span_ids, own_times
+from engine.telemetry.spans import EdgeCalls, RequestShape, edge_calls, failed_span_ids, own_times, request_shapes
 
 STATEMENT = re.compile(r"[\w.$\[\]]+#\d+")
 NOTHING: frozenset[str] = frozenset()
@@ -25,6 +25,7 @@ AnchorRates = dict[tuple[str, str], tuple[int, dict[str, float]]]  # (entity, an
 class Profile:
     anchors: AnchorRates
     own_time: dict[tuple[str, str], list[float]]  # (entity, operation) -> own milliseconds per span
+    requests: dict[tuple[str, str], RequestShape]  # (entity, operation it received requests through) -> shape
 
 
 def statement_of(template: str) -> str:
@@ -77,7 +78,7 @@ def profile_of(
             if happened:  # most spans do nothing besides their own work
                 seen[anchor].update(happened - {anchor[1]})
     anchors = {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
-    return Profile(anchors, own_times(spans))
+    return Profile(anchors, own_times(spans), request_shapes(spans))
 
 
 @lru_cache(maxsize=64)

@@ -7,13 +7,13 @@ open-ended (roughly: robust z-scores or log-ratios) and are squashed to [0, 1] b
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from engine.telemetry.model import Incident
 from engine.telemetry.profiles import called_service, minute_profile, window_profile
-from engine.telemetry.spans import WAIT
+from engine.telemetry.spans import NO_CALL, WAIT
 
 # metric name prefix -> (direction that indicates trouble: +1 up / -1 down, weight in the ranking,
 # smallest spread that counts as a deviation in the metric's unit). First match wins. Node-level and
@@ -47,6 +47,7 @@ EXCESS_FLOOR = {"latency.Average": 0.01, "availability.Average": 0.5}  # request
 TAIL, TAIL_Z = 0.99, 3.0  # a normal period's excursion reached now and then, read as this many spreads
 CALLER_SHARE = 0.5  # an edge's slow-down is mostly the callee's doing; the caller's network shares it
 MIN_CALLS = 3
+MIN_CUT = 0.2  # share of a request's usual own spans that must be missing before it counts as cut short
 WAIT_FLOOR_MS = 1.0  # a wait steadier than this on a call is below what span timestamps resolve
 RECENT_SECONDS = 15 * 60
 
@@ -401,17 +402,20 @@ def log_error_signal(incident: Incident) -> dict[str, Signal]:
 
 def pattern_signal(incident: Incident) -> dict[str, Signal]:
     """Broken habits: events (log statements, downstream calls) that reliably followed an operation in a
-    fault-free minute and now often do not, or error events that now follow it. The workload mix does not
-    move this. Median over reference minutes."""
+    fault-free minute and now often do not, or error events that now follow it; and requests cut short (see
+    _cut_short). The workload mix does not move this. Median over reference minutes."""
     minutes = [minute for minute in incident.reference if minute.spans]
     if not incident.spans or not minutes:
         return {}
-    after = window_profile(incident).anchors
+    after = window_profile(incident)
     scores: dict[str, list[float]] = defaultdict(list)
     strongest: dict[str, dict[str, Change]] = defaultdict(dict)
     for minute in minutes:
-        changes = _pattern_changes(minute_profile(minute).anchors, after)
-        for entity in {anchor[0] for anchor in after} | set(incident.entities):  # a callee may show only lost calls
+        before = minute_profile(minute)
+        changes = _pattern_changes(before.anchors, after.anchors)
+        for entity, found in _cut_short(before.requests, after.requests).items():
+            changes.setdefault(entity, {}).update(found)
+        for entity in {anchor[0] for anchor in after.anchors} | set(incident.entities):  # a callee may show only lost calls
             found = changes.get(entity, {})
             scores[entity].append(float(sum(change.strength for change in found.values())))
             for key, change in found.items():
@@ -455,6 +459,37 @@ def _pattern_changes(before: dict, after: dict) -> dict[str, dict[str, Change]]:
             entity = (now < usual and called_service(event)) or anchor[0]  # a call made and never served
             if change.strength > per_entity[entity].get(key, NO_CHANGE).strength:  # counted once, at its strongest anchor
                 per_entity[entity][key] = change
+    return per_entity
+
+
+def _cut_short(before: dict, after: dict) -> dict[str, dict[str, Change]]:
+    """Requests cut short: a service's requests through one operation run far fewer of its own spans (its calls
+    out, its inner steps) than in the fault-free minute. A request stops where something failed: at a call whose
+    answer it could not use, so that service's answer now ends far more of them; or inside the service itself, so
+    they now end before any call, or after whichever call came before the point where it failed (a rise spread over
+    several callees). The loss (share lost x sqrt(requests), as a broken habit) goes to the service whose answer now
+    ends them in proportion to how much of the rise in endings it takes, the rest to the service itself."""
+    per_entity: dict[str, dict[str, Change]] = defaultdict(dict)
+    for (entity, operation), now in after.items():
+        usual = before.get((entity, operation))
+        if now.count < MIN_CALLS or usual is None or usual.count < MIN_CALLS or usual.local_spans < 1:
+            continue
+        lost = 1.0 - now.local_spans / usual.local_spans
+        rises = {service: share - usual.endings.get(service, 0.0) for service, share in now.endings.items()}
+        rises = {service: rise for service, rise in rises.items() if rise > 0}
+        if lost < MIN_CUT or not rises:
+            continue
+        strength = lost * np.sqrt(now.count)
+        ending = max(rises, key=lambda service: (rises[service], service))
+        concentration = rises[ending] / sum(rises.values())
+        key = f"cut {entity} {operation}"
+        change = Change(f"end:last call {ending}" if ending != NO_CALL else "end:no call", operation,
+                        usual.endings.get(ending, 0.0), now.endings[ending], strength)
+        if ending == NO_CALL or concentration == 1.0:
+            per_entity[ending or entity][key] = change
+            continue
+        per_entity[ending][key] = replace(change, strength=strength * concentration)
+        per_entity[entity][key] = replace(change, event="end:part-way", strength=strength * (1 - concentration))
     return per_entity
 
 

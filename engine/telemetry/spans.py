@@ -95,3 +95,65 @@ def entry_service(spans: list[Span]) -> str | None:
     """The service where most traces start (the one users call), None without root spans."""
     roots = Counter(span.entity for span in spans if not span.parent_id)
     return roots.most_common(1)[0][0] if roots else None
+
+
+NO_CALL = ""  # a request that made no call to another service
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """The requests a service received through one operation: how many, how many spans of its own each ran under
+    it (its client calls, its inner steps), and after which service's answer each one ended (its last call)."""
+
+    count: int
+    local_spans: float  # mean per request
+    endings: dict[str, float]  # service of the last call (NO_CALL: none) -> share of the requests
+
+
+def request_shapes(spans: Sequence[Span]) -> dict[tuple[str, str], RequestShape]:
+    """(entity, operation of the span where it received the request) -> RequestShape."""
+    by_id = {span.span_id: span for span in spans}
+    entry = _entry_spans(spans, by_id)
+    local: Counter[str] = Counter()
+    last_call: dict[str, tuple[float, str]] = {}  # request -> (end of its latest call, the service it called)
+    for span in spans:
+        request = entry[span.span_id]
+        parent = by_id.get(span.parent_id)
+        if request != span.span_id:
+            local[request] += 1
+        elif parent is not None:  # a call into this service, made by the caller's request
+            caller_request = entry[parent.span_id]
+            ended = parent.start + parent.duration_ms / 1000 if parent.span_id != caller_request else \
+                span.start + span.duration_ms / 1000
+            last_call[caller_request] = max(last_call.get(caller_request, (-1.0, NO_CALL)), (ended, span.entity))
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for span in spans:
+        if entry[span.span_id] == span.span_id:
+            grouped[(span.entity, span.operation)].append(span.span_id)
+    return {key: RequestShape(len(ids), sum(local[i] for i in ids) / len(ids),
+                              _shares(last_call.get(i, (0.0, NO_CALL))[1] for i in ids))
+            for key, ids in grouped.items()}
+
+
+def _entry_spans(spans: Sequence[Span], by_id: dict[str, Span]) -> dict[str, str]:
+    """Span id -> id of the span where its service received the request it serves (the outermost span of the
+    same service above it, itself for such a span)."""
+    entry: dict[str, str] = {}
+    for span in spans:
+        chain, current = [], span
+        while current.span_id not in entry:
+            parent = by_id.get(current.parent_id)
+            if parent is None or parent.entity != current.entity:
+                entry[current.span_id] = current.span_id
+                break
+            chain.append(current)
+            current = parent
+        for inner in chain:
+            entry[inner.span_id] = entry[current.span_id]
+    return entry
+
+
+def _shares(values) -> dict[str, float]:
+    counts = Counter(values)
+    total = sum(counts.values())
+    return {value: count / total for value, count in counts.items()}

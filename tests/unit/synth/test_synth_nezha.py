@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine.telemetry.dataset import list_cases, load_case
+from engine.telemetry.spans import request_shapes, span_edges
 from tests.unit.synth.conftest import SERVICE, generate
 
 
@@ -131,6 +132,24 @@ def test_wrong_return_logs_errors_in_the_faulty_service_itself(demo_synth):
     spans, logs = _after(case, incident)
     reference = _lines_per_request(incident.baseline_spans, incident.baseline_logs, SERVICE, True)
     assert _lines_per_request(spans, logs, SERVICE, True) > reference + 0.3
+
+
+def _ending_after(spans, service, callers):
+    """Share of the callers' requests whose last call went to `service`."""
+    shapes = [shape for (entity, _), shape in request_shapes(spans).items() if entity in callers]
+    return sum(shape.count * shape.endings.get(service, 0.0) for shape in shapes) / sum(s.count for s in shapes)
+
+
+@pytest.mark.parametrize("fault_type", ["exception", "return"])
+def test_code_faults_end_their_callers_requests_at_the_faulty_services_answer(demo_synth, fault_type):
+    """As in the real Online Boutique code faults: the error reaches the caller, which stops its handling there, so
+    more of the callers' requests now end right after the labelled service answered, and no other's do."""
+    case, incident = _case(demo_synth, fault_type)
+    spans, _ = _after(case, incident)
+    callers = {caller for caller, callee in span_edges(incident.baseline_spans) if callee == SERVICE}
+    rise = {service: _ending_after(spans, service, callers) - _ending_after(incident.baseline_spans, service, callers)
+            for service in {callee for caller, callee in span_edges(incident.baseline_spans) if caller in callers}}
+    assert max(rise, key=rise.get) == SERVICE and rise[SERVICE] > 0.1
 
 
 def test_no_telemetry_file_names_the_fault(demo_synth):

@@ -70,14 +70,15 @@ def test_cpu_slowdown_stretches_own_work_not_the_waits_on_others():
     assert s["d"].duration_us == 10_000
 
 
-def test_exception_cuts_the_request_short_silently_and_its_caller_logs_the_failed_call():
+def test_exception_cuts_the_request_short_silently_and_its_caller_stops_there_and_logs_the_failed_call():
     spans = _trace()
     edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=1.0),
                           np.random.default_rng(0))
     s = _by_id(spans)
     assert "d" in edits.dropped and not edits.failing and [span.span_id for span in edits.uncaught] == ["c"]
     assert s["s"].end_ns - s["s"].start_ns < 40 * MS and edits.stopped_ns["s"] == s["s"].end_ns
-    assert s["g"].end_ns - s["g"].start_ns < 100 * MS
+    assert "o" in edits.dropped and edits.stopped_ns["c"] == s["s"].end_ns  # the error ends the caller's handling
+    assert s["c"].end_ns == s["s"].end_ns and s["g"].end_ns - s["g"].start_ns < 100 * MS
 
 
 def test_wrong_return_logs_at_the_service_and_stops_the_callers_handling_after_the_call():
@@ -97,3 +98,25 @@ def test_an_uninvolved_service_is_left_alone(fault_type):
                                                 "caller_logs": 1.0}, ONSET, ONSET + 300_000 * MS)
     inject_traces(spans, fault, np.random.default_rng(0))
     assert [(span.start_ns, span.end_ns) for span in spans] == before
+
+
+def test_a_request_cut_short_keeps_a_call_already_sent_whole_and_never_sends_the_later_ones():
+    """No client span is left without its server span (that would read as a call lost on the network)."""
+    spans = [_span("g", "", "gateway", 0, 100), _span("c", "g", "caller", 5, 90), _span("s", "c", "target", 10, 40),
+             _span("k1", "s", "target", 17, 10), _span("d1", "k1", "db", 23, 3),  # sent before the cut, served after
+             _span("k2", "s", "target", 30, 8), _span("d2", "k2", "db", 31, 5)]
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=0.0),
+                          np.random.default_rng(0))
+    assert {"k2", "d2"} <= edits.dropped and not {"k1", "d1"} & edits.dropped
+    s = _by_id(spans)
+    assert s["d1"].start_ns >= s["k1"].start_ns and s["s"].end_ns - s["s"].start_ns < 40 * MS
+
+
+def test_a_call_already_sent_is_served_in_full_down_to_its_own_calls():
+    """The callee of a call sent before the cut does all its work, its later calls too."""
+    spans = [_span("g", "", "gateway", 0, 100), _span("c", "g", "caller", 5, 90), _span("s", "c", "target", 10, 40),
+             _span("k1", "s", "target", 12, 30), _span("d1", "k1", "db", 13, 28),  # sent before the cut
+             _span("e1", "d1", "db", 35, 4)]  # db's own later step, after the cut
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=0.0),
+                          np.random.default_rng(0))
+    assert not {"k1", "d1", "e1"} & edits.dropped
