@@ -199,8 +199,8 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], la
     rankings, scored_cases = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for number, (name, train, test) in enumerate(splits, start=1):
-            checkpoint = cache_dir and fold_checkpoint(cache_dir, source, [c.case_id for c in train],
-                                                       [c.case_id for c in test], config, extra)
+            fold = _tamo_fold(name, train, test, fitted_on, labelled, source, extra)
+            checkpoint = cache_dir and fold and fold_checkpoint(cache_dir, fold, config)
             stacker = fit_ranker(train, FEATURE_SETS[DEFAULT_SET]).save(Path(tmp) / f"stacker-{number}.json") \
                 if checkpoint else None
             classifier = split_fault_kind(train, fitted_on, extra, Path(tmp) / f"fault-kind-{number}.json",
@@ -214,6 +214,18 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], la
             rankings += [(c, by_id.get(c.case_id)) for c in test]
             scored_cases += report["cases"]
     return Consensus(rankings, case_fault_type_scores(scored_cases))
+
+
+def _tamo_fold(name: str, train: list[CaseTools], test: list[CaseTools], fitted_on: list[LabelledCase],
+               scored: list[LabelledCase], source: str, extra: ExtraTraining | None) -> Fold | None:
+    """The split as :func:`tamo_out_of_fold` trained its TAMO (the cases' features from `fitted_on` / `scored`), or
+    None when a case has no features (no TAMO was trained for that split)."""
+    train_features = {case.features.case_id: case for case in fitted_on}
+    test_features = {case.features.case_id: case for case in scored}
+    if any(c.case_id not in train_features for c in train) or any(c.case_id not in test_features for c in test):
+        return None
+    return Fold(name, [train_features[c.case_id] for c in train], [test_features[c.case_id] for c in test], source,
+                extra or ExtraTraining())
 
 
 def split_fault_kind(train: list[CaseTools], labelled: list[LabelledCase], extra: ExtraTraining | None,

@@ -2,9 +2,11 @@
 system out, leave one fault type out; the folds of :mod:`engine.evaluation.splits`).
 
 Each fold's model and its inferences on the held-out cases are cached on disk (`$RCA_TUI_CACHE/tamo-oof`), keyed by
-the training cases (dataset + case ids, and the folders of any extra training cases), the training config and the
-code version, so `tamo eval` and `eval rca --protocol` train each fold once and later runs read the out-of-fold
-scores back. Extra training cases (:class:`ExtraTraining`, e.g. synthetic incidents of fault types a system lacks)
+what training consumes: the training and test cases (dataset + case ids, the folders of any extra training cases,
+and a hash of every one of those cases' feature tensors and labels), the training config, and the code of the
+modules that train and run the model (`TRAINING_CODE`). So `tamo eval` and `eval rca --protocol` train each fold
+once, later runs read the out-of-fold scores back, a refactor elsewhere that leaves the features identical keeps
+the folds, and a changed feature extractor (other tensors) or training code retrains them. Extra training cases (:class:`ExtraTraining`, e.g. synthetic incidents of fault types a system lacks)
 join every fold's training side and never its test side.
 """
 
@@ -24,7 +26,9 @@ from engine.evaluation.splits import CaseKey, held_out_splits
 from engine.parallel import ordered_map, write_atomically
 from engine.provenance import code_version
 from engine.tamo.dataset import LabelledCase, Progress as FeatureProgress, dataset_features
-from engine.tamo.model import Inference, Progress, TrainConfig, train_model
+from engine.tamo.features import CHANNELS, MODALITY_OF_CHANNEL, PRIOR_SIGNALS
+from engine.tamo.model import TRAINING_CODE, Inference, Progress, TrainConfig, train_model
+from engine.tamo.signatures import SIGNATURE_MODALITY, SIGNATURES
 
 SCHEMES = {"kfold": "kfold", "loso": "cross-system", "lfto": "leave-fault-type-out"}  # tamo eval --scheme
 
@@ -129,11 +133,10 @@ def _train_fold(job: _FoldJob) -> dict[str, Inference]:
     return inferences
 
 
-def fold_checkpoint(cache_dir: Path, source: str, train: list[str], test: list[str], config: TrainConfig,
-                    extra: ExtraTraining | None = None) -> Path | None:
-    """The cached model trained on the cases `train` (+ `extra`) for scoring `test` (by :func:`cross_validate`), or
-    None when it was never trained."""
-    path = _cache_path(cache_dir, source, train, test, config, extra).with_suffix(".pt")
+def fold_checkpoint(cache_dir: Path, fold: Fold, config: TrainConfig) -> Path | None:
+    """The cached model trained on `fold` for scoring its test cases (by :func:`cross_validate`), or None when it
+    was never trained."""
+    path = _fold_path(cache_dir, fold, config).with_suffix(".pt")
     return path if path.is_file() else None
 
 
@@ -150,17 +153,33 @@ def _read_fold(cache_dir: Path, fold: Fold, config: TrainConfig) -> dict[str, In
 
 
 def _fold_path(cache_dir: Path, fold: Fold, config: TrainConfig) -> Path:
-    return _cache_path(cache_dir, fold.source, [c.features.case_id for c in fold.train],
-                       [c.features.case_id for c in fold.test], config, fold.extra)
-
-
-def _cache_path(cache_dir: Path, source: str, train: list[str], test: list[str], config: TrainConfig,
-                extra: ExtraTraining | None = None) -> Path:
-    parts = [code_version("tamo", "telemetry"), asdict(config), source, sorted(train), sorted(test)]
-    if extra and extra.folders:  # without extra cases the key is the one folds were always cached under
-        parts.append(extra.cache_key())
+    """The fold's cache file, keyed by what training and inference consume (see the module's docstring)."""
+    parts = [_training_version(), asdict(config), fold.source,
+             sorted(c.features.case_id for c in fold.train), sorted(c.features.case_id for c in fold.test),
+             _inputs_digest(fold.train + fold.extra.cases), _inputs_digest(fold.test)]
+    if fold.extra.folders:  # without extra cases the key has no entry for them
+        parts.append(fold.extra.cache_key())
     key = json.dumps(parts, default=list)
     return Path(cache_dir) / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+
+def _training_version() -> str:
+    """The training modules' code and the channel layout they read (which modality each channel belongs to)."""
+    layout = json.dumps([CHANNELS, MODALITY_OF_CHANNEL, PRIOR_SIGNALS, SIGNATURES, SIGNATURE_MODALITY])
+    return f"{code_version(*TRAINING_CODE)}:{hashlib.sha256(layout.encode()).hexdigest()[:16]}"
+
+
+def _inputs_digest(cases: list[LabelledCase]) -> str:
+    """A hash of what training or inference reads of `cases` (in case-id order): labels and feature tensors."""
+    digest = hashlib.sha256()
+    for case in sorted(cases, key=lambda c: c.features.case_id):
+        features = case.features
+        digest.update(json.dumps([features.case_id, features.system, features.entities, case.root_cause,
+                                  case.fault_type]).encode())
+        for array in (features.series, features.semantics, features.adjacency, features.prior, features.signature):
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+    return digest.hexdigest()
 
 
 def _prefixed(on_progress: Progress | None, prefix: str) -> Progress | None:

@@ -1,4 +1,5 @@
-"""Feature tensors for every case of a dataset, extracted once and cached on disk by case + feature config.
+"""Feature tensors for every case of a dataset, extracted once and cached on disk by case, feature config and
+extraction code (:func:`engine.tamo.features.feature_key`).
 
 The label is read here (never in `features`) and kept beside the features, for training and scoring only.
 """

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.parallel import write_atomically
+from engine.provenance import code_version
 from engine.telemetry.model import Incident
 from engine.telemetry.ranking import modality_signals
 from engine.tamo.grid import Grid, robust_z, squash
@@ -126,7 +127,9 @@ def _adjacency(incident: Incident, index: dict[str, int]) -> np.ndarray:
 # ---- disk cache -------------------------------------------------------------------------------------------
 
 def feature_key(dataset: Path, case_id: str) -> str:
-    config = {"version": FEATURE_VERSION, "channels": CHANNELS, "grid": [Grid.around(0).steps], "semantic": SEMANTIC_DIM,
+    """The case's cache key: the feature config and the code that extracts the features (TAMO's and the telemetry
+    readers' and signals'), so any change there re-extracts (cheap) rather than feeding stale tensors to training."""
+    config = {"version": FEATURE_VERSION, "code": code_version("tamo", "telemetry"), "channels": CHANNELS, "grid": [Grid.around(0).steps], "semantic": SEMANTIC_DIM,
               "prior": PRIOR_SIGNALS, "signatures": SIGNATURES}
     text = json.dumps([str(Path(dataset).resolve()), case_id, config], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]

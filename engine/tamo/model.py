@@ -22,6 +22,8 @@ from engine.tamo.t3_classify import ClassifierEnsemble, GraphClassifier, class_w
 
 CHECKPOINT_VERSION = 3
 Progress = Callable[[int, int, str], None]
+# the modules that decide what train_model (and a trained model's inference) makes of given feature tensors
+TRAINING_CODE = ("tamo/model.py", "tamo/batch.py", "tamo/t1_fusion.py", "tamo/t2_causal.py", "tamo/t3_classify.py")
 
 
 @dataclass

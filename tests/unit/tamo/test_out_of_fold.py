@@ -1,10 +1,12 @@
 """TAMO per fold: every case is scored by a model that never saw it, and a fold trained once is read back from the
-cache (the same scores, nothing retrained) until its training cases or config change."""
+cache (the same scores, nothing retrained) until its cases, their feature tensors, the config or the training code
+change."""
 from __future__ import annotations
 
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from engine.evaluation import tamo as oof
@@ -34,9 +36,8 @@ def test_a_fold_is_trained_once_then_read_back_until_its_training_set_changes(sy
            [(c.features.case_id, [tuple(p) for p in i.ranking], i.fault_types) for c, i in first]
     stored = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert set(stored["train"]).isdisjoint(stored["inferences"])
-    train, test = ([c.features.case_id for c in cases] for cases in (folds[0].train, folds[0].test))
-    assert fold_checkpoint(tmp_path, "syn", train, test, quick_config) is not None
-    assert fold_checkpoint(tmp_path, "other folder", train, test, quick_config) is None
+    assert fold_checkpoint(tmp_path, folds[0], quick_config) is not None
+    assert fold_checkpoint(tmp_path, replace(folds[0], source="other folder"), quick_config) is None
     with pytest.raises(pytest.fail.Exception, match="retrained"):
         cross_validate(folds, replace(quick_config, seed=4), cache_dir=tmp_path)
 
@@ -54,11 +55,38 @@ def test_extra_training_cases_join_every_training_side_never_a_test_side_and_key
     synthetic_ids = {c.features.case_id for c in synthetic}
     assert all(synthetic_ids <= ids for ids in trained_on) and len(trained_on) == 2
     assert not synthetic_ids & {c.features.case_id for f in folds for c in f.test}
-    train, test = ([c.features.case_id for c in cases] for cases in (folds[0].train, folds[0].test))
-    assert fold_checkpoint(tmp_path, "real", train, test, quick_config, extra) is not None
-    assert fold_checkpoint(tmp_path, "real", train, test, quick_config) is None  # not the model without extras
+    assert fold_checkpoint(tmp_path, folds[0], quick_config) is not None
+    # not the model without extras
+    assert fold_checkpoint(tmp_path, replace(folds[0], extra=ExtraTraining()), quick_config) is None
     other_seed = ExtraTraining({"/data/synth-seed-4": synthetic})  # same case ids, another folder
-    assert fold_checkpoint(tmp_path, "real", train, test, quick_config, other_seed) is None
+    assert fold_checkpoint(tmp_path, replace(folds[0], extra=other_seed), quick_config) is None
+
+
+def test_a_fold_is_kept_across_edits_that_leave_its_inputs_and_training_code_alone(
+        synthetic_cases, quick_config, tmp_path, monkeypatch):
+    edited = set()  # engine source files "edited" since the fold was trained, as code_version would see them
+    monkeypatch.setattr(oof, "code_version", lambda *modules: str(sorted(
+        path for path in edited if any(path == m or path.startswith(f"{m}/") for m in modules))))
+    folds = protocol_folds(synthetic_cases, "kfold", 2, source="syn")
+    cross_validate(folds, quick_config, cache_dir=tmp_path)
+    edited |= {"tamo/traces.py", "telemetry/spans.py"}  # a refactor of the feature extraction: same tensors
+    assert all(fold_checkpoint(tmp_path, fold, quick_config) for fold in folds)
+    edited.add("tamo/t2_causal.py")  # the model's own code
+    assert not any(fold_checkpoint(tmp_path, fold, quick_config) for fold in folds)
+
+
+@pytest.mark.parametrize("side", ["train", "test"])
+def test_a_changed_feature_tensor_retrains_its_fold_only(synthetic_cases, quick_config, tmp_path, monkeypatch, side):
+    folds = protocol_folds(synthetic_cases, "kfold", 2, source="syn")
+    cross_validate(folds, quick_config, cache_dir=tmp_path)
+    cases = getattr(folds[0], side)
+    changed = replace(cases[0], features=replace(cases[0].features, prior=cases[0].features.prior + 0.01))
+    folds[0] = replace(folds[0], **{side: [changed, *cases[1:]]})
+    trained = []
+    real_train = oof.train_model
+    monkeypatch.setattr(oof, "train_model", lambda cases, *a: trained.append(cases) or real_train(cases, *a))
+    cross_validate(folds, quick_config, cache_dir=tmp_path)
+    assert [[c.features.case_id for c in cases] for cases in trained] == [[c.features.case_id for c in folds[0].train]]
 
 
 def test_an_extra_training_folder_that_is_also_scored_is_refused(tmp_path):
