@@ -75,6 +75,16 @@ def synthetic_training(real: Sequence[Example], synthetic: Sequence[Example],
     return list(synthetic), [float(weight)] * len(synthetic)
 
 
+@dataclass(frozen=True)
+class SyntheticRecipe:
+    """The synthetic side of a fault-kind classifier's training, as `eval fault-type` takes it: the examples of its
+    --synthetic folders (of the --synthetic-faults types) and --synthetic-weight (see :func:`synthetic_training`).
+    The default adds nothing."""
+
+    examples: tuple[Example, ...] = ()
+    weight: str | float = LACKING
+
+
 def train(real: Sequence[Example], synthetic: Sequence[Example], weight: str | float = LACKING) -> FaultKindClassifier:
     extra, extra_weights = synthetic_training(real, synthetic, weight)
     chosen = list(real) + extra

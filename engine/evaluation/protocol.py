@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.evaluation.fault_type import SyntheticRecipe
 from engine.evaluation.fault_type import examples as fault_type_examples
 from engine.evaluation.fault_type import train as train_fault_kind
 from engine.evaluation.metrics import ac_at_k, avg_at_k
@@ -179,13 +180,13 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], la
                          train_dir: Path | None = None, train_cases: list[CaseTools] | None = None,
                          train_labelled: list[LabelledCase] | None = None, folds: int = 5,
                          cache_dir: Path | None = None, config: TrainConfig | None = None, workers: int = 1,
-                         scheduler: str | None = None, on_progress=None,
-                         extra: ExtraTraining | None = None) -> Consensus:
+                         scheduler: str | None = None, on_progress=None, extra: ExtraTraining | None = None,
+                         fault_kind_recipe: SyntheticRecipe = SyntheticRecipe()) -> Consensus:
     """The seven agents' consensus on every held-out case, each split with its own TAMO (the checkpoint
     :func:`tamo_out_of_fold` trained without the split's test cases, with `extra`), the default stacked ranker
-    fitted on the split's training cases, and the fault-kind classifier fitted on them too (`labelled` /
-    `train_labelled`: the features of the scored / training folder's cases); without TAMO scores (`cache_dir`
-    None), the agents' statistical ranking."""
+    fitted on the split's training cases, and the fault-kind classifier fitted on them too, plus
+    `fault_kind_recipe`'s synthetic examples (`labelled` / `train_labelled`: the features of the scored / training
+    folder's cases); without TAMO scores (`cache_dir` None), the agents' statistical ranking."""
     import tempfile
 
     from engine.evaluation.rca import case_fault_type_scores, evaluate_rca
@@ -202,7 +203,8 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], la
             checkpoint = cache_dir and fold and fold_checkpoint(cache_dir, fold, config)
             stacker = fit_ranker(train, FEATURE_SETS[DEFAULT_SET]).save(Path(tmp) / f"stacker-{number}.json") \
                 if checkpoint else None
-            classifier = split_fault_kind(train, fitted_on, extra, Path(tmp) / f"fault-kind-{number}.json")
+            classifier = split_fault_kind(train, fitted_on, extra, Path(tmp) / f"fault-kind-{number}.json",
+                                          fault_kind_recipe)
             ranking = AgentRanking(str(Path(tmp) / "agents.db"), str(scored), str(checkpoint or "none"),
                                    str(stacker or "none"), str(classifier or "none"))
             progress = on_progress and (lambda done, total, result, name=name: on_progress(
@@ -227,15 +229,16 @@ def _tamo_fold(name: str, train: list[CaseTools], test: list[CaseTools], fitted_
 
 
 def split_fault_kind(train: list[CaseTools], labelled: list[LabelledCase], extra: ExtraTraining | None,
-                     path: Path) -> Path | None:
+                     path: Path, recipe: SyntheticRecipe = SyntheticRecipe()) -> Path | None:
     """The fault-kind classifier fitted on the split's training cases only (their features in `labelled`), with
-    `extra`'s cases as `eval fault-type` takes synthetic ones, saved to `path`; None when no training case has a
-    fault type."""
+    `recipe`'s synthetic examples and `extra`'s cases as `eval fault-type` takes --synthetic ones (weighted by
+    `recipe.weight`), saved to `path`; None when no training case has a fault type."""
     ids = {c.case_id for c in train}
     real = fault_type_examples([case for case in labelled if case.features.case_id in ids])
     if not real:
         return None
-    return train_fault_kind(real, fault_type_examples(extra.cases) if extra else []).save(path)
+    synthetic = [*recipe.examples, *(fault_type_examples(extra.cases) if extra else [])]
+    return train_fault_kind(real, synthetic, recipe.weight).save(path)
 
 
 def _attach(cases: list[CaseTools], results: list[tuple[LabelledCase, Inference]]) -> list[CaseTools]:

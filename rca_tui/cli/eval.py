@@ -10,7 +10,8 @@ from rca_tui.cli.attribution import eval_attribution
 from rca_tui.cli.attribution_studies import attribution_bench, eval_injection
 from rca_tui.cli.common import (DbOption, ExitCode, JsonOption, emit_json, fail, out, print_confusion, progress,
                                 ranker_choice, say, scale_out_note)
-from rca_tui.cli.fault_type import eval_fault_type
+from rca_tui.cli.fault_type import SyntheticFaultsOption, SyntheticWeightOption, eval_fault_type
+from rca_tui.cli.protocol import FaultKindSynthetic
 from rca_tui.cli.tamo import ExtraTrainOption
 
 app = typer.Typer(help="Accuracy on labelled datasets.", no_args_is_help=True)
@@ -51,6 +52,13 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
                                                          "ranker (from --save-stacker), 'default' (the bundled "
                                                          "one, whenever TAMO is on) or 'none'.")] = None,
              extra_train: ExtraTrainOption = None,
+             fault_type_synthetic: Annotated[list[Path] | None, typer.Option(
+                 "--fault-type-synthetic", help="With --protocol / --train and --agents: a folder from `rca-tui "
+                                                "synth` whose cases join every split's fault-kind classifier (never "
+                                                "TAMO's training), as `eval fault-type --synthetic` takes them "
+                                                "(repeat).")] = None,
+             synthetic_weight: SyntheticWeightOption = "lacking",
+             synthetic_faults: SyntheticFaultsOption = "all",
              workers: Annotated[int, typer.Option("--workers", min=1, help="Cases in parallel in N local "
                                                                            "processes.")] = 1,
              dask_scheduler: Annotated[str | None, typer.Option(
@@ -61,11 +69,12 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
     import tempfile
     import time
 
+    fault_kind = FaultKindSynthetic(fault_type_synthetic, synthetic_weight, synthetic_faults)
     if protocol or train or test:
         from rca_tui.cli.protocol import run_protocols
 
         return run_protocols(dataset, protocol, train, test, folds, tamo, save_stacker, json_out, _with_progress,
-                             workers, dask_scheduler, agents, extra_train)
+                             workers, dask_scheduler, agents, extra_train, fault_kind)
 
     from engine.evaluation.rca import evaluate_rca, flag_in_sample
     from engine.parallel import ParallelError
@@ -73,8 +82,9 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
 
     if dataset is None:
         fail("--dataset DIR is required (or --train DIR --test DIR)", ExitCode.USAGE)
-    if extra_train:
-        fail("--extra-train joins the training side of --protocol / --train; without them nothing is trained",
+    given = "--extra-train" if extra_train else fault_kind.given()
+    if given:
+        fail(f"{given} shapes the training side of --protocol / --train; without them nothing is trained",
              ExitCode.USAGE)
     _check_cases(dataset, case)
     tamo_model, stacker_choice = ranker_choice(tamo, stacker)

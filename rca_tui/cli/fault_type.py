@@ -8,20 +8,24 @@ import typer
 
 from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, print_confusion, print_table, progress, say
 
+SyntheticWeightOption = Annotated[str, typer.Option(
+    "--synthetic-weight", help="Which synthetic cases join the fault-kind classifier's training, and how much each "
+                               "weighs (a real case weighs 1): 'lacking' (those of the types no real training case "
+                               "shows, at full weight), 'type' (every one; all of a type's together weigh one real "
+                               "case) or a number (every one, at that weight).")]
+SyntheticFaultsOption = Annotated[str, typer.Option(
+    "--synthetic-faults", help="Comma list of the fault types taken from the synthetic folders (and `eval "
+                               "fault-type --test`), e.g. the types the dataset's systems can have; 'all' takes "
+                               "every type.")]
+
 
 def eval_fault_type(
         dataset: Annotated[Path, typer.Option("--dataset", help="Labelled folder scored k-fold and cross-system.")],
         synthetic: Annotated[list[Path] | None, typer.Option(
             "--synthetic", help="Folder(s) from `rca-tui synth`: their cases join every training split, as "
                                 "--synthetic-weight says (repeat).")] = None,
-        synthetic_weight: Annotated[str, typer.Option(
-            "--synthetic-weight", help="Which --synthetic cases join training, and how much each weighs (a real "
-                                       "case weighs 1): 'lacking' (those of the types no real training case shows, "
-                                       "at full weight), 'type' (every one; all of a type's together weigh one "
-                                       "real case) or a number (every one, at that weight).")] = "lacking",
-        synthetic_faults: Annotated[str, typer.Option(
-            "--synthetic-faults", help="Comma list of the fault types taken from --synthetic and --test, e.g. the "
-                                       "types the dataset's systems can have; 'all' takes every type.")] = "all",
+        synthetic_weight: SyntheticWeightOption = "lacking",
+        synthetic_faults: SyntheticFaultsOption = "all",
         test: Annotated[list[Path] | None, typer.Option(
             "--test", help="Folder(s) scored after training on all of --dataset (+ --synthetic), e.g. synthetic "
                            "cases of another seed, at the true root cause (repeat).")] = None,
@@ -36,14 +40,14 @@ def eval_fault_type(
                                               train)
     from engine.telemetry.errors import TelemetryError
 
-    for folder in [dataset, *(synthetic or []), *(test or [])]:
+    for folder in [dataset, *(test or [])]:
         if not folder.is_dir():
             fail(f"{folder}: not a folder; expected a labelled dataset folder", ExitCode.USAGE)
-    kinds = _fault_types(synthetic_faults)
-    weight = _synthetic_weight(synthetic_weight)
+    kinds = fault_types(synthetic_faults)
+    recipe = synthetic_recipe(synthetic, synthetic_weight, kinds, "--synthetic")
+    extra, weight = list(recipe.examples), recipe.weight
     try:
         real = _examples(dataset)
-        extra = [e for folder in synthetic or [] for e in _examples(folder, ranked=False) if e.fault_type in kinds]
         held_out = [e for folder in test or [] for e in _examples(folder, ranked=False) if e.fault_type in kinds]
     except TelemetryError as exc:
         fail(str(exc))
@@ -61,6 +65,24 @@ def eval_fault_type(
         emit_json(result)
         return
     _print(result)
+
+
+def synthetic_recipe(folders: list[Path] | None, weight: str, kinds: set[str], option: str):
+    """The SyntheticRecipe of the synthetic `folders` (given with `option`, named in errors): their examples of the
+    `kinds` fault types, weighted as --synthetic-weight `weight` says."""
+    from engine.evaluation.fault_type import SyntheticRecipe
+    from engine.telemetry.errors import TelemetryError
+
+    for folder in folders or []:
+        if not folder.is_dir():
+            fail(f"{option} {folder}: not a folder; expected a labelled dataset folder such as one made by "
+                 "`rca-tui synth`", ExitCode.USAGE)
+    chosen = _synthetic_weight(weight)
+    try:
+        examples = [e for folder in folders or [] for e in _examples(folder, ranked=False) if e.fault_type in kinds]
+    except TelemetryError as exc:
+        fail(f"{option}: {exc}")
+    return SyntheticRecipe(tuple(examples), chosen)
 
 
 def _synthetic_weight(text: str) -> str | float:
@@ -101,7 +123,7 @@ def _save(path: Path, model, dataset: Path, real, used) -> str:
     return str(saved)
 
 
-def _fault_types(text: str) -> set[str]:
+def fault_types(text: str) -> set[str]:
     """--synthetic-faults as a set of the generator's fault types (all of them for 'all')."""
     from engine.synth import SynthError
     from engine.synth.catalog import FAULT_TYPES, parse_fault_types

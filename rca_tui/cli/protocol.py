@@ -1,12 +1,30 @@
 """`rca-tui eval rca --protocol …` / `--train DIR --test DIR`: out-of-sample scores of every ranker in one table."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 from rca_tui.cli.common import ExitCode, emit_json, fail, invocation, print_confusion, print_table, say
 
 ALL = ("kfold", "cross-system", "leave-fault-type-out")
 CONSENSUS = "consensus (the seven agents)"
+
+
+class FaultKindSynthetic(NamedTuple):
+    """--fault-type-synthetic, --synthetic-weight, --synthetic-faults: the synthetic side of every split's
+    fault-kind classifier, as `eval fault-type` trains it."""
+
+    folders: list[Path] | None = None
+    weight: str = "lacking"
+    faults: str = "all"
+
+    def given(self) -> str | None:
+        """The first of these options given (None: all left at their defaults)."""
+        defaults = FaultKindSynthetic()
+        return next((option for option, value, default in zip(
+            ("--fault-type-synthetic", "--synthetic-weight", "--synthetic-faults"), self, defaults)
+            if value and value != default), None)
 
 
 def protocol_names(protocol: str | None, train: Path | None) -> list[str]:
@@ -26,9 +44,11 @@ def protocol_names(protocol: str | None, train: Path | None) -> list[str]:
 
 def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None, test: Path | None, folds: int,
                   tamo_model: str | None, save_stacker: Path | None, json_out: bool, progress, workers: int = 1,
-                  scheduler: str | None = None, agents: bool = False, extra_train: list[Path] | None = None) -> None:
+                  scheduler: str | None = None, agents: bool = False, extra_train: list[Path] | None = None,
+                  fault_kind: FaultKindSynthetic = FaultKindSynthetic()) -> None:
     """TAMO T2 is trained per split (cached) unless --tamo-model names a checkpoint or is 'none'; every split's
-    TAMO also trains on the --extra-train folders' cases."""
+    TAMO also trains on the --extra-train folders' cases. With --agents, every split's fault-kind classifier also
+    trains on `fault_kind`'s synthetic cases (and the --extra-train ones), weighted as it says."""
     from engine.config import settings
     from engine.evaluation.protocol import (agents_out_of_sample, per_fault_rows, pooled_results, table_rows,
                                             tamo_out_of_fold)
@@ -52,6 +72,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         if not folder.is_dir():
             fail(f"{folder}: not a folder; expected a dataset folder (Nezha, PetShop, mABC, or one made by "
                  "`rca-tui synth`)", ExitCode.USAGE)
+    recipe = _fault_kind_recipe(fault_kind, agents)
     rows, where, fault_types, consensus_types, fitted = [], [], {}, {}, None
     extra = progress(lambda p: extra_cases(extra_train, [f for f in (scored, train) if f], p, workers, scheduler))
     try:
@@ -72,7 +93,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                 consensus = progress(lambda p: agents_out_of_sample(
                     name, scored, scored_cases, labelled, train, training, train_labelled, folds,
                     settings().oof_cache if per_fold else None, workers=workers, scheduler=scheduler, on_progress=p,
-                    extra=extra))
+                    extra=extra, fault_kind_recipe=recipe))
                 pooled[CONSENSUS], consensus_types[name] = consensus.rankings, consensus.fault_type
             rows += table_rows(name, pooled)
             where += [row for method in (CONSENSUS, DEFAULT_METHOD) for row in per_fault_rows(name, pooled, method)]
@@ -86,7 +107,8 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
               else "off",
               "tamo_in_sample_cases": sorted(c.case_id for c in cases if c.tamo_in_sample),
               "table": rows, "per_fault": where, "tamo_fault_type": fault_types,
-              "consensus_fault_type": consensus_types}
+              "consensus_fault_type": consensus_types,
+              "fault_kind_synthetic": _recipe_provenance(fault_kind, recipe) if agents else None}
     if save_stacker:
         ranker = fit_ranker(fitted)
         path = ranker.save(save_stacker)
@@ -105,10 +127,30 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                 f"; TAMO T2: {report['tamo']}")
     print_table(where, ["protocol", "method", "system", "cases", "AC@1", "AC@3"], title="per system / fault type")
     _print_fault_types(fault_types, "TAMO T3 fault type ({name}, out of fold)")
+    synthetic_note = f", + {len(recipe.examples)} synthetic cases" if recipe.examples else ""
     _print_fault_types(consensus_types, "consensus fault type ({name}: the plans' type; fault-kind classifier "
-                                        "fitted per split)")
+                                        f"fitted per split{synthetic_note})")
     if save_stacker:
         say(f"stacked ranker fitted on {len(ranker.trained_on)} cases -> {path} (+ manifest)")
+
+
+def _fault_kind_recipe(fault_kind: FaultKindSynthetic, agents: bool):
+    """The SyntheticRecipe of every split's fault-kind classifier; refused without --agents (no classifier)."""
+    from rca_tui.cli.fault_type import fault_types, synthetic_recipe
+
+    given = fault_kind.given()
+    if given and not agents:
+        fail(f"{given} shapes the agents' fault-kind classifier per split; add --agents", ExitCode.USAGE)
+    return synthetic_recipe(fault_kind.folders, fault_kind.weight, fault_types(fault_kind.faults),
+                            "--fault-type-synthetic")
+
+
+def _recipe_provenance(fault_kind: FaultKindSynthetic, recipe) -> dict:
+    """What the report's consensus fault type was trained with besides the split's real cases."""
+    cases = Counter(f"{e.system} / {e.fault_type}" for e in recipe.examples)
+    return {"folders": [str(folder.resolve()) for folder in fault_kind.folders or []],
+            "synthetic_weight": fault_kind.weight, "synthetic_faults": fault_kind.faults,
+            "cases": dict(sorted(cases.items()))}
 
 
 def _print_fault_types(by_protocol: dict[str, dict | None], title: str) -> None:

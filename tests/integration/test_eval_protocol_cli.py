@@ -189,3 +189,48 @@ def test_consensus_fault_type_comes_from_a_classifier_that_never_trained_on_the_
     assert len(trained_on_when_asked) == 12
     for case_id, trained_on in trained_on_when_asked.items():
         assert case_id not in trained_on and len(trained_on) == 8, case_id  # the other two folds' cases
+
+
+def test_fault_type_synthetic_cases_train_every_splits_fault_kind_classifier_at_per_type_weights(
+        synthetic, monkeypatch, isolated_cache):
+    from engine.evaluation import fault_type
+
+    fits = []
+    fit = fault_type.fit_classifier
+
+    def recording(rows, labels, case_ids, weights=None):
+        fits.append((list(labels), list(weights)))
+        return fit(rows, labels, case_ids, weights)
+
+    monkeypatch.setattr(fault_type, "fit_classifier", recording)
+    scored, extra = synthetic
+    result = _eval("--dataset", str(scored), "--protocol", "kfold", "--folds", "3", "--agents",
+                   "--fault-type-synthetic", str(extra), "--synthetic-weight", "type")
+    assert result.exit_code == 0, result.output
+    recorded = json.loads(result.stdout)["fault_kind_synthetic"]
+    assert recorded["folders"] == [str(extra.resolve())] and recorded["synthetic_weight"] == "type"
+    synthetic_cases = sum(recorded["cases"].values())
+    assert synthetic_cases and len(fits) == 3  # one classifier per split
+    for labels, weights in fits:
+        real = len(labels) - synthetic_cases
+        assert real == 8 and weights[:real] == [1.0] * real  # the split's own training cases, at full weight
+        per_type: dict[str, float] = {}
+        for label, weight in zip(labels[real:], weights[real:]):
+            per_type[label] = per_type.get(label, 0.0) + weight
+        assert per_type and all(total == pytest.approx(1.0) for total in per_type.values())
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--protocol", "kfold", "--fault-type-synthetic", "{extra}"], "--agents"),
+    (["--fault-type-synthetic", "{extra}"], "--protocol"),
+    (["--synthetic-weight", "type"], "--protocol"),
+    (["--protocol", "kfold", "--agents", "--fault-type-synthetic", "{missing}"], "--fault-type-synthetic {missing}"),
+    (["--protocol", "kfold", "--agents", "--fault-type-synthetic", "{extra}", "--synthetic-faults", "disk_full"],
+     "--synthetic-faults: unknown fault type 'disk_full'"),
+])
+def test_fault_type_synthetic_options_are_refused_where_no_classifier_is_fitted_or_the_input_is_bad(
+        synthetic, tmp_path, args, named):
+    paths = {"extra": str(synthetic[1]), "missing": str(tmp_path / "absent")}
+    result = _eval("--dataset", str(synthetic[0]), *(arg.format(**paths) for arg in args))
+    assert result.exit_code == 2, result.output
+    assert named.format(**paths) in result.output and "Traceback" not in result.output
