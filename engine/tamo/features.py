@@ -129,8 +129,9 @@ def _adjacency(incident: Incident, index: dict[str, int]) -> np.ndarray:
 def feature_key(dataset: Path, case_id: str) -> str:
     """The case's cache key: the feature config and the code that extracts the features (TAMO's and the telemetry
     readers' and signals'), so any change there re-extracts (cheap) rather than feeding stale tensors to training."""
-    config = {"version": FEATURE_VERSION, "code": code_version("tamo", "telemetry"), "channels": CHANNELS, "grid": [Grid.around(0).steps], "semantic": SEMANTIC_DIM,
-              "prior": PRIOR_SIGNALS, "signatures": SIGNATURES}
+    config = {"version": FEATURE_VERSION, "code": code_version("tamo", "telemetry"), "channels": CHANNELS,
+              "grid": [Grid.around(0).steps], "semantic": SEMANTIC_DIM, "prior": PRIOR_SIGNALS,
+              "signatures": SIGNATURES}
     text = json.dumps([str(Path(dataset).resolve()), case_id, config], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
