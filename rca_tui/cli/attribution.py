@@ -186,11 +186,15 @@ def eval_attribution(
         workers=workers,
         scheduler=dask_scheduler,
     )
+    from engine.attribution.slm import ModelUnavailableError, model_device
     from engine.parallel import ParallelError
 
     try:
+        model_device()  # a device torch cannot use is named here, before any trajectory is read
         report = _run_protocol(protocol, config, data, train, test, tracer_model, save_tracer, subset, context,
                                evaluate, learned)
+    except ModelUnavailableError as error:
+        fail(str(error), ExitCode.NOT_FOUND)
     except ParallelError as error:
         fail(str(error))
     report["scale_out"] = {"workers": workers, "dask_scheduler": dask_scheduler}

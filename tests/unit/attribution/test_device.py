@@ -13,6 +13,9 @@ from engine.attribution.counterfactual import CounterfactualConfig, compute_effe
 from engine.attribution.features import compute_features
 from engine.attribution.layout import FeatureConfig
 from engine.attribution.slm import ModelUnavailableError, load_model, model_device
+from tests.unit.attribution.test_adapters import ALGORITHM_GENERATED
+from tests.unit.attribution.test_export_cli import run
+from tests.unit.attribution.test_held_out_cli import write_folder
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -65,3 +68,13 @@ def test_cuda_puts_the_model_on_the_gpu(device_env, tiny_model_dir):
     device_env("cuda")
     model, _ = load_model(str(tiny_model_dir))
     assert model.device.type == "cuda"
+
+
+def test_eval_attribution_names_an_unusable_device_without_a_traceback(device_env, tiny_model_dir, tmp_path):
+    data = write_folder(tmp_path, "data", ALGORITHM_GENERATED, 2, "ag")
+    device_env("tpu")
+    result = run("eval-attribution", "--train", str(data), "--test", str(data), "--model", str(tiny_model_dir),
+                 "--no-ablations", "--json")
+    assert result.exit_code == 3
+    assert "RCA_TUI_DEVICE='tpu': expected auto, cpu, cuda or cuda:N" in result.output
+    assert "Traceback" not in result.output and result.stdout == ""
