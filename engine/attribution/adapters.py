@@ -136,7 +136,7 @@ def _generic_step(entry: Any, index: int, where: str) -> Step:
 def load_jsonl(path: Path, policy: str = DEFAULT_POLICY) -> Trajectory:
     """One step per line. A first line ``{"query": ..., "label": {"who", "when"}}`` without ``content`` is a header."""
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_file_text(path).splitlines(), start=1):
         if line.strip():
             rows.append(_json_line(line, path, number))
     header = rows.pop(0) if rows and "content" not in rows[0] else {}
@@ -153,10 +153,7 @@ def load_trajectory(path: Path | str, policy: str = DEFAULT_POLICY) -> Trajector
     path = Path(path)
     if path.suffix == ".jsonl":
         return load_jsonl(path, policy)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise TrajectoryError(str(path), "(file)", f"valid JSON ({error.msg} at line {error.lineno})") from None
+    record = _parse_json(_file_text(path), str(path), "(file)")
     if isinstance(record, dict) and "history" in record:
         return from_who_when(record, str(path), policy)
     if isinstance(record, list):
@@ -164,15 +161,25 @@ def load_trajectory(path: Path | str, policy: str = DEFAULT_POLICY) -> Trajector
     raise TrajectoryError(str(path), "(top level)", "a Who&When record (with 'history') or a list of steps", record)
 
 
-def load_trajectories(path: Path | str, subset: str = "all", policy: str = DEFAULT_POLICY) -> list[Trajectory]:
-    """A file, or a folder of files (a Who&When root with Hand-Crafted/ and Algorithm-Generated/ works too)."""
+def load_trajectories(path: Path | str, subset: str = "all", policy: str = DEFAULT_POLICY,
+                      skipped: list[TrajectoryError] | None = None) -> list[Trajectory]:
+    """A file, or a folder of files (a Who&When root with Hand-Crafted/ and Algorithm-Generated/ works too). Given a
+    ``skipped`` list, a folder's file that cannot become a trajectory is left out and its error appended there, so
+    one bad file does not stop the rest; without one, the first bad file raises."""
     path = Path(path)
     if path.is_file():
         return [load_trajectory(path, policy)]
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such file or folder")
     files = sorted((f for f in path.rglob("*") if f.suffix in (".json", ".jsonl")), key=_natural_key)
-    trajectories = [load_trajectory(f, policy) for f in files]
+    trajectories = []
+    for file in files:
+        try:
+            trajectories.append(load_trajectory(file, policy))
+        except TrajectoryError as error:
+            if skipped is None:
+                raise
+            skipped.append(error)
     if subset != "all":
         trajectories = [t for t in trajectories if t.meta.get("subset") == subset]
     return trajectories
@@ -183,11 +190,25 @@ def _natural_key(path: Path) -> tuple[str, int, str]:
     return (str(path.parent), int(digits) if digits else -1, path.name)
 
 
-def _json_line(line: str, path: Path, number: int) -> dict[str, Any]:
+def _file_text(path: Path) -> str:
     try:
-        row = json.loads(line)
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise TrajectoryError(str(path), "(file)", f"UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
+                                                  f"{error.start} is not UTF-8)") from None
+
+
+def _parse_json(text: str, source: str, field_name: str) -> Any:
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as error:
-        raise TrajectoryError(f"{path}:{number}", "(line)", f"one JSON object ({error.msg})") from None
+        raise TrajectoryError(source, field_name, f"valid JSON ({error.msg} at line {error.lineno})") from None
+    except RecursionError:
+        raise TrajectoryError(source, field_name, "JSON nested less deeply (too deep for the parser)") from None
+
+
+def _json_line(line: str, path: Path, number: int) -> dict[str, Any]:
+    row = _parse_json(line, f"{path}:{number}", "(line)")
     if not isinstance(row, dict):
         raise TrajectoryError(f"{path}:{number}", "(line)", "one JSON object per line", row)
     return row

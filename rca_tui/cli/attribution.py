@@ -270,10 +270,13 @@ def _protocol(data, train, test, tracer_model, save_tracer) -> str:
 def _load_folder(folder: Path, subset: str, context: str) -> list:
     from engine.attribution import adapters
 
+    skipped: list = []
     try:
-        trajectories = adapters.load_trajectories(folder, subset, context)
+        trajectories = adapters.load_trajectories(folder, subset, context, skipped)
     except (ValueError, FileNotFoundError) as error:
         fail(str(error), ExitCode.USAGE if isinstance(error, ValueError) else ExitCode.NOT_FOUND)
+    for error in skipped:
+        say(f"skipped {error}")
     labelled = [t for t in trajectories if t.label and t.label.when is not None]
     if not labelled:
         fail(f"{folder}: no labelled trajectories of subset {subset}", ExitCode.NOT_FOUND)

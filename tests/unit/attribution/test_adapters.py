@@ -90,6 +90,30 @@ def test_jsonl_with_header_and_a_bad_line(tmp_path):
         load_trajectory(bad)
 
 
+def test_a_file_that_is_not_utf8_or_nests_too_deep_is_named_with_what_was_expected(tmp_path):
+    latin = tmp_path / "latin.json"
+    latin.write_bytes('{"question": "caf\u00e9"}'.encode("latin-1"))
+    with pytest.raises(TrajectoryError, match=r"latin\.json: field '\(file\)': expected UTF-8 text \(byte 0xe9"):
+        load_trajectory(latin)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(TrajectoryError, match=r"deep\.json: .*JSON nested less deeply"):
+        load_trajectory(deep)
+
+
+def test_a_folders_bad_files_are_skipped_and_reported_and_the_rest_load(tmp_path):
+    write(tmp_path, "1.json", HAND_CRAFTED)
+    (tmp_path / "2.json").write_bytes(b'{"history": "\xff"}')
+    (tmp_path / "3.json").write_text('{"history": [')
+    write(tmp_path, "4.json", ALGORITHM_GENERATED)
+    skipped: list[TrajectoryError] = []
+    loaded = load_trajectories(tmp_path, skipped=skipped)
+    assert [t.id for t in loaded] == ["hc-1", "ag-1"]
+    assert [error.source.rsplit("/", 1)[-1] for error in skipped] == ["2.json", "3.json"]
+    with pytest.raises(TrajectoryError, match="2.json"):  # without a list to report into, the first bad file stops
+        load_trajectories(tmp_path)
+
+
 def test_engine_run_steps_map_onto_the_schema():
     trajectory = from_engine_steps([
         {"agent": "alert_receiver", "kind": "thought", "content": "alert on payment"},

@@ -95,3 +95,14 @@ def test_only_the_same_trajectory_counts_as_in_sample_not_the_same_question(tiny
     assert "in both --train and --test" not in other.stderr
     same = run("eval-attribution", "--train", str(hand), "--test", str(hand), *args)
     assert "3 trajectories are in both --train and --test" in same.stderr
+
+
+def test_one_bad_file_in_the_folder_is_reported_and_skipped_and_the_rest_scored(tiny_model_dir, tmp_path):
+    data = write_folder(tmp_path, "data", HAND_CRAFTED, 4, "hc")
+    (data / "9.json").write_bytes(b'{"history": "\xff"}')
+    result = run("eval-attribution", "--data", str(data), "--subset", "all", "--model", str(tiny_model_dir),
+                 "--folds", "2", "--seed", "0", "--no-ablations", "--json")
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.stderr and "9.json: field '(file)': expected UTF-8 text" in result.stderr
+    [scored] = json.loads(result.stdout)["subsets"].values()
+    assert scored["n"] == 4
