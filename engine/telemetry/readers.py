@@ -53,6 +53,8 @@ def read_json(path: Path) -> object:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise TelemetryError(f"{path}: expected a JSON document ({exc})") from exc
+    except RecursionError:
+        raise TelemetryError(f"{path}: expected a JSON document nested less deeply (too deep for the parser)") from None
 
 
 def row_number(index: int) -> int:

@@ -13,6 +13,7 @@ import pytest
 from engine.telemetry.dataset import load_case
 from engine.telemetry.errors import TelemetryError
 from engine.telemetry.nezha_files import load_metric_file
+from engine.telemetry.readers import read_json
 
 from .conftest import DEMO, DEMO_CASE
 
@@ -121,3 +122,10 @@ def test_a_malformed_fault_list_is_a_telemetry_error(demo_copy):
     (demo_copy / DAY / "2023-01-29-fault_list.json").write_text(json.dumps({"10": 5}))
     with pytest.raises(TelemetryError, match=r"fault_list\.json: expected an object mapping hour -> list"):
         list_cases(demo_copy)
+
+
+def test_a_json_file_nested_too_deep_is_named_not_a_recursion_traceback(tmp_path):
+    deep = tmp_path / "target.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(TelemetryError, match=r"target\.json: expected a JSON document nested less deeply"):
+        read_json(deep)
