@@ -51,6 +51,7 @@ def eval_fault_type(
         if not folder.is_dir():
             fail(f"{folder}: not a folder; expected a labelled dataset folder", ExitCode.USAGE)
     kinds = fault_types(synthetic_faults)
+    _synthetic_weight(synthetic_weight)  # a usage error before any folder is read
     try:
         real = _examples(dataset)
         held_out = [e for folder in test or [] for e in _examples(folder, ranked=False) if e.fault_type in kinds]
