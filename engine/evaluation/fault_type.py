@@ -21,6 +21,7 @@ from pathlib import Path
 from engine.evaluation.metrics import accuracy, confusion_matrix, macro_f1
 from engine.evaluation.splits import CaseKey, held_out_splits
 from engine.provenance import covers, in_sample_cases
+from engine.synth import SynthOptions, cached_synthesis
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.fault_kind import FaultKindClassifier, entity_row, fit_classifier, load_classifier
 
@@ -37,6 +38,7 @@ class Example:
     at_truth: np.ndarray  # the entity row of the true root cause
     at_top: np.ndarray | None  # the entity row the statistical ranking puts first (None: no ranking given)
     folder: str = ""  # the dataset folder the case comes from
+    root_cause: str = ""  # the true root cause entity
 
 
 def examples(cases: Sequence[LabelledCase], top: dict[str, str] | None = None, folder: str = "") -> list[Example]:
@@ -48,7 +50,8 @@ def examples(cases: Sequence[LabelledCase], top: dict[str, str] | None = None, f
         first = (top or {}).get(case.features.case_id)
         out.append(Example(case.features.case_id, case.features.system, case.fault_type,
                            entity_row(case.features, case.root_cause),
-                           entity_row(case.features, first) if first in case.features.entities else None, folder))
+                           entity_row(case.features, first) if first in case.features.entities else None, folder,
+                           case.root_cause))
     return out
 
 
@@ -73,6 +76,17 @@ def synthetic_training(real: Sequence[Example], synthetic: Sequence[Example],
         count = Counter(e.fault_type for e in synthetic)
         return list(synthetic), [1.0 / count[e.fault_type] for e in synthetic]
     return list(synthetic), [float(weight)] * len(synthetic)
+
+
+def recipe_folders(dataset: Path, real: Sequence[Example], seed: int, cache: Path, on_progress=None) -> list[Path]:
+    """The synthetic training folders of the shipped recipe, made from `dataset` with `seed` (engine.synth's
+    cached_synthesis): per system of `real`, every fault type once at each service with a real fault there."""
+    folders = []
+    for system in sorted({e.system for e in real}):
+        services = ",".join(sorted({e.root_cause for e in real if e.system == system}))
+        options = SynthOptions(system, "all", services, 1, seed)
+        folders.append(cached_synthesis(dataset, options, cache, on_progress or (lambda done, total, what: None)))
+    return folders
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
+from engine.provenance import code_version
 from engine.synth.catalog import FAULT_TYPES
 from engine.synth.errors import SynthError
 from engine.synth.plan import SynthOptions, SynthResult
 from engine.synth.provenance import write_source_md
 
-__all__ = ["FAULT_TYPES", "SynthError", "SynthOptions", "SynthResult", "synthesize"]
+__all__ = ["FAULT_TYPES", "SynthError", "SynthOptions", "SynthResult", "cached_synthesis", "synthesize"]
 
 
 def synthesize(source: Path, out: Path, options: SynthOptions, on_progress=lambda done, total, what: None,
@@ -41,3 +44,16 @@ def synthesize(source: Path, out: Path, options: SynthOptions, on_progress=lambd
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def cached_synthesis(source: Path, options: SynthOptions, cache: Path,
+                     on_progress=lambda done, total, what: None) -> Path:
+    """The folder `synthesize` writes from `source` with `options`, kept under `cache` in a folder named by them and
+    by the generator's code (a changed generator writes a new folder, so no cache keyed by a folder's path reads a
+    stale one); generated only when it is not there yet."""
+    recipe = [str(source.resolve()), vars(options), code_version("synth", "telemetry")]
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    out = cache / f"{(options.system or 'all').lower()}-s{options.seed}-{key}"
+    if not out.is_dir():
+        synthesize(source, out, options, on_progress)
+    return out

@@ -79,20 +79,23 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
 
 
 def _cpu(pod: MetricTable | None, fault: ActiveFault, rng: np.random.Generator) -> None:
+    """The container's CPU rate and its node's raised by the fault's log-ratios (`cpu_ratio`, `node_cpu_ratio`, over
+    each sample's own level +1 %, the signatures' offset) and the container's memory by `memory_add_mi` MiB, each
+    sample by the share of its minute the fault was active (the calibration: engine.synth.catalog)."""
     if pod is None:
         return
     p = fault.parameters
 
-    def pod_rate(value: float, share: float, _row) -> float:
-        if fault.fault_type == "cpu_consumed":
-            target = p["pod_cpu_level"] + rng.normal(0, 2)
-            return value + max(target - value, 0) * share
-        return value + p["pod_cpu_add"] * share * rng.uniform(0.8, 1.2)
-
-    before = {row["TimeStamp"]: _number(row.get("CpuUsageRate(%)", "")) for row in pod.rows}
-    pod.change("CpuUsageRate(%)", fault, pod_rate)
-    pod.change("CpuUsage(m)", fault, lambda value, _share, row: value * _ratio(row, "CpuUsageRate(%)", before))
-    pod.change("NodeCpuUsageRate(%)", fault, lambda value, share, _row: min(value + p["node_cpu_add"] * share, 100))
+    cpu_before = _column(pod, "CpuUsageRate(%)")
+    pod.change("CpuUsageRate(%)", fault,
+               lambda value, share, _row: _raised(value, p["cpu_ratio"], share * rng.uniform(0.8, 1.2)))
+    pod.change("CpuUsage(m)", fault, lambda value, _share, row: value * _ratio(row, "CpuUsageRate(%)", cpu_before))
+    pod.change("NodeCpuUsageRate(%)", fault,
+               lambda value, share, _row: min(_raised(value, p["node_cpu_ratio"], share), 100))
+    memory_before = _column(pod, "MemoryUsage(Mi)")
+    pod.change("MemoryUsage(Mi)", fault, lambda value, share, _row: value + p["memory_add_mi"] * share)
+    pod.change("MemoryUsageRate(%)", fault,
+               lambda value, _share, row: value * _ratio(row, "MemoryUsage(Mi)", memory_before))
 
 
 def _memory(pod: MetricTable | None, fault: ActiveFault) -> None:
@@ -105,7 +108,7 @@ def _memory(pod: MetricTable | None, fault: ActiveFault) -> None:
         span = (fault.end_ns - fault.onset_ns) / 1e9
         return min(max((float(row["TimeStamp"]) - fault.onset_ns / 1e9) / span, 0.0), 1.0)
 
-    before = {row["TimeStamp"]: _number(row.get("MemoryUsageRate(%)", "")) for row in pod.rows}
+    before = _column(pod, "MemoryUsageRate(%)")
     pod.change("MemoryUsageRate(%)", fault,
                lambda value, _share, row: value + (100 - value) * growth * progress(row))
     pod.change("MemoryUsage(Mi)", fault, lambda value, _share, row: value * _ratio(row, "MemoryUsageRate(%)", before))
@@ -163,6 +166,17 @@ def _active_share(sample_time: float, fault: ActiveFault) -> float:
     start, end = fault.onset_ns / 1e9, fault.end_ns / 1e9
     overlap = min(sample_time, end) - max(sample_time - SAMPLE_SECONDS, start)
     return max(overlap, 0.0) / SAMPLE_SECONDS
+
+
+def _raised(value: float, log_ratio: float, share: float) -> float:
+    """`value` moved `share` of the way to the level whose log-ratio over it (+1, the signatures' offset) is
+    `log_ratio`."""
+    return value + (value + 1) * math.expm1(log_ratio) * share
+
+
+def _column(table: MetricTable, column: str) -> dict[str, float]:
+    """TimeStamp -> the column's value, as it is now (before a change that others follow)."""
+    return {row["TimeStamp"]: _number(row.get(column, "")) for row in table.rows}
 
 
 def _ratio(row: dict[str, str], column: str, before: dict[str, float]) -> float:

@@ -81,8 +81,12 @@ GROUPS = {"resource": ("cpu_contention", "cpu_consumed", "memory_leak"), "code":
           "network": ("network_delay", "network_loss")}
 CODE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:SyscallRead", "ratio:SyscallWrite", "ratio:PodServerLatencyP90(s)",
                 "ratio:PodWorkload(Ops)", "ratio:PodSuccessRate(%)", "edge_in_latency", "wire_delay")
+# the container's CPU and memory and its node's CPU: what the CPU faults differ in, and what the synthetic ones are
+# calibrated on (engine.synth.catalog), so synthetic cases teach the resource stage no signal the real ones lack
+RESOURCE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:MemoryUsageRate(%)", "ratio:NodeCpuUsageRate(%)",
+                    "delta:CpuUsage(m)", "delta:MemoryUsage(Mi)", "delta:NodeCpuUsageRate(%)")
 STAGE_COLUMNS = {
-    "resource": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("ratio:", "delta:"))),
+    "resource": tuple(j for j, name in enumerate(FEATURES) if name in RESOURCE_SIGNALS),
     "code": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("log_", "window:")) or name in CODE_SIGNALS),
 }  # a group without its own: every SIGNAL_COLUMNS
 

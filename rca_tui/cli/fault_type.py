@@ -24,6 +24,11 @@ def eval_fault_type(
         synthetic: Annotated[list[Path] | None, typer.Option(
             "--synthetic", help="Folder(s) from `rca-tui synth`: their cases join every training split, as "
                                 "--synthetic-weight says (repeat).")] = None,
+        synthetic_seed: Annotated[int | None, typer.Option(
+            "--synthetic-seed", help="Also train on the synthetic folders made from --dataset with this seed: per "
+                                     "system, every fault type once at each service with a real fault there "
+                                     "(`rca-tui synth --system S --services <those> --seed N`), generated once into "
+                                     "$RCA_TUI_CACHE/synth.")] = None,
         synthetic_weight: SyntheticWeightOption = "lacking",
         synthetic_faults: SyntheticFaultsOption = "all",
         test: Annotated[list[Path] | None, typer.Option(
@@ -36,23 +41,30 @@ def eval_fault_type(
     """Fault type from which signals of the root-cause entity moved against its baseline (CPU, memory, latency,
     edge latency, span counts, log errors and templates): accuracy, macro-F1 and the confusion matrix, at the
     true root cause and at the top of the statistical ranking."""
-    from engine.evaluation.fault_type import (PROTOCOLS, held_out_report, protocol_report, synthetic_training,
-                                              train)
+    from engine.config import settings
+    from engine.evaluation.fault_type import (PROTOCOLS, held_out_report, protocol_report, recipe_folders,
+                                              synthetic_training, train)
+    from engine.synth import SynthError
     from engine.telemetry.errors import TelemetryError
 
     for folder in [dataset, *(test or [])]:
         if not folder.is_dir():
             fail(f"{folder}: not a folder; expected a labelled dataset folder", ExitCode.USAGE)
     kinds = fault_types(synthetic_faults)
-    recipe = synthetic_recipe(synthetic, synthetic_weight, kinds, "--synthetic")
-    extra, weight = list(recipe.examples), recipe.weight
+    _synthetic_weight(synthetic_weight)  # a usage error before any folder is read
     try:
         real = _examples(dataset)
         held_out = [e for folder in test or [] for e in _examples(folder, ranked=False) if e.fault_type in kinds]
-    except TelemetryError as exc:
-        fail(str(exc))
+        if synthetic_seed is not None and real:
+            with progress("synth") as advance:
+                synthetic = [*(synthetic or []),
+                             *recipe_folders(dataset, real, synthetic_seed, settings().cache_root / "synth", advance)]
+    except (TelemetryError, SynthError) as exc:
+        fail(f"--synthetic-seed: {exc}" if isinstance(exc, SynthError) else str(exc))
     if not real:
         fail(f"{dataset}: no case with a fault type", ExitCode.NOT_FOUND)
+    recipe = synthetic_recipe(synthetic, synthetic_weight, kinds, "--synthetic")
+    extra, weight = list(recipe.examples), recipe.weight
     reports = [protocol_report(real, extra, name, folds, weight) for name in PROTOCOLS]
     reports += [held_out_report(real, extra, held_out, weight)] if held_out else []
     used, weights = synthetic_training(real, extra, weight)

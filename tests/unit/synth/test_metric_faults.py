@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.synth.catalog import SYSTEM_RANGES, draw_parameters
+from engine.synth.catalog import FAULT_TYPES, SYSTEM_RANGES, draw_parameters
 from engine.synth.metric_faults import DayMetrics, MetricTable, Reach, inject_metrics
 from engine.synth.trace_faults import ActiveFault
 
@@ -39,3 +39,59 @@ def test_a_faults_server_latency_moves_on_the_labelled_pod_only(system, fault_ty
     before = float(_pod().rows[-8]["PodServerLatencyP90(s)"])
     assert float(pods["faulty"].rows[-8]["PodServerLatencyP90(s)"]) == pytest.approx(before * parameters["served_latency"])
     assert all(row == fresh for row, fresh in zip(pods["faulty"].rows[:10], _pod().rows[:10]))  # nothing before the onset
+
+
+CPU_HEADER = ["TimeStamp", "CpuUsageRate(%)", "CpuUsage(m)", "MemoryUsageRate(%)", "MemoryUsage(Mi)",
+              "NodeCpuUsageRate(%)"]
+CPU_BASELINE = {"CpuUsageRate(%)": 2.0, "CpuUsage(m)": 20.0, "MemoryUsageRate(%)": 30.0, "MemoryUsage(Mi)": 60.0,
+                "NodeCpuUsageRate(%)": 15.0}
+
+
+def _cpu_pod() -> MetricTable:
+    rows = [{"TimeStamp": str(60 * step), **{name: repr(value) for name, value in CPU_BASELINE.items()}}
+            for step in range(20)]
+    return MetricTable(list(CPU_HEADER), rows)
+
+
+def _window_mean(table: MetricTable, column: str) -> float:
+    """Mean over the samples whose whole minute the fault was active."""
+    active = [row for row in table.rows if ONSET_S + 60 <= int(row["TimeStamp"]) <= ONSET_S + 300]
+    return float(np.mean([float(row[column]) for row in active]))
+
+
+@pytest.mark.parametrize("system", ["OnlineBoutique", "TrainTicket"])
+@pytest.mark.parametrize("fault_type", ["cpu_contention", "cpu_consumed"])
+def test_a_cpu_faults_root_moves_its_cpu_memory_and_node_as_the_real_faults_of_its_type(system, fault_type):
+    ranges = {**FAULT_TYPES[fault_type].ranges, **SYSTEM_RANGES.get((system, fault_type), {})}
+    parameters = draw_parameters(fault_type, np.random.default_rng(5), system)
+    pods = {"faulty": _cpu_pod(), "bystander": _cpu_pod()}
+    fault = ActiveFault("faulty", fault_type, parameters, ONSET_S * 10**9, (ONSET_S + 300) * 10**9)
+    inject_metrics(DayMetrics(pods=pods, front=None, edges={}), fault, Reach([], 0.0), np.random.default_rng(0))
+
+    def log_ratio(column: str) -> float:  # as the T3 signatures read it: +1 on both sides
+        return float(np.log((_window_mean(pods["faulty"], column) + 1) / (CPU_BASELINE[column] + 1)))
+
+    low, high = ranges["cpu_ratio"]
+    assert np.log1p(np.expm1(low) * 0.8) <= log_ratio("CpuUsageRate(%)") <= np.log1p(np.expm1(high) * 1.2)
+    assert log_ratio("NodeCpuUsageRate(%)") == pytest.approx(parameters["node_cpu_ratio"], abs=1e-6)
+    assert ranges["node_cpu_ratio"][0] <= parameters["node_cpu_ratio"] <= ranges["node_cpu_ratio"][1]
+    added_mi = _window_mean(pods["faulty"], "MemoryUsage(Mi)") - CPU_BASELINE["MemoryUsage(Mi)"]
+    assert ranges["memory_add_mi"][0] <= added_mi <= ranges["memory_add_mi"][1]
+    assert log_ratio("MemoryUsageRate(%)") > 0  # the rate follows the usage
+    assert _changed_columns(_cpu_pod(), pods["bystander"]) == set()  # only the labelled pod's telemetry moved
+    assert _changed_columns(_cpu_pod(), pods["faulty"]) == set(CPU_HEADER) - {"TimeStamp"}
+
+
+def test_cpu_contention_adds_more_memory_and_node_cpu_than_the_service_consuming_cpu_itself():
+    """How the real dev faults told the two apart at the root (the generator's contention once added no memory,
+    its consumed CPU the larger node share, and trained classifiers to read real contention as consumed)."""
+    for system in ("OnlineBoutique", "TrainTicket"):
+        contention = {**FAULT_TYPES["cpu_contention"].ranges, **SYSTEM_RANGES.get((system, "cpu_contention"), {})}
+        consumed = {**FAULT_TYPES["cpu_consumed"].ranges, **SYSTEM_RANGES.get((system, "cpu_consumed"), {})}
+        assert contention["memory_add_mi"][0] > consumed["memory_add_mi"][1]
+        assert np.mean(contention["node_cpu_ratio"]) > np.mean(consumed["node_cpu_ratio"])
+
+
+def _changed_columns(before: MetricTable, after: MetricTable) -> set[str]:
+    return {column for old, new in zip(before.rows, after.rows) for column in before.header
+            if old[column] != new[column]}
