@@ -107,7 +107,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         fail(str(exc))
     extra_note = f" + {len(extra.cases)} extra training cases" if extra.cases else ""
     report = {"scored": str(scored), "train": str(train) if train else None,
-              "extra_train": list(extra.folders),
+              "extra_train": list(extra.folders), "stacker_synthetic": list(synthetic),
               "tamo": f"trained per split (out of fold){extra_note}" if per_fold else str(checkpoint) if checkpoint
               else "off",
               "tamo_in_sample_cases": sorted(c.case_id for c in cases if c.tamo_in_sample),

@@ -243,6 +243,7 @@ def test_stacker_synthetic_cases_join_every_split_and_the_saved_stackers_manifes
     result = _eval("--dataset", scored, "--protocol", "kfold", "--folds", "3", "--stacker-synthetic", extra,
                    "--save-stacker", str(stacker))
     assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stacker_synthetic"] == [str(Path(extra).resolve())]
     manifest = json.loads(Path(str(stacker) + ".manifest.json").read_text())
     (recorded,) = manifest["extra_train"]
     assert recorded["folder"] == str(Path(extra).resolve())
