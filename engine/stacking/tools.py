@@ -49,8 +49,8 @@ class CaseTools:
 
 
 def _lead(scores: np.ndarray) -> np.ndarray:
-    """The top-scored entity's margin over the runner-up on its own row (ties: the first, as the rankings break
-    them), 0 on every other row and everywhere when the tool scored nothing."""
+    """The top-scored entity's margin over the runner-up on its own row (0 when two share the top), 0 on every
+    other row and everywhere when the tool scored nothing."""
     lead = np.zeros(len(scores))
     if len(scores) and scores.max() > 0:
         top = int(np.argmax(scores))
