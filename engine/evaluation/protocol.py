@@ -26,7 +26,7 @@ from engine.evaluation.tamo import (ExtraTraining, Fold, cross_validate, fault_t
                                    protocol_folds)
 from engine.evaluation.splits import HELD_OUT_PROTOCOLS, CaseKey, held_out_splits
 from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, fit_ranker
-from engine.stacking.tools import FEATURES, CaseTools, with_tamo
+from engine.stacking.tools import FEATURES, TAMO_FEATURES, CaseTools, with_tamo
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.model import Inference, TrainConfig
 
@@ -71,7 +71,9 @@ def _tamo_out_of_sample(case: CaseTools) -> bool:
     return case.has_tamo and not case.tamo_in_sample
 
 
-def evaluate_split(split: Split, seed: int = 0) -> dict[str, list[tuple[CaseTools, list[str] | None]]]:
+def evaluate_split(split: Split, seed: int = 0,
+                   synthetic: Sequence[CaseTools] = ()) -> dict[str, list[tuple[CaseTools, list[str] | None]]]:
+    """Every ranker's rankings of the split's test cases; the stacked ones also fitted on `synthetic` cases."""
     name, train, test = split
     signal = best_single_signal(train) if train else SINGLE_SIGNALS[0]
     with_tamo = bool(train) and all(_tamo_out_of_sample(c) for c in train + test)
@@ -83,18 +85,20 @@ def evaluate_split(split: Split, seed: int = 0) -> dict[str, list[tuple[CaseTool
                           for c in test],
     }
     for label, features in FEATURE_SETS.items():
-        if with_tamo or not any(f.startswith("tamo") for f in features):
-            stacked = fit_ranker(train, features)
+        if with_tamo or not any(f in TAMO_FEATURES for f in features):
+            stacked = fit_ranker(train, features, synthetic)
             out[f"stacked ({label})"] = [(c, stacked.rank(c)) for c in test]
     return out
 
 
 def pooled_results(protocol: str, cases: list[CaseTools], train: list[CaseTools] | None = None, folds: int = 5,
-                   seed: int = 0) -> dict[str, list[tuple[CaseTools, list[str] | None]]]:
-    """Every ranker's out-of-sample ranking of every scored case, pooled over the protocol's splits."""
+                   seed: int = 0, synthetic: Sequence[CaseTools] = ()) -> dict[str, list[tuple[CaseTools,
+                                                                                             list[str] | None]]]:
+    """Every ranker's out-of-sample ranking of every scored case, pooled over the protocol's splits (the stacked
+    rankers of every split also fitted on the `synthetic` cases)."""
     pooled: dict[str, list[tuple[CaseTools, list[str] | None]]] = defaultdict(list)
     for split in splits_for(protocol, cases, train, folds):
-        for method, results in evaluate_split(split, seed).items():
+        for method, results in evaluate_split(split, seed, synthetic).items():
             pooled[method].extend(results)
     return pooled
 
@@ -181,12 +185,14 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], la
                          train_labelled: list[LabelledCase] | None = None, folds: int = 5,
                          cache_dir: Path | None = None, config: TrainConfig | None = None, workers: int = 1,
                          scheduler: str | None = None, on_progress=None, extra: ExtraTraining | None = None,
-                         fault_kind_recipe: SyntheticRecipe = SyntheticRecipe()) -> Consensus:
+                         fault_kind_recipe: SyntheticRecipe = SyntheticRecipe(),
+                         stacker_synthetic: Sequence[CaseTools] = ()) -> Consensus:
     """The seven agents' consensus on every held-out case, each split with its own TAMO (the checkpoint
     :func:`tamo_out_of_fold` trained without the split's test cases, with `extra`), the default stacked ranker
     fitted on the split's training cases, and the fault-kind classifier fitted on them too, plus
     `fault_kind_recipe`'s synthetic examples (`labelled` / `train_labelled`: the features of the scored / training
-    folder's cases); without TAMO scores (`cache_dir` None), the agents' statistical ranking."""
+    folder's cases); every split's stacker also fitted on `stacker_synthetic`; without TAMO scores (`cache_dir`
+    None), the agents' statistical ranking."""
     import tempfile
 
     from engine.evaluation.rca import case_fault_type_scores, evaluate_rca
@@ -201,8 +207,8 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], la
         for number, (name, train, test) in enumerate(splits, start=1):
             fold = _tamo_fold(name, train, test, fitted_on, labelled, source, extra)
             checkpoint = cache_dir and fold and fold_checkpoint(cache_dir, fold, config)
-            stacker = fit_ranker(train, FEATURE_SETS[DEFAULT_SET]).save(Path(tmp) / f"stacker-{number}.json") \
-                if checkpoint else None
+            stacker = fit_ranker(train, FEATURE_SETS[DEFAULT_SET], stacker_synthetic).save(
+                Path(tmp) / f"stacker-{number}.json") if checkpoint else None
             classifier = split_fault_kind(train, fitted_on, extra, Path(tmp) / f"fault-kind-{number}.json",
                                           fault_kind_recipe)
             ranking = AgentRanking(str(Path(tmp) / "agents.db"), str(scored), str(checkpoint or "none"),

@@ -5,21 +5,27 @@ manifest naming those cases, so a score on one of them is flagged in-sample.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from engine.stacking.tools import FEATURES, CaseTools
+from engine.stacking.tools import CONFIDENCE, FEATURES, TAMO_FEATURES, CaseTools
 
-NO_TAMO = tuple(f for f in FEATURES if not f.startswith("tamo"))
+NO_TAMO = tuple(f for f in FEATURES if f not in TAMO_FEATURES)
 RANK_FUSION = ("fused", "fused_rank", "tamo", "tamo_rank")  # four weights: the fused statistics and TAMO T2
-FEATURE_SETS = {"heuristic tools": NO_TAMO, "heuristics + TAMO T2": FEATURES, "fused + TAMO T2": RANK_FUSION}
-DEFAULT_SET = "fused + TAMO T2"  # what `--save-stacker` fits when TAMO T2 is out of sample everywhere
+# and two that say when the statistics are sure: their top entity's lead, and the callers' wait on an entity (the
+# mark of a network fault, a type TAMO T2 never trained on where the dev data lack it)
+CONFIDENT_FUSION = (*RANK_FUSION, "standing:wait", "fused_lead")
+FEATURE_SETS = {"heuristic tools": NO_TAMO, "heuristics + TAMO T2": FEATURES, "fused + TAMO T2": RANK_FUSION,
+                "fused + TAMO T2 + confidence": CONFIDENT_FUSION}
+DEFAULT_SET = "fused + TAMO T2 + confidence"  # what `--save-stacker` fits when T2 is out of sample everywhere
 DEFAULT_METHOD = f"stacked ({DEFAULT_SET})"
 L2 = 0.05
 STEPS = 400
 LR = 0.5
+SYNTHETIC_SHARE = 0.5  # synthetic training cases (`rca-tui synth`) together weigh half as much as the real ones
 
 
 @dataclass
@@ -29,12 +35,11 @@ class StackedRanker:
     trained_on: list[str] = field(default_factory=list)
 
     def scores(self, case: CaseTools) -> np.ndarray:
-        x = case.matrix()[:, [FEATURES.index(f) for f in self.features]]
-        return x @ np.asarray(self.weights)
+        return case.features(self.features) @ np.asarray(self.weights)
 
     @property
     def uses_tamo(self) -> bool:
-        return any(f.startswith("tamo") for f in self.features)
+        return any(f in TAMO_FEATURES for f in self.features)
 
     def rank(self, case: CaseTools) -> list[str]:
         s = self.scores(case)
@@ -54,7 +59,7 @@ def load_ranker(path: Path) -> StackedRanker:
         raw = json.loads(Path(path).read_text())
         if raw.get("kind") != "stacked-ranker":
             raise KeyError("kind")
-        unknown = [f for f in raw["features"] if f not in FEATURES]
+        unknown = [f for f in raw["features"] if f not in FEATURES + CONFIDENCE]
         if unknown:
             raise ValueError(f"unknown features {unknown}")
         return StackedRanker(tuple(raw["features"]), [float(w) for w in raw["weights"]], list(raw["trained_on"]))
@@ -64,21 +69,27 @@ def load_ranker(path: Path) -> StackedRanker:
                          f"--save-stacker FILE`)") from exc
 
 
-def fit_ranker(cases: list[CaseTools], features: tuple[str, ...] | None = None) -> StackedRanker:
-    """Maximise the mean log-probability of the labelled root cause (L2-regularised), by gradient ascent."""
-    out_of_sample = cases and all(c.has_tamo and not c.tamo_in_sample for c in cases)
+def fit_ranker(cases: list[CaseTools], features: tuple[str, ...] | None = None,
+               synthetic: Sequence[CaseTools] = ()) -> StackedRanker:
+    """Maximise the weighted mean log-probability of the labelled root cause (L2-regularised), by gradient ascent;
+    the `synthetic` cases together weigh SYNTHETIC_SHARE of the real `cases`. `trained_on` names the real ones (a
+    synthetic folder's ids recur in others; its manifest lists them by folder)."""
+    fitted = [*cases, *synthetic]
+    out_of_sample = cases and all(c.has_tamo and not c.tamo_in_sample for c in fitted)
     features = features or (FEATURE_SETS[DEFAULT_SET] if out_of_sample else NO_TAMO)
-    columns = [FEATURES.index(f) for f in features]
-    data = [(c.matrix()[:, columns], c.entities.index(c.truth)) for c in cases if c.truth in c.entities]
+    weights = [1.0] * len(cases) + [SYNTHETIC_SHARE * len(cases) / max(len(synthetic), 1)] * len(synthetic)
+    data = [(c.features(features), c.entities.index(c.truth), weight) for c, weight in zip(fitted, weights)
+            if c.truth in c.entities]
     w = np.zeros(len(features))
     if not data:
         return StackedRanker(features, w.tolist(), [c.case_id for c in cases])
+    total = sum(weight for _, _, weight in data)
     for _ in range(STEPS):
         grad = -L2 * w
-        for x, truth in data:
+        for x, truth, weight in data:
             z = x @ w
             p = np.exp(z - z.max())
             p /= p.sum()
-            grad += (x[truth] - p @ x) / len(data)
+            grad += weight * (x[truth] - p @ x) / total
         w += LR * grad
     return StackedRanker(features, [round(float(v), 6) for v in w], [c.case_id for c in cases])

@@ -17,6 +17,10 @@ from engine.telemetry.ranking import (MODALITIES, Reach, modality_signals, peer_
                                      reachable_from_alert)
 
 FEATURES = (*(f"standing:{m}" for m in MODALITIES), "fused", "fused_rank", "reachable", "tamo", "tamo_rank")
+# each tool's confidence on the case, derived from the columns above (not stored): the margin of the tool's top-1
+# entity over its runner-up, on that entity's row (0 elsewhere)
+CONFIDENCE = ("fused_lead", "tamo_lead")
+TAMO_FEATURES = ("tamo", "tamo_rank", "tamo_lead")  # what only a case with TAMO T2's scores has
 TOOLS_VERSION = 1
 
 
@@ -37,6 +41,21 @@ class CaseTools:
 
     def column(self, name: str) -> np.ndarray:
         return self.matrix()[:, FEATURES.index(name)]
+
+    def features(self, names: tuple[str, ...]) -> np.ndarray:
+        """[entity][name]: stored columns (FEATURES) and derived ones (CONFIDENCE)."""
+        derived = {"fused_lead": _lead(self.column("fused")), "tamo_lead": _lead(self.column("tamo"))}
+        return np.stack([derived[n] if n in derived else self.column(n) for n in names], axis=1)
+
+
+def _lead(scores: np.ndarray) -> np.ndarray:
+    """The top-scored entity's margin over the runner-up on its own row (0 when two share the top), 0 on every
+    other row and everywhere when the tool scored nothing."""
+    lead = np.zeros(len(scores))
+    if len(scores) and scores.max() > 0:
+        top = int(np.argmax(scores))
+        lead[top] = scores[top] - (np.delete(scores, top).max() if len(scores) > 1 else 0.0)
+    return lead
 
 
 def case_tools(incident: Incident, tamo_ranking: list[tuple[str, float]] | None = None,

@@ -57,6 +57,11 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
                                                 "synth` whose cases join every split's fault-kind classifier (never "
                                                 "TAMO's training), as `eval fault-type --synthetic` takes them "
                                                 "(repeat).")] = None,
+             stacker_synthetic: Annotated[list[Path] | None, typer.Option(
+                 "--stacker-synthetic", help="With --protocol / --train: a folder from `rca-tui synth` whose cases "
+                                             "join every split's stacked ranker (and --save-stacker's) beside the "
+                                             "real training cases, together weighing half as much; TAMO T2 scores "
+                                             "them with the shipped checkpoint (repeat).")] = None,
              synthetic_weight: SyntheticWeightOption = "lacking",
              synthetic_faults: SyntheticFaultsOption = "all",
              workers: Annotated[int, typer.Option("--workers", min=1, help="Cases in parallel in N local "
@@ -74,7 +79,7 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
         from rca_tui.cli.protocol import run_protocols
 
         return run_protocols(dataset, protocol, train, test, folds, tamo, save_stacker, json_out, _with_progress,
-                             workers, dask_scheduler, agents, extra_train, fault_kind)
+                             workers, dask_scheduler, agents, extra_train, fault_kind, stacker_synthetic)
 
     from engine.evaluation.rca import evaluate_rca, flag_in_sample
     from engine.parallel import ParallelError
@@ -82,7 +87,7 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
 
     if dataset is None:
         fail("--dataset DIR is required (or --train DIR --test DIR)", ExitCode.USAGE)
-    given = "--extra-train" if extra_train else fault_kind.given()
+    given = "--extra-train" if extra_train else "--stacker-synthetic" if stacker_synthetic else fault_kind.given()
     if given:
         fail(f"{given} shapes the training side of --protocol / --train; without them nothing is trained",
              ExitCode.USAGE)

@@ -45,11 +45,13 @@ def protocol_names(protocol: str | None, train: Path | None) -> list[str]:
 def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None, test: Path | None, folds: int,
                   tamo_model: str | None, save_stacker: Path | None, json_out: bool, progress, workers: int = 1,
                   scheduler: str | None = None, agents: bool = False, extra_train: list[Path] | None = None,
-                  fault_kind: FaultKindSynthetic = FaultKindSynthetic()) -> None:
+                  fault_kind: FaultKindSynthetic = FaultKindSynthetic(),
+                  stacker_synthetic: list[Path] | None = None) -> None:
     """TAMO T2 is trained per split (cached) unless --tamo-model names a checkpoint or is 'none'; every split's
     TAMO also trains on the --extra-train folders' cases. With --agents, every split's fault-kind classifier also
-    trains on `fault_kind`'s synthetic cases (and the --extra-train ones), weighted as it says."""
-    from engine.config import settings
+    trains on `fault_kind`'s synthetic cases (and the --extra-train ones), weighted as it says. Every split's
+    stacked rankers (and the saved one) also fit on the --stacker-synthetic folders' cases."""
+    from engine.config import TAMO_CHECKPOINT, settings
     from engine.evaluation.protocol import (agents_out_of_sample, per_fault_rows, pooled_results, table_rows,
                                             tamo_out_of_fold)
     from engine.parallel import ParallelError
@@ -76,6 +78,9 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     rows, where, fault_types, consensus_types, fitted = [], [], {}, {}, None
     extra = progress(lambda p: extra_cases(extra_train, [f for f in (scored, train) if f], p, workers, scheduler))
     try:
+        synthetic = _stacker_synthetic(stacker_synthetic, TAMO_CHECKPOINT if per_fold else checkpoint,
+                                       [f for f in (scored, train) if f], progress)
+        stacker_extra = [case for folder in synthetic.values() for case in folder]
         cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
         train_cases = progress(lambda p: dataset_tools(train, checkpoint, p)) if train else None
         if per_fold or agents:  # TAMO's (and the fault-kind classifier's) features, read once for every protocol
@@ -88,12 +93,12 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                 scored_cases, training, fault_types[name] = progress(lambda p: tamo_out_of_fold(
                     name, scored, cases, labelled, train, train_cases, train_labelled, folds, settings().oof_cache,
                     workers, scheduler, p, extra=extra))
-            pooled = pooled_results(name, scored_cases, training, folds)
+            pooled = pooled_results(name, scored_cases, training, folds, synthetic=stacker_extra)
             if agents:
                 consensus = progress(lambda p: agents_out_of_sample(
                     name, scored, scored_cases, labelled, train, training, train_labelled, folds,
                     settings().oof_cache if per_fold else None, workers=workers, scheduler=scheduler, on_progress=p,
-                    extra=extra, fault_kind_recipe=recipe))
+                    extra=extra, fault_kind_recipe=recipe, stacker_synthetic=stacker_extra))
                 pooled[CONSENSUS], consensus_types[name] = consensus.rankings, consensus.fault_type
             rows += table_rows(name, pooled)
             where += [row for method in (CONSENSUS, DEFAULT_METHOD) for row in per_fault_rows(name, pooled, method)]
@@ -102,7 +107,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         fail(str(exc))
     extra_note = f" + {len(extra.cases)} extra training cases" if extra.cases else ""
     report = {"scored": str(scored), "train": str(train) if train else None,
-              "extra_train": list(extra.folders),
+              "extra_train": list(extra.folders), "stacker_synthetic": list(synthetic),
               "tamo": f"trained per split (out of fold){extra_note}" if per_fold else str(checkpoint) if checkpoint
               else "off",
               "tamo_in_sample_cases": sorted(c.case_id for c in cases if c.tamo_in_sample),
@@ -110,10 +115,10 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
               "consensus_fault_type": consensus_types,
               "fault_kind_synthetic": _recipe_provenance(fault_kind, recipe) if agents else None}
     if save_stacker:
-        ranker = fit_ranker(fitted)
+        ranker = fit_ranker(fitted, synthetic=stacker_extra)
         path = ranker.save(save_stacker)
         write_manifest(path, invocation(), None, str(train or scored), ranker.trained_on,
-                       [c.system for c in fitted], extra.manifest())
+                       [c.system for c in fitted], extra.manifest() + _synthetic_manifest(synthetic))
         report["stacker"] = {"path": str(path), "features": list(ranker.features), "weights": ranker.weights,
                              "tamo_scores": f"out of fold ({names[0]})" if per_fold and ranker.uses_tamo else None}
     if json_out:
@@ -132,6 +137,32 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                                         f"fitted per split{synthetic_note})")
     if save_stacker:
         say(f"stacked ranker fitted on {len(ranker.trained_on)} cases -> {path} (+ manifest)")
+
+
+def _stacker_synthetic(folders: list[Path] | None, checkpoint: Path | None, scored: list[Path],
+                       progress) -> dict[str, list]:
+    """The --stacker-synthetic folders' cases by folder, TAMO T2 scored by `checkpoint` (the shipped one when TAMO
+    is trained per split: it never saw a synthetic case); refused for a folder that is also scored or fitted."""
+    from engine.stacking.tools import dataset_tools
+
+    out = {}
+    for folder in folders or []:
+        if not folder.is_dir():
+            fail(f"--stacker-synthetic {folder}: not a folder; expected one made by `rca-tui synth`", ExitCode.USAGE)
+        if folder.resolve() in {s.resolve() for s in scored}:
+            fail(f"--stacker-synthetic {folder}: also a folder that is scored or fitted", ExitCode.USAGE)
+        out[str(folder.resolve())] = progress(lambda p, folder=folder: dataset_tools(folder, checkpoint, p))
+    return out
+
+
+def _synthetic_manifest(synthetic: dict[str, list]) -> list[dict]:
+    """The stacker's synthetic training folders as its manifest lists them: how each was made, and its cases."""
+    from engine.stacking.ranker import SYNTHETIC_SHARE
+    from engine.synth.provenance import how_made
+
+    return [{"folder": folder, "made_by": how_made(Path(folder)), "cases": sorted(c.case_id for c in cases),
+             "joins": f"the stacked ranker's fit (together weighing {SYNTHETIC_SHARE} of the real cases)"}
+            for folder, cases in synthetic.items()]
 
 
 def _fault_kind_recipe(fault_kind: FaultKindSynthetic, agents: bool):

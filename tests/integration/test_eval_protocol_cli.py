@@ -234,3 +234,23 @@ def test_fault_type_synthetic_options_are_refused_where_no_classifier_is_fitted_
     result = _eval("--dataset", str(synthetic[0]), *(arg.format(**paths) for arg in args))
     assert result.exit_code == 2, result.output
     assert named.format(**paths) in result.output and "Traceback" not in result.output
+
+
+def test_stacker_synthetic_cases_join_every_split_and_the_saved_stackers_manifest(synthetic, tmp_path,
+                                                                                 isolated_cache):
+    scored, extra = (str(folder) for folder in synthetic)
+    stacker = tmp_path / "stacker.json"
+    result = _eval("--dataset", scored, "--protocol", "kfold", "--folds", "3", "--stacker-synthetic", extra,
+                   "--save-stacker", str(stacker))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stacker_synthetic"] == [str(Path(extra).resolve())]
+    manifest = json.loads(Path(str(stacker) + ".manifest.json").read_text())
+    (recorded,) = manifest["extra_train"]
+    assert recorded["folder"] == str(Path(extra).resolve())
+    assert recorded["made_by"].startswith("Made by `rca-tui synth`")
+    assert recorded["cases"] and "stacked ranker" in recorded["joins"]
+    assert len(manifest["trained_on"]) == 12 and json.loads(stacker.read_text())["trained_on"] == manifest["trained_on"]
+    refused = _eval("--dataset", scored, "--protocol", "kfold", "--stacker-synthetic", scored)
+    assert refused.exit_code == 2 and "--stacker-synthetic" in refused.output and "Traceback" not in refused.output
+    alone = CliRunner().invoke(app, ["eval", "rca", "--dataset", scored, "--stacker-synthetic", extra])
+    assert alone.exit_code == 2 and "--stacker-synthetic" in alone.output

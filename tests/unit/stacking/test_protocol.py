@@ -2,12 +2,13 @@
 trust the tool that is right on the training cases."""
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 
 from engine.evaluation.protocol import evaluate_split, run_protocol, splits_for
-from engine.stacking.ranker import fit_ranker, load_ranker
+from engine.stacking.ranker import RANK_FUSION, fit_ranker, load_ranker
 from engine.stacking.tools import FEATURES, CaseTools
 
 ENTITIES = [f"svc-{i}" for i in range(6)]
@@ -83,3 +84,50 @@ def test_out_of_fold_tamo_scores_replace_only_the_tamo_columns(cases):
     assert list(scored.column("tamo")) == [0.0, 0.5, 0.0, 0.0, 1.0, 0.0]
     assert list(scored.column("tamo_rank")) == [0.0, 0.5, 0.0, 0.0, 1.0, 0.0]
     assert (scored.column("fused") == case.column("fused")).all()
+
+
+
+def _conflict(n: int, decisive: str) -> CaseTools:
+    """The statistics put svc-0 first, TAMO T2 svc-1; the `decisive` tool ('fused' or 'tamo') leads its own
+    runner-up by far and is right, the other leads its runner-up by a hair. The two entities' own rows are the same
+    either way: only how far each tool's top stands out tells the cases apart."""
+    fused = {"svc-0": 1.0, "svc-2": 0.3 if decisive == "fused" else 0.97, "svc-1": 0.2}
+    tamo = {"svc-1": 1.0, "svc-3": 0.3 if decisive == "tamo" else 0.97, "svc-0": 0.2}
+    order = ["svc-0", "svc-2", "svc-1", "svc-3", "svc-4", "svc-5"]
+    tamo_order = sorted(order, key=lambda e: -tamo.get(e, 0.1))
+    rows = []
+    for position, entity in enumerate(order):
+        row = dict.fromkeys(FEATURES, 0.1)
+        row["fused"], row["fused_rank"] = fused.get(entity, 0.1), 1 / (position + 1)
+        row["tamo"], row["tamo_rank"] = tamo.get(entity, 0.1), 1 / (tamo_order.index(entity) + 1)
+        rows.append([row[f] for f in FEATURES])
+    truth = "svc-0" if decisive == "fused" else "svc-1"
+    return CaseTools(f"{decisive}-{n:02d}", "A", "delay", truth, order, rows, has_tamo=True)
+
+
+def test_each_tools_lead_lets_the_stacker_follow_whichever_tool_is_decisive_on_the_case():
+    train = [_conflict(n, decisive) for n in range(10) for decisive in ("fused", "tamo")]
+    held_out = [_conflict(n, decisive) for n in range(10, 12) for decisive in ("fused", "tamo")]
+    scores_alone = fit_ranker(train, RANK_FUSION)
+    with_leads = fit_ranker(train, RANK_FUSION + ("fused_lead", "tamo_lead"))
+    assert all(with_leads.rank(c)[0] == c.truth for c in held_out)
+    assert sum(scores_alone.rank(c)[0] == c.truth for c in held_out) == len(held_out) // 2
+
+
+def test_synthetic_cases_join_the_fit_without_drowning_the_real_ones():
+    real = [_conflict(n, "tamo") for n in range(6)]
+    synthetic = [_conflict(n, "fused") for n in range(40)]
+    ranker = fit_ranker(real, RANK_FUSION, synthetic)
+    assert ranker.rank(_conflict(99, "tamo"))[0] == "svc-1"  # the real cases' tool still wins the conflict
+    assert ranker.trained_on == [c.case_id for c in real]
+    assert fit_ranker(real, RANK_FUSION).weights != ranker.weights
+
+
+def test_a_stacker_file_written_before_the_confidence_features_still_loads_and_ranks(tmp_path):
+    old = {"kind": "stacked-ranker", "features": ["fused", "fused_rank", "tamo", "tamo_rank"],
+           "weights": [1.49, 1.45, 1.89, 1.51], "trained_on": ["ob-01"]}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    ranker = load_ranker(tmp_path / "old.json")
+    case = _conflict(0, "fused")
+    assert ranker.uses_tamo and ranker.rank(case)[0] == "svc-1"  # T2's 1.89 outweighs the statistics' lead
+    assert ranker.scores(case)[0] == pytest.approx(1.49 * 1.0 + 1.45 * 1.0 + 1.89 * 0.2 + 1.51 / 3)
