@@ -460,8 +460,8 @@ def _pattern_changes(before: dict, after: dict, endings: dict[str, tuple[str, fl
         for event, usual, now in _changed_events(reference[1], rates):
             key = f"{'lost' if now < usual else 'now'} {event}"
             change = Change(event, anchor[1].split(":", 1)[-1], usual, now, abs(now - usual) * np.sqrt(count))
-            found.append((anchor[0], (now < usual and called_service(event)) or anchor[0], key, change))  # a call
-            # made and never served is the callee's
+            credited = (now < usual and called_service(event)) or anchor[0]  # a call made, never served: the callee's
+            found.append((anchor[0], credited, key, change))
     broke_own = {service for service, credited, _, _ in found if credited == service}
     per_entity: dict[str, dict[str, Change]] = defaultdict(dict)
     for service, entity, key, change in found:

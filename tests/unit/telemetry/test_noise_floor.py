@@ -10,9 +10,10 @@ from engine.telemetry.model import Alert, Incident, LogRecord, ReferenceMinute, 
 from engine.telemetry.ranking import rank_root_causes
 
 CALLS = 20  # requests per minute; F calls X (which calls Y) and Z, and Y and Z each log one line per request
+Minute = tuple[list[Span], list[LogRecord]]
 
 
-def _minute(minute: int, y_silent: float = 0.0, z_silent: float = 0.0) -> tuple[list[Span], list[LogRecord]]:
+def _minute(minute: int, y_silent: float = 0.0, z_silent: float = 0.0) -> Minute:
     """One minute of requests; `y_silent` / `z_silent`: the share of requests in which Y / Z skip their usual line."""
     spans, logs = [], []
     for k in range(CALLS):
@@ -31,7 +32,7 @@ def _minute(minute: int, y_silent: float = 0.0, z_silent: float = 0.0) -> tuple[
     return spans, logs
 
 
-def _incident(window: tuple[list[Span], list[LogRecord]], reference: list[tuple[list[Span], list[LogRecord]]]) -> Incident:
+def _incident(window: Minute, reference: list[Minute]) -> Incident:
     spans, logs = window
     return Incident(
         case_id="toy", system="toy", entities=["F", "X", "Y", "Z"],
@@ -42,7 +43,7 @@ def _incident(window: tuple[list[Span], list[LogRecord]], reference: list[tuple[
     )
 
 
-def _day(noisy_minutes: int) -> list[tuple[list[Span], list[LogRecord]]]:
+def _day(noisy_minutes: int) -> list[Minute]:
     """Five fault-free minutes; in the first `noisy_minutes` of them Z skips its line in half of its requests."""
     return [_minute(m, z_silent=0.5 if m < noisy_minutes else 0.0) for m in range(5)]
 
