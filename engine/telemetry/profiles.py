@@ -87,12 +87,12 @@ def minute_profile(minute: ReferenceMinute) -> Profile:
     return profile_of(minute.spans, minute.logs)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=16)  # an incident and the reference minutes noise_floors scores as windows
 def window_profile(incident: Incident) -> Profile:
     return profile_of(incident.spans, incident.logs, window_events(incident))
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=16)  # an incident and the reference minutes noise_floors scores as windows
 def window_events(incident: Incident) -> dict[str, set[str]]:
     return span_events(incident.spans, incident.logs)
 

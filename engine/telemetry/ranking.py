@@ -3,8 +3,10 @@ downstream dependencies look normal" is preferred over its callers, which only s
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import networkx as nx
 import numpy as np
@@ -36,6 +38,10 @@ MODALITIES = {
     "wait": (wait_signal, 2.0, 3.0),  # in spreads of the call's own wait: 3 is the reference's 1% excursion
 }
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
+# modalities scored against the reference minutes, and so able to score each of those minutes against the others
+NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
+NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes
+MIN_NOISE_MINUTES = 3
 DOWNSTREAM_DISCOUNT = 0.5
 UNREACHABLE_DISCOUNT = 0.5
 REASONED = 5  # candidates that get a written reason (the rest are rarely read)
@@ -63,7 +69,9 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
     they are already computed (they are the expensive part); `reach` replaces the topology's descendants of the
     entities it maps."""
     signals = modality_signals(incident) if signals is None else signals
-    standing = {name: peer_standing(incident.entities, signals[name], half) for name, (_, _, half) in MODALITIES.items()}
+    floors = noise_floors(incident)
+    standing = {name: peer_standing(incident.entities, signals[name], half, floors.get(name))
+                for name, (_, _, half) in MODALITIES.items()}
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
     own = _own_resource_part(signals["metrics"], standing["metrics"])
     adjusted = _prefer_downstream(incident.topology, fused, reach or {}, own)
@@ -81,17 +89,43 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
     ]
 
 
-def peer_standing(entities: list[str], signal: dict[str, Signal], half: float) -> dict[str, float]:
+def peer_standing(entities: list[str], signal: dict[str, Signal], half: float,
+                  noise: Mapping[str, float] | None = None) -> dict[str, float]:
     """How much an entity stands out in one modality, in [0, 1).
 
     A modality in which every entity deviates (a workload shift, a noisy baseline) says little about
-    which one is the cause, so the peers' median deviation is added to the modality's half-way value.
+    which one is the cause, so the peers' median deviation is added to the modality's half-way value; so is the
+    entity's own `noise` (see noise_floors): a score it reaches while all is well says little about it either,
+    and one no larger than that noise never stands out more than half-way.
     """
     values = {e: signal[e].score for e in entities if e in signal and signal[e].score > 0}
     if not values:
         return {}
     median = float(np.median([values.get(e, 0.0) for e in entities]))
-    return {e: v / (v + half + median) for e, v in values.items()}
+    noise = noise or {}
+    return {e: v / (v + half + median + noise.get(e, 0.0)) for e, v in values.items()}
+
+
+@lru_cache(maxsize=4)
+def noise_floors(incident: Incident) -> dict[str, dict[str, float]]:
+    """modality -> entity -> how far the entity strays while all is well: each of the day's fault-free reference
+    minutes scored as if it were the window, against the other reference minutes, by the NOISE_MODALITIES; the
+    upper quartile over those minutes (a service that strays in a quarter of them strays all day; one stray
+    minute, perhaps the tail of an earlier fault, does not make it noisy). Entities that never stray are left out."""
+    minutes = [minute for minute in incident.reference if minute.spans]
+    if len(minutes) < MIN_NOISE_MINUTES:
+        return {}
+    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for minute in minutes:
+        alone = replace(incident, spans=list(minute.spans), logs=list(minute.logs), window_trace_minutes=1.0,
+                        reference=[other for other in incident.reference if other is not minute])
+        for name in NOISE_MODALITIES:
+            found = MODALITIES[name][0](alone)
+            for entity in incident.entities:
+                scores[name][entity].append(found[entity].score if entity in found else 0.0)
+    return {name: {entity: float(np.quantile(values, NOISE_QUANTILE)) for entity, values in per_entity.items()
+                   if max(values) > 0}
+            for name, per_entity in scores.items()}
 
 
 def _evidence(entity: str, standing: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -412,7 +412,7 @@ def pattern_signal(incident: Incident) -> dict[str, Signal]:
     strongest: dict[str, dict[str, Change]] = defaultdict(dict)
     for minute in minutes:
         before = minute_profile(minute)
-        changes = _pattern_changes(before.anchors, after.anchors)
+        changes = _pattern_changes(before.anchors, after.anchors, _ending_rises(before.requests, after.requests))
         for entity, found in _cut_short(before.requests, after.requests).items():
             changes.setdefault(entity, {}).update(found)
         for entity in {anchor[0] for anchor in after.anchors} | set(incident.entities):  # a callee may show only lost calls
@@ -447,8 +447,12 @@ class Change:
 NO_CHANGE = Change("", "", 0.0, 0.0, 0.0)
 
 
-def _pattern_changes(before: dict, after: dict) -> dict[str, dict[str, Change]]:
-    per_entity: dict[str, dict[str, Change]] = defaultdict(dict)
+def _pattern_changes(before: dict, after: dict, endings: dict[str, tuple[str, float]]) -> dict[str, dict[str, Change]]:
+    """Broken habits per entity. A habit the anchor's service lost while a share of its requests now end after the
+    answer of one service that broke a habit of its own (`endings`, see _ending_rises) is, up to that share, that
+    service's: the requests it failed never got to the lines and calls that came later. (A service that stops its
+    own handling part-way also ends its requests after whichever call came before: that callee changed nothing.)"""
+    found = []  # (anchor's service, credited service, key, change)
     for anchor, (count, rates) in after.items():
         reference = before.get(anchor)
         if count < MIN_CALLS or reference is None or reference[0] < MIN_CALLS:
@@ -456,10 +460,33 @@ def _pattern_changes(before: dict, after: dict) -> dict[str, dict[str, Change]]:
         for event, usual, now in _changed_events(reference[1], rates):
             key = f"{'lost' if now < usual else 'now'} {event}"
             change = Change(event, anchor[1].split(":", 1)[-1], usual, now, abs(now - usual) * np.sqrt(count))
-            entity = (now < usual and called_service(event)) or anchor[0]  # a call made and never served
-            if change.strength > per_entity[entity].get(key, NO_CHANGE).strength:  # counted once, at its strongest anchor
-                per_entity[entity][key] = change
+            credited = (now < usual and called_service(event)) or anchor[0]  # a call made, never served: the callee's
+            found.append((anchor[0], credited, key, change))
+    broke_own = {service for service, credited, _, _ in found if credited == service}
+    per_entity: dict[str, dict[str, Change]] = defaultdict(dict)
+    for service, entity, key, change in found:
+        ending, rise = endings.get(service, (None, 0.0)) if key.startswith("lost") else (None, 0.0)
+        stopped = min(rise / (change.usual - change.now), 1.0) if ending in broke_own - {entity} else 0.0
+        for credited, share in ((ending, stopped), (entity, 1.0 - stopped)):
+            if share > 1e-9 and change.strength * share > per_entity[credited].get(key, NO_CHANGE).strength:
+                per_entity[credited][key] = replace(change, strength=change.strength * share)  # at its strongest anchor
     return per_entity
+
+
+def _ending_rises(before: dict, after: dict) -> dict[str, tuple[str, float]]:
+    """entity -> (the service whose answer now ends far more of its requests, by how much of them): the largest
+    rise, through any operation, of the share of requests whose last call went to one other service, if at least
+    MIN_CUT."""
+    rises: dict[str, tuple[str, float]] = {}
+    for (entity, operation), now in after.items():
+        usual = before.get((entity, operation))
+        if now.count < MIN_CALLS or usual is None or usual.count < MIN_CALLS:
+            continue
+        for service, share in now.endings.items():
+            rise = share - usual.endings.get(service, 0.0)
+            if service not in (NO_CALL, entity) and rise >= MIN_CUT and rise > rises.get(entity, ("", 0.0))[1]:
+                rises[entity] = (service, rise)
+    return rises
 
 
 def _cut_short(before: dict, after: dict) -> dict[str, dict[str, Change]]:
