@@ -11,7 +11,7 @@ sample; what the agents see when the ranking is wrong is part of the figure).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,12 +78,15 @@ def synthetic_training(real: Sequence[Example], synthetic: Sequence[Example],
     return list(synthetic), [float(weight)] * len(synthetic)
 
 
-def recipe_folders(dataset: Path, real: Sequence[Example], seed: int, cache: Path, on_progress=None) -> list[Path]:
+def recipe_folders(dataset: Path, roots: Iterable[tuple[str, str]], seed: int, cache: Path,
+                   on_progress=None) -> list[Path]:
     """The synthetic training folders of the shipped recipe, made from `dataset` with `seed` (engine.synth's
-    cached_synthesis): per system of `real`, every fault type once at each service with a real fault there."""
+    cached_synthesis): per system of the real cases' `roots` (system, root-cause service), every fault type once at
+    each service with a real fault there."""
+    roots = set(roots)
     folders = []
-    for system in sorted({e.system for e in real}):
-        services = ",".join(sorted({e.root_cause for e in real if e.system == system}))
+    for system in sorted({system for system, _ in roots}):
+        services = ",".join(sorted({root for other, root in roots if other == system}))
         options = SynthOptions(system, "all", services, 1, seed)
         folders.append(cached_synthesis(dataset, options, cache, on_progress or (lambda done, total, what: None)))
     return folders

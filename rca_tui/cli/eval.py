@@ -62,6 +62,12 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
                                              "join every split's stacked ranker (and --save-stacker's) beside the "
                                              "real training cases, together weighing half as much; TAMO T2 scores "
                                              "them with the shipped checkpoint (repeat).")] = None,
+             synthetic_seed: Annotated[int | None, typer.Option(
+                 "--synthetic-seed", help="With --protocol / --train: the shipped recipe's synthetic folders, made "
+                                          "from the fitted folder with this seed as `eval fault-type "
+                                          "--synthetic-seed` makes them (cached in $RCA_TUI_CACHE/synth), join "
+                                          "every split's stacked ranker as --stacker-synthetic and, with --agents, "
+                                          "its fault-kind classifier as --fault-type-synthetic.")] = None,
              synthetic_weight: SyntheticWeightOption = "lacking",
              synthetic_faults: SyntheticFaultsOption = "all",
              workers: Annotated[int, typer.Option("--workers", min=1, help="Cases in parallel in N local "
@@ -79,7 +85,8 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
         from rca_tui.cli.protocol import run_protocols
 
         return run_protocols(dataset, protocol, train, test, folds, tamo, save_stacker, json_out, _with_progress,
-                             workers, dask_scheduler, agents, extra_train, fault_kind, stacker_synthetic)
+                             workers, dask_scheduler, agents, extra_train, fault_kind, stacker_synthetic,
+                             synthetic_seed)
 
     from engine.evaluation.rca import evaluate_rca, flag_in_sample
     from engine.parallel import ParallelError
@@ -87,7 +94,8 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
 
     if dataset is None:
         fail("--dataset DIR is required (or --train DIR --test DIR)", ExitCode.USAGE)
-    given = "--extra-train" if extra_train else "--stacker-synthetic" if stacker_synthetic else fault_kind.given()
+    given = ("--extra-train" if extra_train else "--stacker-synthetic" if stacker_synthetic else
+             "--synthetic-seed" if synthetic_seed is not None else fault_kind.given())
     if given:
         fail(f"{given} shapes the training side of --protocol / --train; without them nothing is trained",
              ExitCode.USAGE)

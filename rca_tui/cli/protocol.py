@@ -46,11 +46,12 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                   tamo_model: str | None, save_stacker: Path | None, json_out: bool, progress, workers: int = 1,
                   scheduler: str | None = None, agents: bool = False, extra_train: list[Path] | None = None,
                   fault_kind: FaultKindSynthetic = FaultKindSynthetic(),
-                  stacker_synthetic: list[Path] | None = None) -> None:
+                  stacker_synthetic: list[Path] | None = None, synthetic_seed: int | None = None) -> None:
     """TAMO T2 is trained per split (cached) unless --tamo-model names a checkpoint or is 'none'; every split's
     TAMO also trains on the --extra-train folders' cases. With --agents, every split's fault-kind classifier also
     trains on `fault_kind`'s synthetic cases (and the --extra-train ones), weighted as it says. Every split's
-    stacked rankers (and the saved one) also fit on the --stacker-synthetic folders' cases."""
+    stacked rankers (and the saved one) also fit on the --stacker-synthetic folders' cases; `synthetic_seed` adds
+    the shipped recipe's folders (see recipe_folders) to both."""
     from engine.config import TAMO_CHECKPOINT, settings
     from engine.evaluation.protocol import (agents_out_of_sample, per_fault_rows, pooled_results, table_rows,
                                             tamo_out_of_fold)
@@ -58,6 +59,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     from engine.provenance import write_manifest
     from engine.stacking.ranker import DEFAULT_METHOD, fit_ranker
     from engine.stacking.tools import dataset_tools
+    from engine.synth import SynthError
     from engine.tamo.dataset import dataset_features
     from engine.telemetry.errors import TelemetryError
     from rca_tui.cli.tamo import extra_cases
@@ -78,11 +80,17 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     rows, where, fault_types, consensus_types, fitted = [], [], {}, {}, None
     extra = progress(lambda p: extra_cases(extra_train, [f for f in (scored, train) if f], p, workers, scheduler))
     try:
+        cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
+        train_cases = progress(lambda p: dataset_tools(train, checkpoint, p)) if train else None
+        if synthetic_seed is not None:
+            folders = _recipe_folders(train or scored, train_cases or cases, synthetic_seed, progress)
+            stacker_synthetic = [*(stacker_synthetic or []), *folders]
+            if agents:
+                fault_kind = fault_kind._replace(folders=[*(fault_kind.folders or []), *folders])
+                recipe = _fault_kind_recipe(fault_kind, agents)
         synthetic = _stacker_synthetic(stacker_synthetic, TAMO_CHECKPOINT if per_fold else checkpoint,
                                        [f for f in (scored, train) if f], progress)
         stacker_extra = [case for folder in synthetic.values() for case in folder]
-        cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
-        train_cases = progress(lambda p: dataset_tools(train, checkpoint, p)) if train else None
         if per_fold or agents:  # TAMO's (and the fault-kind classifier's) features, read once for every protocol
             labelled = progress(lambda p: dataset_features(scored, p, workers=workers, scheduler=scheduler))
             train_labelled = progress(lambda p: dataset_features(train, p, workers=workers, scheduler=scheduler)) \
@@ -103,8 +111,8 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
             rows += table_rows(name, pooled)
             where += [row for method in (CONSENSUS, DEFAULT_METHOD) for row in per_fault_rows(name, pooled, method)]
             fitted = fitted or (training or scored_cases)
-    except (TelemetryError, ParallelError) as exc:
-        fail(str(exc))
+    except (TelemetryError, ParallelError, SynthError) as exc:
+        fail(f"--synthetic-seed: {exc}" if isinstance(exc, SynthError) else str(exc))
     extra_note = f" + {len(extra.cases)} extra training cases" if extra.cases else ""
     report = {"scored": str(scored), "train": str(train) if train else None,
               "extra_train": list(extra.folders), "stacker_synthetic": list(synthetic),
@@ -137,6 +145,16 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                                         f"fitted per split{synthetic_note})")
     if save_stacker:
         say(f"stacked ranker fitted on {len(ranker.trained_on)} cases -> {path} (+ manifest)")
+
+
+def _recipe_folders(fitted: Path, cases: list, seed: int, progress) -> list[Path]:
+    """The shipped recipe's synthetic folders (as `eval fault-type --synthetic-seed`) made from the `fitted` folder
+    at its labelled `cases`' root causes."""
+    from engine.config import settings
+    from engine.evaluation.fault_type import recipe_folders
+
+    roots = [(case.system, case.truth) for case in cases if case.truth]
+    return progress(lambda p: recipe_folders(fitted, roots, seed, settings().cache_root / "synth", p))
 
 
 def _stacker_synthetic(folders: list[Path] | None, checkpoint: Path | None, scored: list[Path],

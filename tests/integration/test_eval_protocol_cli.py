@@ -254,3 +254,18 @@ def test_stacker_synthetic_cases_join_every_split_and_the_saved_stackers_manifes
     assert refused.exit_code == 2 and "--stacker-synthetic" in refused.output and "Traceback" not in refused.output
     alone = CliRunner().invoke(app, ["eval", "rca", "--dataset", scored, "--stacker-synthetic", extra])
     assert alone.exit_code == 2 and "--stacker-synthetic" in alone.output
+
+
+def test_synthetic_seed_makes_the_recipe_folder_once_and_fits_the_stacker_on_it(tmp_path, isolated_cache):
+    if not PETSHOP.is_dir():
+        pytest.skip(f"dataset folder {PETSHOP} is absent")
+    stacker = tmp_path / "stacker.json"
+    result = _eval("--dataset", str(PETSHOP), "--protocol", "kfold", "--folds", "3", "--synthetic-seed", "4",
+                   "--save-stacker", str(stacker))
+    assert result.exit_code == 0, result.output
+    (folder,) = map(Path, json.loads(result.stdout)["stacker_synthetic"])
+    assert folder.parent == (isolated_cache / "synth").resolve() and "-s4-" in folder.name
+    (recorded,) = json.loads(Path(str(stacker) + ".manifest.json").read_text())["extra_train"]
+    assert "with seed 4" in recorded["made_by"] and recorded["cases"]
+    alone = CliRunner().invoke(app, ["eval", "rca", "--dataset", str(PETSHOP), "--synthetic-seed", "4"])
+    assert alone.exit_code == 2 and "--synthetic-seed" in alone.output and "Traceback" not in alone.output
