@@ -72,8 +72,9 @@ def compute_features(trajectory: Trajectory, model: Any, tokenizer: Any, config:
     for chunk in build_chunks(trajectory, tokenizer, config):
         scored = chunk.first_own_token()
         with torch.inference_mode(), attention_weights_from(model, config.last_n_layers):
-            output = model(torch.tensor([chunk.token_ids], device=model.device), output_attentions=True, output_hidden_states=True,
-                           use_cache=False, logits_to_keep=len(chunk.token_ids) - scored + 1)
+            output = model(torch.tensor([chunk.token_ids], device=model.device), output_attentions=True,
+                           output_hidden_states=True, use_cache=False,
+                           logits_to_keep=len(chunk.token_ids) - scored + 1)
         collected.add(chunk, _aggregate_attention(output.attentions, config).cpu().numpy(),
                       output.hidden_states[config.embed_layer][0].float().cpu().numpy(),
                       _token_nll(output.logits[0], chunk.token_ids, scored))
