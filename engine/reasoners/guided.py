@@ -26,6 +26,7 @@ class DecodingState:
 
     def __init__(self, model, tokenizer, prompt: str):
         self.model, self.tokenizer = model, tokenizer
+        self.cache_keyword = cache_argument(model)  # read once: feed_ids runs per generated token
         self.cache = None
         self.length = 0
         self.logprobs = None
@@ -40,7 +41,7 @@ class DecodingState:
         before = [self.logprobs]
         with torch.no_grad():
             out = self.model(input_ids=torch.tensor([ids], device=self.model.device), use_cache=True,
-                             **{cache_argument(self.model): self.cache})
+                             **{self.cache_keyword: self.cache})
         steps = torch.log_softmax(out.logits[0].float(), dim=-1)
         self.cache, self.length, self.logprobs = returned_cache(out), self.length + len(ids), steps[-1]
         return before + list(steps[:-1])
