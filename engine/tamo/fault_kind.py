@@ -31,13 +31,14 @@ SIGNATURE_COLUMNS = [k for k, name in enumerate(SIGNATURES) if name != "log_pres
 # (sign, channel: -1 where a drop is the evidence), each a robust z against the entity's own fault-free baseline,
 # squashed (engine.tamo.features). Standardised effect sizes, not a system's raw magnitudes, so a group stage learnt
 # on one system reads another's the same way, and a kind of telemetry a system does not record drops out of a max
-# rather than reading "no change". Resource: the container's and node's CPU and memory; network: the time of the
+# rather than reading "no change". Resource: the container's own CPU and memory (not its node's CPU, which any busy
+# neighbour on the node raises, also when this container is not the one at fault); network: the time of the
 # calls into the entity (its span time, edge latencies) and its lost calls, less the slowness the entity itself
 # reports serving (WIRE_DISCOUNT: a delay on the wire slows the calls into it, not its own serving; a CPU fault
 # slows both); code: errors and new templates at the entity, or requests cut short (fewer log lines, spans,
 # successes).
 GROUP_EVIDENCE = {
-    "resource": ((1, "metric:CpuUsageRate(%)"), (1, "metric:MemoryUsageRate(%)"), (1, "metric:NodeCpuUsageRate(%)")),
+    "resource": ((1, "metric:CpuUsageRate(%)"), (1, "metric:MemoryUsageRate(%)")),
     "network": ((1, "trace_own_time"), (1, "metric_edge_in"), (1, "trace_edge_in"), (1, "trace_lost_calls")),
     "code": ((1, "log_errors"), (1, "log_new_templates"), (-1, "log_count"), (-1, "trace_count"),
              (-1, "metric:PodSuccessRate(%)")),
@@ -82,9 +83,12 @@ GROUPS = {"resource": ("cpu_contention", "cpu_consumed", "memory_leak"), "code":
 CODE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:SyscallRead", "ratio:SyscallWrite", "ratio:PodServerLatencyP90(s)",
                 "ratio:PodWorkload(Ops)", "ratio:PodSuccessRate(%)", "edge_in_latency", "wire_delay")
 # the container's CPU and memory and its node's CPU: what the CPU faults differ in, and what the synthetic ones are
-# calibrated on (engine.synth.catalog), so synthetic cases teach the resource stage no signal the real ones lack
+# calibrated on (engine.synth.catalog), so synthetic cases teach the resource stage no signal the real ones lack.
+# The CPU as a ratio to its usual level only: its absolute change in millicores says how big the service is (a
+# Java service burns a hundred times a Go one's), not which fault; the memory's absolute change stays (a competing
+# process adds its few MiB whatever the service's size)
 RESOURCE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:MemoryUsageRate(%)", "ratio:NodeCpuUsageRate(%)",
-                    "delta:CpuUsage(m)", "delta:MemoryUsage(Mi)", "delta:NodeCpuUsageRate(%)")
+                    "delta:MemoryUsage(Mi)", "delta:NodeCpuUsageRate(%)")
 STAGE_COLUMNS = {
     "resource": tuple(j for j, name in enumerate(FEATURES) if name in RESOURCE_SIGNALS),
     "code": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("log_", "window:")) or name in CODE_SIGNALS),

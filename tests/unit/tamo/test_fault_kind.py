@@ -76,6 +76,37 @@ def test_slowness_the_entity_reports_in_its_own_serving_is_no_network_evidence()
     assert group_evidence(delay)[network] == 3.0 and group_evidence(cpu_fault)[network] == 0.5
 
 
+def test_a_busy_node_is_no_resource_evidence_for_a_container_whose_own_cpu_and_memory_did_not_move():
+    """A neighbour on the same node burning CPU raises the node's CPU, not this container's: the entity it
+    slows is no resource fault; its own CPU or memory rising is."""
+    busy_node = np.zeros((16, len(CHANNELS)))
+    busy_node[WINDOW_START:, CHANNELS.index("metric:NodeCpuUsageRate(%)")] = 3.0
+    resource = list(GROUP_EVIDENCE).index("resource")
+    assert group_evidence(busy_node)[resource] == 0.0
+    busy_node[WINDOW_START:, CHANNELS.index("metric:MemoryUsageRate(%)")] = 1.0
+    assert group_evidence(busy_node)[resource] == 1.0
+
+
+def test_cpu_contention_is_named_on_a_small_service_from_the_memory_its_competing_process_adds():
+    """Trained where every contention hit a big service (its CPU rose by many millicores) and every consumed CPU a
+    small one, both by the same share of their usual CPU, the contentions also adding a process's few MiB: on a
+    small service a contention (few millicores, the same MiB) is still a contention, not read off its size."""
+    rng = np.random.default_rng(11)
+    columns = {name: FEATURES.index(name) for name in ("ratio:CpuUsageRate(%)", "delta:CpuUsage(m)",
+                                                       "delta:MemoryUsage(Mi)", "evidence:resource")}
+    rows, labels = [], []
+    for kind, millicores, mebibytes in (("cpu_contention", 5.5, 1.9), ("cpu_consumed", 2.5, 0.6)):
+        for _ in range(15):
+            row = rng.normal(0.0, 0.1, size=len(FEATURES))
+            row[[columns[name] for name in columns]] += 2.5, millicores, mebibytes, 2.5
+            rows.append(row)
+            labels.append(kind)
+    model = fit_classifier(np.stack(rows), labels, [f"case-{k}" for k in range(len(rows))])
+    small_contention = np.zeros(len(FEATURES))
+    small_contention[[columns[name] for name in columns]] = 2.5, 2.0, 1.9, 2.5
+    assert model.predict(small_contention) == "cpu_contention"
+
+
 def test_the_group_comes_from_the_evidence_alone_so_it_holds_where_a_system_shows_other_raw_signals():
     """Trained on system A, where a CPU fault moves the CPU ratio (and slows calls a little), a delay the span
     time, an exception the missing log templates, each also its group's evidence. On system B a CPU fault barely
