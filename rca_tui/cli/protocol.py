@@ -130,6 +130,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         write_manifest(path, invocation(), None, str(train or scored), ranker.trained_on,
                        [c.system for c in fitted], extra.manifest() + _synthetic_manifest(synthetic))
         report["stacker"] = {"path": str(path), "features": list(ranker.features), "weights": ranker.weights,
+                             "by_system": ranker.by_system,
                              "tamo_scores": f"out of fold ({names[0]})" if per_fold and ranker.uses_tamo else None}
     if json_out:
         emit_json(report)
