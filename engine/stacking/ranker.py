@@ -3,9 +3,10 @@ P(entity is the root cause) = softmax(w . x)). Fitted only on the cases it is gi
 manifest naming those cases, so a score on one of them is flagged in-sample.
 
 A tool's reliability depends on the system: TAMO T2 is only as good as the fault types its training saw there (the
-dev Train-Ticket cases lack network faults, the Online Boutique ones do not). So the weights are partially pooled:
-shared weights plus, for each system of the real training cases, an offset of its own, both under the same L2
-prior; a system with few cases keeps near the shared weights, and one never trained on uses them alone.
+dev Train-Ticket cases show three types, no network fault; the Online Boutique ones five, network delay among them).
+So the weights are partially pooled: shared weights plus, for each system of the real training cases, an offset of
+its own, both under the same L2 prior; a system with few cases keeps near the shared weights, and one never trained
+on uses them alone.
 """
 from __future__ import annotations
 
