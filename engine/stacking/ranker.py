@@ -1,6 +1,12 @@
 """A small listwise logistic ranker over the tools' per-entity scores (a conditional logit: within a case,
 P(entity is the root cause) = softmax(w . x)). Fitted only on the cases it is given; saved as JSON beside a
 manifest naming those cases, so a score on one of them is flagged in-sample.
+
+A tool's reliability depends on the system: TAMO T2 is only as good as the fault types its training saw there (the
+dev Train-Ticket cases show three types, no network fault; the Online Boutique ones five, network delay among them).
+So the weights are partially pooled: shared weights plus, for each system of the real training cases, an offset of
+its own, both under the same L2 prior; a system with few cases keeps near the shared weights, and one never trained
+on uses them alone.
 """
 from __future__ import annotations
 
@@ -33,9 +39,13 @@ class StackedRanker:
     features: tuple[str, ...]
     weights: list[float]
     trained_on: list[str] = field(default_factory=list)
+    by_system: dict[str, list[float]] = field(default_factory=dict)  # system -> its offset to the shared weights
+
+    def weights_for(self, system: str) -> np.ndarray:
+        return np.asarray(self.weights) + np.asarray(self.by_system.get(system, 0.0))
 
     def scores(self, case: CaseTools) -> np.ndarray:
-        return case.features(self.features) @ np.asarray(self.weights)
+        return case.features(self.features) @ self.weights_for(case.system)
 
     @property
     def uses_tamo(self) -> bool:
@@ -50,7 +60,8 @@ class StackedRanker:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"kind": "stacked-ranker", "features": list(self.features),
-                                    "weights": self.weights, "trained_on": self.trained_on}, indent=1) + "\n")
+                                    "weights": self.weights, "by_system": self.by_system,
+                                    "trained_on": self.trained_on}, indent=1) + "\n")
         return path
 
 
@@ -62,7 +73,11 @@ def load_ranker(path: Path) -> StackedRanker:
         unknown = [f for f in raw["features"] if f not in FEATURES + CONFIDENCE]
         if unknown:
             raise ValueError(f"unknown features {unknown}")
-        return StackedRanker(tuple(raw["features"]), [float(w) for w in raw["weights"]], list(raw["trained_on"]))
+        offsets = {system: [float(w) for w in ws] for system, ws in raw.get("by_system", {}).items()}
+        if any(len(ws) != len(raw["features"]) for ws in [raw["weights"], *offsets.values()]):
+            raise ValueError("weights and features differ in length")
+        return StackedRanker(tuple(raw["features"]), [float(w) for w in raw["weights"]], list(raw["trained_on"]),
+                             offsets)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: not a stacked ranker ({type(exc).__name__}: {exc}); expected JSON with kind "
                          f"'stacked-ranker', features and weights (write one with `rca-tui eval rca --train DIR "
@@ -71,25 +86,39 @@ def load_ranker(path: Path) -> StackedRanker:
 
 def fit_ranker(cases: list[CaseTools], features: tuple[str, ...] | None = None,
                synthetic: Sequence[CaseTools] = ()) -> StackedRanker:
-    """Maximise the weighted mean log-probability of the labelled root cause (L2-regularised), by gradient ascent;
-    the `synthetic` cases together weigh SYNTHETIC_SHARE of the real `cases`. `trained_on` names the real ones (a
-    synthetic folder's ids recur in others; its manifest lists them by folder)."""
+    """Maximise the weighted mean log-probability of the labelled root cause (L2-regularised), by gradient ascent,
+    over the shared weights and each real training system's offset; the `synthetic` cases together weigh
+    SYNTHETIC_SHARE of the real `cases` (one of a system no real case has moves only the shared weights).
+    `trained_on` names the real ones (a synthetic folder's ids recur in others; its manifest lists them by
+    folder)."""
     fitted = [*cases, *synthetic]
     out_of_sample = cases and all(c.has_tamo and not c.tamo_in_sample for c in fitted)
     features = features or (FEATURE_SETS[DEFAULT_SET] if out_of_sample else NO_TAMO)
+    systems = sorted({c.system for c in cases})
     weights = [1.0] * len(cases) + [SYNTHETIC_SHARE * len(cases) / max(len(synthetic), 1)] * len(synthetic)
-    data = [(c.features(features), c.entities.index(c.truth), weight) for c, weight in zip(fitted, weights)
-            if c.truth in c.entities]
-    w = np.zeros(len(features))
-    if not data:
-        return StackedRanker(features, w.tolist(), [c.case_id for c in cases])
-    total = sum(weight for _, _, weight in data)
-    for _ in range(STEPS):
+    data = [(c.features(features), c.entities.index(c.truth), weight, _row(systems, c.system))
+            for c, weight in zip(fitted, weights) if c.truth in c.entities]
+    w = np.zeros((1 + len(systems), len(features)))  # row 0: shared; row 1 + i: systems[i]'s offset
+    total = sum(weight for _, _, weight, _ in data)
+    for _ in range(STEPS if data else 0):
         grad = -L2 * w
-        for x, truth, weight in data:
-            z = x @ w
+        for x, truth, weight, row in data:
+            z = x @ (w[0] + w[row]) if row else x @ w[0]
             p = np.exp(z - z.max())
             p /= p.sum()
-            grad += weight * (x[truth] - p @ x) / total
+            step = weight * (x[truth] - p @ x) / total
+            grad[0] += step
+            if row:
+                grad[row] += step
         w += LR * grad
-    return StackedRanker(features, [round(float(v), 6) for v in w], [c.case_id for c in cases])
+    return StackedRanker(features, _rounded(w[0]), [c.case_id for c in cases],
+                         {system: _rounded(w[1 + i]) for i, system in enumerate(systems)})
+
+
+def _row(systems: list[str], system: str) -> int:
+    """The case's offset row in the fitted weights (0: none, a system no real training case has)."""
+    return 1 + systems.index(system) if system in systems else 0
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in values]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -85,9 +86,10 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         if synthetic_seed is not None:
             folders = _recipe_folders(train or scored, train_cases or cases, synthetic_seed, progress)
             stacker_synthetic = [*(stacker_synthetic or []), *folders]
-            if agents:
+            if agents:  # the given folders' examples are read already: only the seed's are added
+                seeded = _fault_kind_recipe(fault_kind._replace(folders=folders), agents)
                 fault_kind = fault_kind._replace(folders=[*(fault_kind.folders or []), *folders])
-                recipe = _fault_kind_recipe(fault_kind, agents)
+                recipe = replace(recipe, examples=recipe.examples + seeded.examples)
         synthetic = _stacker_synthetic(stacker_synthetic, TAMO_CHECKPOINT if per_fold else checkpoint,
                                        [f for f in (scored, train) if f], progress)
         stacker_extra = [case for folder in synthetic.values() for case in folder]
@@ -128,6 +130,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         write_manifest(path, invocation(), None, str(train or scored), ranker.trained_on,
                        [c.system for c in fitted], extra.manifest() + _synthetic_manifest(synthetic))
         report["stacker"] = {"path": str(path), "features": list(ranker.features), "weights": ranker.weights,
+                             "by_system": ranker.by_system,
                              "tamo_scores": f"out of fold ({names[0]})" if per_fold and ranker.uses_tamo else None}
     if json_out:
         emit_json(report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_a_stacked_ranker_round_trips_and_a_bad_file_is_named(cases, tmp_path):
     ranker = fit_ranker(cases)
     path = ranker.save(tmp_path / "stacker.json")
     again = load_ranker(path)
-    assert again.rank(cases[0]) == ranker.rank(cases[0])
+    assert again.rank(cases[0]) == ranker.rank(cases[0]) and again.by_system == ranker.by_system
     assert again.trained_on == [c.case_id for c in cases]
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json: not a stacked ranker"):
@@ -131,3 +132,19 @@ def test_a_stacker_file_written_before_the_confidence_features_still_loads_and_r
     case = _conflict(0, "fused")
     assert ranker.uses_tamo and ranker.rank(case)[0] == "svc-1"  # T2's 1.89 outweighs the statistics' lead
     assert ranker.scores(case)[0] == pytest.approx(1.49 * 1.0 + 1.45 * 1.0 + 1.89 * 0.2 + 1.51 / 3)
+
+
+def test_a_tool_trusted_on_one_system_is_not_trusted_on_another_where_it_fails():
+    """TAMO T2 is right on system A's conflicts and wrong on system B's (a fault type its training never saw there):
+    the per-system offsets follow it on A and not on B; a system never trained on gets the shared weights."""
+    def on(system: str, case: CaseTools, tamo_right: bool) -> CaseTools:
+        return replace(case, case_id=f"{system}-{case.case_id}", system=system,
+                       truth="svc-1" if tamo_right else "svc-0")
+
+    train = [on(system, _conflict(n, "fused"), system == "A") for n in range(12) for system in ("A", "B")]
+    ranker = fit_ranker(train, RANK_FUSION)
+    held_out = _conflict(99, "fused")
+    assert ranker.rank(on("A", held_out, True))[0] == "svc-1"
+    assert ranker.rank(on("B", held_out, False))[0] == "svc-0"
+    assert set(ranker.by_system) == {"A", "B"}
+    assert list(ranker.weights_for("C")) == ranker.weights
