@@ -343,11 +343,11 @@ def wait_signal(incident: Incident) -> dict[str, Signal]:
     CPU, its network) and is late to read the answers."""
     rises = _wait_rises(incident)
     tail_callers: dict[str, set[str]] = defaultdict(set)
-    for (callee, caller, _), (_, tail, _, _) in rises.items():
-        if tail > 0:
+    for (callee, caller, _), rise in rises.items():
+        if rise.tail > 0:
             tail_callers[callee].add(caller)
-    excesses = {key: max(median, tail if len(tail_callers[key[0]]) >= 2 else 0.0)
-                for key, (median, tail, _, _) in rises.items()}
+    excesses = {key: max(rise.median, rise.tail if len(tail_callers[key[0]]) >= 2 else 0.0)
+                for key, rise in rises.items()}
     rising: dict[str, set[str]] = defaultdict(set)
     for (callee, caller, _), excess in excesses.items():
         if excess > 0:
@@ -355,20 +355,37 @@ def wait_signal(incident: Incident) -> dict[str, Signal]:
     slower = {entity for entity, signal in latency_signal(incident).items() if signal.score >= np.log(2.0)}
     evidence: dict[str, dict[str, float]] = defaultdict(dict)
     summaries: dict[str, tuple[float, str]] = {}
-    for (callee, caller, operation), (_, _, now, level) in rises.items():
+    for (callee, caller, operation), rise in rises.items():
         waiting_only = rising[caller] <= {callee} and caller not in slower
         score = max(excesses[(callee, caller, operation)], 0.0) if waiting_only else 0.0
         evidence[callee][f"{caller} {operation}"] = score
         if score > summaries.get(callee, (0.0, ""))[0]:
-            summaries[callee] = (score, f"{caller}'s calls '{operation}' wait {_number(now)} ms for it beyond its "
-                                        f"own work (normal {_number(level)} ms)")
+            summaries[callee] = (score, rise.describe(caller, operation, score > rise.median))
     return {entity: Signal(summaries[entity][0], scores, summaries[entity][1])
             for entity, scores in evidence.items() if entity in summaries}
 
 
-def _wait_rises(incident: Incident) -> dict[tuple[str, str, str], tuple[float, float, float, float]]:
-    """(callee, caller, operation) -> (the median wait's rise in reference spreads beyond TAIL_Z, the tail's surprise
-    beyond the fault-free minutes' (_tail_excess), the median now, the median before)."""
+@dataclass(frozen=True)
+class WaitRise:
+    """How the waits of one caller's calls into a service moved, window against the reference calls."""
+
+    median: float  # the median's rise in reference spreads, beyond TAIL_Z
+    tail: float  # the tail's surprise beyond the fault-free minutes' (_tail_excess)
+    now: float  # median wait, ms
+    level: float  # the reference calls' median wait, ms
+    beyond: int  # calls now waiting longer than any reference call
+    calls: int
+
+    def describe(self, caller: str, operation: str, by_tail: bool) -> str:
+        if by_tail:
+            return (f"{self.beyond} of {caller}'s {self.calls} calls '{operation}' wait longer for it beyond its own "
+                    f"work than any fault-free call did (median {_number(self.now)} ms, normal {_number(self.level)} ms)")
+        return (f"{caller}'s calls '{operation}' wait {_number(self.now)} ms for it beyond its own work "
+                f"(normal {_number(self.level)} ms)")
+
+
+def _wait_rises(incident: Incident) -> dict[tuple[str, str, str], WaitRise]:
+    """(callee, caller, operation) -> how its waits moved (WaitRise)."""
     minutes = [minute for minute in incident.reference if minute.spans]
     if not incident.spans or not minutes:
         return {}
@@ -384,9 +401,11 @@ def _wait_rises(incident: Incident) -> dict[tuple[str, str, str], tuple[float, f
         if not name.startswith(WAIT) or len(waits) < MIN_CALLS or len(normal) < MIN_CALLS:
             continue
         caller, _, operation = name.removeprefix(WAIT).partition(" ")
+        waits = np.asarray(waits)
         level, now = float(np.median(normal)), float(np.median(waits))
         z = max(now - level, 0.0) / max(_tail_spread(normal), WAIT_FLOOR_MS)
-        rises[(callee, caller, operation)] = (z - TAIL_Z, _tail_excess(np.asarray(waits), per_minute), now, level)
+        rises[(callee, caller, operation)] = WaitRise(z - TAIL_Z, _tail_excess(waits, per_minute), now, level,
+                                                      int(np.sum(waits > normal.max())), len(waits))
     return rises
 
 

@@ -133,3 +133,8 @@ def test_a_share_of_calls_waiting_out_retransmits_from_every_caller_is_the_calle
 def test_long_waits_seen_by_one_caller_only_are_not_charged_to_the_callee():
     assert wait_signal(_shared_callee_incident(_shared_callee_minute(10, late_from=("A",)))) == {}
     assert wait_signal(_shared_callee_incident(_shared_callee_minute(10))) == {}
+
+
+def test_the_reason_for_waits_in_the_tail_counts_the_calls_that_waited_longer_than_ever():
+    lossy = wait_signal(_shared_callee_incident(_shared_callee_minute(10, late_from=("A", "B"))))
+    assert "7 of" in lossy["S"].summary and "20 calls 'call S' wait longer" in lossy["S"].summary
