@@ -57,7 +57,7 @@ FAULT_TYPES: dict[str, FaultType] = {
     for fault in (
         FaultType("network_delay", frozenset({"latency"}), {"delay_ms": (100, 1000), "affected": (0.6, 1.0)}),
         FaultType("network_loss", frozenset({"latency", "errors"}),
-                  {"loss": (0.1, 0.5), "failed_share": (0.2, 0.6), "rto_ms": (200, 400)}),
+                  {"loss": (0.1, 0.5), "rto_ms": (200, 400)}),
         FaultType("cpu_contention", frozenset({"cpu"}),
                   {"cpu_ratio": (2.18, 3.59), "memory_add_mi": (4.8, 8.6), "node_cpu_ratio": (0.19, 0.48),
                    "slowdown": (1.2, 1.8)}),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.synth.trace_faults import ActiveFault
+from engine.synth.trace_faults import ActiveFault, loss_effect
 
 LATENCY_QUANTILES = ("P90", "P95", "P99")
 FRONT_LATENCY = ("LatencyP50(s)", "LatencyP90(s)", "LatencyP95(s)", "LatencyP99(s)")
@@ -65,12 +65,13 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
         _edges(day, fault, reach, ("source_50",), lambda share: p["delay_ms"] / 1000 * share)
         _front_latency(day, fault, delay_s * reach.front_share)
     if fault.fault_type == "network_loss":
-        wait_s = p["loss"] * p["rto_ms"] / 1000 * (1 + 6 * p["failed_share"])
+        rtos, failed = loss_effect(p["loss"])
+        wait_s = rtos * p["rto_ms"] / 1000
         _client_latency(day, reach, fault, lambda share: wait_s * share)
         _edges(day, fault, reach, ("source_50",), lambda share: wait_s * share)
         _front_latency(day, fault, wait_s * reach.front_share)
-        _success(day, reach.callers, fault, p["loss"] * p["failed_share"])
-        _front_errors(day, fault, reach.front_share * p["loss"] * p["failed_share"])
+        _success(day, reach.callers, fault, failed)
+        _front_errors(day, fault, reach.front_share * failed)
     if fault.fault_type == "exception":
         _success(day, [fault.service], fault, p["error_rate"])
         _front_errors(day, fault, reach.front_share * p["error_rate"] * p["caller_logs"])

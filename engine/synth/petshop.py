@@ -21,6 +21,7 @@ from engine.synth.errors import SynthError
 from engine.synth.files import write_csv, write_json
 from engine.synth.plan import (PlannedFault, Skipped, SynthCase, SynthOptions, SynthResult, choose_services,
                                plan_faults)
+from engine.synth.trace_faults import loss_effect
 from engine.telemetry.petshop import OBSERVATION_SUFFIXES, read_adjacency
 from engine.telemetry.readers import read_csv_table
 
@@ -184,7 +185,8 @@ def _effect(fault_type: str, p: dict[str, float]) -> tuple[float, float]:
     if fault_type == "network_delay":
         return p["delay_ms"] / 1000 * p["affected"], 0.0
     if fault_type == "network_loss":
-        return p["loss"] * p["rto_ms"] / 1000 * (1 + 6 * p["failed_share"]), p["loss"] * p["failed_share"]
+        rtos, failed = loss_effect(p["loss"])
+        return rtos * p["rto_ms"] / 1000, failed
     return 0.0, p["error_rate"]  # exception
 
 

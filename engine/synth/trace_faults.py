@@ -51,17 +51,35 @@ def _delay(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edit
 
 
 def _loss(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
+    """Packet loss on the faulty pod's interface (netem, as Chaos Mesh and ChaosBlade inject it): each packet of a
+    call is lost with probability `loss`, and so is each retransmission of it. TCP resends after one RTO, doubling
+    it every time (Linux: at least 200 ms), so a call that lost its packet m times in a row waits (2^m - 1) RTO; after
+    TIMEOUT_RETRANSMITS losses in a row the caller gives up: the call is never served and fails after 7 RTO."""
     rto_ns = int(fault.parameters["rto_ms"] * MS)
     for caller, callee in _network_calls(index, fault, edits):
-        if rng.random() >= fault.parameters["loss"]:
-            continue
-        if rng.random() < fault.parameters["failed_share"]:
+        lost = losses_in_a_row(fault.parameters["loss"], rng)
+        if lost == TIMEOUT_RETRANSMITS:
             timeout = rto_ns * (2**TIMEOUT_RETRANSMITS - 1)
             index.drop(index.subtree(callee), edits)
             index.insert_pause(caller, callee.start_ns, timeout - (callee.end_ns - callee.start_ns), edits)
             edits.failing.append(caller)
-        else:
-            index.insert_pause(caller, callee.start_ns, rto_ns * int(rng.integers(1, 3)), edits)
+        elif lost:
+            index.insert_pause(caller, callee.start_ns, rto_ns * (2**lost - 1), edits)
+
+
+def losses_in_a_row(loss: float, rng: np.random.Generator) -> int:
+    """How many times in a row a call's packet is lost (its first send, then each retransmit), up to giving up."""
+    lost = 0
+    while lost < TIMEOUT_RETRANSMITS and rng.random() < loss:
+        lost += 1
+    return lost
+
+
+def loss_effect(loss: float) -> tuple[float, float]:
+    """(mean RTOs a call waits, share of calls that fail) under `loss`, the expectation of _loss's draws."""
+    waits = sum(loss**lost * (1 - loss) * (2**lost - 1) for lost in range(1, TIMEOUT_RETRANSMITS))
+    failed = loss**TIMEOUT_RETRANSMITS
+    return waits + failed * (2**TIMEOUT_RETRANSMITS - 1), failed
 
 
 def _slowdown(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:

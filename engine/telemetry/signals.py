@@ -6,6 +6,7 @@ open-ended (roughly: robust z-scores or log-ratios) and are squashed to [0, 1] b
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
@@ -329,52 +330,105 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
 
 
 def wait_signal(incident: Incident) -> dict[str, Signal]:
-    """Network delay into a service: the time its callers' client spans wait beyond its own server span (charged
-    to it by own_times), per caller and operation: how far the window's median wait sits above the reference
-    calls' median, in spreads of that same wait over the reference calls (a spread that knows the edge's own
-    excursions, so an edge that is jittery while all is well needs a larger rise, and a service noisy in other
-    ways gains nothing here), counted beyond the TAIL_Z spreads that a fault-free minute reaches now and then.
-    Only a caller that now waits longer on this one service, and whose own work did not double, counts: one that
-    waits longer on several, or works slower itself, is slow on its own side (its CPU, its network) and is late
-    to read the answers."""
+    """Network trouble into a service: the time its callers' client spans wait beyond its own server span (charged
+    to it by own_times), per caller and operation. Delay moves every call: how far the window's median wait sits
+    above the reference calls' median, in spreads of that same wait over the reference calls (a spread that knows
+    the edge's own excursions, so an edge that is jittery while all is well needs a larger rise, and a service noisy
+    in other ways gains nothing here), counted beyond the TAIL_Z spreads that a fault-free minute reaches now and
+    then. Packet loss moves a share of the calls by whole retransmit timeouts: how much more surprising it is that
+    so many calls wait longer than any reference call did than in a fault-free minute (_tail_excess); it counts only
+    where at least two callers see it (a network fault at the service reaches every caller, while one caller's
+    long waits are as often its own). Only a caller that now waits longer on this one service, and whose own work
+    did not double, counts: one that waits longer on several, or works slower itself, is slow on its own side (its
+    CPU, its network) and is late to read the answers."""
     rises = _wait_rises(incident)
+    tail_callers: dict[str, set[str]] = defaultdict(set)
+    for (callee, caller, _), rise in rises.items():
+        if rise.tail > 0:
+            tail_callers[callee].add(caller)
+    excesses = {key: max(rise.median, rise.tail if len(tail_callers[key[0]]) >= 2 else 0.0)
+                for key, rise in rises.items()}
     rising: dict[str, set[str]] = defaultdict(set)
-    for (callee, caller, _), (z, _, _) in rises.items():
-        if z >= TAIL_Z:
+    for (callee, caller, _), excess in excesses.items():
+        if excess > 0:
             rising[caller].add(callee)
     slower = {entity for entity, signal in latency_signal(incident).items() if signal.score >= np.log(2.0)}
     evidence: dict[str, dict[str, float]] = defaultdict(dict)
     summaries: dict[str, tuple[float, str]] = {}
-    for (callee, caller, operation), (z, now, level) in rises.items():
+    for (callee, caller, operation), rise in rises.items():
         waiting_only = rising[caller] <= {callee} and caller not in slower
-        score = max(z - TAIL_Z, 0.0) if waiting_only else 0.0  # beyond the reference's own excursion
+        score = max(excesses[(callee, caller, operation)], 0.0) if waiting_only else 0.0
         evidence[callee][f"{caller} {operation}"] = score
         if score > summaries.get(callee, (0.0, ""))[0]:
-            summaries[callee] = (score, f"{caller}'s calls '{operation}' wait {_number(now)} ms for it beyond its "
-                                        f"own work (normal {_number(level)} ms)")
+            summaries[callee] = (score, rise.describe(caller, operation, score > rise.median))
     return {entity: Signal(summaries[entity][0], scores, summaries[entity][1])
             for entity, scores in evidence.items() if entity in summaries}
 
 
-def _wait_rises(incident: Incident) -> dict[tuple[str, str, str], tuple[float, float, float]]:
-    """(callee, caller, operation) -> (rise of the median wait in reference spreads, median now, median before)."""
+@dataclass(frozen=True)
+class WaitRise:
+    """How the waits of one caller's calls into a service moved, window against the reference calls."""
+
+    median: float  # the median's rise in reference spreads, beyond TAIL_Z
+    tail: float  # the tail's surprise beyond the fault-free minutes' (_tail_excess)
+    now: float  # median wait, ms
+    level: float  # the reference calls' median wait, ms
+    beyond: int  # calls now waiting longer than any reference call
+    calls: int
+
+    def describe(self, caller: str, operation: str, by_tail: bool) -> str:
+        if by_tail:
+            return (f"{self.beyond} of {caller}'s {self.calls} calls '{operation}' wait longer for it beyond its own "
+                    f"work than any fault-free call did (median {_number(self.now)} ms, normal {_number(self.level)} ms)")
+        return (f"{caller}'s calls '{operation}' wait {_number(self.now)} ms for it beyond its own work "
+                f"(normal {_number(self.level)} ms)")
+
+
+def _wait_rises(incident: Incident) -> dict[tuple[str, str, str], WaitRise]:
+    """(callee, caller, operation) -> how its waits moved (WaitRise)."""
     minutes = [minute for minute in incident.reference if minute.spans]
     if not incident.spans or not minutes:
         return {}
-    reference: dict[tuple[str, str], list[float]] = defaultdict(list)
+    reference: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)
     for minute in minutes:
         for key, waits in minute_profile(minute).own_time.items():
             if key[1].startswith(WAIT):
-                reference[key].extend(waits)
+                reference[key].append(np.asarray(waits))
     rises = {}
     for (callee, name), waits in window_profile(incident).own_time.items():
-        normal = np.asarray(reference.get((callee, name), []))
+        per_minute = reference.get((callee, name), [])
+        normal = np.concatenate(per_minute) if per_minute else np.array([])
         if not name.startswith(WAIT) or len(waits) < MIN_CALLS or len(normal) < MIN_CALLS:
             continue
         caller, _, operation = name.removeprefix(WAIT).partition(" ")
+        waits = np.asarray(waits)
         level, now = float(np.median(normal)), float(np.median(waits))
-        rises[(callee, caller, operation)] = (max(now - level, 0.0) / max(_tail_spread(normal), WAIT_FLOOR_MS), now, level)
+        z = max(now - level, 0.0) / max(_tail_spread(normal), WAIT_FLOOR_MS)
+        rises[(callee, caller, operation)] = WaitRise(z - TAIL_Z, _tail_excess(waits, per_minute), now, level,
+                                                      int(np.sum(waits > normal.max())), len(waits))
     return rises
+
+
+def _tail_excess(waits: np.ndarray, per_minute: list[np.ndarray]) -> float:
+    """How much more surprising the window's tail is (_tail_surprise) than any fault-free minute's against the other
+    fault-free minutes, and than a 1-in-100 (TAIL) chance: the waits of a call vary from minute to minute, so a
+    minute's calls beyond the others' longest are not as rare as if they were all alike."""
+    normal = np.concatenate(per_minute)
+    usual = [_tail_surprise(minute, np.concatenate(per_minute[:i] + per_minute[i + 1:]))
+             for i, minute in enumerate(per_minute) if len(normal) - len(minute) >= MIN_CALLS]
+    return _tail_surprise(waits, normal) - max([-np.log(1.0 - TAIL), *usual])
+
+
+def _tail_surprise(waits: np.ndarray, normal: np.ndarray) -> float:
+    """-ln of the chance that at least as many of `waits` last longer than the longest of the N `normal` ones, were
+    they all alike: each then is equally likely to hold any rank among N + 1, so it beats them all with probability
+    1 / (N + 1) (a binomial tail)."""
+    beyond, calls, chance = int(np.sum(waits > normal.max())), len(waits), 1.0 / (len(normal) + 1)
+    if beyond == 0:
+        return 0.0
+    terms = np.array([math.lgamma(calls + 1) - math.lgamma(j + 1) - math.lgamma(calls - j + 1)
+                      + j * math.log(chance) + (calls - j) * math.log1p(-chance) for j in range(beyond, calls + 1)])
+    return -float(terms.max() + np.log(np.exp(terms - terms.max()).sum()))
 
 
 def log_error_signal(incident: Incident) -> dict[str, Signal]:

@@ -53,11 +53,24 @@ def test_nothing_changes_before_the_onset():
 
 def test_loss_drops_the_call_and_the_caller_waits_out_its_retransmits_and_fails():
     spans = _trace()
-    edits = inject_traces(spans, _fault("network_loss", loss=1.0, failed_share=1.0, rto_ms=200), np.random.default_rng(0))
+    edits = inject_traces(spans, _fault("network_loss", loss=1.0, rto_ms=200), np.random.default_rng(0))
     s = _by_id(spans)
     assert edits.dropped == {"s", "d"}
     assert [span.span_id for span in edits.failing] == ["c"]
     assert s["c"].end_ns - s["c"].start_ns == (90 - 40 + 7 * 200) * MS
+
+
+def test_loss_makes_most_hit_calls_wait_whole_retransmit_timeouts_and_few_fail():
+    """Half the packets lost: about half the calls wait 1 RTO or 3 (lost twice), an eighth of them time out."""
+    waits, failed = [], 0
+    for seed in range(400):
+        spans = _trace()
+        edits = inject_traces(spans, _fault("network_loss", loss=0.5, rto_ms=200), np.random.default_rng(seed))
+        failed += bool(edits.failing)
+        if not edits.failing:
+            waits.append((_by_id(spans)["c"].end_ns - _by_id(spans)["c"].start_ns) // MS - 90)
+    assert set(waits) == {0, 200, 600}
+    assert 0.4 < waits.count(0) / 400 < 0.6 and 0.07 < failed / 400 < 0.19
 
 
 def test_cpu_slowdown_stretches_own_work_not_the_waits_on_others():

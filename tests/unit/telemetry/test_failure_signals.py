@@ -99,3 +99,42 @@ def test_a_slow_memory_climb_that_never_doubles_stands_out_and_a_spike_that_come
 
 def test_tamo_priors_are_ranking_modalities():
     assert set(PRIOR_SIGNALS) <= set(MODALITIES)
+
+
+def _shared_callee_minute(minute: int, late_from: tuple[str, ...] = (), every: int = 3) -> list[Span]:
+    """A and B each call S 20 times; the waits jitter by a few ms; from the callers in `late_from`, one call in
+    `every` waits out a 200 ms retransmit timeout (a packet lost on S's network): the median does not move."""
+    spans = []
+    for caller in ("A", "B"):
+        for k in range(CALLS):
+            t, tag = minute * 60.0 + 2.5 * k, f"{caller}{minute}-{k}"
+            wait = 1.0 + (k * 7 % 5) + (200.0 if caller in late_from and k % every == 0 else 0.0)
+            spans += [Span(tag, f"h{tag}", "", caller, f"{caller}.handle", t, 300.0),
+                      Span(tag, f"c{tag}", f"h{tag}", caller, "call S", t + 0.001, 20.0 + wait),
+                      Span(tag, f"s{tag}", f"c{tag}", "S", "S.serve", t + 0.002, 20.0)]
+    return spans
+
+
+def _shared_callee_incident(window: list[Span]) -> Incident:
+    return Incident(
+        case_id="toy", system="toy", entities=["A", "B", "S"], topology=nx.DiGraph([("A", "S"), ("B", "S")]),
+        alert=Alert("A", "latency", 600.0, "toy alert"), window=Window(600.0, 660.0), baseline=Window(-1200.0, 540.0),
+        spans=window, window_trace_minutes=1.0,
+        reference=[ReferenceMinute(f"ref{m}", tuple(_shared_callee_minute(m))) for m in range(4)],
+    )
+
+
+def test_a_share_of_calls_waiting_out_retransmits_from_every_caller_is_the_callees_network():
+    lossy = wait_signal(_shared_callee_incident(_shared_callee_minute(10, late_from=("A", "B"))))
+    assert set(lossy) == {"S"} and lossy["S"].score > 3
+    assert rank_root_causes(_shared_callee_incident(_shared_callee_minute(10, late_from=("A", "B"))))[0].entity == "S"
+
+
+def test_long_waits_seen_by_one_caller_only_are_not_charged_to_the_callee():
+    assert wait_signal(_shared_callee_incident(_shared_callee_minute(10, late_from=("A",)))) == {}
+    assert wait_signal(_shared_callee_incident(_shared_callee_minute(10))) == {}
+
+
+def test_the_reason_for_waits_in_the_tail_counts_the_calls_that_waited_longer_than_ever():
+    lossy = wait_signal(_shared_callee_incident(_shared_callee_minute(10, late_from=("A", "B"))))
+    assert "7 of" in lossy["S"].summary and "20 calls 'call S' wait longer" in lossy["S"].summary
