@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.telemetry.model import Incident
 from engine.telemetry.profiles import called_service, minute_profile, window_profile
-from engine.telemetry.spans import NO_CALL, WAIT
+from engine.telemetry.spans import NO_CALL, WAIT, RequestShape
 
 # metric name prefix -> (direction that indicates trouble: +1 up / -1 down, weight in the ranking,
 # smallest spread that counts as a deviation in the metric's unit). First match wins. Node-level and
@@ -549,7 +549,8 @@ def _cut_short(before: dict, after: dict) -> dict[str, dict[str, Change]]:
     answer it could not use, so that service's answer now ends far more of them; or inside the service itself, so
     they now end before any call, or after whichever call came before the point where it failed (a rise spread over
     several callees). The loss (share lost x sqrt(requests), as a broken habit) goes to the service whose answer now
-    ends them in proportion to how much of the rise in endings it takes, the rest to the service itself."""
+    ends them in proportion to how much of the rise in endings it takes and to how far its other callers' requests
+    confirm it (see _confirmed_ending), the rest to the service itself."""
     per_entity: dict[str, dict[str, Change]] = defaultdict(dict)
     for (entity, operation), now in after.items():
         usual = before.get((entity, operation))
@@ -562,7 +563,8 @@ def _cut_short(before: dict, after: dict) -> dict[str, dict[str, Change]]:
             continue
         strength = lost * np.sqrt(now.count)
         ending = max(rises, key=lambda service: (rises[service], service))
-        concentration = rises[ending] / sum(rises.values())
+        confirmed = _confirmed_ending(before, after, ending, (entity, operation))
+        concentration = rises[ending] / sum(rises.values()) * confirmed
         key = f"cut {entity} {operation}"
         change = Change(f"end:last call {ending}" if ending != NO_CALL else "end:no call", operation,
                         usual.endings.get(ending, 0.0), now.endings[ending], strength)
@@ -572,6 +574,30 @@ def _cut_short(before: dict, after: dict) -> dict[str, dict[str, Change]]:
         per_entity[ending][key] = replace(change, strength=strength * concentration)
         per_entity[entity][key] = replace(change, event="end:part-way", strength=strength * (1 - concentration))
     return per_entity
+
+
+def _confirmed_ending(before: dict, after: dict, service: str, requests: tuple[str, str]) -> float:
+    """How far the requests of `service`'s other callers confirm that its answers now end the `requests` (entity,
+    operation) that now end after it, in [0, 1]: a service whose answers fail stops every caller's handling after it,
+    while a caller that stops its own handling right after a call leaves the callee's other callers as they were. The
+    largest rise, over the other callers' operations whose requests called it and usually went on after its answer,
+    of the share of those requests that end after its answer, against the same rise in `requests`; 1 where no other
+    caller tells (the caller is its only one)."""
+    own = _ending_after_rise(before.get(requests), after[requests], service)
+    others = [rise for key, now in after.items() if key[0] not in (requests[0], service)
+              and (rise := _ending_after_rise(before.get(key), now, service)) is not None]
+    if not others or own is None or own <= 0:
+        return 1.0
+    return min(max(max(others), 0.0) / own, 1.0)
+
+
+def _ending_after_rise(usual: RequestShape | None, now: RequestShape, service: str) -> float | None:
+    """Of the requests that called `service`, how much larger a share now ends after its answer; None where too few
+    called it or where they usually ended there anyway."""
+    if usual is None or min(now.count * now.calls.get(service, 0.0), usual.count * usual.calls.get(service, 0.0)) \
+            < MIN_CALLS or usual.ended_after(service) > 1.0 - MIN_CUT:
+        return None
+    return now.ended_after(service) - usual.ended_after(service)
 
 
 def _changed_events(usual: dict[str, float], now: dict[str, float]) -> list[tuple[str, float, float]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -103,11 +103,18 @@ NO_CALL = ""  # a request that made no call to another service
 @dataclass(frozen=True)
 class RequestShape:
     """The requests a service received through one operation: how many, how many spans of its own each ran under
-    it (its client calls, its inner steps), and after which service's answer each one ended (its last call)."""
+    it (its client calls, its inner steps), after which service's answer each one ended (its last call), and which
+    services each one called."""
 
     count: int
     local_spans: float  # mean per request
     endings: dict[str, float]  # service of the last call (NO_CALL: none) -> share of the requests
+    calls: dict[str, float] = field(default_factory=dict)  # service -> share of the requests that called it
+
+    def ended_after(self, service: str) -> float:
+        """Of the requests that called `service`, the share that ended after its answer (0 if none called it)."""
+        called = self.calls.get(service, 0.0)
+        return self.endings.get(service, 0.0) / called if called > 0 else 0.0
 
 
 def request_shapes(spans: Sequence[Span]) -> dict[tuple[str, str], RequestShape]:
@@ -116,6 +123,7 @@ def request_shapes(spans: Sequence[Span]) -> dict[tuple[str, str], RequestShape]
     entry = _entry_spans(spans, by_id)
     local: Counter[str] = Counter()
     last_call: dict[str, tuple[float, str]] = {}  # request -> (end of its latest call, the service it called)
+    called: dict[str, set[str]] = defaultdict(set)  # request -> the services it called
     for span in spans:
         request = entry[span.span_id]
         parent = by_id.get(span.parent_id)
@@ -126,12 +134,14 @@ def request_shapes(spans: Sequence[Span]) -> dict[tuple[str, str], RequestShape]
             ended = parent.start + parent.duration_ms / 1000 if parent.span_id != caller_request else \
                 span.start + span.duration_ms / 1000
             last_call[caller_request] = max(last_call.get(caller_request, (-1.0, NO_CALL)), (ended, span.entity))
+            called[caller_request].add(span.entity)
     grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
     for span in spans:
         if entry[span.span_id] == span.span_id:
             grouped[(span.entity, span.operation)].append(span.span_id)
     return {key: RequestShape(len(ids), sum(local[i] for i in ids) / len(ids),
-                              _shares(last_call.get(i, (0.0, NO_CALL))[1] for i in ids))
+                              _shares(last_call.get(i, (0.0, NO_CALL))[1] for i in ids),
+                              _shares((service for i in ids for service in called[i]), total=len(ids)))
             for key, ids in grouped.items()}
 
 
@@ -153,7 +163,8 @@ def _entry_spans(spans: Sequence[Span], by_id: dict[str, Span]) -> dict[str, str
     return entry
 
 
-def _shares(values) -> dict[str, float]:
+def _shares(values, total: int | None = None) -> dict[str, float]:
+    """value -> how often it occurs, as a share of `total` (default: of all the values)."""
     counts = Counter(values)
-    total = sum(counts.values())
+    total = sum(counts.values()) if total is None else total
     return {value: count / total for value, count in counts.items()}

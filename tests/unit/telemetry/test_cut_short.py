@@ -1,6 +1,6 @@
 """Requests cut short: a service's requests stop making their usual calls. The pattern signal credits the service
-whose answer now ends them (a failed answer stops the caller's handling), or the service itself where they now end
-before any call; a fault-free window credits no one."""
+whose answer now ends them (a failed answer stops the caller's handling) unless its other callers' requests still go
+on after that answer, or the service itself where they now end before any call; a fault-free window credits no one."""
 
 from __future__ import annotations
 
@@ -62,3 +62,40 @@ def test_requests_that_now_end_before_any_call_point_at_the_service_itself():
 
 def test_a_window_like_the_reference_minutes_credits_no_one():
     assert pattern_signal(_incident(_minute(10))) == {}
+
+
+def _two_callers_minute(minute: int, a_stops: int = 0, x_stops: int = 0) -> list[Span]:
+    """A and X each handle REQUESTS requests that call B, then C; the first `a_stops` of A's (`x_stops` of X's) end
+    right after B's answer."""
+    spans = []
+    for caller, stops in (("A", a_stops), ("X", x_stops)):
+        for k in range(REQUESTS):
+            start, tag = minute * 60.0 + k + (0.5 if caller == "X" else 0.0), f"{caller}{minute}-{k}"
+            spans.append(Span(tag, f"r{tag}", "", caller, f"{caller}.handle", start, 100.0))
+            for n, callee in enumerate(("B",) if k < stops else ("B", "C")):
+                at = start + 0.01 * (n + 1)
+                spans += [Span(tag, f"c{n}{tag}", f"r{tag}", caller, f"call {callee}", at, 8.0),
+                          Span(tag, f"s{n}{tag}", f"c{n}{tag}", callee, f"{callee}.serve", at + 0.001, 5.0)]
+    return spans
+
+
+def _two_callers_incident(window: list[Span]) -> Incident:
+    reference = [ReferenceMinute(f"ref{m}", tuple(_two_callers_minute(m))) for m in range(3)]
+    return Incident(
+        case_id="toy", system="toy", entities=["A", "X", "B", "C"],
+        topology=nx.DiGraph([("A", "B"), ("A", "C"), ("X", "B"), ("X", "C")]),
+        alert=Alert("A", "latency", 600.0, "toy alert"), window=Window(600.0, 660.0), baseline=Window(0.0, 180.0),
+        spans=window, window_trace_minutes=1.0, reference=reference,
+    )
+
+
+def test_a_caller_that_stops_after_an_answer_its_other_callers_still_go_on_after_is_itself_to_blame():
+    found = pattern_signal(_two_callers_incident(_two_callers_minute(10, a_stops=8)))
+    assert max(found, key=lambda entity: found[entity].score) == "A"
+    assert "B" not in found
+
+
+def test_a_service_whose_answer_now_ends_every_callers_requests_is_to_blame():
+    found = pattern_signal(_two_callers_incident(_two_callers_minute(10, a_stops=8, x_stops=8)))
+    assert max(found, key=lambda entity: found[entity].score) == "B"
+    assert "A" not in found and "X" not in found
