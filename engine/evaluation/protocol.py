@@ -25,8 +25,8 @@ from engine.evaluation.metrics import ac_at_k, avg_at_k
 from engine.evaluation.tamo import (ExtraTraining, Fold, cross_validate, fault_type_scores, fold_checkpoint,
                                    protocol_folds)
 from engine.evaluation.splits import HELD_OUT_PROTOCOLS, CaseKey, held_out_splits
-from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, fit_ranker
-from engine.stacking.tools import FEATURES, TAMO_FEATURES, CaseTools, with_tamo
+from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, fit_ranker, needs_tamo
+from engine.stacking.tools import FEATURES, CaseTools, with_tamo
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.model import Inference, TrainConfig
 
@@ -85,7 +85,7 @@ def evaluate_split(split: Split, seed: int = 0,
                           for c in test],
     }
     for label, features in FEATURE_SETS.items():
-        if with_tamo or not any(f in TAMO_FEATURES for f in features):
+        if with_tamo or not needs_tamo(features):
             stacked = fit_ranker(train, features, synthetic)
             out[f"stacked ({label})"] = [(c, stacked.rank(c)) for c in test]
     return out
