@@ -25,8 +25,8 @@ from engine.evaluation.metrics import ac_at_k, avg_at_k
 from engine.evaluation.tamo import (ExtraTraining, Fold, cross_validate, fault_type_scores, fold_checkpoint,
                                    protocol_folds)
 from engine.evaluation.splits import HELD_OUT_PROTOCOLS, CaseKey, held_out_splits
-from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, fit_ranker
-from engine.stacking.tools import FEATURES, TAMO_FEATURES, CaseTools, with_tamo
+from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, fit_ranker, needs_tamo
+from engine.stacking.tools import FEATURES, CaseTools, with_tamo
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.model import Inference, TrainConfig
 
@@ -85,7 +85,7 @@ def evaluate_split(split: Split, seed: int = 0,
                           for c in test],
     }
     for label, features in FEATURE_SETS.items():
-        if with_tamo or not any(f in TAMO_FEATURES for f in features):
+        if with_tamo or not needs_tamo(features):
             stacked = fit_ranker(train, features, synthetic)
             out[f"stacked ({label})"] = [(c, stacked.rank(c)) for c in test]
     return out
@@ -174,10 +174,20 @@ def tamo_out_of_fold(protocol: str, scored: Path, cases: list[CaseTools], labell
 @dataclass
 class Consensus:
     """The agents' out-of-sample results of one protocol: each held-out case's consensus ranking (None when its run
-    failed), and the fault-type scores of the type each plan went by (None when no case's label has one)."""
+    failed), the fault-type scores of the type each plan went by (None when no case's label has one), and one row
+    per held-out case (:func:`consensus_row`)."""
 
     rankings: list[tuple[CaseTools, list[str] | None]]
     fault_type: dict | None
+    cases: list[dict]
+
+
+def consensus_row(split: str, case: dict) -> dict:
+    """What the consensus said on one held-out case (a case of :func:`engine.evaluation.rca.summarize`'s report)
+    beside its label: the agreed root cause (None when the run failed or reached none) and fault type."""
+    return {"split": split, "case_id": case["case_id"], "system": case["system"], "truth": case["truth"],
+            "root_cause": case["ranking"][0] if case["ranking"] else None, "fault_type": case["fault_type"],
+            "predicted_fault_type": case["predicted_fault_type"], "error": case["error"]}
 
 
 def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], labelled: list[LabelledCase],
@@ -202,7 +212,7 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], la
     source = fold_source(protocol, scored, train_dir)
     splits = splits_for(protocol, cases, train_cases, folds)
     fitted_on = labelled if protocol in HELD_OUT_PROTOCOLS else train_labelled or []
-    rankings, scored_cases = [], []
+    rankings, scored_cases, rows = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for number, (name, train, test) in enumerate(splits, start=1):
             fold = _tamo_fold(name, train, test, fitted_on, labelled, source, extra)
@@ -219,7 +229,8 @@ def agents_out_of_sample(protocol: str, scored: Path, cases: list[CaseTools], la
             by_id = {case["case_id"]: case["ranking"] for case in report["cases"] if not case["error"]}
             rankings += [(c, by_id.get(c.case_id)) for c in test]
             scored_cases += report["cases"]
-    return Consensus(rankings, case_fault_type_scores(scored_cases))
+            rows += [consensus_row(name, case) for case in report["cases"]]
+    return Consensus(rankings, case_fault_type_scores(scored_cases), rows)
 
 
 def _tamo_fold(name: str, train: list[CaseTools], test: list[CaseTools], fitted_on: list[LabelledCase],

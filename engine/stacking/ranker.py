@@ -34,6 +34,11 @@ LR = 0.5
 SYNTHETIC_SHARE = 0.5  # synthetic training cases (`rca-tui synth`) together weigh half as much as the real ones
 
 
+def needs_tamo(features: Sequence[str]) -> bool:
+    """Whether a ranker over these features needs TAMO T2's scores."""
+    return any(f in TAMO_FEATURES for f in features)
+
+
 @dataclass
 class StackedRanker:
     features: tuple[str, ...]
@@ -49,7 +54,7 @@ class StackedRanker:
 
     @property
     def uses_tamo(self) -> bool:
-        return any(f in TAMO_FEATURES for f in self.features)
+        return needs_tamo(self.features)
 
     def rank(self, case: CaseTools) -> list[str]:
         s = self.scores(case)

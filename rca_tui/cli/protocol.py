@@ -78,7 +78,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
             fail(f"{folder}: not a folder; expected a dataset folder (Nezha, PetShop, mABC, or one made by "
                  "`rca-tui synth`)", ExitCode.USAGE)
     recipe = _fault_kind_recipe(fault_kind, agents)
-    rows, where, fault_types, consensus_types, fitted = [], [], {}, {}, None
+    rows, where, fault_types, consensus_types, consensus_cases, fitted = [], [], {}, {}, {}, None
     extra = progress(lambda p: extra_cases(extra_train, [f for f in (scored, train) if f], p, workers, scheduler))
     try:
         cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
@@ -110,6 +110,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                     settings().oof_cache if per_fold else None, workers=workers, scheduler=scheduler, on_progress=p,
                     extra=extra, fault_kind_recipe=recipe, stacker_synthetic=stacker_extra))
                 pooled[CONSENSUS], consensus_types[name] = consensus.rankings, consensus.fault_type
+                consensus_cases[name] = consensus.cases
             rows += table_rows(name, pooled)
             where += [row for method in (CONSENSUS, DEFAULT_METHOD) for row in per_fault_rows(name, pooled, method)]
             fitted = fitted or (training or scored_cases)
@@ -122,7 +123,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
               else "off",
               "tamo_in_sample_cases": sorted(c.case_id for c in cases if c.tamo_in_sample),
               "table": rows, "per_fault": where, "tamo_fault_type": fault_types,
-              "consensus_fault_type": consensus_types,
+              "consensus_fault_type": consensus_types, "consensus_cases": consensus_cases,
               "fault_kind_synthetic": _recipe_provenance(fault_kind, recipe) if agents else None}
     if save_stacker:
         ranker = fit_ranker(fitted, synthetic=stacker_extra)

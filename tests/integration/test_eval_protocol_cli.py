@@ -174,11 +174,12 @@ def test_consensus_fault_type_comes_from_a_classifier_that_never_trained_on_the_
     from engine.tamo import api
     from engine.tamo.fault_kind import load_classifier
 
-    trained_on_when_asked = {}
+    trained_on_when_asked, asked_at = {}, {}
     ask = api.fault_kind
 
     def recording(incident, entity, path=None, signals=None):
         trained_on_when_asked[incident.case_id] = set(load_classifier(path).trained_on)
+        asked_at[incident.case_id] = entity
         return ask(incident, entity, path, signals)
 
     monkeypatch.setattr(api, "fault_kind", recording)
@@ -189,6 +190,12 @@ def test_consensus_fault_type_comes_from_a_classifier_that_never_trained_on_the_
     assert len(trained_on_when_asked) == 12
     for case_id, trained_on in trained_on_when_asked.items():
         assert case_id not in trained_on and len(trained_on) == 8, case_id  # the other two folds' cases
+    # one row per held-out case: the agreed root (where the type was asked) and the type, beside the label
+    rows = json.loads(result.stdout)["consensus_cases"]["kfold"]
+    assert {row["case_id"]: row["root_cause"] for row in rows} == asked_at
+    assert {row["split"] for row in rows} == {"fold 1/3", "fold 2/3", "fold 3/3"}
+    right = sum(row["predicted_fault_type"] == row["fault_type"] for row in rows)
+    assert right / len(rows) == pytest.approx(scores["accuracy"], abs=1e-4)
 
 
 def test_fault_type_synthetic_cases_train_every_splits_fault_kind_classifier_at_per_type_weights(

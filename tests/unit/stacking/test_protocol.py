@@ -59,6 +59,7 @@ def test_tamo_rows_leave_out_cases_its_checkpoint_was_trained_on(cases):
     results = evaluate_split(("fold", cases[1:], cases))
     assert results["TAMO T2 alone"][0][1] is None  # not scored
     assert "stacked (heuristics + TAMO T2)" not in results  # T2 is not out of sample everywhere: not stacked
+    assert "stacked (heuristic tools)" in results  # a set without T2 still is
     row = run_protocol("train-test", cases, cases[1:])
     tamo_all = next(r for r in row if r["method"] == "TAMO T2 alone" and r["system"] == "all")
     assert tamo_all["cases"] == len(cases) - 1 and "1 cases not scored" in tamo_all["note"]
