@@ -23,17 +23,7 @@ same ratio over the case's other pods, the mean of the two quantiles): Online Bo
 median .97). CPU faults move it far more than their `slowdown` of the traces' own work (same measure): Online
 Boutique contention 2.3 to 129 (8 cases, median 46), `cpu_consumed` 2.5 to 479 (7, median 34); Train-Ticket
 contention .96 to 30 (4; 20 to 40 in three). `served_latency` is drawn within each system's interquartile range of
-these, where its real dev cases have the type (Train-Ticket has no `cpu_consumed`: there the type's range, Online
-Boutique's).
-
-A real `cpu_consumed` burns CPU inside one of the service's operations, not around it (the same real dev cases, the
-root's own span time per operation, window median against the reference minutes' median): in five of the six Online
-Boutique cases with window traces one operation went from well under a millisecond (.06 to .81 ms) to 201, 520, 551,
-802 and 1713 ms, the service's other operations within 1.0 to 1.4 times their usual time (the sixth, adservice,
-8.2 to 12.8 ms). So the generator adds `busy_ms` (the interquartile range of those six window medians, 281 to 739
-ms) to every request of one operation, picked by `busy_pick` among the service's sorted operations; contention
-slows all of the service's work by its `slowdown` instead (its real roots: 1.0 to 3.8 times, one operation 45 and
-82 times).
+these, where its real dev cases have the type (Train-Ticket has no `cpu_consumed`: there the `slowdown` stays).
 
 The CPU faults' container and node metrics follow the same real dev cases at their root cause (the T3 signatures,
 engine.tamo.signatures: log-ratio of the window mean over the baseline median, +1 % offset, and the window's change in
@@ -73,7 +63,7 @@ FAULT_TYPES: dict[str, FaultType] = {
                    "slowdown": (1.2, 1.8)}),
         FaultType("cpu_consumed", frozenset({"cpu"}),
                   {"cpu_ratio": (1.56, 2.45), "memory_add_mi": (0.43, 2.5), "node_cpu_ratio": (0.04, 0.21),
-                   "served_latency": (8.11, 235.3), "busy_ms": (281, 739), "busy_pick": (0.0, 1.0)}),
+                   "slowdown": (1.5, 3.0)}),
         FaultType("memory_leak", frozenset({"memory"}),
                   {"memory_growth": (0.2, 0.6), "slowdown": (1.0, 1.25)}),
         FaultType("exception", frozenset({"errors"}),

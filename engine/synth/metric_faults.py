@@ -16,7 +16,6 @@ from engine.synth.trace_faults import ActiveFault, loss_effect
 LATENCY_QUANTILES = ("P90", "P95", "P99")
 FRONT_LATENCY = ("LatencyP50(s)", "LatencyP90(s)", "LatencyP95(s)", "LatencyP99(s)")
 SAMPLE_SECONDS = 60
-SLOWED_OWN_WORK = ("cpu_contention", "cpu_consumed", "memory_leak")  # the callers' latency metrics inherit it
 
 
 @dataclass
@@ -57,7 +56,7 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
         _memory(pod, fault)
     server = p.get("served_latency", p.get("slowdown"))  # the pod's server latency, as the real faults moved it
     added_s = _slow_server(pod, fault, server) if server is not None else 0.0
-    if fault.fault_type in SLOWED_OWN_WORK:
+    if "slowdown" in p:
         _client_latency(day, reach, fault, lambda share: added_s * share)
         _edges(day, fault, reach, ("source_50", "destination_50"), lambda share: added_s * share)
     if fault.fault_type == "network_delay":

@@ -94,20 +94,6 @@ def _slowdown(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, e
         index.insert_pause(span, span.end_ns, int(extra), edits)
 
 
-def _busy_operation(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
-    """CPU burnt inside one of the service's operations (`busy_pick` among them, sorted): each of its requests
-    takes about `busy_ms` longer; the service's other operations run as usual."""
-    served = index.entry_spans(fault.service)
-    operations = sorted({span.row["OperationName"] for span in served})
-    if not operations:
-        return
-    busy = operations[min(int(fault.parameters["busy_pick"] * len(operations)), len(operations) - 1)]
-    for span in served:
-        if span.row["OperationName"] == busy and fault.active(span, edits):
-            extra = fault.parameters["busy_ms"] * MS * rng.uniform(0.7, 1.3)
-            index.insert_pause(span, span.end_ns, int(extra), edits)
-
-
 def _exception(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
     """A share of requests throw part-way: the rest of their work, calls and log lines never happen, and the
     service itself logs nothing about it. As in the real Train-Ticket exceptions: no extra ERROR line at the
@@ -187,7 +173,7 @@ EDITORS = {
     "network_delay": _delay,
     "network_loss": _loss,
     "cpu_contention": _slowdown,
-    "cpu_consumed": _busy_operation,
+    "cpu_consumed": _slowdown,
     "memory_leak": _slowdown,
     "exception": _exception,
     "return": _wrong_return,

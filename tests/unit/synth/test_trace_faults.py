@@ -75,25 +75,11 @@ def test_loss_makes_most_hit_calls_wait_whole_retransmit_timeouts_and_few_fail()
 
 def test_cpu_slowdown_stretches_own_work_not_the_waits_on_others():
     spans = _trace()
-    inject_traces(spans, _fault("cpu_contention", slowdown=2.0), np.random.default_rng(0))
+    inject_traces(spans, _fault("cpu_consumed", slowdown=2.0), np.random.default_rng(0))
     s = _by_id(spans)
     added = s["s"].end_ns - s["s"].start_ns - 40 * MS  # own work 30 ms (40 minus the 10 ms db call)
     assert 0.7 * 30 * MS <= added <= 1.3 * 30 * MS
     assert s["g"].end_ns - s["g"].start_ns == 100 * MS + added
-    assert s["d"].duration_us == 10_000
-
-
-@pytest.mark.parametrize("pick", [0.0, 0.99])
-def test_cpu_consumed_burns_time_in_one_operation_of_the_service_only(pick):
-    """As the real cpu_consumed roots: one operation hundreds of ms slower, the service's other ones as usual."""
-    spans = [*_trace(), _span("g2", "", "gateway", 200, 100), _span("c2", "g2", "caller", 205, 90),
-             _span("s2", "c2", "target", 210, 40)]
-    spans[-1].row["OperationName"] = "other-op"
-    inject_traces(spans, _fault("cpu_consumed", busy_ms=500, busy_pick=pick), np.random.default_rng(0))
-    s = _by_id(spans)
-    added = {span_id: s[span_id].end_ns - s[span_id].start_ns - 40 * MS for span_id in ("s", "s2")}
-    busy, idle = ("s", "s2") if pick == 0.0 else ("s2", "s")  # the operations sorted: "op", "other-op"
-    assert 0.7 * 500 * MS <= added[busy] <= 1.3 * 500 * MS and added[idle] == 0
     assert s["d"].duration_us == 10_000
 
 
