@@ -10,9 +10,8 @@ from engine.tamo.features import CHANNELS, PRIOR_SIGNALS, CaseFeatures
 from engine.tamo.grid import STEP_SECONDS, Grid
 from engine.tamo.logs import SEMANTIC_DIM
 from engine.tamo.model import TrainConfig, train_model
-from engine.tamo.signatures import (LOG_SIGNATURES, SERVING_SIGNATURES, SIGNATURES, log_signature, metric_signature,
-                                    serving_signature)
-from engine.telemetry.model import Alert, Incident, LogRecord, MetricSeries, ReferenceMinute, Span, Window
+from engine.tamo.signatures import LOG_SIGNATURES, SIGNATURES, log_signature, metric_signature
+from engine.telemetry.model import Alert, Incident, LogRecord, MetricSeries, ReferenceMinute, Window
 
 ALERT = 1_700_000_000.0
 ENTITIES = ["api", "orders", "stock"]  # api -> orders -> stock
@@ -105,41 +104,6 @@ def test_a_delay_on_the_wire_reads_as_slow_calls_into_an_entity_that_serves_as_f
     expected = np.log(0.205 / 0.025)
     assert abs(delayed["edge_in_latency"] - expected) < 1e-4 and abs(delayed["wire_delay"] - expected) < 1e-4
     assert abs(busy["edge_in_latency"] - expected) < 1e-4 and abs(busy["wire_delay"]) < 0.1  # slow on its own
-
-
-def _calls(start: float, trace: str, wire_ms: float, find_ms: float) -> list[Span]:
-    """Five calls from api into orders, each serving `Find` (`find_ms` of its own), `List` and `Count` (0.5 ms
-    each); `wire_ms` between api's client span and orders' work."""
-    spans = []
-    for k in range(5):
-        at, ids = start + 10.0 * k, f"{trace}-{k}"
-        spans += [Span(ids, f"{ids}-c", "", "api", "call orders", at, find_ms + 1.0 + wire_ms),
-                  Span(ids, f"{ids}-f", f"{ids}-c", "orders", "Find", at, find_ms),
-                  Span(ids, f"{ids}-l", f"{ids}-c", "orders", "List", at, 0.5),
-                  Span(ids, f"{ids}-n", f"{ids}-c", "orders", "Count", at, 0.5)]
-    return spans
-
-
-def _serving(find_ms: float, wire_ms: float) -> dict[str, float]:
-    """orders' serving signatures when its `Find` takes `find_ms` in the window (0.5 in the reference) and the wire
-    into it adds `wire_ms`."""
-    reference = [ReferenceMinute(f"ref-{k}", spans=tuple(_calls(ALERT - 3600 + 60 * k, f"r{k}", 0.0, 0.5)))
-                 for k in range(3)]
-    minute_start = ALERT - ALERT % STEP_SECONDS
-    window = [span for k in range(3) for span in _calls(minute_start + 60 * k + 1, f"w{k}", wire_ms, find_ms)]
-    incident = Incident("hand-built", "Shop", list(ENTITIES), nx.DiGraph([("api", "orders")]),
-                        Alert("api", "latency", ALERT, "slow"), Window(ALERT, ALERT + 180),
-                        Window(ALERT - 3600, ALERT - 600), spans=window, reference=reference)
-    index = {e: i for i, e in enumerate(ENTITIES)}
-    values = serving_signature(incident, Grid.around(ALERT), index)[index["orders"]]
-    return dict(zip(SERVING_SIGNATURES, values.tolist()))
-
-
-def test_one_operation_burning_cpu_reads_as_its_busiest_operation_far_above_its_usual_the_median_as_usual():
-    burning, delayed, usual = _serving(find_ms=300.0, wire_ms=0.0), _serving(0.5, 300.0), _serving(0.5, 0.0)
-    assert abs(burning["serving_busiest"] - np.log(301.0 / 1.5)) < 1e-4
-    assert burning["serving_median"] == 0.0
-    assert delayed == usual == {"serving_busiest": 0.0, "serving_median": 0.0}  # the wait on the wire is not its work
 
 
 def _labelled(number: int, fault: str, rng: np.random.Generator) -> LabelledCase:
