@@ -2,7 +2,7 @@
 
 A small, explainable alternative to T3 (the graph classifier): one row of named features per entity, the
 entity's fault signatures (engine.tamo.signatures: CPU, memory, latency and edge-latency ratios, log errors, new
-and missing templates, how much slower its busiest and its median operation serve), the change of its trace and log channels in the alert window (engine.tamo.features:
+and missing templates), the change of its trace and log channels in the alert window (engine.tamo.features:
 span count and latency, lost calls, log volume and errors, each a baseline-normalised z against the minutes
 before the alert) and the group evidence (which kind of evidence moved: resource, network, code; see
 GROUP_EVIDENCE), then multinomial logistic regressions over those rows (standardised, L2, each row of a given
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.tamo.features import CHANNELS, CaseFeatures
-from engine.tamo.signatures import EDGE_SIGNATURES, SERVING_SIGNATURES, SIGNATURES, WINDOW_START
+from engine.tamo.signatures import EDGE_SIGNATURES, SIGNATURES, WINDOW_START
 
 WINDOW_CHANNELS = tuple(c for c in CHANNELS if c.startswith(("trace_", "log_")))
 # what changed, not what a system records: "log_present" would only say which system a case comes from
@@ -33,10 +33,9 @@ SIGNATURE_COLUMNS = [k for k, name in enumerate(SIGNATURES) if name != "log_pres
 # on one system reads another's the same way, and a kind of telemetry a system does not record drops out of a max
 # rather than reading "no change". Resource: the container's own CPU and memory (not its node's CPU, which any busy
 # neighbour on the node raises, also when this container is not the one at fault); network: the time of the
-# calls into the entity (its span time, edge latencies) and its lost calls, less the slowness of the entity's own
-# serving, as its server latency reports it (WIRE_DISCOUNT) or its busiest operation's own span time (a delay on the
-# wire slows the calls into it, not its own serving; a CPU fault slows both, one operation burning CPU by itself
-# hundreds of times); code: errors and new templates at the entity, or requests cut short (fewer log lines, spans,
+# calls into the entity (its span time, edge latencies) and its lost calls, less the slowness the entity itself
+# reports serving (WIRE_DISCOUNT: a delay on the wire slows the calls into it, not its own serving; a CPU fault
+# slows both); code: errors and new templates at the entity, or requests cut short (fewer log lines, spans,
 # successes).
 GROUP_EVIDENCE = {
     "resource": ((1, "metric:CpuUsageRate(%)"), (1, "metric:MemoryUsageRate(%)")),
@@ -45,8 +44,8 @@ GROUP_EVIDENCE = {
              (-1, "metric:PodSuccessRate(%)")),
 }
 WIRE_DISCOUNT = ("network", "metric:PodServerLatencyP90(s)")  # group, channel whose rise (not fall) it subtracts
-FEATURES = (tuple(SIGNATURES[k] for k in SIGNATURE_COLUMNS) + SERVING_SIGNATURES
-            + tuple(f"window:{c}" for c in WINDOW_CHANNELS) + tuple(f"evidence:{group}" for group in GROUP_EVIDENCE))
+FEATURES = (tuple(SIGNATURES[k] for k in SIGNATURE_COLUMNS) + tuple(f"window:{c}" for c in WINDOW_CHANNELS)
+            + tuple(f"evidence:{group}" for group in GROUP_EVIDENCE))
 EVIDENCE_COLUMNS = tuple(j for j, name in enumerate(FEATURES) if name.startswith("evidence:"))
 SIGNAL_COLUMNS = tuple(j for j in range(len(FEATURES)) if j not in EVIDENCE_COLUMNS)
 STEPS = 3000
@@ -54,25 +53,23 @@ LEARNING_RATE = 0.5
 
 
 def entity_row(features: CaseFeatures, entity: str) -> np.ndarray:
-    """[len(FEATURES)]: the entity's signatures and serving signatures, its trace / log channels' window mean
-    minus their mean before the alert, then its group evidence."""
+    """[len(FEATURES)]: the entity's signatures, its trace / log channels' window mean minus their mean before
+    the alert, then its group evidence."""
     i = features.entities.index(entity)
     series = features.series[i][:, [CHANNELS.index(c) for c in WINDOW_CHANNELS]]
     change = series[WINDOW_START:].mean(axis=0) - series[:WINDOW_START].mean(axis=0)
-    return np.concatenate([features.signature[i][SIGNATURE_COLUMNS], features.serving[i], change,
-                           group_evidence(features.series[i], features.serving[i])]).astype(np.float64)
+    return np.concatenate([features.signature[i][SIGNATURE_COLUMNS], change,
+                           group_evidence(features.series[i])]).astype(np.float64)
 
 
-def group_evidence(series: np.ndarray, serving: np.ndarray) -> np.ndarray:
-    """[len(GROUP_EVIDENCE)] from one entity's [T, C] series and its SERVING_SIGNATURES: per group, the largest of
-    its signed channels' means over the alert window; the network group's less the larger rise of
-    WIRE_DISCOUNT's channel and of the busiest operation's own time."""
+def group_evidence(series: np.ndarray) -> np.ndarray:
+    """[len(GROUP_EVIDENCE)] from one entity's [T, C] series: per group, the largest of its signed channels'
+    means over the alert window; the network group's less the rise of WIRE_DISCOUNT's channel."""
     window = series[WINDOW_START:].mean(axis=0)
     evidence = {group: max(sign * window[CHANNELS.index(channel)] for sign, channel in channels)
                 for group, channels in GROUP_EVIDENCE.items()}
-    group, server_latency = WIRE_DISCOUNT
-    busiest = serving[SERVING_SIGNATURES.index("serving_busiest")]
-    evidence[group] -= max(window[CHANNELS.index(server_latency)], busiest, 0.0)
+    group, own_serving = WIRE_DISCOUNT
+    evidence[group] -= max(window[CHANNELS.index(own_serving)], 0.0)
     return np.array(list(evidence.values()))
 
 
@@ -89,10 +86,9 @@ CODE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:SyscallRead", "ratio:SyscallWrit
 # calibrated on (engine.synth.catalog), so synthetic cases teach the resource stage no signal the real ones lack.
 # The CPU as a ratio to its usual level only: its absolute change in millicores says how big the service is (a
 # Java service burns a hundred times a Go one's), not which fault; the memory's absolute change stays (a competing
-# process adds its few MiB whatever the service's size); and how its operations serve: one burning CPU by itself
-# (its own time hundreds of times its usual, the others as usual) or every one slowed a little by a competitor
+# process adds its few MiB whatever the service's size)
 RESOURCE_SIGNALS = ("ratio:CpuUsageRate(%)", "ratio:MemoryUsageRate(%)", "ratio:NodeCpuUsageRate(%)",
-                    "delta:MemoryUsage(Mi)", "delta:NodeCpuUsageRate(%)") + SERVING_SIGNATURES
+                    "delta:MemoryUsage(Mi)", "delta:NodeCpuUsageRate(%)")
 STAGE_COLUMNS = {
     "resource": tuple(j for j, name in enumerate(FEATURES) if name in RESOURCE_SIGNALS),
     "code": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("log_", "window:")) or name in CODE_SIGNALS),
@@ -106,8 +102,7 @@ STAGE_COLUMNS = {
 TELEMETRY_FEATURES = {
     "edge latency": tuple(j for j, name in enumerate(FEATURES) if name in EDGE_SIGNATURES),
     "logs": tuple(j for j, name in enumerate(FEATURES) if name.startswith(("log_", "window:log_"))),
-    "traces": tuple(j for j, name in enumerate(FEATURES)
-                    if name.startswith("window:trace_") or name in SERVING_SIGNATURES),
+    "traces": tuple(j for j, name in enumerate(FEATURES) if name.startswith("window:trace_")),
 }
 
 

@@ -19,8 +19,7 @@ from engine.telemetry.model import Incident
 from engine.telemetry.ranking import modality_signals
 from engine.tamo.grid import Grid, robust_z, squash
 from engine.tamo.logs import LOG_CHANNELS, SEMANTIC_DIM, log_channels
-from engine.tamo.signatures import (SERVING_SIGNATURES, SIGNATURES, log_signature, metric_signature,
-                                    serving_signature)
+from engine.tamo.signatures import SIGNATURES, log_signature, metric_signature
 from engine.tamo.traces import TRACE_CHANNELS, trace_channels
 
 FEATURE_VERSION = 4
@@ -61,13 +60,10 @@ class CaseFeatures:
     prior: np.ndarray  # [N, len(PRIOR_SIGNALS)] log1p of the statistical per-modality anomaly scores
     edges: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # trace latency log-ratio per edge [T]
     signature: np.ndarray | None = None  # [N, len(SIGNATURES)] fault signatures for T3; None reads as zeros
-    serving: np.ndarray | None = None  # [N, len(SERVING_SIGNATURES)] for the fault-type classifier; None: zeros
 
     def __post_init__(self) -> None:
         if self.signature is None:
             self.signature = np.zeros((len(self.entities), len(SIGNATURES)), dtype=np.float32)
-        if self.serving is None:
-            self.serving = np.zeros((len(self.entities), len(SERVING_SIGNATURES)), dtype=np.float32)
 
 
 def extract_features(incident: Incident, signals: dict | None = None) -> CaseFeatures:
@@ -84,8 +80,7 @@ def extract_features(incident: Incident, signals: dict | None = None) -> CaseFea
     return CaseFeatures(incident.case_id, incident.system, entities, series, semantics.astype(np.float32),
                         _adjacency(incident, index), _prior(incident, index, signals), edges,
                         np.concatenate([log_signature(incident, grid, index),
-                                        metric_signature(incident, grid, index)], axis=1),
-                        serving_signature(incident, grid, index))
+                                        metric_signature(incident, grid, index)], axis=1))
 
 
 def _prior(incident: Incident, index: dict[str, int], signals: dict | None = None) -> np.ndarray:
@@ -136,7 +131,7 @@ def feature_key(dataset: Path, case_id: str) -> str:
     readers' and signals'), so any change there re-extracts (cheap) rather than feeding stale tensors to training."""
     config = {"version": FEATURE_VERSION, "code": code_version("tamo", "telemetry"), "channels": CHANNELS,
               "grid": [Grid.around(0).steps], "semantic": SEMANTIC_DIM, "prior": PRIOR_SIGNALS,
-              "signatures": SIGNATURES, "serving": SERVING_SIGNATURES}
+              "signatures": SIGNATURES}
     text = json.dumps([str(Path(dataset).resolve()), case_id, config], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -148,8 +143,7 @@ def save_features(path: Path, features: CaseFeatures, truth: dict[str, str]) -> 
             "edges": edge_names, "truth": truth}
     write_atomically(path, lambda tmp: np.savez_compressed(
         tmp, series=features.series, semantics=features.semantics, adjacency=features.adjacency,
-        prior=features.prior, signature=features.signature, serving=features.serving, edge_values=edge_values,
-        meta=np.array(json.dumps(meta))),
+        prior=features.prior, signature=features.signature, edge_values=edge_values, meta=np.array(json.dumps(meta))),
         ".tmp.npz")
 
 
@@ -158,6 +152,5 @@ def load_features(path: Path) -> tuple[CaseFeatures, dict[str, str]]:
         meta = json.loads(str(data["meta"]))
         edges = {tuple(name.split("\t")): values for name, values in zip(meta["edges"], data["edge_values"])}
         features = CaseFeatures(meta["case_id"], meta["system"], meta["entities"], data["series"],
-                                data["semantics"], data["adjacency"], data["prior"], edges, data["signature"],
-                                data["serving"])
+                                data["semantics"], data["adjacency"], data["prior"], edges, data["signature"])
     return features, meta["truth"]

@@ -10,9 +10,7 @@ of evidence moves at the root cause:
 - `network_delay` lengthens the calls into the entity (edge latency) while the entity itself serves as fast as
   before (its server latency does not move): the delay is on the wire;
 - `cpu_consumed` / `cpu_contention` move the CPU channels; contention also adds a competing process, whose few
-  MiB of memory show up in the memory delta. A service that burns CPU itself burns it in the operation that does
-  the work: that one operation's own span time jumps (from under a millisecond to hundreds) while its others serve
-  as usual; a competing process slows every operation a little (the serving signatures).
+  MiB of memory show up in the memory delta.
 
 Log signatures are computed here from the raw records (per minute, against the fault-free reference minutes);
 T3 adds a summary of the grid channels (window level, its change against the minutes before the alert, extremes).
@@ -28,8 +26,6 @@ import numpy as np
 from engine.telemetry.model import Incident, LogRecord
 from engine.tamo.grid import STEPS_BEFORE, Grid
 from engine.tamo.logs import _cluster_templates, _logs_on_grid
-from engine.tamo.traces import window_own_time_ratios
-from engine.telemetry.spans import WAIT
 
 LOG_SIGNATURES = (
     "log_present",  # the entity writes logs at all (in the reference or the window)
@@ -67,13 +63,6 @@ EDGE_SIGNATURES = (
 METRIC_SIGNATURES = (tuple(f"ratio:{name}" for name in METRIC_RATIOS)  # log-ratio, window mean vs baseline median
                      + tuple(f"delta:{name}" for name in METRIC_DELTAS) + EDGE_SIGNATURES)
 SIGNATURES = LOG_SIGNATURES + METRIC_SIGNATURES
-# Over the entity's own operations (not the waits charged to it: engine.telemetry.spans), each one's log-ratio of
-# median own span time, window vs reference (engine.tamo.traces.window_own_time_ratios). Read by the fault-type
-# classifier only, not among SIGNATURES (the TAMO checkpoint's input).
-SERVING_SIGNATURES = (
-    "serving_busiest",  # the largest: one operation burning CPU, or every operation slowed
-    "serving_median",  # the median: near 0 when one operation alone is slow, up when every operation is
-)
 SIGNATURE_MODALITY = tuple("logs" if name.startswith("log_") else "metrics" for name in SIGNATURES)
 WINDOW_START = STEPS_BEFORE  # grid bin of the alert minute; the window is that bin and the ones after it
 REGULAR_PER_MINUTE = 2.0  # a reference template written at least this often per minute is "regular"
@@ -123,18 +112,6 @@ def metric_signature(incident: Incident, grid: Grid, index: dict[str, int]) -> n
             row[k] = _signed_log(_window_change(series, baseline, name, grid))
     out[:, -len(EDGE_SIGNATURES):] = edge_signature(incident, grid, index,
                                                     out[:, list(METRIC_RATIOS).index("PodServerLatencyP90(s)")])
-    return out
-
-
-def serving_signature(incident: Incident, grid: Grid, index: dict[str, int]) -> np.ndarray:
-    """[N, len(SERVING_SIGNATURES)]; zeros for entities without an operation of enough calls in both."""
-    out = np.zeros((len(index), len(SERVING_SIGNATURES)), dtype=np.float32)
-    ratios = defaultdict(list)
-    for (entity, operation), ratio in window_own_time_ratios(incident, grid).items():
-        if entity in index and not operation.startswith(WAIT):
-            ratios[entity].append(ratio)
-    for entity, values in ratios.items():
-        out[index[entity]] = max(values), np.median(values)
     return out
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.telemetry.model import Incident, ReferenceMinute, Span
 from engine.telemetry.spans import own_times
-from engine.tamo.grid import STEPS_BEFORE, Grid
+from engine.tamo.grid import Grid
 
 TRACE_CHANNELS = ("trace_count", "trace_own_time", "trace_p95", "trace_edge_in", "trace_edge_out", "trace_lost_calls")
 MIN_CALLS = 3
@@ -38,19 +38,6 @@ def trace_channels(incident: Incident, grid: Grid, index: dict[str, int]) -> tup
         _fill_bin(out[:, b], members, reference, index, edges, b, grid.steps)
     has_trace = np.array([1.0 if b in by_bin else 0.0 for b in range(grid.steps)])
     return out, has_trace, edges
-
-
-def window_own_time_ratios(incident: Incident, grid: Grid) -> dict[tuple[str, str], float]:
-    """Per (entity, operation) with at least MIN_CALLS calls in the alert window and in the reference minutes: the
-    log-ratio of its median own time, window vs reference (the trace_own_time channel's measure, over the whole
-    window rather than per minute)."""
-    spans = _spans_on_grid(incident, grid)
-    reference_minutes = [minute for minute in incident.reference if minute.spans]
-    if not spans or not reference_minutes:
-        return {}
-    window = [span for span, b in zip(spans, grid.bin_of(np.array([span.start for span in spans])))
-              if b >= STEPS_BEFORE]
-    return dict(_ratios(own_times(window), _reference_stats(reference_minutes)["own"], key_entity=None))
 
 
 def _spans_on_grid(incident: Incident, grid: Grid) -> list[Span]:
