@@ -404,28 +404,37 @@ def _wait_rises(incident: Incident) -> dict[tuple[str, str, str], WaitRise]:
         waits = np.asarray(waits)
         level, now = float(np.median(normal)), float(np.median(waits))
         z = max(now - level, 0.0) / max(_tail_spread(normal), WAIT_FLOOR_MS)
-        rises[(callee, caller, operation)] = WaitRise(z - TAIL_Z, _tail_excess(waits, per_minute), now, level,
-                                                      int(np.sum(waits > normal.max())), len(waits))
+        beyond = _beyond(waits, normal)
+        rises[(callee, caller, operation)] = WaitRise(z - TAIL_Z, _tail_excess(beyond, len(waits), normal, per_minute),
+                                                      now, level, beyond, len(waits))
     return rises
 
 
-def _tail_excess(waits: np.ndarray, per_minute: list[np.ndarray]) -> float:
-    """How much more surprising the window's tail is (_tail_surprise) than any fault-free minute's against the other
-    fault-free minutes, and than a 1-in-100 (TAIL) chance: the waits of a call vary from minute to minute, so a
-    minute's calls beyond the others' longest are not as rare as if they were all alike."""
-    normal = np.concatenate(per_minute)
-    usual = [_tail_surprise(minute, np.concatenate(per_minute[:i] + per_minute[i + 1:]))
-             for i, minute in enumerate(per_minute) if len(normal) - len(minute) >= MIN_CALLS]
-    return _tail_surprise(waits, normal) - max([-np.log(1.0 - TAIL), *usual])
+def _tail_excess(beyond: int, calls: int, normal: np.ndarray, per_minute: list[np.ndarray]) -> float:
+    """How much more surprising the window's tail (`beyond` of its `calls` longer than any of the `normal` ones,
+    _tail_surprise) is than any fault-free minute's against the other fault-free minutes, and than a 1-in-100 (TAIL)
+    chance: the waits of a call vary from minute to minute, so a minute's calls beyond the others' longest are not as
+    rare as if they were all alike."""
+    usual = []
+    for i, minute in enumerate(per_minute):
+        if len(normal) - len(minute) >= MIN_CALLS:
+            others = np.concatenate(per_minute[:i] + per_minute[i + 1:])
+            usual.append(_tail_surprise(_beyond(minute, others), len(minute), len(others)))
+    return _tail_surprise(beyond, calls, len(normal)) - max([-np.log(1.0 - TAIL), *usual])
 
 
-def _tail_surprise(waits: np.ndarray, normal: np.ndarray) -> float:
-    """-ln of the chance that at least as many of `waits` last longer than the longest of the N `normal` ones, were
-    they all alike: each then is equally likely to hold any rank among N + 1, so it beats them all with probability
-    1 / (N + 1) (a binomial tail)."""
-    beyond, calls, chance = int(np.sum(waits > normal.max())), len(waits), 1.0 / (len(normal) + 1)
+def _beyond(waits: np.ndarray, normal: np.ndarray) -> int:
+    """How many of `waits` last longer than the longest of `normal`."""
+    return int(np.sum(waits > normal.max()))
+
+
+def _tail_surprise(beyond: int, calls: int, references: int) -> float:
+    """-ln of the chance that at least `beyond` of `calls` waits last longer than the longest of `references` ones,
+    were they all alike: each then is equally likely to hold any rank among references + 1, so it beats them all
+    with probability 1 / (references + 1) (a binomial tail)."""
     if beyond == 0:
         return 0.0
+    chance = 1.0 / (references + 1)
     terms = np.array([math.lgamma(calls + 1) - math.lgamma(j + 1) - math.lgamma(calls - j + 1)
                       + j * math.log(chance) + (calls - j) * math.log1p(-chance) for j in range(beyond, calls + 1)])
     return -float(terms.max() + np.log(np.exp(terms - terms.max()).sum()))
