@@ -35,9 +35,11 @@ or file names the fault. Ids of every copied minute are re-drawn, so a reused mi
 
 WINDOW_CHOICE = """\
 A Nezha alert's minute file holds the minute before the alert, but real faults come every few minutes, so it may
-still carry the previous real fault. For each alert minute, the previously faulted service's ERROR lines and p90
-span latency were compared with that service's level in the day's construct_data/ reference window; the day's
-recovery time is the next whole minute past the longest lag at which a minute was still above it. Only alert
+still carry the previous real fault. For each alert minute, the previously faulted service's ERROR lines, p90
+span latency and log statements per span were compared with that service's level in the day's construct_data/
+reference window; the day's recovery time is the next whole minute past the longest lag at which a minute was still
+off it (ERROR lines or latency above, a statement below: a real exception can silence the line after its throw
+without an ERROR line or a slower span). Only alert
 minutes starting at least that long after the previous real fault are used (the day's first alert has none before
 it), with their rows from the alert's own onset on dropped."""
 
