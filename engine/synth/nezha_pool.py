@@ -2,8 +2,10 @@
 minute before it, but real faults come every few minutes, so that minute may still carry the previous fault.
 
 The day's own recovery decides how long after a real fault a minute is clean: for each alert minute, the previously
-faulted service's ERROR lines and span latency are compared with its level in the day's fault-free reference window
-(construct_data/); the recovery time is the shortest lag after which every such minute is back at that level.
+faulted service's ERROR lines, span latency and usual log statements are compared with its level in the day's
+fault-free reference window (construct_data/); the recovery time is the shortest lag after which every such minute is
+back at that level. The usual statements catch what the other two miss: a real Train-Ticket exception adds no ERROR
+line and keeps its latency, but a statement that follows the throw goes silent while it lasts.
 One recovery time per day, not a per-minute pass / fail, so no minute is kept only because it happens to look quiet.
 """
 
@@ -18,10 +20,11 @@ import numpy as np
 
 from engine.synth.nezha_minutes import NS, MinuteSource
 from engine.synth.spans import span_row
-from engine.telemetry.nezha_files import parse_log_message, service_of
+from engine.telemetry.nezha_files import log_template, parse_log_message, service_of
+from engine.telemetry.profiles import statement_of
 
 LATENCY_RATIO = 1.5  # p90 span latency of a service above this multiple of its fault-free p90 is not recovered
-NOISE_SIGMAS = 3.0  # ERROR lines beyond fault-free rate + 3 Poisson sigmas (+1) are not recovered
+NOISE_SIGMAS = 3.0  # ERROR lines above fault-free rate + 3 Poisson sigmas (+1), or a statement below it: not recovered
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,14 @@ class RealFault:
 
 @dataclass
 class MinuteLevels:
-    """ERROR lines and span durations per service over one minute file, and the span-start range it covers."""
+    """ERROR lines, log statements and span durations per service over one minute file, and the span-start range it
+    covers."""
 
     first_ns: int
     last_ns: int
     errors: Counter[str] = field(default_factory=Counter)
     durations: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    statements: Counter[tuple[str, str]] = field(default_factory=Counter)  # (service, `Class#line`) -> lines
 
     @property
     def minutes(self) -> float:
@@ -68,8 +73,10 @@ def levels(source: MinuteSource, name: str) -> MinuteLevels:
     for span in spans:
         found.durations[span.service].append(span.duration_us)
     for row in logs or ():
-        if parse_log_message(row["Log"])[0] == "ERROR":
-            found.errors[service_of(row["PodName"])] += 1
+        level, message = parse_log_message(row["Log"])
+        service = service_of(row["PodName"])
+        found.errors[service] += level == "ERROR"
+        found.statements[service, statement_of(log_template(message))] += 1
     return found
 
 
@@ -78,7 +85,21 @@ def recovered(minute: MinuteLevels, reference: MinuteLevels, service: str) -> bo
     if minute.errors[service] > expected + NOISE_SIGMAS * math.sqrt(expected) + 1:
         return False
     now, normal = minute.p90(service), reference.p90(service)
-    return now is None or normal is None or now <= LATENCY_RATIO * normal
+    if now is not None and normal is not None and now > LATENCY_RATIO * normal:
+        return False
+    return not _silent_statements(minute, reference, service)
+
+
+def _silent_statements(minute: MinuteLevels, reference: MinuteLevels, service: str) -> list[str]:
+    """The service's statements logged well below their reference rate per span of the service (beyond 3 Poisson
+    sigmas + 1): the part of its handling that a fault still cuts off."""
+    spans, normal_spans = len(minute.durations.get(service, ())), len(reference.durations.get(service, ()))
+    silent = []
+    for (owner, statement), count in reference.statements.items():
+        expected = count / normal_spans * spans if owner == service and normal_spans else 0.0
+        if minute.statements[owner, statement] < expected - NOISE_SIGMAS * math.sqrt(expected) - 1:
+            silent.append(statement)
+    return silent
 
 
 def choose_pool(candidates: dict[str, MinuteLevels], reference: MinuteLevels, faults: list[RealFault]) -> PoolChoice:

@@ -19,7 +19,7 @@ HOW_FAULTS_SHOW = """\
 | cpu_contention | the pod's CPU rate and its node's up by the log-ratios `cpu_ratio` and `node_cpu_ratio` (over their level +1 %), its memory up by `memory_add_mi` MiB (the competing process); the service's own work (not its waits on callees) takes `slowdown` times longer, callers inherit it; its pod's server latency quantiles times `served_latency` where the system lists one below the ranges, else `slowdown` |
 | cpu_consumed | the same metrics, within the real `cpu_consumed` cases' ranges (a smaller memory and node share); the same slowdown, larger; the server latency as under contention |
 | memory_leak | memory usage climbs from the onset to the end of the fault; a small slowdown |
-| exception | a share `error_rate` of its requests end part-way (after `kept_share` of their time; a call already sent is served in full): the rest of their calls and of the service's log lines never happen, and the service logs no ERROR about it; the error reaches the caller, which stops its handling right after the call, and (share `caller_logs`) logs the framework's failed-call line; success rate down; its pod's server latency quantiles times `served_latency` (Nezha) |
+| exception | a share `error_rate` of the requests through its busiest operation throw once their work is done: their spans and calls stay, their log lines after `kept_share` of their time never happen, and the service logs no ERROR about it; the error reaches the caller, which stops its handling right after the call, and (share `caller_logs`) logs the framework's failed-call line; success rate down; its pod's server latency quantiles times `served_latency` (Nezha) |
 | return | a share `wrong_rate` of answers are wrong: the service logs one of its own ERROR lines for each and answers in its usual time; the caller stops its handling right after the call, and (share `caller_logs`) logs the framework's failed-call line; a service no traced caller waits on stops its own handling after `kept_share` of its time instead; its pod's server latency quantiles times `served_latency` (Nezha) |
 
 PetShop records metrics only: the component's own latency / availability change (delay adds `delay_ms` times
@@ -35,9 +35,11 @@ or file names the fault. Ids of every copied minute are re-drawn, so a reused mi
 
 WINDOW_CHOICE = """\
 A Nezha alert's minute file holds the minute before the alert, but real faults come every few minutes, so it may
-still carry the previous real fault. For each alert minute, the previously faulted service's ERROR lines and p90
-span latency were compared with that service's level in the day's construct_data/ reference window; the day's
-recovery time is the next whole minute past the longest lag at which a minute was still above it. Only alert
+still carry the previous real fault. For each alert minute, the previously faulted service's ERROR lines, p90
+span latency and log statements per span were compared with that service's level in the day's construct_data/
+reference window; the day's recovery time is the next whole minute past the longest lag at which a minute was still
+off it (ERROR lines or latency above, a statement below: a real exception can silence the line after its throw
+without an ERROR line or a slower span). Only alert
 minutes starting at least that long after the previous real fault are used (the day's first alert has none before
 it), with their rows from the alert's own onset on dropped."""
 

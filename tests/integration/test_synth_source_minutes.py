@@ -65,3 +65,12 @@ def test_online_boutique_backgrounds_come_from_more_than_the_one_alert_minute_th
     assert len(day.pool_choice.kept) == 1
     sources = {tuple(sorted(row["TraceID"] for row in day.background(minute)[0][:50])) for minute in day.pool}
     assert len(day.pool) >= 2 and len(sources) == len(day.pool)
+
+
+@pytest.mark.skipif(not (NEZHA / "cases.csv").exists(), reason=f"dataset folder {NEZHA} is absent")
+def test_train_ticket_minutes_still_under_a_real_exception_are_not_used():
+    """Issue 12: 10_45 still lacks ts-travel2-service's line after its 10:26 exception (TravelServiceImpl#372), 11_29
+    ts-price-service's after its 11:19 one (PriceController#46); neither logs an ERROR line or slows down."""
+    (day,) = nezha_days(NEZHA, "TT")
+    assert {"10_45", "11_29"} <= set(day.pool_choice.excluded)
+    assert not {"10_45", "11_29"} & {minute.name for minute in day.pool if not minute.reference}

@@ -11,10 +11,10 @@ MS = 1_000_000
 ONSET = 1_000 * MS
 
 
-def _span(span_id, parent, service, start_ms, duration_ms):
+def _span(span_id, parent, service, start_ms, duration_ms, operation="op", trace="t1"):
     start = ONSET + start_ms * MS
-    return span_row({"TraceID": "t1", "SpanID": span_id, "ParentID": parent or "root", "PodName": f"{service}-abc12-xyz12",
-                     "OperationName": "op", "StartTimeUnixNano": str(start), "EndTimeUnixNano": str(start + duration_ms * MS),
+    return span_row({"TraceID": trace, "SpanID": span_id, "ParentID": parent or "root", "PodName": f"{service}-abc12-xyz12",
+                     "OperationName": operation, "StartTimeUnixNano": str(start), "EndTimeUnixNano": str(start + duration_ms * MS),
                      "Duration": str(duration_ms * 1000)})
 
 
@@ -83,15 +83,25 @@ def test_cpu_slowdown_stretches_own_work_not_the_waits_on_others():
     assert s["d"].duration_us == 10_000
 
 
-def test_exception_cuts_the_request_short_silently_and_its_caller_stops_there_and_logs_the_failed_call():
+def test_exception_keeps_the_requests_work_silences_its_later_lines_and_its_caller_stops_there():
+    """As the real Train-Ticket exceptions: the root's own spans and calls stay, a line after the throw goes."""
     spans = _trace()
     edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=1.0),
                           np.random.default_rng(0))
     s = _by_id(spans)
-    assert "d" in edits.dropped and not edits.failing and [span.span_id for span in edits.uncaught] == ["c"]
-    assert s["s"].end_ns - s["s"].start_ns < 40 * MS and edits.stopped_ns["s"] == s["s"].end_ns
+    assert "d" not in edits.dropped and s["s"].duration_us == 40_000 and s["d"].duration_us == 10_000
+    assert ONSET + 18 * MS <= edits.stopped_ns["s"] <= ONSET + 22 * MS  # a quarter of its 40 ms, give or take
+    assert not edits.failing and [span.span_id for span in edits.uncaught] == ["c"]
     assert "o" in edits.dropped and edits.stopped_ns["c"] == s["s"].end_ns  # the error ends the caller's handling
     assert s["c"].end_ns == s["s"].end_ns and s["g"].end_ns - s["g"].start_ns < 100 * MS
+
+
+def test_exception_throws_in_the_services_busiest_operation_only():
+    spans = [_span(f"{name}{i}", "", "target", 10 * i, 5, operation, trace=f"{name}{i}")
+             for name, operation, count in (("a", "query", 3), ("b", "update", 1)) for i in range(count)]
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.5, caller_logs=0.0),
+                          np.random.default_rng(0))
+    assert set(edits.stopped_ns) == {"a0", "a1", "a2"} and not edits.dropped
 
 
 def test_wrong_return_logs_at_the_service_and_stops_the_callers_handling_after_the_call():
@@ -115,10 +125,10 @@ def test_an_uninvolved_service_is_left_alone(fault_type):
 
 def test_a_request_cut_short_keeps_a_call_already_sent_whole_and_never_sends_the_later_ones():
     """No client span is left without its server span (that would read as a call lost on the network)."""
-    spans = [_span("g", "", "gateway", 0, 100), _span("c", "g", "caller", 5, 90), _span("s", "c", "target", 10, 40),
+    spans = [_span("s", "", "target", 10, 40),  # a front door: its wrong answer stops its own handling
              _span("k1", "s", "target", 17, 10), _span("d1", "k1", "db", 23, 3),  # sent before the cut, served after
              _span("k2", "s", "target", 30, 8), _span("d2", "k2", "db", 31, 5)]
-    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=0.0),
+    edits = inject_traces(spans, _fault("return", wrong_rate=1.0, kept_share=0.25, caller_logs=0.0),
                           np.random.default_rng(0))
     assert {"k2", "d2"} <= edits.dropped and not {"k1", "d1"} & edits.dropped
     s = _by_id(spans)
@@ -127,9 +137,9 @@ def test_a_request_cut_short_keeps_a_call_already_sent_whole_and_never_sends_the
 
 def test_a_call_already_sent_is_served_in_full_down_to_its_own_calls():
     """The callee of a call sent before the cut does all its work, its later calls too."""
-    spans = [_span("g", "", "gateway", 0, 100), _span("c", "g", "caller", 5, 90), _span("s", "c", "target", 10, 40),
+    spans = [_span("s", "", "target", 10, 40),  # a front door: its wrong answer stops its own handling
              _span("k1", "s", "target", 12, 30), _span("d1", "k1", "db", 13, 28),  # sent before the cut
              _span("e1", "d1", "db", 35, 4)]  # db's own later step, after the cut
-    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=0.0),
+    edits = inject_traces(spans, _fault("return", wrong_rate=1.0, kept_share=0.25, caller_logs=0.0),
                           np.random.default_rng(0))
     assert not {"k1", "d1", "e1"} & edits.dropped
