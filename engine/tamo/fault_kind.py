@@ -44,6 +44,11 @@ GROUP_EVIDENCE = {
              (-1, "metric:PodSuccessRate(%)")),
 }
 WIRE_DISCOUNT = ("network", "metric:PodServerLatencyP90(s)")  # group, channel whose rise (not fall) it subtracts
+# A resource fault (a CPU burner, a competing process, a leak) holds the container's CPU or memory until it is
+# removed, so its rise still stands at the window's last minute; a code fault's CPU burst (handling a wave of
+# exceptions, the injection attaching to the process) fades. These groups' evidence is read at that last minute,
+# the others' over the whole window.
+HELD_TO_THE_END = ("resource",)
 FEATURES = (tuple(SIGNATURES[k] for k in SIGNATURE_COLUMNS) + tuple(f"window:{c}" for c in WINDOW_CHANNELS)
             + tuple(f"evidence:{group}" for group in GROUP_EVIDENCE))
 EVIDENCE_COLUMNS = tuple(j for j, name in enumerate(FEATURES) if name.startswith("evidence:"))
@@ -64,9 +69,11 @@ def entity_row(features: CaseFeatures, entity: str) -> np.ndarray:
 
 def group_evidence(series: np.ndarray) -> np.ndarray:
     """[len(GROUP_EVIDENCE)] from one entity's [T, C] series: per group, the largest of its signed channels'
-    means over the alert window; the network group's less the rise of WIRE_DISCOUNT's channel."""
-    window = series[WINDOW_START:].mean(axis=0)
-    evidence = {group: max(sign * window[CHANNELS.index(channel)] for sign, channel in channels)
+    means over the alert window (HELD_TO_THE_END's: their values at its last minute); the network group's less the
+    rise of WIRE_DISCOUNT's channel."""
+    window, last_minute = series[WINDOW_START:].mean(axis=0), series[-1]
+    evidence = {group: max(sign * (last_minute if group in HELD_TO_THE_END else window)[CHANNELS.index(channel)]
+                           for sign, channel in channels)
                 for group, channels in GROUP_EVIDENCE.items()}
     group, own_serving = WIRE_DISCOUNT
     evidence[group] -= max(window[CHANNELS.index(own_serving)], 0.0)

@@ -87,6 +87,18 @@ def test_a_busy_node_is_no_resource_evidence_for_a_container_whose_own_cpu_and_m
     assert group_evidence(busy_node)[resource] == 1.0
 
 
+def test_a_cpu_burst_that_fades_within_the_window_is_no_resource_evidence_and_one_that_holds_is():
+    """A code fault's CPU burst at the alert (exceptions handled, the injection attaching) has faded by the window's
+    last minute; a CPU fault holds the CPU until it is removed, also one that started late in the window."""
+    fading, late = np.zeros((16, len(CHANNELS))), np.zeros((16, len(CHANNELS)))
+    cpu = CHANNELS.index("metric:CpuUsageRate(%)")
+    fading[WINDOW_START, cpu] = 4.0
+    late[-1, cpu] = 3.0
+    resource = list(GROUP_EVIDENCE).index("resource")
+    assert group_evidence(fading)[resource] == 0.0
+    assert group_evidence(late)[resource] == 3.0
+
+
 def test_cpu_contention_is_named_on_a_small_service_from_the_memory_its_competing_process_adds():
     """Trained where every contention hit a big service (its CPU rose by many millicores) and every consumed CPU a
     small one, both by the same share of their usual CPU, the contentions also adding a process's few MiB: on a
