@@ -46,8 +46,9 @@ GROUP_EVIDENCE = {
 WIRE_DISCOUNT = ("network", "metric:PodServerLatencyP90(s)")  # group, channel whose rise (not fall) it subtracts
 # A resource fault (a CPU burner, a competing process, a leak) holds the container's CPU or memory until it is
 # removed, so its rise still stands at the window's last minute; a code fault's CPU burst (handling a wave of
-# exceptions, the injection attaching to the process) fades. These groups' evidence is read at that last minute,
-# the others' over the whole window.
+# exceptions, the injection attaching to the process) fades. These groups' evidence is read at that last minute
+# (per channel the latest window minute that holds a value: a live incident's telemetry may not have reached the
+# window's end yet, and an empty minute reads 0), the others' over the whole window.
 HELD_TO_THE_END = ("resource",)
 FEATURES = (tuple(SIGNATURES[k] for k in SIGNATURE_COLUMNS) + tuple(f"window:{c}" for c in WINDOW_CHANNELS)
             + tuple(f"evidence:{group}" for group in GROUP_EVIDENCE))
@@ -69,15 +70,22 @@ def entity_row(features: CaseFeatures, entity: str) -> np.ndarray:
 
 def group_evidence(series: np.ndarray) -> np.ndarray:
     """[len(GROUP_EVIDENCE)] from one entity's [T, C] series: per group, the largest of its signed channels'
-    means over the alert window (HELD_TO_THE_END's: their values at its last minute); the network group's less the
-    rise of WIRE_DISCOUNT's channel."""
-    window, last_minute = series[WINDOW_START:].mean(axis=0), series[-1]
+    means over the alert window (HELD_TO_THE_END's: their latest recorded values); the network group's less the rise
+    of WIRE_DISCOUNT's channel."""
+    window, last_minute = series[WINDOW_START:].mean(axis=0), latest_recorded(series[WINDOW_START:])
     evidence = {group: max(sign * (last_minute if group in HELD_TO_THE_END else window)[CHANNELS.index(channel)]
                            for sign, channel in channels)
                 for group, channels in GROUP_EVIDENCE.items()}
     group, own_serving = WIRE_DISCOUNT
     evidence[group] -= max(window[CHANNELS.index(own_serving)], 0.0)
     return np.array(list(evidence.values()))
+
+
+def latest_recorded(window: np.ndarray) -> np.ndarray:
+    """[C] from a [T, C] window: per channel, its value at the latest minute that holds one (not 0), else 0."""
+    recorded = window != 0
+    latest = window.shape[0] - 1 - np.argmax(recorded[::-1], axis=0)
+    return np.where(recorded.any(axis=0), window[latest, np.arange(window.shape[1])], 0.0)
 
 
 # The fault types told apart in two stages: first which group (what kind of thing broke) from the group evidence

@@ -92,11 +92,19 @@ def test_a_cpu_burst_that_fades_within_the_window_is_no_resource_evidence_and_on
     last minute; a CPU fault holds the CPU until it is removed, also one that started late in the window."""
     fading, late = np.zeros((16, len(CHANNELS))), np.zeros((16, len(CHANNELS)))
     cpu = CHANNELS.index("metric:CpuUsageRate(%)")
-    fading[WINDOW_START, cpu] = 4.0
+    fading[WINDOW_START:, cpu] = 4.0, 1.0, 0.2
     late[-1, cpu] = 3.0
     resource = list(GROUP_EVIDENCE).index("resource")
-    assert group_evidence(fading)[resource] == 0.0
+    assert group_evidence(fading)[resource] == 0.2
     assert group_evidence(late)[resource] == 3.0
+
+
+def test_a_live_window_whose_last_minutes_are_not_recorded_yet_reads_the_cpu_where_it_was_last_recorded():
+    """Right after the alert the window's later minutes hold no metrics yet (they read 0): a CPU fault held through
+    the minutes recorded so far is still resource evidence, not "no change"."""
+    live = np.zeros((16, len(CHANNELS)))
+    live[WINDOW_START, CHANNELS.index("metric:CpuUsageRate(%)")] = 3.5
+    assert group_evidence(live)[list(GROUP_EVIDENCE).index("resource")] == 3.5
 
 
 def test_cpu_contention_is_named_on_a_small_service_from_the_memory_its_competing_process_adds():
