@@ -56,7 +56,7 @@ class FaultType:
 FAULT_TYPES: dict[str, FaultType] = {
     fault.name: fault
     for fault in (
-        FaultType("network_delay", frozenset({"latency"}), {"delay_ms": (100, 1000), "affected": (0.6, 1.0)}),
+        FaultType("network_delay", frozenset({"latency"}), {"delay_ms": (100, 1000)}),
         FaultType("network_loss", frozenset({"latency", "errors"}),
                   {"loss": (0.1, 0.5), "rto_ms": (200, 400)}),
         FaultType("cpu_contention", frozenset({"cpu"}),

@@ -60,7 +60,7 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
         _client_latency(day, reach, fault, lambda share: added_s * share)
         _edges(day, fault, reach, ("source_50", "destination_50"), lambda share: added_s * share)
     if fault.fault_type == "network_delay":
-        delay_s = p["delay_ms"] / 1000 * p["affected"]
+        delay_s = p["delay_ms"] / 1000
         _client_latency(day, reach, fault, lambda share: delay_s * share)
         _edges(day, fault, reach, ("source_50",), lambda share: p["delay_ms"] / 1000 * share)
         _front_latency(day, fault, delay_s * reach.front_share)

@@ -183,7 +183,7 @@ def _inject(table: MetricsTable, window: list[list[str]], graph: nx.DiGraph, fau
 def _effect(fault_type: str, p: dict[str, float]) -> tuple[float, float]:
     """(seconds added to a call, share of calls that fail) for the faulty component itself."""
     if fault_type == "network_delay":
-        return p["delay_ms"] / 1000 * p["affected"], 0.0
+        return p["delay_ms"] / 1000, 0.0
     if fault_type == "network_loss":
         rtos, failed = loss_effect(p["loss"])
         return rtos * p["rto_ms"] / 1000, failed

@@ -14,7 +14,7 @@ MADE_BY = "Made by `rca-tui synth`"
 HOW_FAULTS_SHOW = """\
 | fault type | what changes after the onset (never before) |
 |---|---|
-| network_delay | calls into the service wait `delay_ms` longer (a share `affected` of them): the service's spans start later, every caller span up to the root lasts that much longer; callers' client latency, the OB per-edge latency into it and the front-end latency rise |
+| network_delay | every call into the service waits `delay_ms` longer (give or take 15 %): the service's spans start later, every caller span up to the root lasts that much longer; callers' client latency, the OB per-edge latency into it and the front-end latency rise |
 | network_loss | each call into it loses its packet with probability `loss`, and each retransmit again: a call lost m times in a row waits (2^m - 1) RTO (`rto_ms`, doubling); after 3 in a row (`loss`^3 of calls) it times out: the callee span never happens, the caller waits 7 RTO and logs an ERROR; callers' success rate and the front-end success rate drop |
 | cpu_contention | the pod's CPU rate and its node's up by the log-ratios `cpu_ratio` and `node_cpu_ratio` (over their level +1 %), its memory up by `memory_add_mi` MiB (the competing process); the service's own work (not its waits on callees) takes `slowdown` times longer, callers inherit it; its pod's server latency quantiles times `served_latency` where the system lists one below the ranges, else `slowdown` |
 | cpu_consumed | the same metrics, within the real `cpu_consumed` cases' ranges (a smaller memory and node share); the same slowdown, larger; the server latency as under contention |
@@ -22,8 +22,7 @@ HOW_FAULTS_SHOW = """\
 | exception | a share `error_rate` of the requests through its busiest operation throw once their work is done: their spans and calls stay, their log lines after `kept_share` of their time never happen, and the service logs no ERROR about it; the error reaches the caller, which stops its handling right after the call, and (share `caller_logs`) logs the framework's failed-call line; success rate down; its pod's server latency quantiles times `served_latency` (Nezha) |
 | return | a share `wrong_rate` of answers are wrong: the service logs one of its own ERROR lines for each and answers in its usual time; the caller stops its handling right after the call, and (share `caller_logs`) logs the framework's failed-call line; a service no traced caller waits on stops its own handling after `kept_share` of its time instead; its pod's server latency quantiles times `served_latency` (Nezha) |
 
-PetShop records metrics only: the component's own latency / availability change (delay adds `delay_ms` times
-`affected`; loss adds the mean retransmit wait and fails `loss`^3 of calls; exception fails `error_rate`),
+PetShop records metrics only: the component's own latency / availability change (delay adds `delay_ms`; loss adds the mean retransmit wait and fails `loss`^3 of calls; exception fails `error_rate`),
 and each caller up to PetSite takes the part its share of requests through the component carries.
 
 Services that neither call nor are called by traced services are given no network or code fault (nothing would

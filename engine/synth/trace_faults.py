@@ -45,10 +45,11 @@ def _network_calls(index: TraceIndex, fault: ActiveFault, edits: TraceEdits) -> 
 
 
 def _delay(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
+    """Every call into the service waits the delay, as in the real Online Boutique network delays (2022-08-23: the
+    calls into the root waited 100 to 552 ms more at the median, and already 89 to 538 ms at the 5th percentile)."""
     for caller, callee in _network_calls(index, fault, edits):
-        if rng.random() < fault.parameters["affected"]:
-            delay = fault.parameters["delay_ms"] * rng.uniform(0.85, 1.15)
-            index.insert_pause(caller, callee.start_ns, int(delay * MS), edits)
+        delay = fault.parameters["delay_ms"] * rng.uniform(0.85, 1.15)
+        index.insert_pause(caller, callee.start_ns, int(delay * MS), edits)
 
 
 def _loss(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:

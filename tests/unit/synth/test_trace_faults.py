@@ -34,7 +34,7 @@ def _by_id(spans):
 
 def test_delay_moves_the_callee_and_lengthens_every_caller_up_to_the_root():
     spans = _trace()
-    inject_traces(spans, _fault("network_delay", delay_ms=200, affected=1.0), np.random.default_rng(0))
+    inject_traces(spans, _fault("network_delay", delay_ms=200), np.random.default_rng(0))
     s = _by_id(spans)
     added = (s["g"].end_ns - s["g"].start_ns) - 100 * MS
     assert 170 * MS <= added <= 230 * MS
@@ -47,7 +47,7 @@ def test_delay_moves_the_callee_and_lengthens_every_caller_up_to_the_root():
 def test_nothing_changes_before_the_onset():
     spans = _trace(offset_ms=-500)
     before = [(span.start_ns, span.end_ns) for span in spans]
-    edits = inject_traces(spans, _fault("network_delay", delay_ms=200, affected=1.0), np.random.default_rng(0))
+    edits = inject_traces(spans, _fault("network_delay", delay_ms=200), np.random.default_rng(0))
     assert [(span.start_ns, span.end_ns) for span in spans] == before and not edits.shifted_ns
 
 
@@ -117,7 +117,7 @@ def test_wrong_return_logs_at_the_service_and_stops_the_callers_handling_after_t
 def test_an_uninvolved_service_is_left_alone(fault_type):
     spans = _trace()
     before = [(span.start_ns, span.end_ns) for span in spans]
-    fault = ActiveFault("nobody", fault_type, {"delay_ms": 200, "affected": 1.0, "error_rate": 1.0, "kept_share": 0.2,
+    fault = ActiveFault("nobody", fault_type, {"delay_ms": 200, "error_rate": 1.0, "kept_share": 0.2,
                                                 "caller_logs": 1.0}, ONSET, ONSET + 300_000 * MS)
     inject_traces(spans, fault, np.random.default_rng(0))
     assert [(span.start_ns, span.end_ns) for span in spans] == before
