@@ -62,7 +62,7 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
     if fault.fault_type == "network_delay":
         delay_s = p["delay_ms"] / 1000
         _client_latency(day, reach, fault, lambda share: delay_s * share)
-        _edges(day, fault, reach, ("source_50",), lambda share: p["delay_ms"] / 1000 * share)
+        _edges(day, fault, reach, ("source_50",), lambda share: delay_s * share)
         _front_latency(day, fault, delay_s * reach.front_share)
     if fault.fault_type == "network_loss":
         rtos, failed = loss_effect(p["loss"])

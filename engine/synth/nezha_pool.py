@@ -82,24 +82,30 @@ def levels(source: MinuteSource, name: str) -> MinuteLevels:
 
 def recovered(minute: MinuteLevels, reference: MinuteLevels, service: str) -> bool:
     expected = reference.errors[service] / reference.minutes * minute.minutes
-    if minute.errors[service] > expected + NOISE_SIGMAS * math.sqrt(expected) + 1:
+    if minute.errors[service] > expected + _noise(expected):
         return False
     now, normal = minute.p90(service), reference.p90(service)
     if now is not None and normal is not None and now > LATENCY_RATIO * normal:
         return False
-    return not _silent_statements(minute, reference, service)
+    return not _statement_silenced(minute, reference, service)
 
 
-def _silent_statements(minute: MinuteLevels, reference: MinuteLevels, service: str) -> list[str]:
-    """The service's statements logged well below their reference rate per span of the service (beyond 3 Poisson
-    sigmas + 1): the part of its handling that a fault still cuts off."""
+def _statement_silenced(minute: MinuteLevels, reference: MinuteLevels, service: str) -> bool:
+    """Whether one of the service's statements is logged well below its reference rate per span of the service
+    (beyond the noise): the part of its handling that a fault still cuts off."""
     spans, normal_spans = len(minute.durations.get(service, ())), len(reference.durations.get(service, ()))
-    silent = []
+    if not normal_spans:
+        return False
     for (owner, statement), count in reference.statements.items():
-        expected = count / normal_spans * spans if owner == service and normal_spans else 0.0
-        if minute.statements[owner, statement] < expected - NOISE_SIGMAS * math.sqrt(expected) - 1:
-            silent.append(statement)
-    return silent
+        expected = count / normal_spans * spans
+        if owner == service and minute.statements[owner, statement] < expected - _noise(expected):
+            return True
+    return False
+
+
+def _noise(expected: float) -> float:
+    """How far a count may stray from its `expected` Poisson rate in a fault-free minute: NOISE_SIGMAS sigmas + 1."""
+    return NOISE_SIGMAS * math.sqrt(expected) + 1
 
 
 def choose_pool(candidates: dict[str, MinuteLevels], reference: MinuteLevels, faults: list[RealFault]) -> PoolChoice:

@@ -144,7 +144,7 @@ def _wrong_return(index: TraceIndex, fault: ActiveFault, rng: np.random.Generato
         if caller is not None:
             _caller_stops(index, span, caller, fault, rng, edits)
         else:
-            _stops_part_way(index, span, fault, rng, edits)
+            _cut_short(index, span, _stop_point(span, fault, rng), edits)
 
 
 def _caller_stops(index: TraceIndex, span: SpanRow, caller: SpanRow, fault: ActiveFault, rng: np.random.Generator,
@@ -154,11 +154,6 @@ def _caller_stops(index: TraceIndex, span: SpanRow, caller: SpanRow, fault: Acti
     _cut_short(index, index.local_root(caller), span.end_ns, edits)
     if rng.random() < fault.parameters["caller_logs"]:
         edits.uncaught.append(caller)
-
-
-def _stops_part_way(index: TraceIndex, span: SpanRow, fault: ActiveFault, rng: np.random.Generator,
-                    edits: TraceEdits) -> None:
-    _cut_short(index, span, _stop_point(span, fault, rng), edits)
 
 
 def _stop_point(span: SpanRow, fault: ActiveFault, rng: np.random.Generator) -> int:
