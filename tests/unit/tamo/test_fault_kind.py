@@ -127,6 +127,26 @@ def test_cpu_contention_is_named_on_a_small_service_from_the_memory_its_competin
     assert model.predict(small_contention) == "cpu_contention"
 
 
+def test_a_consumed_cpu_that_fills_the_container_like_a_contention_is_named_from_what_a_competitor_adds():
+    """Trained where every consumed CPU rose its container's CPU less than every contention did, the contentions
+    also adding a competing process's MiB and node CPU: a consumed CPU that rises its container's CPU further than
+    any training contention, with no MiB or node CPU added, is a consumed CPU, not read off how far the CPU rose."""
+    rng = np.random.default_rng(13)
+    columns = {name: FEATURES.index(name) for name in ("ratio:CpuUsageRate(%)", "delta:MemoryUsage(Mi)",
+                                                       "delta:NodeCpuUsageRate(%)", "evidence:resource")}
+    rows, labels = [], []
+    for kind, cpu, mebibytes, node in (("cpu_contention", 2.8, 1.9, 1.2), ("cpu_consumed", 1.5, 0.6, 0.3)):
+        for _ in range(15):
+            row = rng.normal(0.0, 0.1, size=len(FEATURES))
+            row[[columns[name] for name in columns]] += cpu, mebibytes, node, 2.5
+            rows.append(row)
+            labels.append(kind)
+    model = fit_classifier(np.stack(rows), labels, [f"case-{k}" for k in range(len(rows))])
+    full_container = np.zeros(len(FEATURES))
+    full_container[[columns[name] for name in columns]] = 3.6, 0.6, 0.3, 2.5
+    assert model.predict(full_container) == "cpu_consumed"
+
+
 def test_the_group_comes_from_the_evidence_alone_so_it_holds_where_a_system_shows_other_raw_signals():
     """Trained on system A, where a CPU fault moves the CPU ratio (and slows calls a little), a delay the span
     time, an exception the missing log templates, each also its group's evidence. On system B a CPU fault barely
