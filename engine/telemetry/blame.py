@@ -1,6 +1,7 @@
 """Trace blame: in each trace, the deepest span that broke a habit of its operation is where the fault
 sits; the spans above it only suffer from it (their anomaly has an anomalous span below). A call that left
-its caller but was never served (a client span without the callee's span under it) is the callee's."""
+its caller but was never served (a client span without the callee's span under it) is the callee's, unless the caller
+lost calls into several services at once: then they were lost on the caller's own side."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from collections.abc import Container
 import numpy as np
 
 from engine.telemetry.model import Incident, Span
-from engine.telemetry.profiles import called_service, minute_profile, span_anchors, window_events, window_profile
+from engine.telemetry.profiles import (
+    NOTHING,
+    called_service,
+    minute_profile,
+    span_anchors,
+    window_events,
+    window_profile,
+)
 from engine.telemetry.signals import MIN_CALLS, Signal
 
 HABIT = 0.9  # an event that follows an anchor at least this often in the reference is expected
@@ -64,7 +72,7 @@ def _culprit(span: Span, by_id: dict[str, Span], events: dict[str, set[str]], ha
              unserved: dict[tuple[str, str], str] | None) -> str | None:
     """Who a span that broke a habit points at: its own service, or, for a call that left and was never served
     (a span without children whose operation always calls another service; `unserved`, given for such spans
-    only), the service that call was to. None for a span that kept its habits."""
+    only), the service that unserved call is blamed on. None for a span that kept its habits."""
     happened = events.get(span.span_id, set())
     anchors = span_anchors(span, by_id, happened)
     if unserved and anchors[0] in unserved:
@@ -84,7 +92,8 @@ def _culprit(span: Span, by_id: dict[str, Span], events: dict[str, set[str]], ha
 def _unserved_callees(incident: Incident) -> dict[tuple[str, str], str]:
     """Operations (client calls) that nearly always reached another service in the reference minutes, each with
     the service whose share of their calls fell most in the window: where such a call now reaches nobody, the
-    request was lost on its way to that service or the service never served it."""
+    request was lost on its way to that service or the service never served it; then each with the service the
+    unserved calls are blamed on (_lost_on_callers_side)."""
     usual: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     for minute in incident.reference:
         for anchor, (count, rates) in minute_profile(minute).anchors.items():
@@ -100,7 +109,23 @@ def _unserved_callees(incident: Incident) -> dict[tuple[str, str], str]:
         event = max(sorted(fall), key=fall.get)
         if fall[event] > 0:
             found[anchor] = called_service(event)
-    return found
+    return _lost_on_callers_side(incident, found)
+
+
+def _lost_on_callers_side(incident: Incident, callees: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    """Who each unserved call is blamed on: its callee (`callees`), or its caller where that caller's calls now go
+    unserved into several services, at least MIN_CALLS into each. A network fault at a service loses what every
+    caller sends into it; one at a caller loses what it sends to anyone (as wait_signal reads a caller that waits
+    longer on several services as slow on its own side)."""
+    by_id = {span.span_id: span for span in incident.spans}
+    parents = {span.parent_id for span in incident.spans}
+    lost = Counter((anchor[0], callees[anchor]) for span in incident.spans if span.span_id not in parents
+                   and (anchor := span_anchors(span, by_id, NOTHING)[0]) in callees)
+    reached: dict[str, set[str]] = defaultdict(set)
+    for (caller, callee), count in lost.items():
+        if count >= MIN_CALLS:
+            reached[caller].add(callee)
+    return {anchor: anchor[0] if len(reached[anchor[0]]) > 1 else callee for anchor, callee in callees.items()}
 
 
 def _broken_below(span_id: str, children: dict[str, list[str]], broken: Container[str]) -> bool:
