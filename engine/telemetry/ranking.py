@@ -40,7 +40,9 @@ MODALITIES = {
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 # modalities scored against the reference minutes, and so able to score each of those minutes against the others
 NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
-METRIC_NOISE_MODALITIES = ("metrics", "edges")  # scored on earlier stretches of the metric history instead
+# scored on earlier stretches of the metric history instead; not the edges: a caller's latency into a service moves
+# with every fault downstream of it, so its history holds the day's other faults (real OB checkoutservice fell 3rd to 4th)
+METRIC_NOISE_MODALITIES = ("metrics",)
 NOISE_HISTORY_S = 2 * 3600  # how far back the metric noise reaches (~40 stretches of a 3-minute window)
 NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes / stretches
 MIN_NOISE_MINUTES = 3
