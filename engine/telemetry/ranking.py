@@ -12,7 +12,7 @@ import networkx as nx
 import numpy as np
 
 from engine.telemetry.blame import trace_blame_signal
-from engine.telemetry.model import Incident
+from engine.telemetry.model import Incident, Window
 from engine.telemetry.reasons import explain
 from engine.telemetry.signals import (
     Signal,
@@ -40,7 +40,11 @@ MODALITIES = {
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 # modalities scored against the reference minutes, and so able to score each of those minutes against the others
 NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
-NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes
+# scored on earlier stretches of the metric history instead; not the edges: a caller's latency into a service moves
+# with every fault downstream of it, so its history holds the day's other faults (real OB checkoutservice fell 3rd to 4th)
+METRIC_NOISE_MODALITIES = ("metrics",)
+NOISE_HISTORY_S = 2 * 3600  # how far back the metric noise reaches (~40 stretches of a 3-minute window)
+NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes / stretches
 MIN_NOISE_MINUTES = 3
 DOWNSTREAM_DISCOUNT = 0.5
 UNREACHABLE_DISCOUNT = 0.5
@@ -108,20 +112,51 @@ def peer_standing(entities: list[str], signal: dict[str, Signal], half: float,
 
 @lru_cache(maxsize=4)
 def noise_floors(incident: Incident) -> dict[str, dict[str, float]]:
-    """modality -> entity -> how far the entity strays while all is well: each of the day's fault-free reference
-    minutes scored as if it were the window, against the other reference minutes, by the NOISE_MODALITIES; the
-    upper quartile over those minutes (a service that strays in a quarter of them strays all day; one stray
-    minute, perhaps the tail of an earlier fault, does not make it noisy). Entities that never stray are left out."""
-    minutes = [minute for minute in incident.reference if minute.spans]
-    if len(minutes) < MIN_NOISE_MINUTES:
-        return {}
+    """modality -> entity -> how far the entity strays while all is well: the same case replayed on stretches where
+    all was well (or mostly: see below), each scored by the modalities that can read it; the upper quartile over
+    those stretches (a service that strays in a quarter of them strays all day; one stray stretch, perhaps the tail
+    of an earlier fault, does not make it noisy). Trace modalities read each of the day's fault-free reference
+    minutes as if it were the window, against the other reference minutes; metric modalities read the earlier
+    stretches of the metric history (_earlier_stretches). Entities that never stray are left out."""
+    floors: dict[str, dict[str, float]] = {}
+    for names, replays in ((NOISE_MODALITIES, _reference_minutes_alone(incident)),
+                           (METRIC_NOISE_MODALITIES, _earlier_stretches(incident))):
+        if len(replays) >= MIN_NOISE_MINUTES:
+            floors.update(_upper_quartiles(incident.entities, names, replays))
+    return floors
+
+
+def _reference_minutes_alone(incident: Incident) -> list[Incident]:
+    """Each fault-free reference minute with traces as the window, the other reference minutes as its reference."""
+    return [replace(incident, spans=list(minute.spans), logs=list(minute.logs), window_trace_minutes=1.0,
+                    reference=[other for other in incident.reference if other is not minute])
+            for minute in incident.reference if minute.spans]
+
+
+def _earlier_stretches(incident: Incident) -> list[Incident]:
+    """The case's window and metric baseline moved back together, a window's length (in whole minutes) at a time,
+    over the NOISE_HISTORY_S of metrics before the window, as far as the moved baseline still has metrics: what a
+    live tool has seen of each metric in the hours before the alert (earlier faults of the day included, hence the
+    upper quartile)."""
+    starts = [series.times[0] for series in incident.metrics.values() if len(series.times)]
+    if not starts:
+        return []
+    step = 60.0 * np.ceil(incident.window.minutes)
+    shifts = np.arange(step, NOISE_HISTORY_S + 1, step)
+    return [replace(incident, window=_moved(incident.window, shift), baseline=_moved(incident.baseline, shift))
+            for shift in shifts if incident.baseline.start - shift >= min(starts)]
+
+
+def _moved(window: Window, seconds: float) -> Window:
+    return Window(window.start - seconds, window.end - seconds)
+
+
+def _upper_quartiles(entities: list[str], names: tuple[str, ...], replays: list[Incident]) -> dict[str, dict[str, float]]:
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for minute in minutes:
-        alone = replace(incident, spans=list(minute.spans), logs=list(minute.logs), window_trace_minutes=1.0,
-                        reference=[other for other in incident.reference if other is not minute])
-        for name in NOISE_MODALITIES:
-            found = MODALITIES[name][0](alone)
-            for entity in incident.entities:
+    for replay in replays:
+        for name in names:
+            found = MODALITIES[name][0](replay)
+            for entity in entities:
                 scores[name][entity].append(found[entity].score if entity in found else 0.0)
     return {name: {entity: float(np.quantile(values, NOISE_QUANTILE)) for entity, values in per_entity.items()
                    if max(values) > 0}

@@ -1,12 +1,14 @@
-"""A service that strays while all is well (issue 12, item 4): what it shows in the day's fault-free minutes says
-little about it, so it must not top a window where another service breaks a habit, nor stand out in a window that
-only looks like its usual strays."""
+"""A service that strays while all is well (issue 12, item 4): what it shows in the day's fault-free minutes (its
+habits) or in the hours of metrics before the alert (a periodic job's spikes) says little about it, so it must not
+top a window where another service breaks a habit or burns CPU, nor stand out in a window that only looks like its
+usual strays."""
 
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
 
-from engine.telemetry.model import Alert, Incident, LogRecord, ReferenceMinute, Span, Window
+from engine.telemetry.model import Alert, Incident, LogRecord, MetricSeries, ReferenceMinute, Span, Window
 from engine.telemetry.ranking import rank_root_causes
 
 CALLS = 20  # requests per minute; F calls X (which calls Y) and Z, and Y and Z each log one line per request
@@ -60,3 +62,35 @@ def test_a_window_that_only_repeats_the_days_strays_puts_nobody_half_way_in_any_
     assert all(value < 0.5 for candidate in noisy_day for value in candidate.evidence.values())
     steady_day = rank_root_causes(_incident(window, _day(noisy_minutes=0)))
     assert steady_day[0].entity == "Z" and max(steady_day[0].evidence.values()) >= 0.5
+
+
+DAY_MINUTES, ALERT_MINUTE, SPIKE_EVERY = 180, 150, 8  # minutes
+
+
+def _metric_day(b_spikes_before_alert: bool) -> Incident:
+    """Three hours of one-minute metrics: F calls B and C. B's p99 spikes to 5x for one minute every SPIKE_EVERY
+    minutes (a periodic job), all day or only from the alert on; C's CPU rises 2.5x from the alert on (its fault)."""
+    rng = np.random.default_rng(11)
+    times = np.arange(DAY_MINUTES) * 60.0
+    minutes = np.arange(DAY_MINUTES)
+    metrics = {}
+    for entity in "FBC":
+        cpu = 10.0 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
+        p99 = 0.1 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
+        if entity == "B":
+            spiking = (minutes % SPIKE_EVERY == 1) & (b_spikes_before_alert | (minutes >= ALERT_MINUTE))
+            p99[spiking] = 0.5
+        if entity == "C":
+            cpu[minutes >= ALERT_MINUTE] *= 2.5
+        metrics[entity] = MetricSeries(entity, times, {"CpuUsageRate(%)": cpu, "PodServerLatencyP99(s)": p99})
+    alert = ALERT_MINUTE * 60.0
+    return Incident(
+        case_id="toy", system="toy", entities=["F", "B", "C"], topology=nx.DiGraph([("F", "B"), ("F", "C")]),
+        alert=Alert("F", "latency", alert, "toy alert"), window=Window(alert, alert + 180.0),
+        baseline=Window(alert - 1860.0, alert - 60.0), metrics=metrics,
+    )
+
+
+def test_a_service_whose_metric_spikes_all_day_does_not_top_a_fault_elsewhere():
+    assert rank_root_causes(_metric_day(b_spikes_before_alert=True))[0].entity == "C"
+    assert rank_root_causes(_metric_day(b_spikes_before_alert=False))[0].entity == "B"  # B never spiked before: B's
