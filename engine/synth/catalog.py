@@ -32,17 +32,15 @@ by the same ratio's median over the case's other pods, drew factors the window m
 show: Online Boutique's synthetic returns raised the classifier's server latency ratio, .50 on average, where the
 real ones lower it, -.33.)
 
-The CPU faults' container and node metrics follow the same real dev cases at their root cause, on the measure the
-generator applies (as `served_latency`: the window's minutes after the injection minute, their mean over the baseline
-median; log-ratio +1 % offset as in the signatures, engine.tamo.signatures, and the change in MiB), drawn within the
-interquartile range: `cpu_ratio`, the container's `CpuUsageRate(%)` (contention 2.55 to 3.99 over both systems' 12
-cases, Online Boutique 2.32 to 3.38, Train-Ticket 3.29 to 4.15; `cpu_consumed`, Online Boutique's 7, 1.86 to 2.82);
-`memory_add_mi`, the MiB the container's `MemoryUsage(Mi)` gains (contention: the competing process, 7.4 to 9.1,
-Online Boutique 7.9 to 14.7, Train-Ticket 4.6 to 7.7; `cpu_consumed` 1.7 to 4.2); `node_cpu_ratio`, the node's
-`NodeCpuUsageRate(%)` (contention .26 to .67, Online Boutique .19 to .48, Train-Ticket .66 to .96; `cpu_consumed` .05
-to .29: the service's own work barely shows on its node). A type's own ranges are those over every real case of it; a
-system's where it has some. (Calibrated before on the whole window, injection minute included, they fell short:
-Train-Ticket contention's node CPU .47 to .74.)
+The CPU faults' container and node metrics follow the same real dev cases at their root cause (the T3 signatures,
+engine.tamo.signatures: log-ratio of the window mean over the baseline median, +1 % offset, and the window's change in
+MiB), drawn within the interquartile range: `cpu_ratio`, the container's `CpuUsageRate(%)` (contention 2.18 to 3.59
+over both systems' 12 cases, Online Boutique 1.97 to 2.99, Train-Ticket 2.91 to 3.75; `cpu_consumed`, Online
+Boutique's 7, 1.56 to 2.45); `memory_add_mi`, the MiB the container's `MemoryUsage(Mi)` gains (contention: the
+competing process, 4.8 to 8.6, Online Boutique 5.3 to 15.4, Train-Ticket 3.1 to 4.7; `cpu_consumed` .43 to 2.5);
+`node_cpu_ratio`, the node's `NodeCpuUsageRate(%)` (contention .19 to .48, Online Boutique .17 to .33, Train-Ticket
+.47 to .74; `cpu_consumed` .04 to .21: the service's own work barely shows on its node). A type's own ranges are
+those over every real case of it; a system's where it has some.
 
 A multiplicative factor (`served_latency`, `slowdown`) whose range spans more than `WIDE_FACTOR` times its low end is
 drawn uniformly in its logarithm (Online Boutique `cpu_consumed` 12.6 to 315, exceptions .94 to 6.68): a uniform draw
@@ -72,10 +70,10 @@ FAULT_TYPES: dict[str, FaultType] = {
         FaultType("network_loss", frozenset({"latency", "errors"}),
                   {"loss": (0.1, 0.5), "rto_ms": (200, 400)}),
         FaultType("cpu_contention", frozenset({"cpu"}),
-                  {"cpu_ratio": (2.55, 3.99), "memory_add_mi": (7.4, 9.1), "node_cpu_ratio": (0.26, 0.67),
+                  {"cpu_ratio": (2.18, 3.59), "memory_add_mi": (4.8, 8.6), "node_cpu_ratio": (0.19, 0.48),
                    "slowdown": (1.2, 1.8)}),
         FaultType("cpu_consumed", frozenset({"cpu"}),
-                  {"cpu_ratio": (1.86, 2.82), "memory_add_mi": (1.7, 4.2), "node_cpu_ratio": (0.05, 0.29),
+                  {"cpu_ratio": (1.56, 2.45), "memory_add_mi": (0.43, 2.5), "node_cpu_ratio": (0.04, 0.21),
                    "slowdown": (1.5, 3.0)}),
         FaultType("memory_leak", frozenset({"memory"}),
                   {"memory_growth": (0.2, 0.6), "slowdown": (1.0, 1.25)}),
@@ -90,11 +88,11 @@ SYSTEM_RANGES: dict[tuple[str, str], dict[str, tuple[float, float]]] = {
     ("OnlineBoutique", "return"): {"served_latency": (0.73, 1.17)},
     ("TrainTicket", "exception"): {"served_latency": (0.93, 1.16)},
     ("TrainTicket", "return"): {"served_latency": (0.91, 1.07)},
-    ("OnlineBoutique", "cpu_contention"): {"served_latency": (30.3, 59.5), "cpu_ratio": (2.32, 3.38),
-                                           "memory_add_mi": (7.9, 14.7), "node_cpu_ratio": (0.19, 0.48)},
+    ("OnlineBoutique", "cpu_contention"): {"served_latency": (30.3, 59.5), "cpu_ratio": (1.97, 2.99),
+                                           "memory_add_mi": (5.3, 15.4), "node_cpu_ratio": (0.17, 0.33)},
     ("OnlineBoutique", "cpu_consumed"): {"served_latency": (12.6, 315.4)},
-    ("TrainTicket", "cpu_contention"): {"served_latency": (4.58, 13.0), "cpu_ratio": (3.29, 4.15),
-                                        "memory_add_mi": (4.6, 7.7), "node_cpu_ratio": (0.66, 0.96)},
+    ("TrainTicket", "cpu_contention"): {"served_latency": (4.58, 13.0), "cpu_ratio": (2.91, 3.75),
+                                        "memory_add_mi": (3.1, 4.7), "node_cpu_ratio": (0.47, 0.74)},
 }
 MULTIPLICATIVE = frozenset({"served_latency", "slowdown"})  # factors that scale a level: drawn by `_draw`
 WIDE_FACTOR = 4.0
