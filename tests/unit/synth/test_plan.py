@@ -29,6 +29,15 @@ def test_magnitudes_stay_within_their_ranges_and_follow_the_seed():
     assert plan_faults(["a", "b"], ["network_delay"], 1, 3) != plan_faults(["a", "b"], ["network_delay"], 1, 4)
 
 
+def test_a_wide_latency_factor_lands_half_its_draws_below_its_geometric_middle():
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    drawn = [draw_parameters("cpu_consumed", rng, "OnlineBoutique")["served_latency"] for _ in range(2000)]
+    assert all(12.6 <= value <= 315.4 for value in drawn)
+    assert 0.45 < np.mean(np.array(drawn) < np.sqrt(12.6 * 315.4)) < 0.55  # a plain uniform draw: about .2
+
+
 def test_bad_fault_types_and_services_are_named():
     with pytest.raises(SynthError, match="unknown fault type 'disk_fill'"):
         parse_fault_types("network_delay,disk_fill", ALL, "TrainTicket")
