@@ -107,6 +107,18 @@ def test_a_live_window_whose_last_minutes_are_not_recorded_yet_reads_the_cpu_whe
     assert group_evidence(live)[list(GROUP_EVIDENCE).index("resource")] == 3.5
 
 
+def _fit_on_shifted_rows(rng, columns: list[int], shifts: dict[str, tuple[float, ...]]):
+    """A classifier fitted on 15 noisy rows per fault kind, each kind's `columns` shifted by its `shifts`."""
+    rows, labels = [], []
+    for kind, shift in shifts.items():
+        for _ in range(15):
+            row = rng.normal(0.0, 0.1, size=len(FEATURES))
+            row[columns] += shift
+            rows.append(row)
+            labels.append(kind)
+    return fit_classifier(np.stack(rows), labels, [f"case-{k}" for k in range(len(rows))])
+
+
 def test_cpu_contention_is_named_on_a_small_service_from_the_memory_its_competing_process_adds():
     """Trained where every contention hit a big service (its CPU rose by many millicores) and every consumed CPU a
     small one, both by the same share of their usual CPU, the contentions also adding a process's few MiB: on a
@@ -114,14 +126,8 @@ def test_cpu_contention_is_named_on_a_small_service_from_the_memory_its_competin
     rng = np.random.default_rng(11)
     columns = {name: FEATURES.index(name) for name in ("ratio:CpuUsageRate(%)", "delta:CpuUsage(m)",
                                                        "delta:MemoryUsage(Mi)", "evidence:resource")}
-    rows, labels = [], []
-    for kind, millicores, mebibytes in (("cpu_contention", 5.5, 1.9), ("cpu_consumed", 2.5, 0.6)):
-        for _ in range(15):
-            row = rng.normal(0.0, 0.1, size=len(FEATURES))
-            row[[columns[name] for name in columns]] += 2.5, millicores, mebibytes, 2.5
-            rows.append(row)
-            labels.append(kind)
-    model = fit_classifier(np.stack(rows), labels, [f"case-{k}" for k in range(len(rows))])
+    model = _fit_on_shifted_rows(rng, list(columns.values()), {"cpu_contention": (2.5, 5.5, 1.9, 2.5),
+                                                               "cpu_consumed": (2.5, 2.5, 0.6, 2.5)})
     small_contention = np.zeros(len(FEATURES))
     small_contention[[columns[name] for name in columns]] = 2.5, 2.0, 1.9, 2.5
     assert model.predict(small_contention) == "cpu_contention"
@@ -134,14 +140,8 @@ def test_a_consumed_cpu_that_fills_the_container_like_a_contention_is_named_from
     rng = np.random.default_rng(13)
     columns = {name: FEATURES.index(name) for name in ("ratio:CpuUsageRate(%)", "delta:MemoryUsage(Mi)",
                                                        "delta:NodeCpuUsageRate(%)", "evidence:resource")}
-    rows, labels = [], []
-    for kind, cpu, mebibytes, node in (("cpu_contention", 2.8, 1.9, 1.2), ("cpu_consumed", 1.5, 0.6, 0.3)):
-        for _ in range(15):
-            row = rng.normal(0.0, 0.1, size=len(FEATURES))
-            row[[columns[name] for name in columns]] += cpu, mebibytes, node, 2.5
-            rows.append(row)
-            labels.append(kind)
-    model = fit_classifier(np.stack(rows), labels, [f"case-{k}" for k in range(len(rows))])
+    model = _fit_on_shifted_rows(rng, list(columns.values()), {"cpu_contention": (2.8, 1.9, 1.2, 2.5),
+                                                               "cpu_consumed": (1.5, 0.6, 0.3, 2.5)})
     full_container = np.zeros(len(FEATURES))
     full_container[[columns[name] for name in columns]] = 3.6, 0.6, 0.3, 2.5
     assert model.predict(full_container) == "cpu_consumed"
