@@ -107,8 +107,12 @@ def test_a_live_window_whose_last_minutes_are_not_recorded_yet_reads_the_cpu_whe
     assert group_evidence(live)[list(GROUP_EVIDENCE).index("resource")] == 3.5
 
 
-def _fit_on_shifted_rows(rng, columns: list[int], shifts: dict[str, tuple[float, ...]]):
-    """A classifier fitted on 15 noisy rows per fault kind, each kind's `columns` shifted by its `shifts`."""
+def _named_after_training_on_shifts(seed: int, names: tuple[str, ...], shifts: dict[str, tuple[float, ...]],
+                                    probe: tuple[float, ...]) -> str:
+    """The kind a classifier names `probe` (values of the features `names`, every other feature 0), fitted on 15
+    noisy rows per fault kind, each kind's features `names` shifted by its `shifts`."""
+    rng = np.random.default_rng(seed)
+    columns = [FEATURES.index(name) for name in names]
     rows, labels = [], []
     for kind, shift in shifts.items():
         for _ in range(15):
@@ -116,35 +120,28 @@ def _fit_on_shifted_rows(rng, columns: list[int], shifts: dict[str, tuple[float,
             row[columns] += shift
             rows.append(row)
             labels.append(kind)
-    return fit_classifier(np.stack(rows), labels, [f"case-{k}" for k in range(len(rows))])
+    model = fit_classifier(np.stack(rows), labels, [f"case-{k}" for k in range(len(rows))])
+    features = np.zeros(len(FEATURES))
+    features[columns] = probe
+    return model.predict(features)
 
 
 def test_cpu_contention_is_named_on_a_small_service_from_the_memory_its_competing_process_adds():
     """Trained where every contention hit a big service (its CPU rose by many millicores) and every consumed CPU a
     small one, both by the same share of their usual CPU, the contentions also adding a process's few MiB: on a
     small service a contention (few millicores, the same MiB) is still a contention, not read off its size."""
-    rng = np.random.default_rng(11)
-    columns = {name: FEATURES.index(name) for name in ("ratio:CpuUsageRate(%)", "delta:CpuUsage(m)",
-                                                       "delta:MemoryUsage(Mi)", "evidence:resource")}
-    model = _fit_on_shifted_rows(rng, list(columns.values()), {"cpu_contention": (2.5, 5.5, 1.9, 2.5),
-                                                               "cpu_consumed": (2.5, 2.5, 0.6, 2.5)})
-    small_contention = np.zeros(len(FEATURES))
-    small_contention[[columns[name] for name in columns]] = 2.5, 2.0, 1.9, 2.5
-    assert model.predict(small_contention) == "cpu_contention"
+    names = ("ratio:CpuUsageRate(%)", "delta:CpuUsage(m)", "delta:MemoryUsage(Mi)", "evidence:resource")
+    shifts = {"cpu_contention": (2.5, 5.5, 1.9, 2.5), "cpu_consumed": (2.5, 2.5, 0.6, 2.5)}
+    assert _named_after_training_on_shifts(11, names, shifts, probe=(2.5, 2.0, 1.9, 2.5)) == "cpu_contention"
 
 
 def test_a_consumed_cpu_that_fills_the_container_like_a_contention_is_named_from_what_a_competitor_adds():
     """Trained where every consumed CPU rose its container's CPU less than every contention did, the contentions
     also adding a competing process's MiB and node CPU: a consumed CPU that rises its container's CPU further than
     any training contention, with no MiB or node CPU added, is a consumed CPU, not read off how far the CPU rose."""
-    rng = np.random.default_rng(13)
-    columns = {name: FEATURES.index(name) for name in ("ratio:CpuUsageRate(%)", "delta:MemoryUsage(Mi)",
-                                                       "delta:NodeCpuUsageRate(%)", "evidence:resource")}
-    model = _fit_on_shifted_rows(rng, list(columns.values()), {"cpu_contention": (2.8, 1.9, 1.2, 2.5),
-                                                               "cpu_consumed": (1.5, 0.6, 0.3, 2.5)})
-    full_container = np.zeros(len(FEATURES))
-    full_container[[columns[name] for name in columns]] = 3.6, 0.6, 0.3, 2.5
-    assert model.predict(full_container) == "cpu_consumed"
+    names = ("ratio:CpuUsageRate(%)", "delta:MemoryUsage(Mi)", "delta:NodeCpuUsageRate(%)", "evidence:resource")
+    shifts = {"cpu_contention": (2.8, 1.9, 1.2, 2.5), "cpu_consumed": (1.5, 0.6, 0.3, 2.5)}
+    assert _named_after_training_on_shifts(13, names, shifts, probe=(3.6, 0.6, 0.3, 2.5)) == "cpu_consumed"
 
 
 def test_the_group_comes_from_the_evidence_alone_so_it_holds_where_a_system_shows_other_raw_signals():
