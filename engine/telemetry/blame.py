@@ -34,7 +34,7 @@ def trace_blame_signal(incident: Incident) -> dict[str, Signal]:
     for span in incident.spans:
         if span.parent_id:
             children[span.parent_id].append(span.span_id)
-    unserved = _unserved_callees(incident)
+    unserved = _lost_on_callers_side(incident.spans, _unserved_callees(incident), by_id, children)
     culprits = {span.span_id: culprit for span in incident.spans
                 if (culprit := _culprit(span, by_id, events, habits, None if children.get(span.span_id) else unserved))}
     blamed = Counter(entity for s, entity in culprits.items() if not _broken_below(s, children, culprits))
@@ -92,8 +92,7 @@ def _culprit(span: Span, by_id: dict[str, Span], events: dict[str, set[str]], ha
 def _unserved_callees(incident: Incident) -> dict[tuple[str, str], str]:
     """Operations (client calls) that nearly always reached another service in the reference minutes, each with
     the service whose share of their calls fell most in the window: where such a call now reaches nobody, the
-    request was lost on its way to that service or the service never served it; then each with the service the
-    unserved calls are blamed on (_lost_on_callers_side)."""
+    request was lost on its way to that service or the service never served it."""
     usual: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     for minute in incident.reference:
         for anchor, (count, rates) in minute_profile(minute).anchors.items():
@@ -109,17 +108,16 @@ def _unserved_callees(incident: Incident) -> dict[tuple[str, str], str]:
         event = max(sorted(fall), key=fall.get)
         if fall[event] > 0:
             found[anchor] = called_service(event)
-    return _lost_on_callers_side(incident, found)
+    return found
 
 
-def _lost_on_callers_side(incident: Incident, callees: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+def _lost_on_callers_side(spans: list[Span], callees: dict[tuple[str, str], str], by_id: dict[str, Span],
+                          children: dict[str, list[str]]) -> dict[tuple[str, str], str]:
     """Who each unserved call is blamed on: its callee (`callees`), or its caller where that caller's calls now go
     unserved into several services, at least MIN_CALLS into each. A network fault at a service loses what every
     caller sends into it; one at a caller loses what it sends to anyone (as wait_signal reads a caller that waits
     longer on several services as slow on its own side)."""
-    by_id = {span.span_id: span for span in incident.spans}
-    parents = {span.parent_id for span in incident.spans}
-    lost = Counter((anchor[0], callees[anchor]) for span in incident.spans if span.span_id not in parents
+    lost = Counter((anchor[0], callees[anchor]) for span in spans if not children.get(span.span_id)
                    and (anchor := span_anchors(span, by_id, NOTHING)[0]) in callees)
     reached: dict[str, set[str]] = defaultdict(set)
     for (caller, callee), count in lost.items():
