@@ -98,24 +98,16 @@ def peer_standing(entities: list[str], signal: dict[str, Signal], half: float,
     """How much an entity stands out in one modality, in [0, 1).
 
     A modality in which every entity deviates (a workload shift, a noisy baseline) says little about
-    which one is the cause, so the peers' median deviation is added to the modality's half-way value. An entity's
-    own `noise` (see noise_floors) is what it reaches while all is well: see _beyond_noise.
+    which one is the cause, so the peers' median deviation is added to the modality's half-way value; so is the
+    entity's own `noise` (see noise_floors): a score it reaches while all is well says little about it either,
+    and one no larger than that noise never stands out more than half-way.
     """
     values = {e: signal[e].score for e in entities if e in signal and signal[e].score > 0}
     if not values:
         return {}
     median = float(np.median([values.get(e, 0.0) for e in entities]))
     noise = noise or {}
-    standing = {e: _beyond_noise(v, noise.get(e, 0.0), half + median) for e, v in values.items()}
-    return {e: value for e, value in standing.items() if value > 0}
-
-
-def _beyond_noise(value: float, noise: float, half: float) -> float:
-    """How far a score stands out past its entity's noise, in [0, 1): only the part above the noise is evidence (a
-    service's usual fault-free level says nothing about this window, however high it is), and the noise also joins
-    the half-way value (a service that strays far strays by far more than its quartile now and then)."""
-    excess = max(value - noise, 0.0)
-    return excess / (excess + half + noise)
+    return {e: v / (v + half + median + noise.get(e, 0.0)) for e, v in values.items()}
 
 
 @lru_cache(maxsize=4)
