@@ -94,7 +94,16 @@ SYSTEM_RANGES: dict[tuple[str, str], dict[str, tuple[float, float]]] = {
     ("TrainTicket", "cpu_contention"): {"served_latency": (4.58, 13.0), "cpu_ratio": (2.91, 3.75),
                                         "memory_add_mi": (3.1, 4.7), "node_cpu_ratio": (0.47, 0.74)},
 }
-MULTIPLICATIVE = frozenset({"served_latency", "slowdown"})  # factors that scale a level: drawn by `_draw`
+# The load a code fault's root serves: the root pod's CPU rate (`cpu_load`), syscalls (`syscalls`, the geometric mean
+# of read and write) and requests (`workload`), the fault minutes' mean over the baseline median, interquartile range
+# over the real dev cases of the system and type (as `served_latency`; engine.synth.metric_faults `_code_load`)
+CODE_LOAD_RANGES: dict[tuple[str, str], dict[str, tuple[float, float]]] = {
+    ("OnlineBoutique", "exception"): {"cpu_load": (0.55, 1.54), "syscalls": (0.67, 1.05), "workload": (0.80, 1.11)},
+    ("OnlineBoutique", "return"): {"cpu_load": (0.22, 2.52), "syscalls": (0.71, 1.28), "workload": (0.81, 1.09)},
+    ("TrainTicket", "exception"): {"cpu_load": (0.87, 1.07), "syscalls": (0.77, 0.95), "workload": (0.96, 1.43)},
+    ("TrainTicket", "return"): {"cpu_load": (0.72, 1.13), "syscalls": (1.00, 1.65), "workload": (0.83, 1.28)},
+}
+MULTIPLICATIVE = frozenset({"served_latency", "slowdown", "cpu_load", "syscalls", "workload"})  # drawn by `_draw`
 WIDE_FACTOR = 4.0
 FAULT_DURATION_S = (240, 360)  # the fault outlasts the two minutes a detector reads
 ONSET_SECOND = (0, 50)  # within the injection minute, like the source datasets' inject times
@@ -119,6 +128,8 @@ def draw_parameters(fault_type: str, rng: np.random.Generator, system: str | Non
     ranges = {**FAULT_TYPES[fault_type].ranges, **SYSTEM_RANGES.get((system, fault_type), {})}
     drawn = {name: _draw(name, low, high, rng) for name, (low, high) in sorted(ranges.items())}
     drawn["duration_s"] = float(rng.uniform(*FAULT_DURATION_S))
+    load = CODE_LOAD_RANGES.get((system, fault_type), {})  # drawn last: the other magnitudes stay as they were
+    drawn.update({name: _draw(name, low, high, rng) for name, (low, high) in sorted(load.items())})
     return {name: round(value, 4) for name, value in drawn.items()}
 
 

@@ -54,6 +54,7 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
         _cpu(pod, fault, rng)
     if fault.fault_type == "memory_leak":
         _memory(pod, fault)
+    _code_load(pod, fault)
     server = p.get("served_latency", p.get("slowdown"))  # the pod's server latency, as the real faults moved it
     added_s = _slow_server(pod, fault, server) if server is not None else 0.0
     if "slowdown" in p:
@@ -113,6 +114,24 @@ def _memory(pod: MetricTable | None, fault: ActiveFault) -> None:
     pod.change("MemoryUsageRate(%)", fault,
                lambda value, _share, row: value + (100 - value) * growth * progress(row))
     pod.change("MemoryUsage(Mi)", fault, lambda value, _share, row: value * _ratio(row, "MemoryUsageRate(%)", before))
+
+
+CODE_LOAD_COLUMNS = {"cpu_load": ("CpuUsageRate(%)", "CpuUsage(m)"), "syscalls": ("SyscallRead", "SyscallWrite"),
+                     "workload": ("PodWorkload(Ops)",)}
+
+
+def _code_load(pod: MetricTable | None, fault: ActiveFault) -> None:
+    """A code fault changes the load its root serves (requests cut short or retried, less or more work per request):
+    each column multiplied by its factor, each sample by the share of its minute the fault was active. Only the
+    factors the catalog drew (engine.synth.catalog `CODE_LOAD_RANGES`)."""
+    for name, columns in CODE_LOAD_COLUMNS.items():
+        factor = fault.parameters.get(name)
+        for column in columns if pod is not None and factor is not None else ():
+            pod.change(column, fault, _scaled(factor))
+
+
+def _scaled(factor: float):
+    return lambda value, share, _row: value * (1 + (factor - 1) * share)
 
 
 def _slow_server(pod: MetricTable | None, fault: ActiveFault, factor: float) -> float:
