@@ -40,8 +40,9 @@ MODALITIES = {
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 # modalities scored against the reference minutes, and so able to score each of those minutes against the others
 NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
-# scored on earlier stretches of the metric history instead; not the edges: a caller's latency into a service moves
-# with every fault downstream of it, so its history holds the day's other faults (real OB checkoutservice fell 3rd to 4th)
+# scored on earlier stretches of the metric history instead; the edges there too, but per edge (_edge_noise): a caller's
+# latency into a service moves with every fault downstream of it, so an entity's floor over all its edges holds the
+# day's other faults (real OB checkoutservice fell 3rd to 4th)
 METRIC_NOISE_MODALITIES = ("metrics",)
 NOISE_HISTORY_S = 2 * 3600  # how far back the metric noise reaches (~40 stretches of a 3-minute window)
 NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes / stretches
@@ -117,7 +118,8 @@ def noise_floors(incident: Incident) -> dict[str, dict[str, float]]:
     those stretches (a service that strays in a quarter of them strays all day; one stray stretch, perhaps the tail
     of an earlier fault, does not make it noisy). Trace modalities read each of the day's fault-free reference
     minutes as if it were the window, against the other reference minutes; metric modalities read the earlier
-    stretches of the metric history (_earlier_stretches). Entities that never stray are left out."""
+    stretches of the metric history (_earlier_stretches), the edges one edge at a time (_edge_noise). Entities that
+    never stray are left out."""
     floors: dict[str, dict[str, float]] = {}
     stretches = _earlier_stretches(incident)
     for names, replays in ((NOISE_MODALITIES, _reference_minutes_alone(incident)),
