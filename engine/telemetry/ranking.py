@@ -40,8 +40,9 @@ MODALITIES = {
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 # modalities scored against the reference minutes, and so able to score each of those minutes against the others
 NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
-# scored on earlier stretches of the metric history instead; not the edges: a caller's latency into a service moves
-# with every fault downstream of it, so its history holds the day's other faults (real OB checkoutservice fell 3rd to 4th)
+# scored on earlier stretches of the metric history instead; the edges there too, but per edge (_edge_noise): a caller's
+# latency into a service moves with every fault downstream of it, so an entity's floor over all its edges holds the
+# day's other faults (real OB checkoutservice fell 3rd to 4th)
 METRIC_NOISE_MODALITIES = ("metrics",)
 NOISE_HISTORY_S = 2 * 3600  # how far back the metric noise reaches (~40 stretches of a 3-minute window)
 NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes / stretches
@@ -117,12 +118,16 @@ def noise_floors(incident: Incident) -> dict[str, dict[str, float]]:
     those stretches (a service that strays in a quarter of them strays all day; one stray stretch, perhaps the tail
     of an earlier fault, does not make it noisy). Trace modalities read each of the day's fault-free reference
     minutes as if it were the window, against the other reference minutes; metric modalities read the earlier
-    stretches of the metric history (_earlier_stretches). Entities that never stray are left out."""
+    stretches of the metric history (_earlier_stretches), the edges one edge at a time (_edge_noise). Entities that
+    never stray are left out."""
     floors: dict[str, dict[str, float]] = {}
+    stretches = _earlier_stretches(incident)
     for names, replays in ((NOISE_MODALITIES, _reference_minutes_alone(incident)),
-                           (METRIC_NOISE_MODALITIES, _earlier_stretches(incident))):
+                           (METRIC_NOISE_MODALITIES, stretches)):
         if len(replays) >= MIN_NOISE_MINUTES:
             floors.update(_upper_quartiles(incident.entities, names, replays))
+    if len(stretches) >= MIN_NOISE_MINUTES:
+        floors["edges"] = _edge_noise(incident, stretches)
     return floors
 
 
@@ -161,6 +166,21 @@ def _upper_quartiles(entities: list[str], names: tuple[str, ...], replays: list[
     return {name: {entity: float(np.quantile(values, NOISE_QUANTILE)) for entity, values in per_entity.items()
                    if max(values) > 0}
             for name, per_entity in scores.items()}
+
+
+def _edge_noise(incident: Incident, stretches: list[Incident]) -> dict[str, float]:
+    """Entity -> how far the call edge that now carries its edge score strays over the earlier stretches (upper
+    quartile). Read per edge, not per entity: an entity's other edges (a caller's latency into a service moves with
+    every fault downstream of it) say nothing about the one it stands out on now."""
+    function = MODALITIES["edges"][0]
+    now = function(incident)
+    carried = {entity: max(signal.evidence, key=signal.evidence.get) for entity, signal in now.items()
+               if signal.score > 0}
+    history = [function(stretch) for stretch in stretches]
+    noise = {entity: float(np.quantile([past[entity].evidence.get(edge, 0.0) if entity in past else 0.0
+                                        for past in history], NOISE_QUANTILE))
+             for entity, edge in carried.items()}
+    return {entity: value for entity, value in noise.items() if value > 0}
 
 
 def _evidence(entity: str, standing: dict[str, dict[str, float]]) -> dict[str, float]:

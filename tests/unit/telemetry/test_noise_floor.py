@@ -94,3 +94,37 @@ def _metric_day(b_spikes_before_alert: bool) -> Incident:
 def test_a_service_whose_metric_spikes_all_day_does_not_top_a_fault_elsewhere():
     assert rank_root_causes(_metric_day(b_spikes_before_alert=True))[0].entity == "C"
     assert rank_root_causes(_metric_day(b_spikes_before_alert=False))[0].entity == "B"  # B never spiked before: B's
+
+
+def _edge_day(b_strays_before_alert: bool) -> Incident:
+    """Three hours of one-minute metrics: F calls B and C. The latency F sees on its calls into B jumps to 8x for two
+    minutes every SPIKE_EVERY minutes (a callee that is slow now and then), all day or only from the alert on; C's
+    own server latency rises 1.8x from the alert on (its fault)."""
+    rng = np.random.default_rng(5)
+    times = np.arange(DAY_MINUTES) * 60.0
+    minutes = np.arange(DAY_MINUTES)
+    metrics = {}
+    for entity in "FBC":
+        p99 = 0.1 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
+        if entity == "C":
+            p99[minutes >= ALERT_MINUTE] *= 1.8
+        metrics[entity] = MetricSeries(entity, times, {"CpuUsageRate(%)": 10.0 * (1 + rng.normal(0, 0.05, DAY_MINUTES)),
+                                                       "PodServerLatencyP99(s)": p99})
+    edges = {}
+    for callee in "BC":
+        p50 = 0.005 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
+        if callee == "B":
+            straying = (minutes % SPIKE_EVERY < 2) & (b_strays_before_alert | (minutes >= ALERT_MINUTE))
+            p50[straying] = 0.04
+        edges[("F", callee)] = MetricSeries(f"F_{callee}", times, {"latency_p50(s)": p50})
+    alert = ALERT_MINUTE * 60.0
+    return Incident(
+        case_id="toy", system="toy", entities=["F", "B", "C"], topology=nx.DiGraph([("F", "B"), ("F", "C")]),
+        alert=Alert("F", "latency", alert, "toy alert"), window=Window(alert, alert + 180.0),
+        baseline=Window(alert - 1860.0, alert - 60.0), metrics=metrics, edge_metrics=edges,
+    )
+
+
+def test_a_callee_whose_call_latency_strays_all_day_does_not_top_a_fault_elsewhere():
+    assert rank_root_causes(_edge_day(b_strays_before_alert=True))[0].entity == "C"
+    assert rank_root_causes(_edge_day(b_strays_before_alert=False))[0].entity == "B"  # B never strayed before: B's
