@@ -83,11 +83,16 @@ def _metric_day(b_spikes_before_alert: bool) -> Incident:
         if entity == "C":
             cpu[minutes >= ALERT_MINUTE] *= 2.5
         metrics[entity] = MetricSeries(entity, times, {"CpuUsageRate(%)": cpu, "PodServerLatencyP99(s)": p99})
+    return _alert_in_a_day_of_metrics(metrics)
+
+
+def _alert_in_a_day_of_metrics(metrics: dict[str, MetricSeries], edges: dict | None = None) -> Incident:
+    """F calls B and C; the alert at ALERT_MINUTE, a three-minute window, the half hour before it as the baseline."""
     alert = ALERT_MINUTE * 60.0
     return Incident(
         case_id="toy", system="toy", entities=["F", "B", "C"], topology=nx.DiGraph([("F", "B"), ("F", "C")]),
         alert=Alert("F", "latency", alert, "toy alert"), window=Window(alert, alert + 180.0),
-        baseline=Window(alert - 1860.0, alert - 60.0), metrics=metrics,
+        baseline=Window(alert - 1860.0, alert - 60.0), metrics=metrics, edge_metrics=edges or {},
     )
 
 
@@ -117,12 +122,7 @@ def _edge_day(b_strays_before_alert: bool) -> Incident:
             straying = (minutes % SPIKE_EVERY < 2) & (b_strays_before_alert | (minutes >= ALERT_MINUTE))
             p50[straying] = 0.04
         edges[("F", callee)] = MetricSeries(f"F_{callee}", times, {"latency_p50(s)": p50})
-    alert = ALERT_MINUTE * 60.0
-    return Incident(
-        case_id="toy", system="toy", entities=["F", "B", "C"], topology=nx.DiGraph([("F", "B"), ("F", "C")]),
-        alert=Alert("F", "latency", alert, "toy alert"), window=Window(alert, alert + 180.0),
-        baseline=Window(alert - 1860.0, alert - 60.0), metrics=metrics, edge_metrics=edges,
-    )
+    return _alert_in_a_day_of_metrics(metrics, edges)
 
 
 def test_a_callee_whose_call_latency_strays_all_day_does_not_top_a_fault_elsewhere():
