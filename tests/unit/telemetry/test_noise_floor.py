@@ -65,24 +65,24 @@ def test_a_window_that_only_repeats_the_days_strays_puts_nobody_half_way_in_any_
 
 
 DAY_MINUTES, ALERT_MINUTE, SPIKE_EVERY = 180, 150, 8  # minutes
+MINUTES = np.arange(DAY_MINUTES)
+TIMES = MINUTES * 60.0
 
 
 def _metric_day(b_spikes_before_alert: bool) -> Incident:
     """Three hours of one-minute metrics: F calls B and C. B's p99 spikes to 5x for one minute every SPIKE_EVERY
     minutes (a periodic job), all day or only from the alert on; C's CPU rises 2.5x from the alert on (its fault)."""
     rng = np.random.default_rng(11)
-    times = np.arange(DAY_MINUTES) * 60.0
-    minutes = np.arange(DAY_MINUTES)
     metrics = {}
     for entity in "FBC":
         cpu = 10.0 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
         p99 = 0.1 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
         if entity == "B":
-            spiking = (minutes % SPIKE_EVERY == 1) & (b_spikes_before_alert | (minutes >= ALERT_MINUTE))
+            spiking = (MINUTES % SPIKE_EVERY == 1) & (b_spikes_before_alert | (MINUTES >= ALERT_MINUTE))
             p99[spiking] = 0.5
         if entity == "C":
-            cpu[minutes >= ALERT_MINUTE] *= 2.5
-        metrics[entity] = MetricSeries(entity, times, {"CpuUsageRate(%)": cpu, "PodServerLatencyP99(s)": p99})
+            cpu[MINUTES >= ALERT_MINUTE] *= 2.5
+        metrics[entity] = MetricSeries(entity, TIMES, {"CpuUsageRate(%)": cpu, "PodServerLatencyP99(s)": p99})
     return _alert_in_a_day_of_metrics(metrics)
 
 
@@ -106,22 +106,20 @@ def _edge_day(b_strays_before_alert: bool) -> Incident:
     minutes every SPIKE_EVERY minutes (a callee that is slow now and then), all day or only from the alert on; C's
     own server latency rises 1.8x from the alert on (its fault)."""
     rng = np.random.default_rng(5)
-    times = np.arange(DAY_MINUTES) * 60.0
-    minutes = np.arange(DAY_MINUTES)
     metrics = {}
     for entity in "FBC":
         p99 = 0.1 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
         if entity == "C":
-            p99[minutes >= ALERT_MINUTE] *= 1.8
-        metrics[entity] = MetricSeries(entity, times, {"CpuUsageRate(%)": 10.0 * (1 + rng.normal(0, 0.05, DAY_MINUTES)),
+            p99[MINUTES >= ALERT_MINUTE] *= 1.8
+        metrics[entity] = MetricSeries(entity, TIMES, {"CpuUsageRate(%)": 10.0 * (1 + rng.normal(0, 0.05, DAY_MINUTES)),
                                                        "PodServerLatencyP99(s)": p99})
     edges = {}
     for callee in "BC":
         p50 = 0.005 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
         if callee == "B":
-            straying = (minutes % SPIKE_EVERY < 2) & (b_strays_before_alert | (minutes >= ALERT_MINUTE))
+            straying = (MINUTES % SPIKE_EVERY < 2) & (b_strays_before_alert | (MINUTES >= ALERT_MINUTE))
             p50[straying] = 0.04
-        edges[("F", callee)] = MetricSeries(f"F_{callee}", times, {"latency_p50(s)": p50})
+        edges[("F", callee)] = MetricSeries(f"F_{callee}", TIMES, {"latency_p50(s)": p50})
     return _alert_in_a_day_of_metrics(metrics, edges)
 
 
