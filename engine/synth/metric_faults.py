@@ -81,16 +81,17 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
 
 
 def _cpu(pod: MetricTable | None, fault: ActiveFault, rng: np.random.Generator) -> None:
-    """The container's CPU rate and its node's raised by the fault's log-ratios (`cpu_ratio`, `node_cpu_ratio`, over
-    each sample's own level +1 %, the signatures' offset) and the container's memory by `memory_add_mi` MiB, each
-    sample by the share of its minute the fault was active (the calibration: engine.synth.catalog)."""
+    """The container's CPU rate taken to `cpu_level` % (never lowered), its node's raised by the log-ratio
+    `node_cpu_ratio` (over each sample's own level +1 %, the signatures' offset) and the container's memory by
+    `memory_add_mi` MiB, each sample by the share of its minute the fault was active (the calibration:
+    engine.synth.catalog)."""
     if pod is None:
         return
     p = fault.parameters
 
     cpu_before = _column(pod, "CpuUsageRate(%)")
     pod.change("CpuUsageRate(%)", fault,
-               lambda value, share, _row: _raised(value, p["cpu_ratio"], share * rng.uniform(0.8, 1.2)))
+               lambda value, share, _row: _toward(value, p["cpu_level"], share * rng.uniform(0.8, 1.2)))
     pod.change("CpuUsage(m)", fault, lambda value, _share, row: value * _ratio(row, "CpuUsageRate(%)", cpu_before))
     pod.change("NodeCpuUsageRate(%)", fault,
                lambda value, share, _row: min(_raised(value, p["node_cpu_ratio"], share), 100))
@@ -186,6 +187,11 @@ def _active_share(sample_time: float, fault: ActiveFault) -> float:
     start, end = fault.onset_ns / 1e9, fault.end_ns / 1e9
     overlap = min(sample_time, end) - max(sample_time - SAMPLE_SECONDS, start)
     return max(overlap, 0.0) / SAMPLE_SECONDS
+
+
+def _toward(value: float, level: float, share: float) -> float:
+    """`value` moved `share` of the way up to `level`; a pod already above it stays where it is."""
+    return max(value, value + (level - value) * share)
 
 
 def _raised(value: float, log_ratio: float, share: float) -> float:

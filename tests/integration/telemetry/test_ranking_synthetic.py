@@ -42,9 +42,6 @@ def test_the_error_heavy_service_logs_errors_in_the_case_windows_too(synthetic_t
                for case in quiet_cases for record in load_case(out, case).logs)
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 12): in synthetic Train-Ticket windows the trace and log modalities of "
-                   "services faulted shortly before in the source day (or that log errors now and then) outweigh the "
-                   "injected service's CPU / latency evidence")
 def test_the_injected_service_ranks_first_next_to_an_error_heavy_one(synthetic_tt):
     out, noisy = synthetic_tt
     misses = []
