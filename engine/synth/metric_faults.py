@@ -125,9 +125,13 @@ def _code_load(pod: MetricTable | None, fault: ActiveFault) -> None:
     """A code fault changes the load its root serves (requests cut short or retried, less or more work per request):
     each column multiplied by its factor, each sample by the share of its minute the fault was active. Only the
     factors the catalog drew (engine.synth.catalog `CODE_LOAD_RANGES`)."""
+    if pod is None:
+        return
     for name, columns in CODE_LOAD_COLUMNS.items():
         factor = fault.parameters.get(name)
-        for column in columns if pod is not None and factor is not None else ():
+        if factor is None:
+            continue
+        for column in columns:
             pod.change(column, fault, _scaled(factor))
 
 
