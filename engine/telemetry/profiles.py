@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from weakref import WeakKeyDictionary
+
+import numpy as np
 
 from engine.telemetry.model import Incident, LogRecord, ReferenceMinute, Span
 from engine.telemetry.spans import EdgeCalls, RequestShape, edge_calls, failed_span_ids, own_times, request_shapes
@@ -25,6 +28,7 @@ AnchorRates = dict[tuple[str, str], tuple[int, dict[str, float]]]  # (entity, an
 class Profile:
     anchors: AnchorRates
     own_time: dict[tuple[str, str], list[float]]  # (entity, operation) -> own milliseconds per span
+    own_median: dict[tuple[str, str], float]  # (entity, operation) -> median own milliseconds
     requests: dict[tuple[str, str], RequestShape]  # (entity, operation it received requests through) -> shape
 
 
@@ -61,14 +65,10 @@ def span_anchors(span: Span, by_id: dict[str, Span], happened: set[str]) -> list
     return [(span.entity, f"{context} > {span.operation}")] + [(span.entity, e) for e in logged]
 
 
-def profile_of(
-    spans: list[Span] | tuple[Span, ...],
-    logs: list[LogRecord] | tuple[LogRecord, ...],
-    events: dict[str, set[str]] | None = None,
-) -> Profile:
-    spans, logs = list(spans), list(logs)
+def profile_of(spans: list[Span] | tuple[Span, ...], events: dict[str, set[str]]) -> Profile:
+    """The profile of `spans`, given what happened inside each (span_events)."""
+    spans = list(spans)
     by_id = {span.span_id: span for span in spans}
-    events = span_events(spans, logs) if events is None else events
     counts: Counter[tuple[str, str]] = Counter()
     seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for span in spans:
@@ -78,22 +78,51 @@ def profile_of(
             if happened:  # most spans do nothing besides their own work
                 seen[anchor].update(happened - {anchor[1]})
     anchors = {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
-    return Profile(anchors, own_times(spans), request_shapes(spans))
+    own = own_times(spans)
+    return Profile(anchors, own, {key: float(np.median(times)) for key, times in own.items()}, request_shapes(spans))
 
 
 @lru_cache(maxsize=64)
 def minute_profile(minute: ReferenceMinute) -> Profile:
     """Cached per reference minute (loaders reuse one object per minute file, so days share the work)."""
-    return profile_of(minute.spans, minute.logs)
+    return profile_of(minute.spans, minute_events(minute))
 
 
-@lru_cache(maxsize=16)  # an incident and the reference minutes noise_floors scores as windows
+@lru_cache(maxsize=64)
+def minute_events(minute: ReferenceMinute) -> dict[str, set[str]]:
+    return span_events(list(minute.spans), list(minute.logs))
+
+
+_STANDING_IN: WeakKeyDictionary[Incident, ReferenceMinute] = WeakKeyDictionary()  # replay -> the minute in its window
+
+
+def minute_as_window(incident: Incident, minute: ReferenceMinute) -> Incident:
+    """`incident` replayed with the fault-free `minute` as its window and its other reference minutes as its
+    reference (how the noise floors score a minute where all was well); the replay's window summaries are the
+    minute's own, computed once per minute however many cases and replays read it."""
+    replay = replace(incident, spans=list(minute.spans), logs=list(minute.logs), window_trace_minutes=1.0,
+                     reference=[other for other in incident.reference if other is not minute])
+    _STANDING_IN[replay] = minute
+    return replay
+
+
 def window_profile(incident: Incident) -> Profile:
-    return profile_of(incident.spans, incident.logs, window_events(incident))
+    minute = _STANDING_IN.get(incident)
+    return minute_profile(minute) if minute is not None else _incident_profile(incident)
 
 
-@lru_cache(maxsize=16)  # an incident and the reference minutes noise_floors scores as windows
 def window_events(incident: Incident) -> dict[str, set[str]]:
+    minute = _STANDING_IN.get(incident)
+    return minute_events(minute) if minute is not None else _incident_events(incident)
+
+
+@lru_cache(maxsize=4)
+def _incident_profile(incident: Incident) -> Profile:
+    return profile_of(incident.spans, _incident_events(incident))
+
+
+@lru_cache(maxsize=4)
+def _incident_events(incident: Incident) -> dict[str, set[str]]:
     return span_events(incident.spans, incident.logs)
 
 

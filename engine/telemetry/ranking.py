@@ -13,6 +13,7 @@ import numpy as np
 
 from engine.telemetry.blame import trace_blame_signal
 from engine.telemetry.model import Incident, Window
+from engine.telemetry.profiles import minute_as_window
 from engine.telemetry.reasons import explain
 from engine.telemetry.signals import (
     Signal,
@@ -133,9 +134,7 @@ def noise_floors(incident: Incident) -> dict[str, dict[str, float]]:
 
 def _reference_minutes_alone(incident: Incident) -> list[Incident]:
     """Each fault-free reference minute with traces as the window, the other reference minutes as its reference."""
-    return [replace(incident, spans=list(minute.spans), logs=list(minute.logs), window_trace_minutes=1.0,
-                    reference=[other for other in incident.reference if other is not minute])
-            for minute in incident.reference if minute.spans]
+    return [minute_as_window(incident, minute) for minute in incident.reference if minute.spans]
 
 
 def _earlier_stretches(incident: Incident) -> list[Incident]:
