@@ -10,15 +10,8 @@ from collections.abc import Container
 
 import numpy as np
 
-from engine.telemetry.model import Incident, Span
-from engine.telemetry.profiles import (
-    NOTHING,
-    called_service,
-    minute_profile,
-    span_anchors,
-    window_events,
-    window_profile,
-)
+from engine.telemetry.model import Incident
+from engine.telemetry.profiles import Profile, SpanKind, called_service, minute_profile, window_profile
 from engine.telemetry.signals import MIN_CALLS, Signal
 
 HABIT = 0.9  # an event that follows an anchor at least this often in the reference is expected
@@ -28,15 +21,15 @@ def trace_blame_signal(incident: Incident) -> dict[str, Signal]:
     if not incident.spans or not incident.reference:
         return {}
     habits = _habits(incident)
-    events = window_events(incident)
-    by_id = {span.span_id: span for span in incident.spans}
+    profile = window_profile(incident)
+    unserved = _lost_on_callers_side(profile, _unserved_callees(incident))
+    verdicts = [_culprit(kind, habits, unserved) for kind in profile.span_kinds]
     children: dict[str, list[str]] = defaultdict(list)
     for span in incident.spans:
         if span.parent_id:
             children[span.parent_id].append(span.span_id)
-    unserved = _lost_on_callers_side(incident.spans, _unserved_callees(incident), by_id, children)
-    culprits = {span.span_id: culprit for span in incident.spans
-                if (culprit := _culprit(span, by_id, events, habits, None if children.get(span.span_id) else unserved))}
+    culprits = {span.span_id: culprit for span, kind in zip(incident.spans, profile.kind_of)
+                if (culprit := verdicts[kind])}
     blamed = Counter(entity for s, entity in culprits.items() if not _broken_below(s, children, culprits))
     minutes = incident.window_trace_minutes or 1.0
     return {
@@ -68,24 +61,21 @@ def _habits(incident: Incident) -> dict[tuple[str, str], tuple[set[str], set[str
     }
 
 
-def _culprit(span: Span, by_id: dict[str, Span], events: dict[str, set[str]], habits: dict,
-             unserved: dict[tuple[str, str], str] | None) -> str | None:
-    """Who a span that broke a habit points at: its own service, or, for a call that left and was never served
-    (a span without children whose operation always calls another service; `unserved`, given for such spans
-    only), the service that unserved call is blamed on. None for a span that kept its habits."""
-    happened = events.get(span.span_id, set())
-    anchors = span_anchors(span, by_id, happened)
-    if unserved and anchors[0] in unserved:
-        return unserved[anchors[0]]
-    for anchor in anchors:
+def _culprit(kind: SpanKind, habits: dict, unserved: dict[tuple[str, str], str]) -> str | None:
+    """Who a span of this kind that broke a habit points at: its own service, or, for a call that left and was never
+    served (a span without children whose operation always calls another service: `unserved`), the service that
+    unserved call is blamed on. None for a span that kept its habits."""
+    if kind.leaf and kind.anchors[0] in unserved:
+        return unserved[kind.anchors[0]]
+    for anchor in kind.anchors:
         habit = habits.get(anchor)
         if habit is None:
             continue
         expected, known_errors = habit
-        if expected - happened - {anchor[1]}:
-            return span.entity
-        if any(e.startswith("log:ERROR") and e not in known_errors for e in happened):
-            return span.entity
+        if expected - kind.happened - {anchor[1]}:
+            return anchor[0]
+        if any(e.startswith("log:ERROR") and e not in known_errors for e in kind.happened):
+            return anchor[0]
     return None
 
 
@@ -111,14 +101,16 @@ def _unserved_callees(incident: Incident) -> dict[tuple[str, str], str]:
     return found
 
 
-def _lost_on_callers_side(spans: list[Span], callees: dict[tuple[str, str], str], by_id: dict[str, Span],
-                          children: dict[str, list[str]]) -> dict[tuple[str, str], str]:
+def _lost_on_callers_side(profile: Profile, callees: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
     """Who each unserved call is blamed on: its callee (`callees`), or its caller where that caller's calls now go
     unserved into several services, at least MIN_CALLS into each. A network fault at a service loses what every
     caller sends into it; one at a caller loses what it sends to anyone (as wait_signal reads a caller that waits
     longer on several services as slow on its own side)."""
-    lost = Counter((anchor[0], callees[anchor]) for span in spans if not children.get(span.span_id)
-                   and (anchor := span_anchors(span, by_id, NOTHING)[0]) in callees)
+    lost: Counter[tuple[str, str]] = Counter()
+    for index, spans in Counter(profile.kind_of).items():
+        kind = profile.span_kinds[index]
+        if kind.leaf and (anchor := kind.anchors[0]) in callees:
+            lost[(anchor[0], callees[anchor])] += spans
     reached: dict[str, set[str]] = defaultdict(set)
     for (caller, callee), count in lost.items():
         if count >= MIN_CALLS:

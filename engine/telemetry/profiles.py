@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from weakref import WeakKeyDictionary
+
+import numpy as np
 
 from engine.telemetry.model import Incident, LogRecord, ReferenceMinute, Span
 from engine.telemetry.spans import EdgeCalls, RequestShape, edge_calls, failed_span_ids, own_times, request_shapes
@@ -22,10 +25,22 @@ AnchorRates = dict[tuple[str, str], tuple[int, dict[str, float]]]  # (entity, an
 
 
 @dataclass(frozen=True)
+class SpanKind:
+    """What a span looks like to trace blame; most spans share their kind with many others."""
+
+    anchors: tuple[tuple[str, str], ...]  # span_anchors: its entity first, in every pair
+    happened: frozenset[str]  # span_events: its log statements and calls out
+    leaf: bool  # no span of the set runs under it
+
+
+@dataclass(frozen=True)
 class Profile:
     anchors: AnchorRates
     own_time: dict[tuple[str, str], list[float]]  # (entity, operation) -> own milliseconds per span
+    own_median: dict[tuple[str, str], float]  # (entity, operation) -> median own milliseconds
     requests: dict[tuple[str, str], RequestShape]  # (entity, operation it received requests through) -> shape
+    span_kinds: list[SpanKind]  # the distinct kinds of span, in order of first appearance
+    kind_of: list[int]  # per span, in the order given: its index in span_kinds
 
 
 def statement_of(template: str) -> str:
@@ -61,24 +76,28 @@ def span_anchors(span: Span, by_id: dict[str, Span], happened: set[str]) -> list
     return [(span.entity, f"{context} > {span.operation}")] + [(span.entity, e) for e in logged]
 
 
-def profile_of(
-    spans: list[Span] | tuple[Span, ...],
-    logs: list[LogRecord] | tuple[LogRecord, ...],
-    events: dict[str, set[str]] | None = None,
-) -> Profile:
-    spans, logs = list(spans), list(logs)
+def profile_of(spans: list[Span] | tuple[Span, ...], logs: list[LogRecord] | tuple[LogRecord, ...]) -> Profile:
+    spans = list(spans)
+    events = span_events(spans, list(logs))
     by_id = {span.span_id: span for span in spans}
-    events = span_events(spans, logs) if events is None else events
+    parents = {span.parent_id for span in spans if span.parent_id}
     counts: Counter[tuple[str, str]] = Counter()
     seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    kinds: dict[SpanKind, int] = {}
+    kind_of = []
     for span in spans:
         happened = events.get(span.span_id, NOTHING)
-        for anchor in span_anchors(span, by_id, happened):
+        anchors = span_anchors(span, by_id, happened)
+        for anchor in anchors:
             counts[anchor] += 1
             if happened:  # most spans do nothing besides their own work
                 seen[anchor].update(happened - {anchor[1]})
-    anchors = {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
-    return Profile(anchors, own_times(spans), request_shapes(spans))
+        kind_of.append(kinds.setdefault(SpanKind(tuple(anchors), frozenset(happened), span.span_id not in parents),
+                                        len(kinds)))
+    anchor_rates = {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
+    own = own_times(spans)
+    return Profile(anchor_rates, own, {key: float(np.median(times)) for key, times in own.items()},
+                   request_shapes(spans), list(kinds), kind_of)
 
 
 @lru_cache(maxsize=64)
@@ -87,14 +106,27 @@ def minute_profile(minute: ReferenceMinute) -> Profile:
     return profile_of(minute.spans, minute.logs)
 
 
-@lru_cache(maxsize=16)  # an incident and the reference minutes noise_floors scores as windows
+_STANDING_IN: WeakKeyDictionary[Incident, ReferenceMinute] = WeakKeyDictionary()  # replay -> the minute in its window
+
+
+def minute_as_window(incident: Incident, minute: ReferenceMinute) -> Incident:
+    """`incident` replayed with the fault-free `minute` as its window and its other reference minutes as its
+    reference (how the noise floors score a minute where all was well); the replay's window profile is the
+    minute's own, computed once per minute however many cases and replays read it."""
+    replay = replace(incident, spans=list(minute.spans), logs=list(minute.logs), window_trace_minutes=1.0,
+                     reference=[other for other in incident.reference if other is not minute])
+    _STANDING_IN[replay] = minute
+    return replay
+
+
 def window_profile(incident: Incident) -> Profile:
-    return profile_of(incident.spans, incident.logs, window_events(incident))
+    minute = _STANDING_IN.get(incident)
+    return minute_profile(minute) if minute is not None else _incident_profile(incident)
 
 
-@lru_cache(maxsize=16)  # an incident and the reference minutes noise_floors scores as windows
-def window_events(incident: Incident) -> dict[str, set[str]]:
-    return span_events(incident.spans, incident.logs)
+@lru_cache(maxsize=4)
+def _incident_profile(incident: Incident) -> Profile:
+    return profile_of(incident.spans, incident.logs)
 
 
 @lru_cache(maxsize=4)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 import networkx as nx
 import numpy as np
 
 from engine.telemetry.blame import trace_blame_signal
 from engine.telemetry.model import Incident, Window
+from engine.telemetry.profiles import minute_as_window
 from engine.telemetry.reasons import explain
 from engine.telemetry.signals import (
     Signal,
@@ -74,7 +75,7 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
     they are already computed (they are the expensive part); `reach` replaces the topology's descendants of the
     entities it maps."""
     signals = modality_signals(incident) if signals is None else signals
-    floors = noise_floors(incident)
+    floors = noise_floors(incident, signals["edges"])
     standing = {name: peer_standing(incident.entities, signals[name], half, floors.get(name))
                 for name, (_, _, half) in MODALITIES.items()}
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
@@ -111,31 +112,37 @@ def peer_standing(entities: list[str], signal: dict[str, Signal], half: float,
     return {e: v / (v + half + median + noise.get(e, 0.0)) for e, v in values.items()}
 
 
-@lru_cache(maxsize=4)
-def noise_floors(incident: Incident) -> dict[str, dict[str, float]]:
+_FLOORS: WeakKeyDictionary[Incident, dict[str, dict[str, float]]] = WeakKeyDictionary()  # see noise_floors
+
+
+def noise_floors(incident: Incident, edges: dict[str, Signal] | None = None) -> dict[str, dict[str, float]]:
     """modality -> entity -> how far the entity strays while all is well: the same case replayed on stretches where
     all was well (or mostly: see below), each scored by the modalities that can read it; the upper quartile over
     those stretches (a service that strays in a quarter of them strays all day; one stray stretch, perhaps the tail
     of an earlier fault, does not make it noisy). Trace modalities read each of the day's fault-free reference
     minutes as if it were the window, against the other reference minutes; metric modalities read the earlier
     stretches of the metric history (_earlier_stretches), the edges one edge at a time (_edge_noise). Entities that
-    never stray are left out."""
+    never stray are left out. Cached per incident; pass the incident's `edges` signal where it is already computed."""
+    if incident not in _FLOORS:
+        _FLOORS[incident] = _noise_floors(incident, MODALITIES["edges"][0](incident) if edges is None else edges)
+    return _FLOORS[incident]
+
+
+def _noise_floors(incident: Incident, edges: dict[str, Signal]) -> dict[str, dict[str, float]]:
     floors: dict[str, dict[str, float]] = {}
+    minutes = _reference_minutes_alone(incident)
+    if len(minutes) >= MIN_NOISE_MINUTES:
+        floors.update(_upper_quartiles(incident.entities, NOISE_MODALITIES, minutes))
     stretches = _earlier_stretches(incident)
-    for names, replays in ((NOISE_MODALITIES, _reference_minutes_alone(incident)),
-                           (METRIC_NOISE_MODALITIES, stretches)):
-        if len(replays) >= MIN_NOISE_MINUTES:
-            floors.update(_upper_quartiles(incident.entities, names, replays))
     if len(stretches) >= MIN_NOISE_MINUTES:
-        floors["edges"] = _edge_noise(incident, stretches)
+        floors.update(_upper_quartiles(incident.entities, METRIC_NOISE_MODALITIES, stretches))
+        floors["edges"] = _edge_noise(edges, stretches)
     return floors
 
 
 def _reference_minutes_alone(incident: Incident) -> list[Incident]:
     """Each fault-free reference minute with traces as the window, the other reference minutes as its reference."""
-    return [replace(incident, spans=list(minute.spans), logs=list(minute.logs), window_trace_minutes=1.0,
-                    reference=[other for other in incident.reference if other is not minute])
-            for minute in incident.reference if minute.spans]
+    return [minute_as_window(incident, minute) for minute in incident.reference if minute.spans]
 
 
 def _earlier_stretches(incident: Incident) -> list[Incident]:
@@ -168,15 +175,13 @@ def _upper_quartiles(entities: list[str], names: tuple[str, ...], replays: list[
             for name, per_entity in scores.items()}
 
 
-def _edge_noise(incident: Incident, stretches: list[Incident]) -> dict[str, float]:
-    """Entity -> how far the call edge that now carries its edge score strays over the earlier stretches (upper
-    quartile). Read per edge, not per entity: an entity's other edges (a caller's latency into a service moves with
-    every fault downstream of it) say nothing about the one it stands out on now."""
-    function = MODALITIES["edges"][0]
-    now = function(incident)
+def _edge_noise(now: dict[str, Signal], stretches: list[Incident]) -> dict[str, float]:
+    """Entity -> how far the call edge that now (`now`: the case's edge signal) carries its edge score strays over
+    the earlier stretches (upper quartile). Read per edge, not per entity: an entity's other edges (a caller's
+    latency into a service moves with every fault downstream of it) say nothing about the one it stands out on now."""
     carried = {entity: max(signal.evidence, key=signal.evidence.get) for entity, signal in now.items()
                if signal.score > 0}
-    history = [function(stretch) for stretch in stretches]
+    history = [MODALITIES["edges"][0](stretch) for stretch in stretches]
     noise = {entity: float(np.quantile([past[entity].evidence.get(edge, 0.0) if entity in past else 0.0
                                         for past in history], NOISE_QUANTILE))
              for entity, edge in carried.items()}

@@ -302,17 +302,17 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
     minutes = [minute for minute in incident.reference if minute.spans]
     if not incident.spans or not minutes:
         return {}
-    window = window_profile(incident).own_time
+    window = window_profile(incident)
     ratios: dict[str, list[float]] = defaultdict(list)
     worst: dict[str, tuple[float, str, float, float]] = {}  # entity -> (ratio, operation, now ms, before ms)
     for minute in minutes:
-        reference = minute_profile(minute).own_time
+        reference = minute_profile(minute)
         per_entity: dict[str, float] = {}
-        for (entity, operation), durations in window.items():
-            before = reference.get((entity, operation), [])
+        for (entity, operation), durations in window.own_time.items():
+            before = reference.own_time.get((entity, operation), [])
             if len(durations) < MIN_CALLS or len(before) < MIN_CALLS:
                 continue
-            now_ms, before_ms = float(np.median(durations)), float(np.median(before))
+            now_ms, before_ms = window.own_median[(entity, operation)], reference.own_median[(entity, operation)]
             ratio = float(np.log((now_ms + 1.0) / (before_ms + 1.0)))
             if ratio > per_entity.get(entity, 0.0):
                 per_entity[entity] = ratio

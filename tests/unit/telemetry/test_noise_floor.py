@@ -5,11 +5,14 @@ usual strays."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import networkx as nx
 import numpy as np
 
 from engine.telemetry.model import Alert, Incident, LogRecord, MetricSeries, ReferenceMinute, Span, Window
-from engine.telemetry.ranking import rank_root_causes
+from engine.telemetry.ranking import MODALITIES, NOISE_MODALITIES, NOISE_QUANTILE, noise_floors, rank_root_causes
+from engine.telemetry.signals import NO_SIGNAL
 
 CALLS = 20  # requests per minute; F calls X (which calls Y) and Z, and Y and Z each log one line per request
 Minute = tuple[list[Span], list[LogRecord]]
@@ -126,3 +129,21 @@ def _edge_day(b_strays_before_alert: bool) -> Incident:
 def test_a_callee_whose_call_latency_strays_all_day_does_not_top_a_fault_elsewhere():
     assert rank_root_causes(_edge_day(b_strays_before_alert=True))[0].entity == "C"
     assert rank_root_causes(_edge_day(b_strays_before_alert=False))[0].entity == "B"  # B never strayed before: B's
+
+
+def test_the_floors_read_from_each_minutes_summaries_equal_a_fresh_replay_of_every_fault_free_minute():
+    """The floors reuse each reference minute's summaries (its profile, its kinds of span) when it stands in as the
+    window; scoring plain copies of the case, each minute's spans as the window, must give the same floors."""
+    incident = _incident(_minute(10, y_silent=0.4, z_silent=0.5), _day(noisy_minutes=2))
+    copies = [replace(incident, spans=list(minute.spans), logs=list(minute.logs), window_trace_minutes=1.0,
+                      reference=[other for other in incident.reference if other is not minute])
+              for minute in incident.reference]
+    expected = {}
+    for name in NOISE_MODALITIES:
+        scores = {entity: [MODALITIES[name][0](copy).get(entity, NO_SIGNAL).score for copy in copies]
+                  for entity in incident.entities}
+        expected[name] = {entity: float(np.quantile(values, NOISE_QUANTILE)) for entity, values in scores.items()
+                          if max(values) > 0}
+    floors = noise_floors(incident)
+    assert {name: floors[name] for name in NOISE_MODALITIES} == expected
+    assert expected["pattern"]["Z"] > 0  # Z's strays are there to be read
