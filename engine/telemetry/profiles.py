@@ -49,18 +49,23 @@ def statement_of(template: str) -> str:
     return match.group(0) if match else template
 
 
-def span_events(spans: list[Span], logs: list[LogRecord]) -> dict[str, set[str]]:
+def span_events(spans: list[Span], logs: list[LogRecord]) -> dict[str, frozenset[str]]:
     """What happened inside each span: its log statements and the calls it made to other services."""
     by_id = {span.span_id: span for span in spans}
     events: dict[str, set[str]] = defaultdict(set)
     for record in logs:
         if record.span_id in by_id:
-            events[record.span_id].add(f"log:{record.level} {statement_of(record.template)}")
+            events[record.span_id].add(f"log:{record.level} {_statement(record.template)}")
     for span in spans:
         parent = by_id.get(span.parent_id)
         if parent is not None and parent.entity != span.entity:
             events[parent.span_id].add(f"call:{span.entity} {span.operation}")
-    return events
+    return {span_id: frozenset(happened) for span_id, happened in events.items()}
+
+
+@lru_cache(maxsize=4096)
+def _statement(template: str) -> str:
+    return statement_of(template)
 
 
 def called_service(event: str) -> str | None:
@@ -69,35 +74,45 @@ def called_service(event: str) -> str | None:
     return event.split(" ", 1)[0][len("call:"):] if event.startswith("call:") else None
 
 
-def span_anchors(span: Span, by_id: dict[str, Span], happened: set[str]) -> list[tuple[str, str]]:
-    parent = by_id.get(span.parent_id)
-    context = parent.operation if parent is not None and parent.entity == span.entity else ""
-    logged = sorted(e for e in happened if e.startswith("log:")) if happened else []
-    return [(span.entity, f"{context} > {span.operation}")] + [(span.entity, e) for e in logged]
-
-
 def profile_of(spans: list[Span] | tuple[Span, ...], logs: list[LogRecord] | tuple[LogRecord, ...]) -> Profile:
     spans = list(spans)
     events = span_events(spans, list(logs))
     by_id = {span.span_id: span for span in spans}
     parents = {span.parent_id for span in spans if span.parent_id}
-    counts: Counter[tuple[str, str]] = Counter()
-    seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    kinds: dict[SpanKind, int] = {}
+    kinds: dict[tuple[str, str, frozenset[str], bool], int] = {}  # what makes a SpanKind -> its index
     kind_of = []
     for span in spans:
-        happened = events.get(span.span_id, NOTHING)
-        anchors = span_anchors(span, by_id, happened)
-        for anchor in anchors:
-            counts[anchor] += 1
-            if happened:  # most spans do nothing besides their own work
-                seen[anchor].update(happened - {anchor[1]})
-        kind_of.append(kinds.setdefault(SpanKind(tuple(anchors), frozenset(happened), span.span_id not in parents),
-                                        len(kinds)))
-    anchor_rates = {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
+        parent = by_id.get(span.parent_id)
+        context = parent.operation if parent is not None and parent.entity == span.entity else ""
+        key = (span.entity, f"{context} > {span.operation}", events.get(span.span_id, NOTHING),
+               span.span_id not in parents)
+        kind_of.append(kinds.setdefault(key, len(kinds)))
+    span_kinds = [SpanKind(_anchors(entity, operation, happened), happened, leaf)
+                  for entity, operation, happened, leaf in kinds]
     own = own_times(spans)
-    return Profile(anchor_rates, own, {key: float(np.median(times)) for key, times in own.items()},
-                   request_shapes(spans), list(kinds), kind_of)
+    return Profile(_anchor_rates(span_kinds, kind_of), own, {key: float(np.median(times)) for key, times in own.items()},
+                   request_shapes(spans), span_kinds, kind_of)
+
+
+def _anchors(entity: str, operation: str, happened: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """A span's anchors: its operation in its calling context (`parent op > op`), then its log statements."""
+    return ((entity, operation), *((entity, event) for event in sorted(e for e in happened if e.startswith("log:"))))
+
+
+def _anchor_rates(span_kinds: list[SpanKind], kind_of: list[int]) -> AnchorRates:
+    """Per anchor, in order of first appearance: its spans, and the share of them in which each other event
+    happened (tallied per kind of span, times the spans of that kind)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for index, spans in Counter(kind_of).items():  # kinds in order of first appearance
+        kind = span_kinds[index]
+        for anchor in kind.anchors:
+            counts[anchor] += spans
+            if kind.happened:  # most spans do nothing besides their own work
+                tally = seen[anchor]
+                for event in kind.happened - {anchor[1]}:
+                    tally[event] += spans
+    return {anchor: (n, {e: c / n for e, c in seen[anchor].items()}) for anchor, n in counts.items()}
 
 
 @lru_cache(maxsize=64)

@@ -3,7 +3,6 @@ downstream dependencies look normal" is preferred over its callers, which only s
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from weakref import WeakKeyDictionary
@@ -18,9 +17,11 @@ from engine.telemetry.reasons import explain
 from engine.telemetry.signals import (
     Signal,
     edge_metric_signal,
+    edge_metric_signals,
     latency_signal,
     log_error_signal,
     metric_signal,
+    metric_signals,
     own_resource_share,
     pattern_signal,
     wait_signal,
@@ -41,10 +42,10 @@ MODALITIES = {
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 # modalities scored against the reference minutes, and so able to score each of those minutes against the others
 NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
-# scored on earlier stretches of the metric history instead; the edges there too, but per edge (_edge_noise): a caller's
-# latency into a service moves with every fault downstream of it, so an entity's floor over all its edges holds the
-# day's other faults (real OB checkoutservice fell 3rd to 4th)
-METRIC_NOISE_MODALITIES = ("metrics",)
+# scored on earlier stretches of the metric history instead, all stretches at once; the edges there too, but per edge
+# (_edge_noise): a caller's latency into a service moves with every fault downstream of it, so an entity's floor over
+# all its edges holds the day's other faults (real OB checkoutservice fell 3rd to 4th)
+METRIC_NOISE_MODALITIES = {"metrics": metric_signals}
 NOISE_HISTORY_S = 2 * 3600  # how far back the metric noise reaches (~40 stretches of a 3-minute window)
 NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes / stretches
 MIN_NOISE_MINUTES = 3
@@ -132,11 +133,13 @@ def _noise_floors(incident: Incident, edges: dict[str, Signal]) -> dict[str, dic
     floors: dict[str, dict[str, float]] = {}
     minutes = _reference_minutes_alone(incident)
     if len(minutes) >= MIN_NOISE_MINUTES:
-        floors.update(_upper_quartiles(incident.entities, NOISE_MODALITIES, minutes))
+        floors.update({name: _upper_quartile(incident.entities, [MODALITIES[name][0](minute) for minute in minutes])
+                       for name in NOISE_MODALITIES})
     stretches = _earlier_stretches(incident)
     if len(stretches) >= MIN_NOISE_MINUTES:
-        floors.update(_upper_quartiles(incident.entities, METRIC_NOISE_MODALITIES, stretches))
-        floors["edges"] = _edge_noise(edges, stretches)
+        floors.update({name: _upper_quartile(incident.entities, signals(stretches))
+                       for name, signals in METRIC_NOISE_MODALITIES.items()})
+        floors["edges"] = _edge_noise(edges, edge_metric_signals(stretches))
     return floors
 
 
@@ -163,25 +166,20 @@ def _moved(window: Window, seconds: float) -> Window:
     return Window(window.start - seconds, window.end - seconds)
 
 
-def _upper_quartiles(entities: list[str], names: tuple[str, ...], replays: list[Incident]) -> dict[str, dict[str, float]]:
-    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for replay in replays:
-        for name in names:
-            found = MODALITIES[name][0](replay)
-            for entity in entities:
-                scores[name][entity].append(found[entity].score if entity in found else 0.0)
-    return {name: {entity: float(np.quantile(values, NOISE_QUANTILE)) for entity, values in per_entity.items()
-                   if max(values) > 0}
-            for name, per_entity in scores.items()}
+def _upper_quartile(entities: list[str], replays: list[dict[str, Signal]]) -> dict[str, float]:
+    """Entity -> the upper quartile of its score over the replays (one modality's signals of each), where it ever
+    scored."""
+    scores = {entity: [found[entity].score if entity in found else 0.0 for found in replays] for entity in entities}
+    return {entity: float(np.quantile(values, NOISE_QUANTILE)) for entity, values in scores.items() if max(values) > 0}
 
 
-def _edge_noise(now: dict[str, Signal], stretches: list[Incident]) -> dict[str, float]:
+def _edge_noise(now: dict[str, Signal], history: list[dict[str, Signal]]) -> dict[str, float]:
     """Entity -> how far the call edge that now (`now`: the case's edge signal) carries its edge score strays over
-    the earlier stretches (upper quartile). Read per edge, not per entity: an entity's other edges (a caller's
-    latency into a service moves with every fault downstream of it) say nothing about the one it stands out on now."""
+    the earlier stretches (`history`: the edge signal of each; upper quartile). Read per edge, not per entity: an
+    entity's other edges (a caller's latency into a service moves with every fault downstream of it) say nothing
+    about the one it stands out on now."""
     carried = {entity: max(signal.evidence, key=signal.evidence.get) for entity, signal in now.items()
                if signal.score > 0}
-    history = [MODALITIES["edges"][0](stretch) for stretch in stretches]
     noise = {entity: float(np.quantile([past[entity].evidence.get(edge, 0.0) if entity in past else 0.0
                                         for past in history], NOISE_QUANTILE))
              for entity, edge in carried.items()}

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from engine.telemetry.model import Incident
+from engine.telemetry.deviations import NO_DEVIATION, Deviation, Periods, robust_z, robust_z_rows
+from engine.telemetry.model import Incident, MetricSeries, Window
 from engine.telemetry.profiles import called_service, minute_profile, window_profile
 from engine.telemetry.spans import NO_CALL, WAIT, RequestShape
 
@@ -60,35 +61,7 @@ class Signal:
     summary: str = ""
 
 
-@dataclass(frozen=True)
-class Deviation:
-    z: float  # robust standard deviations, in the direction that means trouble; 0 if none
-    value: float  # the worst window value
-    level: float  # the normal level it is compared with
-
-
-NO_DEVIATION = Deviation(0.0, float("nan"), float("nan"))
 NO_SIGNAL = Signal(0.0)
-
-
-def robust_z(
-    window: np.ndarray, baseline: np.ndarray, direction: int, floor: float = 1e-6, recent: np.ndarray | None = None
-) -> Deviation:
-    """How far the worst window value sits from the normal level, in robust standard deviations of the
-    baseline. The level is the recent pre-alert median when there is one (levels drift; spreads less so)."""
-    window, baseline = window[np.isfinite(window)], baseline[np.isfinite(baseline)]
-    if len(window) == 0 or len(baseline) == 0:
-        return NO_DEVIATION
-    level = float(np.median(baseline))
-    spread = 1.4826 * float(np.median(np.abs(baseline - level)))
-    spread = max(spread, 0.1 * abs(level), floor)  # a flat baseline must not turn noise into huge z
-    if recent is not None and np.isfinite(recent).any():
-        level = float(np.median(recent[np.isfinite(recent)]))
-    worst = float(window.max() if direction > 0 else window.min())
-    z = max((worst - level) * direction, 0.0) / spread
-    if direction > 0 and level > 0:  # a rise counts fully from a doubling on; small relative rises are noise
-        z *= min(1.0, np.log(max(worst, level) / level) / np.log(2.0))
-    return Deviation(float(z), worst, level)
 
 
 def metric_signal(incident: Incident) -> dict[str, Signal]:
@@ -96,8 +69,19 @@ def metric_signal(incident: Incident) -> dict[str, Signal]:
     only that family counts: a cause shows the symptom the alert is about. Where requests are counted, the
     entity's own excess (own_excess_signal) competes with its z-scores. Without any fault-free period (mABC's
     sample) entities are compared with each other instead."""
-    has_baseline = _has_metric_baseline(incident)
-    deviations = metric_deviations(incident) if has_baseline else _peer_deviations(incident)
+    return metric_signals([incident])[0]
+
+
+def metric_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
+    """metric_signal of each of `incidents`: one case moved in time (see metric_deviations_over)."""
+    measured = [_has_metric_baseline(incident) for incident in incidents]
+    deviations = iter(metric_deviations_over([incident for incident, has in zip(incidents, measured) if has]))
+    return [_metric_signal(incident, next(deviations) if has else _peer_deviations(incident), has)
+            for incident, has in zip(incidents, measured)]
+
+
+def _metric_signal(incident: Incident, deviations: dict[str, dict[str, Deviation]], has_baseline: bool
+                   ) -> dict[str, Signal]:
     family = incident.alert.metric_family
     signals = own_excess_signal(incident) if has_baseline else {}
     for entity, per_metric in deviations.items():
@@ -210,15 +194,40 @@ def _excess_summary(incident: Incident, entity: str, name: str, step: int, own: 
 
 
 def metric_deviations(incident: Incident) -> dict[str, dict[str, Deviation]]:
-    return {entity: _deviations(incident, series) for entity, series in incident.metrics.items()}
+    return metric_deviations_over([incident])[0]
+
+
+def metric_deviations_over(incidents: list[Incident]) -> list[dict[str, dict[str, Deviation]]]:
+    """metric_deviations of each of `incidents`, which must share their metrics (one case with its window and
+    baseline moved back in time: the noise floors' earlier stretches); each series is read for all of them at once."""
+    if any(incident.metrics is not incidents[0].metrics for incident in incidents):
+        raise ValueError("metric_deviations_over reads one case's metrics over several periods")
+    found: list[dict[str, dict[str, Deviation]]] = [{} for _ in incidents]
+    for entity, series in (incidents[0].metrics.items() if incidents else ()):
+        for per_incident, deviations in zip(found, _deviations_over(series, _periods(incidents))):
+            per_incident[entity] = deviations
+    return found
 
 
 def edge_metric_signal(incident: Incident) -> dict[str, Signal]:
     """Per-edge latency series (where the source has them): a slow edge points at its callee."""
+    return edge_metric_signals([incident])[0]
+
+
+def edge_metric_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
+    """edge_metric_signal of each of `incidents`, which must share their edge metrics (see metric_deviations_over)."""
+    if any(incident.edge_metrics is not incidents[0].edge_metrics for incident in incidents):
+        raise ValueError("edge_metric_signals reads one case's edge metrics over several periods")
+    per_edge = {edge: _deviations_over(series, _periods(incidents), direction=+1)
+                for edge, series in (incidents[0].edge_metrics.items() if incidents else ())}
+    return [_edge_signal({edge: found[k] for edge, found in per_edge.items()}) for k in range(len(incidents))]
+
+
+def _edge_signal(deviations: dict[tuple[str, str], dict[str, Deviation]]) -> dict[str, Signal]:
     evidence: dict[str, dict[str, float]] = defaultdict(dict)
     summaries: dict[str, dict[str, str]] = defaultdict(dict)
-    for (caller, callee), series in incident.edge_metrics.items():
-        for name, deviation in _deviations(incident, series, direction=+1).items():
+    for (caller, callee), per_metric in deviations.items():
+        for name, deviation in per_metric.items():
             key = f"{caller}->{callee}"
             evidence[callee][key] = deviation.z
             evidence[caller][key] = CALLER_SHARE * deviation.z
@@ -231,18 +240,28 @@ def edge_metric_signal(incident: Incident) -> dict[str, Signal]:
     return signals
 
 
-def _deviations(incident: Incident, series, direction: int | None = None) -> dict[str, Deviation]:
-    window = series.between(incident.window.start, incident.window.end + 60)
-    baseline = series.between(incident.baseline.start, incident.baseline.end)
-    recent = series.between(incident.window.start - RECENT_SECONDS, incident.window.start)
-    found = {}
-    for name in series.values:
+def _periods(incidents: list[Incident]) -> list[tuple[Window, Window]]:
+    return [(incident.window, incident.baseline) for incident in incidents]
+
+
+def _deviations_over(series: MetricSeries, periods: list[tuple[Window, Window]], direction: int | None = None
+                     ) -> list[dict[str, Deviation]]:
+    """Per (window, baseline) period: each metric's deviation in the window (robust_z, from the baseline's spread
+    and the level of the RECENT_SECONDS before the window; a climbing metric's climb_z where that is larger)."""
+    windows, baselines, recents = (Periods.on(series.times, bounds) for bounds in (
+        [(window.start, window.end + 60) for window, _ in periods], [(baseline.start, baseline.end) for _, baseline in periods],
+        [(window.start - RECENT_SECONDS, window.start) for window, _ in periods]))
+    found: list[dict[str, Deviation]] = [{} for _ in periods]
+    for name, values in series.values.items():
         rule_sign, _, floor = _metric_rule(name)
         sign = direction if direction is not None else rule_sign
-        if sign:
-            found[name] = robust_z(window[name], baseline[name], sign, floor, recent[name])
-        if name.startswith(CLIMBING):
-            found[name] = max(found[name], climb_z(window[name], baseline[name], recent[name], floor), key=lambda d: d.z)
+        if not sign:
+            continue
+        window, baseline, recent = windows.rows(values), baselines.rows(values), recents.rows(values)
+        for k, deviation in enumerate(robust_z_rows(window, baseline, sign, floor, recent)):
+            climbing = name.startswith(CLIMBING)
+            found[k][name] = max(deviation, climb_z(window[k], baseline[k], recent[k], floor),
+                                 key=lambda d: d.z) if climbing else deviation
     return found
 
 
