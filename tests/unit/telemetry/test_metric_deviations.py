@@ -57,7 +57,8 @@ def _textbook_deviations(incident: Incident, series: MetricSeries, direction: in
         if sign:
             found[name] = _textbook_robust_z(window[name], baseline[name], sign, floor, recent[name])
         if name.startswith(CLIMBING):
-            found[name] = max(found[name], climb_z(window[name], baseline[name], recent[name], floor), key=lambda d: d.z)
+            climb = climb_z(window[name], baseline[name], recent[name], floor)
+            found[name] = max(found[name], climb, key=lambda d: d.z)
     return found
 
 
@@ -103,9 +104,9 @@ def test_stretches_with_gaps_and_uneven_sampling_read_at_once_equal_each_read_al
         values[rng.random(len(times)) < 0.08] = np.nan
         values[rng.random(len(times)) < 0.01] = np.inf
         return values
-    metrics = {entity: MetricSeries(entity, times, {"CpuUsageRate(%)": metric(20.0), "MemoryUsageRate(%)": metric(40.0),
-                                                    "PodServerLatencyP99(s)": metric(0.05), "PodSuccessRate(%)": metric(99.0),
-                                                    "NetworkReceiveBytes": metric(1e5)})
+    levels = {"CpuUsageRate(%)": 20.0, "MemoryUsageRate(%)": 40.0, "PodServerLatencyP99(s)": 0.05,
+              "PodSuccessRate(%)": 99.0, "NetworkReceiveBytes": 1e5}  # the last has no rule: left unread
+    metrics = {entity: MetricSeries(entity, times, {name: metric(level) for name, level in levels.items()})
                for entity in ("A", "B")}
     edges = {("A", "B"): MetricSeries("A_B", times, {"latency_p50(s)": metric(0.01)})}
     end = float(times[-30])
