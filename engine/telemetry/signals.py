@@ -248,9 +248,9 @@ def _deviations_over(series: MetricSeries, periods: list[tuple[Window, Window]],
                      ) -> list[dict[str, Deviation]]:
     """Per (window, baseline) period: each metric's deviation in the window (robust_z, from the baseline's spread
     and the level of the RECENT_SECONDS before the window; a climbing metric's climb_z where that is larger)."""
-    windows, baselines, recents = (Periods.on(series.times, bounds) for bounds in (
-        [(window.start, window.end + 60) for window, _ in periods], [(baseline.start, baseline.end) for _, baseline in periods],
-        [(window.start - RECENT_SECONDS, window.start) for window, _ in periods]))
+    windows = Periods.on(series.times, [(window.start, window.end + 60) for window, _ in periods])
+    baselines = Periods.on(series.times, [(baseline.start, baseline.end) for _, baseline in periods])
+    recents = Periods.on(series.times, [(window.start - RECENT_SECONDS, window.start) for window, _ in periods])
     found: list[dict[str, Deviation]] = [{} for _ in periods]
     for name, values in series.values.items():
         rule_sign, _, floor = _metric_rule(name)
@@ -258,8 +258,8 @@ def _deviations_over(series: MetricSeries, periods: list[tuple[Window, Window]],
         if not sign:
             continue
         window, baseline, recent = windows.rows(values), baselines.rows(values), recents.rows(values)
+        climbing = name.startswith(CLIMBING)
         for k, deviation in enumerate(robust_z_rows(window, baseline, sign, floor, recent)):
-            climbing = name.startswith(CLIMBING)
             found[k][name] = max(deviation, climb_z(window[k], baseline[k], recent[k], floor),
                                  key=lambda d: d.z) if climbing else deviation
     return found
