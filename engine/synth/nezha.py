@@ -148,7 +148,8 @@ def _case_telemetry(day: NezhaDay, out_day: Path, shift_s: int, order: list[Back
         placement = Placement(out_day, _minute_name(target), (target - day.background_epoch(background)) * NS)
         spans, _ = write_minute(day.background(background), placement, fault if step else None, templates, rng)
         window_spans += spans if step else []
-    reach = Reach(day.callers.get(planned.service, []), _front_share(window_spans, planned.service))
+    callees = sorted(callee for callee, callers in day.callers.items() if planned.service in callers)
+    reach = Reach(day.callers.get(planned.service, []), _front_share(window_spans, planned.service), callees)
     case_id = f"{'tt' if day.system_key == 'ts' else 'ob'}-syn-{out_day.name}-{planned.index:03d}"
     case = SynthCase(case_id, day.system, planned.service, planned.fault_type, onset, planned.parameters)
     return case, fault, reach, rng

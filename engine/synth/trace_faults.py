@@ -37,11 +37,19 @@ def inject_traces(spans: list[SpanRow], fault: ActiveFault, rng: np.random.Gener
 def _network_calls(index: TraceIndex, fault: ActiveFault, edits: TraceEdits) -> list[tuple[SpanRow, SpanRow]]:
     """(caller span, callee span) pairs on the faulty pod's network: calls into it, or, for an entry service
     that no traced service calls, the calls it makes (the same interface carries both directions)."""
-    incoming = [(index.parent(span), span) for span in index.entry_spans(fault.service) if index.parent(span)]
-    if not any(parent.service != fault.service for parent, _ in incoming):
-        incoming = [(index.parent(span), span) for span in index.spans
-                    if index.parent(span) and index.parent(span).service == fault.service != span.service]
+    incoming = _calls_into(index, fault.service)
+    if not any(caller.service != fault.service for caller, _ in incoming):
+        incoming = _calls_out_of(index, fault.service)
     return [(caller, callee) for caller, callee in incoming if fault.active(callee, edits)]
+
+
+def _calls_into(index: TraceIndex, service: str) -> list[tuple[SpanRow, SpanRow]]:
+    return [(index.parent(span), span) for span in index.entry_spans(service) if index.parent(span)]
+
+
+def _calls_out_of(index: TraceIndex, service: str) -> list[tuple[SpanRow, SpanRow]]:
+    return [(index.parent(span), span) for span in index.spans
+            if index.parent(span) and index.parent(span).service == service != span.service]
 
 
 def _delay(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
@@ -56,17 +64,27 @@ def _loss(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits
     """Packet loss on the faulty pod's interface (netem, as Chaos Mesh and ChaosBlade inject it): each packet of a
     call is lost with probability `loss`, and so is each retransmission of it. TCP resends after one RTO, doubling
     it every time (Linux: at least 200 ms), so a call that lost its packet m times in a row waits (2^m - 1) RTO; after
-    TIMEOUT_RETRANSMITS losses in a row the caller gives up: the call is never served and fails after 7 RTO."""
+    TIMEOUT_RETRANSMITS losses in a row the caller gives up: the call is never served and fails after 7 RTO.
+    netem drops the packets the interface sends, so without a port filter the calls into the service (its replies)
+    and the calls it makes (its requests: its own spans wait too) both lose them; a call into the service lost
+    for good never reaches it, so the calls it would have made never happen."""
+    incoming = _calls_into(index, fault.service)
+    for caller, callee in incoming + _calls_out_of(index, fault.service):
+        if fault.active(callee, edits):
+            _lose_packets(index, caller, callee, fault, rng, edits)
+
+
+def _lose_packets(index: TraceIndex, caller: SpanRow, callee: SpanRow, fault: ActiveFault,
+                  rng: np.random.Generator, edits: TraceEdits) -> None:
     rto_ns = int(fault.parameters["rto_ms"] * MS)
-    for caller, callee in _network_calls(index, fault, edits):
-        lost = losses_in_a_row(fault.parameters["loss"], rng)
-        if lost == TIMEOUT_RETRANSMITS:
-            timeout = rto_ns * (2**TIMEOUT_RETRANSMITS - 1)
-            index.drop(index.subtree(callee), edits)
-            index.insert_pause(caller, callee.start_ns, timeout - (callee.end_ns - callee.start_ns), edits)
-            edits.failing.append(caller)
-        elif lost:
-            index.insert_pause(caller, callee.start_ns, rto_ns * (2**lost - 1), edits)
+    lost = losses_in_a_row(fault.parameters["loss"], rng)
+    if lost == TIMEOUT_RETRANSMITS:
+        timeout = rto_ns * (2**TIMEOUT_RETRANSMITS - 1)
+        index.drop(index.subtree(callee), edits)
+        index.insert_pause(caller, callee.start_ns, timeout - (callee.end_ns - callee.start_ns), edits)
+        edits.failing.append(caller)
+    elif lost:
+        index.insert_pause(caller, callee.start_ns, rto_ns * (2**lost - 1), edits)
 
 
 def losses_in_a_row(loss: float, rng: np.random.Generator) -> int:
