@@ -46,6 +46,7 @@ class Reach:
     callers: list[str]  # services that call the faulty one
     front_share: float  # share of front-end requests whose trace reaches the faulty service
     callees: list[str] = field(default_factory=list)  # services the faulty one calls
+    queries: bool = False  # it queries a database in the window
 
 
 def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.random.Generator) -> None:
@@ -74,11 +75,11 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
         _front_latency(day, fault, wait_s * reach.front_share)
         _success(day, reach.callers, fault, failed)
         _front_errors(day, fault, reach.front_share * failed)
-        if reach.callees:  # its own requests lose packets too: its calls wait, and so does what it serves
-            _client_latency(day, [fault.service], fault, lambda share: wait_s * share)
+        if reach.callees or reach.queries:  # its own requests lose packets too: what it serves waits on them
             _slow_server_by(day.pods.get(fault.service), fault, wait_s)
-            _out_edges(day, fault, reach.callees, lambda share: wait_s * share)
             _success(day, [fault.service], fault, failed)
+        _client_latency(day, [fault.service] if reach.callees else [], fault, lambda share: wait_s * share)
+        _out_edges(day, fault, reach.callees, lambda share: wait_s * share)
     if fault.fault_type == "exception":
         _success(day, [fault.service], fault, p["error_rate"])
         _front_errors(day, fault, reach.front_share * p["error_rate"] * p["caller_logs"])

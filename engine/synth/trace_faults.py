@@ -14,6 +14,7 @@ from engine.synth.spans import SpanRow, TraceEdits, TraceIndex
 
 MS = 1_000_000  # ns
 TIMEOUT_RETRANSMITS = 3  # a call that loses its packets waits out RTO, 2 RTO, 4 RTO before it gives up
+SQL_STATEMENTS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,35 @@ def _loss(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits
     call is lost with probability `loss`, and so is each retransmission of it. TCP resends after one RTO, doubling
     it every time (Linux: at least 200 ms), so a call that lost its packet m times in a row waits (2^m - 1) RTO; after
     TIMEOUT_RETRANSMITS losses in a row the caller gives up: the call is never served and fails after 7 RTO.
-    netem drops the packets the interface sends, so without a port filter the calls into the service (its replies)
-    and the calls it makes (its requests: its own spans wait too) both lose them; a call into the service lost
-    for good never reaches it, so the calls it would have made never happen."""
-    incoming = _calls_into(index, fault.service)
-    for caller, callee in incoming + _calls_out_of(index, fault.service):
+    netem drops packets the interface sends, so without a port filter the calls into the service (its replies),
+    the calls it makes and its database queries (its requests) all lose them; a call into the service lost for
+    good never reaches it, so the calls and queries it would have made never happen."""
+    for caller, callee in _calls_into(index, fault.service) + _calls_out_of(index, fault.service):
         if fault.active(callee, edits):
             _lose_packets(index, caller, callee, fault, rng, edits)
+    for query in _database_queries(index, fault.service):
+        if fault.active(query, edits):
+            _lose_query_packets(index, query, fault, rng, edits)
+
+
+def _database_queries(index: TraceIndex, service: str) -> list[SpanRow]:
+    """The service's client spans of SQL statements (named by the statement, as 'SELECT ts.route'): leaves."""
+    return [span for span in index.spans
+            if span.service == service and is_query(span) and not index.children.get(span.span_id)]
+
+
+def is_query(span: SpanRow) -> bool:
+    return span.row.get("OperationName", "").split(" ", 1)[0] in SQL_STATEMENTS
+
+
+def _lose_query_packets(index: TraceIndex, query: SpanRow, fault: ActiveFault, rng: np.random.Generator,
+                        edits: TraceEdits) -> None:
+    """A query waits its retransmits inside its own span; lost three times in a row, it fails after 7 RTO."""
+    lost = losses_in_a_row(fault.parameters["loss"], rng)
+    if lost:
+        index.insert_pause(query, query.start_ns, int(fault.parameters["rto_ms"] * MS) * (2**lost - 1), edits)
+    if lost == TIMEOUT_RETRANSMITS:
+        edits.failing.append(query)
 
 
 def _lose_packets(index: TraceIndex, caller: SpanRow, callee: SpanRow, fault: ActiveFault,

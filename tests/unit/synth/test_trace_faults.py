@@ -166,3 +166,15 @@ def test_a_call_already_sent_is_served_in_full_down_to_its_own_calls():
     edits = inject_traces(spans, _fault("return", wrong_rate=1.0, kept_share=0.25, caller_logs=0.0),
                           np.random.default_rng(0))
     assert not {"k1", "d1", "e1"} & edits.dropped
+
+
+def test_loss_makes_the_services_database_queries_wait_too_not_its_own_work():
+    """Its queries leave through the same interface: a query lost three times in a row waits 7 RTO and fails;
+    its in-process spans keep their length."""
+    spans = [_span("s", "", "target", 0, 40, "/api/v1/routes"), _span("q", "s", "target", 10, 5, "SELECT ts.route"),
+             _span("w", "s", "target", 20, 5, "RouteController.work")]
+    edits = inject_traces(spans, _fault("network_loss", loss=1.0, rto_ms=200), np.random.default_rng(0))
+    s = _by_id(spans)
+    assert s["q"].end_ns - s["q"].start_ns == (5 + 7 * 200) * MS and [span.span_id for span in edits.failing] == ["q"]
+    assert s["w"].duration_us == 5_000 and s["w"].start_ns == ONSET + (20 + 7 * 200) * MS
+    assert s["s"].end_ns - s["s"].start_ns == (40 + 7 * 200) * MS
