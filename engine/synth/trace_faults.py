@@ -68,13 +68,19 @@ def _loss(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits
     TIMEOUT_RETRANSMITS losses in a row the caller gives up: the call is never served and fails after 7 RTO.
     netem drops packets the interface sends, so without a port filter the calls into the service (its replies),
     the calls it makes and its database queries (its requests) all lose them; a call into the service lost for
-    good never reaches it, so the calls and queries it would have made never happen."""
-    for caller, callee in _calls_into(index, fault.service) + _calls_out_of(index, fault.service):
+    good never reaches it, so the calls and queries it would have made never happen. Its own requests draw from
+    a stream of their own (`spawn` leaves `rng`'s draws as they were): the calls into it lose what they lost before
+    its requests did, so a case shows the same incoming waits as one generated without them."""
+    for caller, callee in _calls_into(index, fault.service):
         if fault.active(callee, edits):
             _lose_packets(index, caller, callee, fault, rng, edits)
+    requests = rng.spawn(1)[0]
+    for caller, callee in _calls_out_of(index, fault.service):
+        if fault.active(callee, edits):
+            _lose_packets(index, caller, callee, fault, requests, edits)
     for query in _database_queries(index, fault.service):
         if fault.active(query, edits):
-            _lose_query_packets(index, query, fault, rng, edits)
+            _lose_query_packets(index, query, fault, requests, edits)
 
 
 def _database_queries(index: TraceIndex, service: str) -> list[SpanRow]:
