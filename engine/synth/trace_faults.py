@@ -69,8 +69,8 @@ def _loss(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits
     netem drops packets the interface sends, so without a port filter the calls into the service (its replies),
     the calls it makes and its database queries (its requests) all lose them; a call into the service lost for
     good never reaches it, so the calls and queries it would have made never happen. Its own requests draw from
-    a stream of their own (`spawn` leaves `rng`'s draws as they were): the calls into it lose what they lost before
-    its requests did, so a case shows the same incoming waits as one generated without them."""
+    a stream of their own (`spawn` leaves `rng`'s draws as they were), so the calls into it draw the losses they
+    drew before its requests lost any (until a failed request's log line takes a draw of `rng`)."""
     for caller, callee in _calls_into(index, fault.service):
         if fault.active(callee, edits):
             _lose_packets(index, caller, callee, fault, rng, edits)
