@@ -7,7 +7,7 @@ A sample stamped t covers the minute before t; it takes the share of that minute
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,8 +45,6 @@ class DayMetrics:
 class Reach:
     callers: list[str]  # services that call the faulty one
     front_share: float  # share of front-end requests whose trace reaches the faulty service
-    callees: list[str] = field(default_factory=list)  # services the faulty one calls
-    queries: bool = False  # it queries a database in the window
 
 
 def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.random.Generator) -> None:
@@ -60,26 +58,21 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
     server = p.get("served_latency", p.get("slowdown"))  # the pod's server latency, as the real faults moved it
     added_s = _slow_server(pod, fault, server) if server is not None else 0.0
     if "slowdown" in p:
-        _client_latency(day, reach.callers, fault, lambda share: added_s * share)
+        _client_latency(day, reach, fault, lambda share: added_s * share)
         _edges(day, fault, reach, ("source_50", "destination_50"), lambda share: added_s * share)
     if fault.fault_type == "network_delay":
         delay_s = p["delay_ms"] / 1000
-        _client_latency(day, reach.callers, fault, lambda share: delay_s * share)
+        _client_latency(day, reach, fault, lambda share: delay_s * share)
         _edges(day, fault, reach, ("source_50",), lambda share: delay_s * share)
         _front_latency(day, fault, delay_s * reach.front_share)
     if fault.fault_type == "network_loss":
         rtos, failed = loss_effect(p["loss"])
         wait_s = rtos * p["rto_ms"] / 1000
-        _client_latency(day, reach.callers, fault, lambda share: wait_s * share)
+        _client_latency(day, reach, fault, lambda share: wait_s * share)
         _edges(day, fault, reach, ("source_50",), lambda share: wait_s * share)
         _front_latency(day, fault, wait_s * reach.front_share)
         _success(day, reach.callers, fault, failed)
         _front_errors(day, fault, reach.front_share * failed)
-        if reach.callees or reach.queries:  # its own requests lose packets too: what it serves waits on them
-            _slow_server_by(day.pods.get(fault.service), fault, wait_s)
-            _success(day, [fault.service], fault, failed)
-        _client_latency(day, [fault.service] if reach.callees else [], fault, lambda share: wait_s * share)
-        _out_edges(day, fault, reach.callees, lambda share: wait_s * share)
     if fault.fault_type == "exception":
         _success(day, [fault.service], fault, p["error_rate"])
         _front_errors(day, fault, reach.front_share * p["error_rate"] * p["caller_logs"])
@@ -162,14 +155,8 @@ def _slow_server(pod: MetricTable | None, fault: ActiveFault, factor: float) -> 
     return float(np.median(growth)) if len(growth) > 1 else 0.0
 
 
-def _slow_server_by(pod: MetricTable | None, fault: ActiveFault, added_s: float) -> None:
-    """Server-side latency quantiles grow by `added_s` (a request that makes one call waits that call's wait)."""
-    for quantile in LATENCY_QUANTILES if pod else ():
-        pod.change(f"PodServerLatency{quantile}(s)", fault, lambda value, share, _row: value + added_s * share)
-
-
-def _client_latency(day: DayMetrics, services: list[str], fault: ActiveFault, added) -> None:
-    for caller in services:
+def _client_latency(day: DayMetrics, reach: Reach, fault: ActiveFault, added) -> None:
+    for caller in reach.callers:
         table = day.pods.get(caller)
         for quantile in LATENCY_QUANTILES if table else ():
             table.change(f"PodClientLatency{quantile}(s)", fault, lambda value, share, _row: value + added(share))
@@ -180,12 +167,6 @@ def _edges(day: DayMetrics, fault: ActiveFault, reach: Reach, names: tuple[str, 
         table = day.edges.get(name)
         for caller in reach.callers if table else ():
             table.change(f"{caller}_{fault.service}", fault, lambda value, share, _row: value + added(share))
-
-
-def _out_edges(day: DayMetrics, fault: ActiveFault, callees: list[str], added) -> None:
-    table = day.edges.get("source_50")
-    for callee in callees if table else ():
-        table.change(f"{fault.service}_{callee}", fault, lambda value, share, _row: value + added(share))
 
 
 def _front_latency(day: DayMetrics, fault: ActiveFault, added_s: float) -> None:

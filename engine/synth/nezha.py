@@ -25,7 +25,7 @@ from engine.synth.nezha_source import (BASELINE_S, CASE_SPAN_S, NezhaDay, day_me
                                        read_metric_tables)
 from engine.synth.plan import PlannedFault, Skipped, SynthCase, SynthOptions, SynthResult, choose_services, plan_faults
 from engine.synth.spans import SpanRow
-from engine.synth.trace_faults import ActiveFault, is_query
+from engine.synth.trace_faults import ActiveFault
 from engine.telemetry.readers import read_csv_rows
 
 TELEMETRY = frozenset({"traces", "cpu", "memory", "latency", "errors"})
@@ -148,9 +148,7 @@ def _case_telemetry(day: NezhaDay, out_day: Path, shift_s: int, order: list[Back
         placement = Placement(out_day, _minute_name(target), (target - day.background_epoch(background)) * NS)
         spans, _ = write_minute(day.background(background), placement, fault if step else None, templates, rng)
         window_spans += spans if step else []
-    callees = sorted(callee for callee, callers in day.callers.items() if planned.service in callers)
-    reach = Reach(day.callers.get(planned.service, []), _front_share(window_spans, planned.service), callees,
-                  any(span.service == planned.service and is_query(span) for span in window_spans))
+    reach = Reach(day.callers.get(planned.service, []), _front_share(window_spans, planned.service))
     case_id = f"{'tt' if day.system_key == 'ts' else 'ob'}-syn-{out_day.name}-{planned.index:03d}"
     case = SynthCase(case_id, day.system, planned.service, planned.fault_type, onset, planned.parameters)
     return case, fault, reach, rng

@@ -14,7 +14,6 @@ from engine.synth.spans import SpanRow, TraceEdits, TraceIndex
 
 MS = 1_000_000  # ns
 TIMEOUT_RETRANSMITS = 3  # a call that loses its packets waits out RTO, 2 RTO, 4 RTO before it gives up
-SQL_STATEMENTS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -38,19 +37,11 @@ def inject_traces(spans: list[SpanRow], fault: ActiveFault, rng: np.random.Gener
 def _network_calls(index: TraceIndex, fault: ActiveFault, edits: TraceEdits) -> list[tuple[SpanRow, SpanRow]]:
     """(caller span, callee span) pairs on the faulty pod's network: calls into it, or, for an entry service
     that no traced service calls, the calls it makes (the same interface carries both directions)."""
-    incoming = _calls_into(index, fault.service)
-    if not any(caller.service != fault.service for caller, _ in incoming):
-        incoming = _calls_out_of(index, fault.service)
+    incoming = [(index.parent(span), span) for span in index.entry_spans(fault.service) if index.parent(span)]
+    if not any(parent.service != fault.service for parent, _ in incoming):
+        incoming = [(index.parent(span), span) for span in index.spans
+                    if index.parent(span) and index.parent(span).service == fault.service != span.service]
     return [(caller, callee) for caller, callee in incoming if fault.active(callee, edits)]
-
-
-def _calls_into(index: TraceIndex, service: str) -> list[tuple[SpanRow, SpanRow]]:
-    return [(index.parent(span), span) for span in index.entry_spans(service) if index.parent(span)]
-
-
-def _calls_out_of(index: TraceIndex, service: str) -> list[tuple[SpanRow, SpanRow]]:
-    return [(index.parent(span), span) for span in index.spans
-            if index.parent(span) and index.parent(span).service == service != span.service]
 
 
 def _delay(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits: TraceEdits) -> None:
@@ -65,55 +56,17 @@ def _loss(index: TraceIndex, fault: ActiveFault, rng: np.random.Generator, edits
     """Packet loss on the faulty pod's interface (netem, as Chaos Mesh and ChaosBlade inject it): each packet of a
     call is lost with probability `loss`, and so is each retransmission of it. TCP resends after one RTO, doubling
     it every time (Linux: at least 200 ms), so a call that lost its packet m times in a row waits (2^m - 1) RTO; after
-    TIMEOUT_RETRANSMITS losses in a row the caller gives up: the call is never served and fails after 7 RTO.
-    netem drops packets the interface sends, so without a port filter the calls into the service (its replies),
-    the calls it makes and its database queries (its requests) all lose them; a call into the service lost for
-    good never reaches it, so the calls and queries it would have made never happen. Its own requests draw from
-    a stream of their own (`spawn` leaves `rng`'s draws as they were), so the calls into it draw the losses they
-    drew before its requests lost any (until a failed request's log line takes a draw of `rng`)."""
-    for caller, callee in _calls_into(index, fault.service):
-        if fault.active(callee, edits):
-            _lose_packets(index, caller, callee, fault, rng, edits)
-    requests = rng.spawn(1)[0]
-    for caller, callee in _calls_out_of(index, fault.service):
-        if fault.active(callee, edits):
-            _lose_packets(index, caller, callee, fault, requests, edits)
-    for query in _database_queries(index, fault.service):
-        if fault.active(query, edits):
-            _lose_query_packets(index, query, fault, requests, edits)
-
-
-def _database_queries(index: TraceIndex, service: str) -> list[SpanRow]:
-    """The service's client spans of SQL statements (named by the statement, as 'SELECT ts.route'): leaves."""
-    return [span for span in index.spans
-            if span.service == service and is_query(span) and not index.children.get(span.span_id)]
-
-
-def is_query(span: SpanRow) -> bool:
-    return span.row.get("OperationName", "").split(" ", 1)[0] in SQL_STATEMENTS
-
-
-def _lose_query_packets(index: TraceIndex, query: SpanRow, fault: ActiveFault, rng: np.random.Generator,
-                        edits: TraceEdits) -> None:
-    """A query waits its retransmits inside its own span; lost three times in a row, it fails after 7 RTO."""
-    lost = losses_in_a_row(fault.parameters["loss"], rng)
-    if lost:
-        index.insert_pause(query, query.start_ns, int(fault.parameters["rto_ms"] * MS) * (2**lost - 1), edits)
-    if lost == TIMEOUT_RETRANSMITS:
-        edits.failing.append(query)
-
-
-def _lose_packets(index: TraceIndex, caller: SpanRow, callee: SpanRow, fault: ActiveFault,
-                  rng: np.random.Generator, edits: TraceEdits) -> None:
+    TIMEOUT_RETRANSMITS losses in a row the caller gives up: the call is never served and fails after 7 RTO."""
     rto_ns = int(fault.parameters["rto_ms"] * MS)
-    lost = losses_in_a_row(fault.parameters["loss"], rng)
-    if lost == TIMEOUT_RETRANSMITS:
-        timeout = rto_ns * (2**TIMEOUT_RETRANSMITS - 1)
-        index.drop(index.subtree(callee), edits)
-        index.insert_pause(caller, callee.start_ns, timeout - (callee.end_ns - callee.start_ns), edits)
-        edits.failing.append(caller)
-    elif lost:
-        index.insert_pause(caller, callee.start_ns, rto_ns * (2**lost - 1), edits)
+    for caller, callee in _network_calls(index, fault, edits):
+        lost = losses_in_a_row(fault.parameters["loss"], rng)
+        if lost == TIMEOUT_RETRANSMITS:
+            timeout = rto_ns * (2**TIMEOUT_RETRANSMITS - 1)
+            index.drop(index.subtree(callee), edits)
+            index.insert_pause(caller, callee.start_ns, timeout - (callee.end_ns - callee.start_ns), edits)
+            edits.failing.append(caller)
+        elif lost:
+            index.insert_pause(caller, callee.start_ns, rto_ns * (2**lost - 1), edits)
 
 
 def losses_in_a_row(loss: float, rng: np.random.Generator) -> int:

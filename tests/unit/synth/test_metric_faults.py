@@ -149,16 +149,3 @@ def test_code_faults_load_moves_like_the_real_ones():
 def _changed_columns(before: MetricTable, after: MetricTable) -> set[str]:
     return {column for old, new in zip(before.rows, after.rows) for column in before.header
             if old[column] != new[column]}
-
-
-@pytest.mark.parametrize("callees, slower", [(["callee"], True), ([], False)])
-def test_loss_slows_what_a_service_serves_only_where_it_calls_others(callees, slower):
-    """Its lost requests to its callees wait retransmits inside the requests it serves; a leaf's replies wait
-    on its callers' side only."""
-    pods = {"faulty": _pod(), "callee": _pod()}
-    fault = ActiveFault("faulty", "network_loss", {"loss": 0.3, "rto_ms": 300}, ONSET_S * 10**9,
-                        (ONSET_S + 300) * 10**9)
-    inject_metrics(DayMetrics(pods=pods, front=None, edges={}), fault, Reach([], 0.5, callees),
-                   np.random.default_rng(0))
-    assert (set(LATENCIES) <= _changed(_pod(), pods["faulty"])) is slower
-    assert _changed(_pod(), pods["callee"]) == set()

@@ -66,34 +66,11 @@ def test_loss_makes_most_hit_calls_wait_whole_retransmit_timeouts_and_few_fail()
     for seed in range(400):
         spans = _trace()
         edits = inject_traces(spans, _fault("network_loss", loss=0.5, rto_ms=200), np.random.default_rng(seed))
-        s = _by_id(spans)
-        failed += "s" in edits.dropped
-        if "s" not in edits.dropped:  # the caller's wait beyond the target's own span (90 - 40 ms usually)
-            waits.append((s["c"].end_ns - s["c"].start_ns - (s["s"].end_ns - s["s"].start_ns)) // MS - 50)
+        failed += bool(edits.failing)
+        if not edits.failing:
+            waits.append((_by_id(spans)["c"].end_ns - _by_id(spans)["c"].start_ns) // MS - 90)
     assert set(waits) == {0, 200, 600}
     assert 0.4 < waits.count(0) / 400 < 0.6 and 0.07 < failed / 400 < 0.19
-
-
-def test_loss_makes_the_services_own_calls_wait_retransmit_timeouts_too():
-    """netem drops the packets the faulty pod sends, its requests as well as its replies: the target's call into
-    the db waits whole RTOs before the db sees it (the db's own work unchanged), so the target's span grows by
-    them; after three losses in a row the call is never served and the target fails."""
-    waits, failed = [], 0
-    for seed in range(400):
-        spans = _trace()
-        edits = inject_traces(spans, _fault("network_loss", loss=0.5, rto_ms=200), np.random.default_rng(seed))
-        s = _by_id(spans)
-        if "s" in edits.dropped:
-            continue
-        if "d" in edits.dropped:
-            failed += 1
-            assert s["s"] in edits.failing and s["s"].end_ns - s["s"].start_ns == (40 - 10 + 7 * 200) * MS
-            continue
-        assert s["d"].duration_us == 10_000
-        waits.append((s["s"].end_ns - s["s"].start_ns) // MS - 40)
-        assert s["d"].start_ns - s["s"].start_ns == (10 + waits[-1]) * MS  # the db received the call that late
-    assert set(waits) == {0, 200, 600}
-    assert 0.4 < waits.count(0) / (len(waits) + failed) < 0.65 and 0.05 < failed / 400 < 0.19
 
 
 def test_cpu_slowdown_stretches_own_work_not_the_waits_on_others():
@@ -166,15 +143,3 @@ def test_a_call_already_sent_is_served_in_full_down_to_its_own_calls():
     edits = inject_traces(spans, _fault("return", wrong_rate=1.0, kept_share=0.25, caller_logs=0.0),
                           np.random.default_rng(0))
     assert not {"k1", "d1", "e1"} & edits.dropped
-
-
-def test_loss_makes_the_services_database_queries_wait_too_not_its_own_work():
-    """Its queries leave through the same interface: a query lost three times in a row waits 7 RTO and fails;
-    its in-process spans keep their length."""
-    spans = [_span("s", "", "target", 0, 40, "/api/v1/routes"), _span("q", "s", "target", 10, 5, "SELECT ts.route"),
-             _span("w", "s", "target", 20, 5, "RouteController.work")]
-    edits = inject_traces(spans, _fault("network_loss", loss=1.0, rto_ms=200), np.random.default_rng(0))
-    s = _by_id(spans)
-    assert s["q"].end_ns - s["q"].start_ns == (5 + 7 * 200) * MS and [span.span_id for span in edits.failing] == ["q"]
-    assert s["w"].duration_us == 5_000 and s["w"].start_ns == ONSET + (20 + 7 * 200) * MS
-    assert s["s"].end_ns - s["s"].start_ns == (40 + 7 * 200) * MS
