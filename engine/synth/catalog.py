@@ -106,6 +106,9 @@ CODE_LOAD_RANGES: dict[tuple[str, str], dict[str, tuple[float, float]]] = {
     ("TrainTicket", "exception"): {"cpu_load": (0.87, 1.07), "syscalls": (0.77, 0.95), "workload": (0.96, 1.43)},
     ("TrainTicket", "return"): {"cpu_load": (0.72, 1.13), "syscalls": (1.00, 1.65), "workload": (0.83, 1.28)},
 }
+# The highest `CpuUsageRate(%)` sample of the 19 real dev CPU faults' roots (77.7 to 101.2 over their fault minutes):
+# the container's limit, which a sample's jitter around `cpu_level` never passes (engine.synth.metric_faults `_cpu`)
+CPU_RATE_CEILING = 101.2
 MULTIPLICATIVE = frozenset({"served_latency", "slowdown", "cpu_load", "syscalls", "workload"})  # drawn by `_draw`
 WIDE_FACTOR = 4.0
 FAULT_DURATION_S = (240, 360)  # the fault outlasts the two minutes a detector reads

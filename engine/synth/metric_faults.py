@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.synth.catalog import CPU_RATE_CEILING
 from engine.synth.trace_faults import ActiveFault, loss_effect
 
 LATENCY_QUANTILES = ("P90", "P95", "P99")
@@ -91,7 +92,7 @@ def _cpu(pod: MetricTable | None, fault: ActiveFault, rng: np.random.Generator) 
 
     cpu_before = _column(pod, "CpuUsageRate(%)")
     pod.change("CpuUsageRate(%)", fault,
-               lambda value, share, _row: _toward(value, p["cpu_level"], share * rng.uniform(0.8, 1.2)))
+               lambda value, share, _row: _toward(value, p["cpu_level"], share * rng.uniform(0.8, 1.2), CPU_RATE_CEILING))
     pod.change("CpuUsage(m)", fault, lambda value, _share, row: value * _ratio(row, "CpuUsageRate(%)", cpu_before))
     pod.change("NodeCpuUsageRate(%)", fault,
                lambda value, share, _row: min(_raised(value, p["node_cpu_ratio"], share), 100))
@@ -193,9 +194,10 @@ def _active_share(sample_time: float, fault: ActiveFault) -> float:
     return max(overlap, 0.0) / SAMPLE_SECONDS
 
 
-def _toward(value: float, level: float, share: float) -> float:
-    """`value` moved `share` of the way up to `level`; a pod already above it stays where it is."""
-    return max(value, value + (level - value) * share)
+def _toward(value: float, level: float, share: float, ceiling: float) -> float:
+    """`value` moved `share` of the way up to `level`, no higher than `ceiling`; a pod already above either stays
+    where it is."""
+    return max(value, min(value + (level - value) * share, ceiling))
 
 
 def _raised(value: float, log_ratio: float, share: float) -> float:

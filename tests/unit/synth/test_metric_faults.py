@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.synth.catalog import CODE_LOAD_RANGES, FAULT_TYPES, SYSTEM_RANGES, draw_parameters
+from engine.synth.catalog import CODE_LOAD_RANGES, CPU_RATE_CEILING, FAULT_TYPES, SYSTEM_RANGES, draw_parameters
 from engine.synth.metric_faults import DayMetrics, MetricTable, Reach, inject_metrics
 from engine.synth.trace_faults import ActiveFault
 
@@ -94,6 +94,20 @@ def test_a_cpu_fault_runs_its_pod_near_its_limit_whatever_its_usual_cpu(usual):
     inject_metrics(DayMetrics(pods={"faulty": pod}, front=None, edges={}), fault, Reach([], 0.0),
                    np.random.default_rng(0))
     assert 65.0 <= _window_mean(pod, "CpuUsageRate(%)") <= 100.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_cpu_sample_passes_the_containers_limit(seed):
+    """Real CPU faults' samples jitter between 78 and 101 % but never pass the limit; a jitter around a level near
+    100 % once drew samples up to 113 %."""
+    parameters = {**draw_parameters("cpu_contention", np.random.default_rng(seed), "TrainTicket"), "cpu_level": 99.9}
+    pod = _cpu_pod(1.0)
+    fault = ActiveFault("faulty", "cpu_contention", parameters, ONSET_S * 10**9, (ONSET_S + 300) * 10**9)
+    inject_metrics(DayMetrics(pods={"faulty": pod}, front=None, edges={}), fault, Reach([], 0.0),
+                   np.random.default_rng(seed))
+    samples = [float(row["CpuUsageRate(%)"]) for row in pod.rows]
+    assert max(samples) <= CPU_RATE_CEILING
+    assert _window_mean(pod, "CpuUsageRate(%)") >= 85.0
 
 
 def test_cpu_contention_adds_more_memory_and_node_cpu_than_the_service_consuming_cpu_itself():
