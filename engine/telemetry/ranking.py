@@ -41,13 +41,12 @@ MODALITIES = {
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 # modalities scored against the reference minutes, and so able to score each of those minutes against the others
 NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
-# scored on earlier stretches of the metric history instead, one series at a time (_carried_noise): an entity's
-# floor is that of the metric or call edge that carries its score now. A pod's P99 latency may stray all day while
-# its CPU never does; and a caller's latency into a service moves with every fault downstream of it, so an entity's
-# floor over all its edges holds the day's other faults (real OB checkoutservice fell 3rd to 4th)
-SERIES_NOISE_MODALITIES = ("metrics", "edges")
+# scored on earlier stretches of the metric history instead; the edges there too, but per edge (_edge_noise): a caller's
+# latency into a service moves with every fault downstream of it, so an entity's floor over all its edges holds the
+# day's other faults (real OB checkoutservice fell 3rd to 4th)
+METRIC_NOISE_MODALITIES = ("metrics",)
 NOISE_HISTORY_S = 2 * 3600  # how far back the metric noise reaches (~40 stretches of a 3-minute window)
-NOISE_QUANTILE = 0.9  # an entity's noise: what it reaches in a tenth of the day's fault-free minutes / stretches
+NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes / stretches
 MIN_NOISE_MINUTES = 3
 DOWNSTREAM_DISCOUNT = 0.5
 UNREACHABLE_DISCOUNT = 0.5
@@ -76,7 +75,7 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
     they are already computed (they are the expensive part); `reach` replaces the topology's descendants of the
     entities it maps."""
     signals = modality_signals(incident) if signals is None else signals
-    floors = noise_floors(incident, signals)
+    floors = noise_floors(incident, signals["edges"])
     standing = {name: peer_standing(incident.entities, signals[name], half, floors.get(name))
                 for name, (_, _, half) in MODALITIES.items()}
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
@@ -116,28 +115,28 @@ def peer_standing(entities: list[str], signal: dict[str, Signal], half: float,
 _FLOORS: WeakKeyDictionary[Incident, dict[str, dict[str, float]]] = WeakKeyDictionary()  # see noise_floors
 
 
-def noise_floors(incident: Incident, signals: dict[str, dict[str, Signal]] | None = None) -> dict[str, dict[str, float]]:
+def noise_floors(incident: Incident, edges: dict[str, Signal] | None = None) -> dict[str, dict[str, float]]:
     """modality -> entity -> how far the entity strays while all is well: the same case replayed on stretches where
-    all was well (or mostly: see below), each scored by the modalities that can read it; the NOISE_QUANTILE over
-    those stretches (a service that strays in a tenth of them strays all day; one stray stretch, perhaps the tail
+    all was well (or mostly: see below), each scored by the modalities that can read it; the upper quartile over
+    those stretches (a service that strays in a quarter of them strays all day; one stray stretch, perhaps the tail
     of an earlier fault, does not make it noisy). Trace modalities read each of the day's fault-free reference
     minutes as if it were the window, against the other reference minutes; metric modalities read the earlier
-    stretches of the metric history (_earlier_stretches), one series at a time (_carried_noise). Entities that
-    never stray are left out. Cached per incident; pass the incident's modality `signals` where already computed."""
+    stretches of the metric history (_earlier_stretches), the edges one edge at a time (_edge_noise). Entities that
+    never stray are left out. Cached per incident; pass the incident's `edges` signal where it is already computed."""
     if incident not in _FLOORS:
-        now = {name: (signals or {}).get(name) or MODALITIES[name][0](incident) for name in SERIES_NOISE_MODALITIES}
-        _FLOORS[incident] = _noise_floors(incident, now)
+        _FLOORS[incident] = _noise_floors(incident, MODALITIES["edges"][0](incident) if edges is None else edges)
     return _FLOORS[incident]
 
 
-def _noise_floors(incident: Incident, now: dict[str, dict[str, Signal]]) -> dict[str, dict[str, float]]:
+def _noise_floors(incident: Incident, edges: dict[str, Signal]) -> dict[str, dict[str, float]]:
     floors: dict[str, dict[str, float]] = {}
     minutes = _reference_minutes_alone(incident)
     if len(minutes) >= MIN_NOISE_MINUTES:
-        floors.update(_quantiles(incident.entities, NOISE_MODALITIES, minutes))
+        floors.update(_upper_quartiles(incident.entities, NOISE_MODALITIES, minutes))
     stretches = _earlier_stretches(incident)
     if len(stretches) >= MIN_NOISE_MINUTES:
-        floors.update({name: _carried_noise(name, now[name], stretches) for name in SERIES_NOISE_MODALITIES})
+        floors.update(_upper_quartiles(incident.entities, METRIC_NOISE_MODALITIES, stretches))
+        floors["edges"] = _edge_noise(edges, stretches)
     return floors
 
 
@@ -164,7 +163,7 @@ def _moved(window: Window, seconds: float) -> Window:
     return Window(window.start - seconds, window.end - seconds)
 
 
-def _quantiles(entities: list[str], names: tuple[str, ...], replays: list[Incident]) -> dict[str, dict[str, float]]:
+def _upper_quartiles(entities: list[str], names: tuple[str, ...], replays: list[Incident]) -> dict[str, dict[str, float]]:
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for replay in replays:
         for name in names:
@@ -176,16 +175,16 @@ def _quantiles(entities: list[str], names: tuple[str, ...], replays: list[Incide
             for name, per_entity in scores.items()}
 
 
-def _carried_noise(name: str, now: dict[str, Signal], stretches: list[Incident]) -> dict[str, float]:
-    """Entity -> how far the series (a metric, a call edge) that now (`now`: the case's signal of modality `name`)
-    carries its score strays over the earlier stretches (NOISE_QUANTILE). Read per series, not per entity: an
-    entity's other series say nothing about the one it stands out on now."""
+def _edge_noise(now: dict[str, Signal], stretches: list[Incident]) -> dict[str, float]:
+    """Entity -> how far the call edge that now (`now`: the case's edge signal) carries its edge score strays over
+    the earlier stretches (upper quartile). Read per edge, not per entity: an entity's other edges (a caller's
+    latency into a service moves with every fault downstream of it) say nothing about the one it stands out on now."""
     carried = {entity: max(signal.evidence, key=signal.evidence.get) for entity, signal in now.items()
-               if signal.score > 0 and signal.evidence}
-    history = [MODALITIES[name][0](stretch) for stretch in stretches]
-    noise = {entity: float(np.quantile([past[entity].evidence.get(series, 0.0) if entity in past else 0.0
+               if signal.score > 0}
+    history = [MODALITIES["edges"][0](stretch) for stretch in stretches]
+    noise = {entity: float(np.quantile([past[entity].evidence.get(edge, 0.0) if entity in past else 0.0
                                         for past in history], NOISE_QUANTILE))
-             for entity, series in carried.items()}
+             for entity, edge in carried.items()}
     return {entity: value for entity, value in noise.items() if value > 0}
 
 
