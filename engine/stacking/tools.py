@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.telemetry.model import Incident
-from engine.telemetry.ranking import (MODALITIES, Reach, modality_signals, noise_floors, peer_standing,
-                                     rank_root_causes, reachable_from_alert)
+from engine.telemetry.ranking import (MODALITIES, Reach, modality_signals, modality_standing, rank_root_causes,
+                                     reachable_from_alert)
 
 FEATURES = (*(f"standing:{m}" for m in MODALITIES), "fused", "fused_rank", "reachable", "tamo", "tamo_rank")
 # each tool's confidence on the case, derived from the columns above (not stored): the margin of the tool's top-1
@@ -65,9 +65,7 @@ def case_tools(incident: Incident, tamo_ranking: list[tuple[str, float]] | None 
     (see rank_root_causes)."""
     signals = modality_signals(incident) if signals is None else signals
     ranking = rank_root_causes(incident, signals, reach)
-    floors = noise_floors(incident)  # as the ranking stands them (cached per incident)
-    standing = {m: peer_standing(incident.entities, signals[m], half, floors.get(m))
-                for m, (_, _, half) in MODALITIES.items()}
+    standing = modality_standing(incident, signals)
     reachable = reachable_from_alert(incident, reach)
     top = max((c.score for c in ranking), default=0.0) or 1.0
     rows = [[*(standing[m].get(c.entity, 0.0) for m in MODALITIES), c.score / top, 1.0 / (position + 1),

@@ -76,9 +76,7 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
     they are already computed (they are the expensive part); `reach` replaces the topology's descendants of the
     entities it maps."""
     signals = modality_signals(incident) if signals is None else signals
-    floors = noise_floors(incident, signals["edges"])
-    standing = {name: peer_standing(incident.entities, signals[name], half, floors.get(name))
-                for name, (_, _, half) in MODALITIES.items()}
+    standing = modality_standing(incident, signals)
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
     own = _own_resource_part(signals["metrics"], standing["metrics"])
     adjusted = _prefer_downstream(incident.topology, fused, reach or {}, own)
@@ -94,6 +92,13 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
         )
         for position, entity in enumerate(ranked)
     ]
+
+
+def modality_standing(incident: Incident, signals: dict[str, dict[str, Signal]]) -> dict[str, dict[str, float]]:
+    """modality -> entity -> how much the entity stands out in it, beyond its own noise (peer_standing)."""
+    floors = noise_floors(incident, signals["edges"])
+    return {name: peer_standing(incident.entities, signals[name], half, floors.get(name))
+            for name, (_, _, half) in MODALITIES.items()}
 
 
 def peer_standing(entities: list[str], signal: dict[str, Signal], half: float,
