@@ -43,6 +43,7 @@ class Profile:
     kind_of: list[int]  # per span, in the order given: its index in span_kinds
 
 
+@lru_cache(maxsize=4096)
 def statement_of(template: str) -> str:
     """The code location (`Class#line`) of a Java log line, else the whole template."""
     match = STATEMENT.search(template)
@@ -55,17 +56,12 @@ def span_events(spans: list[Span], logs: list[LogRecord]) -> dict[str, frozenset
     events: dict[str, set[str]] = defaultdict(set)
     for record in logs:
         if record.span_id in by_id:
-            events[record.span_id].add(f"log:{record.level} {_statement(record.template)}")
+            events[record.span_id].add(f"log:{record.level} {statement_of(record.template)}")
     for span in spans:
         parent = by_id.get(span.parent_id)
         if parent is not None and parent.entity != span.entity:
             events[parent.span_id].add(f"call:{span.entity} {span.operation}")
     return {span_id: frozenset(happened) for span_id, happened in events.items()}
-
-
-@lru_cache(maxsize=4096)
-def _statement(template: str) -> str:
-    return statement_of(template)
 
 
 def called_service(event: str) -> str | None:

@@ -42,10 +42,6 @@ MODALITIES = {
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 # modalities scored against the reference minutes, and so able to score each of those minutes against the others
 NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
-# scored on earlier stretches of the metric history instead, all stretches at once; the edges there too, but per edge
-# (_edge_noise): a caller's latency into a service moves with every fault downstream of it, so an entity's floor over
-# all its edges holds the day's other faults (real OB checkoutservice fell 3rd to 4th)
-METRIC_NOISE_MODALITIES = {"metrics": metric_signals}
 NOISE_HISTORY_S = 2 * 3600  # how far back the metric noise reaches (~40 stretches of a 3-minute window)
 NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes / stretches
 MIN_NOISE_MINUTES = 3
@@ -142,8 +138,10 @@ def _noise_floors(incident: Incident, edges: dict[str, Signal]) -> dict[str, dic
                        for name in NOISE_MODALITIES})
     stretches = _earlier_stretches(incident)
     if len(stretches) >= MIN_NOISE_MINUTES:
-        floors.update({name: _upper_quartile(incident.entities, signals(stretches))
-                       for name, signals in METRIC_NOISE_MODALITIES.items()})
+        # the metrics and edges are scored on earlier stretches of the metric history instead, all at once; the
+        # edges per edge (_edge_noise): a caller's latency into a service moves with every fault downstream of it,
+        # so an entity's floor over all its edges holds the day's other faults (real OB checkoutservice fell 3rd to 4th)
+        floors["metrics"] = _upper_quartile(incident.entities, metric_signals(stretches))
         floors["edges"] = _edge_noise(edges, edge_metric_signals(stretches))
     return floors
 

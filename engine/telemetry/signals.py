@@ -200,11 +200,10 @@ def metric_deviations(incident: Incident) -> dict[str, dict[str, Deviation]]:
 def metric_deviations_over(incidents: list[Incident]) -> list[dict[str, dict[str, Deviation]]]:
     """metric_deviations of each of `incidents`, which must share their metrics (one case with its window and
     baseline moved back in time: the noise floors' earlier stretches); each series is read for all of them at once."""
-    if any(incident.metrics is not incidents[0].metrics for incident in incidents):
-        raise ValueError("metric_deviations_over reads one case's metrics over several periods")
     found: list[dict[str, dict[str, Deviation]]] = [{} for _ in incidents]
-    for entity, series in (incidents[0].metrics.items() if incidents else ()):
-        for per_incident, deviations in zip(found, _deviations_over(series, _periods(incidents))):
+    periods = _periods(incidents)
+    for entity, series in _shared(incidents, "metrics").items():
+        for per_incident, deviations in zip(found, _deviations_over(series, periods)):
             per_incident[entity] = deviations
     return found
 
@@ -216,10 +215,9 @@ def edge_metric_signal(incident: Incident) -> dict[str, Signal]:
 
 def edge_metric_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
     """edge_metric_signal of each of `incidents`, which must share their edge metrics (see metric_deviations_over)."""
-    if any(incident.edge_metrics is not incidents[0].edge_metrics for incident in incidents):
-        raise ValueError("edge_metric_signals reads one case's edge metrics over several periods")
-    per_edge = {edge: _deviations_over(series, _periods(incidents), direction=+1)
-                for edge, series in (incidents[0].edge_metrics.items() if incidents else ())}
+    periods = _periods(incidents)
+    per_edge = {edge: _deviations_over(series, periods, direction=+1)
+                for edge, series in _shared(incidents, "edge_metrics").items()}
     return [_edge_signal({edge: found[k] for edge, found in per_edge.items()}) for k in range(len(incidents))]
 
 
@@ -238,6 +236,14 @@ def _edge_signal(deviations: dict[tuple[str, str], dict[str, Deviation]]) -> dic
         worst = max(scores, key=scores.get)
         signals[entity] = Signal(scores[worst], scores, summaries[entity][worst])
     return signals
+
+
+def _shared(incidents: list[Incident], attribute: str) -> dict:
+    """The series (`metrics`, `edge_metrics`) every one of `incidents` holds: one case's, read over several periods."""
+    series = getattr(incidents[0], attribute) if incidents else {}
+    if any(getattr(incident, attribute) is not series for incident in incidents):
+        raise ValueError(f"one case's {attribute} are read over several periods; these incidents differ")
+    return series
 
 
 def _periods(incidents: list[Incident]) -> list[tuple[Window, Window]]:
