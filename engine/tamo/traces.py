@@ -24,15 +24,11 @@ MIN_CALLS = 3
 def trace_channels(incident: Incident, grid: Grid, index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, dict]:
     """([N, T, len(TRACE_CHANNELS)], has_trace [T], {(caller, callee): [T] latency log-ratio})."""
     out = np.zeros((len(index), grid.steps, len(TRACE_CHANNELS)))
-    spans = _spans_on_grid(incident, grid)
+    by_bin = _spans_by_bin(incident, grid)
     reference_minutes = [minute for minute in incident.reference if minute.spans]
-    if not spans or not reference_minutes:
+    if not by_bin or not reference_minutes:
         return out, np.zeros(grid.steps), {}
     reference = _reference_stats(reference_minutes)
-    bins = grid.bin_of(np.array([span.start for span in spans]))
-    by_bin: dict[int, list[Span]] = defaultdict(list)
-    for span, b in zip(spans, bins):
-        by_bin[int(b)].append(span)
     edges: dict[tuple[str, str], np.ndarray] = {}
     for b, members in by_bin.items():
         _fill_bin(out[:, b], members, reference, index, edges, b, grid.steps)
@@ -40,9 +36,27 @@ def trace_channels(incident: Incident, grid: Grid, index: dict[str, int]) -> tup
     return out, has_trace, edges
 
 
-def _spans_on_grid(incident: Incident, grid: Grid) -> list[Span]:
-    candidates = list(incident.spans) + [s for minute in incident.reference for s in minute.spans]
-    return grid.within(candidates, lambda span: span.start)
+def _spans_by_bin(incident: Incident, grid: Grid) -> dict[int, list[Span]]:
+    """The window's spans and then the reference minutes' that fall on the grid, per bin, in that order (bins in
+    order of their first span)."""
+    by_bin: dict[int, list[Span]] = defaultdict(list)
+    for spans, starts in [(incident.spans, _starts(incident.spans))] + [(minute.spans, _minute_starts(minute))
+                                                                        for minute in incident.reference]:
+        bins = grid.bin_of(starts)
+        on_grid = np.flatnonzero(bins >= 0)
+        for position, b in zip(on_grid.tolist(), bins[on_grid].tolist()):
+            by_bin[b].append(spans[position])
+    return by_bin
+
+
+def _starts(spans: Sequence[Span]) -> np.ndarray:
+    return np.array([span.start for span in spans], dtype=float)
+
+
+@lru_cache(maxsize=64)
+def _minute_starts(minute: ReferenceMinute) -> np.ndarray:
+    """Cached per reference minute, as _minute_summary."""
+    return _starts(minute.spans)
 
 
 @dataclass(frozen=True)
@@ -60,8 +74,9 @@ class _SpanSummary:
 
 def _summary(spans: Sequence[Span]) -> _SpanSummary:
     ids = frozenset(span.span_id for span in spans)
+    calls = _Calls.among(spans)
     return _SpanSummary(dict(Counter(span.entity for span in spans)), own_times(spans), _durations(spans),
-                        _edge_durations(spans), _call_counts(spans), ids,
+                        _edge_durations(calls), _call_counts(spans, calls), ids,
                         frozenset(span.parent_id for span in spans if span.parent_id) - ids)
 
 
@@ -117,22 +132,20 @@ def _concatenated(groups: list[dict]) -> dict:
 
 def _fill_bin(out: np.ndarray, spans: list[Span], reference: dict, index: dict[str, int], edges: dict, b: int,
               steps: int) -> None:
-    counts = defaultdict(int)
-    for span in spans:
-        counts[span.entity] += 1
-    for entity, n in counts.items():
+    for entity, n in Counter(span.entity for span in spans).items():
         if entity in index:
             out[index[entity], 0] = np.log((n + 1.0) / (reference["count"].get(entity, 0.0) + 1.0))
     _max_into(out, index, 1, _ratios(own_times(spans), reference["own"], key_entity=lambda key: key[0]))
     for entity, durations in _durations(spans).items():
         if entity in index and entity in reference["p95"] and len(durations) >= MIN_CALLS:
             out[index[entity], 2] = np.log((np.percentile(durations, 95) + 1.0) / (reference["p95"][entity] + 1.0))
-    edge_ratios = dict(_ratios(_edge_durations(spans), reference["edge"], key_entity=None))
+    calls = _Calls.among(spans)
+    edge_ratios = dict(_ratios(_edge_durations(calls), reference["edge"], key_entity=None))
     for key, ratio in edge_ratios.items():
         edges.setdefault(key, np.zeros(steps))[b] = ratio
     _max_into(out, index, 3, [(callee, r) for (_, callee), r in edge_ratios.items()])
     _max_into(out, index, 4, [(caller, r) for (caller, _), r in edge_ratios.items()])
-    _max_into(out, index, 5, _lost_calls(_call_shares(spans), reference["calls"]))
+    _max_into(out, index, 5, _lost_calls(_call_shares(spans, calls), reference["calls"]))
 
 
 def _ratios(now: dict, reference: dict, key_entity) -> list:
@@ -164,36 +177,45 @@ def _durations(spans: list[Span]) -> dict[str, list[float]]:
     return grouped
 
 
-def _edge_durations(spans: list[Span]) -> dict[tuple[str, str], list[float]]:
-    by_id = {span.span_id: span for span in spans}
+@dataclass(frozen=True)
+class _Calls:
+    """Calls between services within a set of spans: its spans by id, and each (calling span, called span) pair
+    whose services differ, in the called spans' order."""
+
+    by_id: dict[str, Span]
+    pairs: list[tuple[Span, Span]]
+
+    @classmethod
+    def among(cls, spans: Sequence[Span]) -> _Calls:
+        by_id = {span.span_id: span for span in spans}
+        parent_of = by_id.get
+        return cls(by_id, [(parent, span) for span in spans
+                           if (parent := parent_of(span.parent_id)) is not None and parent.entity != span.entity])
+
+
+def _edge_durations(calls: _Calls) -> dict[tuple[str, str], list[float]]:
     grouped = defaultdict(list)
-    for span in spans:
-        parent = by_id.get(span.parent_id)
-        if parent is not None and parent.entity != span.entity:
-            grouped[(parent.entity, span.entity)].append(span.duration_ms)
+    for caller, callee in calls.pairs:
+        grouped[(caller.entity, callee.entity)].append(callee.duration_ms)
     return grouped
 
 
-def _call_shares(spans: list[Span]) -> dict[tuple[str, str], tuple[int, float]]:
+def _call_shares(spans: list[Span], calls: _Calls) -> dict[tuple[str, str], tuple[int, float]]:
     """Per (entity, operation): how many spans, and the share whose work (within the entity) called another
     service."""
-    return {key: (n, called / n) for key, (n, called) in _call_counts(spans).items()}
+    return {key: (n, called / n) for key, (n, called) in _call_counts(spans, calls).items()}
 
 
-def _call_counts(spans: Sequence[Span]) -> dict[tuple[str, str], tuple[int, int]]:
+def _call_counts(spans: Sequence[Span], calls: _Calls) -> dict[tuple[str, str], tuple[int, int]]:
     """Per (entity, operation): how many spans, and how many of them did work (within the entity) that called
-    another service."""
-    by_id = {span.span_id: span for span in spans}
+    another service: the calling span and its ancestors in the same service."""
+    parent_of = calls.by_id.get
     calling: set[str] = set()
-    for span in spans:
-        parent = by_id.get(span.parent_id)
-        if parent is None or parent.entity == span.entity:
-            continue
-        while parent is not None and parent.entity == by_id[span.parent_id].entity and parent.span_id not in calling:
+    for parent, _ in calls.pairs:
+        caller = parent.entity
+        while parent is not None and parent.entity == caller and parent.span_id not in calling:
             calling.add(parent.span_id)
-            parent = by_id.get(parent.parent_id)
-    totals, called = defaultdict(int), defaultdict(int)
-    for span in spans:
-        totals[(span.entity, span.operation)] += 1
-        called[(span.entity, span.operation)] += span.span_id in calling
+            parent = parent_of(parent.parent_id)
+    totals = Counter((span.entity, span.operation) for span in spans)
+    called = Counter((span.entity, span.operation) for span in spans if span.span_id in calling)
     return {key: (n, called[key]) for key, n in totals.items()}
