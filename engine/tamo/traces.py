@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from engine.telemetry.model import Incident, ReferenceMinute, Span
-from engine.telemetry.spans import own_times
+from engine.telemetry.spans import own_times, self_contained
 from engine.tamo.grid import Grid
 
 TRACE_CHANNELS = ("trace_count", "trace_own_time", "trace_p95", "trace_edge_in", "trace_edge_out", "trace_lost_calls")
@@ -93,7 +93,7 @@ def _reference_stats(minutes: list[ReferenceMinute]) -> dict:
     operation. Pooled from each minute's cached summary, unless a span's id or parent is in another minute (then
     a parent's children would span minutes: the spans are summarised together)."""
     each = [_minute_summary(minute) for minute in minutes]
-    pooled = each if _self_contained(each) else [_summary([span for minute in minutes for span in minute.spans])]
+    pooled = each if self_contained([(s.ids, s.outside_parents) for s in each]) else [_summary([span for minute in minutes for span in minute.spans])]
     counts = defaultdict(list)
     for summary in each:
         for entity, n in summary.count.items():
@@ -112,13 +112,6 @@ def _reference_stats(minutes: list[ReferenceMinute]) -> dict:
         "edge": {key: float(np.median(v)) for key, v in edges.items() if len(v) >= MIN_CALLS},
         "calls": {key: called / n for key, (n, called) in calls.items() if n >= MIN_CALLS},
     }
-
-
-def _self_contained(summaries: list[_SpanSummary]) -> bool:
-    """No span id in two of them, and no span's parent in another one."""
-    ids = frozenset().union(*(s.ids for s in summaries))
-    return len(ids) == sum(len(s.ids) for s in summaries) and all(s.outside_parents.isdisjoint(ids)
-                                                                   for s in summaries)
 
 
 def _concatenated(groups: list[dict]) -> dict:

@@ -12,9 +12,9 @@ import networkx as nx
 import numpy as np
 
 from engine.telemetry.model import Incident, LogRecord
-from engine.telemetry.profiles import window_edge_calls
+from engine.telemetry.profiles import reference_edge_calls, window_edge_calls
 from engine.telemetry.signals import metric_deviations
-from engine.telemetry.spans import edge_calls, failed_span_ids, latency_summary
+from engine.telemetry.spans import latency_summary
 
 __all__ = [
     "baseline_comparison",
@@ -66,9 +66,8 @@ def edge_statistics(incident: Incident, entity: str | None = None) -> list[dict]
     """Per caller -> callee edge: calls per minute, error rate (a call whose span logged an ERROR),
     mean / p95 latency of the callee span, each with its baseline value. Filtered to edges touching
     `entity` when given."""
-    baseline_spans = incident.baseline_spans
     window = window_edge_calls(incident)
-    reference = edge_calls(baseline_spans, failed_span_ids(baseline_spans, incident.baseline_logs))
+    reference = reference_edge_calls(incident)
     minutes = incident.window_trace_minutes or 1.0
     reference_minutes = incident.reference_trace_minutes or 1.0
     rows = []

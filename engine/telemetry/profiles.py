@@ -16,7 +16,15 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from engine.telemetry.model import Incident, LogRecord, ReferenceMinute, Span
-from engine.telemetry.spans import EdgeCalls, RequestShape, edge_calls, failed_span_ids, own_times, request_shapes
+from engine.telemetry.spans import (
+    EdgeCalls,
+    RequestShape,
+    edge_calls,
+    failed_span_ids,
+    own_times,
+    request_shapes,
+    self_contained,
+)
 
 STATEMENT = re.compile(r"[\w.$\[\]]+#\d+")
 NOTHING: frozenset[str] = frozenset()
@@ -143,3 +151,39 @@ def _incident_profile(incident: Incident) -> Profile:
 @lru_cache(maxsize=4)
 def window_edge_calls(incident: Incident) -> dict[tuple[str, str], EdgeCalls]:
     return edge_calls(incident.spans, failed_span_ids(incident.spans, incident.logs))
+
+
+@dataclass(frozen=True)
+class MinuteCalls:
+    """A reference minute's calls between services (edge_calls, failures from its own ERROR lines), with what
+    tells whether minutes pool without crossing (spans.self_contained)."""
+
+    edges: dict[tuple[str, str], EdgeCalls]
+    ids: frozenset[str]
+    named_outside: frozenset[str]  # span ids its spans' parents and its ERROR lines name that are none of its spans
+
+
+@lru_cache(maxsize=64)
+def minute_calls(minute: ReferenceMinute) -> MinuteCalls:
+    """Cached per reference minute, as minute_profile."""
+    spans = list(minute.spans)
+    ids = frozenset(span.span_id for span in spans)
+    named = {span.parent_id for span in spans if span.parent_id}
+    named.update(record.span_id for record in minute.logs if record.level == "ERROR")
+    return MinuteCalls(edge_calls(spans, failed_span_ids(spans, minute.logs)), ids, frozenset(named - ids))
+
+
+def reference_edge_calls(incident: Incident) -> dict[tuple[str, str], EdgeCalls]:
+    """edge_calls of the reference minutes' spans pooled, failures from their logs pooled: joined from each minute's
+    own calls where no minute names another's span, else counted over the pool."""
+    each = [minute_calls(minute) for minute in incident.reference]
+    if not self_contained([(calls.ids, calls.named_outside) for calls in each]):
+        spans = incident.baseline_spans
+        return edge_calls(spans, failed_span_ids(spans, incident.baseline_logs))
+    joined: dict[tuple[str, str], EdgeCalls] = {}
+    for calls in each:
+        for edge, found in calls.edges.items():
+            into = joined.setdefault(edge, EdgeCalls([]))
+            into.durations_ms.extend(found.durations_ms)
+            into.failed += found.failed
+    return joined

@@ -91,6 +91,14 @@ def span_edges(spans: list[Span]) -> set[tuple[str, str]]:
     }
 
 
+def self_contained(parts: Sequence[tuple[frozenset[str], frozenset[str]]]) -> bool:
+    """Whether sets of spans, each given as (its span ids, the span ids it names that are none of its own), pool
+    without crossing: no span id in two of them, and none names a span of another. Then a summary of the pool that
+    follows parent links is the summaries of the parts joined."""
+    ids = frozenset().union(*(own for own, _ in parts))
+    return len(ids) == sum(len(own) for own, _ in parts) and all(named.isdisjoint(ids) for _, named in parts)
+
+
 def entry_service(spans: list[Span]) -> str | None:
     """The service where most traces start (the one users call), None without root spans."""
     roots = Counter(span.entity for span in spans if not span.parent_id)
