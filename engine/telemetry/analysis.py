@@ -67,7 +67,7 @@ def edge_statistics(incident: Incident, entity: str | None = None) -> list[dict]
     mean / p95 latency of the callee span, each with its baseline value. Filtered to edges touching
     `entity` when given."""
     window = window_edge_calls(incident)
-    reference = reference_edge_calls(incident)
+    reference = reference_edge_calls(incident.reference)
     minutes = incident.window_trace_minutes or 1.0
     reference_minutes = incident.reference_trace_minutes or 1.0
     rows = []

@@ -17,7 +17,7 @@ import networkx as nx
 from engine.telemetry.errors import TelemetryError
 from engine.telemetry.model import Alert, CaseRef, Incident, Label, MetricSeries, ReferenceMinute, Span, Window
 from engine.telemetry.nezha_files import load_edge_table, load_logs, load_metric_file, load_spans, service_of
-from engine.telemetry.profiles import minute_profile
+from engine.telemetry.profiles import minute_profile, reference_edge_calls
 from engine.telemetry.readers import read_csv_rows, read_json
 from engine.telemetry.spans import entry_service, span_edges
 
@@ -132,7 +132,7 @@ def _build_incident(root: Path, fault: Fault, earlier_alerts: list[float]) -> In
     logs, _ = _read_minutes(day / "log", [f"{n}_log.csv.gz" for n in names], load_logs, missing, sources)
     reference = _reference_minutes(reference_dir, day, [*earlier_alerts, fault.inject_time], missing, sources)
     baseline_spans = [span for minute in reference for span in minute.spans]
-    topology = _topology(day / "metric" / "dependency.csv", spans, baseline_spans, sources)
+    topology = _topology(day / "metric" / "dependency.csv", spans, reference, sources)
     entities = sorted(set(metrics) | set(topology.nodes))
     topology.add_nodes_from(entities)
     incident = Incident(
@@ -231,9 +231,11 @@ def _read_if_present(path: Path, parse) -> tuple:
     return parse(path) if path.exists() else ()
 
 
-def _topology(dependency_csv: Path, spans: list[Span], baseline_spans: list[Span], sources: list[str]) -> nx.DiGraph:
+def _topology(dependency_csv: Path, spans: list[Span], reference: list[ReferenceMinute], sources: list[str]
+              ) -> nx.DiGraph:
     graph = nx.DiGraph()
-    for caller, callee in sorted(span_edges(baseline_spans) | span_edges(spans)):  # sorted: same graph every run
+    # the reference's edges are those of its calls (spans.span_edges of its spans pooled); sorted: same graph every run
+    for caller, callee in sorted(set(reference_edge_calls(reference)) | span_edges(spans)):
         graph.add_edge(caller, callee)
     if dependency_csv.exists():
         for row in read_csv_rows(dependency_csv, ("Source", "Target")):

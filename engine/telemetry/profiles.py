@@ -173,13 +173,13 @@ def minute_calls(minute: ReferenceMinute) -> MinuteCalls:
     return MinuteCalls(edge_calls(spans, failed_span_ids(spans, minute.logs)), ids, frozenset(named - ids))
 
 
-def reference_edge_calls(incident: Incident) -> dict[tuple[str, str], EdgeCalls]:
+def reference_edge_calls(reference: list[ReferenceMinute]) -> dict[tuple[str, str], EdgeCalls]:
     """edge_calls of the reference minutes' spans pooled, failures from their logs pooled: joined from each minute's
     own calls where no minute names another's span, else counted over the pool."""
-    each = [minute_calls(minute) for minute in incident.reference]
+    each = [minute_calls(minute) for minute in reference]
     if not self_contained([(calls.ids, calls.named_outside) for calls in each]):
-        spans = incident.baseline_spans
-        return edge_calls(spans, failed_span_ids(spans, incident.baseline_logs))
+        spans = [span for minute in reference for span in minute.spans]
+        return edge_calls(spans, failed_span_ids(spans, [record for minute in reference for record in minute.logs]))
     joined: dict[tuple[str, str], EdgeCalls] = {}
     for calls in each:
         for edge, found in calls.edges.items():

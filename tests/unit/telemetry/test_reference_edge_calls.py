@@ -35,7 +35,7 @@ def test_a_failure_logged_in_the_next_minute_counts_as_in_the_pooled_spans():
     error = LogRecord(61.0, "cart", "t1-s", "ERROR", "CartService#12 failed")
     second = ReferenceMinute("m1", _call("t2", 70.0), (error,))
     for reference in ([first, second], [second, first]):
-        joined = reference_edge_calls(_incident(reference))
+        joined = reference_edge_calls(reference)
         assert joined == _pooled(_incident(reference))
         assert joined[("front", "cart")].failed == 1
         assert len(joined[("front", "cart")].durations_ms) == 3
@@ -47,6 +47,6 @@ def test_a_real_cases_reference_calls_joined_per_minute_equal_the_pooled_count(c
     from engine.telemetry.dataset import load_case
 
     incident = load_case(NEZHA, case_id)
-    joined, pooled = reference_edge_calls(incident), _pooled(incident)
+    joined, pooled = reference_edge_calls(incident.reference), _pooled(incident)
     assert list(joined) == list(pooled) and joined == pooled
     assert any(calls.failed for calls in joined.values()) or case_id.startswith("ob")
