@@ -93,7 +93,8 @@ def _reference_stats(minutes: list[ReferenceMinute]) -> dict:
     operation. Pooled from each minute's cached summary, unless a span's id or parent is in another minute (then
     a parent's children would span minutes: the spans are summarised together)."""
     each = [_minute_summary(minute) for minute in minutes]
-    pooled = each if self_contained([(s.ids, s.outside_parents) for s in each]) else [_summary([span for minute in minutes for span in minute.spans])]
+    apart = self_contained([(summary.ids, summary.outside_parents) for summary in each])
+    pooled = each if apart else [_summary([span for minute in minutes for span in minute.spans])]
     counts = defaultdict(list)
     for summary in each:
         for entity, n in summary.count.items():

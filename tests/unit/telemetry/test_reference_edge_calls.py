@@ -21,8 +21,8 @@ def _pooled(incident: Incident) -> dict:
 
 
 def _incident(reference: list[ReferenceMinute]) -> Incident:
-    return Incident("toy", "toy", ["front", "cart"], nx.DiGraph(), Alert("front", "latency", 120.0, "slow"), Window(120.0, 180.0),
-                    Window(0.0, 120.0), reference=reference)
+    return Incident("toy", "toy", ["front", "cart"], nx.DiGraph(), Alert("front", "latency", 120.0, "slow"),
+                    Window(120.0, 180.0), Window(0.0, 120.0), reference=reference)
 
 
 def _call(trace: str, at: float) -> tuple[Span, Span]:
