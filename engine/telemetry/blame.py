@@ -24,13 +24,9 @@ def trace_blame_signal(incident: Incident) -> dict[str, Signal]:
     profile = window_profile(incident)
     unserved = _lost_on_callers_side(profile, _unserved_callees(incident))
     verdicts = [_culprit(kind, habits, unserved) for kind in profile.span_kinds]
-    children: dict[str, list[str]] = defaultdict(list)
-    for span in incident.spans:
-        if span.parent_id:
-            children[span.parent_id].append(span.span_id)
     culprits = {span.span_id: culprit for span, kind in zip(incident.spans, profile.kind_of)
                 if (culprit := verdicts[kind])}
-    blamed = Counter(entity for s, entity in culprits.items() if not _broken_below(s, children, culprits))
+    blamed = Counter(entity for s, entity in culprits.items() if not _broken_below(s, profile.children, culprits))
     minutes = incident.window_trace_minutes or 1.0
     return {
         entity: Signal(

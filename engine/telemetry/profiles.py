@@ -49,6 +49,7 @@ class Profile:
     requests: dict[tuple[str, str], RequestShape]  # (entity, operation it received requests through) -> shape
     span_kinds: list[SpanKind]  # the distinct kinds of span, in order of first appearance
     kind_of: list[int]  # per span, in the order given: its index in span_kinds
+    children: dict[str, list[str]]  # span id -> the ids of the spans whose parent it is, in span order
 
 
 @lru_cache(maxsize=4096)
@@ -82,20 +83,28 @@ def profile_of(spans: list[Span] | tuple[Span, ...], logs: list[LogRecord] | tup
     spans = list(spans)
     events = span_events(spans, list(logs))
     by_id = {span.span_id: span for span in spans}
-    parents = {span.parent_id for span in spans if span.parent_id}
+    children = _children(spans)
     kinds: dict[tuple[str, str, frozenset[str], bool], int] = {}  # what makes a SpanKind -> its index
     kind_of = []
     for span in spans:
         parent = by_id.get(span.parent_id)
         context = parent.operation if parent is not None and parent.entity == span.entity else ""
         key = (span.entity, f"{context} > {span.operation}", events.get(span.span_id, NOTHING),
-               span.span_id not in parents)
+               span.span_id not in children)
         kind_of.append(kinds.setdefault(key, len(kinds)))
     span_kinds = [SpanKind(_anchors(entity, operation, happened), happened, leaf)
                   for entity, operation, happened, leaf in kinds]
     own = own_times(spans)
     return Profile(_anchor_rates(span_kinds, kind_of), own, {key: float(np.median(times)) for key, times in own.items()},
-                   request_shapes(spans), span_kinds, kind_of)
+                   request_shapes(spans), span_kinds, kind_of, children)
+
+
+def _children(spans: list[Span]) -> dict[str, list[str]]:
+    children: dict[str, list[str]] = defaultdict(list)
+    for span in spans:
+        if span.parent_id:
+            children[span.parent_id].append(span.span_id)
+    return dict(children)
 
 
 def _anchors(entity: str, operation: str, happened: frozenset[str]) -> tuple[tuple[str, str], ...]:
