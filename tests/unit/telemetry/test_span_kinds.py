@@ -36,3 +36,14 @@ def test_anchor_rates_tallied_per_kind_of_span_equal_a_count_over_every_span(dem
         assert list(profile.anchors) == list(rates)  # anchors in order of first appearance, as the signals read them
         assert [profile.span_kinds[kind].anchors for kind in profile.kind_of] == anchors_of
     assert any(len(anchors) > 1 for anchors in anchors_of)  # log statements are anchors too
+
+
+def test_a_profiles_children_are_the_spans_under_each_span_and_leaves_have_none(demo_incident):
+    """Trace blame reads the window's parent -> children map from its (cached) profile to tell whether a broken span
+    has a broken span below it."""
+    for spans in (demo_incident.spans, *(minute.spans for minute in demo_incident.reference)):
+        profile = profile_of(spans, ())
+        for span, kind in zip(spans, profile.kind_of):
+            under = [child.span_id for child in spans if child.parent_id == span.span_id]
+            assert profile.children.get(span.span_id, []) == under
+            assert profile.span_kinds[kind].leaf == (not under)
