@@ -32,7 +32,6 @@ L2 = 0.05
 STEPS = 400
 LR = 0.5
 SYNTHETIC_SHARE = 0.5  # synthetic training cases (`rca-tui synth`) together weigh half as much as the real ones
-BAGS = 25  # fits on bootstrap resamples of the real cases, averaged (see fit_ranker)
 
 
 def needs_tamo(features: Sequence[str]) -> bool:
@@ -91,38 +90,22 @@ def load_ranker(path: Path) -> StackedRanker:
 
 
 def fit_ranker(cases: list[CaseTools], features: tuple[str, ...] | None = None,
-               synthetic: Sequence[CaseTools] = (), bags: int = BAGS) -> StackedRanker:
+               synthetic: Sequence[CaseTools] = ()) -> StackedRanker:
     """Maximise the weighted mean log-probability of the labelled root cause (L2-regularised), by gradient ascent,
     over the shared weights and each real training system's offset; the `synthetic` cases together weigh
-    SYNTHETIC_SHARE of the real `cases` (one of a system no real case has moves only the shared weights). The
-    weights are the mean of `bags` such fits, each on a bootstrap resample of the real cases drawn per system
-    (the synthetic ones in every fit), so that no single real case sways them; `bags=1`: one fit on every case.
+    SYNTHETIC_SHARE of the real `cases` (one of a system no real case has moves only the shared weights).
     `trained_on` names the real ones (a synthetic folder's ids recur in others; its manifest lists them by
     folder)."""
     fitted = [*cases, *synthetic]
     out_of_sample = cases and all(c.has_tamo and not c.tamo_in_sample for c in fitted)
     features = features or (FEATURE_SETS[DEFAULT_SET] if out_of_sample else NO_TAMO)
     systems = sorted({c.system for c in cases})
-    kept = np.asarray([c.truth in c.entities for c in fitted], dtype=bool)
-    data = _Cases.of([c for c, keep in zip(fitted, kept) if keep], features, systems)
-    synthetic_weight = np.full(len(synthetic), SYNTHETIC_SHARE * len(cases) / max(len(synthetic), 1))
-    draws = [np.ones(len(cases))] if bags == 1 else [_bootstrap(cases, bag) for bag in range(bags)]
-    w = np.mean([_ascend(data, np.concatenate([drawn, synthetic_weight])[kept], 1 + len(systems))
-                 for drawn in draws], axis=0)
+    weights = [1.0] * len(cases) + [SYNTHETIC_SHARE * len(cases) / max(len(synthetic), 1)] * len(synthetic)
+    kept = [(c, weight) for c, weight in zip(fitted, weights) if c.truth in c.entities]
+    w = _ascend(_Cases.of([c for c, _ in kept], features, systems), np.asarray([wt for _, wt in kept]),
+               1 + len(systems))
     return StackedRanker(features, _rounded(w[0]), [c.case_id for c in cases],
                          {system: _rounded(w[1 + i]) for i, system in enumerate(systems)})
-
-
-def _bootstrap(cases: Sequence[CaseTools], bag: int) -> np.ndarray:
-    """How often each case is drawn in the `bag`-th resample (seeded by `bag`): as many draws, with replacement,
-    from each system's cases as it has."""
-    rng = np.random.default_rng(bag)
-    systems = np.asarray([c.system for c in cases])
-    counts = np.zeros(len(cases))
-    for system in sorted(set(systems)):
-        members = np.flatnonzero(systems == system)
-        np.add.at(counts, rng.choice(members, size=len(members)), 1.0)
-    return counts
 
 
 @dataclass(frozen=True)
@@ -150,7 +133,7 @@ def _ascend(data: _Cases, weights: np.ndarray, rows: int) -> np.ndarray:
     """Gradient ascent (STEPS steps of LR) on the `weights`-weighted mean log-probability of every case's root
     cause minus L2/2 |w|^2; `rows` of the result: the shared weights, then each system's offset."""
     w = np.zeros((rows, data.x.shape[2]))
-    if not weights.sum():
+    if not len(weights):
         return w
     share = weights / weights.sum()
     picked = data.x[np.arange(len(share)), data.truth]

@@ -45,7 +45,7 @@ def _loop_fit(cases, features, synthetic):
 def test_the_vectorised_fit_gives_the_per_case_loops_weights():
     real = [_case(n, system, size) for n in range(8) for system, size in (("A", 5), ("B", 9))]
     synthetic = [_case(n, "C", 3 + n % 4) for n in range(6)]
-    fitted = fit_ranker(real, CONFIDENT_FUSION, synthetic, bags=1)
+    fitted = fit_ranker(real, CONFIDENT_FUSION, synthetic)
     reference = _loop_fit(real, CONFIDENT_FUSION, synthetic)
     assert fitted.weights == pytest.approx(reference[0], abs=1e-5)
     assert fitted.by_system["A"] == pytest.approx(reference[1], abs=1e-5)
