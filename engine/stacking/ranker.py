@@ -101,23 +101,54 @@ def fit_ranker(cases: list[CaseTools], features: tuple[str, ...] | None = None,
     features = features or (FEATURE_SETS[DEFAULT_SET] if out_of_sample else NO_TAMO)
     systems = sorted({c.system for c in cases})
     weights = [1.0] * len(cases) + [SYNTHETIC_SHARE * len(cases) / max(len(synthetic), 1)] * len(synthetic)
-    data = [(c.features(features), c.entities.index(c.truth), weight, _row(systems, c.system))
-            for c, weight in zip(fitted, weights) if c.truth in c.entities]
-    w = np.zeros((1 + len(systems), len(features)))  # row 0: shared; row 1 + i: systems[i]'s offset
-    total = sum(weight for _, _, weight, _ in data)
-    for _ in range(STEPS if data else 0):
-        grad = -L2 * w
-        for x, truth, weight, row in data:
-            z = x @ (w[0] + w[row]) if row else x @ w[0]
-            p = np.exp(z - z.max())
-            p /= p.sum()
-            step = weight * (x[truth] - p @ x) / total
-            grad[0] += step
-            if row:
-                grad[row] += step
-        w += LR * grad
+    kept = [(c, weight) for c, weight in zip(fitted, weights) if c.truth in c.entities]
+    w = _ascend(_Cases.of([c for c, _ in kept], features, systems), np.asarray([wt for _, wt in kept]),
+               1 + len(systems))
     return StackedRanker(features, _rounded(w[0]), [c.case_id for c in cases],
                          {system: _rounded(w[1 + i]) for i, system in enumerate(systems)})
+
+
+@dataclass(frozen=True)
+class _Cases:
+    """The fitted cases' features padded to one array: x [case, entity, feature], `real` marks the entities a case
+    has, `truth` the root cause's row, `row` the case's offset row (0: none)."""
+    x: np.ndarray
+    real: np.ndarray
+    truth: np.ndarray
+    row: np.ndarray
+
+    @classmethod
+    def of(cls, cases: Sequence[CaseTools], features: tuple[str, ...], systems: list[str]) -> _Cases:
+        width = max((len(c.entities) for c in cases), default=0)
+        x = np.zeros((len(cases), width, len(features)))
+        real = np.zeros((len(cases), width), dtype=bool)
+        for i, c in enumerate(cases):
+            x[i, :len(c.entities)] = c.features(features)
+            real[i, :len(c.entities)] = True
+        return cls(x, real, np.asarray([c.entities.index(c.truth) for c in cases], dtype=int),
+                   np.asarray([_row(systems, c.system) for c in cases], dtype=int))
+
+
+def _ascend(data: _Cases, weights: np.ndarray, rows: int) -> np.ndarray:
+    """Gradient ascent (STEPS steps of LR) on the `weights`-weighted mean log-probability of every case's root
+    cause minus L2/2 |w|^2; `rows` of the result: the shared weights, then each system's offset."""
+    w = np.zeros((rows, data.x.shape[2]))
+    if not len(weights):
+        return w
+    share = weights / weights.sum()
+    picked = data.x[np.arange(len(share)), data.truth]
+    for _ in range(STEPS):
+        offset = np.where(data.row[:, None] > 0, w[data.row], 0.0)
+        z = np.einsum("cef,cf->ce", data.x, w[0] + offset)
+        z = np.where(data.real, z, -np.inf)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        step = share[:, None] * (picked - np.einsum("ce,cef->cf", p, data.x))
+        grad = -L2 * w
+        grad[0] += step.sum(axis=0)
+        np.add.at(grad, data.row, np.where(data.row[:, None] > 0, step, 0.0))
+        w += LR * grad
+    return w
 
 
 def _row(systems: list[str], system: str) -> int:
