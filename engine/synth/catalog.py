@@ -81,7 +81,7 @@ FAULT_TYPES: dict[str, FaultType] = {
         FaultType("memory_leak", frozenset({"memory"}),
                   {"memory_growth": (0.2, 0.6), "slowdown": (1.0, 1.25)}),
         FaultType("exception", frozenset({"errors"}),
-                  {"error_rate": (0.3, 0.9), "kept_share": (0.1, 0.5), "caller_logs": (0.0, 0.2)}),
+                  {"error_rate": (0.3, 0.9), "caller_stops": (1.0, 1.0), "caller_logs": (0.0, 0.2)}),
         FaultType("return", frozenset({"errors", "traces"}),
                   {"wrong_rate": (0.4, 1.0), "kept_share": (0.1, 0.5), "caller_logs": (0.0, 0.2)}),
     )
@@ -89,7 +89,7 @@ FAULT_TYPES: dict[str, FaultType] = {
 SYSTEM_RANGES: dict[tuple[str, str], dict[str, tuple[float, float]]] = {
     ("OnlineBoutique", "exception"): {"served_latency": (0.94, 6.68)},
     ("OnlineBoutique", "return"): {"served_latency": (0.73, 1.17)},
-    ("TrainTicket", "exception"): {"served_latency": (0.93, 1.16)},
+    ("TrainTicket", "exception"): {"served_latency": (0.93, 1.16), "error_rate": (1.0, 1.0), "caller_stops": (0.0, 0.0)},
     ("TrainTicket", "return"): {"served_latency": (0.91, 1.07)},
     ("OnlineBoutique", "cpu_contention"): {"served_latency": (30.3, 59.5), "cpu_level": (87.3, 94.9),
                                            "memory_add_mi": (5.3, 15.4), "node_cpu_ratio": (0.17, 0.33)},
