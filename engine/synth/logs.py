@@ -91,18 +91,33 @@ def _shifted_clock(match: re.Match, delta_ns: int) -> str:
 
 def edited_logs(rows: list[dict[str, str]], edits: TraceEdits, templates: ErrorTemplates,
                 rng: np.random.Generator) -> list[dict[str, str]]:
-    """Logs of dropped spans go, and those a stopped handling would have written after it stopped; logs of moved
-    spans move; each failing span prints one of its service's ERROR lines, each uncaught one the framework's."""
-    kept = []
+    """Logs of dropped spans go, and those a stopped handling would have written after it stopped (a request that
+    threw stopped at its last own line); logs of moved spans move; each failing span prints one of its service's
+    ERROR lines, each uncaught one the framework's."""
+    stops, kept = _stops(rows, edits), []
     for row in rows:
         span_id = row.get("SpanID", "")
-        if span_id in edits.dropped or _after_stop(row, edits.stopped_ns.get(span_id)):
+        if span_id in edits.dropped or _after_stop(row, stops.get(span_id)):
             continue
         shift = edits.shifted_ns.get(span_id, 0)
         kept.append(moved_row(row, shift, {}) if shift else row)
     for spans, framework in ((edits.failing, False), (edits.uncaught, True)):
         kept.extend(row for span in spans if (row := _error_row(span, templates, rng, framework)) is not None)
     return sorted(kept, key=lambda row: int(row["TimeUnixNano"]))
+
+
+def _stops(rows: list[dict[str, str]], edits: TraceEdits) -> dict[str, int]:
+    """Span id -> when its handling stopped: `edits.stopped_ns`, and for the spans of a request that threw
+    (`edits.thrown`), just before the request's last own line."""
+    last: dict[str, int] = {}
+    for row in rows:
+        if (request := edits.thrown.get(row.get("SpanID", ""))) is not None:
+            last[request] = max(last.get(request, 0), int(row["TimeUnixNano"]))
+    stops = dict(edits.stopped_ns)
+    for span_id, request in edits.thrown.items():
+        if request in last:
+            stops[span_id] = min(stops.get(span_id, last[request]), last[request] - 1)
+    return stops
 
 
 def _after_stop(row: dict[str, str], stopped_ns: int | None) -> bool:

@@ -76,7 +76,7 @@ def inject_metrics(day: DayMetrics, fault: ActiveFault, reach: Reach, rng: np.ra
         _front_errors(day, fault, reach.front_share * failed)
     if fault.fault_type == "exception":
         _success(day, [fault.service], fault, p["error_rate"])
-        _front_errors(day, fault, reach.front_share * p["error_rate"] * p["caller_logs"])
+        _front_errors(day, fault, reach.front_share * p["error_rate"] * p["caller_stops"] * p["caller_logs"])
     if fault.fault_type == "return":
         _front_errors(day, fault, reach.front_share * p["wrong_rate"] * p["caller_logs"] * 0.5)
 

@@ -48,6 +48,7 @@ class TraceEdits:
     failing: list[SpanRow] = field(default_factory=list)  # each logs an ERROR line of its own service
     uncaught: list[SpanRow] = field(default_factory=list)  # each logs the framework's uncaught-exception line
     stopped_ns: dict[str, int] = field(default_factory=dict)  # span id -> when its handling stopped: no line after
+    thrown: dict[str, str] = field(default_factory=dict)  # span id -> its request, which threw at its last own line
 
 
 class TraceIndex:

@@ -39,6 +39,15 @@ def test_a_stopped_handling_logs_nothing_after_it_stopped():
     assert [m.split()[-1] for m in _messages(kept)] == ["start"]
 
 
+def test_a_request_that_threw_loses_its_last_own_line_and_nothing_before_it():
+    """As the real Train-Ticket exceptions: the statement at the throw (the request's last) falls silent."""
+    rows = [_row("orders", "s", 10, "INFO start"), _row("orders", "s2", 30, "INFO found"),
+            _row("orders", "s", 40, "INFO done"), _row("orders", "t", 50, "INFO other request")]
+    edits = TraceEdits(thrown={"s": "s", "s2": "s"})
+    kept = edited_logs(rows, edits, ErrorTemplates(SOURCE_ERRORS), np.random.default_rng(0))
+    assert [m.split()[-1] for m in _messages(kept)] == ["start", "found", "request"]
+
+
 def test_a_failing_service_prints_its_own_line_and_a_failed_call_the_frameworks():
     edits = TraceEdits(failing=[_span("orders", "s", 50_000_000)], uncaught=[_span("orders", "c", 60_000_000)])
     for seed in range(5):

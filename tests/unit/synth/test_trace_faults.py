@@ -83,25 +83,35 @@ def test_cpu_slowdown_stretches_own_work_not_the_waits_on_others():
     assert s["d"].duration_us == 10_000
 
 
-def test_exception_keeps_the_requests_work_silences_its_later_lines_and_its_caller_stops_there():
-    """As the real Train-Ticket exceptions: the root's own spans and calls stay, a line after the throw goes."""
+def test_exception_keeps_the_requests_work_throws_at_its_last_line_and_its_caller_stops_there():
+    """As the real Online Boutique exception: the root's own spans and calls stay, its caller's handling ends."""
     spans = _trace()
-    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.25, caller_logs=1.0),
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, caller_stops=1.0, caller_logs=1.0),
                           np.random.default_rng(0))
     s = _by_id(spans)
     assert "d" not in edits.dropped and s["s"].duration_us == 40_000 and s["d"].duration_us == 10_000
-    assert ONSET + 18 * MS <= edits.stopped_ns["s"] <= ONSET + 22 * MS  # a quarter of its 40 ms, give or take
+    assert edits.thrown == {"s": "s"}  # its request throws (its last line goes: engine.synth.logs)
     assert not edits.failing and [span.span_id for span in edits.uncaught] == ["c"]
     assert "o" in edits.dropped and edits.stopped_ns["c"] == s["s"].end_ns  # the error ends the caller's handling
     assert s["c"].end_ns == s["s"].end_ns and s["g"].end_ns - s["g"].start_ns < 100 * MS
 
 
+def test_exception_whose_error_does_not_reach_the_caller_leaves_the_callers_request_whole():
+    """As the real Train-Ticket exceptions: the caller goes on."""
+    spans = _trace()
+    before = [(span.start_ns, span.end_ns) for span in spans]
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, caller_stops=0.0, caller_logs=1.0),
+                          np.random.default_rng(0))
+    assert edits.thrown == {"s": "s"} and not edits.stopped_ns and not edits.dropped and not edits.uncaught
+    assert [(span.start_ns, span.end_ns) for span in spans] == before
+
+
 def test_exception_throws_in_the_services_busiest_operation_only():
     spans = [_span(f"{name}{i}", "", "target", 10 * i, 5, operation, trace=f"{name}{i}")
              for name, operation, count in (("a", "query", 3), ("b", "update", 1)) for i in range(count)]
-    edits = inject_traces(spans, _fault("exception", error_rate=1.0, kept_share=0.5, caller_logs=0.0),
+    edits = inject_traces(spans, _fault("exception", error_rate=1.0, caller_stops=1.0, caller_logs=0.0),
                           np.random.default_rng(0))
-    assert set(edits.stopped_ns) == {"a0", "a1", "a2"} and not edits.dropped
+    assert set(edits.thrown) == {"a0", "a1", "a2"} and not edits.dropped
 
 
 def test_wrong_return_logs_at_the_service_and_stops_the_callers_handling_after_the_call():
@@ -117,7 +127,7 @@ def test_wrong_return_logs_at_the_service_and_stops_the_callers_handling_after_t
 def test_an_uninvolved_service_is_left_alone(fault_type):
     spans = _trace()
     before = [(span.start_ns, span.end_ns) for span in spans]
-    fault = ActiveFault("nobody", fault_type, {"delay_ms": 200, "error_rate": 1.0, "kept_share": 0.2,
+    fault = ActiveFault("nobody", fault_type, {"delay_ms": 200, "error_rate": 1.0, "caller_stops": 1.0,
                                                 "caller_logs": 1.0}, ONSET, ONSET + 300_000 * MS)
     inject_traces(spans, fault, np.random.default_rng(0))
     assert [(span.start_ns, span.end_ns) for span in spans] == before
