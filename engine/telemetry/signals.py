@@ -242,9 +242,9 @@ def _edge_signal(deviations: dict[tuple[str, str], dict[str, Deviation]]) -> dic
 
 def saturation_signal(incident: Incident) -> dict[str, Signal]:
     """How much of the room its container's limit left it a pod's own CPU or memory use took over the window: the
-    window's mean against the usual level (the pre-alert median), as a share of 100 % less that level. A stressed or
-    leaking pod fills its limit whatever its usual level, where its robust z stays small if its use moves a lot
-    anyway; a callee's fault never raises it."""
+    window's mean (a climbing metric's last value: a leak holds what it took) against the usual level (the pre-alert
+    median), as a share of 100 % less that level. A stressed or leaking pod fills its limit whatever its usual
+    level, where its robust z stays small if its use moves a lot anyway; a callee's fault never raises it."""
     return saturation_signals([incident])[0]
 
 
@@ -258,14 +258,23 @@ def saturation_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
         for name, values in series.values.items():
             if not name.startswith(LIMITED):
                 continue
-            mean, level = _row_means(now.rows(values)), row_medians(before.rows(values))
-            share = np.clip((mean - level) / np.maximum(LIMIT_PERCENT - level, 1e-9), 0.0, 1.0)
+            rows = now.rows(values)
+            reached = _row_lasts(rows) if name.startswith(CLIMBING) else _row_means(rows)
+            level = row_medians(before.rows(values))
+            share = np.clip((reached - level) / np.maximum(LIMIT_PERCENT - level, 1e-9), 0.0, 1.0)
             for k in np.flatnonzero(np.isfinite(share) & (share > 0) & (level < LIMIT_PERCENT)):
                 if share[k] > found[k].get(entity, NO_SIGNAL).score:
-                    summary = (f"{name} {_number(mean[k])} over the window (usually {_number(level[k])}): "
+                    summary = (f"{name} {_number(reached[k])} in the window (usually {_number(level[k])}): "
                                f"{share[k]:.0%} of the room left under its limit")
                     found[k][entity] = Signal(float(share[k]), {name: float(share[k])}, summary)
     return found
+
+
+def _row_lasts(rows: np.ndarray) -> np.ndarray:
+    """The last finite value of each row (NaN for a row without any)."""
+    finite = np.isfinite(rows)
+    last = rows.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
+    return np.where(finite.any(axis=1), rows[np.arange(len(rows)), last], np.nan)
 
 
 def _row_means(rows: np.ndarray) -> np.ndarray:

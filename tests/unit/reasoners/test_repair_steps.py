@@ -36,8 +36,8 @@ def test_without_the_classifier_the_plan_takes_t3s_type():
 def test_the_resource_step_quotes_how_close_the_pod_came_to_its_limit_where_that_was_read():
     saturated = Observation("baseline_compare", {"entity": "cart"}, {"entity": "cart", "modalities": {
         **COMPARE.result["modalities"],
-        "saturation": {"score": 0.87, "summary": "CpuUsageRate(%) 97 over the window (usually 12): 97% of the room "
+        "saturation": {"score": 0.87, "summary": "CpuUsageRate(%) 97 in the window (usually 12): 97% of the room "
                                                  "left under its limit"}}})
     steps = repair_steps("cart", [saturated, LOGS, CLASSIFIED], {})
     relieve = next(step["description"] for step in steps if step["action"] == "Relieve resource pressure")
-    assert relieve.startswith("CpuUsageRate(%) 97 over the window (usually 12): 97% of the room left under its limit")
+    assert relieve.startswith("CpuUsageRate(%) 97 in the window (usually 12): 97% of the room left under its limit")

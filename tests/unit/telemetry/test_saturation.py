@@ -56,3 +56,11 @@ def test_a_pod_already_at_its_limit_or_using_less_shows_no_saturation():
     falling = np.where(MINUTES >= ALERT_MINUTE, 5.0, 40.0)
     signal = saturation_signal(_incident({"F": steady_high, "B": falling, "C": np.full(DAY_MINUTES, 3.0)}))
     assert signal == {}
+
+
+def test_a_leak_counts_what_it_holds_at_the_end_of_the_window_not_its_average():
+    memory = np.full(DAY_MINUTES, 30.0)
+    memory[MINUTES >= ALERT_MINUTE] = 30.0 + 10.0 * (MINUTES[MINUTES >= ALERT_MINUTE] - ALERT_MINUTE + 1)
+    day = _incident({"F": np.full(DAY_MINUTES, 10.0), "B": np.full(DAY_MINUTES, 10.0), "C": np.full(DAY_MINUTES, 3.0)})
+    day.metrics["B"].values["MemoryUsageRate(%)"] = memory  # 40, 50, 60, 70 % over the window's four samples
+    assert saturation_signal(day)["B"].score == (70.0 - 30.0) / (100.0 - 30.0)
