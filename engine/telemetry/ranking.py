@@ -45,6 +45,10 @@ MODALITIES = {
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 # modalities scored against the reference minutes, and so able to score each of those minutes against the others
 NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
+# modalities whose noise is taken off the score rather than added to the half-way value: a share of the room under
+# a limit is bounded, and a pod that takes a tenth of its room in a quarter of the day's stretches (one whose CPU
+# comes and goes) has taken nothing unusual when it takes a tenth now
+NOISE_TAKEN_OFF = ("saturation",)
 NOISE_HISTORY_S = 2 * 3600  # how far back the metric noise reaches (~40 stretches of a 3-minute window)
 NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes / stretches
 MIN_NOISE_MINUTES = 3
@@ -96,25 +100,27 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
 def modality_standing(incident: Incident, signals: dict[str, dict[str, Signal]]) -> dict[str, dict[str, float]]:
     """modality -> entity -> how much the entity stands out in it, beyond its own noise (peer_standing)."""
     floors = noise_floors(incident, signals["edges"])
-    return {name: peer_standing(incident.entities, signals[name], half, floors.get(name))
+    return {name: peer_standing(incident.entities, signals[name], half, floors.get(name), name in NOISE_TAKEN_OFF)
             for name, (_, _, half) in MODALITIES.items()}
 
 
 def peer_standing(entities: list[str], signal: dict[str, Signal], half: float,
-                  noise: Mapping[str, float] | None = None) -> dict[str, float]:
+                  noise: Mapping[str, float] | None = None, take_off_noise: bool = False) -> dict[str, float]:
     """How much an entity stands out in one modality, in [0, 1).
 
     A modality in which every entity deviates (a workload shift, a noisy baseline) says little about
     which one is the cause, so the peers' median deviation is added to the modality's half-way value; so is the
     entity's own `noise` (see noise_floors): a score it reaches while all is well says little about it either,
-    and one no larger than that noise never stands out more than half-way.
+    and one no larger than that noise never stands out more than half-way. With `take_off_noise` the noise is
+    taken off the score instead (see NOISE_TAKEN_OFF).
     """
-    values = {e: signal[e].score for e in entities if e in signal and signal[e].score > 0}
+    noise = noise or {}
+    scores = {e: signal[e].score - (noise.get(e, 0.0) if take_off_noise else 0.0) for e in entities if e in signal}
+    values = {e: score for e, score in scores.items() if score > 0}
     if not values:
         return {}
     median = float(np.median([values.get(e, 0.0) for e in entities]))
-    noise = noise or {}
-    return {e: v / (v + half + median + noise.get(e, 0.0)) for e, v in values.items()}
+    return {e: v / (v + half + median + (0.0 if take_off_noise else noise.get(e, 0.0))) for e, v in values.items()}
 
 
 _FLOORS: WeakKeyDictionary[Incident, dict[str, dict[str, float]]] = WeakKeyDictionary()  # see noise_floors
