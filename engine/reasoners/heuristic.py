@@ -274,9 +274,10 @@ def repair_steps(root: str, seen: list[Observation], shared: dict[str, Any]) -> 
     modalities = compare["modalities"]
     tamo = next((obs.result for obs in seen if obs.tool == "tamo_report"), None)
     kind, probability, source, remediation = fault_kind(seen, tamo)
-    if "metrics" in modalities and modalities["metrics"]["score"] > 0 and kind in (None, "cpu_contention",
-                                                                                  "cpu_consumed", "memory_leak"):
-        steps.append(("Relieve resource pressure", f"{modalities['metrics']['summary']}: scale out {root} or "
+    pressure = next((modalities[name] for name in ("saturation", "metrics")
+                     if name in modalities and modalities[name]["score"] > 0), None)
+    if pressure and kind in (None, "cpu_contention", "cpu_consumed", "memory_leak"):
+        steps.append(("Relieve resource pressure", f"{pressure['summary']}: scale out {root} or "
                                                    f"raise its CPU/memory limits, and look for noisy neighbours."))
     if "latency" in modalities or "edges" in modalities:
         steps.append(("Check the slow calls", f"Trace {root}'s slowest operations and its network path; "

@@ -21,7 +21,7 @@ FEATURES = (*(f"standing:{m}" for m in MODALITIES), "fused", "fused_rank", "reac
 # entity over its runner-up, on that entity's row (0 elsewhere)
 CONFIDENCE = ("fused_lead", "tamo_lead")
 TAMO_FEATURES = ("tamo", "tamo_rank", "tamo_lead")  # what only a case with TAMO T2's scores has
-TOOLS_VERSION = 2  # 2: the standing columns net of each entity's noise floor, as the ranking's
+TOOLS_VERSION = 3  # 2: the standing columns net of each entity's noise floor, as the ranking's; 3: a saturation column
 
 
 @dataclass

@@ -24,6 +24,8 @@ from engine.telemetry.signals import (
     metric_signals,
     own_resource_share,
     pattern_signal,
+    saturation_signal,
+    saturation_signals,
     wait_signal,
 )
 
@@ -38,10 +40,15 @@ MODALITIES = {
     "metrics": (metric_signal, 2.0, 20.0),
     "edges": (edge_metric_signal, 1.0, 20.0),
     "wait": (wait_signal, 2.0, 3.0),  # in spreads of the call's own wait: 3 is the reference's 1% excursion
+    "saturation": (saturation_signal, 2.0, 0.5),  # share of the room under its limit: half of it is half-convincing
 }
 _TOTAL_WEIGHT = sum(weight for _, weight, _ in MODALITIES.values())
 # modalities scored against the reference minutes, and so able to score each of those minutes against the others
 NOISE_MODALITIES = ("pattern", "blame", "logs", "latency", "wait")
+# modalities whose noise is taken off the score rather than added to the half-way value: a share of the room under
+# a limit is bounded, and a pod that takes a tenth of its room in a quarter of the day's stretches (one whose CPU
+# comes and goes) has taken nothing unusual when it takes a tenth now
+NOISE_TAKEN_OFF = ("saturation",)
 NOISE_HISTORY_S = 2 * 3600  # how far back the metric noise reaches (~40 stretches of a 3-minute window)
 NOISE_QUANTILE = 0.75  # an entity's noise: what it reaches in a quarter of the day's fault-free minutes / stretches
 MIN_NOISE_MINUTES = 3
@@ -74,7 +81,7 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
     signals = modality_signals(incident) if signals is None else signals
     standing = modality_standing(incident, signals)
     fused = {entity: _fuse(entity, standing) for entity in incident.entities}
-    own = _own_resource_part(signals["metrics"], standing["metrics"])
+    own = _own_resource_part(signals["metrics"], standing)
     adjusted = _prefer_downstream(incident.topology, fused, reach or {}, own)
     reachable = reachable_from_alert(incident, reach)
     adjusted = {e: score if e in reachable else UNREACHABLE_DISCOUNT * score for e, score in adjusted.items()}
@@ -93,25 +100,27 @@ def rank_root_causes(incident: Incident, signals: dict[str, dict[str, Signal]] |
 def modality_standing(incident: Incident, signals: dict[str, dict[str, Signal]]) -> dict[str, dict[str, float]]:
     """modality -> entity -> how much the entity stands out in it, beyond its own noise (peer_standing)."""
     floors = noise_floors(incident, signals["edges"])
-    return {name: peer_standing(incident.entities, signals[name], half, floors.get(name))
+    return {name: peer_standing(incident.entities, signals[name], half, floors.get(name), name in NOISE_TAKEN_OFF)
             for name, (_, _, half) in MODALITIES.items()}
 
 
 def peer_standing(entities: list[str], signal: dict[str, Signal], half: float,
-                  noise: Mapping[str, float] | None = None) -> dict[str, float]:
+                  noise: Mapping[str, float] | None = None, take_off_noise: bool = False) -> dict[str, float]:
     """How much an entity stands out in one modality, in [0, 1).
 
     A modality in which every entity deviates (a workload shift, a noisy baseline) says little about
     which one is the cause, so the peers' median deviation is added to the modality's half-way value; so is the
     entity's own `noise` (see noise_floors): a score it reaches while all is well says little about it either,
-    and one no larger than that noise never stands out more than half-way.
+    and one no larger than that noise never stands out more than half-way. With `take_off_noise` the noise is
+    taken off the score instead (see NOISE_TAKEN_OFF).
     """
-    values = {e: signal[e].score for e in entities if e in signal and signal[e].score > 0}
+    noise = noise or {}
+    scores = {e: signal[e].score - (noise.get(e, 0.0) if take_off_noise else 0.0) for e in entities if e in signal}
+    values = {e: score for e, score in scores.items() if score > 0}
     if not values:
         return {}
     median = float(np.median([values.get(e, 0.0) for e in entities]))
-    noise = noise or {}
-    return {e: v / (v + half + median + noise.get(e, 0.0)) for e, v in values.items()}
+    return {e: v / (v + half + median + (0.0 if take_off_noise else noise.get(e, 0.0))) for e, v in values.items()}
 
 
 _FLOORS: WeakKeyDictionary[Incident, dict[str, dict[str, float]]] = WeakKeyDictionary()  # see noise_floors
@@ -138,10 +147,11 @@ def _noise_floors(incident: Incident, edges: dict[str, Signal]) -> dict[str, dic
                        for name in NOISE_MODALITIES})
     stretches = _earlier_stretches(incident)
     if len(stretches) >= MIN_NOISE_MINUTES:
-        # the metrics and edges are scored on earlier stretches of the metric history instead, all at once; the
+        # the metric modalities are scored on earlier stretches of the metric history instead, all at once; the
         # edges per edge (_edge_noise): a caller's latency into a service moves with every fault downstream of it,
         # so an entity's floor over all its edges holds the day's other faults (real OB checkoutservice fell 3rd to 4th)
         floors["metrics"] = _upper_quartile(incident.entities, metric_signals(stretches))
+        floors["saturation"] = _upper_quartile(incident.entities, saturation_signals(stretches))
         floors["edges"] = _edge_noise(edges, edge_metric_signals(stretches))
     return floors
 
@@ -212,11 +222,15 @@ def depends_on(topology: nx.DiGraph, entity: str, reach: Reach) -> set[str]:
     return nx.descendants(topology, entity) if entity in topology else set()
 
 
-def _own_resource_part(metrics: dict[str, Signal], standing: dict[str, float]) -> dict[str, float]:
-    """The part of each entity's fused score that its own CPU or memory use carries."""
-    _, weight, _ = MODALITIES["metrics"]
-    return {entity: weight * value * own_resource_share(metrics[entity]) / _TOTAL_WEIGHT
-            for entity, value in standing.items()}
+def _own_resource_part(metrics: dict[str, Signal], standing: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The part of each entity's fused score that its own CPU or memory use carries: its metric standing's own-resource
+    share and all of its saturation standing."""
+    (_, metric_weight, _), (_, saturation_weight, _) = MODALITIES["metrics"], MODALITIES["saturation"]
+    own = {entity: metric_weight * value * own_resource_share(metrics[entity]) / _TOTAL_WEIGHT
+           for entity, value in standing["metrics"].items()}
+    for entity, value in standing["saturation"].items():
+        own[entity] = own.get(entity, 0.0) + saturation_weight * value / _TOTAL_WEIGHT
+    return own
 
 
 def _prefer_downstream(topology: nx.DiGraph, fused: dict[str, float], reach: Reach,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from engine.telemetry.deviations import NO_DEVIATION, Deviation, Periods, robust_z, robust_z_rows
+from engine.telemetry.deviations import NO_DEVIATION, Deviation, Periods, robust_z, robust_z_rows, row_medians
 from engine.telemetry.model import Incident, MetricSeries, Window
 from engine.telemetry.profiles import called_service, minute_profile, window_profile
 from engine.telemetry.spans import NO_CALL, WAIT, RequestShape
@@ -38,6 +38,8 @@ ENTITY_METRICS = {
     "success_rate": (-1, 1.0, 0.5),
 }
 OWN_RESOURCES = ("CpuUsageRate", "CpuUsage(m)", "MemoryUsageRate")  # the pod's own use: no callee's fault raises it
+LIMITED = ("CpuUsageRate", "MemoryUsageRate")  # a pod's own use as a share (%) of its container's limit
+LIMIT_PERCENT = 100.0
 CLIMBING = ("MemoryUsageRate",)  # metrics that accumulate: a leak climbs steadily and does not come back down
 # per-request metric -> (alert family, sign and scale that turn it into trouble per request: seconds waited,
 # requests failed). Times the requests served, what a component adds is what its callers inherit (each call
@@ -236,6 +238,50 @@ def _edge_signal(deviations: dict[tuple[str, str], dict[str, Deviation]]) -> dic
         worst = max(scores, key=scores.get)
         signals[entity] = Signal(scores[worst], scores, summaries[entity][worst])
     return signals
+
+
+def saturation_signal(incident: Incident) -> dict[str, Signal]:
+    """How much of the room its container's limit left it a pod's own CPU or memory use took over the window: the
+    window's mean (a climbing metric's last value: a leak holds what it took) against the usual level (the pre-alert
+    median), as a share of 100 % less that level. A stressed or leaking pod fills its limit whatever its usual
+    level, where its robust z stays small if its use moves a lot anyway; a callee's fault never raises it."""
+    return saturation_signals([incident])[0]
+
+
+def saturation_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
+    """saturation_signal of each of `incidents`, which must share their metrics (see metric_deviations_over)."""
+    found: list[dict[str, Signal]] = [{} for _ in incidents]
+    windows = [(incident.window.start, incident.window.end + 60) for incident in incidents]
+    usual = [(incident.window.start - RECENT_SECONDS, incident.window.start) for incident in incidents]
+    for entity, series in _shared(incidents, "metrics").items():
+        now, before = Periods.on(series.times, windows), Periods.on(series.times, usual)
+        for name, values in series.values.items():
+            if not name.startswith(LIMITED):
+                continue
+            rows = now.rows(values)
+            reached = _row_lasts(rows) if name.startswith(CLIMBING) else _row_means(rows)
+            level = row_medians(before.rows(values))
+            share = np.clip((reached - level) / np.maximum(LIMIT_PERCENT - level, 1e-9), 0.0, 1.0)
+            for k in np.flatnonzero(np.isfinite(share) & (share > 0) & (level < LIMIT_PERCENT)):
+                if share[k] > found[k].get(entity, NO_SIGNAL).score:
+                    summary = (f"{name} {_number(reached[k])} in the window (usually {_number(level[k])}): "
+                               f"{share[k]:.0%} of the room left under its limit")
+                    found[k][entity] = Signal(float(share[k]), {name: float(share[k])}, summary)
+    return found
+
+
+def _row_lasts(rows: np.ndarray) -> np.ndarray:
+    """The last finite value of each row (NaN for a row without any)."""
+    finite = np.isfinite(rows)
+    last = rows.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
+    return np.where(finite.any(axis=1), rows[np.arange(len(rows)), last], np.nan)
+
+
+def _row_means(rows: np.ndarray) -> np.ndarray:
+    """The mean of each row's finite values (NaN for a row without any)."""
+    counts = np.isfinite(rows).sum(axis=1)
+    sums = np.where(np.isfinite(rows), rows, 0.0).sum(axis=1)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def _shared(incidents: list[Incident], attribute: str) -> dict:

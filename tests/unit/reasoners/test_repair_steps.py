@@ -31,3 +31,13 @@ def test_the_classifier_type_and_its_deciding_signal_lead_the_plan_even_where_t3
 def test_without_the_classifier_the_plan_takes_t3s_type():
     treat = next(a for a in _actions([COMPARE, LOGS, TAMO]) if a.startswith("Treat it as"))
     assert "network_delay" in treat and "TAMO T3" in treat
+
+
+def test_the_resource_step_quotes_how_close_the_pod_came_to_its_limit_where_that_was_read():
+    saturated = Observation("baseline_compare", {"entity": "cart"}, {"entity": "cart", "modalities": {
+        **COMPARE.result["modalities"],
+        "saturation": {"score": 0.87, "summary": "CpuUsageRate(%) 97 in the window (usually 12): 97% of the room "
+                                                 "left under its limit"}}})
+    steps = repair_steps("cart", [saturated, LOGS, CLASSIFIED], {})
+    relieve = next(step["description"] for step in steps if step["action"] == "Relieve resource pressure")
+    assert relieve.startswith("CpuUsageRate(%) 97 in the window (usually 12): 97% of the room left under its limit")

@@ -74,18 +74,19 @@ TIMES = MINUTES * 60.0
 
 def _metric_day(b_spikes_before_alert: bool) -> Incident:
     """Three hours of one-minute metrics: F calls B and C. B's p99 spikes to 5x for one minute every SPIKE_EVERY
-    minutes (a periodic job), all day or only from the alert on; C's CPU rises 2.5x from the alert on (its fault)."""
+    minutes (a periodic job), all day or only from the alert on; C's CPU rises 2.5x from the alert on (its fault), in
+    millicores: how close that brings C to its limit is another signal (saturation), not what this one is about."""
     rng = np.random.default_rng(11)
     metrics = {}
     for entity in "FBC":
-        cpu = 10.0 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
+        cpu = 100.0 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
         p99 = 0.1 * (1 + rng.normal(0, 0.05, DAY_MINUTES))
         if entity == "B":
             spiking = (MINUTES % SPIKE_EVERY == 1) & (b_spikes_before_alert | (MINUTES >= ALERT_MINUTE))
             p99[spiking] = 0.5
         if entity == "C":
             cpu[MINUTES >= ALERT_MINUTE] *= 2.5
-        metrics[entity] = MetricSeries(entity, TIMES, {"CpuUsageRate(%)": cpu, "PodServerLatencyP99(s)": p99})
+        metrics[entity] = MetricSeries(entity, TIMES, {"CpuUsage(m)": cpu, "PodServerLatencyP99(s)": p99})
     return _alert_in_a_day_of_metrics(metrics)
 
 
