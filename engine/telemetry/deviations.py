@@ -79,6 +79,22 @@ def row_medians(rows: np.ndarray) -> np.ndarray:
     return medians
 
 
+def row_lasts(rows: np.ndarray) -> np.ndarray:
+    """The last finite value of each row (NaN for a row without any)."""
+    finite = np.isfinite(rows)
+    if rows.shape[1] == 0:
+        return np.full(len(rows), np.nan)
+    last = rows.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
+    return np.where(finite.any(axis=1), rows[np.arange(len(rows)), last], np.nan)
+
+
+def row_means(rows: np.ndarray) -> np.ndarray:
+    """The mean of each row's finite values (NaN for a row without any)."""
+    counts = np.isfinite(rows).sum(axis=1)
+    sums = np.where(np.isfinite(rows), rows, 0.0).sum(axis=1)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 @dataclass(frozen=True)
 class Periods:
     """Where each of several periods [start, end) falls on a series' time axis: what `MetricSeries.between` selects

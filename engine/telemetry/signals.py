@@ -12,7 +12,16 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from engine.telemetry.deviations import NO_DEVIATION, Deviation, Periods, robust_z, robust_z_rows, row_medians
+from engine.telemetry.deviations import (
+    NO_DEVIATION,
+    Deviation,
+    Periods,
+    robust_z,
+    robust_z_rows,
+    row_lasts,
+    row_means,
+    row_medians,
+)
 from engine.telemetry.model import Incident, MetricSeries, Window
 from engine.telemetry.profiles import called_service, minute_profile, window_profile
 from engine.telemetry.spans import NO_CALL, WAIT, RequestShape
@@ -259,7 +268,7 @@ def saturation_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
             if not name.startswith(LIMITED):
                 continue
             rows = now.rows(values)
-            reached = _row_lasts(rows) if name.startswith(CLIMBING) else _row_means(rows)
+            reached = row_lasts(rows) if name.startswith(CLIMBING) else row_means(rows)
             level = row_medians(before.rows(values))
             share = np.clip((reached - level) / np.maximum(LIMIT_PERCENT - level, 1e-9), 0.0, 1.0)
             for k in np.flatnonzero(np.isfinite(share) & (share > 0) & (level < LIMIT_PERCENT)):
@@ -268,20 +277,6 @@ def saturation_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
                                f"{share[k]:.0%} of the room left under its limit")
                     found[k][entity] = Signal(float(share[k]), {name: float(share[k])}, summary)
     return found
-
-
-def _row_lasts(rows: np.ndarray) -> np.ndarray:
-    """The last finite value of each row (NaN for a row without any)."""
-    finite = np.isfinite(rows)
-    last = rows.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
-    return np.where(finite.any(axis=1), rows[np.arange(len(rows)), last], np.nan)
-
-
-def _row_means(rows: np.ndarray) -> np.ndarray:
-    """The mean of each row's finite values (NaN for a row without any)."""
-    counts = np.isfinite(rows).sum(axis=1)
-    sums = np.where(np.isfinite(rows), rows, 0.0).sum(axis=1)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def _shared(incidents: list[Incident], attribute: str) -> dict:

@@ -1,5 +1,6 @@
 """A pod that fills its container's limit (a CPU stress, a leak) is the cause an SRE reads first, even where its use
-swings so much all day that its robust z stays small; a pod that fills its limit in bursts all day is not."""
+swings so much all day that its robust z stays small; a pod whose use comes near its limit now and then all
+day is not."""
 
 from __future__ import annotations
 
@@ -64,3 +65,16 @@ def test_a_leak_counts_what_it_holds_at_the_end_of_the_window_not_its_average():
     day = _incident({"F": np.full(DAY_MINUTES, 10.0), "B": np.full(DAY_MINUTES, 10.0), "C": np.full(DAY_MINUTES, 3.0)})
     day.metrics["B"].values["MemoryUsageRate(%)"] = memory  # 40, 50, 60, 70 % over the window's four samples
     assert saturation_signal(day)["B"].score == (70.0 - 30.0) / (100.0 - 30.0)
+
+
+def test_a_pod_without_samples_in_the_window_shows_no_saturation():
+    stopped = np.where(MINUTES >= ALERT_MINUTE, np.nan, 30.0)
+    day = _incident({"F": np.full(DAY_MINUTES, 10.0), "B": stopped, "C": np.full(DAY_MINUTES, 3.0)})
+    day.metrics["B"].values["MemoryUsageRate(%)"] = stopped
+    assert saturation_signal(day) == {}
+    before_the_window = _incident({entity: series.values["CpuUsageRate(%)"][:ALERT_MINUTE]
+                                   for entity, series in day.metrics.items()})
+    for series in before_the_window.metrics.values():
+        series.times = series.times[:ALERT_MINUTE]
+        series.values["MemoryUsageRate(%)"] = series.values["CpuUsageRate(%)"]
+    assert saturation_signal(before_the_window) == {}
