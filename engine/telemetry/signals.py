@@ -260,10 +260,9 @@ def saturation_signal(incident: Incident) -> dict[str, Signal]:
 def saturation_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
     """saturation_signal of each of `incidents`, which must share their metrics (see metric_deviations_over)."""
     found: list[dict[str, Signal]] = [{} for _ in incidents]
-    windows = [(incident.window.start, incident.window.end + 60) for incident in incidents]
-    usual = [(incident.window.start - RECENT_SECONDS, incident.window.start) for incident in incidents]
+    windows = [incident.window for incident in incidents]
     for entity, series in _shared(incidents, "metrics").items():
-        now, before = Periods.on(series.times, windows), Periods.on(series.times, usual)
+        now, before = _window_and_recent(series, windows)
         for name, values in series.values.items():
             if not name.startswith(LIMITED):
                 continue
@@ -291,13 +290,19 @@ def _periods(incidents: list[Incident]) -> list[tuple[Window, Window]]:
     return [(incident.window, incident.baseline) for incident in incidents]
 
 
+def _window_and_recent(series: MetricSeries, windows: list[Window]) -> tuple[Periods, Periods]:
+    """Where each window's samples lie on the series (to the end of its last minute: a sample covers the minute
+    after its stamp), and those of the RECENT_SECONDS before it (the level a window is compared with)."""
+    return (Periods.on(series.times, [(window.start, window.end + 60) for window in windows]),
+            Periods.on(series.times, [(window.start - RECENT_SECONDS, window.start) for window in windows]))
+
+
 def _deviations_over(series: MetricSeries, periods: list[tuple[Window, Window]], direction: int | None = None
                      ) -> list[dict[str, Deviation]]:
     """Per (window, baseline) period: each metric's deviation in the window (robust_z, from the baseline's spread
     and the level of the RECENT_SECONDS before the window; a climbing metric's climb_z where that is larger)."""
-    windows = Periods.on(series.times, [(window.start, window.end + 60) for window, _ in periods])
+    windows, recents = _window_and_recent(series, [window for window, _ in periods])
     baselines = Periods.on(series.times, [(baseline.start, baseline.end) for _, baseline in periods])
-    recents = Periods.on(series.times, [(window.start - RECENT_SECONDS, window.start) for window, _ in periods])
     found: list[dict[str, Deviation]] = [{} for _ in periods]
     for name, values in series.values.items():
         rule_sign, _, floor = _metric_rule(name)
