@@ -17,16 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.stacking.tools import CONFIDENCE, FEATURES, TAMO_FEATURES, CaseTools
+from engine.stacking.tools import DERIVED, FEATURES, TAMO_FEATURES, CaseTools
 
 NO_TAMO = tuple(f for f in FEATURES if f not in TAMO_FEATURES)
 RANK_FUSION = ("fused", "fused_rank", "tamo", "tamo_rank")  # four weights: the fused statistics and TAMO T2
 # and two that say when the statistics are sure: their top entity's lead, and the callers' wait on an entity (the
 # mark of a network fault, a type TAMO T2 never trained on where the dev data lack it)
 CONFIDENT_FUSION = (*RANK_FUSION, "standing:wait", "fused_lead")
+# the same, TAMO T2's columns counting for less in a case where callers wait on a service (tools.DERIVED)
+WAIT_GATED_FUSION = ("fused", "fused_rank", "tamo_unless_wait", "tamo_rank_unless_wait", "standing:wait", "fused_lead")
 FEATURE_SETS = {"heuristic tools": NO_TAMO, "heuristics + TAMO T2": FEATURES, "fused + TAMO T2": RANK_FUSION,
-                "fused + TAMO T2 + confidence": CONFIDENT_FUSION}
-DEFAULT_SET = "fused + TAMO T2 + confidence"  # what `--save-stacker` fits when T2 is out of sample everywhere
+                "fused + TAMO T2 + confidence": CONFIDENT_FUSION,
+                "fused + TAMO T2 unless waits + confidence": WAIT_GATED_FUSION}
+DEFAULT_SET = "fused + TAMO T2 unless waits + confidence"  # what `--save-stacker` fits when T2 is out of sample
 DEFAULT_METHOD = f"stacked ({DEFAULT_SET})"
 L2 = 0.05
 STEPS = 400
@@ -75,7 +78,7 @@ def load_ranker(path: Path) -> StackedRanker:
         raw = json.loads(Path(path).read_text())
         if raw.get("kind") != "stacked-ranker":
             raise KeyError("kind")
-        unknown = [f for f in raw["features"] if f not in FEATURES + CONFIDENCE]
+        unknown = [f for f in raw["features"] if f not in FEATURES + DERIVED]
         if unknown:
             raise ValueError(f"unknown features {unknown}")
         offsets = {system: [float(w) for w in ws] for system, ws in raw.get("by_system", {}).items()}

@@ -17,10 +17,12 @@ from engine.telemetry.ranking import (MODALITIES, Reach, modality_signals, modal
                                      reachable_from_alert)
 
 FEATURES = (*(f"standing:{m}" for m in MODALITIES), "fused", "fused_rank", "reachable", "tamo", "tamo_rank")
-# each tool's confidence on the case, derived from the columns above (not stored): the margin of the tool's top-1
-# entity over its runner-up, on that entity's row (0 elsewhere)
-CONFIDENCE = ("fused_lead", "tamo_lead")
-TAMO_FEATURES = ("tamo", "tamo_rank", "tamo_lead")  # what only a case with TAMO T2's scores has
+# derived from the columns above (not stored): each tool's confidence on the case, the margin of its top-1 entity
+# over its runner-up on that entity's row (0 elsewhere); and TAMO T2's columns scaled by 1 - the case's strongest
+# wait standing (_unless_wait): callers that wait on a service mark a network fault, a type TAMO T2 may never have
+# trained on in that system (the dev Train-Ticket day has none), so there its scores should count for less
+DERIVED = ("fused_lead", "tamo_lead", "tamo_unless_wait", "tamo_rank_unless_wait")
+TAMO_FEATURES = ("tamo", "tamo_rank", "tamo_lead", "tamo_unless_wait", "tamo_rank_unless_wait")  # need T2's scores
 TOOLS_VERSION = 3  # 2: the standing columns net of each entity's noise floor, as the ranking's; 3: a saturation column
 
 
@@ -43,8 +45,11 @@ class CaseTools:
         return self.matrix()[:, FEATURES.index(name)]
 
     def features(self, names: tuple[str, ...]) -> np.ndarray:
-        """[entity][name]: stored columns (FEATURES) and derived ones (CONFIDENCE)."""
-        derived = {"fused_lead": _lead(self.column("fused")), "tamo_lead": _lead(self.column("tamo"))}
+        """[entity][name]: stored columns (FEATURES) and derived ones (DERIVED)."""
+        no_wait = 1.0 - self.column("standing:wait").max(initial=0.0)
+        derived = {"fused_lead": _lead(self.column("fused")), "tamo_lead": _lead(self.column("tamo")),
+                   "tamo_unless_wait": no_wait * self.column("tamo"),
+                   "tamo_rank_unless_wait": no_wait * self.column("tamo_rank")}
         return np.stack([derived[n] if n in derived else self.column(n) for n in names], axis=1)
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from engine.evaluation.protocol import evaluate_split, run_protocol, splits_for
-from engine.stacking.ranker import RANK_FUSION, fit_ranker, load_ranker
+from engine.stacking.ranker import DEFAULT_SET, FEATURE_SETS, RANK_FUSION, fit_ranker, load_ranker
 from engine.stacking.tools import FEATURES, CaseTools
 
 ENTITIES = [f"svc-{i}" for i in range(6)]
@@ -149,3 +149,36 @@ def test_a_tool_trusted_on_one_system_is_not_trusted_on_another_where_it_fails()
     assert ranker.rank(on("B", held_out, False))[0] == "svc-0"
     assert set(ranker.by_system) == {"A", "B"}
     assert list(ranker.weights_for("C")) == ranker.weights
+
+
+def _network_or_code(n: int, network: bool) -> CaseTools:
+    """The statistics put svc-0 first, TAMO T2 svc-1. A code fault: no caller waits anywhere and TAMO T2 is right;
+    a network fault at svc-0: its callers wait on it (a wait standing of .3 to .9) and the statistics are right."""
+    wait = random.Random(n).uniform(0.3, 0.9) if network else 0.0
+    tamo_order = ["svc-1", "svc-0", "svc-2", "svc-3", "svc-4", "svc-5"]
+    rows = []
+    for position, entity in enumerate(ENTITIES):
+        row = dict.fromkeys(FEATURES, 0.0)
+        row["fused"], row["fused_rank"] = (1.0, 0.8, 0.3, 0.2, 0.1, 0.1)[position], 1 / (position + 1)
+        row["tamo"], row["tamo_rank"] = (0.5, 1.0, 0.2, 0.1, 0.1, 0.1)[position], 1 / (tamo_order.index(entity) + 1)
+        row["standing:wait"] = wait if entity == "svc-0" else 0.0
+        rows.append([row[f] for f in FEATURES])
+    return CaseTools(f"{'network' if network else 'code'}-{n:02d}", "A", "?", "svc-0" if network else "svc-1",
+                     list(ENTITIES), rows, has_tamo=True)
+
+
+def test_tamo_counts_for_less_in_a_case_where_callers_wait_on_a_service():
+    network, code = _network_or_code(0, True), _network_or_code(0, False)
+    wait = network.column("standing:wait").max()
+    gated = network.features(("tamo_unless_wait", "tamo_rank_unless_wait"))
+    assert gated[:, 0] == pytest.approx((1 - wait) * network.column("tamo"))
+    assert gated[:, 1] == pytest.approx((1 - wait) * network.column("tamo_rank"))
+    assert (code.features(("tamo_unless_wait",))[:, 0] == code.column("tamo")).all()
+
+
+def test_the_default_stacker_follows_tamo_on_code_faults_and_the_waits_on_network_faults():
+    train = [_network_or_code(n, n % 2 == 0) for n in range(20)]
+    held_out = [_network_or_code(n, n % 2 == 0) for n in range(20, 30)]
+    ranker = fit_ranker(train)
+    assert ranker.features == FEATURE_SETS[DEFAULT_SET] and "tamo_unless_wait" in ranker.features
+    assert [ranker.rank(c)[0] for c in held_out] == [c.truth for c in held_out]
