@@ -33,7 +33,7 @@ def metric_query(
     (default: the incident window plus one minute)."""
     series = incident.metrics.get(entity)
     start = incident.window.start if start is None else start
-    end = incident.window.end + 60 if end is None else end
+    end = incident.window.metrics_end if end is None else end
     result: dict = {"entity": entity, "start": start, "end": end, "metrics": {}}
     if series is None:
         return result | {"error": f"no metrics for {entity!r}"}

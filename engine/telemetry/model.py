@@ -67,6 +67,11 @@ class Window:
     def minutes(self) -> float:
         return max((self.end - self.start) / 60.0, 1e-9)
 
+    @property
+    def metrics_end(self) -> float:
+        """Where the window's metric samples end: a minute past its end, so the minute it ends in is read whole."""
+        return self.end + 60.0
+
 
 @dataclass(frozen=True)
 class Alert:

@@ -153,7 +153,7 @@ def _build_incident(root: Path, fault: Fault, earlier_alerts: list[float]) -> In
         missing=missing,
         sources=sources,
     )
-    if not any(len(series.between(window.start, window.end + 60)["CpuUsageRate(%)"]) for series in metrics.values()):
+    if not any(len(series.between(window.start, window.metrics_end)["CpuUsageRate(%)"]) for series in metrics.values()):
         raise TelemetryError(f"{day / 'metric'}: no metric rows between {_clock(window.start)} and {_clock(window.end)}")
     return incident
 
@@ -248,7 +248,7 @@ def _alert(sli_csv: Path, spans: list[Span], inject_time: float, window: Window)
     entry = entry_service(spans) or "frontend"
     description = f"front-end SLO alert at {_clock(inject_time)} UTC on {entry}"
     if sli_csv.exists():
-        series = load_metric_file(sli_csv).between(window.start, window.end + 60)
+        series = load_metric_file(sli_csv).between(window.start, window.metrics_end)
         latency = series.get("LatencyP90(s)")
         if latency is not None and len(latency):
             description += f": latency P90 up to {1000 * float(max(latency)):,.0f} ms"

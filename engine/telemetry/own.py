@@ -75,7 +75,7 @@ def load_own_incident(inputs: OwnTelemetry) -> Incident:
     activation = _rule_activation(inputs, config, records.time_range())
     alert_time = _alert_time(inputs, activation)
     window, baseline = _windows(inputs, alert_time, records.time_range())
-    metrics = _metrics(inputs, config, baseline.start, window.end)
+    metrics = _metrics(inputs, config, baseline.start, window.metrics_end)
     if inputs.prometheus:
         records.sources.append(inputs.prometheus)
     return _incident(inputs, records, metrics, activation, alert_time, window, baseline)
@@ -130,7 +130,7 @@ def _metrics(inputs: OwnTelemetry, config: QueryConfig, start: float, end: float
     if not inputs.prometheus:
         return {}
     if is_url(inputs.prometheus):
-        return fetch_metrics(inputs.prometheus, config, start, end + 60)
+        return fetch_metrics(inputs.prometheus, config, start, end)
     return read_saved_metrics(Path(inputs.prometheus), config)
 
 

@@ -139,7 +139,7 @@ def _own_excess(incident: Incident, excess: dict, entity: str, name: str, alerte
     callees = [excess[c][1] for c in _callees(incident, entity) if c in excess and len(excess[c][1]) == len(own)]
     explained = np.sum([np.clip(c, 0, None) for c in callees], axis=0) if callees else np.zeros_like(own)
     residual = own - explained
-    in_window = (times >= incident.window.start) & (times < incident.window.end + 60)
+    in_window = (times >= incident.window.start) & (times < incident.window.metrics_end)
     in_baseline = (times >= incident.baseline.start) & (times < incident.baseline.end)
     if not in_window.any() or not in_baseline.any():
         return None
@@ -152,7 +152,7 @@ def _own_excess(incident: Incident, excess: dict, entity: str, name: str, alerte
 
 
 def _window_peak(incident: Incident, times: np.ndarray, values: np.ndarray) -> float:
-    in_window = (times >= incident.window.start) & (times < incident.window.end + 60)
+    in_window = (times >= incident.window.start) & (times < incident.window.metrics_end)
     return max(float(values[in_window].max()), 0.0) if in_window.any() else 0.0
 
 
@@ -293,7 +293,7 @@ def _periods(incidents: list[Incident]) -> list[tuple[Window, Window]]:
 def _window_and_recent(series: MetricSeries, windows: list[Window]) -> tuple[Periods, Periods]:
     """Where each window's samples lie on the series (to the end of its last minute: a sample covers the minute
     after its stamp), and those of the RECENT_SECONDS before it (the level a window is compared with)."""
-    return (Periods.on(series.times, [(window.start, window.end + 60) for window in windows]),
+    return (Periods.on(series.times, [(window.start, window.metrics_end) for window in windows]),
             Periods.on(series.times, [(window.start - RECENT_SECONDS, window.start) for window in windows]))
 
 
@@ -342,7 +342,7 @@ def _peer_deviations(incident: Incident) -> dict[str, dict[str, Deviation]]:
     """Each entity's window mean against the other entities' (used only when there is no baseline)."""
     means: dict[str, dict[str, float]] = defaultdict(dict)
     for entity, series in incident.metrics.items():
-        for name, values in series.between(incident.window.start, incident.window.end + 60).items():
+        for name, values in series.between(incident.window.start, incident.window.metrics_end).items():
             if np.isfinite(values).any():
                 means[name][entity] = float(np.nanmean(values))
     found: dict[str, dict[str, Deviation]] = defaultdict(dict)
