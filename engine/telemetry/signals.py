@@ -139,7 +139,7 @@ def _own_excess(incident: Incident, excess: dict, entity: str, name: str, alerte
     callees = [excess[c][1] for c in _callees(incident, entity) if c in excess and len(excess[c][1]) == len(own)]
     explained = np.sum([np.clip(c, 0, None) for c in callees], axis=0) if callees else np.zeros_like(own)
     residual = own - explained
-    in_window = (times >= incident.window.start) & (times < incident.window.metrics_end)
+    in_window = _in_window(incident, times)
     in_baseline = (times >= incident.baseline.start) & (times < incident.baseline.end)
     if not in_window.any() or not in_baseline.any():
         return None
@@ -152,8 +152,13 @@ def _own_excess(incident: Incident, excess: dict, entity: str, name: str, alerte
 
 
 def _window_peak(incident: Incident, times: np.ndarray, values: np.ndarray) -> float:
-    in_window = (times >= incident.window.start) & (times < incident.window.metrics_end)
+    in_window = _in_window(incident, times)
     return max(float(values[in_window].max()), 0.0) if in_window.any() else 0.0
+
+
+def _in_window(incident: Incident, times: np.ndarray) -> np.ndarray:
+    """Which metric samples (by time stamp) fall in the incident's window, its last minute read whole."""
+    return (times >= incident.window.start) & (times < incident.window.metrics_end)
 
 
 def _tail_spread(normal: np.ndarray) -> float:
