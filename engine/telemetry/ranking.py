@@ -114,13 +114,13 @@ def peer_standing(entities: list[str], signal: dict[str, Signal], half: float,
     and one no larger than that noise never stands out more than half-way. With `take_off_noise` the noise is
     taken off the score instead (see NOISE_TAKEN_OFF).
     """
-    noise = noise or {}
-    scores = {e: signal[e].score - (noise.get(e, 0.0) if take_off_noise else 0.0) for e in entities if e in signal}
+    taken_off, added = (noise or {}, {}) if take_off_noise else ({}, noise or {})
+    scores = {e: signal[e].score - taken_off.get(e, 0.0) for e in entities if e in signal}
     values = {e: score for e, score in scores.items() if score > 0}
     if not values:
         return {}
     median = float(np.median([values.get(e, 0.0) for e in entities]))
-    return {e: v / (v + half + median + (0.0 if take_off_noise else noise.get(e, 0.0))) for e, v in values.items()}
+    return {e: v / (v + half + median + added.get(e, 0.0)) for e, v in values.items()}
 
 
 _FLOORS: WeakKeyDictionary[Incident, dict[str, dict[str, float]]] = WeakKeyDictionary()  # see noise_floors
