@@ -232,29 +232,33 @@ def metric_deviations_over(incidents: list[Incident]) -> list[dict[str, dict[str
 
 
 def edge_signal(incident: Incident) -> dict[str, Signal]:
-    """The edge metrics' reading (edge_metric_signal), each edge's rise counted as far as the window's traced calls
-    on that edge rose too (_traced_share): the per-edge latency series of Online Boutique now and then jump three- or
-    fourfold into a service while the calls traced on that very edge in the same minutes take their usual time (the
-    front end's calls into currencyservice, in faults elsewhere), where every network delay and CPU fault at the
-    callee slows both."""
-    window, usual = window_edge_calls(incident), reference_edge_calls(incident.reference)
+    """The edge metrics' reading (edge_metric_signal), each rise into a service counted as far as the calls traced
+    into it in the window rose too (_traced_rise, _traced_share): the per-edge latency series of Online Boutique now
+    and then jump three- or fourfold into a service while the calls traced into it in the same minutes take their
+    usual time (currencyservice, in faults elsewhere), where every network delay and CPU fault at a service slows
+    every call into it, traced or not."""
+    traced = _traced_rise(window_edge_calls(incident), reference_edge_calls(incident.reference))
     periods = _periods([incident])
-    deviations, notes = {}, {}
-    for edge, series in incident.edge_metrics.items():
-        traced = _traced_rise(window.get(edge), usual.get(edge))
-        deviations[edge] = {name: replace(found, z=found.z * _traced_share(found, traced))
-                            for name, found in _deviations_over(series, periods, direction=+1)[0].items()}
-        if traced is not None:
-            notes[edge] = f"; its traced calls {traced:.2g}x their usual time"
+    deviations = {(caller, callee): {name: replace(found, z=found.z * _traced_share(found, traced.get(callee)))
+                                     for name, found in _deviations_over(series, periods, direction=+1)[0].items()}
+                  for (caller, callee), series in incident.edge_metrics.items()}
+    notes = {edge: f"; calls traced into it {traced[edge[1]]:.2g}x their usual time"
+             for edge in incident.edge_metrics if edge[1] in traced}
     return _edge_signal(deviations, notes)
 
 
-def _traced_rise(now: EdgeCalls | None, usual: EdgeCalls | None) -> float | None:
-    """How many times their usual time the calls traced on an edge now take (the caller's span around each call,
-    network included; medians); None where fewer than MIN_TRACED_CALLS were traced in the window or the reference."""
-    if now is None or usual is None or min(len(now.waits_ms), len(usual.waits_ms)) < MIN_TRACED_CALLS:
-        return None
-    return float(np.median(now.waits_ms)) / max(float(np.median(usual.waits_ms)), 1e-9)
+def _traced_rise(now: dict[tuple[str, str], EdgeCalls], usual: dict[tuple[str, str], EdgeCalls]) -> dict[str, float]:
+    """Service -> how many times their usual time the calls traced into it now take (the caller's span around each
+    call, network included; medians), the largest over its callers with at least MIN_TRACED_CALLS traced calls in the
+    window and in the reference; services with none are left out."""
+    rises: dict[str, float] = {}
+    for (caller, callee), calls in now.items():
+        before = usual.get((caller, callee))
+        if before is None or min(len(calls.waits_ms), len(before.waits_ms)) < MIN_TRACED_CALLS:
+            continue
+        rise = float(np.median(calls.waits_ms)) / max(float(np.median(before.waits_ms)), 1e-9)
+        rises[callee] = max(rise, rises.get(callee, 0.0))
+    return rises
 
 
 def _traced_share(deviation: Deviation, traced: float | None) -> float:
