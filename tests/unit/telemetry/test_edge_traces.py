@@ -1,6 +1,6 @@
-"""A per-edge latency series that jumps into a service while the calls traced on that edge in the same minutes take
-their usual time (Online Boutique's front end -> currencyservice series, in faults elsewhere) must not name that
-service; where the traces slow down too, or where no call on the edge was traced, the series counts in full."""
+"""A per-edge latency series that jumps into a service while the calls traced into it in the same minutes take their
+usual time (Online Boutique's series into currencyservice, in faults elsewhere) must not name that service; where the
+traced calls slow down too, or where no call into it was traced, the series counts in full."""
 
 from __future__ import annotations
 
