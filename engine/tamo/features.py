@@ -17,6 +17,7 @@ from engine.parallel import write_atomically
 from engine.provenance import code_version
 from engine.telemetry.model import Incident
 from engine.telemetry.ranking import modality_signals
+from engine.telemetry.signals import edge_metric_signal
 from engine.tamo.grid import Grid, robust_z, squash
 from engine.tamo.logs import LOG_CHANNELS, SEMANTIC_DIM, log_channels
 from engine.tamo.signatures import SIGNATURES, log_signature, metric_signature
@@ -84,8 +85,10 @@ def extract_features(incident: Incident, signals: dict | None = None) -> CaseFea
 
 
 def _prior(incident: Incident, index: dict[str, int], signals: dict | None = None) -> np.ndarray:
+    """The statistical modalities' scores per entity, the edges as the series alone read them (edge_metric_signal):
+    T2 reads the traces in channels of its own, and the shipped checkpoint was trained on that reading."""
     prior = np.zeros((len(index), len(PRIOR_SIGNALS)), dtype=np.float32)
-    signals = modality_signals(incident) if signals is None else signals
+    signals = {**(modality_signals(incident) if signals is None else signals), "edges": edge_metric_signal(incident)}
     for k, name in enumerate(PRIOR_SIGNALS):
         for entity, signal in signals.get(name, {}).items():
             if entity in index:

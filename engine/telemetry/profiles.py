@@ -194,5 +194,6 @@ def reference_edge_calls(reference: list[ReferenceMinute]) -> dict[tuple[str, st
         for edge, found in calls.edges.items():
             into = joined.setdefault(edge, EdgeCalls([]))
             into.durations_ms.extend(found.durations_ms)
+            into.waits_ms.extend(found.waits_ms)
             into.failed += found.failed
     return joined

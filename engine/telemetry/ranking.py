@@ -16,8 +16,8 @@ from engine.telemetry.profiles import minute_as_window
 from engine.telemetry.reasons import explain
 from engine.telemetry.signals import (
     Signal,
-    edge_metric_signal,
     edge_metric_signals,
+    edge_signal,
     latency_signal,
     log_error_signal,
     metric_signal,
@@ -38,7 +38,7 @@ MODALITIES = {
     "logs": (log_error_signal, 1.0, 1.0),
     "latency": (latency_signal, 1.0, 4.0),
     "metrics": (metric_signal, 2.0, 20.0),
-    "edges": (edge_metric_signal, 1.0, 20.0),
+    "edges": (edge_signal, 1.0, 20.0),
     "wait": (wait_signal, 2.0, 3.0),  # in spreads of the call's own wait: 3 is the reference's 1% excursion
     "saturation": (saturation_signal, 2.0, 0.5),  # share of the room under its limit: half of it is half-convincing
 }

@@ -23,8 +23,14 @@ from engine.telemetry.deviations import (
     row_medians,
 )
 from engine.telemetry.model import Incident, MetricSeries, Window
-from engine.telemetry.profiles import called_service, minute_profile, window_profile
-from engine.telemetry.spans import NO_CALL, WAIT, RequestShape
+from engine.telemetry.profiles import (
+    called_service,
+    minute_profile,
+    reference_edge_calls,
+    window_edge_calls,
+    window_profile,
+)
+from engine.telemetry.spans import NO_CALL, WAIT, EdgeCalls, RequestShape
 
 # metric name prefix -> (direction that indicates trouble: +1 up / -1 down, weight in the ranking,
 # smallest spread that counts as a deviation in the metric's unit). First match wins. Node-level and
@@ -59,6 +65,7 @@ REQUESTS = "requests.Sum"
 EXCESS_FLOOR = {"latency.Average": 0.01, "availability.Average": 0.5}  # request-seconds, failed requests per step
 TAIL, TAIL_Z = 0.99, 3.0  # a normal period's excursion reached now and then, read as this many spreads
 CALLER_SHARE = 0.5  # an edge's slow-down is mostly the callee's doing; the caller's network shares it
+MIN_TRACED_CALLS = 10  # calls on an edge, in the window and in the reference minutes, for their median to tell
 MIN_CALLS = 3
 MIN_CUT = 0.2  # share of a request's usual own spans that must be missing before it counts as cut short
 WAIT_FLOOR_MS = 1.0  # a wait steadier than this on a call is below what span timestamps resolve
@@ -224,6 +231,44 @@ def metric_deviations_over(incidents: list[Incident]) -> list[dict[str, dict[str
     return found
 
 
+def edge_signal(incident: Incident) -> dict[str, Signal]:
+    """The edge metrics' reading (edge_metric_signal), each rise into a service counted as far as the calls traced
+    into it in the window rose too (_traced_rise, _traced_share): the per-edge latency series of Online Boutique now
+    and then jump three- or fourfold into a service while the calls traced into it in the same minutes take their
+    usual time (currencyservice, in faults elsewhere), where every network delay and CPU fault at a service slows
+    every call into it, traced or not."""
+    traced = _traced_rise(window_edge_calls(incident), reference_edge_calls(incident.reference))
+    periods = _periods([incident])
+    deviations = {(caller, callee): {name: replace(found, z=found.z * _traced_share(found, traced.get(callee)))
+                                     for name, found in _deviations_over(series, periods, direction=+1)[0].items()}
+                  for (caller, callee), series in incident.edge_metrics.items()}
+    notes = {edge: f"; calls traced into it {traced[edge[1]]:.2g}x their usual time"
+             for edge in incident.edge_metrics if edge[1] in traced}
+    return _edge_signal(deviations, notes)
+
+
+def _traced_rise(now: dict[tuple[str, str], EdgeCalls], usual: dict[tuple[str, str], EdgeCalls]) -> dict[str, float]:
+    """Service -> how many times their usual time the calls traced into it now take (the caller's span around each
+    call, network included; medians), the largest over its callers with at least MIN_TRACED_CALLS traced calls in the
+    window and in the reference; services with none are left out."""
+    rises: dict[str, float] = {}
+    for (caller, callee), calls in now.items():
+        before = usual.get((caller, callee))
+        if before is None or min(len(calls.waits_ms), len(before.waits_ms)) < MIN_TRACED_CALLS:
+            continue
+        rise = float(np.median(calls.waits_ms)) / max(float(np.median(before.waits_ms)), 1e-9)
+        rises[callee] = max(rise, rises.get(callee, 0.0))
+    return rises
+
+
+def _traced_share(deviation: Deviation, traced: float | None) -> float:
+    """The share of an edge metric's rise its traced calls show: the log of their rise over the log of the metric's,
+    in [0, 1]; 1 where nothing was traced to tell."""
+    if traced is None or not deviation.value > deviation.level > 0:
+        return 1.0
+    return float(np.clip(np.log(max(traced, 1e-9)) / np.log(deviation.value / deviation.level), 0.0, 1.0))
+
+
 def edge_metric_signal(incident: Incident) -> dict[str, Signal]:
     """Per-edge latency series (where the source has them): a slow edge points at its callee."""
     return edge_metric_signals([incident])[0]
@@ -237,7 +282,8 @@ def edge_metric_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
     return [_edge_signal({edge: found[k] for edge, found in per_edge.items()}) for k in range(len(incidents))]
 
 
-def _edge_signal(deviations: dict[tuple[str, str], dict[str, Deviation]]) -> dict[str, Signal]:
+def _edge_signal(deviations: dict[tuple[str, str], dict[str, Deviation]],
+                 notes: dict[tuple[str, str], str] | None = None) -> dict[str, Signal]:
     evidence: dict[str, dict[str, float]] = defaultdict(dict)
     summaries: dict[str, dict[str, str]] = defaultdict(dict)
     for (caller, callee), per_metric in deviations.items():
@@ -245,7 +291,8 @@ def _edge_signal(deviations: dict[tuple[str, str], dict[str, Deviation]]) -> dic
             key = f"{caller}->{callee}"
             evidence[callee][key] = deviation.z
             evidence[caller][key] = CALLER_SHARE * deviation.z
-            text = f"call {key} {name} {_number(deviation.value)} (normal {_number(deviation.level)})"
+            text = f"call {key} {name} {_number(deviation.value)} (normal {_number(deviation.level)})" \
+                   f"{(notes or {}).get((caller, callee), '')}"
             summaries[callee][key] = summaries[caller][key] = text
     signals = {}
     for entity, scores in evidence.items():

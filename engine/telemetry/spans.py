@@ -42,12 +42,13 @@ def own_times(spans: Sequence[Span]) -> dict[tuple[str, str], list[float]]:
 
 @dataclass
 class EdgeCalls:
-    durations_ms: list[float]
+    durations_ms: list[float]  # the callee's span of each call
     failed: int = 0
+    waits_ms: list[float] = field(default_factory=list)  # the caller's span around each call: network included
 
 
 def edge_calls(spans: list[Span], failed_spans: set[str]) -> dict[tuple[str, str], EdgeCalls]:
-    """Calls per caller -> callee service edge, with the callee span's duration and failures."""
+    """Calls per caller -> callee service edge, with the callee span's duration, the caller's wait and failures."""
     by_id = {span.span_id: span for span in spans}
     edges: dict[tuple[str, str], EdgeCalls] = {}
     for span in spans:
@@ -56,6 +57,7 @@ def edge_calls(spans: list[Span], failed_spans: set[str]) -> dict[tuple[str, str
             continue
         calls = edges.setdefault((parent.entity, span.entity), EdgeCalls([]))
         calls.durations_ms.append(span.duration_ms)
+        calls.waits_ms.append(parent.duration_ms)
         calls.failed += span.span_id in failed_spans
     return edges
 

@@ -163,3 +163,26 @@ def test_code_faults_load_moves_like_the_real_ones():
 def _changed_columns(before: MetricTable, after: MetricTable) -> set[str]:
     return {column for old, new in zip(before.rows, after.rows) for column in before.header
             if old[column] != new[column]}
+
+
+def _edge_table() -> MetricTable:
+    """Online Boutique's per-edge median call latency (`source_50`): caller_callee columns, lower-case stamps."""
+    rows = [{"timestamp": str(60 * step), "caller_faulty": "0.005", "caller_bystander": "0.005"} for step in range(20)]
+    return MetricTable(["timestamp", "caller_faulty", "caller_bystander"], rows)
+
+
+def _edge_after_onset(fault_type: str) -> float:
+    edges = {"source_50": _edge_table()}
+    fault = ActiveFault("faulty", fault_type, draw_parameters(fault_type, np.random.default_rng(2), "OnlineBoutique"),
+                        ONSET_S * 10**9, (ONSET_S + 300) * 10**9)
+    day = DayMetrics(pods={"faulty": _pod(), "caller": _pod()}, front=None, edges=edges)
+    inject_metrics(day, fault, Reach(["caller"], 0.5), np.random.default_rng(0))
+    assert all(row["caller_bystander"] == "0.005" for row in edges["source_50"].rows)
+    return float(edges["source_50"].rows[-8]["caller_faulty"])
+
+
+def test_a_delay_raises_the_median_latency_of_the_edges_into_the_service_and_a_loss_does_not():
+    """Under a delay every call waits; at the catalog's loss fewer than half the calls lose a packet, so the median
+    call (the edge series, as the traced calls) waits nothing while the callers' upper quantiles rise."""
+    assert _edge_after_onset("network_delay") > 0.005 + 0.09
+    assert _edge_after_onset("network_loss") == 0.005
