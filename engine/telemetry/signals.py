@@ -484,8 +484,25 @@ def wait_signal(incident: Incident) -> dict[str, Signal]:
         evidence[callee][f"{caller} {operation}"] = score
         if score > summaries.get(callee, (0.0, ""))[0]:
             summaries[callee] = (score, rise.describe(caller, operation, score > rise.median))
+    for caller, score in _own_side_waits(excesses, rising).items():
+        evidence[caller]["own side"] = score
+        summaries[caller] = (score, f"its calls into {', '.join(sorted(rising[caller]))} all wait longer for the "
+                                    f"answers than their work takes: its own side (its network, its CPU)")
     return {entity: Signal(summaries[entity][0], scores, summaries[entity][1])
             for entity, scores in evidence.items() if entity in summaries}
+
+
+def _own_side_waits(excesses: dict[tuple[str, str, str], float], rising: dict[str, set[str]]) -> dict[str, float]:
+    """Caller -> how far its calls wait longer on the services it now waits longer on (the median over them of each
+    one's largest rise), for a caller that waits longer on several: a delay on its own interface (or a CPU too busy
+    to read the answers) makes every call it sends wait alike, as the front door's own network delay does, where a
+    fault at one callee slows only the calls into it."""
+    shared = {}
+    for caller, callees in rising.items():
+        if len(callees) >= 2:
+            shared[caller] = float(np.median([max(excess for (callee, who, _), excess in excesses.items()
+                                                  if who == caller and callee == into) for into in callees]))
+    return shared
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,10 @@ def test_a_caller_that_waits_longer_on_every_service_it_calls_is_slow_on_its_own
     slow_caller = _incident([span if span.entity != "F" or span.operation != "call X" else
                              Span(span.trace_id, span.span_id, span.parent_id, "F", "call X", span.start,
                                   span.duration_ms + 300.0) for span in _minute(10, into_z_ms=300.0)])
-    assert wait_signal(slow_caller) == {}  # F waits longer on X and on Z: F's own side
+    own_side = wait_signal(slow_caller)  # F waits longer on X and on Z alike: F's own side (its network), not theirs
+    assert set(own_side) == {"F"}
+    assert own_side["F"].score > 100 and "its own side" in own_side["F"].summary
+    assert rank_root_causes(slow_caller)[0].entity == "F"
 
 
 def _memory(window_values: list[float]) -> dict[str, MetricSeries]:
