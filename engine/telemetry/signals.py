@@ -238,10 +238,9 @@ def edge_signal(incident: Incident) -> dict[str, Signal]:
     usual time (currencyservice, in faults elsewhere), where every network delay and CPU fault at a service slows
     every call into it, traced or not."""
     traced = _traced_rise(window_edge_calls(incident), reference_edge_calls(incident.reference))
-    periods = _periods([incident])
     deviations = {(caller, callee): {name: replace(found, z=found.z * _traced_share(found, traced.get(callee)))
-                                     for name, found in _deviations_over(series, periods, direction=+1)[0].items()}
-                  for (caller, callee), series in incident.edge_metrics.items()}
+                                     for name, found in per_metric.items()}
+                  for (caller, callee), per_metric in _edge_deviations([incident])[0].items()}
     notes = {edge: f"; calls traced into it {traced[edge[1]]:.2g}x their usual time"
              for edge in incident.edge_metrics if edge[1] in traced}
     return _edge_signal(deviations, notes)
@@ -276,14 +275,20 @@ def edge_metric_signal(incident: Incident) -> dict[str, Signal]:
 
 def edge_metric_signals(incidents: list[Incident]) -> list[dict[str, Signal]]:
     """edge_metric_signal of each of `incidents`, which must share their edge metrics (see metric_deviations_over)."""
+    return [_edge_signal(deviations) for deviations in _edge_deviations(incidents)]
+
+
+def _edge_deviations(incidents: list[Incident]) -> list[dict[tuple[str, str], dict[str, Deviation]]]:
+    """Per incident: each edge's upward deviations, every edge series read for all of the incidents at once."""
     periods = _periods(incidents)
     per_edge = {edge: _deviations_over(series, periods, direction=+1)
                 for edge, series in _shared(incidents, "edge_metrics").items()}
-    return [_edge_signal({edge: found[k] for edge, found in per_edge.items()}) for k in range(len(incidents))]
+    return [{edge: found[k] for edge, found in per_edge.items()} for k in range(len(incidents))]
 
 
 def _edge_signal(deviations: dict[tuple[str, str], dict[str, Deviation]],
                  notes: dict[tuple[str, str], str] | None = None) -> dict[str, Signal]:
+    notes = notes or {}
     evidence: dict[str, dict[str, float]] = defaultdict(dict)
     summaries: dict[str, dict[str, str]] = defaultdict(dict)
     for (caller, callee), per_metric in deviations.items():
@@ -292,7 +297,7 @@ def _edge_signal(deviations: dict[tuple[str, str], dict[str, Deviation]],
             evidence[callee][key] = deviation.z
             evidence[caller][key] = CALLER_SHARE * deviation.z
             text = f"call {key} {name} {_number(deviation.value)} (normal {_number(deviation.level)})" \
-                   f"{(notes or {}).get((caller, callee), '')}"
+                   f"{notes.get((caller, callee), '')}"
             summaries[callee][key] = summaries[caller][key] = text
     signals = {}
     for entity, scores in evidence.items():
