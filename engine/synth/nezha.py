@@ -49,6 +49,7 @@ def synthesize_nezha(root: Path, out: Path, options: SynthOptions, on_progress, 
     for day, planned in zip(days, plans):
         result.sources.append(str(day.day_dir))
         result.window_notes += day.pool_choice.notes(day.date) if day.pool_choice else []
+        result.window_notes += day.stress_notes()
         result.window_notes.append(f"{day.date}: backgrounds drawn from {', '.join(map(str, day.pool))}")
         _write_day(day, planned, out, options.seed, rows, inner[day.system_key], result, on_progress, total,
                    workers, scheduler)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.synth.nezha_source import nezha_days
+from engine.synth.nezha_source import BASELINE_S, CASE_SPAN_S, free_slots, nezha_days
 from engine.synth.spans import span_row
 
 NEZHA = Path(os.environ.get("RCA_TUI_DATASETS", Path(__file__).resolve().parents[2].parent / "shared" / "datasets")) \
@@ -74,3 +74,24 @@ def test_train_ticket_minutes_still_under_a_real_exception_are_not_used():
     (day,) = nezha_days(NEZHA, "TT")
     assert {"10_45", "11_29"} <= set(day.pool_choice.excluded)
     assert not {"10_45", "11_29"} & {minute.name for minute in day.pool if not minute.reference}
+
+
+def _pinned_minutes(day, service: str, rate: float) -> list[float]:
+    """Minutes the service's pod ran at `rate` % CPU or more, read straight from the day's metric file."""
+    with open(day.day_dir / "metric" / f"{day.pods[service]}_metric.csv", newline="") as handle:
+        return [float(row["TimeStamp"]) for row in csv.DictReader(handle)
+                if row["CpuUsageRate(%)"] and float(row["CpuUsageRate(%)"]) >= rate]
+
+
+@pytest.mark.skipif(not (NEZHA / "cases.csv").exists(), reason=f"dataset folder {NEZHA} is absent")
+def test_no_synthetic_case_holds_a_cpu_stress_the_fault_list_leaves_out():
+    """Train-Ticket's 2023-01-29 metrics pin ts-route-service (16:09, 16:27) and ts-user-service (16:52) at their CPU
+    limit after the day's last listed fault (15:42): real faults cases.csv does not name. No case's metric baseline,
+    window or fault may hold them (before the fix, seed 41's ts-route-service exception at 16:51 ranked
+    ts-user-service first on its 100 % CPU)."""
+    (day,) = nezha_days(NEZHA, "TT")
+    listed = [onset for _, onset, _ in _real_fault_windows(day.date)]
+    pinned = [t for service in ("ts-route-service", "ts-user-service") for t in _pinned_minutes(day, service, 90.0)]
+    assert pinned and all(t > max(listed) for t in pinned)
+    for slot in free_slots(day):
+        assert all(not slot - BASELINE_S <= t < slot + CASE_SPAN_S for t in pinned), time.gmtime(slot)
