@@ -85,8 +85,8 @@ def _pinned_minutes(day, service: str, rate: float) -> list[float]:
 
 @pytest.mark.skipif(not (NEZHA / "cases.csv").exists(), reason=f"dataset folder {NEZHA} is absent")
 def test_no_synthetic_case_holds_a_cpu_stress_the_fault_list_leaves_out():
-    """Train-Ticket's 2023-01-29 metrics pin ts-route-service (16:09, 16:27) and ts-user-service (16:52) at their CPU
-    limit after the day's last listed fault (15:42): real faults cases.csv does not name. No case's metric baseline,
+    """Train-Ticket's 2023-01-29 metrics pin ts-route-service (16:09, 16:27) and ts-user-service (16:35, 16:52) at their
+    CPU limit after the day's last listed fault (15:42): real faults cases.csv does not name. No case's metric baseline,
     window or fault may hold them (before the fix, seed 41's ts-route-service exception at 16:51 ranked
     ts-user-service first on its 100 % CPU)."""
     (day,) = nezha_days(NEZHA, "TT")
