@@ -40,7 +40,9 @@ reference window; the day's recovery time is the next whole minute past the long
 off it (ERROR lines or latency above, a statement below: a real exception can silence the line after its throw
 without an ERROR line or a slower span). Only alert
 minutes starting at least that long after the previous real fault are used (the day's first alert has none before
-it), with their rows from the alert's own onset on dropped."""
+it), with their rows from the alert's own onset on dropped. A case (its metric baseline, window and fault) is placed
+clear of every real fault, including the CPU stresses the fault list does not name: a pod's CPU rate 30 points or
+more above its day median for two minutes in a row, as every real CPU fault took its root."""
 
 
 def how_made(folder: Path) -> str:
