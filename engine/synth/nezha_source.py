@@ -59,8 +59,9 @@ class NezhaDay:
     stresses: list[tuple[str, float]] = field(default_factory=list)  # (service, onset) the fault list does not name
 
     def stress_notes(self) -> list[str]:
-        return [f"{self.date}: avoided like a real fault: {service} CPU stress at {time.strftime('%H:%M', time.gmtime(onset))}"
-                " (not in the fault list)" for service, onset in self.stresses]
+        return [f"{self.date}: avoided like a real fault: {service} CPU stress at "
+                f"{time.strftime('%H:%M', time.gmtime(onset))} (not in the fault list)"
+                for service, onset in self.stresses]
 
     @property
     def day_dir(self) -> Path:
@@ -186,8 +187,8 @@ def _learn_calls(day: NezhaDay) -> None:
 def unlisted_stresses(day_dir: Path, pods: dict[str, str], faults: list[RealFault]) -> list[tuple[str, float]]:
     """(service, onset) of each pod CPU stress (STRESS_RISE, STRESS_SAMPLES) that no listed fault of the service
     explains (its onset within REAL_FAULT_REACH_S of one): real faults the fault list leaves out (the dev days hold
-    nine, Train-Ticket's ts-route-service and ts-user-service twice each after its listed faults end), which a case's window or metric
-    baseline must not hold either."""
+    nine, Train-Ticket's ts-route-service and ts-user-service twice each after its last listed fault), which a case's
+    window or metric baseline must not hold either."""
     found = []
     for service, pod in sorted(pods.items()):
         listed = [fault.onset_s for fault in faults if fault.service == service]
