@@ -30,7 +30,7 @@ class MetricTable:
             return
         for row in self.rows:
             share = _active_share(float(row.get("TimeStamp") or row["timestamp"]), fault)  # edge tables: lower case
-            value = _number(row.get(column, ""))
+            value = cell_number(row.get(column, ""))
             if share > 0 and not math.isnan(value):
                 row[column] = repr(float(update(value, share, row)))
 
@@ -209,15 +209,16 @@ def _raised(value: float, log_ratio: float, share: float) -> float:
 
 def _column(table: MetricTable, column: str) -> dict[str, float]:
     """TimeStamp -> the column's value, as it is now (before a change that others follow)."""
-    return {row["TimeStamp"]: _number(row.get(column, "")) for row in table.rows}
+    return {row["TimeStamp"]: cell_number(row.get(column, "")) for row in table.rows}
 
 
 def _ratio(row: dict[str, str], column: str, before: dict[str, float]) -> float:
     old = before.get(row["TimeStamp"], math.nan)
-    return _number(row[column]) / old if old and old > 0 else 1.0
+    return cell_number(row[column]) / old if old and old > 0 else 1.0
 
 
-def _number(text: str) -> float:
+def cell_number(text: str) -> float:
+    """A metric CSV cell as a number, NaN where it holds none."""
     try:
         return float(text)
     except ValueError:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.synth.errors import SynthError
-from engine.synth.metric_faults import DayMetrics, MetricTable
+from engine.synth.metric_faults import DayMetrics, MetricTable, cell_number
 from engine.synth.nezha_minutes import NS, BackgroundMinute, MinuteSource
 from engine.synth.nezha_pool import PoolChoice, RealFault, choose_pool, clear_of_faults, levels, minute_label
 from engine.synth.spans import TraceIndex, span_row
@@ -202,20 +202,13 @@ def _stress_onsets(metric_file: Path) -> list[float]:
     rows = read_csv_rows(metric_file, ("TimeStamp",))
     if not rows or STRESS_COLUMN not in rows[0]:
         return []
-    rates = np.array([_rate(row[STRESS_COLUMN]) for row in rows])
+    rates = np.array([cell_number(row[STRESS_COLUMN]) for row in rows])
     if not np.isfinite(rates).any():
         return []
     stressed = rates >= np.nanmedian(rates) + STRESS_RISE
     samples = [(bool(hot), float(row["TimeStamp"])) for hot, row in zip(stressed, rows)]
     return [run[0][1] for hot, group in groupby(samples, key=itemgetter(0))
             if hot and len(run := list(group)) >= STRESS_SAMPLES]
-
-
-def _rate(cell: str) -> float:
-    try:
-        return float(cell)
-    except ValueError:
-        return float("nan")
 
 
 def free_slots(day: NezhaDay) -> list[int]:

@@ -502,12 +502,11 @@ def _own_side_waits(excesses: dict[tuple[str, str, str], float], rising: dict[st
     one's largest rise), for a caller that waits longer on several: a delay on its own interface (or a CPU too busy
     to read the answers) makes every call it sends wait alike, as the front door's own network delay does, where a
     fault at one callee slows only the calls into it."""
-    shared = {}
-    for caller, callees in rising.items():
-        if len(callees) >= 2:
-            shared[caller] = float(np.median([max(excess for (callee, who, _), excess in excesses.items()
-                                                  if who == caller and callee == into) for into in callees]))
-    return shared
+    largest: dict[tuple[str, str], float] = {}  # (caller, callee) -> its largest rise over the caller's operations
+    for (callee, caller, _), excess in excesses.items():
+        largest[(caller, callee)] = max(excess, largest.get((caller, callee), excess))
+    return {caller: float(np.median([largest[(caller, callee)] for callee in callees]))
+            for caller, callees in rising.items() if len(callees) >= 2}
 
 
 @dataclass(frozen=True)
