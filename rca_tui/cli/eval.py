@@ -62,12 +62,13 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
                                              "join every split's stacked ranker (and --save-stacker's) beside the "
                                              "real training cases, together weighing half as much; TAMO T2 scores "
                                              "them with the shipped checkpoint (repeat).")] = None,
-             synthetic_seed: Annotated[int | None, typer.Option(
+             synthetic_seed: Annotated[list[int] | None, typer.Option(
                  "--synthetic-seed", help="With --protocol / --train: the shipped recipe's synthetic folders, made "
                                           "from the fitted folder with this seed as `eval fault-type "
                                           "--synthetic-seed` makes them (cached in $RCA_TUI_CACHE/synth), join "
                                           "every split's stacked ranker as --stacker-synthetic and, with --agents, "
-                                          "its fault-kind classifier as --fault-type-synthetic.")] = None,
+                                          "its fault-kind classifier as --fault-type-synthetic (repeat for "
+                                          "several draws).")] = None,
              synthetic_weight: SyntheticWeightOption = "lacking",
              synthetic_faults: SyntheticFaultsOption = "all",
              workers: Annotated[int, typer.Option("--workers", min=1, help="Cases in parallel in N local "
@@ -95,7 +96,7 @@ def eval_rca(dataset: Annotated[Path | None, typer.Option("--dataset", help="Dat
     if dataset is None:
         fail("--dataset DIR is required (or --train DIR --test DIR)", ExitCode.USAGE)
     given = ("--extra-train" if extra_train else "--stacker-synthetic" if stacker_synthetic else
-             "--synthetic-seed" if synthetic_seed is not None else fault_kind.given())
+             "--synthetic-seed" if synthetic_seed else fault_kind.given())
     if given:
         fail(f"{given} shapes the training side of --protocol / --train; without them nothing is trained",
              ExitCode.USAGE)

@@ -24,11 +24,12 @@ def eval_fault_type(
         synthetic: Annotated[list[Path] | None, typer.Option(
             "--synthetic", help="Folder(s) from `rca-tui synth`: their cases join every training split, as "
                                 "--synthetic-weight says (repeat).")] = None,
-        synthetic_seed: Annotated[int | None, typer.Option(
+        synthetic_seed: Annotated[list[int] | None, typer.Option(
             "--synthetic-seed", help="Also train on the synthetic folders made from --dataset with this seed: per "
                                      "system, every fault type once at each service with a real fault there "
                                      "(`rca-tui synth --system S --services <those> --seed N`), generated once into "
-                                     "$RCA_TUI_CACHE/synth.")] = None,
+                                     "$RCA_TUI_CACHE/synth. Repeat for several draws of the same recipe: "
+                                     "--synthetic-weight still weighs each fault type's cases together.")] = None,
         synthetic_weight: SyntheticWeightOption = "lacking",
         synthetic_faults: SyntheticFaultsOption = "all",
         test: Annotated[list[Path] | None, typer.Option(
@@ -55,11 +56,12 @@ def eval_fault_type(
     try:
         real = _examples(dataset)
         held_out = [e for folder in test or [] for e in _examples(folder, ranked=False) if e.fault_type in kinds]
-        if synthetic_seed is not None and real:
+        if synthetic_seed and real:
             with progress("synth") as advance:
                 synthetic = [*(synthetic or []),
-                             *recipe_folders(dataset, [(e.system, e.root_cause) for e in real], synthetic_seed,
-                                            settings().cache_root / "synth", advance)]
+                             *(folder for seed in synthetic_seed
+                               for folder in recipe_folders(dataset, [(e.system, e.root_cause) for e in real], seed,
+                                                            settings().cache_root / "synth", advance))]
     except (TelemetryError, SynthError) as exc:
         fail(f"--synthetic-seed: {exc}" if isinstance(exc, SynthError) else str(exc))
     if not real:

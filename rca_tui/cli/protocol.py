@@ -47,12 +47,12 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                   tamo_model: str | None, save_stacker: Path | None, json_out: bool, progress, workers: int = 1,
                   scheduler: str | None = None, agents: bool = False, extra_train: list[Path] | None = None,
                   fault_kind: FaultKindSynthetic = FaultKindSynthetic(),
-                  stacker_synthetic: list[Path] | None = None, synthetic_seed: int | None = None) -> None:
+                  stacker_synthetic: list[Path] | None = None, synthetic_seeds: list[int] | None = None) -> None:
     """TAMO T2 is trained per split (cached) unless --tamo-model names a checkpoint or is 'none'; every split's
     TAMO also trains on the --extra-train folders' cases. With --agents, every split's fault-kind classifier also
     trains on `fault_kind`'s synthetic cases (and the --extra-train ones), weighted as it says. Every split's
-    stacked rankers (and the saved one) also fit on the --stacker-synthetic folders' cases; `synthetic_seed` adds
-    the shipped recipe's folders (see recipe_folders) to both."""
+    stacked rankers (and the saved one) also fit on the --stacker-synthetic folders' cases; each of `synthetic_seeds`
+    adds the shipped recipe's folders of that seed (see recipe_folders) to both."""
     from engine.config import TAMO_CHECKPOINT, settings
     from engine.evaluation.protocol import (agents_out_of_sample, per_fault_rows, pooled_results, table_rows,
                                             tamo_out_of_fold)
@@ -83,8 +83,8 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     try:
         cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
         train_cases = progress(lambda p: dataset_tools(train, checkpoint, p)) if train else None
-        if synthetic_seed is not None:
-            folders = _recipe_folders(train or scored, train_cases or cases, synthetic_seed, progress)
+        if synthetic_seeds:
+            folders = _recipe_folders(train or scored, train_cases or cases, synthetic_seeds, progress)
             stacker_synthetic = [*(stacker_synthetic or []), *folders]
             if agents:  # the given folders' examples are read already: only the seed's are added
                 seeded = _fault_kind_recipe(fault_kind._replace(folders=folders), agents)
@@ -151,14 +151,15 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
         say(f"stacked ranker fitted on {len(ranker.trained_on)} cases -> {path} (+ manifest)")
 
 
-def _recipe_folders(fitted: Path, cases: list, seed: int, progress) -> list[Path]:
+def _recipe_folders(fitted: Path, cases: list, seeds: list[int], progress) -> list[Path]:
     """The shipped recipe's synthetic folders (as `eval fault-type --synthetic-seed`) made from the `fitted` folder
-    at its labelled `cases`' root causes."""
+    at its labelled `cases`' root causes, with each of `seeds`."""
     from engine.config import settings
     from engine.evaluation.fault_type import recipe_folders
 
     roots = [(case.system, case.truth) for case in cases if case.truth]
-    return progress(lambda p: recipe_folders(fitted, roots, seed, settings().cache_root / "synth", p))
+    return [folder for seed in seeds for folder in
+            progress(lambda p, seed=seed: recipe_folders(fitted, roots, seed, settings().cache_root / "synth", p))]
 
 
 def _stacker_synthetic(folders: list[Path] | None, checkpoint: Path | None, scored: list[Path],

@@ -263,16 +263,18 @@ def test_stacker_synthetic_cases_join_every_split_and_the_saved_stackers_manifes
     assert alone.exit_code == 2 and "--stacker-synthetic" in alone.output
 
 
-def test_synthetic_seed_makes_the_recipe_folder_once_and_fits_the_stacker_on_it(tmp_path, isolated_cache):
+def test_each_synthetic_seed_makes_its_recipe_folder_and_the_stacker_fits_on_all(tmp_path, isolated_cache):
     if not PETSHOP.is_dir():
         pytest.skip(f"dataset folder {PETSHOP} is absent")
     stacker = tmp_path / "stacker.json"
     result = _eval("--dataset", str(PETSHOP), "--protocol", "kfold", "--folds", "3", "--synthetic-seed", "4",
-                   "--save-stacker", str(stacker))
+                   "--synthetic-seed", "5", "--save-stacker", str(stacker))
     assert result.exit_code == 0, result.output
-    (folder,) = map(Path, json.loads(result.stdout)["stacker_synthetic"])
-    assert folder.parent == (isolated_cache / "synth").resolve() and "-s4-" in folder.name
-    (recorded,) = json.loads(Path(str(stacker) + ".manifest.json").read_text())["extra_train"]
-    assert "with seed 4" in recorded["made_by"] and recorded["cases"]
+    folders = list(map(Path, json.loads(result.stdout)["stacker_synthetic"]))
+    assert [f.parent for f in folders] == [(isolated_cache / "synth").resolve()] * 2
+    assert ["-s4-" in folders[0].name, "-s5-" in folders[1].name] == [True, True]
+    recorded = json.loads(Path(str(stacker) + ".manifest.json").read_text())["extra_train"]
+    assert ["with seed 4" in recorded[0]["made_by"], "with seed 5" in recorded[1]["made_by"]] == [True, True]
+    assert all(r["cases"] for r in recorded)
     alone = CliRunner().invoke(app, ["eval", "rca", "--dataset", str(PETSHOP), "--synthetic-seed", "4"])
     assert alone.exit_code == 2 and "--synthetic-seed" in alone.output and "Traceback" not in alone.output
