@@ -78,17 +78,18 @@ def synthetic_training(real: Sequence[Example], synthetic: Sequence[Example],
     return list(synthetic), [float(weight)] * len(synthetic)
 
 
-def recipe_folders(dataset: Path, roots: Iterable[tuple[str, str]], seed: int, cache: Path,
+def recipe_folders(dataset: Path, roots: Iterable[tuple[str, str]], seeds: Sequence[int], cache: Path,
                    on_progress=None) -> list[Path]:
-    """The synthetic training folders of the shipped recipe, made from `dataset` with `seed` (engine.synth's
-    cached_synthesis): per system of the real cases' `roots` (system, root-cause service), every fault type once at
-    each service with a real fault there."""
+    """The synthetic training folders of the shipped recipe, made from `dataset` with each of `seeds` (engine.synth's
+    cached_synthesis; several seeds are several draws of the recipe): per system of the real cases' `roots` (system,
+    root-cause service), every fault type once at each service with a real fault there."""
     roots = set(roots)
     folders = []
-    for system in sorted({system for system, _ in roots}):
-        services = ",".join(sorted({root for other, root in roots if other == system}))
-        options = SynthOptions(system, "all", services, 1, seed)
-        folders.append(cached_synthesis(dataset, options, cache, on_progress or (lambda done, total, what: None)))
+    for seed in seeds:
+        for system in sorted({system for system, _ in roots}):
+            services = ",".join(sorted({root for other, root in roots if other == system}))
+            options = SynthOptions(system, "all", services, 1, seed)
+            folders.append(cached_synthesis(dataset, options, cache, on_progress or (lambda done, total, what: None)))
     return folders
 
 

@@ -59,9 +59,8 @@ def eval_fault_type(
         if synthetic_seed and real:
             with progress("synth") as advance:
                 synthetic = [*(synthetic or []),
-                             *(folder for seed in synthetic_seed
-                               for folder in recipe_folders(dataset, [(e.system, e.root_cause) for e in real], seed,
-                                                            settings().cache_root / "synth", advance))]
+                             *recipe_folders(dataset, [(e.system, e.root_cause) for e in real], synthetic_seed,
+                                            settings().cache_root / "synth", advance)]
     except (TelemetryError, SynthError) as exc:
         fail(f"--synthetic-seed: {exc}" if isinstance(exc, SynthError) else str(exc))
     if not real:

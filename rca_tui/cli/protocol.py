@@ -158,8 +158,7 @@ def _recipe_folders(fitted: Path, cases: list, seeds: list[int], progress) -> li
     from engine.evaluation.fault_type import recipe_folders
 
     roots = [(case.system, case.truth) for case in cases if case.truth]
-    return [folder for seed in seeds for folder in
-            progress(lambda p, seed=seed: recipe_folders(fitted, roots, seed, settings().cache_root / "synth", p))]
+    return progress(lambda p: recipe_folders(fitted, roots, seeds, settings().cache_root / "synth", p))
 
 
 def _stacker_synthetic(folders: list[Path] | None, checkpoint: Path | None, scored: list[Path],
