@@ -1,14 +1,14 @@
 """Cross-validated scores: every case is scored by a TAMO model that never saw it (k folds over cases, leave one
 system out, leave one fault type out; the folds of :mod:`engine.evaluation.splits`).
 
-Each fold's model (each member of the ensemble, engine.tamo.ensemble) and its inferences on the held-out cases are
-cached on disk (`$RCA_TUI_CACHE/tamo-oof`), keyed by
-what training consumes: the training and test cases (dataset + case ids, the folders of any extra training cases,
-and a hash of every one of those cases' feature tensors and labels), the training config, and the code of the
-modules that train and run the model (`TRAINING_CODE`). So `tamo eval` and `eval rca --protocol` train each fold
-once, later runs read the out-of-fold scores back, a refactor elsewhere that leaves the features identical keeps
-the folds, and a changed feature extractor (other tensors) or training code retrains them. Extra training cases (:class:`ExtraTraining`, e.g. synthetic incidents of fault types a system lacks)
-join every fold's training side and never its test side.
+Each fold's model (each member of the ensemble, engine.tamo.ensemble, on its own) and its inferences on the held-out
+cases are cached on disk (`$RCA_TUI_CACHE/tamo-oof`), keyed by what training consumes: the training and test cases
+(dataset + case ids, the folders of any extra training cases, and a hash of every one of those cases' feature
+tensors and labels), the training config, and the code of the modules that train and run the model
+(`TRAINING_CODE`). So `tamo eval` and `eval rca --protocol` train each fold once, later runs read the out-of-fold
+scores back, a refactor elsewhere that leaves the features identical keeps the folds, and a changed feature
+extractor (other tensors) or training code retrains them. Extra training cases (:class:`ExtraTraining`, e.g.
+synthetic incidents of fault types a system lacks) join every fold's training side and never its test side.
 """
 
 from __future__ import annotations
