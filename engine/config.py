@@ -26,6 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_ROOT / "data"
 DEMO_DIR = DATA_DIR / "demo"
 TAMO_CHECKPOINT = DATA_DIR / "tamo" / "tamo-nezha.pt"
+TAMO_MEMBERS = 3  # TAMOs trained from consecutive seeds and averaged (engine.tamo.ensemble)
 DEFAULT_STACKER = DATA_DIR / "stacking" / "nezha-stacker.json"  # fitted on out-of-fold TAMO T2 scores
 FAULT_KIND_MODEL = DATA_DIR / "tamo" / "fault-kind.json"  # the fault-type classifier the Solution Engineer asks
 ENGINE_RUNS_TRACER = DATA_DIR / "attribution" / "engine-runs-tracer.npz"

@@ -1,13 +1,14 @@
 """Cross-validated scores: every case is scored by a TAMO model that never saw it (k folds over cases, leave one
 system out, leave one fault type out; the folds of :mod:`engine.evaluation.splits`).
 
-Each fold's model and its inferences on the held-out cases are cached on disk (`$RCA_TUI_CACHE/tamo-oof`), keyed by
-what training consumes: the training and test cases (dataset + case ids, the folders of any extra training cases,
-and a hash of every one of those cases' feature tensors and labels), the training config, and the code of the
-modules that train and run the model (`TRAINING_CODE`). So `tamo eval` and `eval rca --protocol` train each fold
-once, later runs read the out-of-fold scores back, a refactor elsewhere that leaves the features identical keeps
-the folds, and a changed feature extractor (other tensors) or training code retrains them. Extra training cases (:class:`ExtraTraining`, e.g. synthetic incidents of fault types a system lacks)
-join every fold's training side and never its test side.
+Each fold's model (each member of the ensemble, engine.tamo.ensemble, on its own) and its inferences on the held-out
+cases are cached on disk (`$RCA_TUI_CACHE/tamo-oof`), keyed by what training consumes: the training and test cases
+(dataset + case ids, the folders of any extra training cases, and a hash of every one of those cases' feature
+tensors and labels), the training config, and the code of the modules that train and run the model
+(`TRAINING_CODE`). So `tamo eval` and `eval rca --protocol` train each fold once, later runs read the out-of-fold
+scores back, a refactor elsewhere that leaves the features identical keeps the folds, and a changed feature
+extractor (other tensors) or training code retrains them. Extra training cases (:class:`ExtraTraining`, e.g.
+synthetic incidents of fault types a system lacks) join every fold's training side and never its test side.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from engine.parallel import ordered_map, write_atomically
 from engine.provenance import code_version
 from engine.tamo.dataset import LabelledCase, Progress as FeatureProgress, dataset_features
 from engine.tamo.features import CHANNELS, MODALITY_OF_CHANNEL, PRIOR_SIGNALS
+from engine.tamo.ensemble import TamoEnsemble, average_inferences, load_checkpoint, member_configs
 from engine.tamo.model import TRAINING_CODE, Inference, Progress, TrainConfig, train_model
 from engine.tamo.signatures import SIGNATURE_MODALITY, SIGNATURES
 
@@ -96,20 +98,30 @@ def protocol_folds(cases: list[LabelledCase], protocol: str, k: int = 5, source:
 def cross_validate(folds: list[Fold], config: TrainConfig, on_progress: Progress | None = None,
                    cache_dir: Path | None = None, workers: int = 1,
                    scheduler: str | None = None) -> list[tuple[LabelledCase, Inference]]:
-    """(case, inference of a model not trained on it) for every test case of every fold. With `cache_dir`, a fold
-    whose training set, config and code were seen before is read back; the others are trained (in parallel with
-    `workers` > 1 or a Dask `scheduler`) and cached as they finish."""
-    cached = {i: _read_fold(cache_dir, fold, config) for i, fold in enumerate(folds)} if cache_dir else {}
-    todo = [i for i, fold in enumerate(folds) if cached.get(i) is None]
-    jobs = [_FoldJob(folds[i], config, str(_fold_path(cache_dir, folds[i], config)) if cache_dir else None,
-                     f"fold {n}/{len(todo)} ({folds[i].name})") for n, i in enumerate(todo, start=1)]
+    """(case, inference of a model not trained on it) for every test case of every fold: the mean of the config's
+    ensemble members (engine.tamo.ensemble), each member of each fold a training job of its own. With `cache_dir`,
+    a member whose training set, config and code were seen before is read back; the others are trained (in
+    parallel with `workers` > 1 or a Dask `scheduler`) and cached as they finish."""
+    members = member_configs(config)
+    pairs = [(fold, member) for fold in folds for member in members]
+    cached = {i: _read_fold(cache_dir, *pair) for i, pair in enumerate(pairs)} if cache_dir else {}
+    todo = [i for i in range(len(pairs)) if cached.get(i) is None]
+    jobs = [_FoldJob(*pairs[i], str(_fold_path(cache_dir, *pairs[i])) if cache_dir else None,
+                     f"fold {n}/{len(todo)} ({_job_name(*pairs[i], len(members))})") for n, i in enumerate(todo, start=1)]
     progress = _prefixed(on_progress, "") if workers <= 1 and scheduler is None else None
     for i, inferences in zip(todo, ordered_map(_train_fold, [replace(j, progress=progress) for j in jobs],
                                                workers, scheduler)):
         cached[i] = inferences
         if on_progress:
-            on_progress(len([c for c in cached.values() if c is not None]), len(folds), f"trained {folds[i].name}")
-    return [(case, cached[i][case.features.case_id]) for i, fold in enumerate(folds) for case in fold.test]
+            on_progress(len([c for c in cached.values() if c is not None]), len(pairs),
+                        f"trained {_job_name(*pairs[i], len(members))}")
+    return [(case, average_inferences([cached[f * len(members) + k][case.features.case_id]
+                                       for k in range(len(members))]))
+            for f, fold in enumerate(folds) for case in fold.test]
+
+
+def _job_name(fold: Fold, member: TrainConfig, members: int) -> str:
+    return f"{fold.name}, seed {member.seed}" if members > 1 else fold.name
 
 
 @dataclass
@@ -134,10 +146,18 @@ def _train_fold(job: _FoldJob) -> dict[str, Inference]:
 
 
 def fold_checkpoint(cache_dir: Path, fold: Fold, config: TrainConfig) -> Path | None:
-    """The cached model trained on `fold` for scoring its test cases (by :func:`cross_validate`), or None when it
-    was never trained."""
-    path = _fold_path(cache_dir, fold, config).with_suffix(".pt")
-    return path if path.is_file() else None
+    """The cached ensemble trained on `fold` for scoring its test cases (by :func:`cross_validate`; its members'
+    files joined into one checkpoint beside them), or None when a member was never trained."""
+    paths = [_fold_path(cache_dir, fold, member).with_suffix(".pt") for member in member_configs(config)]
+    if not all(path.is_file() for path in paths):
+        return None
+    if len(paths) == 1:
+        return paths[0]
+    joined = paths[0].with_name(hashlib.sha256("".join(p.name for p in paths).encode()).hexdigest()[:24] + ".pt")
+    if not joined.is_file():
+        ensemble = TamoEnsemble([member for path in paths for member in load_checkpoint(path).members])
+        write_atomically(joined, ensemble.save, ".pt.tmp")
+    return joined
 
 
 def _read_fold(cache_dir: Path, fold: Fold, config: TrainConfig) -> dict[str, Inference] | None:
@@ -241,6 +261,7 @@ def evaluation_report(cases: list[LabelledCase], config: TrainConfig, folds: int
     split = protocol_folds(cases, SCHEMES[scheme], folds, source, extra)
     report = {"scheme": f"{len(split)}-fold over cases, stratified by system" if scheme == "kfold" else
               f"{SCHEMES[scheme]} ({len(split)} folds)", "cases": len(cases), "seed": config.seed,
+              "members": config.members,
               "extra_train": {"folders": list(extra.folders), "cases": len(extra.cases)} if extra and extra.cases
               else None,
               "variants": {}}

@@ -19,24 +19,25 @@ from engine.telemetry.model import Incident
 from engine.tamo.expert import GENERIC_REMEDIATION, REMEDIATION, expert_report
 from engine.tamo.fault_kind import FaultKindClassifier, entity_row, load_classifier
 from engine.tamo.features import CaseFeatures, extract_features
-from engine.tamo.model import Inference, TamoModel, load_model_file
+from engine.tamo.ensemble import TamoEnsemble, load_checkpoint
+from engine.tamo.model import Inference
 
-_models: dict[Path, TamoModel] = {}
+_models: dict[Path, TamoEnsemble] = {}
 _classifiers: dict[Path, FaultKindClassifier] = {}
 _recent: OrderedDict[tuple[int, int], tuple[Incident, Inference]] = OrderedDict()
 _features: OrderedDict[int, tuple[Incident, CaseFeatures]] = OrderedDict()
 
 
-def load_model(path: Path | str | None = None) -> TamoModel:
+def load_model(path: Path | str | None = None) -> TamoEnsemble:
     resolved = Path(path or TAMO_CHECKPOINT).resolve()
     if resolved not in _models:
         if not resolved.exists():
             raise FileNotFoundError(f"{resolved}: no TAMO checkpoint; train one with `rca-tui tamo train --dataset DIR`")
-        _models[resolved] = load_model_file(resolved)
+        _models[resolved] = load_checkpoint(resolved)
     return _models[resolved]
 
 
-def analyse(incident: Incident, model: TamoModel | None = None, signals: dict | None = None) -> Inference:
+def analyse(incident: Incident, model: TamoEnsemble | None = None, signals: dict | None = None) -> Inference:
     """`signals`: the incident's `modality_signals`, when the caller has them already."""
     model = model or load_model()
     return _remembered(_recent, (id(incident), id(model)), incident,
@@ -72,15 +73,15 @@ def fault_kind(incident: Incident, entity: str, path: Path | None = None, signal
             "because": model.explain(row), "remediation": REMEDIATION.get(kind, GENERIC_REMEDIATION)}
 
 
-def rank(incident: Incident, model: TamoModel | None = None, signals: dict | None = None) -> list[tuple[str, float]]:
+def rank(incident: Incident, model: TamoEnsemble | None = None, signals: dict | None = None) -> list[tuple[str, float]]:
     return analyse(incident, model, signals).ranking
 
 
-def causal_edges(incident: Incident, model: TamoModel | None = None) -> list[tuple[str, str, float]]:
+def causal_edges(incident: Incident, model: TamoEnsemble | None = None) -> list[tuple[str, str, float]]:
     return analyse(incident, model).causal_edges
 
 
-def report(incident: Incident, model: TamoModel | None = None, top_k: int = 5) -> dict:
+def report(incident: Incident, model: TamoEnsemble | None = None, top_k: int = 5) -> dict:
     inference = analyse(incident, model)
     return {
         "case_id": incident.case_id,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.config import TAMO_MEMBERS
 from engine.tamo.batch import Batch, make_batch
 from engine.tamo.dataset import LabelledCase
 from engine.tamo.features import CHANNELS, FEATURE_VERSION, PRIOR_SIGNALS, CaseFeatures
@@ -33,6 +34,7 @@ class TrainConfig:
     t2_steps: int = 300
     t3_steps: int = 300  # per T3 member
     t3_members: int = 3  # T3 classifiers trained from different seeds, averaged
+    members: int = TAMO_MEMBERS  # whole TAMOs from seeds seed, seed + 1, ..., their outputs averaged
     lr: float = 3e-3
     weight_decay: float = 1e-3
     use_t1: bool = True  # False: T2 / T3 read the raw concatenated channels (ablation)
@@ -84,28 +86,38 @@ class TamoModel:
                          dict(zip(self.fault_types, probs.numpy().round(4).tolist())),
                          time.perf_counter() - started)
 
-    def save(self, path: Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({
+    def state(self) -> dict:
+        """Everything a checkpoint holds of this model (model_from_state reads it back)."""
+        return {
             "version": CHECKPOINT_VERSION, "feature_version": FEATURE_VERSION, "channels": list(CHANNELS),
             "prior_signals": list(PRIOR_SIGNALS), "signatures": list(SIGNATURES),
             "train_config": asdict(self.config), "t1_config": self.t1.config, "t2_config": self.t2.config,
             "t3_config": self.t3.config, "t1": self.t1.state_dict(), "t2": self.t2.state_dict(),
             "t3": self.t3.state_dict(), "fault_types": self.fault_types, "trained_on": self.trained_on,
             "train_seconds": self.train_seconds,
-        }, path)
-        return path
+        }
+
+    def save(self, path: Path) -> Path:
+        return save_state(self.state(), path)
 
 
-def load_model_file(path: Path) -> TamoModel:
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+def save_state(state: dict, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path
+
+
+def model_from_state(state: dict, path: Path) -> TamoModel:
+    """The model a checkpoint's `state` describes; a ValueError naming `path` when it was written by other feature
+    code."""
     expected = (CHECKPOINT_VERSION, list(CHANNELS), list(PRIOR_SIGNALS), list(SIGNATURES))
     found = (state.get("version"), state.get("channels"), state.get("prior_signals"), state.get("signatures"))
     if found != expected:
         raise ValueError(f"{path}: checkpoint version {state.get('version')} / feature channels do not match this "
                          f"code (expected version {CHECKPOINT_VERSION}); retrain with `rca-tui tamo train`")
-    config = TrainConfig(**{**state["train_config"], "modalities": tuple(state["train_config"]["modalities"])})
+    config = TrainConfig(**{"members": 1, **state["train_config"],  # written before ensembles: one model
+                            "modalities": tuple(state["train_config"]["modalities"])})
     t1, t2, t3 = (DualBranchDiffusion(**state["t1_config"]), FrequencyAttention(**state["t2_config"]),
                   ClassifierEnsemble(**state["t3_config"]))
     for module, key in ((t1, "t1"), (t2, "t2"), (t3, "t3")):

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from engine.config import TAMO_MEMBERS
 from rca_tui.cli.common import ExitCode, JsonOption, emit_json, fail, invocation, out, print_confusion, print_table, progress, say
 
 app = typer.Typer(help="TAMO tools: multimodal fusion, causal root-cause ranking, fault-type classification.",
@@ -16,6 +17,8 @@ app = typer.Typer(help="TAMO tools: multimodal fusion, causal root-cause ranking
 
 DatasetOption = Annotated[Path, typer.Option("--dataset", help="Dataset folder (e.g. ../shared/datasets/rca/nezha).")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (training is deterministic for a seed).")]
+MembersOption = Annotated[int, typer.Option("--members", min=1, help="TAMOs trained from seeds SEED, SEED+1, ... "
+                                                                    "whose scores are averaged.")]
 FoldsOption = Annotated[int, typer.Option("--folds", help="k for k-fold cross-validation over cases.")]
 WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Per-case feature extraction in N local "
                                                                      "processes (same results as serial).")]
@@ -70,27 +73,31 @@ def _cases(dataset: Path, on_progress, least: int = 2, workers: int = 1, schedul
 def train(dataset: DatasetOption,
           out: Annotated[Path | None, typer.Option("--out", help="Checkpoint file (default: data/tamo/tamo-nezha.pt).")] = None,
           seed: SeedOption = 0,
+          members: MembersOption = TAMO_MEMBERS,
           folds: Annotated[int, typer.Option("--folds", help="Also cross-validate with k folds first (0: skip).")] = 0,
           extra_train: ExtraTrainOption = None,
           json_out: JsonOption = False) -> None:
-    """Train T1, T2 and T3 on every labelled case of DATASET (and of each --extra-train folder) and save one
-    checkpoint; its manifest lists DATASET's cases, and the extra folders with how they were made."""
+    """Train T1, T2 and T3 on every labelled case of DATASET (and of each --extra-train folder), --members times
+    from consecutive seeds, and save them as one checkpoint; its manifest lists DATASET's cases, and the extra
+    folders with how they were made."""
     from engine.config import TAMO_CHECKPOINT
     from engine.evaluation.tamo import evaluation_report
     from engine.provenance import write_manifest
-    from engine.tamo.model import TrainConfig, train_model
+    from engine.tamo.ensemble import train_ensemble
+    from engine.tamo.model import TrainConfig
 
-    config = TrainConfig(seed=seed)
+    config = TrainConfig(seed=seed, members=members)
     with progress("tamo") as on_progress:  # stderr, --json or not
         cases = _cases(dataset, on_progress)
         extra = extra_cases(extra_train, [dataset], on_progress)
         cv = evaluation_report(cases, config, folds, on_progress=on_progress, extra=extra) if folds > 1 else None
-        model = train_model(cases + extra.cases, config, on_progress)
+        model = train_ensemble(cases + extra.cases, config, on_progress)
     path = model.save(out or TAMO_CHECKPOINT)
     write_manifest(path, invocation(), seed, str(dataset), [case.features.case_id for case in cases],
                    [case.features.system for case in cases], extra.manifest())
     result = {"checkpoint": str(path), "cases": len(cases), "extra_train_cases": len(extra.cases),
               "train_seconds": round(model.train_seconds, 1), "fault_types": model.fault_types, "seed": seed,
+              "members": members,
               "cross_validation": cv}
     if json_out:
         emit_json(result)
@@ -135,7 +142,7 @@ def infer(case: Annotated[str, typer.Argument(help="Case id, e.g. tt-2023-01-29-
 
 
 @app.command("eval")
-def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 5,
+def evaluate(dataset: DatasetOption, seed: SeedOption = 0, members: MembersOption = TAMO_MEMBERS, folds: FoldsOption = 5,
              scheme: Annotated[str, typer.Option("--scheme", help="kfold (over cases), loso (leave one system out) "
                                                  "or lfto (leave one fault type out).")] = "kfold",
              ablations: Annotated[bool, typer.Option("--ablations", help="Also run every ablation.")] = False,
@@ -167,7 +174,7 @@ def evaluate(dataset: DatasetOption, seed: SeedOption = 0, folds: FoldsOption = 
         cases = _cases(dataset, on_progress, workers=workers, scheduler=dask_scheduler)
         extra = extra_cases(extra_train, [dataset], on_progress, workers, dask_scheduler)
         try:
-            report = evaluation_report(cases, TrainConfig(seed=seed), folds, scheme,
+            report = evaluation_report(cases, TrainConfig(seed=seed, members=members), folds, scheme,
                                        tuple(ABLATIONS) if ablations else ("full",), on_progress,
                                        settings().oof_cache, str(dataset.resolve()), workers, dask_scheduler,
                                        extra)

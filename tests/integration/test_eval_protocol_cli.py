@@ -94,7 +94,7 @@ def test_protocol_trains_tamo_per_split_once_and_scores_the_agents_consensus(syn
     from engine.tamo.model import TrainConfig
 
     monkeypatch.setattr(protocol, "TrainConfig", lambda: TrainConfig(t1_steps=5, t2_steps=20, t3_steps=5,
-                                                                     t3_members=1))
+                                                                     t3_members=1, members=2))
     args = ["eval", "rca", "--dataset", str(synthetic[0]), "--protocol", "kfold", "--folds", "3", "--json"]
     result = CliRunner().invoke(app, [*args, "--agents"])
     assert result.exit_code == 0, result.output
@@ -104,7 +104,9 @@ def test_protocol_trains_tamo_per_split_once_and_scores_the_agents_consensus(syn
     for method in ("TAMO T2 alone", "stacked (fused + TAMO T2)", "consensus (the seven agents)"):
         assert rows[method]["cases"] == 12, method
     assert report["tamo_fault_type"]["kfold"]["cases"] == 12
-    assert len(list((tmp_path / "cache" / "tamo-oof").glob("*.pt"))) == 3  # one TAMO per fold
+    checkpoints = list((tmp_path / "cache" / "tamo-oof").glob("*.pt"))
+    members = [path for path in checkpoints if path.with_suffix(".json").is_file()]
+    assert len(members) == 6 and len(checkpoints) == 9  # two members per fold, and each fold's joined ensemble
     monkeypatch.setattr(tamo, "train_model", lambda *a, **k: pytest.fail("a cached fold was trained again"))
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
@@ -137,7 +139,7 @@ def test_extra_training_folders_train_every_split_and_the_checkpoint_but_are_nev
     from engine.tamo import model
     from engine.tamo.model import TrainConfig
 
-    quick = TrainConfig(t1_steps=5, t2_steps=20, t3_steps=5, t3_members=1)
+    quick = TrainConfig(t1_steps=5, t2_steps=20, t3_steps=5, t3_members=1, members=1)
     monkeypatch.setattr(protocol, "TrainConfig", lambda: quick)
     scored, extra = (str(folder) for folder in synthetic)
     result = CliRunner().invoke(app, ["eval", "rca", "--dataset", scored, "--protocol", "kfold", "--folds", "3",
@@ -151,7 +153,7 @@ def test_extra_training_folders_train_every_split_and_the_checkpoint_but_are_nev
                                        scored])
     assert refused.exit_code == 2 and "never join a test side" in refused.output
 
-    monkeypatch.setattr(model, "TrainConfig", lambda seed=0: quick)
+    monkeypatch.setattr(model, "TrainConfig", lambda seed=0, members=1: quick)
     checkpoint = tmp_path / "tamo.pt"
     trained = CliRunner().invoke(app, ["tamo", "train", "--dataset", scored, "--extra-train", extra, "--out",
                                        str(checkpoint), "--json"])

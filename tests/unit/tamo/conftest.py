@@ -36,7 +36,7 @@ def synthetic_cases() -> list[LabelledCase]:
 
 @pytest.fixture
 def quick_config() -> TrainConfig:
-    return TrainConfig(seed=3, t1_steps=20, t2_steps=80, t3_steps=80, lr=1e-2)
+    return TrainConfig(seed=3, t1_steps=20, t2_steps=80, t3_steps=80, lr=1e-2, members=1)
 
 
 def chain_topology(n: int = 6) -> nx.DiGraph:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
 from engine.tamo.batch import make_batch
-from engine.tamo.model import TrainConfig, load_model_file, single_thread, train_model
+from engine.tamo.ensemble import load_checkpoint, train_ensemble
+from engine.tamo.model import TrainConfig, single_thread, train_model
 from engine.tamo.t1_fusion import DualBranchDiffusion
 
 
@@ -76,8 +78,8 @@ def test_progress_reports_every_stage_and_t2_t3_losses_fall(synthetic_cases, qui
 
 def test_checkpoint_round_trip_keeps_config_cases_and_outputs(synthetic_cases, quick_config, tmp_path):
     model = train_model(synthetic_cases[:8], quick_config)
-    loaded = load_model_file(model.save(tmp_path / "tamo.pt"))
-    assert loaded.config == model.config
+    loaded = load_checkpoint(model.save(tmp_path / "tamo.pt"))  # a file of one model: an ensemble of one
+    assert loaded.config == model.config and len(loaded.members) == 1
     assert loaded.trained_on == [case.features.case_id for case in synthetic_cases[:8]]
     assert loaded.fault_types == ["cpu", "delay"]
     case = synthetic_cases[9].features
@@ -91,8 +93,20 @@ def test_checkpoint_from_other_feature_code_is_refused(synthetic_cases, quick_co
     state["channels"] = state["channels"][:-1]
     torch.save(state, path)
     try:
-        load_model_file(path)
+        load_checkpoint(path)
     except ValueError as exc:
         assert "retrain" in str(exc)
     else:
         raise AssertionError("a checkpoint with other channels loaded")
+
+
+def test_an_ensemble_averages_members_trained_from_consecutive_seeds(synthetic_cases, quick_config, tmp_path):
+    ensemble = train_ensemble(synthetic_cases[:8], replace(quick_config, members=2))
+    assert [member.config.seed for member in ensemble.members] == [3, 4] and ensemble.config.members == 2
+    case = synthetic_cases[9].features
+    first, second = (dict(member.infer(case).ranking) for member in ensemble.members)
+    assert first != second  # two draws
+    mean = dict(ensemble.infer(case).ranking)
+    assert all(abs(mean[entity] - (first[entity] + second[entity]) / 2) < 1e-3 for entity in mean)
+    loaded = load_checkpoint(ensemble.save(tmp_path / "tamo.pt"))
+    assert len(loaded.members) == 2 and loaded.infer(case).ranking == ensemble.infer(case).ranking

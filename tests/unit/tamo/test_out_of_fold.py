@@ -12,6 +12,7 @@ import pytest
 from engine.evaluation import tamo as oof
 from engine.evaluation.tamo import (ExtraTraining, cross_validate, extra_training, fold_checkpoint,
                                    protocol_folds)
+from engine.tamo.ensemble import load_checkpoint
 
 
 @pytest.mark.parametrize("protocol", ["kfold", "cross-system", "leave-fault-type-out"])
@@ -92,3 +93,19 @@ def test_a_changed_feature_tensor_retrains_its_fold_only(synthetic_cases, quick_
 def test_an_extra_training_folder_that_is_also_scored_is_refused(tmp_path):
     with pytest.raises(ValueError, match="never join a test side"):
         extra_training([tmp_path / "." / "x" / ".."], [tmp_path])
+
+
+def test_each_member_of_an_ensemble_is_cached_alone_so_a_larger_ensemble_trains_only_its_new_members(
+        synthetic_cases, quick_config, tmp_path, monkeypatch):
+    folds = protocol_folds(synthetic_cases, "kfold", 2, source="syn")
+    single = cross_validate(folds, quick_config, cache_dir=tmp_path)
+    seeds = []
+    real_train = oof.train_model
+    monkeypatch.setattr(oof, "train_model", lambda cases, config, *a: seeds.append(config.seed) or real_train(
+        cases, config, *a))
+    pair = replace(quick_config, members=2)
+    both = cross_validate(folds, pair, cache_dir=tmp_path)
+    assert seeds == [quick_config.seed + 1] * 2  # each fold's second member; the first is read back
+    assert [case.features.case_id for case, _ in both] == [case.features.case_id for case, _ in single]
+    assert any(alone.ranking != mean.ranking for (_, alone), (_, mean) in zip(single, both))
+    assert len(load_checkpoint(fold_checkpoint(tmp_path, folds[0], pair)).members) == 2
