@@ -1,7 +1,7 @@
 """TAMO trained from several seeds, their outputs averaged: what the agents, `tamo` and `eval rca` use.
 
 One seed's T2 is a draw: out of fold on the 60 Nezha dev cases (k-fold), seeds 0, 1 and 2 alone rank the root first
-in .950, .850 and .850 of them, the mean of their three scores in .967 (AC@3 .983 / .967 / .933 -> 1.0). Averaging
+in .950, .850 and .850 of them, the mean of their three scores in .967 (AC@3 .967 / .967 / .933 -> 1.0). Averaging
 members trained alike from different seeds takes that variance out without choosing a seed.
 
 A checkpoint holds every member's state (`members`); a file of one model (written before ensembles, or one fold
@@ -9,6 +9,7 @@ member of the out-of-fold cache) loads as an ensemble of one.
 """
 from __future__ import annotations
 
+import pickle
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -67,9 +68,14 @@ def _member_progress(on_progress: Progress | None, number: int, count: int) -> P
 
 
 def load_checkpoint(path: Path) -> TamoEnsemble:
-    """The ensemble a checkpoint file holds (a ValueError naming the file when its feature code differs)."""
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    return TamoEnsemble([model_from_state(member, path) for member in state.get("members", [state])])
+    """The ensemble a checkpoint file holds; a ValueError naming the file when it holds none or was written by other
+    feature code."""
+    try:
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        return TamoEnsemble([model_from_state(member, path) for member in state.get("members", [state])])
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a TAMO checkpoint ({type(exc).__name__}); expected a file written by "
+                         "`rca-tui tamo train`") from exc
 
 
 def average_inferences(inferences: Sequence[Inference]) -> Inference:

@@ -110,3 +110,16 @@ def test_an_ensemble_averages_members_trained_from_consecutive_seeds(synthetic_c
     assert all(abs(mean[entity] - (first[entity] + second[entity]) / 2) < 1e-3 for entity in mean)
     loaded = load_checkpoint(ensemble.save(tmp_path / "tamo.pt"))
     assert len(loaded.members) == 2 and loaded.infer(case).ranking == ensemble.infer(case).ranking
+
+
+def test_a_file_that_holds_no_checkpoint_is_refused_naming_it(tmp_path):
+    text, numbers = tmp_path / "notes.pt", tmp_path / "numbers.pt"
+    text.write_text("not a model")
+    torch.save([1, 2, 3], numbers)
+    for path in (text, numbers):
+        try:
+            load_checkpoint(path)
+        except ValueError as exc:
+            assert str(path) in str(exc) and "not a TAMO checkpoint" in str(exc)
+        else:
+            raise AssertionError(f"{path.name} loaded as a checkpoint")
