@@ -103,25 +103,21 @@ def cross_validate(folds: list[Fold], config: TrainConfig, on_progress: Progress
     a member whose training set, config and code were seen before is read back; the others are trained (in
     parallel with `workers` > 1 or a Dask `scheduler`) and cached as they finish."""
     members = member_configs(config)
-    pairs = [(fold, member) for fold in folds for member in members]
-    cached = {i: _read_fold(cache_dir, *pair) for i, pair in enumerate(pairs)} if cache_dir else {}
-    todo = [i for i in range(len(pairs)) if cached.get(i) is None]
-    jobs = [_FoldJob(*pairs[i], str(_fold_path(cache_dir, *pairs[i])) if cache_dir else None,
-                     f"fold {n}/{len(todo)} ({_job_name(*pairs[i], len(members))})") for n, i in enumerate(todo, start=1)]
+    pairs = {(f, k): (fold, member) for f, fold in enumerate(folds) for k, member in enumerate(members)}
+    names = {key: f"{fold.name}, seed {member.seed}" if len(members) > 1 else fold.name
+             for key, (fold, member) in pairs.items()}
+    cached = {key: _read_fold(cache_dir, *pair) for key, pair in pairs.items()} if cache_dir else {}
+    todo = [key for key in pairs if cached.get(key) is None]
+    jobs = [_FoldJob(*pairs[key], str(_fold_path(cache_dir, *pairs[key])) if cache_dir else None,
+                     f"fold {n}/{len(todo)} ({names[key]})") for n, key in enumerate(todo, start=1)]
     progress = _prefixed(on_progress, "") if workers <= 1 and scheduler is None else None
-    for i, inferences in zip(todo, ordered_map(_train_fold, [replace(j, progress=progress) for j in jobs],
-                                               workers, scheduler)):
-        cached[i] = inferences
+    for key, inferences in zip(todo, ordered_map(_train_fold, [replace(j, progress=progress) for j in jobs],
+                                                 workers, scheduler)):
+        cached[key] = inferences
         if on_progress:
-            on_progress(len([c for c in cached.values() if c is not None]), len(pairs),
-                        f"trained {_job_name(*pairs[i], len(members))}")
-    return [(case, average_inferences([cached[f * len(members) + k][case.features.case_id]
-                                       for k in range(len(members))]))
+            on_progress(len([c for c in cached.values() if c is not None]), len(pairs), f"trained {names[key]}")
+    return [(case, average_inferences([cached[(f, k)][case.features.case_id] for k in range(len(members))]))
             for f, fold in enumerate(folds) for case in fold.test]
-
-
-def _job_name(fold: Fold, member: TrainConfig, members: int) -> str:
-    return f"{fold.name}, seed {member.seed}" if members > 1 else fold.name
 
 
 @dataclass
