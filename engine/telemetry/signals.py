@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -426,11 +427,13 @@ def _number(value: float) -> str:
 
 def latency_signal(incident: Incident) -> dict[str, Signal]:
     """Slow-down of each entity's own span time (children excluded), per operation: the worst operation's
-    log-ratio of median own time, median over reference minutes."""
+    log-ratio of median own time, median over reference minutes. A callee is not charged the waits of a caller
+    that is slow on its own side (wait_signal): that caller waits longer on every service it calls alike."""
     minutes = [minute for minute in incident.reference if minute.spans]
     if not incident.spans or not minutes:
         return {}
     window = window_profile(incident)
+    own_side = set(_own_side_waits(_waits_moved(incident)))
     ratios: dict[str, list[float]] = defaultdict(list)
     worst: dict[str, tuple[float, str, float, float]] = {}  # entity -> (ratio, operation, now ms, before ms)
     for minute in minutes:
@@ -438,7 +441,7 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
         per_entity: dict[str, float] = {}
         for (entity, operation), durations in window.own_time.items():
             before = reference.own_time.get((entity, operation), [])
-            if len(durations) < MIN_CALLS or len(before) < MIN_CALLS:
+            if len(durations) < MIN_CALLS or len(before) < MIN_CALLS or _waiting_caller(operation) in own_side:
                 continue
             now_ms, before_ms = window.own_median[(entity, operation)], reference.own_median[(entity, operation)]
             ratio = float(np.log((now_ms + 1.0) / (before_ms + 1.0)))
@@ -469,6 +472,38 @@ def wait_signal(incident: Incident) -> dict[str, Signal]:
     long waits are as often its own). Only a caller that now waits longer on this one service, and whose own work
     did not double, counts: one that waits longer on several, or works slower itself, is slow on its own side (its
     CPU, its network) and is late to read the answers."""
+    moved = _waits_moved(incident)
+    rises, excesses, rising = moved.rises, moved.excesses, moved.rising
+    slower = {entity for entity, signal in latency_signal(incident).items() if signal.score >= np.log(2.0)}
+    evidence: dict[str, dict[str, float]] = defaultdict(dict)
+    summaries: dict[str, tuple[float, str]] = {}
+    for (callee, caller, operation), rise in rises.items():
+        waiting_only = rising.get(caller, set()) <= {callee} and caller not in slower
+        score = max(excesses[(callee, caller, operation)], 0.0) if waiting_only else 0.0
+        evidence[callee][f"{caller} {operation}"] = score
+        if score > summaries.get(callee, (0.0, ""))[0]:
+            summaries[callee] = (score, rise.describe(caller, operation, score > rise.median))
+    for caller, score in _own_side_waits(moved).items():
+        evidence[caller]["own side"] = score
+        summaries[caller] = (score, f"its calls into {', '.join(sorted(rising[caller]))} all wait longer for the "
+                                    f"answers than their work takes: its own side (its network, its CPU)")
+    return {entity: Signal(summaries[entity][0], scores, summaries[entity][1])
+            for entity, scores in evidence.items() if entity in summaries}
+
+
+@dataclass(frozen=True)
+class WaitsMoved:
+    """The window's waits against the reference calls: each (callee, caller, operation)'s WaitRise, the rise that
+    counts (its median's, or its tail's where at least two callers see one), and the callees each caller now
+    waits longer on."""
+
+    rises: dict[tuple[str, str, str], WaitRise]
+    excesses: dict[tuple[str, str, str], float]
+    rising: dict[str, set[str]]
+
+
+@lru_cache(maxsize=4)
+def _waits_moved(incident: Incident) -> WaitsMoved:
     rises = _wait_rises(incident)
     tail_callers: dict[str, set[str]] = defaultdict(set)
     for (callee, caller, _), rise in rises.items():
@@ -480,33 +515,24 @@ def wait_signal(incident: Incident) -> dict[str, Signal]:
     for (callee, caller, _), excess in excesses.items():
         if excess > 0:
             rising[caller].add(callee)
-    slower = {entity for entity, signal in latency_signal(incident).items() if signal.score >= np.log(2.0)}
-    evidence: dict[str, dict[str, float]] = defaultdict(dict)
-    summaries: dict[str, tuple[float, str]] = {}
-    for (callee, caller, operation), rise in rises.items():
-        waiting_only = rising[caller] <= {callee} and caller not in slower
-        score = max(excesses[(callee, caller, operation)], 0.0) if waiting_only else 0.0
-        evidence[callee][f"{caller} {operation}"] = score
-        if score > summaries.get(callee, (0.0, ""))[0]:
-            summaries[callee] = (score, rise.describe(caller, operation, score > rise.median))
-    for caller, score in _own_side_waits(excesses, rising).items():
-        evidence[caller]["own side"] = score
-        summaries[caller] = (score, f"its calls into {', '.join(sorted(rising[caller]))} all wait longer for the "
-                                    f"answers than their work takes: its own side (its network, its CPU)")
-    return {entity: Signal(summaries[entity][0], scores, summaries[entity][1])
-            for entity, scores in evidence.items() if entity in summaries}
+    return WaitsMoved(rises, excesses, dict(rising))
 
 
-def _own_side_waits(excesses: dict[tuple[str, str, str], float], rising: dict[str, set[str]]) -> dict[str, float]:
+def _own_side_waits(moved: WaitsMoved) -> dict[str, float]:
     """Caller -> how far its calls wait longer on the services it now waits longer on (the median over them of each
     one's largest rise), for a caller that waits longer on several: a delay on its own interface (or a CPU too busy
     to read the answers) makes every call it sends wait alike, as the front door's own network delay does, where a
     fault at one callee slows only the calls into it."""
     largest: dict[tuple[str, str], float] = {}  # (caller, callee) -> its largest rise over the caller's operations
-    for (callee, caller, _), excess in excesses.items():
+    for (callee, caller, _), excess in moved.excesses.items():
         largest[(caller, callee)] = max(excess, largest.get((caller, callee), excess))
     return {caller: float(np.median([largest[(caller, callee)] for callee in callees]))
-            for caller, callees in rising.items() if len(callees) >= 2}
+            for caller, callees in moved.rising.items() if len(callees) >= 2}
+
+
+def _waiting_caller(operation: str) -> str | None:
+    """The caller whose wait an own-time operation is ("wait:<caller> <operation>"), None for a span's own work."""
+    return operation.removeprefix(WAIT).partition(" ")[0] if operation.startswith(WAIT) else None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 from engine.tamo.features import PRIOR_SIGNALS
 from engine.telemetry.model import Alert, Incident, MetricSeries, ReferenceMinute, Span, Window
 from engine.telemetry.ranking import MODALITIES, rank_root_causes
-from engine.telemetry.signals import metric_signal, wait_signal
+from engine.telemetry.signals import latency_signal, metric_signal, wait_signal
 
 CALLS = 20  # requests per minute
 ENTITIES = ["F", "X", "Y", "Z"]  # F's handler calls X and Z; X's handler calls Y
@@ -68,16 +68,27 @@ def test_a_service_whose_calls_wait_erratically_all_day_does_not_top_a_fault_fre
     assert steady_day.entity == "Y" and noisy_day.score < 0.2 * steady_day.score
 
 
+def _slow_caller() -> Incident:
+    """F waits 300 ms longer on X and on Z alike: F's own side (its network), not theirs."""
+    return _incident([span if span.entity != "F" or span.operation != "call X" else
+                      Span(span.trace_id, span.span_id, span.parent_id, "F", "call X", span.start,
+                           span.duration_ms + 300.0) for span in _minute(10, into_z_ms=300.0)])
+
+
 def test_a_caller_that_waits_longer_on_every_service_it_calls_is_slow_on_its_own_side():
     both = wait_signal(_incident(_minute(10, into_y_ms=1.0, into_z_ms=300.0)))
     assert set(both) == {"Z"}  # F waits longer on Z only: Z's
-    slow_caller = _incident([span if span.entity != "F" or span.operation != "call X" else
-                             Span(span.trace_id, span.span_id, span.parent_id, "F", "call X", span.start,
-                                  span.duration_ms + 300.0) for span in _minute(10, into_z_ms=300.0)])
-    own_side = wait_signal(slow_caller)  # F waits longer on X and on Z alike: F's own side (its network), not theirs
+    own_side = wait_signal(_slow_caller())
     assert set(own_side) == {"F"}
     assert own_side["F"].score > 100 and "its own side" in own_side["F"].summary
-    assert rank_root_causes(slow_caller)[0].entity == "F"
+    assert rank_root_causes(_slow_caller())[0].entity == "F"
+
+
+def test_a_callee_is_not_charged_the_latency_of_a_caller_slow_on_its_own_side():
+    one_callee = latency_signal(_incident(_minute(10, into_z_ms=300.0)))
+    assert "wait:F call Z" in one_callee["Z"].evidence  # F waits longer on Z alone: Z's own time grew
+    slow_caller = latency_signal(_slow_caller())
+    assert not {"X", "Z"} & set(slow_caller)
 
 
 def _memory(window_values: list[float]) -> dict[str, MetricSeries]:
