@@ -33,6 +33,8 @@ from engine.tamo.model import Inference, TrainConfig
 PROTOCOLS = (*HELD_OUT_PROTOCOLS, "synthetic", "train-test")
 SINGLE_SIGNALS = tuple(f for f in FEATURES if f.startswith("standing:"))
 Split = tuple[str, list[CaseTools], list[CaseTools]]  # (name, train, test)
+STATISTICAL = "statistical ranking (current)"
+TAMO_ALONE = "TAMO T2 alone"
 
 
 def splits_for(protocol: str, cases: list[CaseTools], train: list[CaseTools] | None = None,
@@ -80,9 +82,9 @@ def evaluate_split(split: Split, seed: int = 0,
     out = {
         f"random (seed {seed})": [(c, _random(seed)(train, c)) for c in test],
         "single signal (best on train)": [(c, _by_column(signal, c)) for c in test],
-        "statistical ranking (current)": [(c, list(c.entities)) for c in test],
-        "TAMO T2 alone": [(c, _by_column("tamo_rank", c) if _tamo_out_of_sample(c) else None)  # T2's own order
-                          for c in test],
+        STATISTICAL: [(c, list(c.entities)) for c in test],
+        TAMO_ALONE: [(c, _by_column("tamo_rank", c) if _tamo_out_of_sample(c) else None)  # T2's own order
+                     for c in test],
     }
     for label, features in FEATURE_SETS.items():
         if with_tamo or not needs_tamo(features):
@@ -132,6 +134,20 @@ def score_row(protocol: str, method: str, system: str,
             "Avg@5": round(avg_at_k(rankings, truths, 5), 4) if scored else None,
             "note": f"{skipped} cases not scored (no out-of-sample TAMO score: in the checkpoint's manifest or "
                     "no checkpoint)" if skipped else ""}
+
+
+def case_positions(pooled: dict[str, list[tuple[CaseTools, list[str] | None]]]) -> list[dict]:
+    """Where each ranker put each case's root cause out of sample: one row per case (in the order scored) with its
+    label and, per ranker that scored it, the root cause's 1-based position (None: not in that ranking)."""
+    rows: dict[str, dict] = {}
+    for method, results in pooled.items():
+        for case, ranking in results:
+            row = rows.setdefault(case.case_id, {"case_id": case.case_id, "system": case.system,
+                                                 "fault_type": case.fault_type, "truth": case.truth,
+                                                 "positions": {}})
+            if ranking is not None:
+                row["positions"][method] = ranking.index(case.truth) + 1 if case.truth in ranking else None
+    return list(rows.values())
 
 
 def per_fault_rows(protocol: str, pooled: dict[str, list[tuple[CaseTools, list[str] | None]]],

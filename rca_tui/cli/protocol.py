@@ -54,8 +54,8 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
     stacked rankers (and the saved one) also fit on the --stacker-synthetic folders' cases; each of `synthetic_seeds`
     adds the shipped recipe's folders of that seed (see recipe_folders) to both."""
     from engine.config import TAMO_CHECKPOINT, settings
-    from engine.evaluation.protocol import (agents_out_of_sample, per_fault_rows, pooled_results, table_rows,
-                                            tamo_out_of_fold)
+    from engine.evaluation.protocol import (STATISTICAL, TAMO_ALONE, agents_out_of_sample, case_positions,
+                                            per_fault_rows, pooled_results, table_rows, tamo_out_of_fold)
     from engine.parallel import ParallelError
     from engine.provenance import write_manifest
     from engine.stacking.ranker import DEFAULT_METHOD, fit_ranker
@@ -78,7 +78,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
             fail(f"{folder}: not a folder; expected a dataset folder (Nezha, PetShop, mABC, or one made by "
                  "`rca-tui synth`)", ExitCode.USAGE)
     recipe = _fault_kind_recipe(fault_kind, agents)
-    rows, where, fault_types, consensus_types, consensus_cases, fitted = [], [], {}, {}, {}, None
+    rows, where, fault_types, consensus_types, consensus_cases, positions, fitted = [], [], {}, {}, {}, {}, None
     extra = progress(lambda p: extra_cases(extra_train, [f for f in (scored, train) if f], p, workers, scheduler))
     try:
         cases = progress(lambda p: dataset_tools(scored, checkpoint, p))
@@ -113,6 +113,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                 consensus_cases[name] = consensus.cases
             rows += table_rows(name, pooled)
             where += [row for method in (CONSENSUS, DEFAULT_METHOD) for row in per_fault_rows(name, pooled, method)]
+            positions[name] = case_positions(pooled)
             fitted = fitted or (training or scored_cases)
     except (TelemetryError, ParallelError, SynthError) as exc:
         fail(f"--synthetic-seed: {exc}" if isinstance(exc, SynthError) else str(exc))
@@ -124,6 +125,7 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
               "tamo_in_sample_cases": sorted(c.case_id for c in cases if c.tamo_in_sample),
               "table": rows, "per_fault": where, "tamo_fault_type": fault_types,
               "consensus_fault_type": consensus_types, "consensus_cases": consensus_cases,
+              "case_positions": positions,
               "fault_kind_synthetic": _recipe_provenance(fault_kind, recipe) if agents else None}
     if save_stacker:
         ranker = fit_ranker(fitted, synthetic=stacker_extra)
@@ -143,12 +145,28 @@ def run_protocols(dataset: Path | None, protocol: str | None, train: Path | None
                 title=f"Out-of-sample root-cause ranking on {scored}" + (f" (fitted on {train})" if train else "") +
                 f"; TAMO T2: {report['tamo']}")
     print_table(where, ["protocol", "method", "system", "cases", "AC@1", "AC@3"], title="per system / fault type")
+    shown = {"statistical": STATISTICAL, "TAMO T2": TAMO_ALONE, "stacked": DEFAULT_METHOD, "consensus": CONSENSUS}
+    print_table(_missed(positions, shown), ["protocol", "case", "truth", *shown],
+                title="cases some ranker did not put first (the root cause's position; - not in its ranking)")
     _print_fault_types(fault_types, "TAMO T3 fault type ({name}, out of fold)")
     synthetic_note = f", + {len(recipe.examples)} synthetic cases" if recipe.examples else ""
     _print_fault_types(consensus_types, "consensus fault type ({name}: the plans' type; fault-kind classifier "
                                         f"fitted per split{synthetic_note})")
     if save_stacker:
         say(f"stacked ranker fitted on {len(ranker.trained_on)} cases -> {path} (+ manifest)")
+
+
+def _missed(positions: dict[str, list[dict]], shown: dict[str, str]) -> list[dict]:
+    """One row per protocol x case that a ranker in `shown` (column -> method) did not rank first."""
+    rows = []
+    for protocol, cases in positions.items():
+        for case in cases:
+            found = {column: case["positions"][method] for column, method in shown.items()
+                     if method in case["positions"]}
+            if any(position != 1 for position in found.values()):
+                rows.append({"protocol": protocol, "case": case["case_id"], "truth": case["truth"],
+                             **{column: "-" if position is None else position for column, position in found.items()}})
+    return rows
 
 
 def _recipe_folders(fitted: Path, cases: list, seeds: list[int], progress) -> list[Path]:

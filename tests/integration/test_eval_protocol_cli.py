@@ -43,6 +43,13 @@ def test_kfold_protocol_prints_trivial_statistical_and_stacked_rows(synthetic, t
             "stacked (heuristic tools)"} <= methods
     kfold_all = [r for r in rows if r["protocol"] == "kfold" and r["system"] == "all"]
     assert all(r["cases"] == 12 for r in kfold_all if r["method"] != "TAMO T2 alone")
+    # each case's out-of-sample position per ranker, and the table's AC@1 is their share at the top
+    positions = json.loads(result.stdout)["case_positions"]["kfold"]
+    assert len(positions) == 12 and len({case["case_id"] for case in positions}) == 12
+    for row in kfold_all:
+        if row["cases"]:
+            at_top = [case["positions"][row["method"]] == 1 for case in positions if row["method"] in case["positions"]]
+            assert len(at_top) == row["cases"] and round(sum(at_top) / len(at_top), 4) == row["AC@1"]
 
 
 def test_train_on_one_folder_score_another_and_the_agents_use_the_saved_stacker(synthetic, tmp_path,
