@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -502,8 +502,18 @@ class WaitsMoved:
     rising: dict[str, set[str]]
 
 
-@lru_cache(maxsize=4)
+_WAITS_MOVED: WeakKeyDictionary[Incident, WaitsMoved] = WeakKeyDictionary()  # see _waits_moved
+
+
 def _waits_moved(incident: Incident) -> WaitsMoved:
+    """Cached per incident, for as long as it lives: both latency_signal and wait_signal read it, and the noise
+    floors score every replayed minute's latency before any minute's waits."""
+    if incident not in _WAITS_MOVED:
+        _WAITS_MOVED[incident] = _measure_waits(incident)
+    return _WAITS_MOVED[incident]
+
+
+def _measure_waits(incident: Incident) -> WaitsMoved:
     rises = _wait_rises(incident)
     tail_callers: dict[str, set[str]] = defaultdict(set)
     for (callee, caller, _), rise in rises.items():
