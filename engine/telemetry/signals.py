@@ -429,6 +429,34 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
     """Slow-down of each entity's own span time (children excluded), per operation: the worst operation's
     log-ratio of median own time, median over reference minutes. A callee is not charged the waits of a caller
     that is slow on its own side (wait_signal): that caller waits longer on every service it calls alike."""
+    return {entity: Signal(slow.score, {slow.operation: slow.score},
+                           f"{slow.operation} takes {_number(slow.now_ms)} ms of its own (normal "
+                           f"{_number(slow.before_ms)} ms)")
+            for entity, slow in _own_slowdowns(incident).items()}
+
+
+@dataclass(frozen=True)
+class OwnSlowdown:
+    """How much slower an entity's own work got (latency_signal's score) and its worst operation's medians."""
+
+    score: float
+    operation: str
+    now_ms: float
+    before_ms: float
+
+
+_SLOWDOWNS: WeakKeyDictionary[Incident, dict[str, OwnSlowdown]] = WeakKeyDictionary()  # see _own_slowdowns
+
+
+def _own_slowdowns(incident: Incident) -> dict[str, OwnSlowdown]:
+    """Cached per incident, for as long as it lives: the latency modality and wait_signal's "works slower itself"
+    test both read it (and only read it)."""
+    if incident not in _SLOWDOWNS:
+        _SLOWDOWNS[incident] = _measure_slowdowns(incident)
+    return _SLOWDOWNS[incident]
+
+
+def _measure_slowdowns(incident: Incident) -> dict[str, OwnSlowdown]:
     minutes = [minute for minute in incident.reference if minute.spans]
     if not incident.spans or not minutes:
         return {}
@@ -450,14 +478,12 @@ def latency_signal(incident: Incident) -> dict[str, Signal]:
                 worst[entity] = max(worst.get(entity, (0.0, "", 0.0, 0.0)), (ratio, operation, now_ms, before_ms))
         for entity, ratio in per_entity.items():
             ratios[entity].append(ratio)
-    signals = {}
+    slowdowns = {}
     for entity, values in ratios.items():
         score = float(np.median(values + [0.0] * (len(minutes) - len(values))))
         if score > 0:
-            _, operation, now_ms, before_ms = worst[entity]
-            summary = f"{operation} takes {_number(now_ms)} ms of its own (normal {_number(before_ms)} ms)"
-            signals[entity] = Signal(score, {operation: score}, summary)
-    return signals
+            slowdowns[entity] = OwnSlowdown(score, *worst[entity][1:])
+    return slowdowns
 
 
 def wait_signal(incident: Incident) -> dict[str, Signal]:
@@ -474,7 +500,7 @@ def wait_signal(incident: Incident) -> dict[str, Signal]:
     CPU, its network) and is late to read the answers."""
     moved = _waits_moved(incident)
     rises, excesses, rising = moved.rises, moved.excesses, moved.rising
-    slower = {entity for entity, signal in latency_signal(incident).items() if signal.score >= np.log(2.0)}
+    slower = {entity for entity, slow in _own_slowdowns(incident).items() if slow.score >= np.log(2.0)}
     evidence: dict[str, dict[str, float]] = defaultdict(dict)
     summaries: dict[str, tuple[float, str]] = {}
     for (callee, caller, operation), rise in rises.items():
