@@ -21,7 +21,7 @@ from engine.tamo.t1_fusion import DualBranchDiffusion
 from engine.tamo.t2_causal import FrequencyAttention
 from engine.tamo.t3_classify import ClassifierEnsemble, GraphClassifier, class_weighted_bce
 
-CHECKPOINT_VERSION = 3
+CHECKPOINT_VERSION = 4  # 4: T2's token holds no log words nor call-graph degrees
 Progress = Callable[[int, int, str], None]
 # the modules that decide what train_model (and a trained model's inference) makes of given feature tensors
 TRAINING_CODE = ("tamo/model.py", "tamo/batch.py", "tamo/t1_fusion.py", "tamo/t2_causal.py", "tamo/t3_classify.py")
@@ -68,7 +68,7 @@ class TamoModel:
         for module in (self.t1, self.t2, self.t3):
             module.eval()
         fused = self.fused(batch)
-        logits, _, causal = self.t2(fused, batch.semantics, batch.prior, batch.adjacency, batch.mask)
+        logits, _, causal = self.t2(fused, batch.prior, batch.adjacency, batch.mask)
         root_prob = torch.softmax(logits, dim=-1)
         type_logits = self.t3(fused, batch.series, batch.signature, batch.prior, root_prob, causal, batch.adjacency,
                               batch.mask)
@@ -173,7 +173,7 @@ def _train(cases: list[LabelledCase], config: TrainConfig, on_progress: Progress
     roots = torch.tensor([case.features.entities.index(case.root_cause) for case in cases])
     t2 = _train_t2(batch, fused, roots, config, tick)
     with torch.no_grad():
-        logits, _, causal = t2(fused, batch.semantics, batch.prior, batch.adjacency, batch.mask)
+        logits, _, causal = t2(fused, batch.prior, batch.adjacency, batch.mask)
     types = torch.tensor([fault_types.index(case.fault_type) for case in cases])
     t3 = _train_t3(batch, fused, torch.softmax(logits, dim=-1), causal, types, len(fault_types), config, tick)
     return TamoModel(config, t1, t2, t3, fault_types, [f.case_id for f in features], time.perf_counter() - started)
@@ -188,11 +188,11 @@ def _train_t1(batch: Batch, config: TrainConfig, tick) -> DualBranchDiffusion:
 
 
 def _train_t2(batch: Batch, fused: torch.Tensor, roots: torch.Tensor, config: TrainConfig, tick) -> FrequencyAttention:
-    t2 = FrequencyAttention(fused.shape[-1], fused.shape[2], batch.semantics.shape[-1], batch.prior.shape[-1],
+    t2 = FrequencyAttention(fused.shape[-1], fused.shape[2], batch.prior.shape[-1],
                             domain=config.domain)
 
     def loss() -> torch.Tensor:
-        logits = t2(fused, batch.semantics, batch.prior, batch.adjacency, batch.mask)[0]
+        logits = t2(fused, batch.prior, batch.adjacency, batch.mask)[0]
         return torch.nn.functional.cross_entropy(logits, roots)
 
     _fit(t2, loss, config, config.t2_steps, tick, "T2 ranking")

@@ -6,6 +6,12 @@ entity tokens, biased by the call topology, mixes evidence across entities; the 
 weights (averaged over heads) are read as a causal graph: a large weight from i to j says j's behaviour
 explains i's. A linear head scores each entity; softmax over the case's entities gives the ranking.
 With `domain="time"` the tokens embed the raw time series instead (the ablation).
+
+A token holds nothing that names the system: not the hashed words of the entity's log templates (another system
+logs other words) nor its number of callers and callees (another system has another call graph); the topology
+enters only as the attention's callee / caller bias. With them, T2 (three members) trained on one system ranked the
+other's root first in .567 of the 60 dev cases, and in .683 with the case's fault type left out of training; without,
+.717 and .817 (k-fold .983 and .967; docs/lab-notes/ranker.md, "Session 28").
 """
 
 from __future__ import annotations
@@ -43,15 +49,15 @@ class TopologyAttention(nn.Module):
 
 
 class FrequencyAttention(nn.Module):
-    def __init__(self, in_dim: int, steps: int, semantic_dim: int, prior_dim: int, dim: int = 32, heads: int = 4,
+    def __init__(self, in_dim: int, steps: int, prior_dim: int, dim: int = 32, heads: int = 4,
                  layers: int = 2, per_channel: int = 3, domain: str = "frequency", dropout: float = 0.2):
         super().__init__()
-        self.config = dict(in_dim=in_dim, steps=steps, semantic_dim=semantic_dim, prior_dim=prior_dim, dim=dim,
+        self.config = dict(in_dim=in_dim, steps=steps, prior_dim=prior_dim, dim=dim,
                            heads=heads, layers=layers, per_channel=per_channel, domain=domain, dropout=dropout)
         # one projection shared by every channel's spectrum (or series), so the token stays small
         self.channel_embed = nn.Linear(2 * (steps // 2 + 1) if domain == "frequency" else steps, per_channel)
         self.embed = nn.Sequential(nn.Dropout(dropout),
-                                   nn.Linear(in_dim * per_channel + semantic_dim + prior_dim + 2, dim), nn.ReLU(),
+                                   nn.Linear(in_dim * per_channel + prior_dim, dim), nn.ReLU(),
                                    nn.Linear(dim, dim))
         self.blocks = nn.ModuleList(TopologyAttention(dim, heads) for _ in range(layers))
         self.score = nn.Linear(dim, 1)
@@ -65,10 +71,9 @@ class FrequencyAttention(nn.Module):
             per_channel = torch.cat([spectrum.real, spectrum.imag], dim=-1)
         return torch.relu(self.channel_embed(per_channel)).reshape(b, n, -1)
 
-    def forward(self, fused, semantics, prior, adjacency, mask):
+    def forward(self, fused, prior, adjacency, mask):
         """(logits [B, N] with -inf on padding, hidden [B, N, dim], causal weights [B, N, N])."""
-        degrees = torch.stack([adjacency.sum(1), adjacency.sum(2)], dim=-1).log1p()
-        x = self.embed(torch.cat([self.tokens(fused), semantics, prior, degrees], dim=-1))
+        x = self.embed(torch.cat([self.tokens(fused), prior], dim=-1))
         weights = None
         for block in self.blocks:
             x, weights = block(x, adjacency, mask)
