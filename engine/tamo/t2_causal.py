@@ -9,9 +9,10 @@ With `domain="time"` the tokens embed the raw time series instead (the ablation)
 
 A token holds nothing that names the system: not the hashed words of the entity's log templates (another system
 logs other words) nor its number of callers and callees (another system has another call graph); the topology
-enters only as the attention's callee / caller bias. With them, T2 (three members) trained on one system ranked the
-other's root first in .567 of the 60 dev cases, and in .683 with the case's fault type left out of training; without,
-.717 and .817 (k-fold .983 and .967; docs/lab-notes/ranker.md, "Session 28").
+enters only as the attention's callee / caller bias. On the 60 dev cases, T2 (three members) trained on one system
+ranked the other's root first in .567 / .550 of them with those inputs (members from seed 0 / seed 3) and .717 /
+.550 without; with the case's fault type left out of training .683 / .733 with, .817 / .783 without; k-fold .983 /
+.933 with, .967 / .917 without (docs/lab-notes/ranker.md, "Session 28").
 """
 
 from __future__ import annotations
