@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import wraps
+from typing import TypeVar
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -445,18 +448,27 @@ class OwnSlowdown:
     before_ms: float
 
 
-_SLOWDOWNS: WeakKeyDictionary[Incident, dict[str, OwnSlowdown]] = WeakKeyDictionary()  # see _own_slowdowns
+T = TypeVar("T")
 
 
+def _per_incident(measure: Callable[[Incident], T]) -> Callable[[Incident], T]:
+    """`measure` cached per incident for as long as the incident lives (each replay of the noise floors is an
+    incident of its own, so an LRU bound would evict the case's entry between its reads); callers share what it
+    returns and only read it."""
+    cache: WeakKeyDictionary[Incident, T] = WeakKeyDictionary()
+
+    @wraps(measure)
+    def cached(incident: Incident) -> T:
+        if incident not in cache:
+            cache[incident] = measure(incident)
+        return cache[incident]
+
+    return cached
+
+
+@_per_incident
 def _own_slowdowns(incident: Incident) -> dict[str, OwnSlowdown]:
-    """Cached per incident, for as long as it lives: the latency modality and wait_signal's "works slower itself"
-    test both read it (and only read it)."""
-    if incident not in _SLOWDOWNS:
-        _SLOWDOWNS[incident] = _measure_slowdowns(incident)
-    return _SLOWDOWNS[incident]
-
-
-def _measure_slowdowns(incident: Incident) -> dict[str, OwnSlowdown]:
+    """Per entity: the latency modality and wait_signal's "works slower itself" test both read it."""
     minutes = [minute for minute in incident.reference if minute.spans]
     if not incident.spans or not minutes:
         return {}
@@ -528,18 +540,9 @@ class WaitsMoved:
     rising: dict[str, set[str]]
 
 
-_WAITS_MOVED: WeakKeyDictionary[Incident, WaitsMoved] = WeakKeyDictionary()  # see _waits_moved
-
-
+@_per_incident
 def _waits_moved(incident: Incident) -> WaitsMoved:
-    """Cached per incident, for as long as it lives: both latency_signal and wait_signal read it, and the noise
-    floors score every replayed minute's latency before any minute's waits."""
-    if incident not in _WAITS_MOVED:
-        _WAITS_MOVED[incident] = _measure_waits(incident)
-    return _WAITS_MOVED[incident]
-
-
-def _measure_waits(incident: Incident) -> WaitsMoved:
+    """Both latency_signal and wait_signal read it."""
     rises = _wait_rises(incident)
     tail_callers: dict[str, set[str]] = defaultdict(set)
     for (callee, caller, _), rise in rises.items():
